@@ -1,0 +1,1 @@
+"""claimflow's database: models, engine/session helpers, migrations entry points."""

@@ -1,0 +1,657 @@
+"""claimflow's database: SQLAlchemy 2 typed models. Alembic migrations (``claimflow/migrations``) create
+them; ``create_all`` is never used outside throwaway tests.
+
+Three groups of tables:
+
+* **Practice and claims** (what we bill): payers, providers, patients, subscribers, coverages, claims,
+  claim_diagnoses, service_lines, claim_other_payers, scrub_results, submissions.
+* **Files and responses** (what crossed the wire): interchanges (every file in or out, by sha256),
+  control_numbers, acknowledgments (+ errors), claim_statuses (277CA), remittances (835 ST), claim_payments,
+  service_line_payments, adjustments, remark_codes, provider_adjustments, balance_exceptions.
+* **Money and reconciliation** (what analysts query): ledger_entries (double entry), patient_payments,
+  unmatched_payments, reconciliation_runs, patient_balances, claim_balances, aging_buckets, kpis,
+  audit_log.
+
+Money columns use :class:`claimflow.db.types.Money` (NUMERIC(14,2) on PostgreSQL, integer cents on
+SQLite). PHI lives only in patients/subscribers (and the raw archived files); everything else refers to
+people by id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from claimflow.db.types import Money
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _created() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime, default=_now, server_default=func.current_timestamp(), nullable=False)
+
+# --------------------------------------------------------------------------------------------------
+# Practice and claims
+# --------------------------------------------------------------------------------------------------
+
+
+class Payer(Base):
+    __tablename__ = "payers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payer_id: Mapped[str] = mapped_column(String(80), unique=True, comment="Payer identifier (NM109 PI)")
+    name: Mapped[str] = mapped_column(String(60))
+    payer_type: Mapped[str] = mapped_column(String(20), comment="commercial, medicare, medicaid")
+    filing_indicator: Mapped[str] = mapped_column(String(2), comment="SBR09: CI, MB, MA, MC, …")
+    partner: Mapped[str] = mapped_column(String(40), default="sandbox", comment="clearinghouse partner")
+    address_line1: Mapped[str | None] = mapped_column(String(55))
+    city: Mapped[str | None] = mapped_column(String(30))
+    state: Mapped[str | None] = mapped_column(String(2))
+    postal_code: Mapped[str | None] = mapped_column(String(15))
+
+
+class Provider(Base):
+    __tablename__ = "providers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    npi: Mapped[str] = mapped_column(String(10), unique=True)
+    entity_type: Mapped[str] = mapped_column(String(1), comment="1 person, 2 organization")
+    role: Mapped[str] = mapped_column(String(20), comment="billing, rendering, attending, facility")
+    last_name: Mapped[str] = mapped_column(String(60), comment="organization name when entity_type=2")
+    first_name: Mapped[str | None] = mapped_column(String(35))
+    taxonomy: Mapped[str | None] = mapped_column(String(10))
+    tax_id: Mapped[str | None] = mapped_column(String(9))
+    address_line1: Mapped[str | None] = mapped_column(String(55))
+    city: Mapped[str | None] = mapped_column(String(30))
+    state: Mapped[str | None] = mapped_column(String(2))
+    postal_code: Mapped[str | None] = mapped_column(String(15))
+
+
+class Patient(Base):
+    """PHI. Analysts see ``analyst.patients_deid`` (hashed ``patient_key``), never this table."""
+
+    __tablename__ = "patients"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_number: Mapped[str] = mapped_column(String(20), unique=True, comment="practice MRN/account")
+    last_name: Mapped[str] = mapped_column(String(60))
+    first_name: Mapped[str] = mapped_column(String(35))
+    middle_name: Mapped[str | None] = mapped_column(String(25))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(1))
+    address_line1: Mapped[str] = mapped_column(String(55))
+    address_line2: Mapped[str | None] = mapped_column(String(55))
+    city: Mapped[str] = mapped_column(String(30))
+    state: Mapped[str] = mapped_column(String(2))
+    postal_code: Mapped[str] = mapped_column(String(15))
+
+
+class Subscriber(Base):
+    """The insured person (PHI). May be the patient (relationship 18) or a parent/spouse."""
+
+    __tablename__ = "subscribers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int | None] = mapped_column(
+        ForeignKey("patients.id"), comment="set when the subscriber is also our patient"
+    )
+    last_name: Mapped[str] = mapped_column(String(60))
+    first_name: Mapped[str] = mapped_column(String(35))
+    birth_date: Mapped[dt.date] = mapped_column(Date)
+    gender: Mapped[str] = mapped_column(String(1))
+    address_line1: Mapped[str] = mapped_column(String(55))
+    city: Mapped[str] = mapped_column(String(30))
+    state: Mapped[str] = mapped_column(String(2))
+    postal_code: Mapped[str] = mapped_column(String(15))
+
+
+class Coverage(Base):
+    __tablename__ = "coverages"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    subscriber_id: Mapped[int] = mapped_column(ForeignKey("subscribers.id"))
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
+    member_id: Mapped[str] = mapped_column(String(80))
+    group_number: Mapped[str | None] = mapped_column(String(50))
+    relationship_code: Mapped[str] = mapped_column(String(2), comment="18 self, 01 spouse, 19 child, G8 other")
+    priority: Mapped[int] = mapped_column(Integer, comment="1 primary, 2 secondary, 3 tertiary")
+    effective_from: Mapped[dt.date | None] = mapped_column(Date)
+    effective_to: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class ClaimStatus:
+    """Claim lifecycle values of ``claims.status``."""
+
+    READY = "ready"
+    SCRUB_FAILED = "scrub_failed"
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    PAID = "paid"
+    PARTIALLY_PAID = "partially_paid"
+    DENIED = "denied"
+    REVERSED = "reversed"
+    CLOSED = "closed"
+
+
+class Claim(Base):
+    __tablename__ = "claims"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_number: Mapped[str] = mapped_column(String(20), unique=True, comment="ours, stable across attempts")
+    claim_type: Mapped[str] = mapped_column(String(13), comment="professional or institutional")
+    status: Mapped[str] = mapped_column(String(20), default=ClaimStatus.READY, index=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    coverage_id: Mapped[int] = mapped_column(ForeignKey("coverages.id"))
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), index=True)
+    billing_provider_id: Mapped[int] = mapped_column(ForeignKey("providers.id"))
+    rendering_provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    attending_provider_id: Mapped[int | None] = mapped_column(ForeignKey("providers.id"))
+    responsibility: Mapped[str] = mapped_column(String(1), default="P", comment="SBR01 P/S/T")
+    primary_claim_id: Mapped[int | None] = mapped_column(
+        ForeignKey("claims.id"), comment="for a secondary claim: the primary claim it follows"
+    )
+    frequency: Mapped[str] = mapped_column(String(1), default="1", comment="CLM05-3: 1 original, 7, 8")
+    original_payer_claim_number: Mapped[str | None] = mapped_column(String(50), comment="REF*F8 for 7/8")
+    prior_authorization: Mapped[str | None] = mapped_column(String(50))
+    place_of_service: Mapped[str] = mapped_column(String(2), default="11")
+    total_charge: Mapped[Decimal] = mapped_column(Money)
+    service_date_from: Mapped[dt.date] = mapped_column(Date, index=True)
+    service_date_to: Mapped[dt.date] = mapped_column(Date)
+    onset_date: Mapped[dt.date | None] = mapped_column(Date)
+    bill_type: Mapped[str | None] = mapped_column(String(3))
+    admission_date: Mapped[dt.date | None] = mapped_column(Date)
+    admission_hour: Mapped[str | None] = mapped_column(String(4))
+    admission_type: Mapped[str | None] = mapped_column(String(1))
+    admission_source: Mapped[str | None] = mapped_column(String(1))
+    patient_status: Mapped[str | None] = mapped_column(String(2))
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50), comment="REF*1K / CLP07 from payer")
+    created_at: Mapped[dt.datetime] = _created()
+    submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    status_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+    diagnoses: Mapped[list[ClaimDiagnosis]] = relationship(order_by="ClaimDiagnosis.sequence")
+    lines: Mapped[list[ServiceLine]] = relationship(order_by="ServiceLine.line_number")
+
+
+class ClaimDiagnosis(Base):
+    __tablename__ = "claim_diagnoses"
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    sequence: Mapped[int] = mapped_column(Integer, primary_key=True, comment="1 = principal")
+    code: Mapped[str] = mapped_column(String(8), comment="ICD-10-CM without the dot")
+
+
+class ServiceLine(Base):
+    __tablename__ = "service_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    line_number: Mapped[int] = mapped_column(Integer)
+    line_control_number: Mapped[str] = mapped_column(String(30), unique=True, comment="REF*6R, echoed in 835")
+    procedure_code: Mapped[str | None] = mapped_column(String(5))
+    modifiers: Mapped[str | None] = mapped_column(String(11), comment="colon-separated, e.g. 25:59")
+    revenue_code: Mapped[str | None] = mapped_column(String(4))
+    charge: Mapped[Decimal] = mapped_column(Money)
+    units: Mapped[Decimal] = mapped_column(Numeric(9, 3))
+    unit_basis: Mapped[str] = mapped_column(String(2), default="UN")
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    diagnosis_pointers: Mapped[str] = mapped_column(String(11), default="1", comment="comma-separated")
+    place_of_service: Mapped[str | None] = mapped_column(String(2))
+    __table_args__ = (UniqueConstraint("claim_id", "line_number"),)
+
+
+class ClaimOtherPayer(Base):
+    """Loop 2320/2330 data for a secondary claim: what the prior payer paid."""
+
+    __tablename__ = "claim_other_payers"
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    coverage_id: Mapped[int] = mapped_column(ForeignKey("coverages.id"), primary_key=True)
+    responsibility: Mapped[str] = mapped_column(String(1), comment="P/S/T of that payer")
+    paid: Mapped[Decimal] = mapped_column(Money)
+    adjudication_date: Mapped[dt.date | None] = mapped_column(Date)
+    adjustments: Mapped[list[list[str]] | None] = mapped_column(JSON, comment='[["CO","45","12.00"], …]')
+
+
+class ScrubResult(Base):
+    __tablename__ = "scrub_results"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text)
+    run_id: Mapped[str | None] = mapped_column(String(100), comment="DAG run id or CLI invocation")
+    created_at: Mapped[dt.datetime] = _created()
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+# --------------------------------------------------------------------------------------------------
+# Files and responses
+# --------------------------------------------------------------------------------------------------
+
+
+class Interchange(Base):
+    """Every file that went out or came in. ``sha256`` is of the exact bytes archived."""
+
+    __tablename__ = "interchanges"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3), comment="out or in")
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    file_name: Mapped[str] = mapped_column(String(255))
+    archive_path: Mapped[str | None] = mapped_column(String(500))
+    partner: Mapped[str | None] = mapped_column(String(40))
+    transaction_type: Mapped[str | None] = mapped_column(String(8), comment="837P 837I 999 TA1 277CA 835")
+    sender_id: Mapped[str | None] = mapped_column(String(15))
+    receiver_id: Mapped[str | None] = mapped_column(String(15))
+    isa13: Mapped[str | None] = mapped_column(String(9))
+    usage: Mapped[str | None] = mapped_column(String(1), comment="ISA15 T/P")
+    status: Mapped[str] = mapped_column(
+        String(20),
+        comment="out: generated, uploaded; in: received, loaded, duplicate, quarantined",
+    )
+    error: Mapped[str | None] = mapped_column(Text, comment="one line: file, segment, element, why")
+    claim_count: Mapped[int | None] = mapped_column(Integer)
+    total_charge: Mapped[Decimal | None] = mapped_column(Money)
+    created_at: Mapped[dt.datetime] = _created()
+    uploaded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    loaded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    remote_name: Mapped[str | None] = mapped_column(String(255))
+    __table_args__ = (
+        Index(
+            "uq_interchanges_sender_isa13",
+            "direction",
+            "sender_id",
+            "isa13",
+            unique=True,
+            sqlite_where=text("status <> 'duplicate' AND isa13 IS NOT NULL"),
+            postgresql_where=text("status <> 'duplicate' AND isa13 IS NOT NULL"),
+        ),
+    )
+
+
+class ControlNumber(Base):
+    """Last ISA13/GS06/ST02 handed out per sender. Incremented in its own short transaction."""
+
+    __tablename__ = "control_numbers"
+    sender_id: Mapped[str] = mapped_column(String(15), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(3), primary_key=True, comment="isa, gs, st")
+    last_value: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class Submission(Base):
+    """One attempt to send a claim. ``patient_control_number`` (CLM01) is unique per attempt."""
+
+    __tablename__ = "submissions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    patient_control_number: Mapped[str] = mapped_column(String(38), unique=True)
+    interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"), index=True)
+    gs06: Mapped[str | None] = mapped_column(String(9))
+    st02: Mapped[str | None] = mapped_column(String(9))
+    frequency: Mapped[str] = mapped_column(String(1), default="1")
+    status: Mapped[str] = mapped_column(String(20), default="submitted", comment="submitted/accepted/rejected")
+    created_at: Mapped[dt.datetime] = _created()
+    __table_args__ = (UniqueConstraint("claim_id", "attempt"),)
+
+
+class Acknowledgment(Base):
+    """One TA1, or one 999 transaction-set response (IK5) / functional-group response (AK9)."""
+
+    __tablename__ = "acknowledgments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8), comment="TA1, 999_set, 999_group")
+    segment_no: Mapped[int] = mapped_column(Integer)
+    acked_isa13: Mapped[str | None] = mapped_column(String(9))
+    acked_gs06: Mapped[str | None] = mapped_column(String(9))
+    acked_st02: Mapped[str | None] = mapped_column(String(9))
+    acked_transaction: Mapped[str | None] = mapped_column(String(3))
+    code: Mapped[str] = mapped_column(String(2), comment="A, E, P, R, M, W, X (999) or A, E, R (TA1)")
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    note_code: Mapped[str | None] = mapped_column(String(3), comment="TA105 / IK502 / AK905")
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    matched_interchange_id: Mapped[int | None] = mapped_column(ForeignKey("interchanges.id"))
+    __table_args__ = (UniqueConstraint("interchange_id", "segment_no"),)
+
+
+class AcknowledgmentError(Base):
+    """IK3 / IK4 / CTX errors. ``bad_value`` may be PHI: it is kept here only, never logged."""
+
+    __tablename__ = "acknowledgment_errors"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    acknowledgment_id: Mapped[int] = mapped_column(ForeignKey("acknowledgments.id"), index=True)
+    level: Mapped[str] = mapped_column(String(4), comment="IK3, IK4, CTX")
+    segment_id: Mapped[str | None] = mapped_column(String(3))
+    segment_position: Mapped[int | None] = mapped_column(Integer)
+    loop_id: Mapped[str | None] = mapped_column(String(6))
+    element_position: Mapped[str | None] = mapped_column(String(10))
+    error_code: Mapped[str | None] = mapped_column(String(3))
+    bad_value: Mapped[str | None] = mapped_column(Text)
+
+
+class ClaimStatusRecord(Base):
+    """277CA STC at claim (2200D), provider (2200C) or batch (2200B) level."""
+
+    __tablename__ = "claim_statuses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"), index=True)
+    st02: Mapped[str] = mapped_column(String(9))
+    segment_no: Mapped[int] = mapped_column(Integer)
+    level: Mapped[str] = mapped_column(String(8), comment="claim, provider, batch")
+    patient_control_number: Mapped[str | None] = mapped_column(String(38), index=True)
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50))
+    category: Mapped[str] = mapped_column(String(3), comment="STC01-1, e.g. A1, A3, A7")
+    status_code: Mapped[str | None] = mapped_column(String(5), comment="STC01-2")
+    entity_code: Mapped[str | None] = mapped_column(String(3), comment="STC01-3")
+    accepted: Mapped[bool] = mapped_column(Boolean)
+    status_date: Mapped[dt.date | None] = mapped_column(Date)
+    amount: Mapped[Decimal | None] = mapped_column(Money)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    applied_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("interchange_id", "segment_no"),)
+
+
+class Remittance(Base):
+    """One 835 transaction set (ST..SE): one payment (BPR/TRN) from one payer."""
+
+    __tablename__ = "remittances"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"), index=True)
+    isa13: Mapped[str | None] = mapped_column(String(9))
+    gs06: Mapped[str | None] = mapped_column(String(9))
+    st02: Mapped[str] = mapped_column(String(9))
+    segment_no: Mapped[int] = mapped_column(Integer)
+    handling_code: Mapped[str] = mapped_column(String(2), comment="BPR01: I, H, C, D, P, U, X")
+    payment_amount: Mapped[Decimal] = mapped_column(Money, comment="BPR02")
+    credit_debit: Mapped[str | None] = mapped_column(String(1))
+    payment_method: Mapped[str | None] = mapped_column(String(3), comment="ACH, CHK, BOP, FWT, NON")
+    payment_date: Mapped[dt.date | None] = mapped_column(Date, comment="BPR16")
+    trace_number: Mapped[str | None] = mapped_column(String(50), comment="TRN02 check/EFT number")
+    payer_identifier: Mapped[str | None] = mapped_column(String(50), comment="TRN03 / N1*PR")
+    payer_name: Mapped[str | None] = mapped_column(String(60))
+    payee_identifier: Mapped[str | None] = mapped_column(String(80))
+    production_date: Mapped[dt.date | None] = mapped_column(Date, comment="DTM*405")
+    balanced: Mapped[bool] = mapped_column(Boolean, default=True)
+    payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
+    __table_args__ = (UniqueConstraint("interchange_id", "segment_no"),)
+
+
+class ClaimPayment(Base):
+    """One CLP: the payer's decision on one claim in one remittance."""
+
+    __tablename__ = "claim_payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)
+    segment_no: Mapped[int] = mapped_column(Integer)
+    patient_control_number: Mapped[str] = mapped_column(String(38), index=True, comment="CLP01")
+    status_code: Mapped[str] = mapped_column(String(2), comment="CLP02: 1,2,3,4,19,20,21,22,23,25")
+    charge: Mapped[Decimal] = mapped_column(Money, comment="CLP03")
+    paid: Mapped[Decimal] = mapped_column(Money, comment="CLP04")
+    patient_responsibility: Mapped[Decimal | None] = mapped_column(Money, comment="CLP05")
+    filing_indicator: Mapped[str | None] = mapped_column(String(2), comment="CLP06")
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50), comment="CLP07")
+    facility_type: Mapped[str | None] = mapped_column(String(2))
+    frequency: Mapped[str | None] = mapped_column(String(1))
+    deductible: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), comment="PR-1 claim+lines")
+    coinsurance: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), comment="PR-2 claim+lines")
+    copay: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), comment="PR-3 claim+lines")
+    contractual: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), comment="CO claim+lines")
+    other_adjustments: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), comment="OA/PI/CR/other PR")
+    statement_from: Mapped[dt.date | None] = mapped_column(Date)
+    statement_to: Mapped[dt.date | None] = mapped_column(Date)
+    received_date: Mapped[dt.date | None] = mapped_column(Date, comment="DTM*050")
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    match_method: Mapped[str | None] = mapped_column(String(20), comment="pcn, pcn_truncated, payer_number")
+    posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    reversal_of_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"))
+    __table_args__ = (UniqueConstraint("remittance_id", "segment_no"),)
+
+
+class ServiceLinePayment(Base):
+    __tablename__ = "service_line_payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"), index=True)
+    segment_no: Mapped[int] = mapped_column(Integer)
+    procedure_qualifier: Mapped[str | None] = mapped_column(String(2), comment="HC, NU, AD, …")
+    procedure_code: Mapped[str | None] = mapped_column(String(48))
+    modifiers: Mapped[str | None] = mapped_column(String(11))
+    revenue_code: Mapped[str | None] = mapped_column(String(4))
+    charge: Mapped[Decimal] = mapped_column(Money, comment="SVC02")
+    paid: Mapped[Decimal] = mapped_column(Money, comment="SVC03")
+    units: Mapped[Decimal | None] = mapped_column(Numeric(15, 3), comment="SVC05")
+    original_procedure: Mapped[str | None] = mapped_column(String(60), comment="SVC06")
+    line_control_number: Mapped[str | None] = mapped_column(String(50), index=True, comment="REF*6R")
+    service_date: Mapped[dt.date | None] = mapped_column(Date)
+    allowed: Mapped[Decimal | None] = mapped_column(Money, comment="AMT*B6")
+    service_line_id: Mapped[int | None] = mapped_column(ForeignKey("service_lines.id"), index=True)
+    __table_args__ = (UniqueConstraint("claim_payment_id", "segment_no"),)
+
+
+class Adjustment(Base):
+    """One CAS triplet (group, reason, amount[, quantity]) at claim or line level."""
+
+    __tablename__ = "adjustments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"), index=True)
+    service_line_payment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("service_line_payments.id"), index=True
+    )
+    segment_no: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, comment="1..6: which triplet of the CAS")
+    group_code: Mapped[str] = mapped_column(String(2), comment="CO, OA, PI, PR, CR")
+    reason_code: Mapped[str] = mapped_column(String(5), comment="CARC")
+    amount: Mapped[Decimal] = mapped_column(Money)
+    quantity: Mapped[Decimal | None] = mapped_column(Numeric(15, 3))
+    __table_args__ = (UniqueConstraint("claim_payment_id", "segment_no", "position"),)
+
+
+class RemarkCode(Base):
+    __tablename__ = "remark_codes"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"), index=True)
+    service_line_payment_id: Mapped[int | None] = mapped_column(ForeignKey("service_line_payments.id"))
+    segment_no: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer, default=1)
+    source: Mapped[str] = mapped_column(String(3), comment="MOA, MIA, LQ")
+    code: Mapped[str] = mapped_column(String(30), comment="RARC")
+    __table_args__ = (UniqueConstraint("claim_payment_id", "segment_no", "position"),)
+
+
+class ProviderAdjustment(Base):
+    """One PLB adjustment pair. Positive amounts reduce the payment (BPR02 = ΣCLP04 − ΣPLB)."""
+
+    __tablename__ = "provider_adjustments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)
+    segment_no: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int] = mapped_column(Integer)
+    provider_identifier: Mapped[str] = mapped_column(String(50), comment="PLB01")
+    fiscal_period_date: Mapped[dt.date | None] = mapped_column(Date, comment="PLB02")
+    reason_code: Mapped[str] = mapped_column(String(2), comment="PLB03-1: WO, FB, 72, L6, CS, J1, …")
+    reference: Mapped[str | None] = mapped_column(String(50), comment="PLB03-2")
+    amount: Mapped[Decimal] = mapped_column(Money)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    __table_args__ = (UniqueConstraint("remittance_id", "segment_no", "position"),)
+
+
+class BalanceException(Base):
+    """Something that does not add up: found while parsing an 835, or by the nightly balance proof."""
+
+    __tablename__ = "balance_exceptions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20), comment="835 or reconciliation")
+    level: Mapped[str] = mapped_column(String(20), comment="remittance, claim, line, ledger, patient")
+    kind: Mapped[str] = mapped_column(String(60))
+    interchange_id: Mapped[int | None] = mapped_column(ForeignKey("interchanges.id"), index=True)
+    remittance_id: Mapped[int | None] = mapped_column(ForeignKey("remittances.id"))
+    claim_payment_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    reference: Mapped[str | None] = mapped_column(String(60), comment="ST02, CLP01 or REF*6R")
+    expected: Mapped[Decimal | None] = mapped_column(Money)
+    found: Mapped[Decimal | None] = mapped_column(Money)
+    run_date: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    explained: Mapped[bool] = mapped_column(Boolean, default=False)
+    explanation: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+# --------------------------------------------------------------------------------------------------
+# Money and reconciliation
+# --------------------------------------------------------------------------------------------------
+
+
+class LedgerEntry(Base):
+    """Double entry: every ``txn_key`` sums to zero. Debits positive, credits negative.
+
+    ``txn_key`` is derived from the source (e.g. ``pay:<claim_payment_id>``) and is unique per account,
+    so the database itself refuses a second posting of the same remittance.
+    """
+
+    __tablename__ = "ledger_entries"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    txn_key: Mapped[str] = mapped_column(String(80))
+    entry_type: Mapped[str] = mapped_column(
+        String(24),
+        comment="charge, payer_payment, contractual, other_adjustment, pr_transfer, patient_payment, "
+        "write_off, refund_due, reversal",
+    )
+    account: Mapped[str] = mapped_column(
+        String(24),
+        comment="ar_payer, ar_patient, revenue, contractual, adjustments, cash, write_off, refunds_due",
+    )
+    amount: Mapped[Decimal] = mapped_column(Money)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
+    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
+    payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
+    claim_payment_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"), index=True)
+    patient_payment_id: Mapped[int | None] = mapped_column(ForeignKey("patient_payments.id"))
+    effective_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    created_at: Mapped[dt.datetime] = _created()
+    __table_args__ = (UniqueConstraint("txn_key", "account"),)
+
+
+class PatientPayment(Base):
+    __tablename__ = "patient_payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(80), unique=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    amount: Mapped[Decimal] = mapped_column(Money)
+    received_on: Mapped[dt.date] = mapped_column(Date)
+    method: Mapped[str | None] = mapped_column(String(20))
+    source_sha256: Mapped[str | None] = mapped_column(String(64))
+    posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class UnmatchedPayment(Base):
+    """An 835 claim payment that matched none of our claims: kept, never dropped, until worked."""
+
+    __tablename__ = "unmatched_payments"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"), unique=True)
+    reason: Mapped[str] = mapped_column(Text)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class ReconciliationRun(Base):
+    __tablename__ = "reconciliation_runs"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_date: Mapped[dt.date] = mapped_column(Date, unique=True)
+    status: Mapped[str] = mapped_column(String(20), comment="running, done, failed")
+    started_at: Mapped[dt.datetime] = _created()
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    summary: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+class PatientBalance(Base):
+    __tablename__ = "patient_balances"
+    run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    charges: Mapped[Decimal] = mapped_column(Money)
+    payer_paid: Mapped[Decimal] = mapped_column(Money)
+    adjustments: Mapped[Decimal] = mapped_column(Money)
+    patient_responsibility: Mapped[Decimal] = mapped_column(Money)
+    patient_paid: Mapped[Decimal] = mapped_column(Money)
+    insurance_balance: Mapped[Decimal] = mapped_column(Money)
+    patient_balance: Mapped[Decimal] = mapped_column(Money)
+
+
+class ClaimBalance(Base):
+    __tablename__ = "claim_balances"
+    run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    charge: Mapped[Decimal] = mapped_column(Money)
+    payer_paid: Mapped[Decimal] = mapped_column(Money)
+    contractual: Mapped[Decimal] = mapped_column(Money)
+    other_adjustments: Mapped[Decimal] = mapped_column(Money)
+    patient_responsibility: Mapped[Decimal] = mapped_column(Money)
+    patient_paid: Mapped[Decimal] = mapped_column(Money)
+    insurance_balance: Mapped[Decimal] = mapped_column(Money)
+    patient_balance: Mapped[Decimal] = mapped_column(Money)
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    age_days: Mapped[int] = mapped_column(Integer)
+
+
+class AgingBucket(Base):
+    __tablename__ = "aging_buckets"
+    run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    dimension: Mapped[str] = mapped_column(String(10), primary_key=True, comment="payer or patient")
+    key: Mapped[str] = mapped_column(String(80), primary_key=True, comment="payer_id or patient key")
+    bucket: Mapped[str] = mapped_column(String(8), primary_key=True, comment="0-30 31-60 61-90 91-120 120+")
+    amount: Mapped[Decimal] = mapped_column(Money)
+    claims: Mapped[int] = mapped_column(Integer)
+
+
+class Kpi(Base):
+    __tablename__ = "kpis"
+    run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    name: Mapped[str] = mapped_column(String(60), primary_key=True)
+    value: Mapped[Decimal | None] = mapped_column(Numeric(18, 6))
+    numerator: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    denominator: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
+    definition: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditLog(Base):
+    """Append-only (a PostgreSQL trigger rejects UPDATE and DELETE)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = _created()
+    actor: Mapped[str] = mapped_column(String(120), comment="DAG run id / task, or CLI user")
+    action: Mapped[str] = mapped_column(String(40))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str | None] = mapped_column(String(80))
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSON)

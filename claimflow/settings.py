@@ -1,0 +1,68 @@
+"""The one settings object. Everything configurable comes from environment variables (``CLAIMFLOW_*``)
+or a ``.env`` file in the working directory; nothing secret is ever a default in code.
+
+Partner (clearinghouse) connection details live in ``sftp.partner`` profiles, loaded from
+``CLAIMFLOW_PARTNER_<NAME>`` variables or Airflow connections, not here.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CLAIMFLOW_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./claimflow.db",
+        description="SQLAlchemy URL of claimflow's own database (never Airflow's metadata database). "
+        "PostgreSQL as postgresql+psycopg://user@host:5432/db.",
+    )
+    data_dir: Path = Field(
+        default=Path("./claimflow-data"),
+        description="Root for outbox (generated 837s), inbox (fetched files), archive (every file "
+        "byte-for-byte by sha256) and quarantine.",
+    )
+    isa_usage: Literal["T", "P"] = Field(default="T", description="ISA15 for outbound interchanges.")
+    default_partner: str = Field(default="sandbox", description="Clearinghouse partner used when none is named.")
+    submitter_name: str = "CLAIMFLOW BILLING"
+    submitter_id: str = Field(default="CLAIMFLOW01", description="Submitter ID (1000A NM109, ISA06, GS02).")
+    submitter_contact: str = "BILLING OFFICE"
+    submitter_phone: str = "5555550100"
+    receiver_name: str = "SANDBOX CLEARINGHOUSE"
+    receiver_id: str = Field(default="SANDBOXCH", description="Receiver ID (1000B NM109, ISA08, GS03).")
+    max_claims_per_st: int = Field(default=5000, ge=1, le=5000)
+    max_claims_per_file: int = Field(default=5000, ge=1, description="Claims per interchange (per file).")
+    carc_file: Path | None = Field(default=None, description="Customer-supplied CARC descriptions CSV.")
+    timezone: str = "UTC"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def inbox_dir(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.data_dir / "archive"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.data_dir / "quarantine"
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings_cache() -> None:
+    """Forget cached settings (tests and the demo change the environment)."""
+    get_settings.cache_clear()
