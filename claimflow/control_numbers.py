@@ -13,19 +13,21 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from claimflow.db.models import ControlNumber
+from edi.control_numbers import ControlKind
 
 ISA13_MAX = 999_999_999
 
 
 class DatabaseControlNumbers:
-    """Implements ``edi.control_numbers.ControlNumberSource`` for one sender ID."""
+    """Implements ``edi.control_numbers.BlockControlNumberSource`` for one sender ID."""
 
     def __init__(self, engine: Engine, sender_id: str) -> None:
         self.engine = engine
         self.sender_id = sender_id
 
-    def reserve(self, kind: str, n: int = 1) -> int:
-        """Reserve ``n`` consecutive numbers of ``kind`` (isa/gs/st) and return the first."""
+    def reserve(self, kind: ControlKind | str, n: int = 1) -> range:
+        """Reserve ``n`` consecutive numbers of ``kind`` (interchange/group/transaction)."""
+        kind = ControlKind(kind).value
         if n < 1:
             raise ValueError("reserve at least one control number")
         table = ControlNumber.__table__
@@ -44,13 +46,13 @@ class DatabaseControlNumbers:
             ).scalar_one()
         if last > ISA13_MAX:
             raise OverflowError(f"{kind} control numbers for sender {self.sender_id} are exhausted")
-        return int(last) - n + 1
+        return range(int(last) - n + 1, int(last) + 1)
 
     def next_interchange(self) -> int:
-        return self.reserve("isa")
+        return self.reserve(ControlKind.INTERCHANGE)[0]
 
     def next_group(self) -> int:
-        return self.reserve("gs")
+        return self.reserve(ControlKind.GROUP)[0]
 
     def next_transaction(self) -> int:
-        return self.reserve("st")
+        return self.reserve(ControlKind.TRANSACTION)[0]

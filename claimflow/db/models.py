@@ -300,7 +300,7 @@ class ControlNumber(Base):
 
     __tablename__ = "control_numbers"
     sender_id: Mapped[str] = mapped_column(String(15), primary_key=True)
-    kind: Mapped[str] = mapped_column(String(3), primary_key=True, comment="isa, gs, st")
+    kind: Mapped[str] = mapped_column(String(12), primary_key=True, comment="interchange, group, transaction")
     last_value: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

@@ -49,8 +49,9 @@ def test_control_numbers_are_never_reused_under_concurrency(engine: Engine) -> N
     with ThreadPoolExecutor(max_workers=4) as pool:
         got = [n for chunk in pool.map(grab, range(4)) for n in chunk]
     assert sorted(got) == list(range(1, 41))
-    first = source.reserve("st", 100)
-    assert source.next_transaction() == first + 100
+    block = source.reserve("transaction", 100)
+    assert len(block) == 100
+    assert source.next_transaction() == block[-1] + 1
     assert DatabaseControlNumbers(engine, "OTHER").next_interchange() == 1
 
 

@@ -42,7 +42,7 @@ def upgrade() -> None:
     )
     op.create_table('control_numbers',
     sa.Column('sender_id', sa.String(length=15), nullable=False),
-    sa.Column('kind', sa.String(length=3), nullable=False, comment='isa, gs, st'),
+    sa.Column('kind', sa.String(length=12), nullable=False, comment='interchange, group, transaction'),
     sa.Column('last_value', sa.BigInteger(), nullable=False),
     sa.PrimaryKeyConstraint('sender_id', 'kind', name=op.f('pk_control_numbers'))
     )
