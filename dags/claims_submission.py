@@ -1,0 +1,77 @@
+"""claims_submission — nightly: scrub and batch ready claims, validate each 837, send each to the
+clearinghouse, and record what went out."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Asset, dag, task
+
+from dags.common import DEADLINE_HOURS, NIGHTLY_TIME, PARTNER, START, SUBMITTED_ASSET_URI, default_args
+
+DOC = """
+### Claims submission (nightly)
+
+1. **scrub_and_batch** — every claim in status *ready* is checked (NPI, ICD-10-CM billable, pointers,
+   charges, dates, payer and subscriber fields, POS, codes, units, X12-safe text). Failures are stored in
+   `scrub_results` with a plain-English reason and the claim stays out of the file; the rest go into 837P/837I
+   files (one per payer and claim type, at most 5,000 claims per transaction set).
+2. **validate_file** (one per file, in parallel) — pyx12 5010 implementation-guide validation; a file with
+   any error is not sent.
+3. **upload_file** (one per file; the `sftp_<partner>` pool caps sessions) — temporary name, rename, size check;
+   a file already on the server is not sent twice.
+4. **record** — totals for this run.
+
+Safe to rerun at any point: claims already in a file are not batched again; files already uploaded are not sent
+again. Failures name the file (never patient data).
+"""
+
+
+@dag(
+    dag_id="claims_submission",
+    schedule=NIGHTLY_TIME,
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    doc_md=DOC,
+    tags=["claimflow", "837", "outbound"],
+    dagrun_timeout=dt.timedelta(hours=max(DEADLINE_HOURS, 1)),
+)
+def claims_submission() -> None:
+    @task
+    def scrub_and_batch() -> dict:
+        from claimflow.pipeline import scrub_and_batch as run
+
+        return run()
+
+    @task
+    def file_ids(batch: dict) -> list[int]:
+        return list(batch["interchange_ids"])
+
+    @task(max_active_tis_per_dagrun=4)
+    def validate_file(interchange_id: int) -> int:
+        from claimflow.pipeline import validate_file as run
+
+        return run(interchange_id)
+
+    @task(pool=f"sftp_{PARTNER}", pool_slots=1, max_active_tis_per_dagrun=2)
+    def upload_file(interchange_id: int) -> dict:
+        from claimflow.pipeline import upload_file as run
+
+        return run(interchange_id, PARTNER)
+
+    @task(outlets=[Asset(SUBMITTED_ASSET_URI)], trigger_rule="all_done")
+    def record(batch: dict, uploads: list[dict]) -> dict:
+        from claimflow.pipeline import record_submission
+
+        return record_submission(batch, list(uploads))
+
+    batch = scrub_and_batch()
+    ids = file_ids(batch)
+    valid = validate_file.expand(interchange_id=ids)
+    uploads = upload_file.expand(interchange_id=valid)
+    record(batch, uploads)
+
+
+claims_submission()

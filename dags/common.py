@@ -1,0 +1,141 @@
+"""Shared DAG wiring: default arguments, retry policy, failure messages, partner connections.
+
+Kept light: Airflow's SDK is imported by the DAG files themselves; nothing here imports claimflow's
+domain packages at module level, so parsing the DAG folder stays fast.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+log = logging.getLogger("claimflow.dags")
+
+INBOX_ASSET_URI = "claimflow://clearinghouse/inbox-loaded"
+SUBMITTED_ASSET_URI = "claimflow://clearinghouse/claims-submitted"
+NIGHTLY_TIME = os.environ.get("CLAIMFLOW_NIGHTLY_CRON", "30 1 * * *")
+DEADLINE_HOURS = float(os.environ.get("CLAIMFLOW_NIGHTLY_DEADLINE_HOURS", "6"))
+PARTNER = os.environ.get("CLAIMFLOW_DEFAULT_PARTNER", "sandbox")
+START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+# Errors that are worth retrying (network, partner outage) versus bad data (never retried: the same
+# bytes will fail the same way; an operator must look). Dotted paths keep imports out of parse time.
+TRANSIENT = [
+    "sftp.errors.TransientTransferError",
+    "builtins.ConnectionError",
+    "builtins.TimeoutError",
+    "socket.timeout",
+    "sqlalchemy.exc.OperationalError",
+]
+PERMANENT = [
+    "edi.errors.X12Error",
+    "sftp.errors.HostKeyMismatch",
+    "sftp.errors.AuthenticationFailed",
+    "sftp.errors.ProfileMismatch",
+    "claimflow.errors.BadDataError",
+]
+
+
+def retry_policy() -> Any:
+    from airflow.sdk import RetryAction, RetryRule
+    from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy
+
+    return ExceptionRetryPolicy(
+        rules=[
+            RetryRule(exception=PERMANENT, action=RetryAction.FAIL, reason="bad data or refused credentials: not retried"),
+            RetryRule(exception=TRANSIENT, action=RetryAction.RETRY, reason="transient: retrying with backoff"),
+        ],
+        default=RetryAction.DEFAULT,
+    )
+
+
+def default_args() -> dict[str, Any]:
+    return {
+        "owner": "revenue-cycle",
+        "retries": 3,
+        "retry_delay": dt.timedelta(minutes=2),
+        "retry_exponential_backoff": True,
+        "max_retry_delay": dt.timedelta(minutes=20),
+        "execution_timeout": dt.timedelta(minutes=30),
+        "retry_policy": retry_policy(),
+        "on_failure_callback": explain_failure,
+    }
+
+
+def explain_failure(context: dict[str, Any]) -> None:
+    """Say what failed in a billing manager's words: which step, which file or claim, what to do next.
+
+    Exception messages in claimflow name files, segment numbers, claim numbers and interchange ids —
+    never patient data — so they can be repeated here.
+    """
+    ti = context.get("task_instance") or context.get("ti")
+    exc = context.get("exception")
+    task_id = getattr(ti, "task_id", "?")
+    map_index = getattr(ti, "map_index", -1)
+    what = STEP_WORDS.get(task_id, task_id)
+    hint = _hint(exc)
+    message = (
+        f"claimflow: '{what}' failed"
+        + (f" (item {map_index})" if map_index is not None and map_index >= 0 else "")
+        + f": {exc}. {hint}"
+    )
+    log.error(message)
+
+
+STEP_WORDS = {
+    "scrub_and_batch": "scrub claims and write 837 files",
+    "validate_file": "validate an 837 file against the 5010 guide",
+    "upload_file": "send an 837 file to the clearinghouse",
+    "fetch_new_files": "collect files from the clearinghouse",
+    "load_file": "read and store a clearinghouse file",
+    "apply_acknowledgments": "apply 999/277CA acknowledgments to claims",
+    "post_remittances": "post 835 payments to claims",
+    "reconcile_balances": "reconcile patient balances",
+    "balance_proof": "prove every remittance, claim and ledger entry balances",
+    "data_quality": "data-quality checks",
+    "run_report": "write the nightly run report",
+}
+
+
+def _hint(exc: BaseException | None) -> str:
+    name = type(exc).__name__ if exc is not None else ""
+    if name in ("HostKeyMismatch",):
+        return "The clearinghouse's server key changed: confirm the new key with them before updating the connection."
+    if name in ("AuthenticationFailed",):
+        return "The clearinghouse refused our key: check the connection's private key and user name."
+    if name in ("TransientTransferError", "ConnectionError", "TimeoutError"):
+        return "The clearinghouse could not be reached; tonight's files stay queued and go out on the next run."
+    if "X12" in name or "Parse" in name:
+        return "The file is quarantined; the rest of the batch went on. Ask the clearinghouse to resend it."
+    if name == "DataQualityError":
+        return "Open the run report and the balance_exceptions table for the details."
+    return "See the task log for details; rerunning the task is safe."
+
+
+@contextmanager
+def partner_sftp(partner: str) -> Iterator[tuple[Any, Any]]:
+    """A connected paramiko SFTPClient and the partner profile, from the Airflow connection
+    ``claimflow_<partner>`` (host key in its extra; always verified)."""
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+
+    from sftp.partner import profile_from_connection
+
+    conn_id = f"claimflow_{partner}"
+    hook = SFTPHook(ssh_conn_id=conn_id)
+    conn = hook.get_connection(conn_id)
+    profile = profile_from_connection(partner, conn.host, conn.port, conn.login, conn.extra_dejson)
+    with hook.get_managed_conn() as client:
+        yield client, profile
+
+
+def deadline_missed(**kwargs: Any) -> None:
+    """Deadline alert: the nightly reconciliation has not finished in time."""
+    log.error(
+        "claimflow: the nightly reconciliation has not finished within %.1f hours. Patient balances and the "
+        "run report for tonight are not ready; check the running tasks in the Airflow UI.",
+        DEADLINE_HOURS,
+    )

@@ -1,0 +1,97 @@
+"""nightly_reconciliation — after the inbox has loaded: apply acknowledgments, post remittances,
+reconcile patient balances, prove the books balance, check data quality, write the run report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from airflow.sdk import Asset, dag, task
+from airflow.sdk.definitions.callback import SyncCallback
+from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
+
+from dags.common import DEADLINE_HOURS, INBOX_ASSET_URI, START, default_args
+
+DOC = """
+### Nightly reconciliation
+
+Runs when the clearinghouse inbox has loaded new files (Airflow asset `claimflow://clearinghouse/inbox-loaded`).
+The *run date* is the logical date of the run; every step recomputes that date's snapshot, so rerunning the
+whole DAG or any single task leaves every table unchanged.
+
+1. **apply_acknowledgments** — 999 rejections and 277CA statuses move claims to accepted / rejected.
+2. **post_remittances** — 835 claim payments matched to our claims (patient control number, tolerant of payer
+   truncation; lines by REF*6R), reversals paired with their originals, PLB linked; the double-entry ledger
+   gets each payment, adjustment and patient-responsibility transfer exactly once (database constraints).
+   Payments that match no claim wait in `unmatched_payments`.
+3. **reconcile_balances** — claim and patient balances, aging (0–30 … 120+) and KPIs as of the run date.
+4. **balance_proof** — remittance, claim, line and ledger-level proofs into `balance_exceptions`.
+5. **data_quality** — fails the run when an exception is unexplained (the report says which).
+6. **run_report** — an HTML report: counts, dollars, aging, top denial reasons, exceptions.
+
+A deadline alert fires if the run has not finished within the configured hours of its logical date.
+"""
+
+
+@dag(
+    dag_id="nightly_reconciliation",
+    schedule=[Asset(INBOX_ASSET_URI)],
+    start_date=START,
+    catchup=False,
+    max_active_runs=1,
+    default_args=default_args(),
+    doc_md=DOC,
+    tags=["claimflow", "posting", "reconciliation"],
+    deadline=DeadlineAlert(
+        reference=DeadlineReference.DAGRUN_QUEUED_AT,
+        interval=dt.timedelta(hours=DEADLINE_HOURS),
+        callback=SyncCallback("dags.common.deadline_missed"),
+    ),
+)
+def nightly_reconciliation() -> None:
+    @task
+    def apply_acknowledgments() -> dict:
+        from claimflow.pipeline import apply_acknowledgments as run
+
+        return run()
+
+    @task
+    def post_remittances(run_date: str | None = None) -> dict:
+        from claimflow.pipeline import post_remittances as run
+
+        return run(run_date)
+
+    @task
+    def reconcile_balances(run_date: str | None = None) -> dict:
+        from claimflow.pipeline import reconcile_balances as run
+
+        return run(run_date)
+
+    @task
+    def balance_proof(run_date: str | None = None) -> dict:
+        from claimflow.pipeline import balance_proof as run
+
+        return run(run_date)
+
+    @task(retries=0)
+    def data_quality(run_date: str | None = None) -> dict:
+        from claimflow.pipeline import data_quality as run
+
+        return run(run_date)
+
+    @task(trigger_rule="all_done")
+    def run_report(run_date: str | None = None) -> dict:
+        from claimflow.pipeline import run_report as run
+
+        return run(run_date)
+
+    run_date = "{{ ds }}"
+    acks = apply_acknowledgments()
+    posted = post_remittances(run_date)
+    balances = reconcile_balances(run_date)
+    proof = balance_proof(run_date)
+    quality = data_quality(run_date)
+    report = run_report(run_date)
+    acks >> posted >> balances >> proof >> quality >> report
+
+
+nightly_reconciliation()
