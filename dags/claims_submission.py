@@ -58,8 +58,10 @@ def claims_submission() -> None:
     @task(pool=f"sftp_{PARTNER}", pool_slots=1, max_active_tis_per_dagrun=2)
     def upload_file(interchange_id: int) -> dict:
         from claimflow.pipeline import upload_file as run
+        from dags.common import partner_sftp
 
-        return run(interchange_id, PARTNER)
+        with partner_sftp(PARTNER) as (client, profile):
+            return run(interchange_id, client, profile)
 
     @task(outlets=[Asset(SUBMITTED_ASSET_URI)], trigger_rule="all_done")
     def record(batch: dict, uploads: list[dict]) -> dict:

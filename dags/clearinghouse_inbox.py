@@ -42,8 +42,10 @@ def clearinghouse_inbox() -> None:
     @task(pool=f"sftp_{PARTNER}", pool_slots=1)
     def fetch_new_files() -> list[int]:
         from claimflow.pipeline import fetch_new_files as run
+        from dags.common import partner_sftp
 
-        return run(PARTNER)
+        with partner_sftp(PARTNER) as (client, profile):
+            return run(client, profile)
 
     @task(max_active_tis_per_dagrun=2)
     def load_file(interchange_id: int) -> dict:

@@ -118,19 +118,35 @@ def _hint(exc: BaseException | None) -> str:
 
 @contextmanager
 def partner_sftp(partner: str) -> Iterator[tuple[Any, Any]]:
-    """A connected paramiko SFTPClient and the partner profile, from the Airflow connection
-    ``claimflow_<partner>`` (host key in its extra; always verified)."""
-    from airflow.providers.sftp.hooks.sftp import SFTPHook
+    """A connected paramiko SFTPClient and the partner profile.
 
-    from sftp.partner import profile_from_connection
+    From the Airflow connection ``claimflow_<partner>`` (SFTPHook; the host key in its extra is always
+    verified) when one exists, else from the ``CLAIMFLOW_PARTNER_<NAME>`` environment profile.
+    """
+    from airflow.exceptions import AirflowNotFoundException
+
+    from sftp.partner import profile_from_connection, profile_from_env
 
     conn_id = f"claimflow_{partner}"
-    hook = SFTPHook(ssh_conn_id=conn_id)
-    conn = hook.get_connection(conn_id)
+    try:
+        from airflow.sdk import BaseHook
+
+        conn = BaseHook.get_connection(conn_id)
+    except AirflowNotFoundException:
+        conn = None
+    if conn is None:
+        from sftp.connect import open_sftp
+
+        profile = profile_from_env(partner)
+        with open_sftp(profile) as client:
+            yield client, profile
+        return
+    from airflow.providers.sftp.hooks.sftp import SFTPHook
+
     profile = profile_from_connection(partner, conn.host, conn.port, conn.login, conn.extra_dejson)
+    hook = SFTPHook(ssh_conn_id=conn_id)
     with hook.get_managed_conn() as client:
         yield client, profile
-
 
 def deadline_missed(**kwargs: Any) -> None:
     """Deadline alert: the nightly reconciliation has not finished in time."""

@@ -282,6 +282,8 @@ class Interchange(Base):
     uploaded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     loaded_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     remote_name: Mapped[str | None] = mapped_column(String(255))
+    remote_size: Mapped[int | None] = mapped_column(BigInteger, comment="as listed on the partner's server")
+    remote_mtime: Mapped[int | None] = mapped_column(BigInteger, comment="as listed (epoch seconds)")
     __table_args__ = (
         Index(
             "uq_interchanges_sender_isa13",
@@ -431,6 +433,10 @@ class ClaimPayment(Base):
     match_method: Mapped[str | None] = mapped_column(String(20), comment="pcn, pcn_truncated, payer_number")
     posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     reversal_of_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"))
+    correction_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("claim_payments.id"),
+        comment="on the claim payment that follows a reversal (CLP02=22): the original payment it corrects",
+    )
     __table_args__ = (UniqueConstraint("remittance_id", "segment_no"),)
 
 
@@ -531,7 +537,8 @@ class LedgerEntry(Base):
     """Double entry: every ``txn_key`` sums to zero. Debits positive, credits negative.
 
     ``txn_key`` is derived from the source (e.g. ``pay:<claim_payment_id>``) and is unique per account,
-    so the database itself refuses a second posting of the same remittance.
+    so the database itself refuses a second posting of the same remittance. The account and txn_key
+    schemes are documented in ``adjudication.ledger``.
     """
 
     __tablename__ = "ledger_entries"
@@ -540,11 +547,12 @@ class LedgerEntry(Base):
     entry_type: Mapped[str] = mapped_column(
         String(24),
         comment="charge, payer_payment, contractual, other_adjustment, pr_transfer, patient_payment, "
-        "write_off, refund_due, reversal",
+        "write_off, refund_due, reversal, provider_adjustment, unapplied",
     )
     account: Mapped[str] = mapped_column(
         String(24),
-        comment="ar_payer, ar_patient, revenue, contractual, adjustments, cash, write_off, refunds_due",
+        comment="ar_payer, ar_patient, revenue, contractual, adjustments, cash, write_off, refunds_due, "
+        "unapplied_cash, interest_income, payer_offsets",
     )
     amount: Mapped[Decimal] = mapped_column(Money)
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
@@ -552,12 +560,16 @@ class LedgerEntry(Base):
     payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
     claim_payment_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"), index=True)
     patient_payment_id: Mapped[int | None] = mapped_column(ForeignKey("patient_payments.id"))
+    provider_adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("provider_adjustments.id"))
     effective_date: Mapped[dt.date] = mapped_column(Date, index=True)
     created_at: Mapped[dt.datetime] = _created()
     __table_args__ = (UniqueConstraint("txn_key", "account"),)
 
 
 class PatientPayment(Base):
+    """A payment from a patient (front desk, portal, lockbox), imported from CSV; idempotent by
+    ``external_id``. How it was applied to claims is in the ledger (``ppay:<id>:<n>`` entries)."""
+
     __tablename__ = "patient_payments"
     id: Mapped[int] = mapped_column(primary_key=True)
     external_id: Mapped[str] = mapped_column(String(80), unique=True)
@@ -592,20 +604,33 @@ class ReconciliationRun(Base):
     summary: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
 
+def _zero() -> Mapped[Decimal]:
+    return mapped_column(Money, default=Decimal("0"), server_default=text("0"))
+
+
 class PatientBalance(Base):
+    """Per patient as of ``run_date``: patient_balance = patient_responsibility − patient_paid
+    + refunds_due − write_offs (patient side)."""
+
     __tablename__ = "patient_balances"
     run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
     charges: Mapped[Decimal] = mapped_column(Money)
     payer_paid: Mapped[Decimal] = mapped_column(Money)
-    adjustments: Mapped[Decimal] = mapped_column(Money)
+    adjustments: Mapped[Decimal] = mapped_column(Money, comment="contractual + other adjustments")
     patient_responsibility: Mapped[Decimal] = mapped_column(Money)
-    patient_paid: Mapped[Decimal] = mapped_column(Money)
+    patient_paid: Mapped[Decimal] = mapped_column(Money, comment="all patient payments received")
     insurance_balance: Mapped[Decimal] = mapped_column(Money)
     patient_balance: Mapped[Decimal] = mapped_column(Money)
+    refunds_due: Mapped[Decimal] = _zero()
+    write_offs: Mapped[Decimal] = _zero()
+    claims: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class ClaimBalance(Base):
+    """Per claim (submitted as of ``run_date``), from the source documents (835 rows, patient payment
+    applications); the nightly balance proof ties it to the ledger."""
+
     __tablename__ = "claim_balances"
     run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
@@ -622,13 +647,20 @@ class ClaimBalance(Base):
     patient_balance: Mapped[Decimal] = mapped_column(Money)
     service_date: Mapped[dt.date] = mapped_column(Date)
     age_days: Mapped[int] = mapped_column(Integer)
+    provider_adjustments: Mapped[Decimal] = _zero()
+    insurance_write_off: Mapped[Decimal] = _zero()
+    patient_write_off: Mapped[Decimal] = _zero()
+    secondary_due: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=text("false"),
+        comment="primary left patient responsibility and the patient has a secondary coverage not yet billed",
+    )
 
 
 class AgingBucket(Base):
     __tablename__ = "aging_buckets"
     run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     dimension: Mapped[str] = mapped_column(String(10), primary_key=True, comment="payer or patient")
-    key: Mapped[str] = mapped_column(String(80), primary_key=True, comment="payer_id or patient key")
+    key: Mapped[str] = mapped_column(String(80), primary_key=True, comment="payer code or patient key")
     bucket: Mapped[str] = mapped_column(String(8), primary_key=True, comment="0-30 31-60 61-90 91-120 120+")
     amount: Mapped[Decimal] = mapped_column(Money)
     claims: Mapped[int] = mapped_column(Integer)
@@ -642,6 +674,17 @@ class Kpi(Base):
     numerator: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     denominator: Mapped[Decimal | None] = mapped_column(Numeric(18, 2))
     definition: Mapped[str | None] = mapped_column(Text)
+
+
+class PatientKey(Base):
+    """The analysts' stable pseudonym of a patient: the first 32 hex digits of
+    sha256(salt || ':' || patient id). Computed once per patient (``claimflow.analyst``) and never
+    recomputed, so keys stay stable even if the salt setting changes later. Not granted to analysts.
+    No foreign key: a key outliving its patient row (re-seeded test data) is harmless."""
+
+    __tablename__ = "patient_keys"
+    patient_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    patient_key: Mapped[str] = mapped_column(String(32), unique=True)
 
 
 class AuditLog(Base):

@@ -67,6 +67,8 @@ def upgrade() -> None:
     sa.Column('uploaded_at', sa.DateTime(), nullable=True),
     sa.Column('loaded_at', sa.DateTime(), nullable=True),
     sa.Column('remote_name', sa.String(length=255), nullable=True),
+    sa.Column('remote_size', sa.BigInteger(), nullable=True, comment="as listed on the partner's server"),
+    sa.Column('remote_mtime', sa.BigInteger(), nullable=True, comment='as listed (epoch seconds)'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_interchanges')),
     sa.UniqueConstraint('sha256', name=op.f('uq_interchanges_sha256'))
     )

@@ -1,0 +1,229 @@
+"""The functions Airflow tasks call: one per task, each idempotent, each returning ids and counts only
+(what goes into XCom) and logging one line in revenue-cycle words.
+
+These wrap the domain packages with the app's settings and database; the DAG files stay thin wiring.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from claimflow.db import models as m
+from claimflow.db.session import get_engine
+from claimflow.errors import BadDataError, DataQualityError
+from claimflow.settings import get_settings
+
+log = logging.getLogger("claimflow.pipeline")
+
+
+def _run_date(value: str | None) -> dt.date:
+    return dt.date.fromisoformat(value) if value else dt.date.today()
+
+
+def _money(value: Decimal | None) -> str:
+    return f"{(value or Decimal(0)):.2f}"
+
+
+# --------------------------------------------------------------------------------------------------
+# claims_submission
+# --------------------------------------------------------------------------------------------------
+
+
+def scrub_and_batch(run_id: str | None = None) -> dict[str, Any]:
+    from claimflow.outbound import generate_batches
+
+    result = generate_batches(run_id=run_id or "airflow:claims_submission")
+    summary = result.as_dict()
+    log.info(
+        "Claims submission: %d claims ready, %d held back by scrubbing (%s), %d claims in %d files, charges $%s",
+        result.claims_in, result.scrubbed_out,
+        ", ".join(f"{k} {v}" for k, v in sorted(result.scrub_reasons.items())) or "none",
+        result.claims_batched, len(result.files), f"{result.total_charge:,.2f}",
+    )
+    return summary
+
+
+def validate_file(interchange_id: int) -> int:
+    """pyx12 5010 validation of one generated 837. An invalid file is never sent: its claims go back to
+    the work queue as ``scrub_failed`` with the validator's findings, and the task fails (no retry)."""
+    from edi.validate import format_report, validate_x12
+
+    engine = get_engine()
+    with engine.connect() as conn:
+        row = conn.execute(select(m.Interchange).where(m.Interchange.id == interchange_id)).mappings().one()
+    if row["status"] in ("validated", "uploaded"):
+        return interchange_id
+    report = validate_x12(Path(row["archive_path"]))
+    if report.ok:
+        with engine.begin() as conn:
+            conn.execute(update(m.Interchange).where(m.Interchange.id == interchange_id,
+                                                     m.Interchange.status == "generated").values(status="validated"))
+        log.info("%s passed 5010 validation (%s claims)", row["file_name"], row["claim_count"])
+        return interchange_id
+    lines = format_report(report, row["file_name"])
+    _reject_invalid_file(interchange_id, lines)
+    raise BadDataError(
+        f"{row['file_name']} failed 5010 validation with {len(lines)} errors; first: {lines[0] if lines else '?'}. "
+        "The file was not sent; its claims are back in the work queue as scrub_failed."
+    )
+
+
+def _reject_invalid_file(interchange_id: int, lines: list[str]) -> None:
+    from claimflow.audit import audit
+
+    engine = get_engine()
+    with engine.begin() as conn:
+        conn.execute(update(m.Interchange).where(m.Interchange.id == interchange_id)
+                     .values(status="invalid", error="\n".join(lines[:50])))
+        claim_ids = list(conn.execute(select(m.Submission.claim_id)
+                                      .where(m.Submission.interchange_id == interchange_id)).scalars())
+        conn.execute(update(m.Submission).where(m.Submission.interchange_id == interchange_id)
+                     .values(status="invalid"))
+        conn.execute(update(m.Claim).where(m.Claim.id.in_(claim_ids))
+                     .values(status=m.ClaimStatus.SCRUB_FAILED, status_changed_at=func.current_timestamp()))
+        if claim_ids:
+            conn.execute(m.ScrubResult.__table__.insert(), [
+                {"claim_id": cid, "rule": "x12_validation", "reason": "the 837 file this claim was in failed "
+                 "5010 validation: " + (lines[0] if lines else "see interchanges.error"), "run_id": None}
+                for cid in claim_ids
+            ])
+        audit(conn, actor="airflow", action="file_invalid", object_type="interchange",
+              object_id=str(interchange_id), detail={"errors": len(lines)})
+
+
+def upload_file(interchange_id: int, client: Any, profile: Any) -> dict[str, Any]:
+    from claimflow.exchange import upload_interchange
+
+    return upload_interchange(interchange_id, client, profile)
+
+
+def record_submission(batch: dict[str, Any], uploads: list[dict[str, Any]]) -> dict[str, Any]:
+    sent = [u for u in uploads if u]
+    claims = sum(int(u.get("claims", 0)) for u in sent)
+    summary = {
+        "claims_ready": batch.get("claims_in", 0),
+        "claims_held_back": batch.get("scrubbed_out", 0),
+        "files_written": batch.get("files_written", 0),
+        "files_sent": sum(1 for u in sent if not u.get("already_present")),
+        "files_already_on_server": sum(1 for u in sent if u.get("already_present")),
+        "claims_sent": claims,
+        "total_charge": batch.get("total_charge", "0.00"),
+    }
+    log.info(
+        "Tonight: %(claims_sent)d claims sent in %(files_sent)d files ($%(total_charge)s); "
+        "%(claims_held_back)d claims held back for correction", summary,
+    )
+    return summary
+
+
+# --------------------------------------------------------------------------------------------------
+# clearinghouse_inbox
+# --------------------------------------------------------------------------------------------------
+
+
+def fetch_new_files(client: Any, profile: Any) -> list[int]:
+    """Fetch, archive and register new files; returns the interchange ids still waiting to be loaded
+    (including any left ``received`` by an interrupted earlier run)."""
+    from claimflow.exchange import fetch_partner_inbox
+
+    new = fetch_partner_inbox(client, profile)
+    log.info("Collected %d new files from %s", len(new), profile.name)
+    engine = get_engine()
+    with engine.connect() as conn:
+        return list(conn.execute(
+            select(m.Interchange.id).where(m.Interchange.direction == "in", m.Interchange.status == "received")
+            .order_by(m.Interchange.id)
+        ).scalars())
+
+
+def load_file(interchange_id: int) -> dict[str, Any]:
+    from claimflow.inbound import load_interchange
+
+    outcome = load_interchange(None, interchange_id, actor="airflow:clearinghouse_inbox")
+    if outcome.status == "quarantined":
+        log.error("QUARANTINED %s — %s. The other files still load; ask the clearinghouse to resend this one.",
+                  outcome.file_name, outcome.error)
+    else:
+        log.info(outcome.line())
+    return outcome.as_dict()
+
+
+def summarize_inbox(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
+    by_type: dict[str, int] = {}
+    quarantined = [o for o in outcomes if o and o.get("status") == "quarantined"]
+    for o in outcomes:
+        if o and o.get("status") == "loaded":
+            by_type[o.get("transaction") or "?"] = by_type.get(o.get("transaction") or "?", 0) + 1
+    summary = {"files": len(outcomes), "loaded": by_type, "quarantined": len(quarantined),
+               "quarantined_files": [o.get("interchange_id") for o in quarantined]}
+    log.info("Inbox: %d files; loaded %s; quarantined %d", len(outcomes), by_type or "none", len(quarantined))
+    for o in quarantined:
+        log.error("Quarantined: %s", o.get("error"))
+    return summary
+
+
+# --------------------------------------------------------------------------------------------------
+# nightly_reconciliation
+# --------------------------------------------------------------------------------------------------
+
+
+def apply_acknowledgments() -> dict[str, Any]:
+    from adjudication.acks import apply_acknowledgments as run
+
+    result = run(get_engine(), actor="airflow:nightly_reconciliation")
+    log.info("Acknowledgments applied: %s", result)
+    return result
+
+
+def post_remittances(run_date: str | None) -> dict[str, Any]:
+    from adjudication.posting import post_remittances as run
+
+    result = run(get_engine(), actor="airflow:nightly_reconciliation", as_of=_run_date(run_date))
+    log.info("Remittances posted: %s", result)
+    return result
+
+
+def reconcile_balances(run_date: str | None) -> dict[str, Any]:
+    from adjudication.reconcile import reconcile
+
+    result = reconcile(get_engine(), _run_date(run_date))
+    log.info("Balances reconciled as of %s: %s", run_date, result)
+    return result
+
+
+def balance_proof(run_date: str | None) -> dict[str, Any]:
+    from adjudication.reconcile import balance_proof as run
+
+    result = run(get_engine(), _run_date(run_date))
+    log.info("Balance proof: %s", result)
+    return result
+
+
+def data_quality(run_date: str | None) -> dict[str, Any]:
+    from adjudication.reconcile import data_quality_checks
+
+    problems = data_quality_checks(get_engine(), _run_date(run_date))
+    if problems:
+        for p in problems:
+            log.error("Data quality: %s", p)
+        raise DataQualityError(f"{len(problems)} data-quality problems: " + "; ".join(problems[:5]))
+    log.info("Data quality: no unexplained exceptions")
+    return {"problems": 0}
+
+
+def run_report(run_date: str | None) -> dict[str, Any]:
+    from adjudication.report import render_run_report
+
+    settings = get_settings()
+    day = _run_date(run_date)
+    path = settings.data_dir / "reports" / f"run-{day.isoformat()}.html"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    render_run_report(get_engine(), day, path)
+    log.info("Run report written: %s", path)
+    return {"report": str(path)}
