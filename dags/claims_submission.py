@@ -76,4 +76,4 @@ def claims_submission() -> None:
     record(batch, uploads)
 
 
-claims_submission()
+claims_submission_dag = claims_submission()

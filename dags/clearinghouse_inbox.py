@@ -62,4 +62,4 @@ def clearinghouse_inbox() -> None:
     summarize(load_file.expand(interchange_id=fetch_new_files()))
 
 
-clearinghouse_inbox()
+clearinghouse_inbox_dag = clearinghouse_inbox()

@@ -94,4 +94,4 @@ def nightly_reconciliation() -> None:
     acks >> posted >> balances >> proof >> quality >> report
 
 
-nightly_reconciliation()
+nightly_reconciliation_dag = nightly_reconciliation()

@@ -1,0 +1,278 @@
+"""``claimflow demo``: two nights of the real pipeline on embedded defaults.
+
+Everything lives under ``--workdir`` (default ``./claimflow-demo``), which is wiped and rebuilt:
+
+* ``claimflow.db`` — claimflow's SQLite database; ``airflow/`` — an AIRFLOW_HOME on SQLite;
+* ``sandbox/`` — the built-in clearinghouse (an in-process SFTP server on a free loopback port with freshly
+  generated keys, and its payer simulator);
+* ``data/`` — outbox, inbox, archive, quarantine, reports; ``logs/`` — each DAG run's full Airflow output.
+
+Night 1 seeds a practice and runs ``claims_submission`` (837s → sandbox; acknowledgments come back at
+once). Night 2 the sandbox pays (835s), ``clearinghouse_inbox`` collects and loads everything, a sample
+patient-payment file is imported, and ``nightly_reconciliation`` posts and reconciles. The DAGs run with
+``dag.test()`` in a child process each, so their logs land in ``logs/`` and this process shows progress.
+
+The last line printed is one JSON object (a contract for scripts): claims_submitted, accepted, rejected,
+paid, denied, total_charge, total_paid, patient_responsibility, patient_payments, patient_balance_total,
+balance_exceptions, report.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+PARTNER = "sandbox"
+
+
+class DemoFailed(Exception):
+    pass
+
+
+class _Progress:
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+        self.t0 = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[{time.monotonic() - self.t0:6.1f}s] {message}", flush=True)
+
+
+def _environment(workdir: Path) -> dict[str, str]:
+    import dags
+
+    airflow_home = workdir / "airflow"
+    return {
+        "CLAIMFLOW_DATABASE_URL": f"sqlite:///{workdir / 'claimflow.db'}",
+        "CLAIMFLOW_DATA_DIR": str(workdir / "data"),
+        "CLAIMFLOW_DEFAULT_PARTNER": PARTNER,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(dags.__file__).resolve().parent),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+def _fresh_workdir(workdir: Path) -> None:
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in ("claimflow.db", "claimflow.db-wal", "claimflow.db-shm"):
+        (workdir / name).unlink(missing_ok=True)
+    for name in ("airflow", "sandbox", "data", "logs", "keys"):
+        shutil.rmtree(workdir / name, ignore_errors=True)
+    for name in ("logs", "keys"):
+        (workdir / name).mkdir(mode=0o700)
+
+
+def _airflow_migrate(env: dict[str, str], log_path: Path) -> None:
+    airflow = Path(sys.executable).with_name("airflow")
+    cmd = [str(airflow), "db", "migrate"] if airflow.exists() else [sys.executable, "-m", "airflow", "db", "migrate"]
+    with log_path.open("ab") as out:
+        rc = subprocess.run(cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT).returncode
+    if rc != 0:
+        raise DemoFailed(f"airflow db migrate failed; see {log_path}")
+
+
+def run_dag(dag_id: str, logical_date: dt.date, env: dict[str, str], log_path: Path) -> dict[str, Any]:
+    """Run one DAG with dag.test() in a child process; returns its run state and failed tasks."""
+    result_path = log_path.with_suffix(".result.json")
+    cmd = [sys.executable, "-m", "claimflow.demo_runner", dag_id, logical_date.isoformat(), str(result_path)]
+    with log_path.open("wb") as out:
+        subprocess.run(cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, check=False)
+    if not result_path.exists():
+        raise DemoFailed(f"{dag_id} did not run; see {log_path}")
+    return json.loads(result_path.read_text())
+
+
+def _dag(dag_id: str, day: dt.date, env: dict[str, str], workdir: Path, progress: _Progress, night: int) -> dict[str, Any]:
+    log_path = workdir / "logs" / f"night{night}-{dag_id}.log"
+    progress(f"night {night}: running DAG {dag_id} …")
+    result = run_dag(dag_id, day, env, log_path)
+    tasks = result.get("tasks", {})
+    failed = [t for t, s in tasks.items() if s not in ("success", "skipped")]
+    progress(f"night {night}: {dag_id} {result.get('state')} ({len(tasks)} task runs"
+             + (f"; not successful: {', '.join(failed)}" if failed else "") + f") — log {log_path}")
+    if result.get("state") != "success":
+        raise DemoFailed(f"{dag_id} finished {result.get('state')}: {', '.join(failed)}; see {log_path}")
+    return result
+
+
+def _setup_sandbox(workdir: Path, seed: int, progress: _Progress) -> tuple[Any, dict[str, str]]:
+    from claimflow.sandbox.payer import default_state_path, make_upload_handler
+    from claimflow.sandbox.server import SandboxServer
+    from claimflow.settings import get_settings
+    from sftp.keys import generate_ed25519
+
+    root = workdir / "sandbox"
+    root.mkdir(mode=0o700)
+    client_key = generate_ed25519(workdir / "keys" / "claimflow_ed25519", comment="claimflow-demo")
+    handler = make_upload_handler(root, seed=seed, state_path=default_state_path(root), defer_payments=True)
+    server = SandboxServer(root, authorized_keys={PARTNER: client_key.public_line}, on_upload=handler).start()
+    settings = get_settings()
+    extra = {
+        "host_key": server.host_key_line().split()[1],
+        "key_file": str(client_key.private_path),
+        "remote_outbound": "/inbound",
+        "remote_inbound": "/outbound",
+        "isa_receiver_id": settings.receiver_id,
+        "usage_indicator": settings.isa_usage,
+        "stability_wait": "0.2",
+        "look_for_keys": "false",
+    }
+    conn = {"conn_type": "sftp", "host": "127.0.0.1", "port": server.port, "login": PARTNER, "extra": extra}
+    progress(f"sandbox clearinghouse listening on 127.0.0.1:{server.port} (host key pinned, key auth)")
+    return server, {"AIRFLOW_CONN_CLAIMFLOW_SANDBOX": json.dumps(conn)}
+
+
+def _patient_payments_csv(engine: Any, path: Path, received_on: dt.date) -> int:
+    """A sample patient-payment file: some patients pay what their 835s say they owe, some pay part."""
+    from sqlalchemy import select
+
+    from claimflow.db import models as m
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(m.Claim.claim_number, m.Patient.account_number, m.ClaimPayment.patient_responsibility)
+            .join(m.Submission, m.Submission.patient_control_number == m.ClaimPayment.patient_control_number)
+            .join(m.Claim, m.Claim.id == m.Submission.claim_id)
+            .join(m.Patient, m.Patient.id == m.Claim.patient_id)
+            .where(m.ClaimPayment.patient_responsibility > 0, m.ClaimPayment.status_code.in_(["1", "2", "3"]))
+            .order_by(m.Claim.claim_number)
+        ).all()
+    written = 0
+    with path.open("w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["external_id", "account_number", "claim_number", "amount", "received_on", "method"])
+        for i, (claim_number, account, owed) in enumerate(rows):
+            if i % 3:
+                continue
+            amount = owed if i % 2 == 0 else (owed / 2).quantize(Decimal("0.01"))
+            out.writerow([f"DEMO-{claim_number}", account, claim_number, f"{amount:.2f}", received_on.isoformat(),
+                          "card" if i % 4 else "check"])
+            written += 1
+    os.chmod(path, 0o600)
+    return written
+
+
+def _summary(engine: Any, recon: dict[str, Any], report: str) -> dict[str, Any]:
+    from sqlalchemy import distinct, func, select
+
+    from claimflow.db import models as m
+
+    with engine.connect() as conn:
+        submitted = conn.execute(select(func.count(distinct(m.Submission.claim_id)))).scalar_one()
+        accepted = conn.execute(select(func.count(distinct(m.ClaimStatusRecord.claim_id)))
+                                .where(m.ClaimStatusRecord.accepted.is_(True), m.ClaimStatusRecord.level == "claim")
+                                ).scalar_one()
+        rejected = conn.execute(select(func.count()).select_from(m.Claim)
+                                .where(m.Claim.status == m.ClaimStatus.REJECTED)).scalar_one()
+        paid = conn.execute(select(func.count()).select_from(m.Claim).where(
+            m.Claim.status.in_([m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID]))).scalar_one()
+        denied = conn.execute(select(func.count()).select_from(m.Claim)
+                              .where(m.Claim.status == m.ClaimStatus.DENIED)).scalar_one()
+        total_charge = conn.execute(select(func.coalesce(func.sum(m.Claim.total_charge), 0))
+                                    .where(m.Claim.id.in_(select(m.Submission.claim_id)))).scalar_one()
+    return {
+        "claims_submitted": submitted,
+        "accepted": accepted,
+        "rejected": rejected,
+        "paid": paid,
+        "denied": denied,
+        "total_charge": f"{Decimal(total_charge):.2f}",
+        "total_paid": recon["total_paid"],
+        "patient_responsibility": recon["patient_responsibility"],
+        "patient_payments": recon["patient_payments"],
+        "patient_balance_total": recon["patient_balance_total"],
+        "balance_exceptions": int(recon["balance_exceptions"]),
+        "report": report,
+    }
+
+
+def run_demo(*, workdir: Path, patients: int, claims: int, seed: int, quiet: bool = False) -> int:
+    progress = _Progress(quiet)
+    workdir = workdir.resolve()
+    _fresh_workdir(workdir)
+    env = _environment(workdir)
+    os.environ.update(env)
+    from claimflow.settings import reset_settings_cache
+
+    reset_settings_cache()
+    night1 = dt.date.today() - dt.timedelta(days=1)
+    night2 = night1 + dt.timedelta(days=1)
+    server = None
+    try:
+        from claimflow.db.migrate import upgrade
+        from claimflow.db.session import get_engine
+        from claimflow.seed import seed_practice
+
+        upgrade(env["CLAIMFLOW_DATABASE_URL"])
+        engine = get_engine()
+        seeded = seed_practice(engine, patients=patients, claims=claims, seed=seed, as_of=night1)
+        progress(f"claimflow database ready; seeded {seeded.patients} patients, {seeded.claims} claims "
+                 f"({seeded.deliberately_flawed} deliberately flawed for the scrubber)")
+        _airflow_migrate(env, workdir / "logs" / "airflow-db-migrate.log")
+        progress("Airflow metadata database ready (SQLite)")
+        server, conn_env = _setup_sandbox(workdir, seed, progress)
+        env.update(conn_env)
+
+        _dag("claims_submission", night1, env, workdir, progress, 1)
+        server.wait_idle(timeout=120)
+        progress("night 1: the clearinghouse acknowledged the files (999, 277CA waiting in the mailbox)")
+
+        from claimflow.sandbox.payer import release_payments
+
+        released = release_payments(workdir / "sandbox", run_date=night2, seed=seed)
+        progress(f"night 2: the payers ran their payment cycle ({len(released)} 835 files)")
+        _dag("clearinghouse_inbox", night2, env, workdir, progress, 2)
+        payments_file = workdir / "data" / f"patient-payments-{night2.isoformat()}.csv"
+        n_payments = _patient_payments_csv(engine, payments_file, night2)
+        from adjudication.patient_payments import import_payments_csv
+
+        imported = import_payments_csv(engine, payments_file, actor="demo:payments-import")
+        progress(f"night 2: imported {imported.get('imported', n_payments)} patient payments (${imported.get('amount')})")
+        _dag("nightly_reconciliation", night2, env, workdir, progress, 2)
+
+        from adjudication.reconcile import reconcile
+
+        recon = reconcile(engine, night2)  # same snapshot the DAG wrote: recomputing it changes nothing
+        report = str(workdir / "data" / "reports" / f"run-{night2.isoformat()}.html")
+        summary = _summary(engine, recon, report)
+    except DemoFailed as exc:
+        print(f"claimflow demo failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if server is not None:
+            server.stop()
+    _print_summary(summary, workdir)
+    print(json.dumps(summary))
+    return 0
+
+
+def _print_summary(s: dict[str, Any], workdir: Path) -> None:
+    print()
+    print("claimflow demo — two nights against the sandbox clearinghouse")
+    print(f"  claims submitted        {s['claims_submitted']:>10}")
+    print(f"  accepted (277CA)        {s['accepted']:>10}")
+    print(f"  rejected                {s['rejected']:>10}")
+    print(f"  paid / partially paid   {s['paid']:>10}")
+    print(f"  denied                  {s['denied']:>10}")
+    print(f"  charges submitted       {'$' + format(Decimal(s['total_charge']), ',.2f'):>14}")
+    print(f"  paid by payers          {'$' + format(Decimal(s['total_paid']), ',.2f'):>14}")
+    print(f"  patient responsibility  {'$' + format(Decimal(s['patient_responsibility']), ',.2f'):>14}")
+    print(f"  patient payments        {'$' + format(Decimal(s['patient_payments']), ',.2f'):>14}")
+    print(f"  patient balances        {'$' + format(Decimal(s['patient_balance_total']), ',.2f'):>14}")
+    print(f"  balance exceptions      {s['balance_exceptions']:>10}")
+    print(f"  run report              {s['report']}")
+    print(f"  everything else         {workdir}")
