@@ -193,5 +193,6 @@ def _load_chunk(conn: Connection, ids: list[int], ref: ReferenceData) -> Iterato
             admission_type=row.admission_type,
             admission_source=row.admission_source,
             patient_status=row.patient_status,
+            admitting_diagnosis=row.admitting_diagnosis,
             other_coverages=other_coverages,
         )

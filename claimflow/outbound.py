@@ -152,8 +152,8 @@ def scrub(engine: Engine, claims: list[Claim], today: dt.date, run_id: str) -> t
         findings = scrub_claim(claim, today)
         if findings:
             failed.append(claim.claim_id)
+            reasons.update({f.rule for f in findings})  # claims per rule, not findings per rule
             for f in findings:
-                reasons[f.rule] += 1
                 findings_rows.append({"claim_id": claim.claim_id, "rule": f.rule, "reason": f.reason, "run_id": run_id})
         else:
             clean.append(claim)

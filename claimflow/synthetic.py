@@ -261,6 +261,7 @@ class _Gen:
                 "prior_authorization": f"PA{self.r.randint(100000, 999999)}" if self.r.random() < 0.05 else None,
                 "onset_date": None, "bill_type": None, "admission_date": None, "admission_hour": None,
                 "admission_type": None, "admission_source": None, "patient_status": None,
+                "admitting_diagnosis": None,
                 "attending_provider_id": None, "rendering_provider_id": None,
             }
             lines: list[Row] = []
@@ -271,7 +272,8 @@ class _Gen:
                              if inpatient else "22", bill_type="111" if inpatient else "131")
                 if inpatient:
                     stay = self.r.randint(1, 5)
-                    claim.update(admission_date=service_from, admission_hour="08",
+                    service_from = min(service_from, self.as_of - dt.timedelta(days=stay + 1))
+                    claim.update(admission_date=service_from, admission_hour="08", admitting_diagnosis=dx[0],
                                  admission_type=self.r.choice("123"), admission_source=self.r.choice("17"),
                                  patient_status="01", service_date_to=service_from + dt.timedelta(days=stay))
                     catalog = INSTITUTIONAL_INPATIENT

@@ -278,6 +278,7 @@ def upgrade() -> None:
     sa.Column('admission_type', sa.String(length=1), nullable=True),
     sa.Column('admission_source', sa.String(length=1), nullable=True),
     sa.Column('patient_status', sa.String(length=2), nullable=True),
+    sa.Column('admitting_diagnosis', sa.String(length=8), nullable=True, comment='837I HI*ABJ, inpatient'),
     sa.Column('payer_claim_number', sa.String(length=50), nullable=True, comment='REF*1K / CLP07 from payer'),
     sa.Column('created_at', sa.DateTime(), server_default=sa.text('(CURRENT_TIMESTAMP)'), nullable=False),
     sa.Column('submitted_at', sa.DateTime(), nullable=True),
