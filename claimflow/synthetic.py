@@ -344,6 +344,13 @@ class _Gen:
         })
 
     def apply_flaw(self, flaw: str, claim: Row, lines: list[Row], dx: list[str], bad_npi: Row) -> None:
+        institutional = claim["claim_type"] == "institutional"
+        if institutional and flaw == "bad_pos":  # 837I has no place of service: break the bill type
+            claim["bill_type"] = "1X1"
+            return
+        if institutional and flaw == "pointer_out_of_range":  # nor diagnosis pointers: break a revenue code
+            lines[0]["revenue_code"] = "45"
+            return
         if flaw == "invalid_npi":
             if claim["claim_type"] == "professional":
                 claim["rendering_provider_id"] = bad_npi["id"]
