@@ -143,7 +143,7 @@ def upgrade() -> None:
     op.create_table('acknowledgments',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('interchange_id', sa.Integer(), nullable=False),
-    sa.Column('kind', sa.String(length=8), nullable=False, comment='TA1, 999_set, 999_group'),
+    sa.Column('kind', sa.String(length=12), nullable=False, comment='TA1, 999_set, 999_group'),
     sa.Column('segment_no', sa.Integer(), nullable=False),
     sa.Column('acked_isa13', sa.String(length=9), nullable=True),
     sa.Column('acked_gs06', sa.String(length=9), nullable=True),
