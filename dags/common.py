@@ -57,7 +57,7 @@ def default_args() -> dict[str, Any]:
     return {
         "owner": "revenue-cycle",
         "retries": 3,
-        "retry_delay": dt.timedelta(minutes=2),
+        "retry_delay": dt.timedelta(seconds=float(os.environ.get("CLAIMFLOW_RETRY_DELAY_SECONDS", "120"))),
         "retry_exponential_backoff": True,
         "max_retry_delay": dt.timedelta(minutes=20),
         "execution_timeout": dt.timedelta(minutes=30),
