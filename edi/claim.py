@@ -118,6 +118,8 @@ class OtherPayerLine:
     paid: Decimal
     adjustments: tuple[tuple[str, str, Decimal], ...] = ()  # (group, CARC, amount)
     adjudication_date: dt.date | None = None
+    # Added for the 837 builders (optional):
+    payer_id: str | None = None  # SVD01: the 2330B payer; default: the first that adjudicated
 
 
 @dataclass(slots=True)
@@ -131,6 +133,8 @@ class OtherCoverage:
     paid: Decimal | None = None  # AMT*D, payer paid amount
     adjustments: tuple[tuple[str, str, Decimal], ...] = ()  # claim-level CAS (group, CARC, amount)
     adjudication_date: dt.date | None = None
+    # Added for the 837 builders (optional):
+    patient_liability: Decimal | None = None  # AMT*EAF, remaining patient liability after this payer
 
 
 @dataclass(slots=True)
@@ -191,6 +195,14 @@ class Claim:
     admission_source: str | None = None  # CL102
     patient_status: str | None = None  # CL103, discharge status
     other_coverages: list[OtherCoverage] = field(default_factory=list)
+    # Added for the 837 builders (optional; defaults are what almost every practice sends):
+    signature_on_file: str = "Y"  # 837P CLM06 provider signature indicator
+    assignment: str = "A"  # CLM07 assignment or plan participation code (A, B, C)
+    benefits_assigned: str = "Y"  # CLM08 / OI03 benefits assignment certification (Y, N, W)
+    release_of_information: str = "Y"  # CLM09 / OI06 release of information (Y, I)
+    admitting_diagnosis: str | None = None  # 837I HI*ABJ, inpatient
+    reason_for_visit: tuple[str, ...] = ()  # 837I HI*APR, unscheduled outpatient, at most 3
+    poa_indicators: tuple[str, ...] = ()  # 837I HI0n-9 present-on-admission, parallel to diagnoses
 
     @property
     def patient_person(self) -> Person:

@@ -1,0 +1,183 @@
+"""Code sets and formats the scrub rules check against.
+
+Only public-domain code sets ship here: CMS place-of-service codes, USPS state codes, the NPI check-digit
+algorithm and the *shape* of CPT/HCPCS codes. CPT descriptions are AMA-licensed and deliberately absent.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+POS_CODES: dict[str, str] = {
+    "01": "Pharmacy",
+    "02": "Telehealth provided other than in patient's home",
+    "03": "School",
+    "04": "Homeless shelter",
+    "05": "Indian Health Service free-standing facility",
+    "06": "Indian Health Service provider-based facility",
+    "07": "Tribal 638 free-standing facility",
+    "08": "Tribal 638 provider-based facility",
+    "09": "Prison/correctional facility",
+    "10": "Telehealth provided in patient's home",
+    "11": "Office",
+    "12": "Home",
+    "13": "Assisted living facility",
+    "14": "Group home",
+    "15": "Mobile unit",
+    "16": "Temporary lodging",
+    "17": "Walk-in retail health clinic",
+    "18": "Place of employment-worksite",
+    "19": "Off campus-outpatient hospital",
+    "20": "Urgent care facility",
+    "21": "Inpatient hospital",
+    "22": "On campus-outpatient hospital",
+    "23": "Emergency room-hospital",
+    "24": "Ambulatory surgical center",
+    "25": "Birthing center",
+    "26": "Military treatment facility",
+    "27": "Outreach site/street",
+    "31": "Skilled nursing facility",
+    "32": "Nursing facility",
+    "33": "Custodial care facility",
+    "34": "Hospice",
+    "41": "Ambulance - land",
+    "42": "Ambulance - air or water",
+    "49": "Independent clinic",
+    "50": "Federally qualified health center",
+    "51": "Inpatient psychiatric facility",
+    "52": "Psychiatric facility-partial hospitalization",
+    "53": "Community mental health center",
+    "54": "Intermediate care facility/individuals with intellectual disabilities",
+    "55": "Residential substance abuse treatment facility",
+    "56": "Psychiatric residential treatment center",
+    "57": "Non-residential substance abuse treatment facility",
+    "58": "Non-residential opioid treatment facility",
+    "60": "Mass immunization center",
+    "61": "Comprehensive inpatient rehabilitation facility",
+    "62": "Comprehensive outpatient rehabilitation facility",
+    "65": "End-stage renal disease treatment facility",
+    "66": "Programs of All-Inclusive Care for the Elderly (PACE) center",
+    "71": "Public health clinic",
+    "72": "Rural health clinic",
+    "81": "Independent laboratory",
+    "99": "Other place of service",
+}
+"""CMS place-of-service code set (837P CLM05-1 / SV105)."""
+
+US_STATES = frozenset(
+    [
+        "AL",
+        "AK",
+        "AZ",
+        "AR",
+        "CA",
+        "CO",
+        "CT",
+        "DE",
+        "DC",
+        "FL",
+        "GA",
+        "HI",
+        "ID",
+        "IL",
+        "IN",
+        "IA",
+        "KS",
+        "KY",
+        "LA",
+        "ME",
+        "MD",
+        "MA",
+        "MI",
+        "MN",
+        "MS",
+        "MO",
+        "MT",
+        "NE",
+        "NV",
+        "NH",
+        "NJ",
+        "NM",
+        "NY",
+        "NC",
+        "ND",
+        "OH",
+        "OK",
+        "OR",
+        "PA",
+        "RI",
+        "SC",
+        "SD",
+        "TN",
+        "TX",
+        "UT",
+        "VT",
+        "VA",
+        "WA",
+        "WV",
+        "WI",
+        "WY",
+        "AS",
+        "GU",
+        "MP",
+        "PR",
+        "VI",
+        "UM",
+        "FM",
+        "MH",
+        "PW",
+        "AA",
+        "AE",
+        "AP",
+    ]
+)
+"""USPS state, territory and military codes (N402)."""
+
+INPATIENT_FACILITY_TYPES = frozenset({"11", "12", "18", "21", "41", "86"})
+"""Bill type digits 1-2 of inpatient claims: DTP*435 admission date and CL101/CL102 are required."""
+
+PROCEDURE_CODE = re.compile(r"\A(?:\d{4}[0-9FTU]|[A-Z]\d{4})\Z")
+"""CPT category I (5 digits), II (4 digits + F), III (4 digits + T), PLA (4 digits + U); HCPCS Level II
+(letter + 4 digits)."""
+
+MODIFIER = re.compile(r"\A[A-Z0-9]{2}\Z")
+TAXONOMY = re.compile(r"\A[0-9A-Z]{9}X\Z")
+REVENUE_CODE = re.compile(r"\A\d{4}\Z")
+BILL_TYPE = re.compile(r"\A[1-9]\d{2}\Z")
+POSTAL_CODE = re.compile(r"\A\d{5}(?:\d{4})?\Z")
+ZIP9 = re.compile(r"\A\d{9}\Z")
+EIN = re.compile(r"\A\d{9}\Z")
+HOUR = re.compile(r"\A(?:[01]\d|2[0-3])(?:[0-5]\d)?\Z")
+PO_BOX = re.compile(r"\bP\.?\s*O\.?\s*BOX\b|\bPOST OFFICE BOX\b|\bLOCK ?BOX\b", re.IGNORECASE)
+
+
+def npi_is_valid(npi: str) -> bool:
+    """Ten digits whose last is the Luhn check digit over ``80840`` + the first nine (CMS NPI standard)."""
+    if len(npi) != 10 or not npi.isdigit():
+        return False
+    total = 0
+    for i, ch in enumerate(reversed("80840" + npi)):
+        d = ord(ch) - 48
+        if i % 2 == 1:
+            d *= 2
+            if d > 9:
+                d -= 9
+        total += d
+    return total % 10 == 0
+
+
+@lru_cache(maxsize=65536)
+def icd10_status(code: str) -> str | None:
+    """``None`` when ``code`` is a billable ICD-10-CM code written without the dot, else why not."""
+    if "." in code:
+        return "is written with a decimal point (837 diagnosis codes carry none)"
+    if not (3 <= len(code) <= 7) or not code.isalnum() or not code[0].isalpha():
+        return "is not shaped like an ICD-10-CM code"
+    import simple_icd_10_cm as cm
+
+    if not cm.is_valid_item(code):
+        return "is not in the ICD-10-CM code set"
+    if cm.is_chapter_or_block(code) or not cm.is_leaf(code):
+        return "is a category, not a billable code (more characters are required)"
+    return None

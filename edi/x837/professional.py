@@ -1,0 +1,230 @@
+"""837P, Health Care Claim: Professional, 005010X222A1 — loop 2300 and below.
+
+One professional claim (patient is the subscriber, one office visit with a modifier)::
+
+    CLM*PCN0001*125***11:B:1*Y*A*Y*Y~          2300: CLM05 = place of service : B : frequency
+    REF*G1*AUTH0001~                           prior authorization
+    HI*ABK:E119*ABF:I10~                       ICD-10-CM, principal first, no decimal point
+    NM1*82*1*WELBY*MARCUS****XX*1245319599~    2310B rendering provider (when not the billing NPI)
+    PRV*PE*PXC*207Q00000X~
+    LX*1~                                      2400
+    SV1*HC:99213:25*125*UN*1***1:2~            SV107 points into HI (1-based)
+    DTP*472*D8*20240110~
+    REF*6R*L0001-1~                            line item control number, echoed in the 835
+
+A replacement (frequency 7) or void (8) carries ``REF*F8*<payer claim control number>``. A secondary claim
+adds 2320/2330A/2330B for the primary payer and 2430 ``SVD``/``CAS``/``DTP*573`` on each adjudicated line.
+"""
+
+from __future__ import annotations
+
+from edi.claim import Claim, ServiceLine
+from edi.writer import format_amount, format_quantity
+from edi.x837.common import (
+    PLAIN,
+    SAFE_CODES,
+    VERSION_837P,
+    BuildContext,
+    adjudicating_payer_id,
+    fail,
+    loop2000b,
+    loop2430,
+    other_payer_loops,
+    provider_loop,
+    verify_claim_text,
+)
+
+VERSION = VERSION_837P
+MAX_DIAGNOSES = 12
+MAX_LINES = 50
+MAX_POINTERS = 4
+
+_L_CLM = ("2300 CLM01",)
+_L_CLM_CODES = ("2300 CLM05-1", "2300 CLM06", "2300 CLM07", "2300 CLM08", "2300 CLM09")
+_L_G1 = ("2300 REF02 (G1)",)
+_L_F8 = ("2300 REF02 (F8)",)
+_L_HI = tuple(f"2300 HI{i:02d}-2" for i in range(1, MAX_DIAGNOSES + 1))
+_L_HI_BY_COUNT = tuple(_L_HI[:n] for n in range(MAX_DIAGNOSES + 1))
+_L_SV1 = tuple(
+    ("2400 SV101-2", *(f"2400 SV101-{3 + k}" for k in range(n))) for n in range(5)
+)  # procedure code + n modifiers
+_L_SV103 = ("2400 SV103",)
+_L_SV105 = ("2400 SV105",)
+_L_6R = ("2400 REF02 (6R)",)
+
+
+def clm_segment(claim: Claim) -> str:
+    """``CLM*PCN0001*125***11:B:1*Y*A*Y*Y~``: CLM05 is place of service, ``B``, frequency code."""
+    return (
+        f"CLM*{claim.patient_control_number}*{format_amount(claim.total_charge)}***"
+        f"{claim.place_of_service}:B:{claim.frequency}*{claim.signature_on_file}*{claim.assignment}*"
+        f"{claim.benefits_assigned}*{claim.release_of_information}~"
+    )
+
+
+def hi_segment(diagnoses: list[str]) -> str:
+    """``HI*ABK:E119*ABF:I10*ABF:Z7984~``: principal (ABK) then up to 11 others (ABF)."""
+    return "HI*ABK:" + "*ABF:".join(diagnoses) + "~"
+
+
+def procedure_composite(code: str, modifiers: tuple[str, ...]) -> str:
+    """C003 composite: ``HC:99213:25``."""
+    return "HC:" + code + (":" + ":".join(modifiers) if modifiers else "")
+
+
+def sv1_segment(line: ServiceLine, composite: str, place_of_service: str, pointers: str) -> str:
+    """``SV1*HC:99213:25*125*UN*1***1:2~``; SV105 only when the line's place of service differs."""
+    return (
+        f"SV1*{composite}*{format_amount(line.charge)}*{line.unit_basis}*{format_quantity(line.units)}*"
+        f"{place_of_service}**{pointers}~"
+    )
+
+
+def loop2300(
+    out: list[str], claim: Claim, ctx: BuildContext, values: list[str], labels: list[tuple[str, ...]]
+) -> None:
+    """Append CLM through the last 2400 line (several segments per list item; SE01 counts terminators)."""
+    amt = ctx.amt
+    d8 = ctx.d8
+    append = out.append
+    pos = claim.place_of_service
+    sig, assign, ben, roi = (
+        claim.signature_on_file,
+        claim.assignment,
+        claim.benefits_assigned,
+        claim.release_of_information,
+    )
+    freq = PLAIN[claim.frequency]
+    pcn = claim.patient_control_number
+    clm = f"CLM*{pcn}*{amt[claim.total_charge]}***{pos}:B:{freq}*{sig}*{assign}*{ben}*{roi}~"
+    values.append(pcn)
+    labels.append(_L_CLM)
+    if not (
+        pos in SAFE_CODES
+        and sig in SAFE_CODES
+        and assign in SAFE_CODES
+        and ben in SAFE_CODES
+        and roi in SAFE_CODES
+    ):
+        values += (pos, sig, assign, ben, roi)
+        labels.append(_L_CLM_CODES)
+    if claim.onset_date is not None:
+        clm += f"DTP*431*D8*{d8[claim.onset_date]}~"
+    pa = claim.prior_authorization
+    if pa:
+        clm += f"REF*G1*{pa}~"
+        values.append(pa)
+        labels.append(_L_G1)
+    if freq == "7" or freq == "8":
+        pccn = claim.payer_claim_control_number
+        if not pccn:
+            raise fail(claim, "2300 REF*F8", "frequency 7/8 needs the payer claim control number")
+        clm += f"REF*F8*{pccn}~"
+        values.append(pccn)
+        labels.append(_L_F8)
+    dx = claim.diagnoses
+    ndx = len(dx)
+    if not ndx:
+        raise fail(claim, "2300 HI01", "at least one diagnosis is required")
+    if ndx > MAX_DIAGNOSES:
+        raise fail(claim, "2300 HI", f"at most {MAX_DIAGNOSES} diagnoses on an 837P")
+    append(clm + "HI*ABK:" + "*ABF:".join(dx) + "~")
+    values += dx
+    labels.append(_L_HI_BY_COUNT[ndx])
+    ref = claim.referring_provider
+    if ref is not None:
+        out += provider_loop("2310A", "DN", None, ref, claim, ctx)
+    rend = claim.rendering_provider
+    if rend is not None and rend.npi != claim.billing_provider.npi:
+        block = ctx.provider_blocks.get(("2310B", id(rend)))
+        out += block if block is not None else provider_loop("2310B", "82", "PE", rend, claim, ctx)
+    default_payer = None
+    default_date = None
+    if claim.other_coverages:
+        out += other_payer_loops(claim, ctx, values, labels, institutional=False)
+        default_payer = adjudicating_payer_id(claim)
+        for oc in claim.other_coverages:
+            if oc.payer.payer_id == default_payer:
+                default_date = oc.adjudication_date
+                break
+    lines = claim.lines
+    if not lines:
+        raise fail(claim, "2400 LX", "at least one service line is required")
+    if len(lines) > MAX_LINES:
+        raise fail(claim, "2400 LX", f"at most {MAX_LINES} service lines on an 837P")
+    pointers = ctx.pointers
+    for n, line in enumerate(lines, 1):
+        proc = line.procedure_code
+        if not proc:
+            raise fail(claim, "2400 SV101-2", f"line {n}: procedure code is required on an 837P")
+        mods = line.modifiers
+        ptrs = line.diagnosis_pointers
+        ptr = pointers.get(ptrs)
+        if ptr is None:
+            if not ptrs or len(ptrs) > MAX_POINTERS or not all(type(p) is int and 1 <= p <= 12 for p in ptrs):
+                raise fail(
+                    claim, "2400 SV107", f"line {n}: 1 to {MAX_POINTERS} diagnosis pointers, each 1 to 12"
+                )
+            ptr = ctx.pointer_composite(ptrs)
+        if mods:
+            if len(mods) > 4:
+                raise fail(claim, "2400 SV101", f"line {n}: at most 4 modifiers")
+            comp = "HC:" + proc + ":" + ":".join(mods)
+            values.append(proc)
+            values += mods
+        else:
+            comp = "HC:" + proc
+            values.append(proc)
+        labels.append(_L_SV1[len(mods)])
+        lpos = line.place_of_service
+        if lpos and lpos != pos:
+            if lpos not in SAFE_CODES:
+                values.append(lpos)
+                labels.append(_L_SV105)
+        else:
+            lpos = ""
+        ub = line.unit_basis
+        if ub not in SAFE_CODES:
+            values.append(ub)
+            labels.append(_L_SV103)
+        units = amt[line.units]
+        start = line.service_date
+        end = line.service_date_end
+        if end is None or end == start:
+            dtp = f"DTP*472*D8*{d8[start]}~"
+        else:
+            dtp = f"DTP*472*RD8*{d8[start]}-{d8[end]}~"
+        lcn = line.line_control_number
+        if lcn:
+            append(f"LX*{n}~SV1*{comp}*{amt[line.charge]}*{ub}*{units}*{lpos}**{ptr}~{dtp}REF*6R*{lcn}~")
+            values.append(lcn)
+            labels.append(_L_6R)
+        else:
+            append(f"LX*{n}~SV1*{comp}*{amt[line.charge]}*{ub}*{units}*{lpos}**{ptr}~{dtp}")
+        if line.other_payer is not None:
+            out += loop2430(claim, n - 1, comp, None, units, ctx, values, labels, default_payer, default_date)
+
+
+def append_claim(out: list[str], claim: Claim, ctx: BuildContext, parent_hl: int, hl: int) -> int:
+    """Append one 837P claim — 2000B (HL ``hl``) through its last 2400 — to ``out``; return the last HL
+    number used. Raises :class:`edi.errors.X12WriteError` (``out`` may then hold part of the claim: the
+    caller truncates)."""
+    values: list[str] = []
+    labels: list[tuple[str, ...]] = []
+    last = loop2000b(out, claim, ctx, values, labels, parent_hl, hl)
+    loop2300(out, claim, ctx, values, labels)
+    try:
+        safe = ctx.safe("".join(values))
+    except TypeError:  # a None where text belongs; verify_claim_text names it
+        safe = False
+    if not safe:
+        verify_claim_text(values, labels, claim, ctx)
+    return last
+
+
+def claim_segments(claim: Claim, ctx: BuildContext | None = None) -> list[str]:
+    """One claim's segments (terminated) from its 2000B HL down (HL 2 under billing provider 1), for
+    tests and tools that need a single claim."""
+    out: list[str] = []
+    append_claim(out, claim, ctx or BuildContext(), 1, 2)
+    return [seg + "~" for seg in "".join(out).split("~")[:-1]]
