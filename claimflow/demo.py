@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -118,31 +119,50 @@ def _dag(dag_id: str, day: dt.date, env: dict[str, str], workdir: Path, progress
     return result
 
 
-def _setup_sandbox(workdir: Path, seed: int, progress: _Progress) -> tuple[Any, Any, dict[str, str]]:
-    from claimflow.sandbox.payer import default_state_path, make_upload_handler
-    from claimflow.sandbox.server import SandboxServer
-    from claimflow.settings import get_settings
-    from sftp.keys import generate_ed25519
+class SandboxClearinghouse:
+    """The built-in clearinghouse, in process: an SFTP server on a free loopback port with freshly generated
+    keys, answering uploads with TA1/999/277CA at once and paying (835) at the next payment run."""
 
-    root = workdir / "sandbox"
-    root.mkdir(mode=0o700)
-    client_key = generate_ed25519(workdir / "keys" / "claimflow_ed25519", comment="claimflow-demo")
-    handler = make_upload_handler(root, seed=seed, state_path=default_state_path(root), defer_payments=True)
-    server = SandboxServer(root, authorized_keys={PARTNER: client_key.public_line}, on_upload=handler).start()
+    def __init__(self, workdir: Path, seed: int) -> None:
+        from claimflow.sandbox.payer import default_state_path, make_upload_handler
+        from claimflow.sandbox.server import SandboxServer
+        from sftp.keys import generate_ed25519
+
+        root = workdir / "sandbox"
+        root.mkdir(mode=0o700, exist_ok=True)
+        self.client_key = generate_ed25519(workdir / "keys" / "claimflow_ed25519", comment="claimflow-demo")
+        self.payer = make_upload_handler(root, seed=seed, state_path=default_state_path(root), defer_payments=True)
+        self.server = SandboxServer(root, authorized_keys={PARTNER: self.client_key.public_line},
+                                    on_upload=self.payer).start()
+        self.description = f"sandbox clearinghouse on 127.0.0.1:{self.server.port} (host key pinned, key auth)"
+
+    def connection(self) -> dict[str, Any]:
+        return {"host": "127.0.0.1", "port": self.server.port, "login": PARTNER,
+                "host_key": " ".join(self.server.host_key_line().split()[:2]),  # "ssh-ed25519 AAAA…"
+                "key_file": str(self.client_key.private_path), "remote_outbound": "/inbound",
+                "remote_inbound": "/outbound"}
+
+    def acknowledge(self) -> None:
+        self.server.wait_idle(timeout=300)
+
+    def payment_run(self, day: dt.date) -> int:
+        return len(self.payer.release_payments(run_date=day, partner=PARTNER))
+
+    def close(self) -> None:
+        self.server.stop()
+
+
+def airflow_connection_env(clearinghouse: Any) -> dict[str, str]:
+    """``AIRFLOW_CONN_CLAIMFLOW_<PARTNER>``: an sftp connection with the pinned host key in its extra."""
+    from claimflow.settings import get_settings
+
     settings = get_settings()
-    extra = {
-        "host_key": " ".join(server.host_key_line().split()[:2]),  # "ssh-ed25519 AAAA…"
-        "key_file": str(client_key.private_path),
-        "remote_outbound": "/inbound",
-        "remote_inbound": "/outbound",
-        "isa_receiver_id": settings.receiver_id,
-        "usage_indicator": settings.isa_usage,
-        "stability_wait": "0.2",
-        "look_for_keys": "false",
-    }
-    conn = {"conn_type": "sftp", "host": "127.0.0.1", "port": server.port, "login": PARTNER, "extra": extra}
-    progress(f"sandbox clearinghouse listening on 127.0.0.1:{server.port} (host key pinned, key auth)")
-    return server, handler, {"AIRFLOW_CONN_CLAIMFLOW_SANDBOX": json.dumps(conn)}
+    c = clearinghouse.connection()
+    extra = {k: v for k, v in c.items() if k not in ("host", "port", "login")}
+    extra.update({"isa_receiver_id": settings.receiver_id, "usage_indicator": settings.isa_usage,
+                  "stability_wait": "0.2", "look_for_keys": "false"})
+    conn = {"conn_type": "sftp", "host": c["host"], "port": c["port"], "login": c["login"], "extra": extra}
+    return {f"AIRFLOW_CONN_CLAIMFLOW_{PARTNER.upper()}": json.dumps(conn)}
 
 
 def _patient_payments_csv(engine: Any, path: Path, received_on: dt.date) -> int:
@@ -209,59 +229,85 @@ def _summary(engine: Any, recon: dict[str, Any], report: str) -> dict[str, Any]:
     }
 
 
-def run_demo(*, workdir: Path, patients: int, claims: int, seed: int, quiet: bool = False) -> int:
-    progress = _Progress(quiet)
+def run_two_nights(
+    workdir: Path,
+    *,
+    database_url: str,
+    make_clearinghouse: Callable[[Path], Any],
+    patients: int,
+    claims: int,
+    seed: int,
+    progress: Callable[[str], None],
+    after_seed: Callable[[Any], None] | None = None,
+) -> dict[str, Any]:
+    """Seed, then night 1 (submit) and night 2 (collect, import patient payments, reconcile) with the real
+    DAGs. Returns the summary dict. Used by the demo (SQLite + sandbox) and by the integration test
+    (PostgreSQL + OpenSSH sshd)."""
     workdir = workdir.resolve()
     _fresh_workdir(workdir)
     env = _environment(workdir)
+    env["CLAIMFLOW_DATABASE_URL"] = database_url
     os.environ.update(env)
     from claimflow.settings import reset_settings_cache
 
     reset_settings_cache()
     night1 = dt.date.today() - dt.timedelta(days=1)
     night2 = night1 + dt.timedelta(days=1)
-    server = None
-    try:
-        from claimflow.db.migrate import upgrade
-        from claimflow.db.session import get_engine
-        from claimflow.seed import seed_practice
+    from claimflow.db.migrate import upgrade
+    from claimflow.db.session import get_engine
+    from claimflow.seed import seed_practice
 
-        upgrade(env["CLAIMFLOW_DATABASE_URL"])
-        engine = get_engine()
-        seeded = seed_practice(engine, patients=patients, claims=claims, seed=seed, as_of=night1)
-        progress(f"claimflow database ready; seeded {seeded.patients} patients, {seeded.claims} claims "
-                 f"({seeded.deliberately_flawed} deliberately flawed for the scrubber)")
-        _airflow_migrate(env, workdir / "logs" / "airflow-db-migrate.log")
-        progress("Airflow metadata database ready (SQLite)")
-        server, payer, conn_env = _setup_sandbox(workdir, seed, progress)
-        env.update(conn_env)
+    upgrade(database_url)
+    engine = get_engine()
+    seeded = seed_practice(engine, patients=patients, claims=claims, seed=seed, as_of=night1)
+    progress(f"claimflow database ready; seeded {seeded.patients} patients, {seeded.claims} claims "
+             f"({seeded.deliberately_flawed} deliberately flawed for the scrubber)")
+    if after_seed is not None:
+        after_seed(engine)
+    _airflow_migrate(env, workdir / "logs" / "airflow-db-migrate.log")
+    progress("Airflow metadata database ready (SQLite)")
+    clearinghouse = make_clearinghouse(workdir)
+    try:
+        progress(clearinghouse.description)
+        env.update(airflow_connection_env(clearinghouse))
+        os.environ.update(env)
 
         _dag("claims_submission", night1, env, workdir, progress, 1)
-        server.wait_idle(timeout=120)
+        clearinghouse.acknowledge()
         progress("night 1: the clearinghouse acknowledged the files (999, 277CA waiting in the mailbox)")
 
-        released = payer.release_payments(run_date=night2, partner=PARTNER)
-        progress(f"night 2: the payers ran their payment cycle ({len(released)} 835 files)")
+        released = clearinghouse.payment_run(night2)
+        progress(f"night 2: the payers ran their payment cycle ({released} 835 files)")
         _dag("clearinghouse_inbox", night2, env, workdir, progress, 2)
         payments_file = workdir / "data" / f"patient-payments-{night2.isoformat()}.csv"
-        n_payments = _patient_payments_csv(engine, payments_file, night2)
+        _patient_payments_csv(engine, payments_file, night2)
         from adjudication.patient_payments import import_payments_csv
 
         imported = import_payments_csv(engine, payments_file, actor="demo:payments-import")
-        progress(f"night 2: imported {imported.get('imported', n_payments)} patient payments (${imported.get('amount')})")
+        progress(f"night 2: imported {imported.get('imported')} patient payments (${imported.get('amount')})")
         _dag("nightly_reconciliation", night2, env, workdir, progress, 2)
+    finally:
+        clearinghouse.close()
 
-        from adjudication.reconcile import reconcile
+    from adjudication.reconcile import reconcile
 
-        recon = reconcile(engine, night2)  # same snapshot the DAG wrote: recomputing it changes nothing
-        report = str(workdir / "data" / "reports" / f"run-{night2.isoformat()}.html")
-        summary = _summary(engine, recon, report)
+    recon = reconcile(engine, night2)  # the snapshot the DAG wrote: recomputing it changes nothing
+    report = str(workdir / "data" / "reports" / f"run-{night2.isoformat()}.html")
+    return _summary(engine, recon, report)
+
+
+def run_demo(*, workdir: Path, patients: int, claims: int, seed: int, quiet: bool = False) -> int:
+    progress = _Progress(quiet)
+    workdir = workdir.resolve()
+    try:
+        summary = run_two_nights(
+            workdir, database_url=f"sqlite:///{workdir / 'claimflow.db'}",
+            make_clearinghouse=lambda wd: SandboxClearinghouse(wd, seed),
+            patients=patients, claims=claims, seed=seed, progress=progress,
+        )
     except DemoFailed as exc:
         print(f"claimflow demo failed: {exc}", file=sys.stderr)
         return 1
-    finally:
-        if server is not None:
-            server.stop()
     _print_summary(summary, workdir)
     print(json.dumps(summary))
     return 0
