@@ -193,7 +193,10 @@ class Claim(Base):
     admission_type: Mapped[str | None] = mapped_column(String(1))
     admission_source: Mapped[str | None] = mapped_column(String(1))
     patient_status: Mapped[str | None] = mapped_column(String(2))
-    payer_claim_number: Mapped[str | None] = mapped_column(String(50), comment="REF*1K / CLP07 from payer")
+    admitting_diagnosis: Mapped[str | None] = mapped_column(String(8), comment="837I HI*ABJ, inpatient")
+    payer_claim_number: Mapped[str | None] = mapped_column(
+        String(50), index=True, comment="REF*1K / CLP07 from payer"
+    )
     created_at: Mapped[dt.datetime] = _created()
     submitted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     status_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
@@ -329,7 +332,7 @@ class Acknowledgment(Base):
     __tablename__ = "acknowledgments"
     id: Mapped[int] = mapped_column(primary_key=True)
     interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(8), comment="TA1, 999_set, 999_group")
+    kind: Mapped[str] = mapped_column(String(12), comment="TA1, 999_set, 999_group")
     segment_no: Mapped[int] = mapped_column(Integer)
     acked_isa13: Mapped[str | None] = mapped_column(String(9))
     acked_gs06: Mapped[str | None] = mapped_column(String(9))
@@ -418,7 +421,7 @@ class ClaimPayment(Base):
     paid: Mapped[Decimal] = mapped_column(Money, comment="CLP04")
     patient_responsibility: Mapped[Decimal | None] = mapped_column(Money, comment="CLP05")
     filing_indicator: Mapped[str | None] = mapped_column(String(2), comment="CLP06")
-    payer_claim_number: Mapped[str | None] = mapped_column(String(50), comment="CLP07")
+    payer_claim_number: Mapped[str | None] = mapped_column(String(50), index=True, comment="CLP07")
     facility_type: Mapped[str | None] = mapped_column(String(2))
     frequency: Mapped[str | None] = mapped_column(String(1))
     deductible: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), comment="PR-1 claim+lines")
@@ -432,9 +435,10 @@ class ClaimPayment(Base):
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
     match_method: Mapped[str | None] = mapped_column(String(20), comment="pcn, pcn_truncated, payer_number")
     posted_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
-    reversal_of_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"))
+    reversal_of_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"), index=True)
     correction_of_id: Mapped[int | None] = mapped_column(
         ForeignKey("claim_payments.id"),
+        index=True,
         comment="on the claim payment that follows a reversal (CLP02=22): the original payment it corrects",
     )
     __table_args__ = (UniqueConstraint("remittance_id", "segment_no"),)
@@ -503,7 +507,7 @@ class ProviderAdjustment(Base):
     reason_code: Mapped[str] = mapped_column(String(2), comment="PLB03-1: WO, FB, 72, L6, CS, J1, …")
     reference: Mapped[str | None] = mapped_column(String(50), comment="PLB03-2")
     amount: Mapped[Decimal] = mapped_column(Money)
-    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"))
+    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
     __table_args__ = (UniqueConstraint("remittance_id", "segment_no", "position"),)
 
 
@@ -539,11 +543,15 @@ class LedgerEntry(Base):
     ``txn_key`` is derived from the source (e.g. ``pay:<claim_payment_id>``) and is unique per account,
     so the database itself refuses a second posting of the same remittance. The account and txn_key
     schemes are documented in ``adjudication.ledger``.
+
+    The id columns carry no foreign keys (migration 0002): rows are written set-based from joins to their
+    sources, a reference check would cost more than the insert, and the nightly balance proof reports
+    dangling references.
     """
 
     __tablename__ = "ledger_entries"
     id: Mapped[int] = mapped_column(primary_key=True)
-    txn_key: Mapped[str] = mapped_column(String(80))
+    txn_key: Mapped[str] = mapped_column(String(80).with_variant(String(80, collation="C"), "postgresql"))
     entry_type: Mapped[str] = mapped_column(
         String(24),
         comment="charge, payer_payment, contractual, other_adjustment, pr_transfer, patient_payment, "
@@ -555,12 +563,12 @@ class LedgerEntry(Base):
         "unapplied_cash, interest_income, payer_offsets",
     )
     amount: Mapped[Decimal] = mapped_column(Money)
-    claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
-    patient_id: Mapped[int | None] = mapped_column(ForeignKey("patients.id"), index=True)
-    payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
-    claim_payment_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"), index=True)
-    patient_payment_id: Mapped[int | None] = mapped_column(ForeignKey("patient_payments.id"))
-    provider_adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("provider_adjustments.id"))
+    claim_id: Mapped[int | None] = mapped_column(Integer, index=True, comment="claims.id")
+    patient_id: Mapped[int | None] = mapped_column(Integer, index=True, comment="patients.id")
+    payer_id: Mapped[int | None] = mapped_column(Integer, comment="payers.id")
+    claim_payment_id: Mapped[int | None] = mapped_column(Integer, index=True, comment="claim_payments.id")
+    patient_payment_id: Mapped[int | None] = mapped_column(Integer, index=True, comment="patient_payments.id")
+    provider_adjustment_id: Mapped[int | None] = mapped_column(Integer, comment="provider_adjustments.id")
     effective_date: Mapped[dt.date] = mapped_column(Date, index=True)
     created_at: Mapped[dt.datetime] = _created()
     __table_args__ = (UniqueConstraint("txn_key", "account"),)
@@ -590,7 +598,7 @@ class UnmatchedPayment(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"), unique=True)
     reason: Mapped[str] = mapped_column(Text)
-    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
     created_at: Mapped[dt.datetime] = _created()
 
 
@@ -614,7 +622,7 @@ class PatientBalance(Base):
 
     __tablename__ = "patient_balances"
     run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    patient_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     charges: Mapped[Decimal] = mapped_column(Money)
     payer_paid: Mapped[Decimal] = mapped_column(Money)
     adjustments: Mapped[Decimal] = mapped_column(Money, comment="contractual + other adjustments")
@@ -633,9 +641,9 @@ class ClaimBalance(Base):
 
     __tablename__ = "claim_balances"
     run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), primary_key=True)
-    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
+    claim_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    patient_id: Mapped[int] = mapped_column(Integer, index=True)
+    payer_id: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20))
     charge: Mapped[Decimal] = mapped_column(Money)
     payer_paid: Mapped[Decimal] = mapped_column(Money)

@@ -1,0 +1,111 @@
+"""The few SQL fragments that differ between SQLite and PostgreSQL, and parameter/result conversion.
+
+Posting and reconciliation are written as plain set-based SQL (``INSERT … SELECT``, ``UPDATE … FROM``)
+that both backends run. Where they differ (dates, null-safe equality, JSON builders) this module hands
+out the right fragment. Money crosses the boundary here too: SQLite stores integer cents, PostgreSQL
+NUMERIC(14,2); SQL arithmetic on either is exact, and :meth:`Sql.money` turns a raw result into
+``Decimal`` (never float).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, text
+
+CENT = Decimal("0.01")
+
+
+class Sql:
+    """A connection plus its dialect's fragments. Not thread-safe; one per transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.sqlite = conn.dialect.name == "sqlite"
+        self.pg = conn.dialect.name == "postgresql"
+
+    # ---- fragments -----------------------------------------------------------------------------
+
+    def date_of(self, expr: str) -> str:
+        """The calendar date of a timestamp expression."""
+        return f"date({expr})" if self.sqlite else f"CAST({expr} AS DATE)"
+
+    def days_between(self, later: str, earlier: str) -> str:
+        """Whole days from ``earlier`` to ``later`` (both date expressions or parameters)."""
+        if self.sqlite:
+            return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+        return f"(CAST({later} AS DATE) - CAST({earlier} AS DATE))"
+
+    def same(self, a: str, b: str) -> str:
+        """Null-safe equality."""
+        return f"({a} IS {b})" if self.sqlite else f"({a} IS NOT DISTINCT FROM {b})"
+
+    def json_object(self, **fields: str) -> str:
+        """A JSON object built in SQL from ``name=sql_expression`` pairs."""
+        fn = "json_object" if self.sqlite else "json_build_object"
+        args = ", ".join(f"'{k}', {v}" for k, v in fields.items())
+        return f"{fn}({args})"
+
+    @staticmethod
+    def key(prefix: str, *exprs: str) -> str:
+        """A txn_key expression: ``'prefix' || CAST(a AS TEXT) || ':' || …``."""
+        parts = [f"'{prefix}'"]
+        for i, e in enumerate(exprs):
+            if i:
+                parts.append("':'")
+            parts.append(f"CAST({e} AS TEXT)")
+        return " || ".join(parts)
+
+    # ---- values ----------------------------------------------------------------------------------
+
+    def param(self, value: Any) -> Any:
+        """A Python value as this backend's driver wants it bound in raw SQL."""
+        if isinstance(value, float):
+            raise TypeError("money and quantities are Decimal, never float")
+        if self.sqlite:
+            if isinstance(value, Decimal):
+                return int((value.quantize(CENT) * 100).to_integral_value())
+            if isinstance(value, dt.datetime):
+                return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+            if isinstance(value, dt.date):
+                return value.isoformat()
+        return value
+
+    def money(self, value: Any) -> Decimal:
+        """A raw money result (SUM, column) as Decimal; NULL is 0.00."""
+        if value is None:
+            return Decimal("0.00")
+        if self.sqlite:
+            if isinstance(value, float):  # SUM over an empty set or mixed affinities
+                value = round(value)
+            return (Decimal(int(value)) / 100).quantize(CENT)
+        return Decimal(value).quantize(CENT)
+
+    def date(self, value: Any) -> dt.date | None:
+        if value is None or isinstance(value, dt.date):
+            return value
+        return dt.date.fromisoformat(str(value)[:10])
+
+    # ---- execution -----------------------------------------------------------------------------
+
+    def run(self, sql: str, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
+        bound = {k: self.param(v) for k, v in (params or {}).items()}
+        return self.conn.execute(text(sql), bound)
+
+    def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
+        return self.run(sql, params).scalar()
+
+    def temp_table(self, name: str, select_sql: str, params: Mapping[str, Any] | None = None) -> int:
+        """(Re)create a temporary table from a SELECT; returns its row count. Dropped by :meth:`drop`."""
+        self.drop(name)
+        self.run(f"CREATE TEMPORARY TABLE {name} AS {select_sql}", params)
+        if self.pg:
+            self.run(f"ANALYZE {name}")
+        return int(self.scalar(f"SELECT COUNT(*) FROM {name}") or 0)
+
+    def drop(self, *names: str) -> None:
+        for name in names:
+            self.run(f"DROP TABLE IF EXISTS {name}")

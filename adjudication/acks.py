@@ -1,0 +1,153 @@
+"""Applying stored acknowledgments (TA1, 999, 277CA) to submissions and claims — set-based.
+
+* **TA1** rejected (TA104 R) for one of our interchanges: every submission in it is rejected.
+* **999** transaction-set response (``acknowledgments.kind = '999_set'``) not accepted (IK501 R, M, W,
+  X): the submissions whose transaction set it answers (GS06 + ST02, within our outbound interchange
+  ``matched_interchange_id`` when the loader knew it) are rejected. A rejected functional group
+  (``999_group``, AK901 R/M/W/X) rejects every submission of that group. An accepted 999 changes
+  nothing: it only says the file was readable; payer acceptance comes from the 277CA.
+* **277CA** claim-level status (``claim_statuses.level = 'claim'``), matched to
+  ``submissions.patient_control_number``: category A1/A2/A5 → submission (and claim) **accepted**, with
+  ``claims.payer_claim_number`` from REF*1K; A3/A4/A6/A7/A8 (or any other category the loader marked not
+  accepted) → **rejected**. When one 277CA carries both for a claim, rejection wins.
+
+A claim follows its submission only when that submission is the claim's latest attempt and the
+lifecycle allows the change (a paid claim is never sent back to accepted). Idempotent: 277CA rows get
+``applied_at`` (also those that match nothing: they are counted as ``unmatched`` once), and 999/TA1
+rejections only touch submissions still in status ``submitted``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import Engine
+
+from claimflow.audit import audit
+from claimflow.db.models import ClaimStatus as S
+
+from ._sql import Sql
+from .lifecycle import sources_for, sql_in
+
+ACCEPT_CATEGORIES = ("A1", "A2", "A5")
+REJECT_CATEGORIES = ("A3", "A4", "A6", "A7", "A8")
+
+
+def apply_acknowledgments(engine: Engine, *, actor: str) -> dict[str, Any]:
+    """Apply every not yet applied acknowledgment. Returns counts:
+    ``{"accepted", "rejected", "rejected_999", "rejected_ta1", "unmatched", "ignored",
+    "claims_accepted", "claims_rejected"}``."""
+    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
+    with engine.begin() as conn:
+        q = Sql(conn)
+        result = _apply(q, now)
+        if any(result.values()):
+            audit(conn, actor=actor, action="apply_acknowledgments", object_type="batch", object_id=None,
+                  detail=result)
+    return result
+
+
+def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
+    p = {"now": now}
+    rejected_ack = "('R', 'M', 'W', 'X')"
+    # Which of our submissions each rejected 999 set / group / TA1 answers.
+    q.temp_table(
+        "cf_ack_reject",
+        f"""SELECT DISTINCT s.id AS submission_id, '999' AS source
+            FROM acknowledgments a
+            JOIN submissions s ON s.gs06 = a.acked_gs06 AND s.st02 = a.acked_st02
+            JOIN interchanges i ON i.id = s.interchange_id AND i.direction = 'out'
+            WHERE a.kind = '999_set' AND (a.accepted = false OR a.code IN {rejected_ack})
+              AND (a.matched_interchange_id IS NULL OR a.matched_interchange_id = s.interchange_id)
+              AND s.status = 'submitted'
+            UNION
+            SELECT DISTINCT s.id, '999'
+            FROM acknowledgments a
+            JOIN submissions s ON s.gs06 = a.acked_gs06
+            JOIN interchanges i ON i.id = s.interchange_id AND i.direction = 'out'
+            WHERE a.kind = '999_group' AND (a.accepted = false OR a.code IN {rejected_ack})
+              AND (a.matched_interchange_id IS NULL OR a.matched_interchange_id = s.interchange_id)
+              AND s.status = 'submitted'
+            UNION
+            SELECT DISTINCT s.id, 'TA1'
+            FROM acknowledgments a
+            JOIN interchanges i ON i.direction = 'out'
+             AND (i.id = a.matched_interchange_id OR (a.matched_interchange_id IS NULL AND i.isa13 = a.acked_isa13))
+            JOIN submissions s ON s.interchange_id = i.id
+            WHERE a.kind = 'TA1' AND a.accepted = false AND s.status = 'submitted'""",
+    )
+    rejected_999 = int(q.scalar("SELECT COUNT(DISTINCT submission_id) FROM cf_ack_reject WHERE source = '999'") or 0)
+    rejected_ta1 = int(q.scalar("SELECT COUNT(DISTINCT submission_id) FROM cf_ack_reject WHERE source = 'TA1'") or 0)
+    q.run("UPDATE submissions SET status = 'rejected' WHERE id IN (SELECT submission_id FROM cf_ack_reject)")
+
+    # 277CA claim statuses: one verdict per (unapplied) patient control number; rejection wins.
+    accept = sql_in(ACCEPT_CATEGORIES)
+    reject = sql_in(REJECT_CATEGORIES)
+    q.temp_table(
+        "cf_ack_277",
+        f"""SELECT s.id AS submission_id, s.claim_id AS claim_id,
+                   MAX(CASE WHEN cs.category IN {reject} OR (cs.accepted = false AND cs.category NOT IN {accept}
+                                                            AND cs.category LIKE 'A%') THEN 1 ELSE 0 END) AS rej,
+                   MAX(CASE WHEN cs.category IN {accept} THEN 1 ELSE 0 END) AS acc,
+                   MAX(CASE WHEN cs.category IN {accept} THEN cs.payer_claim_number END) AS payer_claim_number
+            FROM claim_statuses cs
+            JOIN submissions s ON s.patient_control_number = cs.patient_control_number
+            WHERE cs.level = 'claim' AND cs.applied_at IS NULL
+            GROUP BY s.id, s.claim_id""",
+    )
+    verdict = "CASE WHEN v.rej = 1 THEN 'rejected' WHEN v.acc = 1 THEN 'accepted' END"
+    accepted = int(q.scalar("SELECT COUNT(*) FROM cf_ack_277 v WHERE v.rej = 0 AND v.acc = 1") or 0)
+    rejected = int(q.scalar("SELECT COUNT(*) FROM cf_ack_277 v WHERE v.rej = 1") or 0)
+    ignored = int(q.scalar("SELECT COUNT(*) FROM cf_ack_277 v WHERE v.rej = 0 AND v.acc = 0") or 0)
+    q.run(
+        f"""UPDATE submissions SET status = {verdict.replace("v.", "cf_ack_277.")}
+            FROM cf_ack_277
+            WHERE cf_ack_277.submission_id = submissions.id AND (cf_ack_277.rej = 1 OR cf_ack_277.acc = 1)"""
+    )
+    q.run(
+        """UPDATE claims SET payer_claim_number = v.payer_claim_number
+           FROM cf_ack_277 v
+           WHERE v.claim_id = claims.id AND v.rej = 0 AND v.payer_claim_number IS NOT NULL"""
+    )
+    q.run(
+        """UPDATE claim_statuses SET claim_id = s.claim_id, applied_at = :now
+           FROM submissions s
+           WHERE s.patient_control_number = claim_statuses.patient_control_number
+             AND claim_statuses.level = 'claim' AND claim_statuses.applied_at IS NULL""",
+        p,
+    )
+    unmatched = q.run(
+        "UPDATE claim_statuses SET applied_at = :now WHERE level = 'claim' AND applied_at IS NULL", p
+    ).rowcount
+
+    # Claims follow their latest attempt, within the lifecycle.
+    latest = "(SELECT claim_id, MAX(attempt) AS attempt FROM submissions GROUP BY claim_id)"
+    touched = ("(SELECT submission_id FROM cf_ack_reject UNION SELECT submission_id FROM cf_ack_277 "
+               "WHERE rej = 1 OR acc = 1)")
+    claims_rejected = q.run(
+        f"""UPDATE claims SET status = '{S.REJECTED}', status_changed_at = :now
+            FROM submissions s JOIN {latest} l ON l.claim_id = s.claim_id AND l.attempt = s.attempt
+            WHERE s.claim_id = claims.id AND s.id IN {touched} AND s.status = 'rejected'
+              AND claims.status IN {sql_in(sources_for(S.REJECTED))}""",
+        p,
+    ).rowcount
+    claims_accepted = q.run(
+        f"""UPDATE claims SET status = '{S.ACCEPTED}', status_changed_at = :now
+            FROM submissions s JOIN {latest} l ON l.claim_id = s.claim_id AND l.attempt = s.attempt
+            WHERE s.claim_id = claims.id AND s.id IN {touched} AND s.status = 'accepted'
+              AND claims.status IN {sql_in(sources_for(S.ACCEPTED))}""",
+        p,
+    ).rowcount
+    q.drop("cf_ack_reject", "cf_ack_277")
+    return {
+        "accepted": accepted,
+        "rejected": rejected + rejected_999 + rejected_ta1,
+        "rejected_277ca": rejected,
+        "rejected_999": rejected_999,
+        "rejected_ta1": rejected_ta1,
+        "unmatched": unmatched,
+        "ignored": ignored,
+        "claims_accepted": claims_accepted,
+        "claims_rejected": claims_rejected,
+    }

@@ -1,0 +1,138 @@
+"""The double-entry ledger: accounts, txn_key scheme, and the Python-side writer.
+
+Every business event is one or more *transactions*; a transaction is identified by its ``txn_key`` and
+consists of ledger rows that **sum to zero** (debits positive, credits negative). ``ledger_entries`` has
+``UNIQUE(txn_key, account)`` and every ``txn_key`` is derived from the id of the source row it posts, so
+the database itself refuses to post the same thing twice: a second attempt collides on the key and the
+whole posting transaction rolls back.
+
+Accounts (the sign is the normal balance)::
+
+    ar_payer         + asset      what payers still owe on our claims (insurance balance)
+    ar_patient       + asset      what patients owe (patient balance)
+    cash             + asset      money received (payer EFT/checks, patient payments)
+    revenue          − income     gross charges
+    contractual      + contra     CO adjustments (fee schedule reductions, contractual denials)
+    adjustments      + contra     OA / PI / CR and any other non-PR group adjustments
+    write_off        + contra     balances we gave up on (small balances, bad debt, …)
+    interest_income  − income     payer interest (PLB L6)
+    unapplied_cash   − liability  payer money for a claim payment we could not match to a claim
+    payer_offsets    ± clearing   provider-level adjustments (PLB) that name no claim of ours
+    refunds_due      − liability  patient overpayments we owe back
+
+txn_key scheme (ids are database ids of the source rows)::
+
+    chg:<claim_id>                     charge at submission     ar_payer +charge   / revenue −charge
+    pay:<claim_payment_id>             payer payment (CLP04)    cash +paid          / ar_payer −paid
+    co:<claim_payment_id>              Σ CO adjustments         contractual +       / ar_payer −
+    oa:<claim_payment_id>              Σ OA/PI/CR/other         adjustments +       / ar_payer −
+    pr:<claim_payment_id>              Σ PR (patient resp.)     ar_patient +        / ar_payer −
+    rev:<reversal_cp_id>:<orig key>    reversal (CLP02=22)      exact negation of each original row
+    plb:<provider_adjustment_id>       PLB adjustment           cash −amount        / counter +amount
+    unm:<claim_payment_id>             unmatched payment        cash +paid          / unapplied_cash −paid
+    unm-clear:<claim_payment_id>       matched later            unapplied_cash +    / cash −
+    ppay:<patient_payment_id>:<n>      patient payment, n-th    cash +x             / ar_patient −x
+                                       application (FIFO)         (the unapplicable rest: refunds_due −x)
+    wo:<claim_id>:<side>:<date>        write-off                write_off +x        / ar_payer|ar_patient −x
+
+CAS adjustments are posted per claim payment and group (``co:``/``oa:``/``pr:``) rather than per CAS
+triplet: the same information at a third of the rows (the triplets stay in ``adjustments``), and the
+keys are still derived from source rows so double posting is still refused by the database.
+
+PLB (``provider_adjustments``; a positive amount reduces the payment, BPR02 = ΣCLP04 − ΣPLB): cash moves
+by −amount and the counter-account takes +amount: ``interest_income`` for L6 (interest, negative
+amount: cash up, income credited); ``ar_payer`` of the named claim when PLB03-2 names one of our claims
+(WO overpayment recovery, 72 authorized return, FB forwarding balance, …: the payer took money back or
+forwarded a balance against that claim, which re-opens/credits its insurance balance); ``payer_offsets``
+when it names no claim (a payer-level clearing account the billing office works).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Connection, insert
+
+from claimflow.db.models import LedgerEntry
+
+from .errors import LedgerImbalance
+
+AR_PAYER = "ar_payer"
+AR_PATIENT = "ar_patient"
+CASH = "cash"
+REVENUE = "revenue"
+CONTRACTUAL = "contractual"
+ADJUSTMENTS = "adjustments"
+WRITE_OFF = "write_off"
+INTEREST_INCOME = "interest_income"
+UNAPPLIED_CASH = "unapplied_cash"
+PAYER_OFFSETS = "payer_offsets"
+REFUNDS_DUE = "refunds_due"
+
+ACCOUNTS = (AR_PAYER, AR_PATIENT, CASH, REVENUE, CONTRACTUAL, ADJUSTMENTS, WRITE_OFF, INTEREST_INCOME,
+            UNAPPLIED_CASH, PAYER_OFFSETS, REFUNDS_DUE)  # fmt: skip
+
+#: entry_type values: the kind of business event a row belongs to.
+CHARGE = "charge"
+PAYER_PAYMENT = "payer_payment"
+CONTRACTUAL_ADJ = "contractual"
+OTHER_ADJ = "other_adjustment"
+PR_TRANSFER = "pr_transfer"
+REVERSAL = "reversal"
+PROVIDER_ADJ = "provider_adjustment"
+UNAPPLIED = "unapplied"
+PATIENT_PAYMENT = "patient_payment"
+REFUND_DUE = "refund_due"
+WRITE_OFF_TYPE = "write_off"
+
+#: Entry types of a claim payment that a reversal negates.
+REVERSIBLE = (PAYER_PAYMENT, CONTRACTUAL_ADJ, OTHER_ADJ, PR_TRANSFER)
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    txn_key: str
+    entry_type: str
+    account: str
+    amount: Decimal
+    effective_date: dt.date
+    claim_id: int | None = None
+    patient_id: int | None = None
+    payer_id: int | None = None
+    claim_payment_id: int | None = None
+    patient_payment_id: int | None = None
+
+
+def write_entries(conn: Connection, entries: Iterable[Entry]) -> int:
+    """Insert entries after checking that every txn_key sums to zero; zero-amount rows are dropped.
+
+    Raises :class:`LedgerImbalance` (nothing written) if a transaction does not balance, and lets the
+    database's IntegrityError through if a txn_key/account was posted before.
+    """
+    rows = [e for e in entries if e.amount != 0]
+    totals: dict[str, Decimal] = defaultdict(Decimal)
+    for e in rows:
+        if not isinstance(e.amount, Decimal):
+            raise TypeError("ledger amounts are Decimal")
+        totals[e.txn_key] += e.amount
+    bad = sorted(k for k, v in totals.items() if v != 0)
+    if bad:
+        raise LedgerImbalance(f"{len(bad)} transaction(s) do not sum to zero, e.g. {bad[0]}")
+    if rows:
+        conn.execute(
+            insert(LedgerEntry),
+            [
+                {
+                    "txn_key": e.txn_key, "entry_type": e.entry_type, "account": e.account,
+                    "amount": e.amount, "claim_id": e.claim_id, "patient_id": e.patient_id,
+                    "payer_id": e.payer_id, "claim_payment_id": e.claim_payment_id,
+                    "patient_payment_id": e.patient_payment_id, "effective_date": e.effective_date,
+                }
+                for e in rows
+            ],
+        )
+    return len(rows)

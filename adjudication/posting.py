@@ -1,0 +1,594 @@
+"""Posting stored 835 remittances to our claims and to the double-entry ledger — set-based.
+
+The loader stores each 835 as rows (remittances, claim_payments, service_line_payments, adjustments,
+remark_codes, provider_adjustments). :func:`post_remittances` then does, in one transaction, with a
+handful of ``INSERT … SELECT`` / ``UPDATE … FROM`` statements (no per-row ORM work; the same SQL runs on
+SQLite and PostgreSQL):
+
+1. **Charges**: every submitted claim without a ``chg:<claim_id>`` transaction gets one.
+2. **Match** each unposted claim payment to our claim: by patient control number (CLP01 =
+   submissions.patient_control_number, exact); then, for payers that truncate CLP01, by prefix (CLP01 is
+   a prefix of exactly one claim's PCN, at least :data:`MIN_PREFIX` characters); then by payer claim
+   number (CLP07 = the REF*1K of a 277CA, or the CLP07 of an earlier payment on the claim). CLP02=23
+   (not our claim) and 25 (predetermination) are never matched.
+3. **Reversals** (CLP02=22) are paired with the original claim payment they negate
+   (``reversal_of_id``: same claim, not yet reversed, exact negation of CLP03/CLP04 preferred, else same
+   payer claim number); the next payment on that claim is the **correction** (``correction_of_id``).
+4. **Service lines** by REF*6R (line control number), falling back to procedure + modifiers + charge +
+   date when that identifies exactly one line of the claim.
+5. **Ledger**: ``pay:``, ``co:``, ``oa:``, ``pr:`` per claim payment, ``rev:`` (the exact negation of the
+   original's rows) per reversal, ``plb:`` per PLB adjustment, ``unm:`` for unmatched money (see
+   :mod:`adjudication.ledger` for the scheme). ``UNIQUE(txn_key, account)`` makes a second posting of the
+   same rows impossible: it fails with IntegrityError and the transaction rolls back.
+6. **Claim status** from the latest claim payment of each claim: CLP02 4 → denied, 22 → reversed;
+   1/2/3/19/20/21: paid when CLP04 ≥ CLP03; CLP04 = 0 with a denial CARC (:mod:`adjudication.carc`) on a
+   non-PR adjustment → denied; CLP04 = 0 otherwise (patient responsibility, contractual) → paid (the
+   patient owes); else partially_paid. Only transitions the lifecycle allows are made.
+7. **Unmatched** claim payments go to ``unmatched_payments`` with a reason, never dropped; they are
+   retried on every run (and marked resolved when they finally match).
+8. **PLB** adjustments are linked to a claim when PLB03-2 is our PCN or a payer claim number.
+
+Secondary coverage: when a primary payment (CLP02 1/19) leaves patient responsibility and the patient
+has a priority-2 coverage but no secondary claim exists, the claim is counted in ``secondary_due``
+here and flagged ``claim_balances.secondary_due`` by the nightly reconciliation; creating the secondary
+claim (with its loop 2320 data) is left to the billing workflow.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine
+
+from claimflow.audit import audit
+from claimflow.db.models import ClaimStatus as S
+
+from . import ledger as L
+from ._sql import Sql
+from .carc import non_denial_codes_sql
+from .lifecycle import sources_for, sql_in
+
+#: Shortest CLP01 accepted as a truncated patient control number.
+MIN_PREFIX = 6
+
+#: CLP02 values posted as adjudications (1/2/3 processed as primary/secondary/tertiary, 4 denied,
+#: 19/20/21 processed and forwarded).
+POSTABLE = ("1", "2", "3", "4", "19", "20", "21")
+NEVER_MATCHED = ("23", "25")
+
+_EFF = "COALESCE(r.payment_date, r.production_date, :as_of)"
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def outcome_sql(cp: str = "cp") -> str:
+    """The claim status a claim payment leads to (see the module docstring, step 6)."""
+    return f"""CASE
+        WHEN {cp}.status_code = '22' THEN '{S.REVERSED}'
+        WHEN {cp}.status_code = '4' THEN '{S.DENIED}'
+        WHEN {cp}.paid <> 0 AND {cp}.paid >= {cp}.charge THEN '{S.PAID}'
+        WHEN {cp}.paid = 0 AND EXISTS (
+            SELECT 1 FROM adjustments da WHERE da.claim_payment_id = {cp}.id AND da.group_code <> 'PR'
+            AND da.amount <> 0 AND da.reason_code NOT IN {non_denial_codes_sql()}) THEN '{S.DENIED}'
+        WHEN {cp}.paid = 0 THEN '{S.PAID}'
+        ELSE '{S.PARTIALLY_PAID}' END"""
+
+
+def post_remittances(engine: Engine, *, actor: str, as_of: dt.date | None = None) -> dict[str, Any]:
+    """Post every stored, not yet posted claim payment and PLB adjustment. Idempotent: a second run
+    finds nothing to post. ``as_of`` (default today) is the effective date of postings whose remittance
+    carries neither BPR16 nor DTM*405. Returns counts (JSON-able)."""
+    as_of = as_of or dt.date.today()
+    with engine.begin() as conn:
+        q = Sql(conn)
+        if q.pg:
+            q.run("SELECT pg_advisory_xact_lock(hashtext('claimflow.post_remittances'))")
+        result = _post(q, actor=actor, as_of=as_of, now=_utcnow())
+        audit(conn, actor=actor, action="post_remittances", object_type="batch", object_id=as_of.isoformat(),
+              detail=result)
+    return result
+
+
+def post_charges(engine: Engine, *, actor: str) -> int:
+    """Post ``chg:<claim_id>`` for every submitted claim that has none (also done by posting)."""
+    with engine.begin() as conn:
+        q = Sql(conn)
+        n = _post_charges(q, _utcnow())
+        if n:
+            audit(conn, actor=actor, action="post_charges", object_type="batch", object_id=None,
+                  detail={"claims": n})
+    return n
+
+
+# --------------------------------------------------------------------------------------------------
+
+
+def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, Any]:
+    p = {"as_of": as_of, "now": now}
+    if q.pg:
+        # Fresh statistics: the loader may have added most of these rows since autovacuum last looked,
+        # and a plan built for an "empty" table is quadratic at 100,000 claim payments.
+        for table in ("claim_payments", "service_line_payments", "adjustments", "submissions", "ledger_entries"):
+            q.run(f"ANALYZE {table}")
+    charges = _post_charges(q, now)
+    # Work on a private copy of the open claim payments; claim_payments itself is updated once, at the end.
+    never = sql_in(NEVER_MATCHED)
+    q.temp_table(
+        "cf_cp",
+        f"""SELECT cp.id AS id, cp.patient_control_number AS pcn, cp.status_code AS status_code,
+                   cp.payer_claim_number AS payer_claim_number, cp.paid AS paid, cp.charge AS charge,
+                   cp.remittance_id AS remittance_id, COALESCE(cp.claim_id, s.claim_id) AS claim_id,
+                   CASE WHEN cp.claim_id IS NOT NULL THEN COALESCE(cp.match_method, 'preset')
+                        WHEN s.claim_id IS NOT NULL THEN 'pcn' END AS method,
+                   cp.reversal_of_id AS reversal_of_id, cp.correction_of_id AS correction_of_id
+            FROM claim_payments cp
+            LEFT JOIN submissions s ON s.patient_control_number = cp.patient_control_number
+                                   AND cp.status_code NOT IN {never}
+            WHERE cp.posted_at IS NULL""",
+    )
+    matched = _match_claims(q)
+    reversals_paired = _pair_reversals(q)
+
+    postable = sql_in(POSTABLE)
+    batch = q.temp_table(
+        "cf_post_batch",
+        f"""SELECT cp.id AS cp_id, cp.claim_id AS claim_id, c.patient_id AS patient_id,
+                   c.payer_id AS payer_id, cp.status_code AS status_code, cp.paid AS paid,
+                   cp.reversal_of_id AS reversal_of_id, {_EFF} AS eff,
+                   CASE WHEN cp.status_code = '22' THEN 'reversal' ELSE 'payment' END AS kind,
+                   {outcome_sql("cp")} AS outcome
+            FROM cf_cp cp
+            JOIN claims c ON c.id = cp.claim_id
+            JOIN remittances r ON r.id = cp.remittance_id
+            WHERE cp.status_code IN {postable} OR (cp.status_code = '22' AND cp.reversal_of_id IS NOT NULL)""",
+        p,
+    )
+    q.temp_table(
+        "cf_post_adj",
+        """SELECT b.cp_id AS cp_id,
+                  SUM(CASE WHEN a.group_code = 'CO' THEN a.amount ELSE 0 END) AS co,
+                  SUM(CASE WHEN a.group_code = 'PR' THEN a.amount ELSE 0 END) AS pr,
+                  SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') THEN a.amount ELSE 0 END) AS oa
+           FROM cf_post_batch b JOIN adjustments a ON a.claim_payment_id = b.cp_id
+           WHERE b.kind = 'payment' GROUP BY b.cp_id""",
+    )
+    corrections = _pair_corrections(q)
+    lines_matched, lines_unmatched = _match_lines(q)
+
+    cols = ("txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, claim_payment_id, "
+            "effective_date, created_at")
+    common = "b.claim_id, b.patient_id, b.payer_id, b.cp_id, b.eff, :now"
+    entries = 0
+    # Payer payments.
+    entries += q.run(
+        f"""INSERT INTO ledger_entries ({cols})
+            SELECT {q.key("pay:", "b.cp_id")}, '{L.PAYER_PAYMENT}', '{L.CASH}', b.paid, {common}
+            FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0
+            UNION ALL
+            SELECT {q.key("pay:", "b.cp_id")}, '{L.PAYER_PAYMENT}', '{L.AR_PAYER}', -b.paid, {common}
+            FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0""",
+        p,
+    ).rowcount
+    # CAS adjustments, one transaction per claim payment and group family.
+    for prefix, entry_type, debit, column in (
+        ("co:", L.CONTRACTUAL_ADJ, L.CONTRACTUAL, "co"),
+        ("oa:", L.OTHER_ADJ, L.ADJUSTMENTS, "oa"),
+        ("pr:", L.PR_TRANSFER, L.AR_PATIENT, "pr"),
+    ):
+        entries += q.run(
+            f"""INSERT INTO ledger_entries ({cols})
+                SELECT {q.key(prefix, "b.cp_id")}, '{entry_type}', '{debit}', a.{column}, {common}
+                FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0
+                UNION ALL
+                SELECT {q.key(prefix, "b.cp_id")}, '{entry_type}', '{L.AR_PAYER}', -a.{column}, {common}
+                FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0""",
+            p,
+        ).rowcount
+    # Reversals: the exact negation of every row the original posted (found by its txn_keys), under new
+    # keys. Originals posted in this same batch are already in the ledger (inserted above).
+    reversible = sql_in(L.REVERSIBLE)
+    q.temp_table(
+        "cf_rev_keys",
+        " UNION ALL ".join(
+            f"""SELECT b.cp_id AS cp_id, b.eff AS eff, {q.key(k, "b.reversal_of_id")} AS txn_key
+                FROM cf_post_batch b WHERE b.kind = 'reversal'"""
+            for k in ("pay:", "co:", "oa:", "pr:")
+        ),
+    )
+    entries += q.run(
+        f"""INSERT INTO ledger_entries ({cols})
+            SELECT {q.key("rev:", "k.cp_id")} || ':' || e.txn_key, '{L.REVERSAL}', e.account, -e.amount,
+                   e.claim_id, e.patient_id, e.payer_id, k.cp_id, k.eff, :now
+            FROM cf_rev_keys k
+            JOIN ledger_entries e ON e.txn_key = k.txn_key AND e.entry_type IN {reversible}""",
+        p,
+    ).rowcount
+    # Payments that sat in unapplied cash (unmatched on an earlier run) and now match: clear it.
+    entries += q.run(
+        f"""INSERT INTO ledger_entries ({cols})
+            SELECT {q.key("unm-clear:", "b.cp_id")}, '{L.UNAPPLIED}', '{L.UNAPPLIED_CASH}', -e.amount, {common}
+            FROM cf_post_batch b JOIN ledger_entries e
+              ON e.txn_key = {q.key("unm:", "b.cp_id")} AND e.account = '{L.UNAPPLIED_CASH}'
+            UNION ALL
+            SELECT {q.key("unm-clear:", "b.cp_id")}, '{L.UNAPPLIED}', '{L.CASH}', e.amount, {common}
+            FROM cf_post_batch b JOIN ledger_entries e
+              ON e.txn_key = {q.key("unm:", "b.cp_id")} AND e.account = '{L.UNAPPLIED_CASH}'""",
+        p,
+    ).rowcount
+    resolved = q.run(
+        """UPDATE unmatched_payments SET resolved = true
+           WHERE resolved = false AND claim_payment_id IN (SELECT cp_id FROM cf_post_batch)"""
+    ).rowcount
+
+    status_changes, status_blocked = _update_claim_status(q, now)
+    secondary_due = _count_secondary_due(q)
+    paid_total = q.money(q.scalar("SELECT SUM(paid) FROM cf_post_batch WHERE kind = 'payment'"))
+    reversed_total = q.money(q.scalar("SELECT SUM(paid) FROM cf_post_batch WHERE kind = 'reversal'"))
+    n_reversals = int(q.scalar("SELECT COUNT(*) FROM cf_post_batch WHERE kind = 'reversal'") or 0)
+
+    rev_detail = q.json_object(claim_id="b.claim_id", original_claim_payment_id="b.reversal_of_id")
+    q.run(
+        f"""INSERT INTO audit_log (at, actor, action, object_type, object_id, detail)
+            SELECT :now, :actor, 'reversal', 'claim_payment', CAST(b.cp_id AS TEXT), {rev_detail}
+            FROM cf_post_batch b WHERE b.kind = 'reversal'""",
+        {"now": now, "actor": actor[:120]},
+    )
+    # The one write to claim_payments: matches (also of payments left unposted), pairs, posted_at.
+    q.run(
+        """UPDATE claim_payments SET claim_id = u.claim_id, match_method = u.method,
+                  reversal_of_id = u.reversal_of_id, correction_of_id = u.correction_of_id,
+                  posted_at = CASE WHEN u.posted = 1 THEN :now ELSE NULL END
+           FROM (SELECT c.id AS id, c.claim_id AS claim_id, c.method AS method,
+                        c.reversal_of_id AS reversal_of_id, c.correction_of_id AS correction_of_id,
+                        CASE WHEN b.cp_id IS NULL THEN 0 ELSE 1 END AS posted
+                 FROM cf_cp c LEFT JOIN cf_post_batch b ON b.cp_id = c.id
+                 WHERE b.cp_id IS NOT NULL OR c.claim_id IS NOT NULL) u
+           WHERE u.id = claim_payments.id""",
+        p,
+    )
+    if q.pg:
+        q.run("ANALYZE claim_payments")
+
+    new_unmatched, unmatched_entries = _record_unmatched(q, p)
+    entries += unmatched_entries
+    plb_linked = _link_plb(q)
+    plb_posted, plb_entries = _post_plb(q, p)
+    entries += plb_entries
+    open_unmatched = int(q.scalar("SELECT COUNT(*) FROM unmatched_payments WHERE resolved = false") or 0)
+    q.drop("cf_cp", "cf_post_batch", "cf_post_adj", "cf_post_latest", "cf_rev_keys")
+    return {
+        "as_of": as_of.isoformat(),
+        "charges_posted": charges,
+        "claim_payments_posted": batch - n_reversals,
+        "reversals_posted": n_reversals,
+        "reversals_paired": reversals_paired,
+        "corrections_paired": corrections,
+        "matched_by": matched,
+        "service_lines_matched": lines_matched,
+        "service_lines_unmatched": lines_unmatched,
+        "unmatched_new": new_unmatched,
+        "unmatched_resolved": resolved,
+        "unmatched_open": open_unmatched,
+        "plb_linked": plb_linked,
+        "plb_posted": plb_posted,
+        "ledger_entries": entries + 2 * charges,
+        "status_changes": status_changes,
+        "status_blocked": status_blocked,
+        "secondary_due": secondary_due,
+        "paid": f"{paid_total:.2f}",
+        "reversed": f"{reversed_total:.2f}",
+    }
+
+
+def _post_charges(q: Sql, now: dt.datetime) -> int:
+    first = "(SELECT claim_id, MIN(created_at) AS first_at FROM submissions GROUP BY claim_id)"
+    cols = "txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, effective_date, created_at"
+    sel = f"""SELECT {q.key("chg:", "c.id")}, '{L.CHARGE}', '{{acct}}', {{sign}}c.total_charge, c.id,
+                     c.patient_id, c.payer_id, {q.date_of("f.first_at")}, :now
+              FROM claims c JOIN {first} f ON f.claim_id = c.id
+              WHERE c.total_charge <> 0 AND NOT EXISTS (
+                  SELECT 1 FROM ledger_entries e WHERE e.txn_key = {q.key("chg:", "c.id")})"""
+    n = q.run(
+        f"INSERT INTO ledger_entries ({cols}) "
+        + sel.format(acct=L.AR_PAYER, sign="")
+        + " UNION ALL "
+        + sel.format(acct=L.REVENUE, sign="-"),
+        {"now": now},
+    ).rowcount
+    return n // 2
+
+
+def _match_claims(q: Sql) -> dict[str, int]:
+    """Exact PCN matches were made when cf_cp was built; now truncated PCNs, then payer claim numbers."""
+    never = sql_in(NEVER_MATCHED)
+    open_cp = f"u.claim_id IS NULL AND u.status_code NOT IN {never}"
+    exact = int(q.scalar("SELECT COUNT(*) FROM cf_cp WHERE method = 'pcn'") or 0)
+    truncated = 0
+    lengths = [
+        int(r[0])
+        for r in q.run(f"SELECT DISTINCT length(u.pcn) FROM cf_cp u WHERE {open_cp}")
+        if r[0] is not None and int(r[0]) >= MIN_PREFIX
+    ]
+    for length in sorted(lengths):
+        # One length at a time so the join key (substr of our PCN) is a plain expression: a hash join.
+        truncated += q.run(
+            f"""UPDATE cf_cp SET claim_id = m.claim_id, method = 'pcn_truncated'
+                FROM (SELECT u.id AS id, MIN(s.claim_id) AS claim_id
+                      FROM cf_cp u
+                      JOIN submissions s ON substr(s.patient_control_number, 1, {length}) = u.pcn
+                      WHERE {open_cp} AND length(u.pcn) = {length}
+                        AND length(s.patient_control_number) > {length}
+                      GROUP BY u.id HAVING COUNT(DISTINCT s.claim_id) = 1) m
+                WHERE cf_cp.id = m.id"""
+        ).rowcount
+    by_number = q.run(
+        f"""UPDATE cf_cp SET claim_id = m.claim_id, method = 'payer_number'
+            FROM (SELECT x.id AS id, MIN(x.claim_id) AS claim_id FROM (
+                    SELECT u.id AS id, c.id AS claim_id FROM cf_cp u
+                    JOIN claims c ON c.payer_claim_number = u.payer_claim_number
+                    WHERE {open_cp} AND u.payer_claim_number IS NOT NULL
+                    UNION
+                    SELECT u.id, o.claim_id FROM cf_cp u
+                    JOIN claim_payments o ON o.payer_claim_number = u.payer_claim_number
+                    WHERE {open_cp} AND u.payer_claim_number IS NOT NULL AND o.claim_id IS NOT NULL
+                    UNION
+                    SELECT u.id, o.claim_id FROM cf_cp u
+                    JOIN cf_cp o ON o.payer_claim_number = u.payer_claim_number
+                    WHERE {open_cp} AND u.payer_claim_number IS NOT NULL AND o.claim_id IS NOT NULL
+                  ) x GROUP BY x.id HAVING COUNT(DISTINCT x.claim_id) = 1) m
+            WHERE cf_cp.id = m.id"""
+    ).rowcount
+    return {"pcn": exact, "pcn_truncated": truncated, "payer_number": by_number}
+
+
+def _pair_reversals(q: Sql) -> int:
+    """Pair each open, matched reversal with the original payment it takes back: first by exact
+    negation of CLP03/CLP04, then (for payers whose reversal amounts differ) by payer claim number.
+    The original is the latest posted (or earlier in this batch), not yet reversed payment on the claim;
+    when two reversals want the same original the earlier reversal gets it."""
+    postable = sql_in(POSTABLE)
+    # Candidate originals: posted payments on the claims that have an open reversal, and this batch.
+    q.temp_table(
+        "cf_orig",
+        f"""SELECT o.id AS id, o.claim_id AS claim_id, o.paid AS paid, o.charge AS charge,
+                   o.payer_claim_number AS payer_claim_number, 1 AS posted
+            FROM claim_payments o
+            WHERE o.posted_at IS NOT NULL AND o.status_code IN {postable}
+              AND o.claim_id IN (SELECT claim_id FROM cf_cp WHERE status_code = '22' AND claim_id IS NOT NULL)
+              AND NOT EXISTS (SELECT 1 FROM claim_payments x WHERE x.reversal_of_id = o.id)
+            UNION ALL
+            SELECT o.id, o.claim_id, o.paid, o.charge, o.payer_claim_number, 0
+            FROM cf_cp o WHERE o.claim_id IS NOT NULL AND o.status_code IN {postable}""",
+    )
+    for condition in (
+        "o.paid = -r.paid AND o.charge = -r.charge",
+        "r.payer_claim_number IS NOT NULL AND o.payer_claim_number = r.payer_claim_number",
+    ):
+        q.run(
+            f"""WITH cand AS (
+                    SELECT r.id AS rid, o.id AS oid,
+                           ROW_NUMBER() OVER (PARTITION BY r.id ORDER BY o.posted DESC, o.id DESC) AS rn
+                    FROM cf_cp r
+                    JOIN cf_orig o ON o.claim_id = r.claim_id AND (o.posted = 1 OR o.id < r.id)
+                    WHERE r.status_code = '22' AND r.claim_id IS NOT NULL AND r.reversal_of_id IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = o.id)
+                      AND {condition}
+                ), pick AS (
+                    SELECT rid, oid, ROW_NUMBER() OVER (PARTITION BY oid ORDER BY rid) AS rn2
+                    FROM cand WHERE rn = 1
+                )
+                UPDATE cf_cp SET reversal_of_id = pick.oid
+                FROM pick WHERE pick.rid = cf_cp.id AND pick.rn2 = 1"""
+        )
+    q.drop("cf_orig")
+    return int(q.scalar(
+        "SELECT COUNT(*) FROM cf_cp WHERE claim_id IS NOT NULL AND status_code = '22' AND reversal_of_id IS NOT NULL"
+    ) or 0)
+
+
+def _pair_corrections(q: Sql) -> int:
+    """The first payment on a claim after a paired reversal is its correction (``correction_of_id`` =
+    the original the reversal took back)."""
+    postable = sql_in(POSTABLE)
+    count = "SELECT COUNT(*) FROM cf_cp WHERE correction_of_id IS NOT NULL"
+    before = int(q.scalar(count) or 0)
+    q.run(
+        f"""WITH rv AS (
+                SELECT r.id AS rid, r.claim_id AS claim_id, r.reversal_of_id AS oid FROM claim_payments r
+                WHERE r.status_code = '22' AND r.reversal_of_id IS NOT NULL
+                  AND r.claim_id IN (SELECT claim_id FROM cf_post_batch)
+                UNION ALL
+                SELECT b.cp_id, b.claim_id, b.reversal_of_id FROM cf_post_batch b WHERE b.kind = 'reversal'
+            ), pays AS (
+                SELECT c.id AS id, c.claim_id AS claim_id FROM claim_payments c
+                WHERE c.posted_at IS NOT NULL AND c.status_code IN {postable}
+                  AND c.claim_id IN (SELECT claim_id FROM rv)
+                UNION ALL
+                SELECT b.cp_id, b.claim_id FROM cf_post_batch b WHERE b.kind = 'payment'
+            ), nx AS (
+                SELECT rv.rid AS rid, rv.oid AS oid, c.id AS cid,
+                       ROW_NUMBER() OVER (PARTITION BY rv.rid ORDER BY c.id) AS rn
+                FROM rv JOIN pays c ON c.claim_id = rv.claim_id AND c.id > rv.rid
+            ), pick AS (
+                SELECT cid, oid, ROW_NUMBER() OVER (PARTITION BY cid ORDER BY rid DESC) AS rn2
+                FROM nx WHERE rn = 1
+            )
+            UPDATE cf_cp SET correction_of_id = pick.oid
+            FROM pick
+            WHERE pick.cid = cf_cp.id AND pick.rn2 = 1 AND cf_cp.correction_of_id IS NULL"""
+    )
+    # (rowcount of a WITH … UPDATE is not reported by every driver)
+    return int(q.scalar(count) or 0) - before
+
+
+def _match_lines(q: Sql) -> tuple[int, int]:
+    """Service line payments of this batch → our service lines: REF*6R, else procedure + modifiers +
+    charge + date when that identifies exactly one line of the claim."""
+    by_6r = q.run(
+        """UPDATE service_line_payments SET service_line_id = m.sl_id
+           FROM (SELECT p.id AS slp_id, sl.id AS sl_id
+                 FROM cf_post_batch b
+                 JOIN service_line_payments p ON p.claim_payment_id = b.cp_id
+                 JOIN service_lines sl ON sl.line_control_number = p.line_control_number AND sl.claim_id = b.claim_id
+                 WHERE p.service_line_id IS NULL) m
+           WHERE service_line_payments.id = m.slp_id"""
+    ).rowcount
+    by_content = q.run(
+        """UPDATE service_line_payments SET service_line_id = m.sl_id
+           FROM (SELECT p.id AS slp_id, MIN(sl.id) AS sl_id
+                 FROM cf_post_batch b
+                 JOIN service_line_payments p ON p.claim_payment_id = b.cp_id
+                 JOIN service_lines sl ON sl.claim_id = b.claim_id
+                  AND (sl.procedure_code = p.procedure_code
+                       OR (sl.procedure_code IS NULL AND sl.revenue_code = COALESCE(p.revenue_code, p.procedure_code)))
+                  AND COALESCE(sl.modifiers, '') = COALESCE(p.modifiers, '')
+                  AND sl.charge = p.charge
+                  AND (p.service_date IS NULL OR sl.service_date = p.service_date)
+                 WHERE p.service_line_id IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM service_line_payments t
+                                   WHERE t.claim_payment_id = p.claim_payment_id AND t.service_line_id = sl.id)
+                 GROUP BY p.id HAVING COUNT(*) = 1) m
+           WHERE service_line_payments.id = m.slp_id"""
+    ).rowcount
+    unmatched = int(q.scalar(
+        """SELECT COUNT(*) FROM cf_post_batch b JOIN service_line_payments p ON p.claim_payment_id = b.cp_id
+           WHERE p.service_line_id IS NULL""") or 0)
+    return by_6r + by_content, unmatched
+
+
+def _update_claim_status(q: Sql, now: dt.datetime) -> tuple[dict[str, int], int]:
+    q.temp_table(
+        "cf_post_latest",
+        """SELECT b.claim_id AS claim_id, b.outcome AS outcome FROM cf_post_batch b
+           JOIN (SELECT claim_id, MAX(cp_id) AS cp_id FROM cf_post_batch GROUP BY claim_id) m
+             ON m.cp_id = b.cp_id""",
+    )
+    to_reversed = sql_in(sources_for(S.REVERSED))
+    to_outcome = sql_in(sources_for(S.PAID))
+    pending = """SELECT l.outcome, COUNT(*) FROM cf_post_latest l JOIN claims c ON c.id = l.claim_id
+                 WHERE c.status <> l.outcome GROUP BY l.outcome"""
+    wanted = {str(o): int(n) for o, n in q.run(pending).all()}
+    q.run(
+        f"""UPDATE claims SET status = l.outcome, status_changed_at = :now
+            FROM cf_post_latest l
+            WHERE l.claim_id = claims.id AND claims.status <> l.outcome
+              AND ((l.outcome = '{S.REVERSED}' AND claims.status IN {to_reversed})
+                   OR (l.outcome <> '{S.REVERSED}' AND claims.status IN {to_outcome}))""",
+        {"now": now},
+    )
+    left = {str(o): int(n) for o, n in q.run(pending).all()}
+    changed = {o: n - left.get(o, 0) for o, n in sorted(wanted.items()) if n - left.get(o, 0)}
+    return changed, sum(left.values())
+
+
+def _count_secondary_due(q: Sql) -> int:
+    return int(q.scalar(
+        """SELECT COUNT(DISTINCT b.claim_id) FROM cf_post_batch b
+           JOIN cf_post_adj a ON a.cp_id = b.cp_id
+           JOIN claims c ON c.id = b.claim_id
+           WHERE b.status_code IN ('1', '19') AND a.pr > 0 AND c.responsibility = 'P'
+             AND EXISTS (SELECT 1 FROM coverages v WHERE v.patient_id = c.patient_id AND v.priority = 2
+                         AND (v.effective_to IS NULL OR v.effective_to >= c.service_date_from))
+             AND NOT EXISTS (SELECT 1 FROM claims s WHERE s.primary_claim_id = c.id)"""
+    ) or 0)
+
+
+def _record_unmatched(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
+    """Open claim payments that did not make it into the batch (claim_payments.posted_at is still NULL)."""
+    postable = sql_in(POSTABLE)
+    new = q.run(
+        f"""INSERT INTO unmatched_payments (claim_payment_id, reason, resolved, created_at)
+            SELECT cp.id, CASE
+                WHEN cp.status_code = '23' THEN 'CLP02=23: the payer says this is not our claim (forwarded)'
+                WHEN cp.status_code = '25' THEN 'CLP02=25: predetermination pricing only, nothing to post'
+                WHEN cp.status_code = '22' AND cp.claim_id IS NOT NULL
+                    THEN 'reversal (CLP02=22) with no unreversed original payment on claim id '
+                         || CAST(cp.claim_id AS TEXT)
+                WHEN cp.status_code = '22' THEN 'reversal (CLP02=22) of a claim that is not ours'
+                WHEN cp.status_code NOT IN {postable} THEN 'unsupported CLP02 status code'
+                ELSE 'no unique claim by patient control number (exact or truncated) or payer claim number'
+                END, false, :now
+            FROM cf_cp cp
+            WHERE NOT EXISTS (SELECT 1 FROM cf_post_batch b WHERE b.cp_id = cp.id)
+              AND NOT EXISTS (SELECT 1 FROM unmatched_payments u WHERE u.claim_payment_id = cp.id)""",
+        p,
+    ).rowcount
+    # Money that arrived for an unmatched claim payment is cash we hold, in unapplied cash, until worked.
+    sel = f"""SELECT {q.key("unm:", "cp.id")}, '{L.UNAPPLIED}', '{{acct}}', {{sign}}cp.paid, r.payer_id, cp.id,
+                     {_EFF}, :now
+              FROM cf_cp cp JOIN remittances r ON r.id = cp.remittance_id
+              WHERE cp.paid <> 0 AND NOT EXISTS (SELECT 1 FROM cf_post_batch b WHERE b.cp_id = cp.id)
+                AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.txn_key = {q.key("unm:", "cp.id")})"""
+    entries = q.run(
+        "INSERT INTO ledger_entries (txn_key, entry_type, account, amount, payer_id, claim_payment_id, "
+        "effective_date, created_at) "
+        + sel.format(acct=L.CASH, sign="")
+        + " UNION ALL "
+        + sel.format(acct=L.UNAPPLIED_CASH, sign="-"),
+        p,
+    ).rowcount
+    return new, entries
+
+
+def _link_plb(q: Sql) -> int:
+    """PLB03-2 naming one of our claims: our PCN first, then a payer claim number (unique only).
+    Only PLB adjustments not yet posted are linked (the link decides the posting's counter-account);
+    they are collected in ``cf_plb`` (small) so every join below is an index lookup."""
+    q.temp_table(
+        "cf_plb",
+        f"""SELECT pa.id AS id, pa.remittance_id AS remittance_id, pa.reason_code AS reason_code,
+                   pa.reference AS reference, pa.amount AS amount, pa.claim_id AS claim_id,
+                   CASE WHEN pa.claim_id IS NULL THEN 0 ELSE 1 END AS preset
+            FROM provider_adjustments pa
+            WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.txn_key = {q.key("plb:", "pa.id")})""",
+    )
+    q.run(
+        """UPDATE cf_plb SET claim_id = s.claim_id FROM submissions s
+           WHERE cf_plb.claim_id IS NULL AND s.patient_control_number = cf_plb.reference"""
+    )
+    q.run(
+        """UPDATE cf_plb SET claim_id = m.claim_id
+           FROM (SELECT x.id AS id, MIN(x.claim_id) AS claim_id FROM (
+                   SELECT pa.id AS id, c.id AS claim_id FROM cf_plb pa
+                   JOIN claims c ON c.payer_claim_number = pa.reference
+                   WHERE pa.claim_id IS NULL
+                   UNION
+                   SELECT pa.id, cp.claim_id FROM cf_plb pa
+                   JOIN claim_payments cp ON cp.payer_claim_number = pa.reference
+                   WHERE pa.claim_id IS NULL AND cp.claim_id IS NOT NULL
+                 ) x GROUP BY x.id HAVING COUNT(DISTINCT x.claim_id) = 1) m
+           WHERE cf_plb.id = m.id"""
+    )
+    return q.run(
+        """UPDATE provider_adjustments SET claim_id = l.claim_id
+           FROM cf_plb l WHERE l.id = provider_adjustments.id AND l.preset = 0 AND l.claim_id IS NOT NULL"""
+    ).rowcount
+
+
+def _post_plb(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
+    counter = (f"CASE WHEN pa.reason_code = 'L6' THEN '{L.INTEREST_INCOME}' "
+               f"WHEN pa.claim_id IS NOT NULL THEN '{L.AR_PAYER}' ELSE '{L.PAYER_OFFSETS}' END")
+    sel = f"""SELECT {q.key("plb:", "pa.id")}, '{L.PROVIDER_ADJ}', {{acct}}, {{sign}}pa.amount, pa.claim_id,
+                     c.patient_id, COALESCE(c.payer_id, r.payer_id), pa.id, {_EFF}, :now
+              FROM cf_plb pa
+              JOIN remittances r ON r.id = pa.remittance_id
+              LEFT JOIN claims c ON c.id = pa.claim_id
+              WHERE pa.amount <> 0"""
+    entries = q.run(
+        "INSERT INTO ledger_entries (txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, "
+        "provider_adjustment_id, effective_date, created_at) "
+        + sel.format(acct=f"'{L.CASH}'", sign="-")
+        + " UNION ALL "
+        + sel.format(acct=counter, sign=""),
+        p,
+    ).rowcount
+    q.drop("cf_plb")
+    return entries // 2, entries
+
+
+def money_str(value: Decimal) -> str:
+    return f"{value:.2f}"

@@ -1,0 +1,606 @@
+"""Nightly reconciliation: the as-of snapshot analysts query, KPIs, and the balance proof.
+
+:func:`reconcile` recomputes the whole snapshot for one ``run_date`` in one transaction — it deletes
+that date's rows from claim_balances, patient_balances, aging_buckets, kpis and the reconciliation
+balance_exceptions, and re-inserts them with set-based ``INSERT … SELECT … GROUP BY`` — so running it
+again for the same date changes nothing. A ``reconciliation_runs`` row records the run and its summary.
+
+**As of the run date** means: claims first submitted on or before it (their charge is in A/R),
+claim payments posted with an effective date (BPR16, else DTM*405, else the posting date) on or before
+it, patient payments received on or before it, ledger entries effective on or before it. ``status`` in
+claim_balances is the claim's status when the run executed.
+
+claim_balances come from the **source documents** (claims, 835 claim payments and CAS rows, PLB rows
+posted against the claim) plus what only the ledger knows (how patient payments were applied,
+write-offs)::
+
+    insurance_balance = charge − payer_paid − contractual − other_adjustments − patient_responsibility
+                        + provider_adjustments − insurance_write_off
+    patient_balance   = patient_responsibility − patient_paid − patient_write_off
+
+and the balance proof checks them against the ledger (Σ ar_payer, Σ ar_patient per claim).
+
+**Aging** (aging_buckets): buckets 0-30, 31-60, 61-90, 91-120, 120+ days, age = run date − first date
+of service (``claims.service_date_from``; future dates count as 0-30). Dimension ``payer`` (key = payer
+code, e.g. SBX01) ages each claim's *insurance* balance; dimension ``patient`` (key = patient_key)
+ages each claim's *patient* balance. Non-zero balances only (credits included, so bucket totals tie to
+A/R); patient credits not applied to any claim (refunds due) are not aged.
+
+**Balance proof** (balance_exceptions, ``source = 'reconciliation'``, ``run_date``; expected/found):
+
+* remittance: BPR02 (negated when BPR03 = D) = ΣCLP04 − ΣPLB;
+* claim: CLP03 − CLP04 = Σ CAS (claim and line level);
+* line: SVC02 − SVC03 = Σ line CAS;
+* ledger: every txn_key sums to zero; per claim Σ ar_payer = insurance_balance and Σ ar_patient =
+  patient_balance; every id a ledger row carries exists (the ledger has no foreign keys);
+* patient: patient_responsibility − patient_paid + refunds_due − write_offs = Σ ar_patient (ledger).
+
+An exception someone explained (``explained``/``explanation``) stays explained on later runs while
+the same difference (same level, kind, objects, expected and found) persists.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Engine, delete, insert, select, update
+
+from claimflow.analyst import refresh_patient_keys
+from claimflow.audit import audit
+from claimflow.db import models as m
+
+from . import ledger as L
+from ._sql import Sql
+from .carc import DENIAL_CATEGORIES, category_sql, non_denial_codes_sql
+from .lifecycle import sql_in
+from .posting import POSTABLE, outcome_sql
+
+WINDOW_DAYS = 90
+BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")
+SNAPSHOT_TABLES = (m.ClaimBalance, m.PatientBalance, m.AgingBucket, m.Kpi)
+
+_BUCKET_SQL = ("CASE WHEN {a} <= 30 THEN '0-30' WHEN {a} <= 60 THEN '31-60' WHEN {a} <= 90 THEN '61-90' "
+               "WHEN {a} <= 120 THEN '91-120' ELSE '120+' END")
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _cp_effective(q: Sql) -> str:
+    """A claim payment's effective date (needs aliases cp and r), as posting used it."""
+    return ("COALESCE(r.payment_date, r.production_date, "
+            "(SELECT MIN(le.effective_date) FROM ledger_entries le WHERE le.claim_payment_id = cp.id))")
+
+
+# --------------------------------------------------------------------------------------------------
+# public API
+# --------------------------------------------------------------------------------------------------
+
+
+def reconcile(engine: Engine, run_date: dt.date, *, actor: str = "claimflow:reconcile") -> dict[str, Any]:
+    """Recompute the as-of snapshot for ``run_date`` (see the module docstring). Returns the summary
+    (JSON-able; money as strings with two decimals) that is also stored in ``reconciliation_runs``."""
+    started = _utcnow()
+    try:
+        with engine.begin() as conn:
+            q = Sql(conn)
+            if q.pg:
+                q.run("SELECT pg_advisory_xact_lock(hashtext('claimflow.reconcile'))")
+            refresh_patient_keys(conn)
+            for table in SNAPSHOT_TABLES:
+                conn.execute(delete(table).where(table.run_date == run_date))
+            _claim_balances(q, run_date)
+            _patient_balances(q, run_date)
+            _aging(q, run_date)
+            kpis = _kpis(q, run_date)
+            proof = _balance_proof(q, run_date)
+            summary = _summary(q, run_date, kpis, proof)
+            _record_run(conn, run_date, "done", started, summary)
+            audit(conn, actor=actor, action="reconcile", object_type="reconciliation_run",
+                  object_id=run_date.isoformat(),
+                  detail={"claims": summary["claims"], "balance_exceptions": summary["balance_exceptions"]})
+    except Exception:
+        with engine.begin() as conn:
+            _record_run(conn, run_date, "failed", started, None)
+        raise
+    return summary
+
+
+def balance_proof(engine: Engine, run_date: dt.date) -> dict[str, Any]:
+    """Recompute only the balance proof for ``run_date`` (needs that date's claim and patient balances,
+    i.e. a :func:`reconcile` first). Idempotent. Returns counts by kind and the unexplained total."""
+    with engine.begin() as conn:
+        return _balance_proof(Sql(conn), run_date)
+
+
+def data_quality_checks(
+    engine: Engine, run_date: dt.date, *, unmatched_days: int = 14, ack_days: int = 7
+) -> list[str]:
+    """Problems that should stop the nightly run from being called good (empty list = all fine).
+    Messages carry counts and ids only, never PHI."""
+    problems: list[str] = []
+    with engine.connect() as conn:
+        q = Sql(conn)
+        run = q.run("SELECT status FROM reconciliation_runs WHERE run_date = :d", {"d": run_date}).first()
+        if run is None or run[0] != "done":
+            problems.append(f"no completed reconciliation for {run_date.isoformat()}")
+        rows = q.run(
+            """SELECT level, kind, COUNT(*) FROM balance_exceptions
+               WHERE source = 'reconciliation' AND run_date = :d AND explained = false
+               GROUP BY level, kind ORDER BY level, kind""",
+            {"d": run_date},
+        ).all()
+        if rows:
+            total = sum(int(r[2]) for r in rows)
+            parts = ", ".join(f"{r[0]}/{r[1]}: {r[2]}" for r in rows)
+            problems.append(f"{total} unexplained balance exception(s) in the reconciliation of "
+                            f"{run_date.isoformat()} ({parts})")
+        n835 = int(q.scalar("SELECT COUNT(*) FROM balance_exceptions WHERE source = '835' AND explained = false")
+                   or 0)
+        if n835:
+            problems.append(f"{n835} unexplained balance exception(s) found while loading 835 files")
+        cutoff = dt.datetime.combine(run_date - dt.timedelta(days=unmatched_days), dt.time.min)
+        old = q.run(
+            "SELECT u.claim_payment_id FROM unmatched_payments u WHERE u.resolved = false AND u.created_at < :c "
+            "ORDER BY u.claim_payment_id", {"c": cutoff},
+        ).scalars().all()
+        if old:
+            ids = ", ".join(str(i) for i in old[:10])
+            problems.append(f"{len(old)} unmatched claim payment(s) open for more than {unmatched_days} days "
+                            f"(claim_payment ids {ids}{', …' if len(old) > 10 else ''})")
+        ack_cutoff = dt.datetime.combine(run_date - dt.timedelta(days=ack_days), dt.time.min)
+        waiting = int(q.scalar(
+            "SELECT COUNT(*) FROM submissions WHERE status = 'submitted' AND created_at < :c",
+            {"c": ack_cutoff}) or 0)
+        if waiting:
+            problems.append(f"{waiting} submission(s) without a 999 rejection or 277CA acknowledgment after "
+                            f"{ack_days} days")
+        stuck = int(q.scalar(
+            "SELECT COUNT(*) FROM claim_payments cp WHERE cp.claim_id IS NOT NULL AND cp.posted_at IS NULL "
+            "AND NOT EXISTS (SELECT 1 FROM unmatched_payments u WHERE u.claim_payment_id = cp.id)") or 0)
+        if stuck:
+            problems.append(f"{stuck} matched claim payment(s) not posted (run post_remittances)")
+        pp = int(q.scalar("SELECT COUNT(*) FROM patient_payments WHERE posted_at IS NULL") or 0)
+        if pp:
+            problems.append(f"{pp} patient payment(s) imported but not posted")
+    return problems
+
+
+# --------------------------------------------------------------------------------------------------
+# snapshot
+# --------------------------------------------------------------------------------------------------
+
+
+def _claim_balances(q: Sql, run_date: dt.date) -> None:
+    cols = ("run_date, claim_id, patient_id, payer_id, status, charge, payer_paid, contractual, "
+            "other_adjustments, patient_responsibility, patient_paid, provider_adjustments, insurance_write_off, "
+            "patient_write_off, insurance_balance, patient_balance, service_date, age_days, secondary_due")
+    z = "COALESCE({}, 0)"
+    paid, co, oa, pr = z.format("pay.paid"), z.format("adj.co"), z.format("adj.oa"), z.format("adj.pr")
+    plb, ppaid = z.format("plb.amount"), z.format("led.patient_paid")
+    ins_wo, pat_wo = z.format("led.ins_wo"), z.format("led.pat_wo")
+    q.run(
+        f"""INSERT INTO claim_balances ({cols})
+        WITH charged AS (
+            SELECT claim_id, MIN(created_at) AS first_at FROM submissions GROUP BY claim_id
+        ), cpe AS (
+            SELECT cp.id AS id, cp.claim_id AS claim_id, cp.paid AS paid
+            FROM claim_payments cp JOIN remittances r ON r.id = cp.remittance_id
+            WHERE cp.claim_id IS NOT NULL AND cp.posted_at IS NOT NULL AND {_cp_effective(q)} <= :d
+        ), pay AS (
+            SELECT claim_id, SUM(paid) AS paid FROM cpe GROUP BY claim_id
+        ), adj AS (
+            SELECT cpe.claim_id AS claim_id,
+                   SUM(CASE WHEN a.group_code = 'CO' THEN a.amount ELSE 0 END) AS co,
+                   SUM(CASE WHEN a.group_code = 'PR' THEN a.amount ELSE 0 END) AS pr,
+                   SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') THEN a.amount ELSE 0 END) AS oa
+            FROM cpe JOIN adjustments a ON a.claim_payment_id = cpe.id GROUP BY cpe.claim_id
+        ), plb AS (
+            SELECT pa.claim_id AS claim_id, SUM(pa.amount) AS amount
+            FROM provider_adjustments pa JOIN remittances r ON r.id = pa.remittance_id
+            WHERE pa.claim_id IS NOT NULL AND pa.reason_code <> 'L6'
+              AND COALESCE(r.payment_date, r.production_date, :d) <= :d
+              AND EXISTS (SELECT 1 FROM ledger_entries e WHERE e.txn_key = {q.key("plb:", "pa.id")}
+                          AND e.account = '{L.AR_PAYER}' AND e.effective_date <= :d)
+            GROUP BY pa.claim_id
+        ), cov2 AS (
+            SELECT patient_id, MAX(COALESCE(effective_to, :far)) AS until FROM coverages
+            WHERE priority = 2 GROUP BY patient_id
+        ), sec AS (
+            SELECT DISTINCT primary_claim_id FROM claims WHERE primary_claim_id IS NOT NULL
+        ), led AS (
+            SELECT claim_id,
+                   SUM(CASE WHEN entry_type = '{L.PATIENT_PAYMENT}' AND account = '{L.AR_PATIENT}'
+                            THEN -amount ELSE 0 END) AS patient_paid,
+                   SUM(CASE WHEN entry_type = '{L.WRITE_OFF_TYPE}' AND account = '{L.AR_PAYER}'
+                            THEN -amount ELSE 0 END) AS ins_wo,
+                   SUM(CASE WHEN entry_type = '{L.WRITE_OFF_TYPE}' AND account = '{L.AR_PATIENT}'
+                            THEN -amount ELSE 0 END) AS pat_wo
+            FROM ledger_entries
+            WHERE claim_id IS NOT NULL AND effective_date <= :d
+              AND entry_type IN ('{L.PATIENT_PAYMENT}', '{L.WRITE_OFF_TYPE}')
+            GROUP BY claim_id
+        )
+        SELECT :d, c.id, c.patient_id, c.payer_id, c.status, c.total_charge, {paid}, {co}, {oa}, {pr}, {ppaid},
+               {plb}, {ins_wo}, {pat_wo},
+               c.total_charge - {paid} - {co} - {oa} - {pr} + {plb} - {ins_wo},
+               {pr} - {ppaid} - {pat_wo},
+               c.service_date_from, {q.days_between(":d", "c.service_date_from")},
+               CASE WHEN c.responsibility = 'P' AND {pr} > 0 AND cov2.patient_id IS NOT NULL
+                     AND cov2.until >= c.service_date_from AND sec.primary_claim_id IS NULL
+                    THEN true ELSE false END
+        FROM claims c
+        JOIN charged ch ON ch.claim_id = c.id
+        LEFT JOIN cov2 ON cov2.patient_id = c.patient_id
+        LEFT JOIN sec ON sec.primary_claim_id = c.id
+        LEFT JOIN pay ON pay.claim_id = c.id
+        LEFT JOIN adj ON adj.claim_id = c.id
+        LEFT JOIN plb ON plb.claim_id = c.id
+        LEFT JOIN led ON led.claim_id = c.id
+        WHERE {q.date_of("ch.first_at")} <= :d""",
+        {"d": run_date, "far": dt.date(9999, 12, 31)},
+    )
+
+
+def _patient_balances(q: Sql, run_date: dt.date) -> None:
+    z = "COALESCE({}, 0)"
+    pr, paid, refunds, wo = z.format("cb.pr"), z.format("pp.amount"), z.format("rf.amount"), z.format("cb.wo")
+    q.run(
+        f"""INSERT INTO patient_balances (run_date, patient_id, charges, payer_paid, adjustments,
+                patient_responsibility, patient_paid, insurance_balance, patient_balance, refunds_due,
+                write_offs, claims)
+        WITH cb AS (
+            SELECT patient_id, COUNT(*) AS n, SUM(charge) AS charges, SUM(payer_paid) AS paid,
+                   SUM(contractual + other_adjustments) AS adj, SUM(patient_responsibility) AS pr,
+                   SUM(insurance_balance) AS ins, SUM(patient_write_off) AS wo
+            FROM claim_balances WHERE run_date = :d GROUP BY patient_id
+        ), pp AS (
+            SELECT patient_id, SUM(amount) AS amount FROM patient_payments
+            WHERE received_on <= :d AND posted_at IS NOT NULL GROUP BY patient_id
+        ), rf AS (
+            SELECT patient_id, -SUM(amount) AS amount FROM ledger_entries
+            WHERE account = '{L.REFUNDS_DUE}' AND effective_date <= :d AND patient_id IS NOT NULL
+            GROUP BY patient_id
+        ), pts AS (
+            SELECT patient_id FROM cb UNION SELECT patient_id FROM pp
+        )
+        SELECT :d, pts.patient_id, {z.format("cb.charges")}, {z.format("cb.paid")}, {z.format("cb.adj")}, {pr},
+               {paid}, {z.format("cb.ins")}, {pr} - {paid} + {refunds} - {wo}, {refunds}, {wo}, {z.format("cb.n")}
+        FROM pts
+        LEFT JOIN cb ON cb.patient_id = pts.patient_id
+        LEFT JOIN pp ON pp.patient_id = pts.patient_id
+        LEFT JOIN rf ON rf.patient_id = pts.patient_id""",
+        {"d": run_date},
+    )
+
+
+def _aging(q: Sql, run_date: dt.date) -> None:
+    bucket = _BUCKET_SQL.format(a="b.age_days")
+    q.run(
+        f"""INSERT INTO aging_buckets (run_date, dimension, "key", bucket, amount, claims)
+        SELECT :d, 'payer', py.payer_id, {bucket}, SUM(b.insurance_balance), COUNT(*)
+        FROM claim_balances b JOIN payers py ON py.id = b.payer_id
+        WHERE b.run_date = :d AND b.insurance_balance <> 0
+        GROUP BY py.payer_id, {bucket}
+        UNION ALL
+        SELECT :d, 'patient', pk.patient_key, {bucket}, SUM(b.patient_balance), COUNT(*)
+        FROM claim_balances b JOIN patient_keys pk ON pk.patient_id = b.patient_id
+        WHERE b.run_date = :d AND b.patient_balance <> 0
+        GROUP BY pk.patient_key, {bucket}""",
+        {"d": run_date},
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# KPIs
+# --------------------------------------------------------------------------------------------------
+
+
+def _ratio(num: Decimal, den: Decimal, scale: int = 6) -> Decimal | None:
+    if den == 0:
+        return None
+    return (num / den).quantize(Decimal(1).scaleb(-scale))
+
+
+def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
+    start = run_date - dt.timedelta(days=WINDOW_DAYS - 1)
+    w = {"s": start, "d": run_date}
+    window = f"{start.isoformat()} to {run_date.isoformat()} ({WINDOW_DAYS} days)"
+    rows: list[dict[str, Any]] = []
+
+    def kpi(name: str, num: Decimal, den: Decimal, definition: str, value: Decimal | None = None) -> None:
+        rows.append({"run_date": run_date, "name": name, "numerator": num, "denominator": den,
+                     "value": _ratio(num, den) if value is None and den else value, "definition": definition})
+
+    # Clean claim rate.
+    first_sub = q.date_of("f.sub_at")
+    first_scrub = q.date_of("f.scrub_at")
+    r = q.run(
+        f"""SELECT COUNT(*), SUM(CASE WHEN f.scrub_at IS NULL THEN 1 ELSE 0 END) FROM (
+                SELECT c.id, s.sub_at, x.scrub_at FROM claims c
+                LEFT JOIN (SELECT claim_id, MIN(created_at) AS sub_at FROM submissions GROUP BY claim_id) s
+                       ON s.claim_id = c.id
+                LEFT JOIN (SELECT claim_id, MIN(created_at) AS scrub_at FROM scrub_results GROUP BY claim_id) x
+                       ON x.claim_id = c.id
+                WHERE s.sub_at IS NOT NULL OR x.scrub_at IS NOT NULL) f
+            WHERE CASE WHEN f.scrub_at IS NOT NULL AND (f.sub_at IS NULL OR f.scrub_at < f.sub_at)
+                       THEN {first_scrub} ELSE {first_sub} END BETWEEN :s AND :d""",
+        w,
+    ).one()
+    kpi("clean_claim_rate", Decimal(r[1] or 0), Decimal(r[0] or 0),
+        "HFMA MAP Key 'clean claim rate': claims that passed all edits (claimflow's scrubber and 5010 "
+        "validation) without manual intervention ÷ claims that entered billing (first scrub result or first "
+        f"submission) in the window {window}. A claim with any scrub_results row is not clean.")
+
+    # First-pass acceptance rate.
+    r = q.run(
+        f"""SELECT SUM(CASE WHEN s.status IN ('accepted', 'rejected') THEN 1 ELSE 0 END),
+                   SUM(CASE WHEN s.status = 'accepted' THEN 1 ELSE 0 END)
+            FROM submissions s
+            JOIN (SELECT claim_id, MIN(attempt) AS attempt FROM submissions GROUP BY claim_id) f
+              ON f.claim_id = s.claim_id AND f.attempt = s.attempt
+            WHERE {q.date_of("s.created_at")} BETWEEN :s AND :d""",
+        w,
+    ).one()
+    kpi("first_pass_acceptance_rate", Decimal(r[1] or 0), Decimal(r[0] or 0),
+        "Claims whose first submission was accepted by the payer front end (277CA A1/A2/A5) ÷ claims whose "
+        "first submission was acknowledged (accepted, or rejected by 999/TA1/277CA), first submitted in the "
+        f"window {window}.")
+
+    # Initial denial rate, overall and by CARC category.
+    eff = _cp_effective(q)
+    q.temp_table(
+        "cf_kpi_first",
+        f"""SELECT cp.id AS cp_id, {outcome_sql("cp")} AS outcome
+            FROM claim_payments cp
+            JOIN (SELECT claim_id, MIN(id) AS id FROM claim_payments
+                  WHERE claim_id IS NOT NULL AND posted_at IS NOT NULL AND status_code IN {sql_in(POSTABLE)}
+                  GROUP BY claim_id) f ON f.id = cp.id
+            JOIN remittances r ON r.id = cp.remittance_id
+            WHERE {eff} BETWEEN :s AND :d""",
+        w,
+    )
+    total = Decimal(q.scalar("SELECT COUNT(*) FROM cf_kpi_first") or 0)
+    denied = Decimal(q.scalar("SELECT COUNT(*) FROM cf_kpi_first WHERE outcome = 'denied'") or 0)
+    kpi("denial_rate", denied, total,
+        "HFMA MAP Key 'initial denial rate': claims whose first adjudication (first posted 835 claim payment, "
+        "CLP02 1/2/3/4/19/20/21) was a denial (CLP02=4, or nothing paid with a denial CARC on a non-PR "
+        f"adjustment) ÷ claims first adjudicated, by 835 effective date in the window {window}.")
+    by_cat = dict(q.run(
+        f"""SELECT COALESCE(x.cat, 'other'), COUNT(*) FROM (
+                SELECT (SELECT {category_sql("a.reason_code")} FROM adjustments a
+                        WHERE a.claim_payment_id = f.cp_id AND a.group_code <> 'PR'
+                          AND a.reason_code NOT IN {non_denial_codes_sql()}
+                        ORDER BY a.amount DESC, a.reason_code LIMIT 1) AS cat
+                FROM cf_kpi_first f WHERE f.outcome = 'denied') x
+            GROUP BY COALESCE(x.cat, 'other')"""
+    ).tuples().all())
+    for cat in DENIAL_CATEGORIES:
+        kpi(f"denial_rate_{cat}", Decimal(by_cat.get(cat, 0)), total,
+            f"Initial denial rate for CARC category '{cat}' (adjudication.carc): first adjudications that were "
+            f"denials whose principal denial CARC (largest non-PR denial adjustment) is in this category ÷ "
+            f"claims first adjudicated in the window {window}.")
+    q.drop("cf_kpi_first")
+
+    # Days in A/R, net collection rate, aged A/R.
+    ar_total, ar_90 = (q.money(v) for v in q.run(
+        """SELECT SUM(insurance_balance + patient_balance),
+                  SUM(CASE WHEN age_days > 90 THEN insurance_balance + patient_balance ELSE 0 END)
+           FROM claim_balances WHERE run_date = :d""", w).one())
+    charges, contractual, payments = (q.money(v) for v in q.run(
+        f"""SELECT SUM(CASE WHEN entry_type = '{L.CHARGE}' AND account = '{L.AR_PAYER}' THEN amount ELSE 0 END),
+                   SUM(CASE WHEN account = '{L.CONTRACTUAL}' THEN amount ELSE 0 END),
+                   SUM(CASE WHEN account = '{L.CASH}' AND entry_type IN ('{L.PAYER_PAYMENT}',
+                            '{L.PATIENT_PAYMENT}', '{L.REVERSAL}') THEN amount ELSE 0 END)
+            FROM ledger_entries WHERE effective_date BETWEEN :s AND :d""", w).one())
+    daily = (charges / WINDOW_DAYS).quantize(Decimal("0.01"))
+    kpi("days_in_ar", ar_total, daily,
+        "HFMA MAP Key 'days in total discharged not final billed'-style 'days in A/R': total A/R (insurance + "
+        f"patient balances of claim_balances on the run date) ÷ average daily gross charges over {window} "
+        "(charges posted in the window ÷ 90). The value is computed from the unrounded average.",
+        value=(ar_total * WINDOW_DAYS / charges).quantize(Decimal("0.000001")) if charges else None)
+    kpi("net_collection_rate", payments, charges - contractual,
+        "HFMA MAP Key 'net collection rate': payments (payer payments net of reversals + patient payments "
+        "applied to balances, cash in the ledger) ÷ (gross charges − contractual adjustments), all by "
+        f"ledger effective date in the window {window}.")
+    kpi("aged_ar_over_90_rate", ar_90, ar_total,
+        "HFMA MAP Key 'aged A/R as a percentage of total billed A/R': A/R on claims more than 90 days from "
+        "the first date of service ÷ total A/R, on the run date.")
+    q.conn.execute(insert(m.Kpi), rows)
+    return {r["name"]: r["value"] for r in rows}
+
+
+# --------------------------------------------------------------------------------------------------
+# balance proof
+# --------------------------------------------------------------------------------------------------
+
+_EXC_COLS = ("source, level, kind, interchange_id, remittance_id, claim_payment_id, claim_id, reference, "
+             "expected, found, run_date, explained, created_at")
+
+
+def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
+    now = _utcnow()
+    p = {"d": run_date, "now": now}
+    before = int(q.scalar("SELECT COALESCE(MAX(id), 0) FROM balance_exceptions") or 0)
+    ins = f"INSERT INTO balance_exceptions ({_EXC_COLS}) SELECT x.* FROM ({{}}) x WHERE x.expected <> x.found"
+    head = "'reconciliation', '{level}', '{kind}'"
+    # Remittance: BPR02 = ΣCLP04 − ΣPLB.
+    q.run(ins.format(
+        f"""SELECT {head.format(level="remittance", kind="bpr02_vs_clp04_minus_plb")}, r.interchange_id,
+                   r.id, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), r.st02,
+                   CASE WHEN r.credit_debit = 'D' THEN -r.payment_amount ELSE r.payment_amount END AS expected,
+                   COALESCE(cp.paid, 0) - COALESCE(pl.amount, 0) AS found, :d, false, :now
+            FROM remittances r
+            LEFT JOIN (SELECT remittance_id, SUM(paid) AS paid FROM claim_payments GROUP BY remittance_id) cp
+                   ON cp.remittance_id = r.id
+            LEFT JOIN (SELECT remittance_id, SUM(amount) AS amount FROM provider_adjustments
+                       GROUP BY remittance_id) pl ON pl.remittance_id = r.id"""), p)
+    # Claim: CLP03 − CLP04 = Σ CAS (claim + line level).
+    q.run(ins.format(
+        f"""SELECT {head.format(level="claim", kind="clp03_minus_clp04_vs_cas")}, r.interchange_id, r.id, cp.id,
+                   cp.claim_id, cp.patient_control_number, cp.charge - cp.paid AS expected,
+                   COALESCE(a.amount, 0) AS found, :d, false, :now
+            FROM claim_payments cp JOIN remittances r ON r.id = cp.remittance_id
+            LEFT JOIN (SELECT claim_payment_id, SUM(amount) AS amount FROM adjustments GROUP BY claim_payment_id) a
+                   ON a.claim_payment_id = cp.id"""), p)
+    # Line: SVC02 − SVC03 = Σ line CAS.
+    q.run(ins.format(
+        f"""SELECT {head.format(level="line", kind="svc02_minus_svc03_vs_cas")}, r.interchange_id, r.id, cp.id,
+                   cp.claim_id, COALESCE(l.line_control_number, 'SVC segment ' || CAST(l.segment_no AS TEXT)),
+                   l.charge - l.paid AS expected, COALESCE(a.amount, 0) AS found, :d, false, :now
+            FROM service_line_payments l
+            JOIN claim_payments cp ON cp.id = l.claim_payment_id
+            JOIN remittances r ON r.id = cp.remittance_id
+            LEFT JOIN (SELECT service_line_payment_id, SUM(amount) AS amount FROM adjustments
+                       WHERE service_line_payment_id IS NOT NULL GROUP BY service_line_payment_id) a
+                   ON a.service_line_payment_id = l.id"""), p)
+    # Ledger: every txn_key sums to zero.
+    q.run(ins.format(
+        f"""SELECT {head.format(level="ledger", kind="txn_not_zero")}, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER),
+                   MAX(e.claim_payment_id), MAX(e.claim_id), substr(e.txn_key, 1, 60), 0 AS expected,
+                   SUM(e.amount) AS found, :d, false, :now
+            FROM ledger_entries e WHERE e.effective_date <= :d GROUP BY e.txn_key"""), p)
+    # Ledger per claim ties to claim_balances.
+    led = f"""SELECT claim_id,
+                     SUM(CASE WHEN account = '{L.AR_PAYER}' THEN amount ELSE 0 END) AS ar_payer,
+                     SUM(CASE WHEN account = '{L.AR_PATIENT}' THEN amount ELSE 0 END) AS ar_patient
+              FROM ledger_entries WHERE claim_id IS NOT NULL AND effective_date <= :d
+                AND account IN ('{L.AR_PAYER}', '{L.AR_PATIENT}') GROUP BY claim_id"""
+    ids = f"""SELECT claim_id FROM claim_balances WHERE run_date = :d
+              UNION SELECT claim_id FROM ({led}) l0"""
+    for kind, bal_col, led_col in (("claim_insurance_balance_vs_ledger", "insurance_balance", "ar_payer"),
+                                   ("claim_patient_balance_vs_ledger", "patient_balance", "ar_patient")):
+        q.run(ins.format(
+            f"""SELECT {head.format(level="ledger", kind=kind)}, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER),
+                       CAST(NULL AS INTEGER), k.claim_id, c.claim_number, COALESCE(b.{bal_col}, 0) AS expected,
+                       COALESCE(l.{led_col}, 0) AS found, :d, false, :now
+                FROM ({ids}) k
+                JOIN claims c ON c.id = k.claim_id
+                LEFT JOIN claim_balances b ON b.claim_id = k.claim_id AND b.run_date = :d
+                LEFT JOIN ({led}) l ON l.claim_id = k.claim_id"""), p)
+    # Patient: responsibility − payments + refunds due − write-offs = Σ ar_patient.
+    q.run(ins.format(
+        f"""SELECT {head.format(level="patient", kind="patient_balance_vs_ledger")}, CAST(NULL AS INTEGER),
+                   CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), pk.patient_key,
+                   b.patient_responsibility - b.patient_paid + b.refunds_due - b.write_offs AS expected,
+                   COALESCE(l.amount, 0) AS found, :d, false, :now
+            FROM patient_balances b
+            LEFT JOIN patient_keys pk ON pk.patient_id = b.patient_id
+            LEFT JOIN (SELECT patient_id, SUM(amount) AS amount FROM ledger_entries
+                       WHERE account = '{L.AR_PATIENT}' AND effective_date <= :d AND patient_id IS NOT NULL
+                       GROUP BY patient_id) l ON l.patient_id = b.patient_id
+            WHERE b.run_date = :d"""), p)
+
+    # Ledger references (the ledger has no foreign keys, by design): every id must exist.
+    refs = (("claim_id", "claims"), ("patient_id", "patients"), ("claim_payment_id", "claim_payments"),
+            ("patient_payment_id", "patient_payments"), ("provider_adjustment_id", "provider_adjustments"))
+    joins = " ".join(f"LEFT JOIN {t} t{i} ON t{i}.id = e.{c}" for i, (c, t) in enumerate(refs))
+    sums = ", ".join(f"SUM(CASE WHEN e.{c} IS NOT NULL AND t{i}.id IS NULL THEN 1 ELSE 0 END)"
+                     for i, (c, _) in enumerate(refs))
+    dangling = q.run(f"SELECT {sums} FROM ledger_entries e {joins} WHERE e.effective_date <= :d", p).one()
+    for (col, _), n in zip(refs, dangling, strict=True):
+        if n:
+            q.run(f"""INSERT INTO balance_exceptions ({_EXC_COLS})
+                      VALUES ('reconciliation', 'ledger', 'dangling_reference', NULL, NULL, NULL, NULL,
+                              :ref, NULL, NULL, :d, false, :now)""",
+                  {**p, "ref": f"ledger_entries.{col}: {int(n)} row(s)"})
+
+    # Keep explanations: a new exception identical to an explained one (same run date being replaced, or
+    # an earlier run) inherits its explanation.
+    same = " AND ".join(
+        q.same(f"o.{c}", f"balance_exceptions.{c}")
+        for c in ("level", "kind", "remittance_id", "claim_payment_id", "claim_id", "reference", "expected",
+                  "found")
+    )
+    match = f"""SELECT {{col}} FROM balance_exceptions o
+                WHERE o.source = 'reconciliation' AND o.explained = true AND o.id <= :before
+                  AND o.run_date <= :d AND {same}
+                ORDER BY o.run_date DESC, o.id DESC LIMIT 1"""
+    q.run(
+        f"""UPDATE balance_exceptions SET explained = true, explanation = ({match.format(col="o.explanation")})
+            WHERE id > :before AND EXISTS ({match.format(col="1")})""",
+        {"before": before, "d": run_date},
+    )
+    q.run("DELETE FROM balance_exceptions WHERE source = 'reconciliation' AND run_date = :d AND id <= :before",
+          {"d": run_date, "before": before})
+    rows = q.run(
+        """SELECT kind, COUNT(*), SUM(CASE WHEN explained = false THEN 1 ELSE 0 END) FROM balance_exceptions
+           WHERE source = 'reconciliation' AND run_date = :d GROUP BY kind ORDER BY kind""",
+        {"d": run_date},
+    ).all()
+    return {
+        "run_date": run_date.isoformat(),
+        "exceptions": sum(int(r[1]) for r in rows),
+        "unexplained": sum(int(r[2] or 0) for r in rows),
+        "by_kind": {str(r[0]): int(r[1]) for r in rows},
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# summary and run row
+# --------------------------------------------------------------------------------------------------
+
+
+def _summary(q: Sql, run_date: dt.date, kpis: dict[str, Decimal | None], proof: dict[str, Any]) -> dict[str, Any]:
+    d = {"d": run_date}
+    cb = q.run(
+        """SELECT COUNT(*), SUM(charge), SUM(payer_paid), SUM(contractual), SUM(other_adjustments),
+                  SUM(patient_responsibility), SUM(insurance_balance), SUM(insurance_write_off + patient_write_off),
+                  SUM(provider_adjustments), SUM(CASE WHEN secondary_due THEN 1 ELSE 0 END)
+           FROM claim_balances WHERE run_date = :d""", d).one()
+    pb = q.run(
+        """SELECT SUM(patient_paid), SUM(patient_balance), SUM(refunds_due), COUNT(*),
+                  SUM(CASE WHEN patient_balance > 0 THEN 1 ELSE 0 END)
+           FROM patient_balances WHERE run_date = :d""", d).one()
+    unmatched = q.run(
+        """SELECT COUNT(*), SUM(cp.paid) FROM unmatched_payments u JOIN claim_payments cp ON cp.id = u.claim_payment_id
+           WHERE u.resolved = false""").one()
+    by_status = {str(s): int(n) for s, n in q.run(
+        "SELECT status, COUNT(*) FROM claims GROUP BY status ORDER BY status").all()}
+    n835 = int(q.scalar("SELECT COUNT(*) FROM balance_exceptions WHERE source = '835' AND explained = false") or 0)
+    money = q.money
+    ins_total, pat_total = money(cb[6]), money(pb[1])
+
+    def s(v: Decimal) -> str:
+        return f"{v:.2f}"
+
+    return {
+        "run_date": run_date.isoformat(),
+        "claims": int(cb[0] or 0),
+        "claims_by_status": by_status,
+        "patients": int(pb[3] or 0),
+        "patients_owing": int(pb[4] or 0),
+        "total_charge": s(money(cb[1])),
+        "total_paid": s(money(cb[2])),
+        "contractual": s(money(cb[3])),
+        "other_adjustments": s(money(cb[4])),
+        "patient_responsibility": s(money(cb[5])),
+        "patient_payments": s(money(pb[0])),
+        "refunds_due": s(money(pb[2])),
+        "write_offs": s(money(cb[7])),
+        "provider_adjustments": s(money(cb[8])),
+        "insurance_balance_total": s(ins_total),
+        "patient_balance_total": s(pat_total),
+        "ar_total": s(ins_total + pat_total),
+        "secondary_due": int(cb[9] or 0),
+        "unmatched_payments": int(unmatched[0] or 0),
+        "unmatched_amount": s(money(unmatched[1])),
+        "balance_exceptions": int(proof["unexplained"]),
+        "balance_exceptions_total": int(proof["exceptions"]),
+        "balance_exceptions_by_kind": proof["by_kind"],
+        "balance_exceptions_835": n835,
+        "kpis": {k: (None if v is None else str(v)) for k, v in kpis.items()},
+    }
+
+
+def _record_run(conn: Any, run_date: dt.date, status: str, started: dt.datetime,
+                summary: dict[str, Any] | None) -> None:
+    exists = conn.execute(select(m.ReconciliationRun.id).where(m.ReconciliationRun.run_date == run_date)).first()
+    values = {"status": status, "started_at": started, "finished_at": _utcnow(), "summary": summary}
+    if exists:
+        conn.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.run_date == run_date).values(**values))
+    else:
+        conn.execute(insert(m.ReconciliationRun).values(run_date=run_date, **values))

@@ -1,0 +1,254 @@
+"""The de-identified analyst layer: views without names, dates of birth, member IDs or addresses.
+
+* **PostgreSQL**: schema ``analyst`` holding one view per analyst-facing table (``analyst.claims``,
+  ``analyst.claim_balances``, …). :func:`grant_analyst` creates a role that can read those views and
+  nothing else (views run with their owner's rights, so the role needs no grant on any base table).
+* **SQLite** (no schemas): the same views named ``analyst_<name>`` (``analyst_claims``, …).
+
+Patients appear only as ``patient_key``: the first 32 hex digits of ``sha256(salt || ':' || patient id)``.
+Keys live in ``patient_keys`` (never granted) and are computed once per patient — in SQL on PostgreSQL
+(built-in ``sha256()``), in Python on SQLite (``hashlib``; identical values) — by
+:func:`refresh_patient_keys`, which every nightly reconciliation and :func:`grant_analyst` call. Stored
+keys are never recomputed, so they stay stable even if the salt setting changes; to rotate, delete
+``patient_keys`` and reconcile again (historic ``aging_buckets`` keep the old keys).
+
+The salt comes from ``CLAIMFLOW_PATIENT_KEY_SALT``; the default (:data:`DEFAULT_SALT`) is public, so
+set a secret salt before the first reconciliation in production. With the default, someone who can
+guess patient ids could compute keys (ids alone are not PHI, but keep the salt secret anyway).
+
+The views keep dates of service, claim numbers and amounts (a limited data set, not Safe Harbor
+de-identification): share exports accordingly.
+
+Money columns: NUMERIC(14,2) on PostgreSQL (``Decimal`` via psycopg); **integer cents** in SQLite views.
+:func:`read_view` returns a DataFrame with ``Decimal`` money on both backends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, Engine, text
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+SCHEMA = "analyst"
+SALT_ENV = "CLAIMFLOW_PATIENT_KEY_SALT"
+DEFAULT_SALT = "claimflow-patient-key-v1"
+KEY_LENGTH = 32
+
+_PK = "LEFT JOIN patient_keys pk ON pk.patient_id = {alias}.patient_id"
+
+#: name → SELECT. Explicit column lists: a column added to a base table later never leaks by itself.
+VIEWS: dict[str, str] = {
+    "payers": "SELECT id, payer_id AS payer_code, name, payer_type, filing_indicator, partner FROM payers",
+    "claims": f"""SELECT c.id, c.claim_number, c.claim_type, c.status, pk.patient_key, c.payer_id,
+        py.payer_id AS payer_code, c.billing_provider_id, c.rendering_provider_id, c.responsibility,
+        c.primary_claim_id, c.frequency, c.place_of_service, c.bill_type, c.total_charge,
+        c.service_date_from, c.service_date_to, c.payer_claim_number, c.created_at, c.submitted_at,
+        c.status_changed_at
+        FROM claims c JOIN payers py ON py.id = c.payer_id {_PK.format(alias="c")}""",
+    "service_lines": """SELECT id, claim_id, line_number, line_control_number, procedure_code, modifiers,
+        revenue_code, charge, units, unit_basis, service_date, place_of_service FROM service_lines""",
+    "submissions": """SELECT id, claim_id, attempt, patient_control_number, interchange_id, frequency, status,
+        created_at FROM submissions""",
+    "claim_balances": f"""SELECT b.run_date, b.claim_id, c.claim_number, pk.patient_key, b.payer_id,
+        py.payer_id AS payer_code, b.status, b.charge, b.payer_paid, b.contractual, b.other_adjustments,
+        b.patient_responsibility, b.patient_paid, b.provider_adjustments, b.insurance_write_off,
+        b.patient_write_off, b.insurance_balance, b.patient_balance, b.service_date, b.age_days,
+        b.secondary_due
+        FROM claim_balances b JOIN claims c ON c.id = b.claim_id JOIN payers py ON py.id = b.payer_id
+        {_PK.format(alias="b")}""",
+    "patient_balances": f"""SELECT b.run_date, pk.patient_key, b.claims, b.charges, b.payer_paid,
+        b.adjustments, b.patient_responsibility, b.patient_paid, b.refunds_due, b.write_offs,
+        b.insurance_balance, b.patient_balance
+        FROM patient_balances b {_PK.format(alias="b")}""",
+    "aging_buckets": 'SELECT run_date, dimension, "key", bucket, amount, claims FROM aging_buckets',
+    "kpis": "SELECT run_date, name, value, numerator, denominator, definition FROM kpis",
+    "remittances": """SELECT id, interchange_id, isa13, gs06, st02, handling_code, payment_amount,
+        credit_debit, payment_method, payment_date, trace_number, payer_identifier, payer_name,
+        payee_identifier, production_date, balanced, payer_id FROM remittances""",
+    "claim_payments": """SELECT id, remittance_id, segment_no, patient_control_number, status_code, charge,
+        paid, patient_responsibility, filing_indicator, payer_claim_number, facility_type, frequency,
+        deductible, coinsurance, copay, contractual, other_adjustments, statement_from, statement_to,
+        received_date, claim_id, match_method, posted_at, reversal_of_id, correction_of_id
+        FROM claim_payments""",
+    "service_line_payments": """SELECT id, claim_payment_id, segment_no, procedure_qualifier, procedure_code,
+        modifiers, revenue_code, charge, paid, units, original_procedure, line_control_number,
+        service_date, allowed, service_line_id FROM service_line_payments""",
+    "adjustments": """SELECT id, claim_payment_id, service_line_payment_id, segment_no, position, group_code,
+        reason_code, amount, quantity FROM adjustments""",
+    "remark_codes": """SELECT id, claim_payment_id, service_line_payment_id, segment_no, position, source, code
+        FROM remark_codes""",
+    "provider_adjustments": """SELECT id, remittance_id, segment_no, position, provider_identifier,
+        fiscal_period_date, reason_code, reference, amount, claim_id FROM provider_adjustments""",
+    "balance_exceptions": """SELECT id, source, level, kind, interchange_id, remittance_id, claim_payment_id,
+        claim_id, reference, expected, found, run_date, explained, explanation, created_at
+        FROM balance_exceptions""",
+    "ledger_entries": f"""SELECT e.id, e.txn_key, e.entry_type, e.account, e.amount, e.claim_id,
+        pk.patient_key, e.payer_id, e.claim_payment_id, e.patient_payment_id, e.provider_adjustment_id,
+        e.effective_date, e.created_at
+        FROM ledger_entries e {_PK.format(alias="e")}""",
+    "patient_payments": f"""SELECT p.id, pk.patient_key, p.claim_id, p.amount, p.received_on, p.method,
+        p.posted_at, p.created_at FROM patient_payments p {_PK.format(alias="p")}""",
+    "unmatched_payments": "SELECT id, claim_payment_id, reason, resolved, created_at FROM unmatched_payments",
+    "reconciliation_runs": "SELECT id, run_date, status, started_at, finished_at, summary FROM reconciliation_runs",
+}
+
+#: Money columns per view (integer cents on SQLite; :func:`read_view` converts them).
+MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "claims": ("total_charge",),
+    "service_lines": ("charge",),
+    "claim_balances": ("charge", "payer_paid", "contractual", "other_adjustments", "patient_responsibility",
+                       "patient_paid", "provider_adjustments", "insurance_write_off", "patient_write_off",
+                       "insurance_balance", "patient_balance"),
+    "patient_balances": ("charges", "payer_paid", "adjustments", "patient_responsibility", "patient_paid",
+                         "refunds_due", "write_offs", "insurance_balance", "patient_balance"),
+    "aging_buckets": ("amount",),
+    "remittances": ("payment_amount",),
+    "claim_payments": ("charge", "paid", "patient_responsibility", "deductible", "coinsurance", "copay",
+                       "contractual", "other_adjustments"),
+    "service_line_payments": ("charge", "paid", "allowed"),
+    "adjustments": ("amount",),
+    "provider_adjustments": ("amount",),
+    "balance_exceptions": ("expected", "found"),
+    "ledger_entries": ("amount",),
+    "patient_payments": ("amount",),
+}
+
+
+class AnalystError(Exception):
+    """The analyst layer cannot do what was asked (e.g. roles on SQLite, a bad role name)."""
+
+
+def view_name(dialect: str, name: str) -> str:
+    """``analyst.claims`` on PostgreSQL, ``analyst_claims`` on SQLite."""
+    if name not in VIEWS:
+        raise AnalystError(f"no analyst view named {name!r}")
+    return f"{SCHEMA}.{name}" if dialect == "postgresql" else f"{SCHEMA}_{name}"
+
+
+def create_views(conn: Connection) -> None:
+    """(Re)create every analyst view. Called by migration 0002; later migrations that alter a base
+    table used here should drop the views first (:func:`drop_views`) and call this again at the end."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+    for name, select in VIEWS.items():
+        full = view_name(dialect, name)
+        conn.execute(text(f"DROP VIEW IF EXISTS {full}"))
+        conn.execute(text(f"CREATE VIEW {full} AS {select}"))
+
+
+def drop_views(conn: Connection) -> None:
+    dialect = conn.dialect.name
+    for name in VIEWS:
+        conn.execute(text(f"DROP VIEW IF EXISTS {view_name(dialect, name)}"))
+    if dialect == "postgresql":
+        conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA}"))
+
+
+def patient_salt() -> str:
+    return os.environ.get(SALT_ENV) or DEFAULT_SALT
+
+
+def patient_key(patient_id: int, salt: str | None = None) -> str:
+    """The key of one patient id (the same value SQL computes on PostgreSQL)."""
+    raw = f"{patient_salt() if salt is None else salt}:{patient_id}".encode()
+    return hashlib.sha256(raw).hexdigest()[:KEY_LENGTH]
+
+
+def refresh_patient_keys(conn: Connection, salt: str | None = None) -> int:
+    """Give every patient without a key one. Set-based SQL on PostgreSQL; Python hashing on SQLite.
+    Returns how many keys were added."""
+    salt = patient_salt() if salt is None else salt
+    if conn.dialect.name == "postgresql":
+        return conn.execute(
+            text(
+                "INSERT INTO patient_keys (patient_id, patient_key) "
+                f"SELECT p.id, substr(encode(sha256(convert_to(:salt || ':' || CAST(p.id AS TEXT), 'UTF8')), "
+                f"'hex'), 1, {KEY_LENGTH}) FROM patients p "
+                "WHERE NOT EXISTS (SELECT 1 FROM patient_keys k WHERE k.patient_id = p.id)"
+            ),
+            {"salt": salt},
+        ).rowcount
+    missing = conn.execute(
+        text("SELECT p.id FROM patients p WHERE NOT EXISTS "
+             "(SELECT 1 FROM patient_keys k WHERE k.patient_id = p.id)")
+    ).scalars().all()
+    if missing:
+        conn.execute(
+            text("INSERT INTO patient_keys (patient_id, patient_key) VALUES (:pid, :key)"),
+            [{"pid": pid, "key": patient_key(pid, salt)} for pid in missing],
+        )
+    return len(missing)
+
+
+_ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def grant_analyst(engine: Engine, role: str) -> None:
+    """PostgreSQL only: make ``role`` able to read the analyst views and nothing else. Idempotent.
+
+    The role is created ``NOLOGIN`` when missing: it is a group role; give people access with
+    ``GRANT <role> TO alice`` (their own LOGIN role, with their own credentials). An existing role is
+    left as it is (its LOGIN attribute and password are not touched). Grants: USAGE on schema
+    ``analyst``, SELECT on its views (also on views created later, through default privileges);
+    every privilege on public tables and sequences is revoked, and CONNECT on the database is granted.
+    """
+    if engine.dialect.name != "postgresql":
+        raise AnalystError("analyst roles need PostgreSQL; on SQLite read the analyst_* views directly")
+    if not _ROLE.match(role):
+        raise AnalystError("role names are lower-case letters, digits and underscores (max 63)")
+    with engine.begin() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
+        if not exists:
+            conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
+        refresh_patient_keys(conn)
+        db = conn.execute(text("SELECT current_database()")).scalar_one()
+        conn.execute(text(f'GRANT CONNECT ON DATABASE "{db}" TO "{role}"'))
+        conn.execute(text(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"'))
+        conn.execute(text(f'REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM "{role}"'))
+        conn.execute(text(f'REVOKE CREATE ON SCHEMA public FROM "{role}"'))
+        conn.execute(text(f'GRANT USAGE ON SCHEMA {SCHEMA} TO "{role}"'))
+        conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO "{role}"'))
+        conn.execute(text(f'ALTER DEFAULT PRIVILEGES IN SCHEMA {SCHEMA} GRANT SELECT ON TABLES TO "{role}"'))
+
+
+def _cents_to_decimal(value: Any) -> Any:
+    if value is None:
+        return None
+    return (Decimal(int(value)) / 100).quantize(Decimal("0.01"))
+
+
+def read_view(
+    engine: Engine, name: str, where: str | None = None, params: Mapping[str, Any] | None = None
+) -> pd.DataFrame:
+    """``SELECT * FROM`` an analyst view into a DataFrame, money as ``Decimal`` on both backends.
+
+    ``where`` is a SQL condition with ``:named`` parameters, e.g.
+    ``read_view(engine, "claim_balances", "run_date = :d", {"d": date(2026, 11, 25)})``.
+    """
+    import pandas as pd
+
+    sql = f"SELECT * FROM {view_name(engine.dialect.name, name)}"
+    if where:
+        sql += f" WHERE {where}"
+    bound = dict(params or {})
+    if engine.dialect.name == "sqlite":
+        bound = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in bound.items()}
+    with engine.connect() as conn:
+        result = conn.execute(text(sql), bound)
+        columns = list(result.keys())
+        rows = [list(r) for r in result]
+    if engine.dialect.name == "sqlite":
+        for i, col in enumerate(columns):
+            if col in MONEY_COLUMNS.get(name, ()):
+                for row in rows:
+                    row[i] = _cents_to_decimal(row[i])
+    return pd.DataFrame.from_records(rows, columns=columns, coerce_float=False)

@@ -1,0 +1,290 @@
+"""EOBs: one explanation of benefits per 835 claim payment, as a patient statement or a posting needs it.
+
+An :class:`EOB` joins the transaction header (payer, check/EFT trace, payment method and date) to one
+:class:`~parsers.records.ClaimPayment` and breaks its adjustments down:
+
+* patient responsibility (CAS group ``PR``) into deductible (PR-1), coinsurance (PR-2), copay (PR-3) and
+  other PR;
+* the other groups into contractual (``CO``), other adjustments (``OA``), payer-initiated reductions
+  (``PI``) and corrections (``CR``);
+* CARCs as ``"CO-45"`` (group-reason) and RARCs (MIA/MOA at claim level, LQ*HE at line level) —
+  computed on access (``carc_codes`` / ``rarc_codes`` properties), so building an EOB stays cheap.
+
+Claim-level breakdown fields sum the claim's own CAS and all of its lines' CAS; each
+:class:`EOBLine` has the same breakdown for its line alone. ``patient_responsibility`` is what the payer
+reported (CLP05); ``patient_responsibility_adjusted`` is ΣPR from the CAS segments — they normally
+agree, and when they do not, the CAS detail is what a statement can explain.
+
+Build them streaming with :func:`iter_eobs` (records in → EOBs out) or one at a time with
+:func:`build_eob`. EOBs hold patient *control numbers*, never names or member IDs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Iterator, Sequence
+from decimal import Decimal
+from typing import NamedTuple
+
+from parsers.records import Adjustment, ClaimPayment, Remittance
+
+ZERO = Decimal(0)
+
+
+class Breakdown(NamedTuple):
+    """Adjustments summed by what they mean."""
+
+    patient_responsibility: Decimal  # ΣPR
+    deductible: Decimal  # PR-1
+    coinsurance: Decimal  # PR-2
+    copay: Decimal  # PR-3
+    other_patient_responsibility: Decimal  # PR, any other reason
+    contractual: Decimal  # ΣCO
+    other_adjustments: Decimal  # ΣOA
+    payer_initiated: Decimal  # ΣPI
+    corrections: Decimal  # ΣCR
+
+
+class EOBLine(NamedTuple):
+    """One service line of an EOB."""
+
+    segment_no: int
+    control_number: str | None  # REF*6R: our line item control number
+    procedure_qualifier: str
+    procedure_code: str
+    modifiers: tuple[str, ...]
+    revenue_code: str
+    service_date_from: dt.date | None  # DTM*472, or DTM*150
+    service_date_to: dt.date | None  # DTM*472, or DTM*151
+    units: Decimal | None
+    charge: Decimal
+    allowed: Decimal | None  # AMT*B6
+    paid: Decimal
+    patient_responsibility: Decimal  # ΣPR of the line's CAS
+    deductible: Decimal
+    coinsurance: Decimal
+    copay: Decimal
+    other_patient_responsibility: Decimal
+    contractual: Decimal
+    other_adjustments: Decimal
+    payer_initiated: Decimal
+    corrections: Decimal
+    adjustments: Sequence[Adjustment]
+    rarc_codes: Sequence[str]  # LQ*HE
+
+    @property
+    def carc_codes(self) -> tuple[str, ...]:
+        """``("CO-45", "PR-2")``: group-reason of the line's adjustments, first appearance order."""
+        return tuple(dict.fromkeys(f"{a.group}-{a.reason}" for a in self.adjustments))
+
+
+class EOB(NamedTuple):
+    """Explanation of benefits for one claim payment (2100 loop) of an 835."""
+
+    file_sha256: str | None
+    isa13: str | None
+    gs06: str | None
+    st02: str | None
+    segment_no: int  # CLP
+    payer_name: str
+    payer_id: str
+    payee_name: str
+    payee_id: str  # NPI (N1*PE*…*XX) or tax ID
+    trace_number: str  # TRN02: check or EFT number
+    payment_method: str  # BPR04: ACH, CHK, NON …
+    handling_code: str  # BPR01 (H: notification only, no money moves)
+    payment_date: dt.date | None  # BPR16
+    patient_control_number: str  # CLP01: our claim
+    payer_claim_control_number: str  # CLP07
+    claim_status: str  # CLP02
+    reversal: bool  # CLP02 = 22
+    filing_indicator: str
+    facility_type: str
+    frequency: str
+    statement_from: dt.date | None
+    statement_to: dt.date | None
+    charge: Decimal  # CLP03
+    paid: Decimal  # CLP04
+    patient_responsibility: Decimal  # CLP05 (0 when absent)
+    patient_responsibility_adjusted: Decimal  # ΣPR of claim and line CAS
+    deductible: Decimal
+    coinsurance: Decimal
+    copay: Decimal
+    other_patient_responsibility: Decimal
+    contractual: Decimal
+    other_adjustments: Decimal
+    payer_initiated: Decimal
+    corrections: Decimal
+    adjustments: Sequence[Adjustment]  # claim-level CAS
+    claim_remark_codes: tuple[str, ...]  # MIA/MOA RARCs
+    lines: tuple[EOBLine, ...]
+
+    @property
+    def carc_codes(self) -> tuple[str, ...]:
+        """Group-reason CARCs of the claim and its lines (``"CO-45"``), first appearance order."""
+        seen = dict.fromkeys(f"{a.group}-{a.reason}" for a in self.adjustments)
+        for ln in self.lines:
+            seen.update(dict.fromkeys(f"{a.group}-{a.reason}" for a in ln.adjustments))
+        return tuple(seen)
+
+    @property
+    def rarc_codes(self) -> tuple[str, ...]:
+        """RARCs of the claim (MIA/MOA) and its lines (LQ*HE), first appearance order."""
+        seen = dict.fromkeys(self.claim_remark_codes)
+        for ln in self.lines:
+            seen.update(dict.fromkeys(ln.rarc_codes))
+        return tuple(seen)
+
+
+def breakdown(adjustments: Iterable[Adjustment]) -> Breakdown:
+    """Sum CAS adjustments by meaning."""
+    co = oa = pi = cr = ded = coi = cop = oth = ZERO
+    for g, r, a, _q in adjustments:
+        if g == "CO":
+            co += a
+        elif g == "PR":
+            if r == "1":
+                ded += a
+            elif r == "2":
+                coi += a
+            elif r == "3":
+                cop += a
+            else:
+                oth += a
+        elif g == "OA":
+            oa += a
+        elif g == "PI":
+            pi += a
+        else:
+            cr += a
+    return _tn(Breakdown, (ded + coi + cop + oth, ded, coi, cop, oth, co, oa, pi, cr))
+
+
+_tn = tuple.__new__
+
+
+def build_eob(remittance: Remittance, claim: ClaimPayment) -> EOB:
+    """The EOB of ``claim``, paid under ``remittance`` (its transaction's header).
+
+    Hot path (one call per claim payment): sums in local variables, records built with
+    ``tuple.__new__``, ServiceLine fields read by position (see :class:`parsers.records.ServiceLine`).
+    """
+    tn = _tn
+    z = ZERO
+    # claim totals: the claim's own CAS first, then each line's sums are added
+    t_co = t_oa = t_pi = t_cr = t_ded = t_coi = t_cop = t_oth = z
+    for g, r, a, _q in claim.adjustments:
+        if g == "CO":
+            t_co += a
+        elif g == "PR":
+            if r == "1":
+                t_ded += a
+            elif r == "2":
+                t_coi += a
+            elif r == "3":
+                t_cop += a
+            else:
+                t_oth += a
+        elif g == "OA":
+            t_oa += a
+        elif g == "PI":
+            t_pi += a
+        else:
+            t_cr += a
+    lines = []
+    for ln in claim.lines:
+        adjs = ln[18]
+        co = oa = pi = cr = ded = coi = cop = oth = z
+        for g, r, a, _q in adjs:
+            if g == "CO":
+                co += a
+            elif g == "PR":
+                if r == "1":
+                    ded += a
+                elif r == "2":
+                    coi += a
+                elif r == "3":
+                    cop += a
+                else:
+                    oth += a
+            elif g == "OA":
+                oa += a
+            elif g == "PI":
+                pi += a
+            else:
+                cr += a
+        if adjs:
+            t_co += co
+            t_oa += oa
+            t_pi += pi
+            t_cr += cr
+            t_ded += ded
+            t_coi += coi
+            t_cop += cop
+            t_oth += oth
+        sfrom = sto = ln[13]
+        if sfrom is None:
+            sfrom, sto = ln[14], ln[15]
+        # EOBLine field order
+        lines.append(
+            tn(
+                EOBLine,
+                (ln[0], ln[16], ln[1], ln[2], ln[3], ln[7], sfrom, sto, ln[8], ln[5], ln[17], ln[6],
+                 ded + coi + cop + oth, ded, coi, cop, oth, co, oa, pi, cr, adjs, ln[19]),
+            )
+        )  # fmt: skip
+    pr = claim.patient_responsibility
+    return tn(
+        EOB,
+        (
+            claim.file_sha256,
+            claim.isa13,
+            claim.gs06,
+            claim.st02,
+            claim.segment_no,
+            remittance.payer_name,
+            remittance.payer_id,
+            remittance.payee_name,
+            remittance.payee_id,
+            remittance.trace_number,
+            remittance.payment_method,
+            remittance.handling_code,
+            remittance.payment_date,
+            claim.patient_control_number,
+            claim.payer_claim_control_number,
+            claim.status,
+            claim.status == "22",
+            claim.filing_indicator,
+            claim.facility_type,
+            claim.frequency,
+            claim.statement_from,
+            claim.statement_to,
+            claim.charge,
+            claim.paid,
+            pr if pr is not None else z,
+            t_ded + t_coi + t_cop + t_oth,
+            t_ded,
+            t_coi,
+            t_cop,
+            t_oth,
+            t_co,
+            t_oa,
+            t_pi,
+            t_cr,
+            claim.adjustments,
+            claim.remark_codes if (claim.inpatient or claim.outpatient) else (),
+            tuple(lines),
+        ),
+    )
+
+
+def iter_eobs(records: Iterable[object]) -> Iterator[EOB]:
+    """EOBs for the claim payments in a record stream from :func:`parsers.parse_file` (835)."""
+    remittance: Remittance | None = None
+    for rec in records:
+        if type(rec) is ClaimPayment:
+            if remittance is None:  # pragma: no cover - the parser always yields the header first
+                raise ValueError("claim payment before its remittance header")
+            yield build_eob(remittance, rec)
+        elif type(rec) is Remittance:
+            remittance = rec

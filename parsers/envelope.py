@@ -1,0 +1,284 @@
+"""ISA/GS/ST/SE/GE/IEA (and TA1) bookkeeping shared by every inbound parser.
+
+The parsers own their segment loop (that is where the speed is) and hand every envelope segment to one
+:class:`Envelope`, which checks nesting and the trailer counts and keeps the current control numbers
+for provenance:
+
+* ``SE01`` = segments counted from ST to SE inclusive; ``SE02`` = ``ST02``;
+* ``GE01`` = transaction sets in the group; ``GE02`` = ``GS06``;
+* ``IEA01`` = functional groups in the interchange; ``IEA02`` = ``ISA13``;
+* nothing outside ST..SE but envelope segments (and TA1 between ISA and the first GS); a file must not
+  end inside an envelope (a truncated file).
+
+A file without ISA (``ST..SE`` or ``GS..GE`` only, as guide examples are often published) is accepted in
+"bare" mode: provenance then has ``isa13``/``gs06`` ``None``.
+
+Errors look like ``bad.835: segment 57 (SE): SE01 says 40 segments, counted 41``. Control numbers are
+not patient data, so messages may quote them.
+"""
+
+from __future__ import annotations
+
+from edi.errors import X12ParseError
+from edi.reader import check_segment_id
+from parsers.records import InterchangeAck
+from parsers.values import date6
+
+ENVELOPE_IDS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA", "TA1"})
+
+
+def _int(value: str) -> int | None:
+    v = value.strip()
+    return int(v) if v.isdigit() else None
+
+
+class Envelope:
+    """Where we are in the envelope of one file, and the checks of every trailer."""
+
+    __slots__ = (
+        "bare",
+        "file",
+        "gs01",
+        "gs02",
+        "gs03",
+        "gs06",
+        "gs08",
+        "gs_segno",
+        "in_gs",
+        "in_isa",
+        "in_st",
+        "isa12",
+        "isa13",
+        "isa_segno",
+        "last_segno",
+        "n_gs",
+        "n_isa",
+        "n_st",
+        "n_st_total",
+        "sha256",
+        "st01",
+        "st02",
+        "st03",
+        "st_segno",
+    )
+
+    def __init__(self, file: str | None, sha256: str | None) -> None:
+        self.file = file
+        self.sha256 = sha256
+        self.bare = False
+        self.in_isa = self.in_gs = self.in_st = False
+        self.isa13: str | None = None
+        self.isa12: str | None = None
+        self.gs01: str | None = None
+        self.gs02: str | None = None
+        self.gs03: str | None = None
+        self.gs06: str | None = None
+        self.gs08: str | None = None
+        self.st01 = ""
+        self.st02: str | None = None
+        self.st03 = ""
+        self.isa_segno = self.gs_segno = self.st_segno = 0
+        self.n_gs = self.n_st = 0
+        self.n_isa = 0
+        self.n_st_total = 0
+        self.last_segno = 0
+
+    def error(self, msg: str, segno: int, sid: str | None, element: str | None = None) -> X12ParseError:
+        return X12ParseError(msg, file=self.file, segment_no=segno, segment_id=sid, element=element)
+
+    # ---- the dispatcher -------------------------------------------------------------------------------
+
+    def control(self, segno: int, el: list[str]) -> str:
+        """Handle an envelope segment and return its ID (``"ST"``, ``"SE"``, …).
+
+        Any other segment is returned as ``""`` after its ID has been validated (junk raises); the caller
+        decides what to do with it. Body segments outside a transaction set raise here too.
+        """
+        sid = el[0]
+        if sid == "ST":
+            self.st(segno, el)
+        elif sid == "SE":
+            self.se(segno, el)
+        elif sid == "GS":
+            self.gs(segno, el)
+        elif sid == "GE":
+            self.ge(segno, el)
+        elif sid == "IEA":
+            self.iea(segno, el)
+        elif sid == "TA1":
+            if not self.in_isa or self.in_gs:
+                raise self.error("TA1 must follow ISA, outside any functional group", segno, sid)
+        else:
+            el = check_segment_id(el, segno, self.file)
+            sid = el[0]
+            if sid == "ISA":
+                self.isa(segno, el)
+                return sid
+            if not self.in_st:
+                raise self.error(f"{sid} segment outside a transaction set (no ST before it)", segno, sid)
+            return ""
+        return sid
+
+    # ---- segments -------------------------------------------------------------------------------------
+
+    def isa(self, segno: int, el: list[str]) -> None:
+        if self.in_isa:
+            raise self.error(f"ISA inside interchange {self.isa13}: its IEA is missing", segno, "ISA")
+        if self.bare:
+            raise self.error("ISA after a transaction set that had no interchange envelope", segno, "ISA")
+        if len(el) < 17:
+            raise self.error(f"ISA has {len(el) - 1} elements, 16 required (truncated?)", segno, "ISA")
+        isa13 = el[13].strip()
+        if not isa13.isdigit():
+            raise self.error("is not a 9-digit interchange control number", segno, "ISA", "ISA13")
+        self.isa13 = isa13
+        self.isa12 = el[12].strip()
+        self.in_isa = True
+        self.isa_segno = segno
+        self.n_gs = 0
+        self.n_isa += 1
+
+    def gs(self, segno: int, el: list[str]) -> None:
+        if self.in_gs:
+            raise self.error(f"GS inside functional group {self.gs06}: its GE is missing", segno, "GS")
+        if not self.in_isa:
+            if self.n_isa or (self.n_st_total and not self.bare):
+                raise self.error("GS outside an interchange (no ISA before it)", segno, "GS")
+            self.bare = True
+        if self.in_st:
+            raise self.error(f"GS inside transaction set {self.st02}: its SE is missing", segno, "GS")
+        if len(el) < 7 or not el[6].strip():
+            raise self.error("is required (group control number)", segno, "GS", "GS06")
+        self.gs01 = el[1]
+        self.gs02 = el[2] if len(el) > 2 else ""
+        self.gs03 = el[3] if len(el) > 3 else ""
+        self.gs06 = el[6].strip()
+        self.gs08 = el[8].strip() if len(el) > 8 else ""
+        self.in_gs = True
+        self.gs_segno = segno
+        self.n_st = 0
+        self.n_gs += 1
+
+    def st(self, segno: int, el: list[str]) -> None:
+        if self.in_st:
+            raise self.error(f"ST inside transaction set {self.st02}: its SE is missing", segno, "ST")
+        if not self.in_gs:
+            if self.in_isa:
+                raise self.error("ST outside a functional group (no GS before it)", segno, "ST")
+            if self.n_isa:
+                raise self.error("ST outside an interchange (no ISA before it)", segno, "ST")
+            self.bare = True
+        if len(el) < 3 or not el[2].strip():
+            raise self.error("is required (transaction set control number)", segno, "ST", "ST02")
+        self.st01 = el[1]
+        self.st02 = el[2].strip()
+        self.st03 = el[3].strip() if len(el) > 3 else ""
+        self.in_st = True
+        self.st_segno = segno
+        self.n_st += 1
+        self.n_st_total += 1
+
+    def se(self, segno: int, el: list[str]) -> None:
+        if not self.in_st:
+            raise self.error("SE without ST", segno, "SE")
+        counted = segno - self.st_segno + 1
+        said = _int(el[1]) if len(el) > 1 else None
+        if said is None:
+            raise self.error("is not a segment count", segno, "SE", "SE01")
+        if said != counted:
+            raise self.error(f"says {said} segments, counted {counted}", segno, "SE", "SE01")
+        se02 = el[2].strip() if len(el) > 2 else ""
+        if se02 != self.st02:
+            raise self.error(f"{se02 or '(empty)'} does not match ST02 {self.st02}", segno, "SE", "SE02")
+        self.in_st = False
+
+    def ge(self, segno: int, el: list[str]) -> None:
+        if self.in_st:
+            raise self.error(f"GE inside transaction set {self.st02}: its SE is missing", segno, "GE")
+        if not self.in_gs:
+            raise self.error("GE without GS", segno, "GE")
+        said = _int(el[1]) if len(el) > 1 else None
+        if said is None:
+            raise self.error("is not a transaction set count", segno, "GE", "GE01")
+        if said != self.n_st:
+            raise self.error(f"says {said} transaction sets, counted {self.n_st}", segno, "GE", "GE01")
+        ge02 = el[2].strip() if len(el) > 2 else ""
+        if ge02 != self.gs06:
+            raise self.error(f"{ge02 or '(empty)'} does not match GS06 {self.gs06}", segno, "GE", "GE02")
+        self.in_gs = False
+
+    def iea(self, segno: int, el: list[str]) -> None:
+        if self.in_st:
+            raise self.error(f"IEA inside transaction set {self.st02}: its SE is missing", segno, "IEA")
+        if self.in_gs:
+            raise self.error(f"IEA inside functional group {self.gs06}: its GE is missing", segno, "IEA")
+        if not self.in_isa:
+            raise self.error("IEA without ISA", segno, "IEA")
+        said = _int(el[1]) if len(el) > 1 else None
+        if said is None:
+            raise self.error("is not a functional group count", segno, "IEA", "IEA01")
+        if said != self.n_gs:
+            raise self.error(f"says {said} functional groups, counted {self.n_gs}", segno, "IEA", "IEA01")
+        iea02 = el[2].strip() if len(el) > 2 else ""
+        if iea02 != self.isa13:
+            raise self.error(f"{iea02 or '(empty)'} does not match ISA13 {self.isa13}", segno, "IEA", "IEA02")
+        self.in_isa = False
+
+    def ta1(self, segno: int, el: list[str]) -> InterchangeAck:
+        """A TA1 segment (already placed by :meth:`control`) as a record."""
+        if len(el) < 5:
+            raise self.error(f"TA1 has {len(el) - 1} elements, 5 required", segno, "TA1")
+        code = el[4].strip()
+        if code not in ("A", "E", "R"):
+            raise self.error("is not A, E or R", segno, "TA1", "TA104")
+        date = date6(el[2].strip(), self.file, segno, "TA1", 2) if el[2].strip() else None
+        return InterchangeAck(
+            self.sha256,
+            self.isa13,
+            None,
+            None,
+            segno,
+            el[1].strip(),
+            date,
+            el[3].strip(),
+            code,
+            el[5].strip() if len(el) > 5 else "",
+            code != "R",
+        )
+
+    def finish(self, last_segno: int, last_sid: str | None) -> None:
+        """End of file: nothing may be left open."""
+        if last_segno == 0:
+            raise self.error("no segments", 1, None)
+        if self.in_st:
+            raise self.error(
+                f"file ends inside transaction set {self.st02} (no SE); truncated?", last_segno, last_sid
+            )
+        if self.in_gs:
+            raise self.error(
+                f"file ends inside functional group {self.gs06} (no GE); truncated?", last_segno, last_sid
+            )
+        if self.in_isa:
+            raise self.error(
+                f"file ends inside interchange {self.isa13} (no IEA); truncated?", last_segno, last_sid
+            )
+
+    # ---- provenance -----------------------------------------------------------------------------------
+
+    def provenance(self) -> tuple[str | None, str | None, str | None, str | None]:
+        """(file_sha256, isa13, gs06, st02) of the current transaction set."""
+        return (self.sha256, self.isa13, self.gs06, self.st02)
+
+    def version_ok(self, prefix: str) -> bool:
+        """Whether the group/transaction claims guide ``prefix`` (``"005010X221"``) or at least 5010.
+
+        Published samples often carry a GS08 that does not match the content; ST03 and ISA12 are
+        consulted too. Only a positively older version (003/004…) is refused.
+        """
+        for v in (self.st03, self.gs08 or ""):
+            if v.startswith(prefix):
+                return True
+        versions = [v for v in (self.st03, self.gs08 or "") if v]
+        if versions:
+            return any(v.startswith("00501") for v in versions)
+        return self.isa12 in (None, "", "00501")

@@ -1,0 +1,909 @@
+"""835 Health Care Claim Payment/Advice, implementation guide 005010X221A1 → typed records, streaming.
+
+Per transaction set the parser yields, in file order::
+
+    Remittance            header: BPR, TRN, CUR, REF*EV/F2, DTM*405, 1000A payer, 1000B payee
+    ProviderSummary       per LX header number (with TS3/TS2), when present
+    ClaimPayment          per 2100 loop (CLP … with its 2110 SVC lines), as soon as the next loop starts
+    ProviderAdjustment    per PLB reason/amount pair
+    RemittanceTotals      at SE: counts and sums for balancing and summaries
+
+Nothing accumulates across claims, so memory stays flat whatever the file size. Several ISA per file,
+several GS per ISA and several ST per GS are fine; a TA1 in the interchange is yielded as an
+:class:`~parsers.records.InterchangeAck`.
+
+Speed: one loop over the raw segment strings of each chunk (:func:`edi.reader.iter_batches`), segment IDs
+tested by frequency (DTM, AMT, CAS, REF, SVC, NM1, CLP, LQ first), records built from lists with
+``tuple.__new__`` (no keyword parsing), amounts and dates through the dict caches of
+:mod:`parsers.values`, and the cyclic GC paused. Everything else (header, PLB, envelope) is rare and
+handled in methods. The balancing sums (ΣCAS per line and claim) are kept while parsing, so
+:class:`RemittanceTotals` carries the counts of unbalanced claims and lines and a summary needs no
+second pass; ``parse(..., claims=False)`` skips building claim records altogether.
+
+The parser checks structure and values, not business rules: it does not refuse a file because it does
+not balance — :mod:`eob.balance` reports that — nor because a situational segment is missing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+from edi import gc_paused
+from edi.errors import X12ParseError
+from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
+from parsers.envelope import Envelope
+from parsers.records import (
+    Adjustment,
+    ClaimPayment,
+    Contact,
+    InpatientAdjudication,
+    InterchangeAck,
+    OutpatientAdjudication,
+    Party,
+    ProviderAdjustment,
+    ProviderSummary,
+    Remittance,
+    RemittanceTotals,
+    ServiceLine,
+)
+from parsers.values import AMOUNTS, DATES, ZERO, amount, date8, element_error, number, opt_amount, opt_date8
+
+GUIDE = "005010X221A1"
+TRANSACTION = "835"
+
+Record835 = (
+    Remittance | ProviderSummary | ClaimPayment | ProviderAdjustment | RemittanceTotals | InterchangeAck
+)
+
+_tn = tuple.__new__
+
+MAX_CLAIM_SEGMENTS = 100_000
+"""A claim payment loop longer than this is refused: records are built in memory one claim at a time,
+so this bounds memory on a corrupt or hostile file (the guide allows 999 service lines per claim)."""
+
+# Field positions of the records built as lists in the hot loop. The lists are written out in field
+# order there; tests/unit/parsers/test_x835.py checks every field lands where its name says.
+_C = {f: i for i, f in enumerate(ClaimPayment._fields)}
+C_PCN = _C["patient_control_number"]
+C_PATIENT = _C["patient"]
+C_INSURED = _C["insured"]
+C_CORRECTED = _C["corrected_patient"]
+C_PROVIDER = _C["service_provider"]
+C_CROSSOVER = _C["crossover_carrier"]
+C_CORR_PAYER = _C["corrected_payer"]
+C_OTHER_PARTIES = _C["other_parties"]
+C_MIA = _C["inpatient"]
+C_MOA = _C["outpatient"]
+C_FROM = _C["statement_from"]
+C_TO = _C["statement_to"]
+C_RECEIVED = _C["received_date"]
+C_EXPIRES = _C["coverage_expiration"]
+C_DATES = _C["other_dates"]
+C_REFS = _C["references"]
+C_CONTACTS = _C["contacts"]
+C_AMTS = _C["amounts"]
+C_QTYS = _C["quantities"]
+C_ADJ = _C["adjustments"]
+C_LINES = _C["lines"]
+C_CHARGE = _C["charge"]
+C_PAID = _C["paid"]
+C_PR = _C["patient_responsibility"]
+
+_L = {f: i for i, f in enumerate(ServiceLine._fields)}
+L_DATE = _L["service_date"]
+L_FROM = _L["service_date_from"]
+L_TO = _L["service_date_to"]
+L_CTRL = _L["control_number"]
+L_ALLOWED = _L["allowed"]
+L_ADJ = _L["adjustments"]
+L_RARC = _L["remark_codes"]
+L_NCPDP = _L["ncpdp_reject_codes"]
+L_REFS = _L["references"]
+L_AMTS = _L["amounts"]
+L_QTYS = _L["quantities"]
+L_CHARGE = _L["charge"]
+L_PAID = _L["paid"]
+
+_R = {f: i for i, f in enumerate(Remittance._fields)}
+_REMIT0: list[Any] = [""] * len(Remittance._fields)
+for _f in (
+    "payment_amount",
+    "payment_date",
+    "currency",
+    "receiver_reference",
+    "version_reference",
+    "production_date",
+):
+    _REMIT0[_R[_f]] = None
+for _f in (
+    "payer_address",
+    "payer_references",
+    "payer_contacts",
+    "payee_address",
+    "payee_references",
+    "payee_remittance_delivery",
+):
+    _REMIT0[_R[_f]] = ()
+
+_CLAIM_NM1 = {
+    "QC": C_PATIENT,
+    "IL": C_INSURED,
+    "74": C_CORRECTED,
+    "82": C_PROVIDER,
+    "TT": C_CROSSOVER,
+    "PR": C_CORR_PAYER,
+}
+
+
+def _pad(el: list[str], n: int) -> list[str]:
+    if len(el) < n:
+        el.extend([""] * (n - len(el)))
+    return el
+
+
+def _contact(el: list[str]) -> Contact:
+    _pad(el, 9)
+    nums = tuple((el[i], el[i + 1]) for i in (3, 5, 7) if el[i] or el[i + 1])
+    return Contact(el[1], el[2], nums)
+
+
+class _Parser:
+    """State of one 835 file. The hot loop lives in :meth:`run`; rare segments in methods."""
+
+    def __init__(self, env: Envelope, build: bool = True) -> None:
+        self.env = env
+        self.build = build  # False: totals only (summaries); every check still runs
+        self.file = env.file
+        self.remit: list[Any] | None = None  # header being built (or kept for context)
+        self.hctx = 0  # 0 table 1, 1 loop 1000A payer, 2 loop 1000B payee, 3 detail (LX/CLP/PLB)
+        self.lx: str | None = None
+        self.summary: list[Any] | None = None
+        self._reset_totals()
+
+    def _reset_totals(self) -> None:
+        self.n_claims = 0
+        self.n_lines = 0
+        self.t_charge = ZERO
+        self.t_paid = ZERO
+        self.t_pr = ZERO
+        self.t_plb = ZERO
+        self.bad_claims = 0
+        self.bad_lines = 0
+
+    def err(self, msg: str, segno: int, sid: str, element: str | None = None) -> X12ParseError:
+        return X12ParseError(msg, file=self.file, segment_no=segno, segment_id=sid, element=element)
+
+    # ---- hot loop --------------------------------------------------------------------------------------
+
+    def run(self, batches: Iterator[SegmentBatch]) -> Iterator[Record835]:
+        env = self.env
+        file = self.file
+        AM = AMOUNTS
+        DA = DATES
+        tn = _tn
+        claim: list[Any] | None = None
+        line: list[Any] | None = None
+        lines: list[ServiceLine] = []
+        claim_segno = 0
+        build = self.build
+        lcas = ccas = ZERO  # ΣCAS of the open line / of the open claim (for the balancing counts)
+        segno = 0
+        sid: str | None = None
+        el: list[str] = []
+        try:
+            for first, delims, segs in batches:
+                e = delims.element
+                c = delims.component
+                segno = first - 1
+                if claim is not None and segno - claim_segno > MAX_CLAIM_SEGMENTS:
+                    raise self.err(
+                        f"claim {claim[C_PCN]} spans more than {MAX_CLAIM_SEGMENTS} segments",
+                        claim_segno,
+                        "CLP",
+                    )
+                for s in segs:
+                    segno += 1
+                    el = s.split(e)
+                    sid = el[0]
+                    if sid == "DTM":
+                        q = el[1]
+                        x = el[2]
+                        d = DA.get(x)
+                        if d is None:
+                            d = date8(x, file, segno, sid, 2)
+                        if line is not None:
+                            if q == "472":
+                                line[L_DATE] = d
+                            elif q == "150":
+                                line[L_FROM] = d
+                            elif q == "151":
+                                line[L_TO] = d
+                            else:
+                                raise self.err(
+                                    f"qualifier {q} is not a service date (472, 150, 151)",
+                                    segno,
+                                    sid,
+                                    "DTM01",
+                                )
+                        elif claim is not None:
+                            if q == "232":
+                                claim[C_FROM] = d
+                            elif q == "233":
+                                claim[C_TO] = d
+                            elif q == "050":
+                                claim[C_RECEIVED] = d
+                            elif q == "036":
+                                claim[C_EXPIRES] = d
+                            elif claim[C_DATES]:
+                                claim[C_DATES].append((q, d))
+                            else:
+                                claim[C_DATES] = [(q, d)]
+                        else:
+                            self.header_dtm(segno, q, d)
+                    elif sid == "AMT":
+                        q = el[1]
+                        x = el[2]
+                        a = AM.get(x)
+                        if a is None:
+                            a = amount(x, file, segno, sid, 2)
+                        if line is not None:
+                            if q == "B6":
+                                line[L_ALLOWED] = a
+                            elif line[L_AMTS]:
+                                line[L_AMTS].append((q, a))
+                            else:
+                                line[L_AMTS] = [(q, a)]
+                        elif claim is not None:
+                            if claim[C_AMTS]:
+                                claim[C_AMTS].append((q, a))
+                            else:
+                                claim[C_AMTS] = [(q, a)]
+                        else:
+                            raise self.err("AMT outside a claim (no CLP before it)", segno, sid)
+                    elif sid == "CAS":
+                        x = el[3]
+                        a = AM.get(x)
+                        if a is None:
+                            a = amount(x, file, segno, sid, 3)
+                        if len(el) == 4 and el[1] and el[2]:
+                            adj = [tn(Adjustment, (el[1], el[2], a, None))] if build else None
+                        else:
+                            adj = self.cas(segno, el, a)
+                            for extra in adj[1:]:
+                                a += extra[2]
+                        if line is not None:
+                            lcas += a
+                            if adj is not None:
+                                v = line[L_ADJ]
+                                if v:
+                                    v.extend(adj)
+                                else:
+                                    line[L_ADJ] = adj
+                        elif claim is not None:
+                            ccas += a
+                            if adj is not None:
+                                v = claim[C_ADJ]
+                                if v:
+                                    v.extend(adj)
+                                else:
+                                    claim[C_ADJ] = adj
+                        else:
+                            raise self.err("CAS outside a claim (no CLP before it)", segno, sid)
+                    elif sid == "REF":
+                        q = el[1]
+                        x = el[2]
+                        if line is not None:
+                            if q == "6R":
+                                line[L_CTRL] = x
+                            elif line[L_REFS]:
+                                line[L_REFS].append((q, x))
+                            else:
+                                line[L_REFS] = [(q, x)]
+                        elif claim is not None:
+                            if claim[C_REFS]:
+                                claim[C_REFS].append((q, x))
+                            else:
+                                claim[C_REFS] = [(q, x)]
+                        else:
+                            self.header_ref(segno, el)
+                    elif sid == "SVC":
+                        if claim is None:
+                            raise self.err("SVC outside a claim (no CLP before it)", segno, sid)
+                        if line is not None:
+                            if line[L_CHARGE] - line[L_PAID] != lcas:
+                                self.bad_lines += 1
+                            ccas += lcas
+                            if build:
+                                lines.append(tn(ServiceLine, line))
+                        lcas = ZERO
+                        self.n_lines += 1
+                        comp = el[1].split(c)
+                        if len(comp) < 2 or not comp[1]:
+                            raise self.err(
+                                f"must be a composite qualifier{c}procedure code (ISA16 component separator)",
+                                segno,
+                                sid,
+                                "SVC01",
+                            )
+                        x = el[2]
+                        a = AM.get(x)
+                        if a is None:
+                            a = amount(x, file, segno, sid, 2)
+                        x = el[3]
+                        p = AM.get(x)
+                        if p is None:
+                            p = amount(x, file, segno, sid, 3)
+                        n = len(el)
+                        units = None
+                        if n > 5 and el[5]:
+                            x = el[5]
+                            units = AM.get(x)
+                            if units is None:
+                                units = amount(x, file, segno, sid, 5)
+                        if n > 6:
+                            oq, ocode, omods, ounits = self.svc_original(segno, el, c)
+                        else:
+                            oq = ocode = ""
+                            omods = ()
+                            ounits = None
+                        # field order of ServiceLine (checked by tests/unit/parsers/test_x835.py)
+                        line = [
+                            segno,
+                            comp[0],
+                            comp[1],
+                            tuple(comp[2:6]) if len(comp) > 2 else (),
+                            comp[6] if len(comp) > 6 else "",
+                            a,
+                            p,
+                            el[4] if n > 4 else "",
+                            units,
+                            oq,
+                            ocode,
+                            omods,
+                            ounits,
+                            None,  # service_date
+                            None,  # service_date_from
+                            None,  # service_date_to
+                            None,  # control_number
+                            None,  # allowed
+                            (),  # adjustments
+                            (),  # remark_codes
+                            (),  # ncpdp_reject_codes
+                            (),  # references
+                            (),  # amounts
+                            (),  # quantities
+                        ]
+                    elif sid == "NM1":
+                        if claim is None or line is not None:
+                            raise self.err("NM1 outside a claim payment loop (2100)", segno, sid)
+                        if not build:
+                            continue
+                        n = len(el)
+                        if n < 10:
+                            el.extend([""] * (10 - n))
+                        party = tn(Party, (el[1], el[2], el[3], el[4], el[5], el[7], el[8], el[9]))
+                        k = _CLAIM_NM1.get(el[1])
+                        if k is not None and claim[k] is None:
+                            claim[k] = party
+                        elif claim[C_OTHER_PARTIES]:
+                            claim[C_OTHER_PARTIES].append(party)
+                        else:
+                            claim[C_OTHER_PARTIES] = [party]
+                    elif sid == "CLP":
+                        if claim is not None:
+                            rec = self.finish(claim, line, lines, lcas, ccas)
+                            if rec is not None:
+                                yield rec
+                            line = None
+                        else:
+                            yield from self.before_claim(segno)
+                        n = len(el)
+                        if n < 14:
+                            el.extend([""] * (14 - n))
+                        if not el[1]:
+                            raise self.err("is required (patient control number)", segno, sid, "CLP01")
+                        if not el[2]:
+                            raise self.err("is required (claim status)", segno, sid, "CLP02")
+                        x = el[3]
+                        a = AM.get(x)
+                        if a is None:
+                            a = amount(x, file, segno, sid, 3)
+                        x = el[4]
+                        p = AM.get(x)
+                        if p is None:
+                            p = amount(x, file, segno, sid, 4)
+                        x = el[5]
+                        pr = AM.get(x) if x else None
+                        if pr is None and x:
+                            pr = amount(x, file, segno, sid, 5)
+                        # field order of ClaimPayment (checked by tests/unit/parsers/test_x835.py)
+                        claim = [
+                            env.sha256,
+                            env.isa13,
+                            env.gs06,
+                            env.st02,
+                            segno,
+                            self.lx,
+                            el[1],
+                            el[2],
+                            a,
+                            p,
+                            pr,
+                            el[6],
+                            el[7],
+                            el[8],
+                            el[9],
+                            el[11],
+                            number(el[12], file, segno, sid, 12) if el[12] else None,
+                            number(el[13], file, segno, sid, 13) if el[13] else None,
+                            None,  # patient
+                            None,  # insured
+                            None,  # corrected_patient
+                            None,  # service_provider
+                            None,  # crossover_carrier
+                            None,  # corrected_payer
+                            (),  # other_parties
+                            None,  # inpatient
+                            None,  # outpatient
+                            None,  # statement_from
+                            None,  # statement_to
+                            None,  # received_date
+                            None,  # coverage_expiration
+                            (),  # other_dates
+                            (),  # references
+                            (),  # contacts
+                            (),  # amounts
+                            (),  # quantities
+                            (),  # adjustments
+                            (),  # lines
+                        ]
+                        claim_segno = segno
+                        lines = []
+                        lcas = ccas = ZERO
+                    elif sid == "LQ":
+                        if line is None:
+                            raise self.err("LQ outside a service line (no SVC before it)", segno, sid)
+                        k = L_RARC if el[1] == "HE" else L_NCPDP
+                        if line[k]:
+                            line[k].append(el[2])
+                        else:
+                            line[k] = [el[2]]
+                    elif sid == "QTY":
+                        x = el[2]
+                        qty = AM.get(x)
+                        if qty is None:
+                            qty = amount(x, file, segno, sid, 2)
+                        if line is not None:
+                            if line[L_QTYS]:
+                                line[L_QTYS].append((el[1], qty))
+                            else:
+                                line[L_QTYS] = [(el[1], qty)]
+                        elif claim is not None:
+                            if claim[C_QTYS]:
+                                claim[C_QTYS].append((el[1], qty))
+                            else:
+                                claim[C_QTYS] = [(el[1], qty)]
+                        else:
+                            raise self.err("QTY outside a claim (no CLP before it)", segno, sid)
+                    elif sid == "MOA" or sid == "MIA":
+                        if claim is None or line is not None:
+                            raise self.err(f"{sid} outside a claim payment loop (2100)", segno, sid)
+                        if sid == "MOA":
+                            claim[C_MOA] = self.moa(segno, el)
+                        else:
+                            claim[C_MIA] = self.mia(segno, el)
+                    elif sid == "PER" and claim is not None:
+                        if line is not None:
+                            raise self.err("PER inside a service line", segno, sid)
+                        if claim[C_CONTACTS]:
+                            claim[C_CONTACTS].append(_contact(el))
+                        else:
+                            claim[C_CONTACTS] = [_contact(el)]
+                    elif sid == "LX":
+                        if claim is not None:
+                            rec = self.finish(claim, line, lines, lcas, ccas)
+                            if rec is not None:
+                                yield rec
+                            claim = line = None
+                        yield from self.lx_segment(segno, el)
+                    elif sid == "PLB":
+                        if claim is not None:
+                            rec = self.finish(claim, line, lines, lcas, ccas)
+                            if rec is not None:
+                                yield rec
+                            claim = line = None
+                        yield from self.plb(segno, el, c)
+                    elif sid == "SE":
+                        if claim is not None:
+                            rec = self.finish(claim, line, lines, lcas, ccas)
+                            claim = line = None
+                            env.se(segno, el)
+                            if rec is not None:
+                                yield rec
+                        else:
+                            env.se(segno, el)
+                        yield from self.end_transaction(segno, el)
+                    elif sid == "ST":
+                        env.st(segno, el)
+                        self.begin_transaction(segno)
+                    else:
+                        kind = env.control(segno, el)
+                        if kind == "TA1":
+                            yield env.ta1(segno, el)
+                        elif kind == "":
+                            self.header_segment(segno, el, c)
+            env.finish(segno, sid)
+        except IndexError:
+            raise self.err(
+                f"has only {len(el) - 1} elements; a required element is missing", segno, sid or "?"
+            ) from None
+
+    def before_claim(self, segno: int) -> Iterator[Remittance | ProviderSummary]:
+        """First CLP of a transaction or of an LX group: header and provider summary are complete."""
+        if not self.env.in_st:
+            raise self.err("CLP outside a transaction set (no ST before it)", segno, "CLP")
+        if self.hctx != 3:
+            yield from self.begin_detail(segno, "CLP")
+        if self.summary is not None:
+            yield _tn(ProviderSummary, self.summary)
+            self.summary = None
+
+    def cas(self, segno: int, el: list[str], first_amount: Decimal) -> list[Adjustment]:
+        """CAS with quantities or several reasons: up to six reason/amount/quantity triplets."""
+        f = self.file
+        AM = AMOUNTS
+        tn = _tn
+        g = el[1]
+        n = len(el)
+        adj = []
+        for i in range(2, n, 3):
+            r = el[i]
+            if i == 2:
+                a: Decimal | None = first_amount
+            else:
+                x = el[i + 1] if i + 1 < n else ""
+                a = AM.get(x) if x else None
+                if a is None and x:
+                    a = amount(x, f, segno, "CAS", i + 1)
+            x = el[i + 2] if i + 2 < n else ""
+            qty = (AM.get(x) or number(x, f, segno, "CAS", i + 2)) if x else None
+            if r:
+                if a is None:
+                    raise element_error("is required with a reason code", f, segno, "CAS", i + 1)
+                adj.append(tn(Adjustment, (g, r, a, qty)))
+            elif a is not None or qty is not None:
+                raise element_error("is required with an amount", f, segno, "CAS", i)
+        if not g:
+            raise element_error("is required (claim adjustment group code)", f, segno, "CAS", 1)
+        if not adj:
+            raise element_error("is required (adjustment reason code)", f, segno, "CAS", 2)
+        if len(adj) > 6:
+            raise self.err(f"has {len(adj)} adjustment reasons; at most 6 per CAS", segno, "CAS")
+        return adj
+
+    def svc_original(
+        self, segno: int, el: list[str], c: str
+    ) -> tuple[str, str, tuple[str, ...], Decimal | None]:
+        """SVC06 (procedure as submitted) and SVC07 (units as submitted)."""
+        if el[6]:
+            oc = el[6].split(c)
+            oq, ocode, omods = oc[0], oc[1] if len(oc) > 1 else "", tuple(oc[2:6])
+        else:
+            oq = ocode = ""
+            omods = ()
+        ounits = number(el[7], self.file, segno, "SVC", 7) if len(el) > 7 else None
+        return oq, ocode, omods, ounits
+
+    # ---- claims ---------------------------------------------------------------------------------------
+
+    def finish(
+        self, claim: list[Any], line: list[Any] | None, lines: list[ServiceLine], lcas: Decimal, ccas: Decimal
+    ) -> ClaimPayment | None:
+        """End of a 2100 loop: totals, the balancing counts, and the record (when building records).
+
+        ``lcas``/``ccas``: ΣCAS of the open line and of the claim so far (claim CAS + finished lines).
+        """
+        if line is not None:
+            if line[L_CHARGE] - line[L_PAID] != lcas:
+                self.bad_lines += 1
+            ccas += lcas
+            if self.build:
+                lines.append(_tn(ServiceLine, line))
+        if claim[C_CHARGE] - claim[C_PAID] != ccas:
+            self.bad_claims += 1
+        self.n_claims += 1
+        self.t_charge += claim[C_CHARGE]
+        self.t_paid += claim[C_PAID]
+        pr = claim[C_PR]
+        if pr is not None:
+            self.t_pr += pr
+        if not self.build:
+            return None
+        if lines:
+            claim[C_LINES] = lines
+        return _tn(ClaimPayment, claim)
+
+    def moa(self, segno: int, el: list[str]) -> OutpatientAdjudication:
+        _pad(el, 10)
+        f, s = self.file, "MOA"
+        return OutpatientAdjudication(
+            number(el[1], f, segno, s, 1),
+            opt_amount(el[2], f, segno, s, 2),
+            tuple(x for x in el[3:8] if x),
+            opt_amount(el[8], f, segno, s, 8),
+            opt_amount(el[9], f, segno, s, 9),
+        )
+
+    def mia(self, segno: int, el: list[str]) -> InpatientAdjudication:
+        _pad(el, 25)
+        f, s = self.file, "MIA"
+        amounts = []
+        for i in (2, 4, *range(6, 15), *range(16, 20)):
+            a = opt_amount(el[i], f, segno, s, i)
+            if a is not None:
+                amounts.append((f"MIA{i:02d}", a))
+        remarks = tuple(x for x in (el[5], *el[20:24]) if x)
+        return InpatientAdjudication(
+            number(el[1], f, segno, s, 1),
+            number(el[3], f, segno, s, 3),
+            tuple(amounts),
+            number(el[15], f, segno, s, 15),
+            remarks,
+        )
+
+    # ---- transaction structure ------------------------------------------------------------------------
+
+    def begin_transaction(self, segno: int) -> None:
+        env = self.env
+        if env.st01 != TRANSACTION:
+            raise self.err(
+                f"ST01 {env.st01} in an 835 file; one transaction type per file is supported",
+                segno,
+                "ST",
+                None,
+            )
+        if not env.version_ok("005010X221"):
+            version = env.st03 or env.gs08 or env.isa12
+            raise self.err(f"835 version {version} is not supported (only {GUIDE})", segno, "ST")
+        remit = _REMIT0.copy()
+        remit[:7] = [env.sha256, env.isa13, env.gs06, env.st02, segno, env.gs02, env.gs03]
+        self.remit = remit
+        self.hctx = 0
+        self.lx = None
+        self.summary = None
+        self._reset_totals()
+
+    def begin_detail(self, segno: int, sid: str) -> Iterator[Remittance]:
+        """First LX/CLP/PLB/SE of a transaction: the header is complete; yield it."""
+        remit = self.remit
+        if remit is None:
+            raise self.err(f"{sid} outside a transaction set (no ST before it)", segno, sid)
+        if self.hctx == 3:
+            return
+        if remit[_R["payment_amount"]] is None:
+            raise self.err(f"835 transaction set {self.env.st02} has no BPR segment", segno, sid)
+        self.hctx = 3
+        yield _tn(Remittance, remit)
+
+    def lx_segment(self, segno: int, el: list[str]) -> Iterator[Remittance | ProviderSummary]:
+        yield from self.begin_detail(segno, "LX")
+        if self.summary is not None:
+            yield _tn(ProviderSummary, self.summary)
+        env = self.env
+        self.lx = el[1] if len(el) > 1 else ""
+        self.summary = [
+            env.sha256,
+            env.isa13,
+            env.gs06,
+            env.st02,
+            segno,
+            self.lx,
+            None,
+            None,
+            None,
+            None,
+            None,
+            (),
+        ]
+
+    def ts(self, segno: int, el: list[str]) -> None:
+        summ = self.summary
+        sid = el[0]
+        if summ is None:
+            raise self.err(f"{sid} without LX before it", segno, sid)
+        f = self.file
+        amounts = list(summ[11])
+        if sid == "TS3":
+            _pad(el, 6)
+            summ[6] = el[1]
+            summ[7] = el[2]
+            summ[8] = opt_date8(el[3], f, segno, sid, 3)
+            summ[9] = number(el[4], f, segno, sid, 4)
+            summ[10] = opt_amount(el[5], f, segno, sid, 5)
+            start = 6
+        else:
+            start = 1
+        for i in range(start, len(el)):
+            a = opt_amount(el[i], f, segno, sid, i)
+            if a is not None:
+                amounts.append((f"{sid}{i:02d}", a))
+        summ[11] = tuple(amounts)
+
+    def plb(
+        self, segno: int, el: list[str], comp: str
+    ) -> Iterator[Remittance | ProviderSummary | ProviderAdjustment]:
+        yield from self.begin_detail(segno, "PLB")
+        if self.summary is not None:
+            yield _tn(ProviderSummary, self.summary)
+            self.summary = None
+        env, f = self.env, self.file
+        if len(el) < 5:
+            raise self.err("needs a provider, a date and at least one reason/amount pair", segno, "PLB")
+        fiscal = opt_date8(el[2], f, segno, "PLB", 2)
+        for i in range(3, len(el), 2):
+            if not el[i] and (i + 1 >= len(el) or not el[i + 1]):
+                continue
+            parts = el[i].split(comp)
+            if not parts[0]:
+                raise self.err("is required (adjustment reason)", segno, "PLB", f"PLB{i:02d}")
+            if i + 1 >= len(el):
+                raise self.err("is required (adjustment amount)", segno, "PLB", f"PLB{i + 1:02d}")
+            a = amount(el[i + 1], f, segno, "PLB", i + 1)
+            self.t_plb += a
+            yield ProviderAdjustment(
+                env.sha256,
+                env.isa13,
+                env.gs06,
+                env.st02,
+                segno,
+                el[1],
+                fiscal,
+                parts[0],
+                parts[1] if len(parts) > 1 else "",
+                a,
+            )
+
+    def end_transaction(
+        self, segno: int, el: list[str]
+    ) -> Iterator[Remittance | ProviderSummary | RemittanceTotals]:
+        yield from self.begin_detail(segno, "SE")
+        if self.summary is not None:
+            yield _tn(ProviderSummary, self.summary)
+            self.summary = None
+        env = self.env
+        remit = self.remit
+        assert remit is not None
+        yield RemittanceTotals(
+            env.sha256,
+            env.isa13,
+            env.gs06,
+            env.st02,
+            segno,
+            self.n_claims,
+            self.n_lines,
+            self.t_charge,
+            self.t_paid,
+            self.t_pr,
+            self.t_plb,
+            remit[_R["payment_amount"]],
+            segno - env.st_segno + 1,
+            self.bad_claims,
+            self.bad_lines,
+        )
+        self.remit = None
+
+    # ---- header (table 1, loops 1000A/1000B) ----------------------------------------------------------
+
+    def _remit(self, segno: int, sid: str) -> list[Any]:
+        remit = self.remit
+        if remit is None:
+            raise self.err(f"{sid} outside a transaction set (no ST before it)", segno, sid)
+        if self.hctx == 3:
+            raise self.err(f"{sid} after the first claim; header segments must come first", segno, sid)
+        return remit
+
+    def header_dtm(self, segno: int, q: str, d: dt.date) -> None:
+        remit = self._remit(segno, "DTM")
+        if q == "405":
+            remit[_R["production_date"]] = d
+        # other header DTM qualifiers are not in the guide; ignored
+
+    def header_ref(self, segno: int, el: list[str]) -> None:
+        remit = self._remit(segno, "REF")
+        q, val = el[1], el[2]
+        if self.hctx == 0:
+            if q == "EV":
+                remit[_R["receiver_reference"]] = val
+            elif q == "F2":
+                remit[_R["version_reference"]] = val
+        elif self.hctx == 1:
+            v = remit[_R["payer_references"]]
+            if v:
+                v.append((q, val))
+            else:
+                remit[_R["payer_references"]] = [(q, val)]
+        else:
+            v = remit[_R["payee_references"]]
+            if v:
+                v.append((q, val))
+            else:
+                remit[_R["payee_references"]] = [(q, val)]
+
+    def header_segment(self, segno: int, el: list[str], comp: str) -> None:
+        sid = el[0]
+        if sid in ("TS3", "TS2"):
+            self.ts(segno, el)
+            return
+        if sid not in ("BPR", "TRN", "CUR", "N1", "N3", "N4", "PER", "RDM"):
+            return  # a well-formed segment this guide does not use: counted, otherwise ignored
+        remit = self._remit(segno, sid)
+        f = self.file
+        R = _R
+        if sid == "BPR":
+            _pad(el, 17)
+            remit[R["handling_code"] : R["payment_date"]] = el[1:16]
+            if not el[1]:
+                raise self.err("is required (transaction handling code)", segno, sid, "BPR01")
+            remit[R["payment_amount"]] = amount(el[2], f, segno, sid, 2)
+            remit[R["payment_date"]] = opt_date8(el[16], f, segno, sid, 16)
+        elif sid == "TRN":
+            _pad(el, 5)
+            remit[R["trace_type"] : R["trace_reference"] + 1] = el[1:5]
+        elif sid == "CUR":
+            remit[R["currency"]] = el[2]
+        elif sid == "N1":
+            _pad(el, 5)
+            if el[1] == "PR":
+                self.hctx = 1
+                remit[R["payer_name"] : R["payer_id"] + 1] = el[2:5]
+            elif el[1] == "PE":
+                self.hctx = 2
+                remit[R["payee_name"] : R["payee_id"] + 1] = el[2:5]
+            else:
+                raise self.err(f"entity {el[1]} is not PR (payer) or PE (payee)", segno, sid, "N101")
+        elif sid == "N3":
+            key = "payer_address" if self.hctx == 1 else "payee_address"
+            remit[R[key]] = tuple(x for x in el[1:3] if x)
+        elif sid == "N4":
+            _pad(el, 5)
+            who = "payer" if self.hctx == 1 else "payee"
+            remit[R[f"{who}_city"]] = el[1]
+            remit[R[f"{who}_state"]] = el[2]
+            remit[R[f"{who}_postal_code"]] = el[3]
+            remit[R[f"{who}_country"]] = el[4]
+        elif sid == "PER":
+            v = remit[R["payer_contacts"]]
+            if v:
+                v.append(_contact(el))
+            else:
+                remit[R["payer_contacts"]] = [_contact(el)]
+        elif sid == "RDM":
+            remit[R["payee_remittance_delivery"]] = tuple(el[1:])
+
+
+def parse(
+    source: Source,
+    *,
+    name: str | None = None,
+    file_sha256: str | None = None,
+    chunk_size: int = CHUNK_SIZE,
+    claims: bool = True,
+) -> Iterator[Record835]:
+    """Records of an 835 file (path, bytes or binary stream), streaming.
+
+    ``claims=False`` skips building :class:`ClaimPayment` records (and their parties and adjustments):
+    for summaries, which only need :class:`RemittanceTotals`. Every check still runs, so a file fails
+    the same way in both modes.
+
+    ``file_sha256`` is the file's digest for provenance (the caller archived the file and knows it);
+    :func:`parsers.parse_file` computes it when not given. Raises :class:`~edi.errors.X12ParseError`
+    (one line, names file/segment/element) at the first malformed segment; records before it have
+    already been yielded, so a caller that stores them must treat the file as one transaction.
+    """
+    label = source_name(source, name)
+    parser = _Parser(Envelope(label, file_sha256), build=claims)
+    with gc_paused():
+        yield from parser.run(iter_batches(source, name=label, chunk_size=chunk_size))

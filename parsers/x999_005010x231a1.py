@@ -1,0 +1,279 @@
+"""999 Implementation Acknowledgment, guide 005010X231A1 (and X231) → acknowledgment records.
+
+::
+
+    ST*999*0001*005010X231A1~
+    AK1*HC*17*005010X222A1~            the functional group we sent (GS01, GS06, GS08)
+    AK2*837*0001*005010X222A1~         one transaction set we sent (ST01, ST02, ST03)
+    IK3*NM1*8*2010BA*8~                segment in error: ID, position in our set, loop, error code
+    CTX*CLM01:PCN123~                  business unit: the claim (our patient control number)
+    IK4*9*67*7*BADVALUE~               element in error: position, element number, code, copy of bad data
+    IK5*R*5~                           the set: A accepted, E accepted with errors, R/M/W/X rejected
+    AK9*R*1*1*0~                       the group: A, E, P (partially accepted), R …; counts
+    SE*9*0001~
+
+Yields a :class:`~parsers.records.TransactionSetAck` at each IK5 and a
+:class:`~parsers.records.FunctionalGroupAck` at each AK9 (and an
+:class:`~parsers.records.InterchangeAck` for a TA1 in the same interchange). The copy of the bad data
+(IK404) is kept for the database and masked in ``repr``; error messages never quote it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from edi import gc_paused
+from edi.errors import X12ParseError
+from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
+from parsers.envelope import Envelope
+from parsers.records import (
+    ElementError,
+    ErrorContext,
+    FunctionalGroupAck,
+    InterchangeAck,
+    SegmentError,
+    TransactionSetAck,
+)
+
+GUIDE = "005010X231A1"
+TRANSACTION = "999"
+MAX_ERRORS_PER_SET = 100_000
+"""IK3 notes kept for one transaction set; more is refused (bounds memory on a hostile file)."""
+
+SET_CODES = frozenset("AEMRWX")
+GROUP_CODES = frozenset("AEMPRWX")
+ACCEPTED_SET_CODES = frozenset("AE")
+ACCEPTED_GROUP_CODES = frozenset("AEP")
+
+Record999 = TransactionSetAck | FunctionalGroupAck | InterchangeAck
+
+
+def _int(value: str) -> int | None:
+    return int(value) if value.isdigit() else None
+
+
+class _Parser:
+    def __init__(self, env: Envelope) -> None:
+        self.env = env
+        self.file = env.file
+        self.group: list[str] | None = None  # AK1 elements + its segment number
+        self.group_segno = 0
+        self.n_sets = 0
+        self.set_: list[str] | None = None  # AK2 elements
+        self.set_segno = 0
+        self.errors: list[SegmentError] = []
+        self.ik3: list[Any] | None = None  # segment error being built
+        self.ik4: list[Any] | None = None  # element error being built
+
+    def err(self, msg: str, segno: int, sid: str, element: str | None = None) -> X12ParseError:
+        return X12ParseError(msg, file=self.file, segment_no=segno, segment_id=sid, element=element)
+
+    def run(self, batches: Iterator[SegmentBatch]) -> Iterator[Record999]:
+        env = self.env
+        segno = 0
+        sid: str | None = None
+        el: list[str] = []
+        try:
+            for first, delims, segs in batches:
+                e = delims.element
+                c = delims.component
+                segno = first - 1
+                for s in segs:
+                    segno += 1
+                    el = s.split(e)
+                    sid = el[0]
+                    if sid == "IK3":
+                        self.close_ik3()
+                        self.need_set(segno, sid)
+                        if len(self.errors) >= MAX_ERRORS_PER_SET:
+                            raise self.err(f"more than {MAX_ERRORS_PER_SET} IK3 in one AK2 loop", segno, sid)
+                        el += [""] * (5 - len(el))
+                        self.ik3 = [segno, el[1], _int(el[2]), el[3], el[4], [], []]
+                    elif sid == "IK4":
+                        if self.ik3 is None:
+                            raise self.err("IK4 without IK3 before it", segno, sid)
+                        self.close_ik4()
+                        el += [""] * (5 - len(el))
+                        pos = el[1].split(c)
+                        pos += [""] * (3 - len(pos))
+                        self.ik4 = [_int(pos[0]), _int(pos[1]), _int(pos[2]), el[2], el[3], el[4], []]
+                    elif sid == "CTX":
+                        ctx = self.ctx(el, c)
+                        if self.ik4 is not None:
+                            self.ik4[6].append(ctx)
+                        elif self.ik3 is not None:
+                            self.ik3[5].append(ctx)
+                        else:
+                            raise self.err("CTX without IK3 or IK4 before it", segno, sid)
+                    elif sid == "IK5":
+                        yield self.ik5(segno, el)
+                    elif sid == "AK2":
+                        if self.set_ is not None:
+                            raise self.err(f"AK2 before IK5 of transaction set {self.set_[2]}", segno, sid)
+                        if self.group is None:
+                            raise self.err("AK2 without AK1 before it", segno, sid)
+                        el += [""] * (4 - len(el))
+                        if not el[2]:
+                            raise self.err(
+                                "is required (transaction set control number)", segno, sid, "AK202"
+                            )
+                        self.set_ = el
+                        self.set_segno = segno
+                        self.errors = []
+                    elif sid == "AK1":
+                        if self.group is not None:
+                            raise self.err("AK1 inside a group that has no AK9", segno, sid)
+                        if not env.in_st:
+                            raise self.err("AK1 outside a transaction set (no ST before it)", segno, sid)
+                        el += [""] * (4 - len(el))
+                        if not el[2]:
+                            raise self.err("is required (group control number)", segno, sid, "AK102")
+                        self.group = el
+                        self.group_segno = segno
+                        self.n_sets = 0
+                    elif sid == "AK9":
+                        yield self.ak9(segno, el)
+                    elif sid == "ST":
+                        env.st(segno, el)
+                        if env.st01 != TRANSACTION:
+                            raise self.err(
+                                f"ST01 {env.st01} in a 999 file; one transaction type per file is supported",
+                                segno,
+                                sid,
+                            )
+                        if not env.version_ok("005010X231"):
+                            raise self.err(
+                                f"999 version {env.st03 or env.gs08} is not supported (only {GUIDE})",
+                                segno,
+                                sid,
+                            )
+                    elif sid == "SE":
+                        if self.set_ is not None:
+                            raise self.err(f"SE before IK5 of transaction set {self.set_[2]}", segno, sid)
+                        if self.group is not None:
+                            raise self.err(f"SE before AK9 of group {self.group[2]}", segno, sid)
+                        env.se(segno, el)
+                    else:
+                        kind = env.control(segno, el)
+                        if kind == "TA1":
+                            yield env.ta1(segno, el)
+            env.finish(segno, sid)
+        except IndexError:
+            raise self.err(
+                f"has only {len(el) - 1} elements; a required element is missing", segno, sid or "?"
+            ) from None
+
+    def need_set(self, segno: int, sid: str) -> None:
+        if self.set_ is None:
+            raise self.err(f"{sid} outside an AK2 loop", segno, sid)
+
+    def ctx(self, el: list[str], c: str) -> ErrorContext:
+        el += [""] * (7 - len(el))
+        name, _, ref = el[1].partition(c)
+        return ErrorContext(name, ref, el[2], _int(el[3]), el[4], el[5], el[6])
+
+    def close_ik4(self) -> None:
+        if self.ik4 is not None and self.ik3 is not None:
+            ik4 = self.ik4
+            ik4[6] = tuple(ik4[6])
+            self.ik3[6].append(ElementError(*ik4))
+        self.ik4 = None
+
+    def close_ik3(self) -> None:
+        self.close_ik4()
+        if self.ik3 is not None:
+            ik3 = self.ik3
+            self.errors.append(
+                SegmentError(
+                    ik3[0],
+                    ik3[1],
+                    ik3[2],
+                    ik3[3],
+                    ik3[4],
+                    tuple(ik3[5]),
+                    tuple(ik3[6]),
+                )
+            )
+        self.ik3 = None
+
+    def ik5(self, segno: int, el: list[str]) -> TransactionSetAck:
+        self.need_set(segno, "IK5")
+        self.close_ik3()
+        code = el[1] if len(el) > 1 else ""
+        if code not in SET_CODES:
+            raise self.err("is not A, E, M, R, W or X", segno, "IK5", "IK501")
+        assert self.set_ is not None and self.group is not None
+        env, st, g = self.env, self.set_, self.group
+        self.n_sets += 1
+        rec = TransactionSetAck(
+            env.sha256,
+            env.isa13,
+            env.gs06,
+            env.st02,
+            self.set_segno,
+            g[2],
+            g[1],
+            g[3],
+            st[1],
+            st[2],
+            st[3],
+            code,
+            code in ACCEPTED_SET_CODES,
+            tuple(x for x in el[2:7] if x),
+            tuple(self.errors),
+        )
+        self.set_ = None
+        self.errors = []
+        return rec
+
+    def ak9(self, segno: int, el: list[str]) -> FunctionalGroupAck:
+        if self.group is None:
+            raise self.err("AK9 without AK1 before it", segno, "AK9")
+        if self.set_ is not None:
+            raise self.err(f"AK9 before IK5 of transaction set {self.set_[2]}", segno, "AK9")
+        el += [""] * (5 - len(el))
+        code = el[1]
+        if code not in GROUP_CODES:
+            raise self.err("is not A, E, M, P, R, W or X", segno, "AK9", "AK901")
+        counts = []
+        for i in (2, 3, 4):
+            v = el[i]
+            n = _int(v)
+            if v and n is None:
+                raise self.err("is not a number", segno, "AK9", f"AK9{i:02d}")
+            counts.append(n)
+        env, g = self.env, self.group
+        rec = FunctionalGroupAck(
+            env.sha256,
+            env.isa13,
+            env.gs06,
+            env.st02,
+            self.group_segno,
+            g[2],
+            g[1],
+            g[3],
+            code,
+            code in ACCEPTED_GROUP_CODES,
+            counts[0],
+            counts[1],
+            counts[2],
+            tuple(x for x in el[5:10] if x),
+            self.n_sets,
+        )
+        self.group = None
+        return rec
+
+
+def parse(
+    source: Source,
+    *,
+    name: str | None = None,
+    file_sha256: str | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> Iterator[Record999]:
+    """Acknowledgment records of a 999 file (path, bytes or binary stream), streaming."""
+    label = source_name(source, name)
+    parser = _Parser(Envelope(label, file_sha256))
+    with gc_paused():
+        yield from parser.run(iter_batches(source, name=label, chunk_size=chunk_size))

@@ -1,0 +1,82 @@
+"""Typed errors for the clearinghouse SFTP exchange.
+
+Two families, because the caller's only real decision is "try again later or page someone":
+
+* permanent (``retryable = False``): the host key changed, the server refused our key, the file is
+  addressed to another mailbox or usage (T/P), a remote name is unsafe, the final remote name is taken by
+  different content. Retrying cannot help and, for a host key, must not happen.
+* transient (``retryable = True``): connection refused / reset / timed out, the server went away in the
+  middle of a transfer. :mod:`sftp.retry` retries these with backoff.
+
+Messages are written for an operator reading an Airflow log: they name the partner, host:port, remote
+folder and file names, key *fingerprints* (public), ISA *qualifiers/usage*; never key material, passwords,
+or file contents (an X12 file is PHI).
+"""
+
+from __future__ import annotations
+
+
+class SFTPError(Exception):
+    """Base class of every SFTP exchange problem claimflow reports."""
+
+    retryable: bool = False
+
+
+class ProfileConfigError(SFTPError, ValueError):
+    """A partner profile that cannot be used as configured (missing host key, bad port, unknown field)."""
+
+
+class HostKeyMismatch(SFTPError):
+    """The server presented a host key other than the pinned one. Never retried: it may be an attack.
+
+    ``str(err)``: ``partner availity: host key of [sftp.example.org]:22 is SHA256:abc…, pinned SHA256:def…;
+    refusing to connect (if the partner really rotated its key, update the profile's host_key)``.
+    """
+
+    def __init__(self, message: str, *, expected: str | None = None, got: str | None = None) -> None:
+        super().__init__(message)
+        self.expected_fingerprint = expected
+        self.got_fingerprint = got
+
+
+class AuthenticationFailed(SFTPError):
+    """The server refused our key (or asked for a method we do not use). Never retried."""
+
+
+class TransientTransferError(SFTPError):
+    """Connection refused, reset or timed out; the server went away mid-transfer. Safe to retry.
+
+    ``fetched`` carries the files a :func:`sftp.transfer.fetch_new` call had already downloaded and
+    recorded in the ledger before the failure, so a caller that works from the return value loses nothing.
+    """
+
+    retryable = True
+
+    def __init__(self, message: str, *, fetched: list[object] | None = None) -> None:
+        super().__init__(message)
+        self.fetched: list[object] = list(fetched or [])
+
+
+class UnsafeRemoteName(SFTPError):
+    """A remote file name we refuse to use as a local path component (``../x``, ``a/b``, control chars).
+
+    The name is shown with :func:`repr`-style escaping so a newline or escape sequence in it cannot forge
+    log lines.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"unsafe remote file name {name!r}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
+class ProfileMismatch(SFTPError):
+    """The file's interchange header does not match the partner profile (ISA07/08 receiver, ISA05/06
+    sender, ISA15 usage). A test file never goes to a production mailbox, nor one partner's claims to
+    another. Names the file and the ISA elements, never other content.
+    """
+
+
+class RemoteNameConflict(SFTPError):
+    """The final remote name already exists with *different* content: we will not overwrite a file the
+    partner may not have picked up yet. Rename the local file or check the upload naming template."""

@@ -1,0 +1,146 @@
+"""Posting, patient payments, reconciliation and the analyst layer on a real PostgreSQL.
+
+The database comes from the shared ``pg_session_url`` fixture (tests/conftest.py): a uniquely named
+database created from ``CLAIMFLOW_TEST_PG_URL`` (admin URL, default the local trust-auth server) for
+the test session, migrated with Alembic and dropped at the end; tables are truncated between tests.
+Under ``CI=true`` an unreachable server fails these tests instead of skipping them.
+
+Every scenario of ``tests/unit/adjudication`` (which run on SQLite) runs here again on PostgreSQL,
+plus what only PostgreSQL has: the append-only audit trigger and the analyst role.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import inspect
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+
+from adjudication.posting import post_remittances
+from adjudication.reconcile import reconcile
+from claimflow.analyst import VIEWS, grant_analyst
+from claimflow.audit import audit
+from tests.unit.adjudication import (
+    test_adj_acks,
+    test_adj_patient_payments,
+    test_adj_posting,
+    test_adj_reconcile,
+    test_adj_report_analyst,
+)
+from tests.unit.adjudication.builders import D, Practice, standard_pay
+
+pytestmark = pytest.mark.postgres
+
+AS_OF = dt.date(2026, 11, 25)
+
+
+def _scenarios() -> Iterator[Any]:
+    for module in (test_adj_posting, test_adj_acks, test_adj_patient_payments, test_adj_reconcile,
+                   test_adj_report_analyst):
+        for name, fn in sorted(vars(module).items()):
+            if not (name.startswith("test_") and callable(fn)):
+                continue
+            marks = getattr(fn, "pytestmark", [])
+            params = [mk for mk in marks if mk.name == "parametrize"]
+            if getattr(fn, "sqlite_only", False) or "db" not in inspect.signature(fn).parameters:
+                continue  # database-free tests gain nothing from a second run
+            if params:
+                names, values = params[0].args[0], params[0].args[1]
+                ids = params[0].kwargs.get("ids") or [str(i) for i in range(len(values))]
+                for value, ident in zip(values, ids, strict=True):
+                    yield pytest.param(fn, names, value, id=f"{module.__name__.rsplit('.', 1)[-1]}::{name}[{ident}]")
+            else:
+                yield pytest.param(fn, None, None, id=f"{module.__name__.rsplit('.', 1)[-1]}::{name}")
+
+
+@pytest.mark.parametrize(("scenario", "names", "value"), list(_scenarios()))
+def test_scenario_on_postgres(
+    scenario: Callable[..., None], names: Any, value: Any, pg_engine: Engine, tmp_path: Path
+) -> None:
+    kwargs: dict[str, Any] = {}
+    sig = inspect.signature(scenario).parameters
+    if "db" in sig:
+        kwargs["db"] = pg_engine
+    if "tmp_path" in sig:
+        kwargs["tmp_path"] = tmp_path
+    if names is not None:
+        keys = [n.strip() for n in (names.split(",") if isinstance(names, str) else names)]
+        vals = value if len(keys) > 1 else (value,)
+        kwargs.update(dict(zip(keys, vals, strict=True)))
+    scenario(**kwargs)
+
+
+def test_audit_log_is_append_only(pg_engine: Engine) -> None:
+    with pg_engine.begin() as conn:
+        audit(conn, actor="test", action="probe", object_type="test", object_id=1, detail={"n": D("1.50")})
+    for stmt in ("UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log"):
+        with pytest.raises(DBAPIError, match="append-only"), pg_engine.begin() as conn:
+            conn.execute(text(stmt))
+    with pg_engine.connect() as conn:
+        assert conn.execute(text("SELECT actor, detail FROM audit_log")).one() == ("test", {"n": "1.50"})
+
+
+@pytest.fixture
+def analyst_role(pg_engine: Engine) -> Iterator[str]:
+    role = f"cf_analyst_{uuid.uuid4().hex[:8]}"
+    yield role
+    with pg_engine.begin() as conn:
+        exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
+        if exists:
+            conn.execute(text(f'DROP OWNED BY "{role}"'))
+            conn.execute(text(f'DROP ROLE "{role}"'))
+
+
+def test_analyst_role_reads_views_and_nothing_else(pg_engine: Engine, analyst_role: str) -> None:
+    pr = Practice(pg_engine)
+    c = pr.claim(pr.patient("A0000001"), [("99213", D("100.00"))])
+    pr.remittance([standard_pay(c)])
+    post_remittances(pg_engine, actor="test", as_of=AS_OF)
+    reconcile(pg_engine, AS_OF)
+    grant_analyst(pg_engine, analyst_role)
+    grant_analyst(pg_engine, analyst_role)  # idempotent
+    with pg_engine.connect() as conn:
+        conn.execute(text(f'SET ROLE "{analyst_role}"'))
+        for name in VIEWS:
+            conn.execute(text(f"SELECT * FROM analyst.{name} LIMIT 5")).all()
+        row = conn.execute(text("SELECT claim_number, patient_key, insurance_balance, patient_balance "
+                                "FROM analyst.claim_balances")).one()
+        assert row[0] == c.claim_number and len(row[1]) == 32
+        assert row[2] == D("0.00") and row[3] == D("10.00")
+        conn.execute(text("RESET ROLE"))
+        conn.rollback()
+    for forbidden in ("SELECT * FROM patients", "SELECT * FROM subscribers", "SELECT * FROM interchanges",
+                      "SELECT * FROM claims", "SELECT * FROM patient_keys", "SELECT * FROM ledger_entries",
+                      "INSERT INTO analyst.kpis (run_date, name) VALUES ('2026-01-01', 'x')",
+                      "UPDATE analyst.claims SET status = 'closed'",
+                      "DELETE FROM analyst.aging_buckets",
+                      "CREATE TABLE public.analyst_scratch (x int)",
+                      "CREATE TABLE analyst.scratch (x int)"):
+        with pg_engine.connect() as conn:
+            conn.execute(text(f'SET ROLE "{analyst_role}"'))
+            # Refused by privileges (or, for a multi-table view, because it cannot be written at all).
+            with pytest.raises(DBAPIError, match=r"permission denied|cannot (update|delete from|insert into) view"):
+                conn.execute(text(forbidden))
+            conn.rollback()
+    with pg_engine.connect() as conn:
+        attrs = conn.execute(text("SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = :r"),
+                             {"r": analyst_role}).one()
+    assert attrs == (False, False)
+
+
+def test_patient_keys_agree_between_sql_and_python(pg_engine: Engine) -> None:
+    from claimflow.analyst import patient_key, refresh_patient_keys
+
+    pr = Practice(pg_engine)
+    pid = pr.patient("A0000001")
+    with pg_engine.begin() as conn:
+        assert refresh_patient_keys(conn) == 1
+        assert refresh_patient_keys(conn) == 0
+        key = conn.execute(text("SELECT patient_key FROM patient_keys WHERE patient_id = :p"), {"p": pid}).scalar()
+    assert key == patient_key(pid)

@@ -1,0 +1,324 @@
+"""Upload/fetch against the sandbox clearinghouse's SFTP server, faults included, plus its own rules:
+chrooted mailboxes, write only to /inbound, on_upload only for finished files, atomic deliver()."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import paramiko
+import pytest
+
+pytest.register_assert_rewrite("tests.integration.sftp_fixtures")
+
+from claimflow.sandbox.server import SandboxServer, deliver  # noqa: E402
+from sftp.connect import open_sftp  # noqa: E402
+from sftp.errors import AuthenticationFailed, TransientTransferError  # noqa: E402
+from sftp.keys import KeyPair, generate_ed25519, parse_public_key  # noqa: E402
+from sftp.partner import PartnerProfile  # noqa: E402
+from sftp.transfer import JsonFileLedger, fetch_new, upload  # noqa: E402
+from tests.integration.sftp_fixtures import (  # noqa: E402
+    BIG,
+    PARTNER,
+    Backend,
+    ExchangeContract,
+    make_interchange,
+)
+
+pytest_plugins = ["tests.integration.sftp_fixtures"]
+
+
+class TestSandboxServer(ExchangeContract):
+    @pytest.fixture
+    def backend(
+        self, sandbox: SandboxServer, sandbox_profile: PartnerProfile, client_key: KeyPair, tmp_path: Path
+    ) -> Iterator[Backend]:
+        servers = [sandbox]
+        keys = {PARTNER: client_key.public_line}
+
+        def restart(host_key_path: Path | None = None) -> None:
+            old = servers[-1]
+            old.stop()
+            new = SandboxServer(old.root, port=old.port, authorized_keys=keys, host_key_path=host_key_path)
+            servers.append(new.start())
+
+        box = sandbox.mailbox(PARTNER)
+        yield Backend(
+            profile=sandbox_profile,
+            out_dir=box / "inbound",
+            in_dir=box / "outbound",
+            drop_sessions=lambda: servers[-1].drop_connections(),
+            crash_and_restart=restart,
+            restart_with_new_host_key=lambda: restart(tmp_path / "other_host_key"),
+        )
+        for s in servers:
+            s.stop()
+
+
+# -------------------------------------------------------------------------------------------- on_upload
+
+
+@pytest.fixture
+def recording_sandbox(tmp_path: Path, client_key: KeyPair) -> Iterator[tuple[SandboxServer, list]]:
+    calls: list[tuple[str, Path, bytes]] = []
+
+    def on_upload(partner: str, path: Path) -> None:
+        calls.append((partner, path, path.read_bytes()))
+
+    srv = SandboxServer(
+        tmp_path / "sb", authorized_keys={PARTNER: client_key.public_line}, on_upload=on_upload
+    )
+    srv.start()
+    yield srv, calls
+    srv.stop()
+
+
+def _profile(srv: SandboxServer, key: KeyPair, **kw: object) -> PartnerProfile:
+    return srv.profile(
+        PARTNER,
+        private_key_path=str(key.private_path),
+        isa_receiver_id="SANDBOXCH",
+        stability_wait=0.0,
+        connect_timeout=5.0,
+        **kw,
+    )
+
+
+def test_on_upload_fires_once_per_finished_file(
+    recording_sandbox: tuple[SandboxServer, list], client_key: KeyPair, tmp_path: Path
+) -> None:
+    srv, calls = recording_sandbox
+    p = _profile(srv, client_key)
+    f = make_interchange(tmp_path / "a.837")
+    with open_sftp(p) as s:
+        upload(s, f, p)
+        upload(s, f, p)  # already present: no second event
+    assert srv.wait_idle()
+    assert [(c[0], c[1].name) for c in calls] == [(PARTNER, "a.837")]
+    assert calls[0][1] == srv.mailbox(PARTNER) / "inbound" / "a.837"
+    assert calls[0][2] == f.read_bytes()  # the callback sees the complete file
+
+    # a partner that writes straight to the final name: reported when it closes the file
+    direct = replace(p, upload_temp_then_rename=False)
+    g = make_interchange(tmp_path / "b.837", control="000000002")
+    with open_sftp(direct) as s:
+        upload(s, g, direct)
+    assert srv.wait_idle()
+    assert [c[1].name for c in calls] == ["a.837", "b.837"]
+
+
+def test_dropped_upload_is_never_reported(
+    recording_sandbox: tuple[SandboxServer, list], client_key: KeyPair, tmp_path: Path
+) -> None:
+    srv, calls = recording_sandbox
+    for temp_then_rename in (True, False):
+        p = replace(_profile(srv, client_key), upload_temp_then_rename=temp_then_rename)
+        big = make_interchange(tmp_path / f"big{int(temp_then_rename)}.837", size=BIG // 2)
+
+        def drop(sent: int, total: int, done: list[int] = []) -> None:  # noqa: B006
+            if not done and sent > total // 3:
+                done.append(1)
+                srv.drop_connections()
+
+        with pytest.raises(Exception), open_sftp(p) as s:  # noqa: B017
+            upload(s, big, p, progress=drop)
+    time.sleep(0.2)
+    assert srv.wait_idle()
+    assert calls == []
+
+
+def test_payer_simulator_style_response(tmp_path: Path, client_key: KeyPair) -> None:
+    """on_upload → deliver(): the response is there for the next fetch."""
+    root = tmp_path / "sb"
+
+    def payer(partner: str, path: Path) -> None:
+        deliver(root, partner, path.name + ".999", b"ISA*ack for " + path.name.encode() + b"~")
+
+    with SandboxServer(root, authorized_keys={PARTNER: client_key.public_line}, on_upload=payer) as srv:
+        p = _profile(srv, client_key)
+        f = make_interchange(tmp_path / "c1.837")
+        with open_sftp(p) as s:
+            upload(s, f, p)
+            assert srv.wait_idle()
+            got = fetch_new(s, p, tmp_path / "inbox", JsonFileLedger(tmp_path / "inbox"))
+        assert [g.remote_name for g in got] == ["c1.837.999"]
+        assert got[0].local_path.read_bytes() == b"ISA*ack for c1.837~"
+
+
+# -------------------------------------------------------------------------------------------- mailbox
+
+
+def test_mailbox_is_chrooted_and_write_only_to_inbound(
+    sandbox: SandboxServer, sandbox_profile: PartnerProfile, tmp_path: Path
+) -> None:
+    other = sandbox.add_partner("otherpartner", generate_ed25519(tmp_path / "other").public_line)
+    (other / "outbound" / "secret.835").write_bytes(b"ISA*not yours~")
+    with open_sftp(sandbox_profile) as s:
+        assert sorted(s.listdir("/")) == ["inbound", "outbound"]
+        assert sorted(s.listdir("/..")) == ["inbound", "outbound"]
+        assert s.normalize("../../..") == "/"
+        with pytest.raises(IOError):
+            s.stat("/../otherpartner/outbound/secret.835")
+        with pytest.raises(PermissionError):
+            s.open("/outbound/x.837", "wb").close()
+        with pytest.raises(PermissionError):
+            s.open("/x.837", "wb").close()
+        with pytest.raises(PermissionError):
+            s.mkdir("/inbound/sub")
+        with pytest.raises(PermissionError):
+            s.symlink("/etc/passwd", "/inbound/link")
+        deliver(sandbox.root, PARTNER, "resp.999", b"ISA*~")
+        with pytest.raises(PermissionError):
+            s.chmod("/outbound/resp.999", 0o777)
+        with pytest.raises(PermissionError):
+            s.rename("/outbound/resp.999", "/inbound/resp.999")
+    assert not (sandbox.root / ".sandbox" / "x.837").exists()
+
+
+def test_deliver_is_atomic_and_never_clobbers(
+    sandbox: SandboxServer, sandbox_profile: PartnerProfile
+) -> None:
+    data = b"ISA*" + b"x" * (4 * 1024 * 1024) + b"~"
+    outbound = sandbox.mailbox(PARTNER) / "outbound"
+    seen_sizes: set[int] = set()
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.is_set():
+            for e in os.scandir(outbound):
+                seen_sizes.add(e.stat().st_size)
+
+    t = threading.Thread(target=watch)
+    t.start()
+    path = deliver(sandbox.root, PARTNER, "r.835", data)
+    stop.set()
+    t.join()
+    assert path == outbound / "r.835" and path.read_bytes() == data
+    assert seen_sizes <= {len(data)}
+    assert os.listdir(outbound) == ["r.835"]
+    with pytest.raises(FileExistsError):
+        deliver(sandbox.root, PARTNER, "r.835", b"other")
+    deliver(sandbox.root, PARTNER, "r.835", b"ISA*new~", overwrite=True)
+    assert path.read_bytes() == b"ISA*new~"
+    with pytest.raises(ValueError):
+        deliver(sandbox.root, PARTNER, "../escape", b"x")
+    assert os.listdir(sandbox.root / ".sandbox" / "tmp") == []
+
+
+def test_keys_from_state_dir_and_unknown_users(tmp_path: Path, client_key: KeyPair) -> None:
+    """authorized_keys=None: keys are read from <root>/.sandbox/authorized_keys/<partner>.pub per login."""
+    root = tmp_path / "sb"
+    with SandboxServer(root) as srv:
+        p = _profile(srv, client_key)
+        with pytest.raises(AuthenticationFailed), open_sftp(p):
+            pass
+        srv.add_partner(PARTNER, client_key.public_line)
+        assert (root / ".sandbox" / "authorized_keys" / f"{PARTNER}.pub").exists()
+        with open_sftp(p) as s:
+            assert sorted(s.listdir("/")) == ["inbound", "outbound"]
+        nobody = replace(p, username="nobody")
+        with pytest.raises(AuthenticationFailed), open_sftp(nobody):
+            pass
+        first_key = srv.host_key_line()
+    # host key persists across restarts (pinned profiles keep working)
+    with SandboxServer(root) as again:
+        assert again.host_key_line() == first_key
+
+
+def test_password_auth_is_not_offered(sandbox: SandboxServer) -> None:
+    t = paramiko.Transport(("127.0.0.1", sandbox.port))
+    try:
+        t.start_client(timeout=5)
+        assert t.get_remote_server_key() == parse_public_key(sandbox.host_key_line())
+        with pytest.raises(paramiko.BadAuthenticationType) as err:
+            t.auth_password(PARTNER, "guess")
+        assert err.value.allowed_types == ["publickey"]
+    finally:
+        t.close()
+
+
+# -------------------------------------------------------------------------------------------- network
+
+
+@pytest.mark.parametrize("behaviour", ["silent", "hang-up"])
+def test_silent_or_hanging_up_server_is_transient(behaviour: str, sandbox_profile: PartnerProfile) -> None:
+    """A server that accepts and never speaks times out; one that hangs up at once is a reset. Both are
+    TransientTransferError (retried), and neither takes longer than the profile's timeout."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    accepted: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            if behaviour == "hang-up":
+                conn.close()
+            else:
+                accepted.append(conn)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    p = replace(sandbox_profile, port=listener.getsockname()[1], connect_timeout=1.0)
+    t0 = time.monotonic()
+    try:
+        with pytest.raises(TransientTransferError), open_sftp(p):
+            pass
+        assert time.monotonic() - t0 < 5
+    finally:
+        listener.close()
+        for c in accepted:
+            c.close()
+
+
+# -------------------------------------------------------------------------------------------- CLI
+
+
+def test_cli_put_and_fetch(
+    sandbox: SandboxServer,
+    sandbox_profile: PartnerProfile,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from claimflow.sftp_cli import main
+
+    p = sandbox_profile
+    for field, value in {
+        "HOST": p.host,
+        "PORT": p.port,
+        "USERNAME": p.username,
+        "HOST_KEY": p.host_key,
+        "PRIVATE_KEY_PATH": p.private_key_path,
+        "ISA_RECEIVER_ID": "SANDBOXCH",
+        "STABILITY_WAIT": "0.1",
+        "RETRY_MAX_TOTAL": "1",
+    }.items():
+        monkeypatch.setenv(f"CLAIMFLOW_PARTNER_SBX_{field}", str(value))
+    good = make_interchange(tmp_path / "good.837")
+    prod = make_interchange(tmp_path / "prod.837", usage="P")
+    assert main(["sftp", "put", str(good), str(prod), "--partner", "sbx", "--json"]) == 1
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [(x["file"], x["status"]) for x in lines] == [(str(good), "sent"), (str(prod), "refused")]
+    assert main(["sftp", "put", str(good), "--partner", "sbx"]) == 0
+    assert "already-present" in capsys.readouterr().out
+
+    deliver(sandbox.root, PARTNER, "resp.999", b"ISA*999~")
+    inbox = tmp_path / "inbox"
+    assert main(["sftp", "fetch", "--partner", "sbx", "--inbox", str(inbox)]) == 0
+    out = capsys.readouterr().out
+    assert "resp.999" in out and "1 new file(s)" in out
+    assert main(["sftp", "fetch", "--partner", "sbx", "--inbox", str(inbox)]) == 0
+    assert "0 new file(s)" in capsys.readouterr().out
+    assert main(["sftp", "fetch", "--partner", "nobody"]) == 2
