@@ -522,14 +522,16 @@ def _store_999(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
                 w.add("acknowledgment_errors", {
                     "acknowledgment_id": ack_id, "level": "IK3", "segment_id": err.segment_id,
                     "segment_position": err.position, "loop_id": err.loop_id or None, "element_position": None,
-                    "error_code": err.error_code, "bad_value": err.patient_control_number,
+                    "error_code": err.error_code, "patient_control_number": err.patient_control_number,
+                    "bad_value": None,
                 })
                 for el in err.elements:
                     w.add("acknowledgment_errors", {
                         "acknowledgment_id": ack_id, "level": "IK4", "segment_id": err.segment_id,
                         "segment_position": err.position, "loop_id": err.loop_id or None,
                         "element_position": _element_position(el), "error_code": el.error_code,
-                        "bad_value": el.bad_value or None,
+                        "patient_control_number": err.patient_control_number,
+                        "bad_value": el.bad_value or None,  # may be PHI: kept in the database only
                     })
         elif isinstance(rec, r.FunctionalGroupAck):
             w.add("acknowledgments", {
@@ -577,11 +579,12 @@ def _store_277(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
                 "level": "claim", "patient_control_number": rec.patient_control_number,
                 "payer_claim_number": rec.payer_claim_control_number, "category": rec.category,
                 "status_code": rec.status_code or None, "entity_code": _entity(rec.statuses),
-                "accepted": bool(rec.accepted), "status_date": rec.status_date, "amount": rec.charge,
+                "accepted": rec.accepted, "status_date": rec.status_date, "amount": rec.charge,
                 "claim_id": None, "applied_at": None,
             })
             counts["claims"] += 1
-            counts["accepted" if rec.accepted else "rejected"] += 1
+            if rec.accepted is not None:
+                counts["accepted" if rec.accepted else "rejected"] += 1
         elif isinstance(rec, r.LevelStatus):
             first = rec.statuses[0] if rec.statuses else None
             w.add("claim_statuses", {
@@ -589,7 +592,7 @@ def _store_277(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
                 "level": "batch" if rec.loop == "2200B" else "provider", "patient_control_number": None,
                 "payer_claim_number": None, "category": first.category if first else "",
                 "status_code": first.code if first else None, "entity_code": first.entity if first else None,
-                "accepted": bool(rec.accepted), "status_date": rec.status_date, "amount": rec.accepted_amount,
+                "accepted": rec.accepted, "status_date": rec.status_date, "amount": rec.accepted_amount,
                 "claim_id": None, "applied_at": None,
             })
     return counts

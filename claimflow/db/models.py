@@ -358,6 +358,7 @@ class AcknowledgmentError(Base):
     loop_id: Mapped[str | None] = mapped_column(String(6))
     element_position: Mapped[str | None] = mapped_column(String(10))
     error_code: Mapped[str | None] = mapped_column(String(3))
+    patient_control_number: Mapped[str | None] = mapped_column(String(38), comment="from CTX*CLM01")
     bad_value: Mapped[str | None] = mapped_column(Text)
 
 
@@ -375,7 +376,9 @@ class ClaimStatusRecord(Base):
     category: Mapped[str] = mapped_column(String(3), comment="STC01-1, e.g. A1, A3, A7")
     status_code: Mapped[str | None] = mapped_column(String(5), comment="STC01-2")
     entity_code: Mapped[str | None] = mapped_column(String(3), comment="STC01-3")
-    accepted: Mapped[bool] = mapped_column(Boolean)
+    accepted: Mapped[bool | None] = mapped_column(
+        Boolean, comment="true A1/A2/A5, false A3/A4/A6/A7/A8, null for other categories (e.g. A0, E0)"
+    )
     status_date: Mapped[dt.date | None] = mapped_column(Date)
     amount: Mapped[Decimal | None] = mapped_column(Money)
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)

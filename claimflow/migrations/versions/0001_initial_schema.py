@@ -225,6 +225,7 @@ def upgrade() -> None:
     sa.Column('loop_id', sa.String(length=6), nullable=True),
     sa.Column('element_position', sa.String(length=10), nullable=True),
     sa.Column('error_code', sa.String(length=3), nullable=True),
+    sa.Column('patient_control_number', sa.String(length=38), nullable=True, comment='from CTX*CLM01'),
     sa.Column('bad_value', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['acknowledgment_id'], ['acknowledgments.id'], name=op.f('fk_acknowledgment_errors_acknowledgment_id_acknowledgments')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_acknowledgment_errors'))
@@ -388,7 +389,7 @@ def upgrade() -> None:
     sa.Column('category', sa.String(length=3), nullable=False, comment='STC01-1, e.g. A1, A3, A7'),
     sa.Column('status_code', sa.String(length=5), nullable=True, comment='STC01-2'),
     sa.Column('entity_code', sa.String(length=3), nullable=True, comment='STC01-3'),
-    sa.Column('accepted', sa.Boolean(), nullable=False),
+    sa.Column('accepted', sa.Boolean(), nullable=True, comment='true A1/A2/A5, false A3/A4/A6/A7/A8, null for other categories (e.g. A0, E0)'),
     sa.Column('status_date', sa.Date(), nullable=True),
     sa.Column('amount', claimflow.db.types.Money(precision=14, scale=2), nullable=True),
     sa.Column('claim_id', sa.Integer(), nullable=True),
