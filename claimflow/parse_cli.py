@@ -347,10 +347,11 @@ def run(path: str, *, summary: bool, out: TextIO, sha256: str | None = None) -> 
     if summary and sha256 is None:
         sha256 = ""  # records do not leave the process: skip hashing the file
     if summary and kind == "835":
-        from parsers.x835_005010x221a1 import parse as parse_835
+        from parsers.summary835 import totals
 
-        # totals only: no ClaimPayment records to build; every check still runs
-        records: Iterable[Any] = parse_835(path, name=name, file_sha256=sha256, claims=False)
+        # totals only (parsers.summary835): no other record is built; every check still runs, and a
+        # malformed file fails with the record path's own error line
+        records: Iterable[Any] = totals(path, name=name, file_sha256=sha256)
     else:
         records = parse_file(path, name=name, kind=kind, file_sha256=sha256)  # unsupported kinds raise here
     if summary:
