@@ -67,6 +67,20 @@ _UNSUPPORTED = {
 }
 
 
+def _envelope_check(path: str | os.PathLike[str], label: str) -> None:
+    """Walk the envelope of a file no parser claims; raise its first structural error, if any."""
+    from edi.reader import iter_segments
+    from parsers.envelope import Envelope
+
+    env = Envelope(label, None)
+    segno = 0
+    sid: str | None = None
+    for segno, el in iter_segments(path, name=label):
+        sid = el[0]
+        env.control(segno, el)
+    env.finish(segno, sid)
+
+
 def parse_file(
     path: str | os.PathLike[str],
     *,
@@ -87,6 +101,13 @@ def parse_file(
             head = f.read(HEAD_BYTES)
         kind = classify(head, name=label).kind
     if kind not in PARSERS:
+        with open(path, "rb") as f:
+            head = f.read(HEAD_BYTES)
+        if kind == "other" or classify(head, name=label).st01 is None:
+            # no ST in the head, so the kind is a guess from GS01 (or none at all): usually a truncated
+            # or broken interchange, which the envelope locates (``segment 2 (GS): file ends inside …``)
+            # better than "not an 835"
+            _envelope_check(path, label)
         raise X12ParseError(f"{_UNSUPPORTED.get(kind, _UNSUPPORTED['other'])}", file=label, segment_no=None)
     digest = file_sha256 if file_sha256 is not None else sha256_of(path)
     return _load(kind)(path, name=label, file_sha256=digest)

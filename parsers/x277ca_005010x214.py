@@ -213,6 +213,7 @@ class _Parser:
         elif sid == "STC":
             statuses, el = self.stc(segno, el, comp)
             date = opt_date8(el[2], f, segno, sid, 2)
+            charge = opt_amount(el[4], f, segno, sid, 4)  # checked at every level, kept on the claim
             if self.line is not None:
                 self.line[7].extend(statuses)
             elif self.claim is not None:
@@ -220,7 +221,7 @@ class _Parser:
                 if not c[_C["statuses"]]:
                     c[_C["status_date"]] = date
                     c[_C["action_code"]] = el[3]
-                    c[_C["charge"]] = opt_amount(el[4], f, segno, sid, 4)
+                    c[_C["charge"]] = charge
                     c[_C["message"]] = el[12]
                 c[_C["statuses"]].extend(statuses)
             elif self.lvl is not None or self.level in ("21", "19"):
@@ -252,8 +253,9 @@ class _Parser:
                 self.lvl[_LV["references"]].append((q, v))
         elif sid == "DTP":
             el += [""] * (4 - len(el))
+            # every DTP is checked (050 received, 009 process, 472 service): 20261340 is never a date
+            start, end = date_range(el[2], el[3], f, segno, sid, 3)
             if el[1] == "472":
-                start, end = date_range(el[2], el[3], f, segno, sid, 3)
                 if self.line is not None:
                     self.line[9], self.line[10] = start, end
                 elif self.claim is not None:
