@@ -59,6 +59,16 @@ class Sql:
             parts.append(f"CAST({e} AS TEXT)")
         return " || ".join(parts)
 
+    @classmethod
+    def not_posted(cls, prefix: str, id_expr: str) -> str:
+        """``NOT EXISTS`` a ledger transaction ``<prefix><id>``. The extra range predicate keeps the
+        anti-join to that one family of keys (one index range scan of the unique (txn_key, account)
+        index — keys sort bytewise: collation "C" on PostgreSQL, BINARY on SQLite) instead of the whole
+        ledger, so the cost grows with the number of source rows, not with the ledger."""
+        upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        return (f"NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.txn_key >= '{prefix}' "
+                f"AND e.txn_key < '{upper}' AND e.txn_key = {cls.key(prefix, id_expr)})")
+
     # ---- values ----------------------------------------------------------------------------------
 
     def param(self, value: Any) -> Any:

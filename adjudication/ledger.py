@@ -18,7 +18,8 @@ Accounts (the sign is the normal balance)::
     interest_income  − income     payer interest (PLB L6)
     unapplied_cash   − liability  payer money for a claim payment we could not match to a claim
     payer_offsets    ± clearing   provider-level adjustments (PLB) that name no claim of ours
-    refunds_due      − liability  patient overpayments we owe back
+    patient_credit   − liability  patient money not (yet) applied to a claim balance
+    refunds_due      − liability  patient credits we decided to pay back
 
 txn_key scheme (ids are database ids of the source rows)::
 
@@ -31,8 +32,12 @@ txn_key scheme (ids are database ids of the source rows)::
     plb:<provider_adjustment_id>       PLB adjustment           cash −amount        / counter +amount
     unm:<claim_payment_id>             unmatched payment        cash +paid          / unapplied_cash −paid
     unm-clear:<claim_payment_id>       matched later            unapplied_cash +    / cash −
-    ppay:<patient_payment_id>:<n>      patient payment, n-th    cash +x             / ar_patient −x
-                                       application (FIFO)         (the unapplicable rest: refunds_due −x)
+    ppay:<patient_payment_id>:<n>      patient payment, n-th    cash +x             / ar_patient −x (claim)
+                                       application                  or patient_credit −x (no open claim)
+    psw:<claim_id>:<n>                 credit swept off an      ar_patient +x       / patient_credit −x
+                                       adjudicated claim
+    pcr:<claim_id>:<n>                 credit applied           patient_credit +x   / ar_patient −x
+    rfd:<patient_id>:<date>            credit → refund due      patient_credit +x   / refunds_due −x
     wo:<claim_id>:<side>:<date>        write-off                write_off +x        / ar_payer|ar_patient −x
 
 CAS adjustments are posted per claim payment and group (``co:``/``oa:``/``pr:``) rather than per CAS
@@ -72,9 +77,10 @@ INTEREST_INCOME = "interest_income"
 UNAPPLIED_CASH = "unapplied_cash"
 PAYER_OFFSETS = "payer_offsets"
 REFUNDS_DUE = "refunds_due"
+PATIENT_CREDIT = "patient_credit"
 
 ACCOUNTS = (AR_PAYER, AR_PATIENT, CASH, REVENUE, CONTRACTUAL, ADJUSTMENTS, WRITE_OFF, INTEREST_INCOME,
-            UNAPPLIED_CASH, PAYER_OFFSETS, REFUNDS_DUE)  # fmt: skip
+            UNAPPLIED_CASH, PAYER_OFFSETS, PATIENT_CREDIT, REFUNDS_DUE)  # fmt: skip
 
 #: entry_type values: the kind of business event a row belongs to.
 CHARGE = "charge"
@@ -87,6 +93,8 @@ PROVIDER_ADJ = "provider_adjustment"
 UNAPPLIED = "unapplied"
 PATIENT_PAYMENT = "patient_payment"
 REFUND_DUE = "refund_due"
+CREDIT_SWEEP = "credit_sweep"
+CREDIT_APPLIED = "credit_applied"
 WRITE_OFF_TYPE = "write_off"
 
 #: Entry types of a claim payment that a reversal negates.

@@ -20,11 +20,24 @@ CSV format (UTF-8, comma separated, header row required, column order free, extr
 Invalid rows are reported as ``line N: <column> <problem>`` (never the value: it may be PHI) and
 skipped; the valid rows are imported, all in one transaction.
 
-Posting (:func:`post_patient_payments`): each payment is applied to the patient's open balances — the
-named claim first, then the patient's other claims oldest service date first — as ledger transactions
-``ppay:<payment id>:<n>`` (cash +x / ar_patient −x on the claim); what cannot be applied (the patient
-owes nothing more) is an overpayment: cash +x / refunds_due −x. Because ``ppay:<id>:1`` is derived
-from the payment row, the database refuses to post a payment twice.
+Posting (:func:`post_patient_payments`), as ledger transactions ``ppay:<payment id>:<n>`` (cash +x and,
+per application, a credit):
+
+* a payment naming a claim goes to that claim: ar_patient −x on the claim (also before the 835 has
+  arrived — a copay collected at the front desk; the claim shows a patient credit until the payer's
+  patient responsibility is posted);
+* a payment naming no claim is applied to the patient's open claim balances, oldest service date
+  first; the rest is an unapplied **patient credit** (account ``patient_credit``).
+
+:func:`apply_patient_credits` (run after every import and every remittance posting) then keeps credits
+working: a credit left on an adjudicated claim (the patient paid more than the payer's patient
+responsibility) is swept to the patient credit (``psw:<claim id>:<n>``), and patient credits are applied
+to open claim balances, oldest first (``pcr:<claim id>:<n>``). Only :func:`refund_patient_credits` turns a
+credit into **refunds due** (``rfd:<patient id>:<date>``): that is a decision, not a side effect.
+
+So, per patient: patient balance = patient responsibility − patient payments + refunds due
+− patient write-offs (= Σ ar_patient + Σ patient_credit in the ledger). Because ``ppay:<id>:1`` is
+derived from the payment row, the database refuses to post a payment twice.
 """
 
 from __future__ import annotations
@@ -39,7 +52,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from claimflow.audit import audit
@@ -76,7 +89,7 @@ def _chunks(values: list[Any]) -> Iterable[list[Any]]:
 
 def import_payments_csv(engine: Engine, path: Path | str, *, actor: str) -> dict[str, Any]:
     """Import (and post) the patient payments in a CSV file. Returns
-    ``{"rows", "imported", "already_known", "rejected", "amount", "applied", "refunds_due", "errors"}``
+    ``{"rows", "imported", "already_known", "rejected", "amount", "applied", "unapplied_credit", "errors"}``
     where ``amount`` is the total of the newly imported payments (string, two decimals) and ``errors``
     lists ``line N: …`` messages (no values)."""
     path = Path(path)
@@ -86,10 +99,10 @@ def import_payments_csv(engine: Engine, path: Path | str, *, actor: str) -> dict
         raise PaymentFileError(f"{path.name}: cannot read the payment file ({exc.strerror})") from None
     sha = hashlib.sha256(data).hexdigest()
     try:
-        text = data.decode("utf-8-sig")
+        content = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise PaymentFileError(f"{path.name}: not UTF-8 text") from None
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(content.splitlines())
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
@@ -128,6 +141,8 @@ def import_payments_csv(engine: Engine, path: Path | str, *, actor: str) -> dict
         parsed.append((line_no, {**get, "amount": amount, "received_on": received}))
 
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # one writer of patient balances at a time (see posting)
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('claimflow.post_remittances'))"))
         accounts = sorted({r["account_number"] for _, r in parsed})
         claim_numbers = sorted({r["claim_number"] for _, r in parsed if r["claim_number"]})
         patient_by_account: dict[str, int] = {}
@@ -178,7 +193,7 @@ def import_payments_csv(engine: Engine, path: Path | str, *, actor: str) -> dict
             "rejected": rows - len(good),
             "amount": f"{sum((a for _, a in imported), Decimal('0.00')):.2f}",
             "applied": posted["applied"],
-            "refunds_due": posted["refunds_due"],
+            "unapplied_credit": posted["unapplied_credit"],
             "errors": errors,
         }
         audit(conn, actor=actor, action="import_patient_payments", object_type="file", object_id=sha,
@@ -187,9 +202,25 @@ def import_payments_csv(engine: Engine, path: Path | str, *, actor: str) -> dict
     return result
 
 
+def _open_claim_balances(conn: Connection, patients: list[int]) -> dict[int, list[tuple[int, Decimal]]]:
+    """Per patient: [(claim id, open patient balance > 0)], oldest service date first."""
+    out: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
+    for chunk in _chunks(patients):
+        rows = conn.execute(
+            select(m.Claim.patient_id, m.Claim.id, m.Claim.service_date_from, func.sum(m.LedgerEntry.amount))
+            .join(m.LedgerEntry, m.LedgerEntry.claim_id == m.Claim.id)
+            .where(m.LedgerEntry.account == L.AR_PATIENT, m.Claim.patient_id.in_(chunk))
+            .group_by(m.Claim.patient_id, m.Claim.id, m.Claim.service_date_from)
+        ).tuples().all()
+        for patient_id, claim_id, _service_date, amount in sorted(rows, key=lambda r: (r[0], r[2], r[1])):
+            if amount is not None and amount > 0:
+                out[patient_id].append((claim_id, amount))
+    return out
+
+
 def post_patient_payments(conn: Connection) -> dict[str, str]:
-    """Post every patient payment not yet posted (see the module docstring). Runs in ``conn``'s
-    transaction. Returns the applied and overpaid (refunds due) totals."""
+    """Post every patient payment not yet posted (see the module docstring), then apply credits.
+    Runs in ``conn``'s transaction. Returns the applied and unapplied (credit) totals."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     pending = conn.execute(
         select(m.PatientPayment.id, m.PatientPayment.patient_id, m.PatientPayment.claim_id,
@@ -197,58 +228,142 @@ def post_patient_payments(conn: Connection) -> dict[str, str]:
         .where(m.PatientPayment.posted_at.is_(None))
         .order_by(m.PatientPayment.received_on, m.PatientPayment.id)
     ).tuples().all()
-    applied_total = refunds_total = Decimal("0.00")
-    if not pending:
-        return {"applied": "0.00", "refunds_due": "0.00"}
-    patients = sorted({p[1] for p in pending})
-    # Open patient balance per claim (ledger ar_patient), oldest service first.
-    open_claims: dict[int, list[int]] = defaultdict(list)
-    balance: dict[int, Decimal] = {}
-    for chunk in _chunks(patients):
-        rows = conn.execute(
-            select(m.LedgerEntry.claim_id, m.LedgerEntry.patient_id, m.Claim.service_date_from,
-                   m.LedgerEntry.amount)
-            .join(m.Claim, m.Claim.id == m.LedgerEntry.claim_id)
-            .where(m.LedgerEntry.account == L.AR_PATIENT, m.LedgerEntry.patient_id.in_(chunk))
-        ).tuples().all()
-        per_claim: dict[tuple[int, int, dt.date], Decimal] = defaultdict(Decimal)
-        for claim_id, patient_id, service_date, amount in rows:
-            if claim_id is not None and patient_id is not None:
-                per_claim[(claim_id, patient_id, service_date)] += amount
-        for (claim_id, patient_id, _service_date), amount in sorted(per_claim.items(), key=lambda kv: (kv[0][2], kv[0][0])):
-            if amount > 0:
-                open_claims[patient_id].append(claim_id)
-                balance[claim_id] = amount
+    applied_total = credit_total = Decimal("0.00")
+    if pending:
+        open_by_patient = _open_claim_balances(conn, sorted({p[1] for p in pending}))
+        balance = {cid: amt for rows in open_by_patient.values() for cid, amt in rows}
+        entries: list[L.Entry] = []
+        for pp_id, patient_id, named_claim, amount, received_on in pending:
+            plan: list[tuple[int | None, Decimal]]
+            if named_claim is not None:
+                plan = [(named_claim, amount)]
+            else:
+                plan, remaining = [], amount
+                for open_claim, _ in open_by_patient.get(patient_id, []):
+                    take = min(remaining, balance.get(open_claim, Decimal(0)))
+                    if take > 0:
+                        plan.append((open_claim, take))
+                        remaining -= take
+                if remaining > 0:
+                    plan.append((None, remaining))
+            for n, (target, value) in enumerate(plan, start=1):
+                key = f"ppay:{pp_id}:{n}"
+                credit_account = L.AR_PATIENT if target is not None else L.PATIENT_CREDIT
+                for account, v in ((L.CASH, value), (credit_account, -value)):
+                    entries.append(L.Entry(key, L.PATIENT_PAYMENT, account, v, received_on, claim_id=target,
+                                           patient_id=patient_id, patient_payment_id=pp_id))
+                if target is None:
+                    credit_total += value
+                else:
+                    balance[target] = balance.get(target, Decimal(0)) - value
+                    applied_total += value
+        L.write_entries(conn, entries)
+        ids = [p[0] for p in pending]
+        for chunk in _chunks(ids):
+            conn.execute(update(m.PatientPayment).where(m.PatientPayment.id.in_(chunk)).values(posted_at=now))
+    # Credits move on the date of the newest payment posted (deterministic), else today.
+    credits = apply_patient_credits(conn, max((p[4] for p in pending), default=dt.date.today()))
+    return {"applied": f"{applied_total:.2f}", "unapplied_credit": f"{credit_total:.2f}", **credits}
+
+
+_ADJUDICATED = ("paid", "partially_paid", "denied", "closed")
+
+
+def _next_seq(conn: Connection, entry_type: str, claim_ids: list[int]) -> dict[int, int]:
+    """How many transactions of ``entry_type`` each claim already has (for ``<prefix>:<claim>:<n>`` keys)."""
+    seq: dict[int, int] = {}
+    for chunk in _chunks(claim_ids):
+        for claim_id, n in conn.execute(
+            select(m.LedgerEntry.claim_id, func.count(func.distinct(m.LedgerEntry.txn_key)))
+            .where(m.LedgerEntry.entry_type == entry_type, m.LedgerEntry.claim_id.in_(chunk))
+            .group_by(m.LedgerEntry.claim_id)).tuples():
+            if claim_id is not None:
+                seq[claim_id] = int(n)
+    return seq
+
+
+def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
+    """Sweep credits off adjudicated claims into the patient credit, then apply patient credits to
+    open claim balances, oldest service first. Effective ``as_of``. Returns the totals moved.
+
+    Reads only the patients that have a credit (a small set); the allocation is computed in Python and
+    written in one bulk insert."""
+    # 1. Claims the payer has decided on whose patient balance is negative: the patient overpaid them.
+    swept = conn.execute(
+        select(m.LedgerEntry.claim_id, m.Claim.patient_id, func.sum(m.LedgerEntry.amount))
+        .join(m.Claim, m.Claim.id == m.LedgerEntry.claim_id)
+        .where(m.LedgerEntry.account == L.AR_PATIENT, m.Claim.status.in_(_ADJUDICATED))
+        .group_by(m.LedgerEntry.claim_id, m.Claim.patient_id)
+        .having(func.sum(m.LedgerEntry.amount) < 0)
+    ).tuples().all()
     entries: list[L.Entry] = []
-    for pp_id, patient_id, named_claim, amount, received_on in pending:
-        order = open_claims.get(patient_id, [])
-        if named_claim is not None and named_claim in order:
-            order = [named_claim] + [c for c in order if c != named_claim]
-        remaining = amount
-        n = 0
-        for claim_id in order:
-            take = min(remaining, balance.get(claim_id, Decimal(0)))
-            if take <= 0:
-                continue
-            n += 1
-            key = f"ppay:{pp_id}:{n}"
-            for account, value in ((L.CASH, take), (L.AR_PATIENT, -take)):
-                entries.append(L.Entry(key, L.PATIENT_PAYMENT, account, value, received_on, claim_id=claim_id,
-                                       patient_id=patient_id, patient_payment_id=pp_id))
-            balance[claim_id] -= take
-            remaining -= take
-            applied_total += take
-            if remaining == 0:
-                break
-        if remaining > 0:
-            n += 1
-            key = f"ppay:{pp_id}:{n}"
-            for account, value in ((L.CASH, remaining), (L.REFUNDS_DUE, -remaining)):
-                entries.append(L.Entry(key, L.REFUND_DUE, account, value, received_on, claim_id=named_claim,
-                                       patient_id=patient_id, patient_payment_id=pp_id))
-            refunds_total += remaining
+    seq = _next_seq(conn, L.CREDIT_SWEEP, [c for c, _, _ in swept if c is not None])
+    sweep_total = Decimal("0.00")
+    for claim_id, patient_id, amount in swept:
+        if claim_id is None:
+            continue
+        key = f"psw:{claim_id}:{seq.get(claim_id, 0) + 1}"
+        entries += [L.Entry(key, L.CREDIT_SWEEP, L.AR_PATIENT, -amount, as_of, claim_id=claim_id, patient_id=patient_id),
+                    L.Entry(key, L.CREDIT_SWEEP, L.PATIENT_CREDIT, amount, as_of, claim_id=claim_id,
+                            patient_id=patient_id)]
+        sweep_total -= amount
     L.write_entries(conn, entries)
-    ids = [p[0] for p in pending]
-    for chunk in _chunks(ids):
-        conn.execute(update(m.PatientPayment).where(m.PatientPayment.id.in_(chunk)).values(posted_at=now))
-    return {"applied": f"{applied_total:.2f}", "refunds_due": f"{refunds_total:.2f}"}
+
+    # 2. Patient credits → open claim balances.
+    credits: dict[int, Decimal] = {
+        pid: amount for pid, amount in conn.execute(
+            select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
+            .where(m.LedgerEntry.account == L.PATIENT_CREDIT, m.LedgerEntry.patient_id.is_not(None))
+            .group_by(m.LedgerEntry.patient_id).having(func.sum(m.LedgerEntry.amount) < 0)
+        ).tuples() if pid is not None
+    }
+    applied_total = Decimal("0.00")
+    entries = []
+    if credits:
+        open_by_patient = _open_claim_balances(conn, sorted(credits))
+        seq = _next_seq(conn, L.CREDIT_APPLIED, [c for rows in open_by_patient.values() for c, _ in rows])
+        for patient_id, credit in sorted(credits.items()):
+            available = -credit
+            for claim_id, open_amount in open_by_patient.get(patient_id, []):
+                take = min(available, open_amount)
+                if take <= 0:
+                    break
+                key = f"pcr:{claim_id}:{seq.get(claim_id, 0) + 1}"
+                entries += [L.Entry(key, L.CREDIT_APPLIED, L.PATIENT_CREDIT, take, as_of, claim_id=claim_id,
+                                    patient_id=patient_id),
+                            L.Entry(key, L.CREDIT_APPLIED, L.AR_PATIENT, -take, as_of, claim_id=claim_id,
+                                    patient_id=patient_id)]
+                available -= take
+                applied_total += take
+        L.write_entries(conn, entries)
+    return {"credit_swept": f"{sweep_total:.2f}", "credit_applied": f"{applied_total:.2f}"}
+
+
+def refund_patient_credits(
+    engine: Engine, *, as_of: dt.date, actor: str, patient_ids: list[int] | None = None
+) -> dict[str, Any]:
+    """Turn unapplied patient credits into refunds due (``rfd:<patient id>:<date>``: patient_credit +x /
+    refunds_due −x), for the given patients or for every patient with a credit and no claim still
+    waiting for the payer. One audit row per patient refunded."""
+    with engine.begin() as conn:
+        waiting = exists().where(m.Claim.patient_id == m.LedgerEntry.patient_id,
+                                 m.Claim.status.in_(["submitted", "accepted", "reversed"]))
+        stmt = (select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
+                .where(m.LedgerEntry.account == L.PATIENT_CREDIT, m.LedgerEntry.patient_id.is_not(None))
+                .group_by(m.LedgerEntry.patient_id).having(func.sum(m.LedgerEntry.amount) < 0))
+        if patient_ids is not None:
+            stmt = stmt.where(m.LedgerEntry.patient_id.in_(patient_ids))
+        else:
+            stmt = stmt.where(~waiting)
+        rows = conn.execute(stmt).tuples().all()
+        entries: list[L.Entry] = []
+        total = Decimal("0.00")
+        for patient_id, credit in rows:
+            key = f"rfd:{patient_id}:{as_of.isoformat()}"
+            entries += [L.Entry(key, L.REFUND_DUE, L.PATIENT_CREDIT, -credit, as_of, patient_id=patient_id),
+                        L.Entry(key, L.REFUND_DUE, L.REFUNDS_DUE, credit, as_of, patient_id=patient_id)]
+            total -= credit
+            audit(conn, actor=actor, action="refund_due", object_type="patient", object_id=patient_id,
+                  detail={"amount": -credit, "txn_key": key})
+        L.write_entries(conn, entries)
+    return {"patients": len(rows), "amount": f"{total:.2f}"}

@@ -27,6 +27,18 @@ SQLite and PostgreSQL):
 7. **Unmatched** claim payments go to ``unmatched_payments`` with a reason, never dropped; they are
    retried on every run (and marked resolved when they finally match).
 8. **PLB** adjustments are linked to a claim when PLB03-2 is our PCN or a payer claim number.
+9. **Patient credits** waiting for patient responsibility are applied to it
+   (:func:`adjudication.patient_payments.apply_patient_credits`).
+
+Matching and pairing happen in a temporary copy of the open claim payments (``cf_cp``); the
+claim_payments table itself is written once, at the end (claim_id, match_method, reversal_of_id,
+correction_of_id, posted_at). On PostgreSQL the run starts by refreshing planner statistics of the tables
+it reads (a bulk load since autovacuum last looked would otherwise give quadratic plans) and takes an
+advisory lock, so two postings never interleave.
+
+Limits: claim payments that belong to a claim we submitted as secondary are posted like any other;
+a crossover payment from a secondary payer on our *primary* claim's PCN is posted against that claim's
+insurance balance (it shows as a payer credit to be worked), not against the patient's share.
 
 Secondary coverage: when a primary payment (CLP02 1/19) leaves patient responsibility and the patient
 has a priority-2 coverage but no secondary claim exists, the claim is counted in ``secondary_due``
@@ -49,6 +61,7 @@ from . import ledger as L
 from ._sql import Sql
 from .carc import non_denial_codes_sql
 from .lifecycle import sources_for, sql_in
+from .patient_payments import apply_patient_credits
 
 #: Shortest CLP01 accepted as a truncated patient control number.
 MIN_PREFIX = 6
@@ -65,15 +78,19 @@ def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
-def outcome_sql(cp: str = "cp") -> str:
-    """The claim status a claim payment leads to (see the module docstring, step 6)."""
+def outcome_sql(cp: str = "cp", *, denial: str | None = None) -> str:
+    """The claim status a claim payment leads to (see the module docstring, step 6). ``denial`` is an
+    SQL condition "this claim payment has a denial CARC on a non-PR adjustment" (default: EXISTS on
+    adjustments)."""
+    if denial is None:
+        denial = f"""EXISTS (
+            SELECT 1 FROM adjustments da WHERE da.claim_payment_id = {cp}.id AND da.group_code <> 'PR'
+            AND da.amount <> 0 AND da.reason_code NOT IN {non_denial_codes_sql()})"""
     return f"""CASE
         WHEN {cp}.status_code = '22' THEN '{S.REVERSED}'
         WHEN {cp}.status_code = '4' THEN '{S.DENIED}'
         WHEN {cp}.paid <> 0 AND {cp}.paid >= {cp}.charge THEN '{S.PAID}'
-        WHEN {cp}.paid = 0 AND EXISTS (
-            SELECT 1 FROM adjustments da WHERE da.claim_payment_id = {cp}.id AND da.group_code <> 'PR'
-            AND da.amount <> 0 AND da.reason_code NOT IN {non_denial_codes_sql()}) THEN '{S.DENIED}'
+        WHEN {cp}.paid = 0 AND {denial} THEN '{S.DENIED}'
         WHEN {cp}.paid = 0 THEN '{S.PAID}'
         ELSE '{S.PARTIALLY_PAID}' END"""
 
@@ -134,27 +151,33 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
     reversals_paired = _pair_reversals(q)
 
     postable = sql_in(POSTABLE)
+    # CAS totals per claim payment (and whether any non-PR adjustment carries a denial CARC), in one
+    # pass over the adjustments of the matched open claim payments.
+    q.temp_table(
+        "cf_post_adj",
+        f"""SELECT a.claim_payment_id AS cp_id,
+                   SUM(CASE WHEN a.group_code = 'CO' THEN a.amount ELSE 0 END) AS co,
+                   SUM(CASE WHEN a.group_code = 'PR' THEN a.amount ELSE 0 END) AS pr,
+                   SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') THEN a.amount ELSE 0 END) AS oa,
+                   MAX(CASE WHEN a.group_code <> 'PR' AND a.amount <> 0
+                             AND a.reason_code NOT IN {non_denial_codes_sql()} THEN 1 ELSE 0 END) AS denial
+            FROM cf_cp cp JOIN adjustments a ON a.claim_payment_id = cp.id
+            WHERE cp.claim_id IS NOT NULL AND cp.status_code IN {postable}
+            GROUP BY a.claim_payment_id""",
+    )
     batch = q.temp_table(
         "cf_post_batch",
         f"""SELECT cp.id AS cp_id, cp.claim_id AS claim_id, c.patient_id AS patient_id,
                    c.payer_id AS payer_id, cp.status_code AS status_code, cp.paid AS paid,
                    cp.reversal_of_id AS reversal_of_id, {_EFF} AS eff,
                    CASE WHEN cp.status_code = '22' THEN 'reversal' ELSE 'payment' END AS kind,
-                   {outcome_sql("cp")} AS outcome
+                   {outcome_sql("cp", denial="COALESCE(a.denial, 0) = 1")} AS outcome
             FROM cf_cp cp
             JOIN claims c ON c.id = cp.claim_id
             JOIN remittances r ON r.id = cp.remittance_id
+            LEFT JOIN cf_post_adj a ON a.cp_id = cp.id
             WHERE cp.status_code IN {postable} OR (cp.status_code = '22' AND cp.reversal_of_id IS NOT NULL)""",
         p,
-    )
-    q.temp_table(
-        "cf_post_adj",
-        """SELECT b.cp_id AS cp_id,
-                  SUM(CASE WHEN a.group_code = 'CO' THEN a.amount ELSE 0 END) AS co,
-                  SUM(CASE WHEN a.group_code = 'PR' THEN a.amount ELSE 0 END) AS pr,
-                  SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') THEN a.amount ELSE 0 END) AS oa
-           FROM cf_post_batch b JOIN adjustments a ON a.claim_payment_id = b.cp_id
-           WHERE b.kind = 'payment' GROUP BY b.cp_id""",
     )
     corrections = _pair_corrections(q)
     lines_matched, lines_unmatched = _match_lines(q)
@@ -259,6 +282,7 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
     plb_posted, plb_entries = _post_plb(q, p)
     entries += plb_entries
     open_unmatched = int(q.scalar("SELECT COUNT(*) FROM unmatched_payments WHERE resolved = false") or 0)
+    credits = apply_patient_credits(q.conn, as_of)  # new patient responsibility absorbs waiting credits
     q.drop("cf_cp", "cf_post_batch", "cf_post_adj", "cf_post_latest", "cf_rev_keys")
     return {
         "as_of": as_of.isoformat(),
@@ -281,6 +305,7 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
         "secondary_due": secondary_due,
         "paid": f"{paid_total:.2f}",
         "reversed": f"{reversed_total:.2f}",
+        **credits,
     }
 
 
@@ -290,8 +315,7 @@ def _post_charges(q: Sql, now: dt.datetime) -> int:
     sel = f"""SELECT {q.key("chg:", "c.id")}, '{L.CHARGE}', '{{acct}}', {{sign}}c.total_charge, c.id,
                      c.patient_id, c.payer_id, {q.date_of("f.first_at")}, :now
               FROM claims c JOIN {first} f ON f.claim_id = c.id
-              WHERE c.total_charge <> 0 AND NOT EXISTS (
-                  SELECT 1 FROM ledger_entries e WHERE e.txn_key = {q.key("chg:", "c.id")})"""
+              WHERE c.total_charge <> 0 AND {q.not_posted("chg:", "c.id")}"""
     n = q.run(
         f"INSERT INTO ledger_entries ({cols}) "
         + sel.format(acct=L.AR_PAYER, sign="")
@@ -362,21 +386,24 @@ def _pair_reversals(q: Sql) -> int:
               AND NOT EXISTS (SELECT 1 FROM claim_payments x WHERE x.reversal_of_id = o.id)
             UNION ALL
             SELECT o.id, o.claim_id, o.paid, o.charge, o.payer_claim_number, 0
-            FROM cf_cp o WHERE o.claim_id IS NOT NULL AND o.status_code IN {postable}""",
+            FROM cf_cp o WHERE o.claim_id IS NOT NULL AND o.status_code IN {postable}
+              AND o.claim_id IN (SELECT claim_id FROM cf_cp WHERE status_code = '22' AND claim_id IS NOT NULL)""",
     )
     for condition in (
         "o.paid = -r.paid AND o.charge = -r.charge",
         "r.payer_claim_number IS NOT NULL AND o.payer_claim_number = r.payer_claim_number",
     ):
         q.run(
-            f"""WITH cand AS (
+            f"""WITH taken AS (
+                    SELECT DISTINCT reversal_of_id AS oid FROM cf_cp WHERE reversal_of_id IS NOT NULL
+                ), cand AS (
                     SELECT r.id AS rid, o.id AS oid,
                            ROW_NUMBER() OVER (PARTITION BY r.id ORDER BY o.posted DESC, o.id DESC) AS rn
                     FROM cf_cp r
                     JOIN cf_orig o ON o.claim_id = r.claim_id AND (o.posted = 1 OR o.id < r.id)
+                    LEFT JOIN taken t ON t.oid = o.id
                     WHERE r.status_code = '22' AND r.claim_id IS NOT NULL AND r.reversal_of_id IS NULL
-                      AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = o.id)
-                      AND {condition}
+                      AND t.oid IS NULL AND {condition}
                 ), pick AS (
                     SELECT rid, oid, ROW_NUMBER() OVER (PARTITION BY oid ORDER BY rid) AS rn2
                     FROM cand WHERE rn = 1
@@ -500,6 +527,12 @@ def _count_secondary_due(q: Sql) -> int:
 def _record_unmatched(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
     """Open claim payments that did not make it into the batch (claim_payments.posted_at is still NULL)."""
     postable = sql_in(POSTABLE)
+    q.temp_table(
+        "cf_unm",
+        """SELECT cp.id AS id, cp.status_code AS status_code, cp.claim_id AS claim_id, cp.paid AS paid,
+                  cp.remittance_id AS remittance_id
+           FROM cf_cp cp LEFT JOIN cf_post_batch b ON b.cp_id = cp.id WHERE b.cp_id IS NULL""",
+    )
     new = q.run(
         f"""INSERT INTO unmatched_payments (claim_payment_id, reason, resolved, created_at)
             SELECT cp.id, CASE
@@ -512,17 +545,15 @@ def _record_unmatched(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
                 WHEN cp.status_code NOT IN {postable} THEN 'unsupported CLP02 status code'
                 ELSE 'no unique claim by patient control number (exact or truncated) or payer claim number'
                 END, false, :now
-            FROM cf_cp cp
-            WHERE NOT EXISTS (SELECT 1 FROM cf_post_batch b WHERE b.cp_id = cp.id)
-              AND NOT EXISTS (SELECT 1 FROM unmatched_payments u WHERE u.claim_payment_id = cp.id)""",
+            FROM cf_unm cp
+            WHERE NOT EXISTS (SELECT 1 FROM unmatched_payments u WHERE u.claim_payment_id = cp.id)""",
         p,
     ).rowcount
     # Money that arrived for an unmatched claim payment is cash we hold, in unapplied cash, until worked.
     sel = f"""SELECT {q.key("unm:", "cp.id")}, '{L.UNAPPLIED}', '{{acct}}', {{sign}}cp.paid, r.payer_id, cp.id,
                      {_EFF}, :now
-              FROM cf_cp cp JOIN remittances r ON r.id = cp.remittance_id
-              WHERE cp.paid <> 0 AND NOT EXISTS (SELECT 1 FROM cf_post_batch b WHERE b.cp_id = cp.id)
-                AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.txn_key = {q.key("unm:", "cp.id")})"""
+              FROM cf_unm cp JOIN remittances r ON r.id = cp.remittance_id
+              WHERE cp.paid <> 0 AND {q.not_posted("unm:", "cp.id")}"""
     entries = q.run(
         "INSERT INTO ledger_entries (txn_key, entry_type, account, amount, payer_id, claim_payment_id, "
         "effective_date, created_at) "
@@ -531,6 +562,7 @@ def _record_unmatched(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
         + sel.format(acct=L.UNAPPLIED_CASH, sign="-"),
         p,
     ).rowcount
+    q.drop("cf_unm")
     return new, entries
 
 
@@ -544,7 +576,7 @@ def _link_plb(q: Sql) -> int:
                    pa.reference AS reference, pa.amount AS amount, pa.claim_id AS claim_id,
                    CASE WHEN pa.claim_id IS NULL THEN 0 ELSE 1 END AS preset
             FROM provider_adjustments pa
-            WHERE NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.txn_key = {q.key("plb:", "pa.id")})""",
+            WHERE {q.not_posted("plb:", "pa.id")}""",
     )
     q.run(
         """UPDATE cf_plb SET claim_id = s.claim_id FROM submissions s

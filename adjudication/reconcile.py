@@ -33,7 +33,8 @@ A/R); patient credits not applied to any claim (refunds due) are not aged.
 * line: SVC02 − SVC03 = Σ line CAS;
 * ledger: every txn_key sums to zero; per claim Σ ar_payer = insurance_balance and Σ ar_patient =
   patient_balance; every id a ledger row carries exists (the ledger has no foreign keys);
-* patient: patient_responsibility − patient_paid + refunds_due − write_offs = Σ ar_patient (ledger).
+* patient: patient_responsibility − patient_paid + refunds_due − write_offs = Σ ar_patient + Σ
+  patient_credit (ledger; a negative patient balance is a credit the patient has with us).
 
 An exception someone explained (``explained``/``explanation``) stays explained on later runs while
 the same difference (same level, kind, objects, expected and found) persists.
@@ -92,8 +93,12 @@ def reconcile(engine: Engine, run_date: dt.date, *, actor: str = "claimflow:reco
             refresh_patient_keys(conn)
             for table in SNAPSHOT_TABLES:
                 conn.execute(delete(table).where(table.run_date == run_date))
+            _analyze(q, "ledger_entries", "claim_payments", "adjustments", "service_line_payments",
+                     "patient_payments", "provider_adjustments")
             _claim_balances(q, run_date)
+            _analyze(q, "claim_balances")
             _patient_balances(q, run_date)
+            _analyze(q, "patient_balances")
             _aging(q, run_date)
             kpis = _kpis(q, run_date)
             proof = _balance_proof(q, run_date)
@@ -103,10 +108,21 @@ def reconcile(engine: Engine, run_date: dt.date, *, actor: str = "claimflow:reco
                   object_id=run_date.isoformat(),
                   detail={"claims": summary["claims"], "balance_exceptions": summary["balance_exceptions"]})
     except Exception:
-        with engine.begin() as conn:
-            _record_run(conn, run_date, "failed", started, None)
+        try:
+            with engine.begin() as conn:
+                _record_run(conn, run_date, "failed", started, None)
+        except Exception:  # the database itself is the problem: the original error is what matters
+            pass
         raise
     return summary
+
+
+def _analyze(q: Sql, *tables: str) -> None:
+    """PostgreSQL: refresh planner statistics of tables just filled in bulk (autovacuum may not have
+    looked yet, and a plan made for an empty table is quadratic at 100,000 claims)."""
+    if q.pg:
+        for table in tables:
+            q.run(f"ANALYZE {table}")
 
 
 def balance_proof(engine: Engine, run_date: dt.date) -> dict[str, Any]:
@@ -203,8 +219,9 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
             FROM provider_adjustments pa JOIN remittances r ON r.id = pa.remittance_id
             WHERE pa.claim_id IS NOT NULL AND pa.reason_code <> 'L6'
               AND COALESCE(r.payment_date, r.production_date, :d) <= :d
-              AND EXISTS (SELECT 1 FROM ledger_entries e WHERE e.txn_key = {q.key("plb:", "pa.id")}
-                          AND e.account = '{L.AR_PAYER}' AND e.effective_date <= :d)
+              AND pa.id IN (SELECT e.provider_adjustment_id FROM ledger_entries e
+                            WHERE e.txn_key >= 'plb:' AND e.txn_key < 'plb;'
+                              AND e.account = '{L.AR_PAYER}' AND e.effective_date <= :d)
             GROUP BY pa.claim_id
         ), cov2 AS (
             SELECT patient_id, MAX(COALESCE(effective_to, :far)) AS until FROM coverages
@@ -213,7 +230,7 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
             SELECT DISTINCT primary_claim_id FROM claims WHERE primary_claim_id IS NOT NULL
         ), led AS (
             SELECT claim_id,
-                   SUM(CASE WHEN entry_type = '{L.PATIENT_PAYMENT}' AND account = '{L.AR_PATIENT}'
+                   SUM(CASE WHEN entry_type <> '{L.WRITE_OFF_TYPE}' AND account = '{L.AR_PATIENT}'
                             THEN -amount ELSE 0 END) AS patient_paid,
                    SUM(CASE WHEN entry_type = '{L.WRITE_OFF_TYPE}' AND account = '{L.AR_PAYER}'
                             THEN -amount ELSE 0 END) AS ins_wo,
@@ -221,7 +238,8 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
                             THEN -amount ELSE 0 END) AS pat_wo
             FROM ledger_entries
             WHERE claim_id IS NOT NULL AND effective_date <= :d
-              AND entry_type IN ('{L.PATIENT_PAYMENT}', '{L.WRITE_OFF_TYPE}')
+              AND entry_type IN ('{L.PATIENT_PAYMENT}', '{L.CREDIT_APPLIED}', '{L.CREDIT_SWEEP}',
+                                 '{L.WRITE_OFF_TYPE}')
             GROUP BY claim_id
         )
         SELECT :d, c.id, c.patient_id, c.payer_id, c.status, c.total_charge, {paid}, {co}, {oa}, {pr}, {ppaid},
@@ -247,11 +265,11 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
 
 def _patient_balances(q: Sql, run_date: dt.date) -> None:
     z = "COALESCE({}, 0)"
-    pr, paid, refunds, wo = z.format("cb.pr"), z.format("pp.amount"), z.format("rf.amount"), z.format("cb.wo")
+    pr, paid, refunds, wo = z.format("cb.pr"), z.format("pp.amount"), z.format("rf.refunds"), z.format("cb.wo")
     q.run(
         f"""INSERT INTO patient_balances (run_date, patient_id, charges, payer_paid, adjustments,
                 patient_responsibility, patient_paid, insurance_balance, patient_balance, refunds_due,
-                write_offs, claims)
+                write_offs, claims, unapplied_credit)
         WITH cb AS (
             SELECT patient_id, COUNT(*) AS n, SUM(charge) AS charges, SUM(payer_paid) AS paid,
                    SUM(contractual + other_adjustments) AS adj, SUM(patient_responsibility) AS pr,
@@ -261,14 +279,19 @@ def _patient_balances(q: Sql, run_date: dt.date) -> None:
             SELECT patient_id, SUM(amount) AS amount FROM patient_payments
             WHERE received_on <= :d AND posted_at IS NOT NULL GROUP BY patient_id
         ), rf AS (
-            SELECT patient_id, -SUM(amount) AS amount FROM ledger_entries
-            WHERE account = '{L.REFUNDS_DUE}' AND effective_date <= :d AND patient_id IS NOT NULL
+            SELECT patient_id,
+                   -SUM(CASE WHEN account = '{L.REFUNDS_DUE}' THEN amount ELSE 0 END) AS refunds,
+                   -SUM(CASE WHEN account = '{L.PATIENT_CREDIT}' THEN amount ELSE 0 END) AS credit
+            FROM ledger_entries
+            WHERE account IN ('{L.REFUNDS_DUE}', '{L.PATIENT_CREDIT}') AND effective_date <= :d
+              AND patient_id IS NOT NULL
             GROUP BY patient_id
         ), pts AS (
             SELECT patient_id FROM cb UNION SELECT patient_id FROM pp
         )
         SELECT :d, pts.patient_id, {z.format("cb.charges")}, {z.format("cb.paid")}, {z.format("cb.adj")}, {pr},
-               {paid}, {z.format("cb.ins")}, {pr} - {paid} + {refunds} - {wo}, {refunds}, {wo}, {z.format("cb.n")}
+               {paid}, {z.format("cb.ins")}, {pr} - {paid} + {refunds} - {wo}, {refunds}, {wo}, {z.format("cb.n")},
+               {z.format("rf.credit")}
         FROM pts
         LEFT JOIN cb ON cb.patient_id = pts.patient_id
         LEFT JOIN pp ON pp.patient_id = pts.patient_id
@@ -398,9 +421,9 @@ def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
             FROM ledger_entries WHERE effective_date BETWEEN :s AND :d""", w).one())
     daily = (charges / WINDOW_DAYS).quantize(Decimal("0.01"))
     kpi("days_in_ar", ar_total, daily,
-        "HFMA MAP Key 'days in total discharged not final billed'-style 'days in A/R': total A/R (insurance + "
-        f"patient balances of claim_balances on the run date) ÷ average daily gross charges over {window} "
-        "(charges posted in the window ÷ 90). The value is computed from the unrounded average.",
+        "Days in A/R (HFMA MAP Key 'days in A/R', on gross charges): total A/R (insurance + patient balances "
+        f"of claim_balances on the run date) ÷ average daily gross charges over {window} (charges posted in "
+        "the window ÷ 90; the denominator column shows that average, the value uses it unrounded).",
         value=(ar_total * WINDOW_DAYS / charges).quantize(Decimal("0.000001")) if charges else None)
     kpi("net_collection_rate", payments, charges - contractual,
         "HFMA MAP Key 'net collection rate': payments (payer payments net of reversals + patient payments "
@@ -463,24 +486,33 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
                    MAX(e.claim_payment_id), MAX(e.claim_id), substr(e.txn_key, 1, 60), 0 AS expected,
                    SUM(e.amount) AS found, :d, false, :now
             FROM ledger_entries e WHERE e.effective_date <= :d GROUP BY e.txn_key"""), p)
-    # Ledger per claim ties to claim_balances.
-    led = f"""SELECT claim_id,
-                     SUM(CASE WHEN account = '{L.AR_PAYER}' THEN amount ELSE 0 END) AS ar_payer,
-                     SUM(CASE WHEN account = '{L.AR_PATIENT}' THEN amount ELSE 0 END) AS ar_patient
-              FROM ledger_entries WHERE claim_id IS NOT NULL AND effective_date <= :d
-                AND account IN ('{L.AR_PAYER}', '{L.AR_PATIENT}') GROUP BY claim_id"""
-    ids = f"""SELECT claim_id FROM claim_balances WHERE run_date = :d
-              UNION SELECT claim_id FROM ({led}) l0"""
+    # Ledger per claim ties to claim_balances (both directions: claims only one side knows about count).
+    q.temp_table(
+        "cf_led_claim",
+        f"""SELECT claim_id,
+                   SUM(CASE WHEN account = '{L.AR_PAYER}' THEN amount ELSE 0 END) AS ar_payer,
+                   SUM(CASE WHEN account = '{L.AR_PATIENT}' THEN amount ELSE 0 END) AS ar_patient
+            FROM ledger_entries WHERE claim_id IS NOT NULL AND effective_date <= :d
+              AND account IN ('{L.AR_PAYER}', '{L.AR_PATIENT}') GROUP BY claim_id""",
+        p,
+    )
     for kind, bal_col, led_col in (("claim_insurance_balance_vs_ledger", "insurance_balance", "ar_payer"),
                                    ("claim_patient_balance_vs_ledger", "patient_balance", "ar_patient")):
+        head_k = head.format(level="ledger", kind=kind)
+        nulls = "CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), CAST(NULL AS INTEGER)"
         q.run(ins.format(
-            f"""SELECT {head.format(level="ledger", kind=kind)}, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER),
-                       CAST(NULL AS INTEGER), k.claim_id, c.claim_number, COALESCE(b.{bal_col}, 0) AS expected,
+            f"""SELECT {head_k}, {nulls}, b.claim_id, c.claim_number, b.{bal_col} AS expected,
                        COALESCE(l.{led_col}, 0) AS found, :d, false, :now
-                FROM ({ids}) k
-                JOIN claims c ON c.id = k.claim_id
-                LEFT JOIN claim_balances b ON b.claim_id = k.claim_id AND b.run_date = :d
-                LEFT JOIN ({led}) l ON l.claim_id = k.claim_id"""), p)
+                FROM claim_balances b JOIN claims c ON c.id = b.claim_id
+                LEFT JOIN cf_led_claim l ON l.claim_id = b.claim_id
+                WHERE b.run_date = :d
+                UNION ALL
+                SELECT {head_k}, {nulls}, l.claim_id, c.claim_number, 0 AS expected, l.{led_col} AS found, :d,
+                       false, :now
+                FROM cf_led_claim l JOIN claims c ON c.id = l.claim_id
+                LEFT JOIN claim_balances b ON b.claim_id = l.claim_id AND b.run_date = :d
+                WHERE b.claim_id IS NULL"""), p)
+    q.drop("cf_led_claim")
     # Patient: responsibility − payments + refunds due − write-offs = Σ ar_patient.
     q.run(ins.format(
         f"""SELECT {head.format(level="patient", kind="patient_balance_vs_ledger")}, CAST(NULL AS INTEGER),
@@ -490,7 +522,8 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
             FROM patient_balances b
             LEFT JOIN patient_keys pk ON pk.patient_id = b.patient_id
             LEFT JOIN (SELECT patient_id, SUM(amount) AS amount FROM ledger_entries
-                       WHERE account = '{L.AR_PATIENT}' AND effective_date <= :d AND patient_id IS NOT NULL
+                       WHERE account IN ('{L.AR_PATIENT}', '{L.PATIENT_CREDIT}') AND effective_date <= :d
+                         AND patient_id IS NOT NULL
                        GROUP BY patient_id) l ON l.patient_id = b.patient_id
             WHERE b.run_date = :d"""), p)
 
@@ -553,7 +586,7 @@ def _summary(q: Sql, run_date: dt.date, kpis: dict[str, Decimal | None], proof: 
            FROM claim_balances WHERE run_date = :d""", d).one()
     pb = q.run(
         """SELECT SUM(patient_paid), SUM(patient_balance), SUM(refunds_due), COUNT(*),
-                  SUM(CASE WHEN patient_balance > 0 THEN 1 ELSE 0 END)
+                  SUM(CASE WHEN patient_balance > 0 THEN 1 ELSE 0 END), SUM(unapplied_credit)
            FROM patient_balances WHERE run_date = :d""", d).one()
     unmatched = q.run(
         """SELECT COUNT(*), SUM(cp.paid) FROM unmatched_payments u JOIN claim_payments cp ON cp.id = u.claim_payment_id
@@ -580,6 +613,7 @@ def _summary(q: Sql, run_date: dt.date, kpis: dict[str, Decimal | None], proof: 
         "patient_responsibility": s(money(cb[5])),
         "patient_payments": s(money(pb[0])),
         "refunds_due": s(money(pb[2])),
+        "unapplied_credit": s(money(pb[5])),
         "write_offs": s(money(cb[7])),
         "provider_adjustments": s(money(cb[8])),
         "insurance_balance_total": s(ins_total),

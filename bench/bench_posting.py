@@ -33,13 +33,13 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from adjudication.patient_payments import import_payments_csv  # noqa: E402
-from adjudication.posting import post_remittances  # noqa: E402
-from adjudication.reconcile import data_quality_checks, reconcile  # noqa: E402
-from adjudication.report import render_run_report  # noqa: E402
-from claimflow.db.migrate import upgrade  # noqa: E402
-from claimflow.db.session import make_engine  # noqa: E402
-from claimflow.seed import seed_practice  # noqa: E402
+from adjudication.patient_payments import import_payments_csv
+from adjudication.posting import post_remittances
+from adjudication.reconcile import data_quality_checks, reconcile
+from adjudication.report import render_run_report
+from claimflow.db.migrate import upgrade
+from claimflow.db.session import make_engine
+from claimflow.seed import seed_practice
 
 ADMIN = os.environ.get("CLAIMFLOW_BENCH_PG_URL") or os.environ.get(
     "CLAIMFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

@@ -65,8 +65,8 @@ VIEWS: dict[str, str] = {
         FROM claim_balances b JOIN claims c ON c.id = b.claim_id JOIN payers py ON py.id = b.payer_id
         {_PK.format(alias="b")}""",
     "patient_balances": f"""SELECT b.run_date, pk.patient_key, b.claims, b.charges, b.payer_paid,
-        b.adjustments, b.patient_responsibility, b.patient_paid, b.refunds_due, b.write_offs,
-        b.insurance_balance, b.patient_balance
+        b.adjustments, b.patient_responsibility, b.patient_paid, b.unapplied_credit, b.refunds_due,
+        b.write_offs, b.insurance_balance, b.patient_balance
         FROM patient_balances b {_PK.format(alias="b")}""",
     "aging_buckets": 'SELECT run_date, dimension, "key", bucket, amount, claims FROM aging_buckets',
     "kpis": "SELECT run_date, name, value, numerator, denominator, definition FROM kpis",
@@ -108,7 +108,7 @@ MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
                        "patient_paid", "provider_adjustments", "insurance_write_off", "patient_write_off",
                        "insurance_balance", "patient_balance"),
     "patient_balances": ("charges", "payer_paid", "adjustments", "patient_responsibility", "patient_paid",
-                         "refunds_due", "write_offs", "insurance_balance", "patient_balance"),
+                         "unapplied_credit", "refunds_due", "write_offs", "insurance_balance", "patient_balance"),
     "aging_buckets": ("amount",),
     "remittances": ("payment_amount",),
     "claim_payments": ("charge", "paid", "patient_responsibility", "deductible", "coinsurance", "copay",

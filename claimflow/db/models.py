@@ -444,7 +444,12 @@ class ClaimPayment(Base):
         index=True,
         comment="on the claim payment that follows a reversal (CLP02=22): the original payment it corrects",
     )
-    __table_args__ = (UniqueConstraint("remittance_id", "segment_no"),)
+    __table_args__ = (
+        UniqueConstraint("remittance_id", "segment_no"),
+        # Posting reads the unposted ones every night; a partial index keeps that independent of history.
+        Index("ix_claim_payments_unposted", "id", postgresql_where=text("posted_at IS NULL"),
+              sqlite_where=text("posted_at IS NULL")),
+    )
 
 
 class ServiceLinePayment(Base):
@@ -557,22 +562,22 @@ class LedgerEntry(Base):
     txn_key: Mapped[str] = mapped_column(String(80).with_variant(String(80, collation="C"), "postgresql"))
     entry_type: Mapped[str] = mapped_column(
         String(24),
-        comment="charge, payer_payment, contractual, other_adjustment, pr_transfer, patient_payment, "
-        "write_off, refund_due, reversal, provider_adjustment, unapplied",
+        comment="charge, payer_payment, contractual, other_adjustment, pr_transfer, reversal, "
+        "provider_adjustment, unapplied, patient_payment, credit_sweep, credit_applied, refund_due, write_off",
     )
     account: Mapped[str] = mapped_column(
         String(24),
         comment="ar_payer, ar_patient, revenue, contractual, adjustments, cash, write_off, refunds_due, "
-        "unapplied_cash, interest_income, payer_offsets",
+        "unapplied_cash, interest_income, payer_offsets, patient_credit",
     )
     amount: Mapped[Decimal] = mapped_column(Money)
     claim_id: Mapped[int | None] = mapped_column(Integer, index=True, comment="claims.id")
-    patient_id: Mapped[int | None] = mapped_column(Integer, index=True, comment="patients.id")
+    patient_id: Mapped[int | None] = mapped_column(Integer, comment="patients.id")
     payer_id: Mapped[int | None] = mapped_column(Integer, comment="payers.id")
     claim_payment_id: Mapped[int | None] = mapped_column(Integer, index=True, comment="claim_payments.id")
-    patient_payment_id: Mapped[int | None] = mapped_column(Integer, index=True, comment="patient_payments.id")
+    patient_payment_id: Mapped[int | None] = mapped_column(Integer, comment="patient_payments.id")
     provider_adjustment_id: Mapped[int | None] = mapped_column(Integer, comment="provider_adjustments.id")
-    effective_date: Mapped[dt.date] = mapped_column(Date, index=True)
+    effective_date: Mapped[dt.date] = mapped_column(Date)
     created_at: Mapped[dt.datetime] = _created()
     __table_args__ = (UniqueConstraint("txn_key", "account"),)
 
@@ -621,7 +626,8 @@ def _zero() -> Mapped[Decimal]:
 
 class PatientBalance(Base):
     """Per patient as of ``run_date``: patient_balance = patient_responsibility − patient_paid
-    + refunds_due − write_offs (patient side)."""
+    + refunds_due − write_offs (patient side); negative = a credit. ``unapplied_credit`` is the part of
+    the payments not applied to any claim yet (ledger account patient_credit)."""
 
     __tablename__ = "patient_balances"
     run_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
@@ -636,6 +642,7 @@ class PatientBalance(Base):
     refunds_due: Mapped[Decimal] = _zero()
     write_offs: Mapped[Decimal] = _zero()
     claims: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    unapplied_credit: Mapped[Decimal] = _zero()
 
 
 class ClaimBalance(Base):

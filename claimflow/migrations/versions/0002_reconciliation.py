@@ -8,11 +8,12 @@ Revises: 0001
 * ledger_entries, claim_balances, patient_balances drop their foreign keys (write cost; the balance
   proof checks references nightly); ``ledger_entries.txn_key`` gets the "C" collation on PostgreSQL.
 * ``claim_balances``: provider_adjustments, insurance_write_off, patient_write_off, secondary_due.
-* ``patient_balances``: refunds_due, write_offs, claims.
+* ``patient_balances``: refunds_due, write_offs, claims, unapplied_credit.
 * ``patient_keys``: the analysts' salted-hash pseudonym per patient (see ``claimflow.analyst``).
 * Indexes for posting/matching: claims.payer_claim_number, claim_payments.payer_claim_number,
-  claim_payments.reversal_of_id / correction_of_id,
-  provider_adjustments.claim_id, ledger_entries.patient_payment_id, unmatched_payments.resolved.
+  claim_payments.reversal_of_id / correction_of_id, a partial index of unposted claim payments,
+  provider_adjustments.claim_id, unmatched_payments.resolved; ledger_entries drops its effective_date
+  and patient_id indexes (bulk-write cost; nothing looks rows up by them).
 * PostgreSQL: a trigger that rejects UPDATE and DELETE on ``audit_log`` (append-only).
 * Analyst views: schema ``analyst`` (PostgreSQL) or ``analyst_<name>`` views (SQLite), created last:
   SQLite batch operations that rebuild a table break views that reference it, so a later migration
@@ -48,6 +49,25 @@ _DERIVED_FKS: dict[str, list[tuple[str, str, str]]] = {
     ],
     "patient_balances": [("fk_patient_balances_patient_id_patients", "patient_id", "patients")],
 }
+
+
+_COMMENTS: list[tuple[str, str, sa.types.TypeEngine, bool, str]] = [
+    ("aging_buckets", "key", sa.String(80), False, "payer code or patient key"),
+    ("ledger_entries", "entry_type", sa.String(24), False,
+     "charge, payer_payment, contractual, other_adjustment, pr_transfer, reversal, provider_adjustment, "
+     "unapplied, patient_payment, credit_sweep, credit_applied, refund_due, write_off"),
+    ("ledger_entries", "account", sa.String(24), False,
+     "ar_payer, ar_patient, revenue, contractual, adjustments, cash, write_off, refunds_due, unapplied_cash, "
+     "interest_income, payer_offsets, patient_credit"),
+    ("ledger_entries", "claim_id", sa.Integer(), True, "claims.id"),
+    ("ledger_entries", "patient_id", sa.Integer(), True, "patients.id"),
+    ("ledger_entries", "payer_id", sa.Integer(), True, "payers.id"),
+    ("ledger_entries", "claim_payment_id", sa.Integer(), True, "claim_payments.id"),
+    ("ledger_entries", "patient_payment_id", sa.Integer(), True, "patient_payments.id"),
+    ("ledger_entries", "provider_adjustment_id", sa.Integer(), True, "provider_adjustments.id"),
+    ("patient_balances", "adjustments", claimflow.db.types.Money(), False, "contractual + other adjustments"),
+    ("patient_balances", "patient_paid", claimflow.db.types.Money(), False, "all patient payments received"),
+]
 
 
 def _money_zero(name: str) -> sa.Column:
@@ -90,9 +110,15 @@ def upgrade() -> None:
         op.alter_column("ledger_entries", "txn_key", type_=sa.String(80, collation="C"),
                         existing_type=sa.String(80), existing_nullable=False)
     op.create_index(op.f("ix_claim_payments_payer_claim_number"), "claim_payments", ["payer_claim_number"])
+    op.create_index("ix_claim_payments_unposted", "claim_payments", ["id"],
+                    postgresql_where=sa.text("posted_at IS NULL"), sqlite_where=sa.text("posted_at IS NULL"))
     op.create_index(op.f("ix_claim_payments_reversal_of_id"), "claim_payments", ["reversal_of_id"])
     op.create_index(op.f("ix_claim_payments_correction_of_id"), "claim_payments", ["correction_of_id"])
-    op.create_index(op.f("ix_ledger_entries_patient_payment_id"), "ledger_entries", ["patient_payment_id"])
+    # The ledger is written in bulk every night: keep the indexes its readers need (txn_key via the
+    # unique key, claim_id, claim_payment_id) and drop the ones nothing looks up by (whole-ledger
+    # aggregations by date or patient scan the table anyway).
+    op.drop_index(op.f("ix_ledger_entries_effective_date"), table_name="ledger_entries")
+    op.drop_index(op.f("ix_ledger_entries_patient_id"), table_name="ledger_entries")
     with op.batch_alter_table("claim_balances") as b:
         b.add_column(_money_zero("provider_adjustments"))
         b.add_column(_money_zero("insurance_write_off"))
@@ -104,6 +130,7 @@ def upgrade() -> None:
         b.add_column(_money_zero("refunds_due"))
         b.add_column(_money_zero("write_offs"))
         b.add_column(sa.Column("claims", sa.Integer(), nullable=False, server_default=sa.text("0")))
+        b.add_column(_money_zero("unapplied_credit"))
     with op.batch_alter_table("claims") as b:
         b.create_index(op.f("ix_claims_payer_claim_number"), ["payer_claim_number"])
     with op.batch_alter_table("provider_adjustments") as b:
@@ -134,6 +161,10 @@ def upgrade() -> None:
                FOR EACH ROW EXECUTE FUNCTION claimflow_audit_log_append_only()"""
         )
 
+    if bind.dialect.name == "postgresql":
+        for table, column, type_, nullable, comment in _COMMENTS:
+            op.alter_column(table, column, comment=comment, existing_type=type_, existing_nullable=nullable)
+
     from claimflow.analyst import create_views
 
     create_views(bind)
@@ -155,6 +186,7 @@ def downgrade() -> None:
     with op.batch_alter_table("claims") as b:
         b.drop_index(op.f("ix_claims_payer_claim_number"))
     with op.batch_alter_table("patient_balances") as b:
+        b.drop_column("unapplied_credit")
         b.drop_column("claims")
         b.drop_column("write_offs")
         b.drop_column("refunds_due")
@@ -163,8 +195,10 @@ def downgrade() -> None:
         b.drop_column("patient_write_off")
         b.drop_column("insurance_write_off")
         b.drop_column("provider_adjustments")
-    op.drop_index(op.f("ix_ledger_entries_patient_payment_id"), table_name="ledger_entries")
+    op.create_index(op.f("ix_ledger_entries_effective_date"), "ledger_entries", ["effective_date"])
+    op.create_index(op.f("ix_ledger_entries_patient_id"), "ledger_entries", ["patient_id"])
     op.drop_index(op.f("ix_claim_payments_payer_claim_number"), table_name="claim_payments")
+    op.drop_index("ix_claim_payments_unposted", table_name="claim_payments")
     op.drop_index(op.f("ix_claim_payments_reversal_of_id"), table_name="claim_payments")
     op.drop_index(op.f("ix_claim_payments_correction_of_id"), table_name="claim_payments")
     if bind.dialect.name == "postgresql":
