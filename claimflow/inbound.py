@@ -216,9 +216,8 @@ def _quarantine(engine: Engine, interchange_id: int, path: Path, name: str, erro
                 settings: Settings, actor: str) -> LoadOutcome:
     settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
     target = settings.quarantine_dir / f"interchange-{interchange_id}.x12"
-    if not target.exists() and path.exists():
-        shutil.copyfile(path, target)
-        os.chmod(target, 0o600)
+    if path.exists():
+        _archive(path, target)  # temp + fsync + rename, 0600: a crash never leaves a partial or readable copy
     with engine.begin() as conn:
         conn.execute(
             update(m.Interchange)

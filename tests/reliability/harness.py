@@ -12,13 +12,16 @@ How it works
    or on PostgreSQL ``CREATE DATABASE … TEMPLATE`` of a template database filled once from the SQLite
    template (much faster than migrating each time) — and an empty data folder.
 3. **Reference**: one uninterrupted run of :mod:`tests.reliability.crash_worker`. Its trace says how many
-   database events (statements + COMMITs) the night takes and where each phase begins.
-4. **Kill points** (:meth:`CrashHarness.plan`, seeded): stratified uniform over the reference run's
-   events (point *i* of *n* falls in the *i*-th *n*-th of the run), so they are spread over the whole
-   night; every phase (receive, load, acks, post, reconcile, balance proof, data quality) gets at least
-   one. Each point has a mode (``before``/``after`` the event, or ``during``: a timer 0-40 ms after it
-   starts), and about a quarter of them are chains: the rerun is killed again (1-2 more times) before the
-   final, uninterrupted rerun.
+   events the night takes — SQL statements, COMMITs and file-system steps (archive/quarantine writes) —
+   where each phase begins, and which event each file-system step is.
+4. **Kill points** (:meth:`CrashHarness.plan`, seeded): first, right after each distinct file-system
+   step once (archive temp file created, copied, fsynced, renamed; quarantine copy, chmod — up to a
+   third of the points); the rest stratified uniform over the reference run's events (point *i* of *m*
+   falls in the *i*-th *m*-th of the run), so they are spread over the whole night, and every phase
+   (receive, load, acks, post, reconcile, balance proof, data quality) gets at least one. Each point has
+   a mode (``before``/``after`` the event, or ``during``: a timer 0-40 ms after it starts), and about a
+   quarter of them are chains: the rerun is killed again (1-2 more times) before the final,
+   uninterrupted rerun.
 5. **Comparison** (:func:`snapshot`, :func:`compare`): after recovery, EVERY claimflow table is compared
    with the reference as a multiset of normalized rows: surrogate ids dropped, every id that points at
    another row (foreign keys, and the ledger's/snapshots' id columns without FKs, ids inside
@@ -26,7 +29,8 @@ How it works
    file sha256 + segment number, …), timestamps replaced by "is set". ``lost`` counts reference rows
    missing after recovery, ``duplicated`` counts extra rows (a row that differs counts once in each).
    The data folder is compared too: the archive (each file's sha256 checked against its name), the
-   quarantine, and no stray temporary file. ``ledger balanced`` means every txn_key sums to zero and so
+   quarantine (by content), every file's permission bits (they hold PHI: 0600), and no stray temporary
+   file. ``ledger balanced`` means every txn_key sums to zero and so
    does the whole ledger.
 
    The only rows that may legitimately differ are the audit records of *re-running* idempotent batch
@@ -45,6 +49,7 @@ import os
 import random
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
@@ -87,12 +92,19 @@ class Corpus:
     def description(self) -> str:
         p = self.params
         return (f"{p['claims_submitted']} claims submitted in {p['files_837']} 837 files, "
-                f"{len(self.files)} response files ({', '.join(f'{n} {k}' for k, n in p['kinds'].items())})")
+                f"{p['files_837_answered']} of them answered: {len(self.files)} files to load "
+                f"({', '.join(f'{n} {k}' for k, n in p['kinds'].items())}, one of them corrupt, one a resend)")
 
 
 def build_corpus(root: Path, *, patients: int = 120, claims: int = 300, seed: int = 1,
-                 run_date: dt.date = RUN_DATE, log: Callable[[str], None] | None = None) -> Corpus:
-    """The pre-night state and the night's input files, built once into ``root`` (reused when present)."""
+                 run_date: dt.date = RUN_DATE, answered: int | None = None,
+                 log: Callable[[str], None] | None = None) -> Corpus:
+    """The pre-night state and the night's input files, built once into ``root`` (reused when present).
+
+    ``answered`` limits the sandbox payer to the first N 837 files (in payer order: SBX01 institutional
+    and professional, SBX02 …); the other claims stay ``submitted``, as if their answers were still on
+    the way. A PostgreSQL load costs mostly per file, so this is what keeps a CI run short; the first 4
+    files already carry payments, denials, secondary claims, reversals + corrections and PLB L6/WO/FB."""
     from claimflow.db.session import make_engine
     from claimflow.outbound import generate_batches
     from claimflow.sandbox.payer import adjudicate_file
@@ -104,7 +116,7 @@ def build_corpus(root: Path, *, patients: int = 120, claims: int = 300, seed: in
     root = Path(root)
     manifest = root / "manifest.json"
     wanted = {"version": CORPUS_VERSION, "patients": patients, "claims": claims, "seed": seed,
-              "run_date": run_date.isoformat()}
+              "run_date": run_date.isoformat(), "answered": answered, "schema": schema_fingerprint()}
     if manifest.exists():
         data = json.loads(manifest.read_text())
         if {k: data.get(k) for k in wanted} == wanted:
@@ -119,9 +131,7 @@ def build_corpus(root: Path, *, patients: int = 120, claims: int = 300, seed: in
         seed_practice(engine, patients=patients, claims=claims, seed=seed, as_of=run_date)
         settings = Settings(database_url=url, data_dir=root / "outbound-data")
         batches = generate_batches(engine, settings, run_id="crash-harness", today=run_date, now=NOW)
-        with engine.begin() as conn:  # leave a self-contained file (no -wal) to copy
-            conn.exec_driver_sql("SELECT 1")
-        with engine.connect() as conn:
+        with engine.connect() as conn:  # leave a self-contained file (empty -wal) to copy
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         engine.dispose()
@@ -129,16 +139,31 @@ def build_corpus(root: Path, *, patients: int = 120, claims: int = 300, seed: in
         f"({time.monotonic() - started:.1f}s)")
     responses = root / "responses"
     files: list[Path] = []
-    for written in batches.files:
+    for written in batches.files[:answered]:
         files += adjudicate_file(Path(written.path), responses, state_path=root / "payer-state.json",
                                  seed=seed, run_date=run_date)
     files = _with_problem_files(root, files)
     kinds = Counter(p.suffix.lstrip(".") for p in files)
     data = {**wanted, "files": [str(p.relative_to(root)) for p in files],
-            "claims_submitted": batches.claims_batched, "files_837": len(batches.files), "kinds": dict(kinds)}
+            "claims_submitted": batches.claims_batched, "files_837": len(batches.files),
+            "files_837_answered": len(batches.files[:answered]), "kinds": dict(kinds)}
     manifest.write_text(json.dumps(data, indent=1))
     log(f"corpus: sandbox payer answered with {len(files)} files ({time.monotonic() - started:.1f}s)")
     return _corpus_from(root, data)
+
+
+def schema_fingerprint() -> str:
+    """Tables, columns, types and the migration files: a cached corpus built for another schema is
+    rebuilt, not copied into a database it does not fit."""
+    from claimflow.db.models import Base
+
+    h = hashlib.sha256()
+    for t in Base.metadata.sorted_tables:
+        for c in t.columns:
+            h.update(f"{t.name}.{c.name}:{c.type!r}\n".encode())
+    for path in sorted((REPO / "claimflow" / "migrations" / "versions").glob("*.py")):
+        h.update(path.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _with_problem_files(root: Path, files: list[Path]) -> list[Path]:
@@ -192,7 +217,7 @@ class SqliteBackend:
         for suffix in ("", "-wal", "-shm", "-journal"):
             Path(f"{path}{suffix}").unlink(missing_ok=True)
 
-    def close(self) -> None:
+    def close(self, keep: Iterable[str] = ()) -> None:
         pass
 
 
@@ -209,6 +234,7 @@ class PostgresBackend:
         self.admin_url = admin_url
         self._admin = make_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=_null_pool())
         self._lock = threading.Lock()
+        self.live: set[str] = set()  # trial databases not dropped yet (dropped by close())
         self.template = f"cf_crash_tpl_{uuid.uuid4().hex[:10]}"
         self._create(self.template)
         url = self._url(self.template)
@@ -235,6 +261,7 @@ class PostgresBackend:
 
     def fresh(self, trial_dir: Path) -> str:
         name = f"cf_crash_{uuid.uuid4().hex[:12]}"
+        self.live.add(name)
         self._create(name, self.template)
         return self._url(name)
 
@@ -242,8 +269,13 @@ class PostgresBackend:
         name = make_url(url).database
         with self._admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self.live.discard(str(name))
 
-    def close(self) -> None:
+    def close(self, keep: Iterable[str] = ()) -> None:
+        """Drop the template and every trial database still there (except ``keep``: failed points kept
+        for a look)."""
+        for name in sorted(self.live - set(keep)):
+            self.drop(self._url(name))
         self.drop(self._url(self.template))
         self._admin.dispose()
 
@@ -464,13 +496,14 @@ def _files(data_dir: Path) -> Counter[tuple[Any, ...]]:
         return out
     for path in sorted(p for p in data_dir.rglob("*") if p.is_file()):
         rel = path.relative_to(data_dir).as_posix()
+        mode = oct(stat.S_IMODE(path.stat().st_mode))  # archived files hold PHI: 0o600
         if rel.startswith("archive/"):
             ok = hashlib.sha256(path.read_bytes()).hexdigest() == path.name
-            out[("archive", rel, "sha256 ok" if ok else "sha256 MISMATCH")] += 1
+            out[("archive", rel, "sha256 ok" if ok else "sha256 MISMATCH", mode)] += 1
         else:  # quarantine copies are named after the interchange id: name them by content instead
             if rel.startswith("quarantine/"):
                 rel = "quarantine/" + hashlib.sha256(path.read_bytes()).hexdigest()
-            out[("file", rel, path.stat().st_size)] += 1
+            out[("file", rel, path.stat().st_size, mode)] += 1
     return out
 
 
@@ -540,6 +573,7 @@ class KillPlan:
     index: int
     kills: tuple[Kill, ...]
     phase: str  # phase of the first kill in the reference run
+    note: str = ""  # the file-system step a targeted point follows
 
 
 @dataclass
@@ -551,6 +585,7 @@ class TrialResult:
     diffs: list[TableDiff] = field(default_factory=list)
     ledger: LedgerCheck | None = None
     error: str | None = None
+    kept: str | None = None  # where a failed point's folder and database were kept
 
     @property
     def lost(self) -> int:
@@ -572,9 +607,10 @@ class TrialResult:
         kills = ", ".join(self.kills_done) or "no kill landed"
         state = (f"ERROR {self.error}" if self.error else
                  f"lost {self.lost}, duplicated {self.duplicated}, ledger balanced {'yes' if self.balanced else 'NO'}")
-        return (f"kill point {self.plan.index:>3} [{self.plan.phase:<13}] "
+        where = self.plan.phase + (f": {self.plan.note}" if self.plan.note else "")
+        return (f"kill point {self.plan.index:>3} [{where:<13}] "
                 f"{' → '.join(k.label() for k in self.plan.kills):<40} killed at: {kills}; {self.runs} runs; "
-                f"{state} ({self.seconds:.1f}s)")
+                f"{state} ({self.seconds:.1f}s)" + (f" [kept: {self.kept}]" if self.kept else ""))
 
 
 @dataclass
@@ -639,7 +675,8 @@ class CrashHarness:
     """Runs kill plans against fresh copies of the corpus on one backend (see the module docstring)."""
 
     def __init__(self, corpus: Corpus, backend: SqliteBackend | PostgresBackend, work_dir: Path, *,
-                 jobs: int = 2, keep_failed: bool = False, pycache: Path | None = None) -> None:
+                 jobs: int = 2, keep_failed: bool = False, launcher: str = "fork",
+                 pycache: Path | None = None) -> None:
         self.corpus = corpus
         self.backend = backend
         self.work_dir = Path(work_dir)
@@ -652,26 +689,59 @@ class CrashHarness:
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         self.env["PYTHONPYCACHEPREFIX"] = str(pycache or Path(tempfile.gettempdir()) / "claimflow-crash-pycache")
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
+        # "exec": every run is ``python -m tests.reliability.crash_worker …`` (the command line);
+        # "fork": forked from a fork server that imported claimflow once (same code path after the
+        # imports, ~1 s less per run; the reference run and the kills use the same launcher).
+        if launcher not in ("fork", "exec"):
+            raise ValueError(f"launcher must be fork or exec, not {launcher!r}")
+        self.launcher = launcher
+        if launcher == "fork":
+            import multiprocessing
+
+            from tests.reliability.crash_worker import PRELOAD
+
+            self._ctx = multiprocessing.get_context("forkserver")
+            self._ctx.set_forkserver_preload(list(PRELOAD))
+        self.kept: list[str] = []  # databases of failed points kept with keep_failed
         self.reference_snapshot: Snapshot | None = None
         self.reference_ledger: LedgerCheck | None = None
         self.events = 0
         self.phases: list[tuple[str, int, int]] = []
+        self.fs_events: list[tuple[int, str, str, str]] = []
         self._counter = 0
         self._counter_lock = threading.Lock()
 
     # ---- worker ------------------------------------------------------------------------------------
-    def _worker(self, url: str, data_dir: Path, kill: Kill | None, *, trace: Path | None = None,
-                kill_log: Path | None = None) -> subprocess.CompletedProcess[str]:
-        cmd = [sys.executable, "-m", "tests.reliability.crash_worker", url, str(data_dir),
-               *map(str, self.corpus.files), "--run-date", self.corpus.run_date.isoformat()]
+    def _worker(self, url: str, data_dir: Path, kill: Kill | None, *, output: Path, trace: Path | None = None,
+                kill_log: Path | None = None) -> tuple[int, str]:
+        """Run the worker once; returns (exit status, its output). -9 is SIGKILL."""
+        argv = [url, str(data_dir), *map(str, self.corpus.files), "--run-date", self.corpus.run_date.isoformat()]
         if kill is not None:
-            cmd += ["--kill-at", str(kill.at), "--kill-mode", kill.mode, "--kill-delay-ms", str(kill.delay_ms)]
+            argv += ["--kill-at", str(kill.at), "--kill-mode", kill.mode, "--kill-delay-ms", str(kill.delay_ms)]
         if trace is not None:
-            cmd += ["--trace", str(trace)]
+            argv += ["--trace", str(trace)]
         if kill_log is not None:
-            cmd += ["--kill-log", str(kill_log)]
-        return subprocess.run(cmd, cwd=REPO, env=self.env, capture_output=True, text=True, timeout=WORKER_TIMEOUT,
-                              check=False)
+            argv += ["--kill-log", str(kill_log)]
+        if self.launcher == "exec":
+            try:
+                proc = subprocess.run([sys.executable, "-m", "tests.reliability.crash_worker", *argv], cwd=REPO,
+                                      env=self.env, capture_output=True, text=True, timeout=WORKER_TIMEOUT,
+                                      check=False)
+            except subprocess.TimeoutExpired:
+                return 124, f"timed out after {WORKER_TIMEOUT:.0f}s"
+            return proc.returncode, proc.stdout + proc.stderr
+        from tests.reliability.crash_worker import forked_main
+
+        output.unlink(missing_ok=True)
+        child = self._ctx.Process(target=forked_main, args=(argv, str(output)))
+        child.start()
+        child.join(WORKER_TIMEOUT)
+        if child.is_alive():
+            child.kill()
+            child.join()
+            return 124, f"timed out after {WORKER_TIMEOUT:.0f}s"
+        text_out = output.read_text(errors="replace") if output.exists() else ""
+        return int(child.exitcode if child.exitcode is not None else 1), text_out
 
     def _trial_dir(self, label: str) -> Path:
         with self._counter_lock:
@@ -690,12 +760,13 @@ class CrashHarness:
         trial = self._trial_dir("reference")
         url = self.backend.fresh(trial)
         try:
-            proc = self._worker(url, trial / "data", None, trace=trial / "trace.json")
-            if proc.returncode != 0:
-                raise RuntimeError(f"reference run failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+            rc, out = self._worker(url, trial / "data", None, output=trial / "worker.log", trace=trial / "trace.json")
+            if rc != 0:
+                raise RuntimeError(f"reference run failed ({rc}):\n{out[-4000:]}")
             trace = json.loads((trial / "trace.json").read_text())
             self.events = int(trace["events"])
             self.phases = _phase_ranges(trace["phases"], self.events)
+            self.fs_events = [(int(n), str(p), str(op), str(area)) for n, p, op, area in trace["fs_events"]]
             engine = make_engine(url)
             try:
                 self.reference_snapshot = snapshot(engine, trial / "data")
@@ -716,13 +787,25 @@ class CrashHarness:
         return "end"
 
     # ---- plans --------------------------------------------------------------------------------------
+    def fs_steps(self) -> list[tuple[int, str, str, str]]:
+        """The first occurrence of each distinct file-system step (phase, operation, folder) of the
+        reference run: archive temp file created, copied, fsynced, renamed; quarantine copy, chmod."""
+        seen: dict[tuple[str, str, str], tuple[int, str, str, str]] = {}
+        for ev in self.fs_events:
+            seen.setdefault(ev[1:], ev)
+        return sorted(seen.values())
+
     def plan(self, n: int, seed: int) -> list[KillPlan]:
-        """``n`` kill points: stratified uniform over the reference run's events, every phase covered,
-        random modes, about a quarter of them followed by 1-2 more kills of the rerun."""
+        """``n`` kill points: right after each distinct file-system step once (up to a third of ``n``;
+        deterministic), the rest stratified uniform over the reference run's events with every phase
+        covered and random modes; about a quarter of all points are followed by 1-2 more kills of the
+        rerun."""
         if not self.events:
             raise RuntimeError("run reference() first")
         rng = random.Random(seed)
-        points = [min(self.events, int(self.events * (i + rng.random()) / n) + 1) for i in range(n)]
+        targeted = [Kill(ev[0], "after") for ev in self.fs_steps()[:max(1, n // 3)]] if n > 1 else []
+        m = n - len(targeted)
+        points = [min(self.events, int(self.events * (i + rng.random()) / m) + 1) for i in range(m)]
         # Every phase at least once (with n >= number of phases): take the spare point from the phase
         # that has the most.
         by_phase: dict[str, list[int]] = {p: [] for p in PHASES}
@@ -730,19 +813,23 @@ class CrashHarness:
             by_phase.setdefault(self.phase_of(k), []).append(i)
         for name in PHASES:
             spans = [(s, e) for p, s, e in self.phases if p == name]
-            if by_phase.get(name) or not spans or n < len(PHASES):
+            if by_phase.get(name) or not spans or m < len(PHASES):
                 continue
             donor = max(by_phase, key=lambda p: len(by_phase[p]))
             i = by_phase[donor].pop()
             s, e = rng.choice(spans)
             points[i] = rng.randint(s, e)
             by_phase[name].append(i)
+        fs_at = {ev[0]: ev for ev in self.fs_events}
+        firsts = sorted([*targeted, *(self._kill(rng, at) for at in points)], key=lambda k: (k.at, k.mode))
         plans = []
-        for index, at in enumerate(sorted(points), start=1):
-            kills = [self._kill(rng, at)]
+        for index, first in enumerate(firsts, start=1):
+            at = first.at
+            kills = [first]
             if rng.random() < 0.25:
                 kills += [self._kill(rng, rng.randint(1, self.events)) for _ in range(rng.choice((1, 1, 2)))]
-            plans.append(KillPlan(index, tuple(kills), self.phase_of(at)))
+            step = fs_at.get(at) if first in targeted else None
+            plans.append(KillPlan(index, tuple(kills), self.phase_of(at), f"{step[2]} {step[3]}" if step else ""))
         return plans
 
     @staticmethod
@@ -762,14 +849,15 @@ class CrashHarness:
         url = self.backend.fresh(trial)
         try:
             for kill in (*plan.kills, None):
-                proc = self._worker(url, data_dir, kill, kill_log=kill_log)
                 result.runs += 1
-                if proc.returncode == -9 and kill is not None:
+                rc, out = self._worker(url, data_dir, kill, output=trial / f"worker-{result.runs}.log",
+                                       kill_log=kill_log)
+                if rc == -9 and kill is not None:
                     continue
-                if proc.returncode != 0:
+                if rc != 0:
                     what = "killed run" if kill is not None else "recovery run"
-                    result.error = f"{what} exited {proc.returncode}: {_last_line(proc.stderr)}"
-                    (trial / "worker-stderr.txt").write_text(proc.stderr)
+                    result.error = f"{what} {result.runs} exited {rc}: {_last_line(out)}"
+                    (trial / "worker-output.txt").write_text(out)
                     break
             if kill_log.exists():
                 result.kills_done = kill_log.read_text().split("\n")[:-1]
@@ -789,6 +877,9 @@ class CrashHarness:
             if result.ok or not self.keep_failed:
                 self.backend.drop(url)
                 shutil.rmtree(trial, ignore_errors=True)
+            else:
+                self.kept.append(str(make_url(url).database))
+                result.kept = f"{trial}, database {make_url(url).database}"
         return result
 
     def run(self, plans: Iterable[KillPlan], progress: Callable[[TrialResult, int, int], None] | None = None,
