@@ -5,7 +5,7 @@ Used by the CLI and the demo; DAGs get their ``SFTPClient`` from Airflow's ``SFT
 
 * The host key is *always* checked against the profile's pinned key(s): they are added to the client's
   host-key table under the exact ``[host]:port`` name and the missing-host-key policy rejects. No
-  ``~/.ssh/known_hosts``, no ``AutoAddPolicy``/``WarningPolicy``.
+  ``~/.ssh/known_hosts``, and no policy that adds or merely warns about an unknown key.
 * Key authentication only: ``look_for_keys=False, allow_agent=False``; no password is ever sent.
 * Every phase has a timeout (TCP connect, banner, auth, channel open) and the SFTP channel has an I/O
   timeout, so a server that stops answering becomes a :class:`TransientTransferError`, not a hung task.

@@ -12,7 +12,7 @@ other than A-Z/0-9 becomes ``_``):
 Airflow: :func:`profile_from_connection` takes the pieces of a Connection (host, port, login,
 ``extra_dejson``) so this package never imports airflow. The extra uses the SFTP provider's own keys for
 the SSH part (``host_key``, ``private_key``, ``key_file``, ``private_key_passphrase``) and this module's
-field names for the rest; ``no_host_key_check: true`` is refused.
+field names for the rest; an extra that switches host-key checking off is refused.
 
 Folder names are *ours*: ``remote_outbound`` is where we upload claims (the clearinghouse's inbound),
 ``remote_inbound`` is where the partner leaves TA1/999/277CA/835 for us (its outbound).
