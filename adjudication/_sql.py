@@ -116,6 +116,22 @@ class Sql:
             self.run(f"ANALYZE {name}")
         return int(self.scalar(f"SELECT COUNT(*) FROM {name}") or 0)
 
+    def analyze_if_stale(self, *tables: str, share: float = 0.1) -> None:
+        """PostgreSQL: ANALYZE the tables whose committed changes since their last analyze exceed
+        ``share`` of their rows (a bulk load autovacuum has not looked at yet). Plans made for an
+        "empty" table are quadratic at 100,000 rows; re-analyzing a fresh table costs time for nothing."""
+        if not self.pg:
+            return
+        rows = self.run(
+            "SELECT relname, n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables "
+            "WHERE schemaname = current_schema() AND relname = ANY(:t)", {"t": list(tables)}
+        ).all()
+        stats = {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in rows}
+        for table in tables:
+            mods, live = stats.get(table, (1, 0))
+            if mods > share * max(live, 1000):
+                self.run(f"ANALYZE {table}")
+
     def drop(self, *names: str) -> None:
         for name in names:
             self.run(f"DROP TABLE IF EXISTS {name}")

@@ -126,11 +126,9 @@ def post_charges(engine: Engine, *, actor: str) -> int:
 
 def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, Any]:
     p = {"as_of": as_of, "now": now}
-    if q.pg:
-        # Fresh statistics: the loader may have added most of these rows since autovacuum last looked,
-        # and a plan built for an "empty" table is quadratic at 100,000 claim payments.
-        for table in ("claim_payments", "service_line_payments", "adjustments", "submissions", "ledger_entries"):
-            q.run(f"ANALYZE {table}")
+    # Fresh statistics: the loader may have added most of these rows since autovacuum last looked.
+    q.analyze_if_stale("claim_payments", "service_line_payments", "adjustments", "submissions", "ledger_entries",
+                       "claims", "service_lines", "provider_adjustments")
     charges = _post_charges(q, now)
     # Work on a private copy of the open claim payments; claim_payments itself is updated once, at the end.
     never = sql_in(NEVER_MATCHED)

@@ -24,7 +24,16 @@ and the balance proof checks them against the ledger (Σ ar_payer, Σ ar_patient
 of service (``claims.service_date_from``; future dates count as 0-30). Dimension ``payer`` (key = payer
 code, e.g. SBX01) ages each claim's *insurance* balance; dimension ``patient`` (key = patient_key)
 ages each claim's *patient* balance. Non-zero balances only (credits included, so bucket totals tie to
-A/R); patient credits not applied to any claim (refunds due) are not aged.
+A/R); patient credits not applied to any claim (``patient_credit``, refunds due) are not aged.
+
+**Patient balances** (patient_balances): patient_balance = patient_responsibility − patient_paid (every
+payment received) + refunds_due − write_offs; ``unapplied_credit`` is the part of the payments still
+waiting for patient responsibility to apply to.
+
+**KPIs** (kpis, each with its definition text): clean claim rate, first-pass acceptance rate, initial
+denial rate overall and per CARC category, days in A/R (total A/R ÷ average daily gross charges of the
+last 90 days), net collection rate (payments ÷ (charges − contractual adjustments), last 90 days), aged
+A/R over 90 days.
 
 **Balance proof** (balance_exceptions, ``source = 'reconciliation'``, ``run_date``; expected/found):
 
@@ -93,8 +102,8 @@ def reconcile(engine: Engine, run_date: dt.date, *, actor: str = "claimflow:reco
             refresh_patient_keys(conn)
             for table in SNAPSHOT_TABLES:
                 conn.execute(delete(table).where(table.run_date == run_date))
-            _analyze(q, "ledger_entries", "claim_payments", "adjustments", "service_line_payments",
-                     "patient_payments", "provider_adjustments")
+            q.analyze_if_stale("ledger_entries", "claim_payments", "adjustments", "service_line_payments",
+                               "patient_payments", "provider_adjustments", "claims", "submissions")
             _claim_balances(q, run_date)
             _analyze(q, "claim_balances")
             _patient_balances(q, run_date)
