@@ -203,6 +203,12 @@ def load_interchange(
                   object_id=str(interchange_id), detail={"transaction": kind, **_jsonable(counts)})
         log.info("loaded %s (%s): %s", name, kind, counts)
         return LoadOutcome(interchange_id, name, "loaded", kind, counts=_jsonable(counts))
+    except _AlreadyHandled as handled:
+        # Another loader (a retried task and its zombie, or a rerun racing a killed run's commit) finished this
+        # file while we waited for the lock: report what it did, store nothing.
+        status = handled.args[0]
+        return LoadOutcome(interchange_id, name, "already_loaded" if status == "loaded" else status,
+                           row["transaction_type"])
     except X12ParseError as exc:
         exc.with_file(name)
         return _quarantine(engine, interchange_id, path, name, exc.line(), settings, actor)

@@ -14,12 +14,18 @@ Under ``CI=true`` an unreachable PostgreSQL fails the PostgreSQL test instead of
 from __future__ import annotations
 
 import os
+import threading
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Engine, text, update
 
+from claimflow.db.models import Interchange
 from claimflow.db.session import make_engine
+from claimflow.inbound import load_interchange, receive_file
+from claimflow.settings import Settings
 from tests.reliability.harness import (
     PHASES,
     Corpus,
@@ -134,3 +140,57 @@ def test_quarantine_copy_survives_a_kill_at_every_step(crash_corpus: Corpus, tmp
     report = harness.run(plans)
     print(report.details())
     _assert_recovered_exactly(report, len(plans))
+
+
+def test_a_rerun_racing_the_killed_runs_commit_reports_already_loaded(
+    engine: Engine, crash_corpus: Corpus, tmp_path: Path
+) -> None:
+    """SIGKILL can land after the COMMIT of a load was sent: PostgreSQL finishes that commit while the
+    rerun has already read the file as ``received`` (on either backend the same happens with two loaders
+    of one file, e.g. a retried Airflow task and its zombie). The rerun then waits for the row
+    (PostgreSQL) / the write lock (SQLite) in ``_lock_for_write``, finds ``loaded``, and must report the
+    file as already loaded ("A file already loaded is a no-op"), not fail the night with an exception."""
+    settings = Settings(database_url=engine.url.render_as_string(hide_password=False), data_dir=tmp_path / "data")
+    path = next(p for p in crash_corpus.files if p.suffix == ".999")
+    interchange_id, _ = receive_file(engine, path, partner="sandbox", settings=settings)
+    dying = engine.connect()
+    commit_in_flight = dying.begin()  # the killed run's load, its COMMIT still on the way
+    dying.execute(update(Interchange).where(Interchange.id == interchange_id).values(status="loaded"))
+    result: dict[str, Any] = {}
+
+    def rerun() -> None:
+        try:
+            result["outcome"] = load_interchange(engine, interchange_id, actor="rerun", settings=settings)
+        except Exception as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=rerun)
+    thread.start()
+    try:
+        _wait_until_blocked(engine, thread)
+    finally:
+        commit_in_flight.commit()
+        dying.close()
+        thread.join(60)
+    assert "error" not in result, (
+        f"load_interchange raised {result['error']!r} instead of returning already_loaded "
+        "(claimflow/inbound.py: _lock_for_write raises _AlreadyHandled, which load_interchange never catches)")
+    assert result["outcome"].status == "already_loaded"
+
+
+def _wait_until_blocked(engine: Engine, thread: threading.Thread) -> None:
+    """Until the rerun waits for the lock (PostgreSQL: seen in pg_stat_activity; SQLite: give it time)."""
+    if engine.dialect.name != "postgresql":
+        time.sleep(1.5)
+        return
+    deadline = time.monotonic() + 20
+    with engine.connect() as conn:
+        while time.monotonic() < deadline and thread.is_alive():
+            waiting = conn.execute(text(
+                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock'")).scalar()
+            if waiting:
+                return
+            conn.rollback()
+            time.sleep(0.05)
+    raise AssertionError("the rerun never waited for the interchange row lock")
