@@ -326,14 +326,17 @@ class BulkWriter:
         self.pending = 0
         self.pg = conn.dialect.name == "postgresql"
         self._pg_ids: dict[str, list[int]] = defaultdict(list)
+        self._pg_block: dict[str, int] = {}
         self._sqlite_next: dict[str, int] = {}
 
     def _new_id(self, table: str) -> int:
         if self.pg:
             ids = self._pg_ids[table]
             if not ids:
+                # Blocks grow 64 → 256 → … → CHUNK: a 3-row 999 does not pay for 5,000 nextval calls.
+                n = self._pg_block[table] = min(CHUNK, self._pg_block.get(table, 16) * 4)
                 ids.extend(self.conn.exec_driver_sql(
-                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, {CHUNK})"
+                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, {n})"
                 ).scalars().all())
                 ids.reverse()
             return int(ids.pop())
