@@ -162,7 +162,7 @@ def load_files(paths: Iterable[Path], *, actor: str, partner: str | None = None)
     settings = get_settings()
     outcomes = []
     for path in paths:
-        interchange_id, new = receive_file(engine, path, partner=partner, settings=settings)
+        interchange_id, _new = receive_file(engine, path, partner=partner, settings=settings)
         outcome = load_interchange(engine, interchange_id, actor=actor, settings=settings)
         outcome.file_name = path.name
         outcomes.append(outcome)
@@ -315,9 +315,9 @@ class BulkWriter:
     transaction, so no other writer can take the same ids.
     """
 
-    ORDER = ["remittances", "claim_payments", "service_line_payments", "adjustments", "remark_codes",
+    ORDER = ("remittances", "claim_payments", "service_line_payments", "adjustments", "remark_codes",
              "provider_adjustments", "acknowledgments", "acknowledgment_errors", "claim_statuses",
-             "balance_exceptions"]
+             "balance_exceptions")
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
