@@ -241,11 +241,7 @@ def generate_batches(
         )
         ref = ReferenceData(conn)
         claims = list(load_claims(conn, ids, ref))
-        claim_numbers = dict(
-            conn.execute(select(m.Claim.id, m.Claim.claim_number).where(m.Claim.status == m.ClaimStatus.READY)).all()
-        )
         payer_partner = dict(conn.execute(select(m.Payer.payer_id, m.Payer.partner)).all())
-        payer_pk = dict(conn.execute(select(m.Payer.payer_id, m.Payer.id)).all())
     result.claims_in = len(claims)
     clean, reasons = scrub(engine, claims, today, run_id)
     result.scrubbed_out = len(claims) - len(clean)
@@ -255,7 +251,8 @@ def generate_batches(
 
     attempts = _next_attempts(engine, [c.claim_id for c in clean])
     for c in clean:
-        c.patient_control_number = patient_control_number(claim_numbers[c.claim_id], attempts[c.claim_id])
+        # the loader hands out the claim number as CLM01; each attempt gets its own
+        c.patient_control_number = patient_control_number(c.patient_control_number, attempts[c.claim_id])
 
     for partner, ctype, batch in _batches(clean, payer_partner, settings.max_claims_per_file):
         parties, submitter, receiver = parties_for(settings, partner)
@@ -280,7 +277,7 @@ def generate_batches(
         result.files.append(
             WrittenFile(interchange_id, name, str(path), code, payer_id, len(batch), charge, built.isa13)
         )
-        log.info("wrote %s: %d claims, isa13=%09d, payer=%s", name, len(batch), built.isa13, payer_pk.get(payer_id))
+        log.info("wrote %s: %d claims, isa13=%09d, payer=%s", name, len(batch), built.isa13, payer_id)
     return result
 
 
