@@ -11,6 +11,7 @@ Parsers:
 
 ``claimflow-records``   ``parsers.x835_005010x221a1.parse`` → typed records (ClaimPayment …)
 ``claimflow-eob``       the same, then ``eob.records.iter_eobs`` → one EOB per claim payment
+``claimflow-*-py``      the same two with ``CLAIMFLOW_PURE_PYTHON=1``: no C accelerator (``native/``)
 ``pyx12-segments``      ``pyx12.x12file.X12Reader``: pyx12's bare segment reader (no validation, no tree)
 ``lfh-segments``        ``linuxforhealth.x12.io.X12SegmentReader``: LinuxForHealth's bare segment reader
 ``lfh-models``          ``linuxforhealth.x12.io.X12ModelReader``: LinuxForHealth 835 models (pydantic 1
@@ -38,7 +39,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "bench" / "out"
 
-PARSERS = ["claimflow-records", "claimflow-eob", "pyx12-segments", "lfh-segments", "lfh-models"]
+PARSERS = [
+    "claimflow-records",
+    "claimflow-eob",
+    "claimflow-records-py",
+    "claimflow-eob-py",
+    "pyx12-segments",
+    "lfh-segments",
+    "lfh-models",
+]
+PURE = {"CLAIMFLOW_PURE_PYTHON": "1"}
+"""Environment of the ``-py`` rows: the same parser with the C accelerator (parsers.native) switched off."""
 
 
 # ---- workers (run in a fresh interpreter) --------------------------------------------------------------
@@ -77,6 +88,7 @@ def lfh_variant(path: Path) -> Path:
 def _worker(name: str, path: str) -> dict[str, object]:
     t0 = time.perf_counter()
     claims = 0
+    name = name.removesuffix("-py")  # same code; the parent set CLAIMFLOW_PURE_PYTHON
     if name == "claimflow-records":
         from parsers.records import ClaimPayment
         from parsers.x835_005010x221a1 import parse
@@ -125,10 +137,12 @@ CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECOD
 "start-up included" measures start-up, not compiling every module from source on every run."""
 
 
-def _measure(cmd: list[str], timeout: float) -> dict[str, object]:
+def _measure(cmd: list[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, object]:
     """Run ``cmd``; wall time, CPU time and peak RSS of that process alone."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=CHILD_ENV)
+    proc = subprocess.Popen(
+        cmd, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**CHILD_ENV, **(env or {})}
+    )
     deadline = t0 + timeout
     while True:
         pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
@@ -187,9 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     for name in a.parsers:  # warm-up: byte-code caches for every parser's modules
         _measure([sys.executable, "-m", "bench.bench_835", "--worker", name, str(tiny)], a.timeout)
     _measure([sys.executable, "-m", "claimflow.parse_cli", str(tiny), "--summary"], a.timeout)
+    from parsers.native import SPEEDUPS
+
     print(
         f"claimflow 835 bench — {platform.python_implementation()} {platform.python_version()}, "
-        f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}"
+        f"{platform.machine()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}, "
+        f"C accelerator {'on' if SPEEDUPS is not None else 'NOT INSTALLED'}"
     )
     py = sys.executable
     for n in a.sizes:
@@ -205,7 +222,11 @@ def main(argv: list[str] | None = None) -> int:
             best: dict[str, object] | None = None
             target = lfh_variant(path) if name == "lfh-models" else path
             for _ in range(a.repeat):
-                r = _measure([py, "-m", "bench.bench_835", "--worker", name, str(target)], a.timeout)
+                r = _measure(
+                    [py, "-m", "bench.bench_835", "--worker", name, str(target)],
+                    a.timeout,
+                    PURE if name.endswith("-py") else None,
+                )
                 if best is None or ("cpu" in r and float(r["cpu"]) < float(best.get("cpu", 1e18))):  # type: ignore[arg-type]
                     best = r
             assert best is not None
@@ -218,8 +239,10 @@ def main(argv: list[str] | None = None) -> int:
         print("  CLI, whole process (start-up included):")
         cli = None
         ref = None
+        pure = None
         for _ in range(a.repeat):
             c = _measure([py, "-m", "claimflow.parse_cli", str(path), "--summary"], a.timeout)
+            cp = _measure([py, "-m", "claimflow.parse_cli", str(path), "--summary"], a.timeout, PURE)
             r = _measure(
                 [
                     py,
@@ -231,10 +254,13 @@ def main(argv: list[str] | None = None) -> int:
             )
             if cli is None or float(c["cpu"]) < float(cli["cpu"]):  # type: ignore[arg-type]
                 cli = c
+            if pure is None or float(cp["cpu"]) < float(pure["cpu"]):  # type: ignore[arg-type]
+                pure = cp
             if ref is None or float(r["cpu"]) < float(ref["cpu"]):  # type: ignore[arg-type]
                 ref = r
-        assert cli is not None and ref is not None
+        assert cli is not None and ref is not None and pure is not None
         print(_row("parse --summary", size, n, cli))
+        print(_row("  pure Python", size, n, pure))
         print(_row("pyx12 X12Reader", size, n, ref))
         if "error" not in cli and "error" not in ref:
             print(

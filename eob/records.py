@@ -22,10 +22,11 @@ Build them streaming with :func:`iter_eobs` (records in → EOBs out) or one at 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import NamedTuple
 
+from parsers.native import SPEEDUPS
 from parsers.records import Adjustment, ClaimPayment, Remittance
 
 ZERO = Decimal(0)
@@ -163,8 +164,11 @@ def breakdown(adjustments: Iterable[Adjustment]) -> Breakdown:
 _tn = tuple.__new__
 
 
-def build_eob(remittance: Remittance, claim: ClaimPayment) -> EOB:
+def build_eob_python(remittance: Remittance, claim: ClaimPayment) -> EOB:
     """The EOB of ``claim``, paid under ``remittance`` (its transaction's header).
+
+    :func:`build_eob` is this function, or its C twin from :mod:`parsers.native` when installed (same
+    result, field for field and Decimal for Decimal; tests/unit/eob/test_eob.py compares them).
 
     Hot path (one call per claim payment): sums in local variables, records built with
     ``tuple.__new__``, ServiceLine fields read by position (see :class:`parsers.records.ServiceLine`).
@@ -276,6 +280,21 @@ def build_eob(remittance: Remittance, claim: ClaimPayment) -> EOB:
             tuple(lines),
         ),
     )
+
+
+def _native_build_eob() -> object:
+    if SPEEDUPS is None:
+        return None
+    idx = {f: i for i, f in enumerate(ClaimPayment._fields)}
+    idx.update({f: i for i, f in enumerate(Remittance._fields) if f.startswith(("payer_", "payee_"))})
+    idx.update({f: Remittance._fields.index(f) for f in ("trace_number", "payment_method", "handling_code",
+                                                          "payment_date")})  # fmt: skip
+    SPEEDUPS.configure_eob(EOB, EOBLine, ZERO, idx)
+    return SPEEDUPS.build_eob
+
+
+build_eob: Callable[[Remittance, ClaimPayment], EOB] = _native_build_eob() or build_eob_python  # type: ignore[assignment]
+"""The EOB of ``claim`` paid under ``remittance``: the C builder when installed, else :func:`build_eob_python`."""
 
 
 def iter_eobs(records: Iterable[object]) -> Iterator[EOB]:

@@ -20,6 +20,10 @@ handled in methods. The balancing sums (ΣCAS per line and claim) are kept while
 :class:`RemittanceTotals` carries the counts of unbalanced claims and lines and a summary needs no
 second pass; ``parse(..., claims=False)`` skips building claim records altogether.
 
+With the C accelerator installed (:mod:`parsers.native`, built from ``native/``), the plain segments of
+the claim payment loops are handled in C and every other segment — and every error — here; the records
+are the same either way (``parse(..., native=False)`` forces pure Python; tests/unit/parsers/test_native.py).
+
 The parser checks structure and values, not business rules: it does not refuse a file because it does
 not balance — :mod:`eob.balance` reports that — nor because a situational segment is missing.
 """
@@ -35,6 +39,7 @@ from edi import gc_paused
 from edi.errors import X12ParseError
 from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
 from parsers.envelope import Envelope
+from parsers.native import SPEEDUPS
 from parsers.records import (
     Adjustment,
     ClaimPayment,
@@ -49,7 +54,17 @@ from parsers.records import (
     RemittanceTotals,
     ServiceLine,
 )
-from parsers.values import AMOUNTS, DATES, ZERO, amount, date8, element_error, number, opt_amount, opt_date8
+from parsers.values import (
+    AMOUNTS,
+    DATES,
+    ZERO,
+    amount,
+    date8,
+    element_error,
+    number,
+    opt_amount,
+    opt_date8,
+)
 
 GUIDE = "005010X221A1"
 TRANSACTION = "835"
@@ -138,6 +153,35 @@ _CLAIM_NM1 = {
 }
 
 
+# The C accelerator (parsers.native) builds the same lists: the first CLAIM_HEAD / LINE_HEAD fields
+# in the order of the literals in _Parser.run, then these defaults.
+CLAIM_HEAD = 18
+LINE_HEAD = 13
+_NONE_FIELDS = {
+    "patient", "insured", "corrected_patient", "service_provider", "crossover_carrier", "corrected_payer",
+    "inpatient", "outpatient", "statement_from", "statement_to", "received_date", "coverage_expiration",
+    "service_date", "service_date_from", "service_date_to", "control_number", "allowed",
+}  # fmt: skip
+CLAIM_TAIL: list[Any] = [None if f in _NONE_FIELDS else () for f in ClaimPayment._fields[CLAIM_HEAD:]]
+LINE_TAIL: list[Any] = [None if f in _NONE_FIELDS else () for f in ServiceLine._fields[LINE_HEAD:]]
+
+
+def _configure_speedups() -> Any:
+    """The accelerator's ``scan835``, configured with this module's record layout; None without it."""
+    if SPEEDUPS is None:
+        return None
+    idx = {"claim_head": CLAIM_HEAD, "line_head": LINE_HEAD}
+    idx.update({f: i for f, i in _C.items()})
+    idx.update({f"l_{f}": i for f, i in _L.items()})
+    SPEEDUPS.configure_835(
+        Decimal, ZERO, _CLAIM_NM1, CLAIM_TAIL, LINE_TAIL, idx, ClaimPayment, ServiceLine, Adjustment, Party,
+    )  # fmt: skip
+    return SPEEDUPS.scan835
+
+
+_SCAN835 = _configure_speedups()
+
+
 def _pad(el: list[str], n: int) -> list[str]:
     if len(el) < n:
         el.extend([""] * (n - len(el)))
@@ -153,8 +197,9 @@ def _contact(el: list[str]) -> Contact:
 class _Parser:
     """State of one 835 file. The hot loop lives in :meth:`run`; rare segments in methods."""
 
-    def __init__(self, env: Envelope, build: bool = True) -> None:
+    def __init__(self, env: Envelope, build: bool = True, native: bool = True) -> None:
         self.env = env
+        self.fast: Any = _SCAN835 if native else None  # the C accelerator's scan835 (parsers.native)
         self.build = build  # False: totals only (summaries); every check still runs
         self.file = env.file
         self.remit: list[Any] | None = None  # header being built (or kept for context)
@@ -193,6 +238,8 @@ class _Parser:
         segno = 0
         sid: str | None = None
         el: list[str] = []
+        fast = self.fast
+        out: list[ClaimPayment] = []
         try:
             for first, delims, segs in batches:
                 e = delims.element
@@ -204,337 +251,365 @@ class _Parser:
                         claim_segno,
                         "CLP",
                     )
-                for s in segs:
-                    segno += 1
-                    el = s.split(e)
-                    sid = el[0]
-                    if sid == "DTM":
-                        q = el[1]
-                        x = el[2]
-                        d = DA.get(x)
-                        if d is None:
-                            d = date8(x, file, segno, sid, 2)
-                        if line is not None:
-                            if q == "472":
-                                line[L_DATE] = d
-                            elif q == "150":
-                                line[L_FROM] = d
-                            elif q == "151":
-                                line[L_TO] = d
+                nseg = len(segs)
+                pos = 0
+                accel = fast is not None and len(e) == 1 and len(c) == 1 and e <= "\xff" and c <= "\xff"
+                while pos < nseg:
+                    if accel:
+                        # the C accelerator takes the plain claim-loop segments and stops at the first
+                        # one it leaves to this loop (see parsers.native); state goes in and out by `st`
+                        st: list[Any] = [claim, line, lines, lcas, ccas, segno, claim_segno, self.n_claims,
+                              self.n_lines, self.bad_claims, self.bad_lines, self.t_charge, self.t_paid,
+                              self.t_pr, out]  # fmt: skip
+                        pos0 = pos
+                        pos = fast(
+                            segs, pos, e, c, st, (build, env.sha256, env.isa13, env.gs06, env.st02, self.lx)
+                        )
+                        (claim, line, lines, lcas, ccas, segno, claim_segno, self.n_claims, self.n_lines,
+                         self.bad_claims, self.bad_lines, self.t_charge, self.t_paid, self.t_pr, _) = st  # fmt: skip
+                        if pos > pos0:
+                            sid = segs[pos - 1].partition(e)[0]
+                        if out:
+                            yield from out
+                            out = []
+                        if pos >= nseg:
+                            break
+                        todo = segs[pos : pos + 1]
+                        pos += 1
+                    else:
+                        todo = segs
+                        pos = nseg
+                    for s in todo:
+                        segno += 1
+                        el = s.split(e)
+                        sid = el[0]
+                        if sid == "DTM":
+                            q = el[1]
+                            x = el[2]
+                            d = DA.get(x)
+                            if d is None:
+                                d = date8(x, file, segno, sid, 2)
+                            if line is not None:
+                                if q == "472":
+                                    line[L_DATE] = d
+                                elif q == "150":
+                                    line[L_FROM] = d
+                                elif q == "151":
+                                    line[L_TO] = d
+                                else:
+                                    raise self.err(
+                                        f"qualifier {q} is not a service date (472, 150, 151)",
+                                        segno,
+                                        sid,
+                                        "DTM01",
+                                    )
+                            elif claim is not None:
+                                if q == "232":
+                                    claim[C_FROM] = d
+                                elif q == "233":
+                                    claim[C_TO] = d
+                                elif q == "050":
+                                    claim[C_RECEIVED] = d
+                                elif q == "036":
+                                    claim[C_EXPIRES] = d
+                                elif claim[C_DATES]:
+                                    claim[C_DATES].append((q, d))
+                                else:
+                                    claim[C_DATES] = [(q, d)]
                             else:
+                                self.header_dtm(segno, q, d)
+                        elif sid == "AMT":
+                            q = el[1]
+                            x = el[2]
+                            a = AM.get(x)
+                            if a is None:
+                                a = amount(x, file, segno, sid, 2)
+                            if line is not None:
+                                if q == "B6":
+                                    line[L_ALLOWED] = a
+                                elif line[L_AMTS]:
+                                    line[L_AMTS].append((q, a))
+                                else:
+                                    line[L_AMTS] = [(q, a)]
+                            elif claim is not None:
+                                if claim[C_AMTS]:
+                                    claim[C_AMTS].append((q, a))
+                                else:
+                                    claim[C_AMTS] = [(q, a)]
+                            else:
+                                raise self.err("AMT outside a claim (no CLP before it)", segno, sid)
+                        elif sid == "CAS":
+                            x = el[3]
+                            a = AM.get(x)
+                            if a is None:
+                                a = amount(x, file, segno, sid, 3)
+                            if len(el) == 4 and el[1] and el[2]:
+                                adj = [tn(Adjustment, (el[1], el[2], a, None))] if build else None
+                            else:
+                                adj = self.cas(segno, el, a)
+                                for extra in adj[1:]:
+                                    a += extra[2]
+                            if line is not None:
+                                lcas += a
+                                if adj is not None:
+                                    v = line[L_ADJ]
+                                    if v:
+                                        v.extend(adj)
+                                    else:
+                                        line[L_ADJ] = adj
+                            elif claim is not None:
+                                ccas += a
+                                if adj is not None:
+                                    v = claim[C_ADJ]
+                                    if v:
+                                        v.extend(adj)
+                                    else:
+                                        claim[C_ADJ] = adj
+                            else:
+                                raise self.err("CAS outside a claim (no CLP before it)", segno, sid)
+                        elif sid == "REF":
+                            q = el[1]
+                            x = el[2]
+                            if line is not None:
+                                if q == "6R":
+                                    line[L_CTRL] = x
+                                elif line[L_REFS]:
+                                    line[L_REFS].append((q, x))
+                                else:
+                                    line[L_REFS] = [(q, x)]
+                            elif claim is not None:
+                                if claim[C_REFS]:
+                                    claim[C_REFS].append((q, x))
+                                else:
+                                    claim[C_REFS] = [(q, x)]
+                            else:
+                                self.header_ref(segno, el)
+                        elif sid == "SVC":
+                            if claim is None:
+                                raise self.err("SVC outside a claim (no CLP before it)", segno, sid)
+                            if line is not None:
+                                if line[L_CHARGE] - line[L_PAID] != lcas:
+                                    self.bad_lines += 1
+                                ccas += lcas
+                                if build:
+                                    lines.append(tn(ServiceLine, line))
+                            lcas = ZERO
+                            self.n_lines += 1
+                            comp = el[1].split(c)
+                            if len(comp) < 2 or not comp[1]:
                                 raise self.err(
-                                    f"qualifier {q} is not a service date (472, 150, 151)",
+                                    f"must be a composite qualifier{c}procedure code (ISA16 component separator)",
                                     segno,
                                     sid,
-                                    "DTM01",
+                                    "SVC01",
                                 )
-                        elif claim is not None:
-                            if q == "232":
-                                claim[C_FROM] = d
-                            elif q == "233":
-                                claim[C_TO] = d
-                            elif q == "050":
-                                claim[C_RECEIVED] = d
-                            elif q == "036":
-                                claim[C_EXPIRES] = d
-                            elif claim[C_DATES]:
-                                claim[C_DATES].append((q, d))
+                            x = el[2]
+                            a = AM.get(x)
+                            if a is None:
+                                a = amount(x, file, segno, sid, 2)
+                            x = el[3]
+                            p = AM.get(x)
+                            if p is None:
+                                p = amount(x, file, segno, sid, 3)
+                            n = len(el)
+                            units = None
+                            if n > 5 and el[5]:
+                                x = el[5]
+                                units = AM.get(x)
+                                if units is None:
+                                    units = amount(x, file, segno, sid, 5)
+                            if n > 6:
+                                oq, ocode, omods, ounits = self.svc_original(segno, el, c)
                             else:
-                                claim[C_DATES] = [(q, d)]
-                        else:
-                            self.header_dtm(segno, q, d)
-                    elif sid == "AMT":
-                        q = el[1]
-                        x = el[2]
-                        a = AM.get(x)
-                        if a is None:
-                            a = amount(x, file, segno, sid, 2)
-                        if line is not None:
-                            if q == "B6":
-                                line[L_ALLOWED] = a
-                            elif line[L_AMTS]:
-                                line[L_AMTS].append((q, a))
-                            else:
-                                line[L_AMTS] = [(q, a)]
-                        elif claim is not None:
-                            if claim[C_AMTS]:
-                                claim[C_AMTS].append((q, a))
-                            else:
-                                claim[C_AMTS] = [(q, a)]
-                        else:
-                            raise self.err("AMT outside a claim (no CLP before it)", segno, sid)
-                    elif sid == "CAS":
-                        x = el[3]
-                        a = AM.get(x)
-                        if a is None:
-                            a = amount(x, file, segno, sid, 3)
-                        if len(el) == 4 and el[1] and el[2]:
-                            adj = [tn(Adjustment, (el[1], el[2], a, None))] if build else None
-                        else:
-                            adj = self.cas(segno, el, a)
-                            for extra in adj[1:]:
-                                a += extra[2]
-                        if line is not None:
-                            lcas += a
-                            if adj is not None:
-                                v = line[L_ADJ]
-                                if v:
-                                    v.extend(adj)
-                                else:
-                                    line[L_ADJ] = adj
-                        elif claim is not None:
-                            ccas += a
-                            if adj is not None:
-                                v = claim[C_ADJ]
-                                if v:
-                                    v.extend(adj)
-                                else:
-                                    claim[C_ADJ] = adj
-                        else:
-                            raise self.err("CAS outside a claim (no CLP before it)", segno, sid)
-                    elif sid == "REF":
-                        q = el[1]
-                        x = el[2]
-                        if line is not None:
-                            if q == "6R":
-                                line[L_CTRL] = x
-                            elif line[L_REFS]:
-                                line[L_REFS].append((q, x))
-                            else:
-                                line[L_REFS] = [(q, x)]
-                        elif claim is not None:
-                            if claim[C_REFS]:
-                                claim[C_REFS].append((q, x))
-                            else:
-                                claim[C_REFS] = [(q, x)]
-                        else:
-                            self.header_ref(segno, el)
-                    elif sid == "SVC":
-                        if claim is None:
-                            raise self.err("SVC outside a claim (no CLP before it)", segno, sid)
-                        if line is not None:
-                            if line[L_CHARGE] - line[L_PAID] != lcas:
-                                self.bad_lines += 1
-                            ccas += lcas
-                            if build:
-                                lines.append(tn(ServiceLine, line))
-                        lcas = ZERO
-                        self.n_lines += 1
-                        comp = el[1].split(c)
-                        if len(comp) < 2 or not comp[1]:
-                            raise self.err(
-                                f"must be a composite qualifier{c}procedure code (ISA16 component separator)",
+                                oq = ocode = ""
+                                omods = ()
+                                ounits = None
+                            # field order of ServiceLine (checked by tests/unit/parsers/test_x835.py)
+                            line = [
                                 segno,
-                                sid,
-                                "SVC01",
-                            )
-                        x = el[2]
-                        a = AM.get(x)
-                        if a is None:
-                            a = amount(x, file, segno, sid, 2)
-                        x = el[3]
-                        p = AM.get(x)
-                        if p is None:
-                            p = amount(x, file, segno, sid, 3)
-                        n = len(el)
-                        units = None
-                        if n > 5 and el[5]:
+                                comp[0],
+                                comp[1],
+                                tuple(comp[2:6]) if len(comp) > 2 else (),
+                                comp[6] if len(comp) > 6 else "",
+                                a,
+                                p,
+                                el[4] if n > 4 else "",
+                                units,
+                                oq,
+                                ocode,
+                                omods,
+                                ounits,
+                                None,  # service_date
+                                None,  # service_date_from
+                                None,  # service_date_to
+                                None,  # control_number
+                                None,  # allowed
+                                (),  # adjustments
+                                (),  # remark_codes
+                                (),  # ncpdp_reject_codes
+                                (),  # references
+                                (),  # amounts
+                                (),  # quantities
+                            ]
+                        elif sid == "NM1":
+                            if claim is None or line is not None:
+                                raise self.err("NM1 outside a claim payment loop (2100)", segno, sid)
+                            if not build:
+                                continue
+                            n = len(el)
+                            if n < 10:
+                                el.extend([""] * (10 - n))
+                            party = tn(Party, (el[1], el[2], el[3], el[4], el[5], el[7], el[8], el[9]))
+                            k = _CLAIM_NM1.get(el[1])
+                            if k is not None and claim[k] is None:
+                                claim[k] = party
+                            elif claim[C_OTHER_PARTIES]:
+                                claim[C_OTHER_PARTIES].append(party)
+                            else:
+                                claim[C_OTHER_PARTIES] = [party]
+                        elif sid == "CLP":
+                            if claim is not None:
+                                rec = self.finish(claim, line, lines, lcas, ccas)
+                                if rec is not None:
+                                    yield rec
+                                line = None
+                            else:
+                                yield from self.before_claim(segno)
+                            n = len(el)
+                            if n < 14:
+                                el.extend([""] * (14 - n))
+                            if not el[1]:
+                                raise self.err("is required (patient control number)", segno, sid, "CLP01")
+                            if not el[2]:
+                                raise self.err("is required (claim status)", segno, sid, "CLP02")
+                            x = el[3]
+                            a = AM.get(x)
+                            if a is None:
+                                a = amount(x, file, segno, sid, 3)
+                            x = el[4]
+                            p = AM.get(x)
+                            if p is None:
+                                p = amount(x, file, segno, sid, 4)
                             x = el[5]
-                            units = AM.get(x)
-                            if units is None:
-                                units = amount(x, file, segno, sid, 5)
-                        if n > 6:
-                            oq, ocode, omods, ounits = self.svc_original(segno, el, c)
-                        else:
-                            oq = ocode = ""
-                            omods = ()
-                            ounits = None
-                        # field order of ServiceLine (checked by tests/unit/parsers/test_x835.py)
-                        line = [
-                            segno,
-                            comp[0],
-                            comp[1],
-                            tuple(comp[2:6]) if len(comp) > 2 else (),
-                            comp[6] if len(comp) > 6 else "",
-                            a,
-                            p,
-                            el[4] if n > 4 else "",
-                            units,
-                            oq,
-                            ocode,
-                            omods,
-                            ounits,
-                            None,  # service_date
-                            None,  # service_date_from
-                            None,  # service_date_to
-                            None,  # control_number
-                            None,  # allowed
-                            (),  # adjustments
-                            (),  # remark_codes
-                            (),  # ncpdp_reject_codes
-                            (),  # references
-                            (),  # amounts
-                            (),  # quantities
-                        ]
-                    elif sid == "NM1":
-                        if claim is None or line is not None:
-                            raise self.err("NM1 outside a claim payment loop (2100)", segno, sid)
-                        if not build:
-                            continue
-                        n = len(el)
-                        if n < 10:
-                            el.extend([""] * (10 - n))
-                        party = tn(Party, (el[1], el[2], el[3], el[4], el[5], el[7], el[8], el[9]))
-                        k = _CLAIM_NM1.get(el[1])
-                        if k is not None and claim[k] is None:
-                            claim[k] = party
-                        elif claim[C_OTHER_PARTIES]:
-                            claim[C_OTHER_PARTIES].append(party)
-                        else:
-                            claim[C_OTHER_PARTIES] = [party]
-                    elif sid == "CLP":
-                        if claim is not None:
-                            rec = self.finish(claim, line, lines, lcas, ccas)
-                            if rec is not None:
-                                yield rec
-                            line = None
-                        else:
-                            yield from self.before_claim(segno)
-                        n = len(el)
-                        if n < 14:
-                            el.extend([""] * (14 - n))
-                        if not el[1]:
-                            raise self.err("is required (patient control number)", segno, sid, "CLP01")
-                        if not el[2]:
-                            raise self.err("is required (claim status)", segno, sid, "CLP02")
-                        x = el[3]
-                        a = AM.get(x)
-                        if a is None:
-                            a = amount(x, file, segno, sid, 3)
-                        x = el[4]
-                        p = AM.get(x)
-                        if p is None:
-                            p = amount(x, file, segno, sid, 4)
-                        x = el[5]
-                        pr = AM.get(x) if x else None
-                        if pr is None and x:
-                            pr = amount(x, file, segno, sid, 5)
-                        # field order of ClaimPayment (checked by tests/unit/parsers/test_x835.py)
-                        claim = [
-                            env.sha256,
-                            env.isa13,
-                            env.gs06,
-                            env.st02,
-                            segno,
-                            self.lx,
-                            el[1],
-                            el[2],
-                            a,
-                            p,
-                            pr,
-                            el[6],
-                            el[7],
-                            el[8],
-                            el[9],
-                            el[11],
-                            number(el[12], file, segno, sid, 12) if el[12] else None,
-                            number(el[13], file, segno, sid, 13) if el[13] else None,
-                            None,  # patient
-                            None,  # insured
-                            None,  # corrected_patient
-                            None,  # service_provider
-                            None,  # crossover_carrier
-                            None,  # corrected_payer
-                            (),  # other_parties
-                            None,  # inpatient
-                            None,  # outpatient
-                            None,  # statement_from
-                            None,  # statement_to
-                            None,  # received_date
-                            None,  # coverage_expiration
-                            (),  # other_dates
-                            (),  # references
-                            (),  # contacts
-                            (),  # amounts
-                            (),  # quantities
-                            (),  # adjustments
-                            (),  # lines
-                        ]
-                        claim_segno = segno
-                        lines = []
-                        lcas = ccas = ZERO
-                    elif sid == "LQ":
-                        if line is None:
-                            raise self.err("LQ outside a service line (no SVC before it)", segno, sid)
-                        k = L_RARC if el[1] == "HE" else L_NCPDP
-                        if line[k]:
-                            line[k].append(el[2])
-                        else:
-                            line[k] = [el[2]]
-                    elif sid == "QTY":
-                        x = el[2]
-                        qty = AM.get(x)
-                        if qty is None:
-                            qty = amount(x, file, segno, sid, 2)
-                        if line is not None:
-                            if line[L_QTYS]:
-                                line[L_QTYS].append((el[1], qty))
+                            pr = AM.get(x) if x else None
+                            if pr is None and x:
+                                pr = amount(x, file, segno, sid, 5)
+                            # field order of ClaimPayment (checked by tests/unit/parsers/test_x835.py)
+                            claim = [
+                                env.sha256,
+                                env.isa13,
+                                env.gs06,
+                                env.st02,
+                                segno,
+                                self.lx,
+                                el[1],
+                                el[2],
+                                a,
+                                p,
+                                pr,
+                                el[6],
+                                el[7],
+                                el[8],
+                                el[9],
+                                el[11],
+                                number(el[12], file, segno, sid, 12) if el[12] else None,
+                                number(el[13], file, segno, sid, 13) if el[13] else None,
+                                None,  # patient
+                                None,  # insured
+                                None,  # corrected_patient
+                                None,  # service_provider
+                                None,  # crossover_carrier
+                                None,  # corrected_payer
+                                (),  # other_parties
+                                None,  # inpatient
+                                None,  # outpatient
+                                None,  # statement_from
+                                None,  # statement_to
+                                None,  # received_date
+                                None,  # coverage_expiration
+                                (),  # other_dates
+                                (),  # references
+                                (),  # contacts
+                                (),  # amounts
+                                (),  # quantities
+                                (),  # adjustments
+                                (),  # lines
+                            ]
+                            claim_segno = segno
+                            lines = []
+                            lcas = ccas = ZERO
+                        elif sid == "LQ":
+                            if line is None:
+                                raise self.err("LQ outside a service line (no SVC before it)", segno, sid)
+                            k = L_RARC if el[1] == "HE" else L_NCPDP
+                            if line[k]:
+                                line[k].append(el[2])
                             else:
-                                line[L_QTYS] = [(el[1], qty)]
-                        elif claim is not None:
-                            if claim[C_QTYS]:
-                                claim[C_QTYS].append((el[1], qty))
+                                line[k] = [el[2]]
+                        elif sid == "QTY":
+                            x = el[2]
+                            qty = AM.get(x)
+                            if qty is None:
+                                qty = amount(x, file, segno, sid, 2)
+                            if line is not None:
+                                if line[L_QTYS]:
+                                    line[L_QTYS].append((el[1], qty))
+                                else:
+                                    line[L_QTYS] = [(el[1], qty)]
+                            elif claim is not None:
+                                if claim[C_QTYS]:
+                                    claim[C_QTYS].append((el[1], qty))
+                                else:
+                                    claim[C_QTYS] = [(el[1], qty)]
                             else:
-                                claim[C_QTYS] = [(el[1], qty)]
+                                raise self.err("QTY outside a claim (no CLP before it)", segno, sid)
+                        elif sid == "MOA" or sid == "MIA":
+                            if claim is None or line is not None:
+                                raise self.err(f"{sid} outside a claim payment loop (2100)", segno, sid)
+                            if sid == "MOA":
+                                claim[C_MOA] = self.moa(segno, el)
+                            else:
+                                claim[C_MIA] = self.mia(segno, el)
+                        elif sid == "PER" and claim is not None:
+                            if line is not None:
+                                raise self.err("PER inside a service line", segno, sid)
+                            if claim[C_CONTACTS]:
+                                claim[C_CONTACTS].append(_contact(el))
+                            else:
+                                claim[C_CONTACTS] = [_contact(el)]
+                        elif sid == "LX":
+                            if claim is not None:
+                                rec = self.finish(claim, line, lines, lcas, ccas)
+                                if rec is not None:
+                                    yield rec
+                                claim = line = None
+                            yield from self.lx_segment(segno, el)
+                        elif sid == "PLB":
+                            if claim is not None:
+                                rec = self.finish(claim, line, lines, lcas, ccas)
+                                if rec is not None:
+                                    yield rec
+                                claim = line = None
+                            yield from self.plb(segno, el, c)
+                        elif sid == "SE":
+                            if claim is not None:
+                                rec = self.finish(claim, line, lines, lcas, ccas)
+                                claim = line = None
+                                env.se(segno, el)
+                                if rec is not None:
+                                    yield rec
+                            else:
+                                env.se(segno, el)
+                            yield from self.end_transaction(segno, el)
+                        elif sid == "ST":
+                            env.st(segno, el)
+                            self.begin_transaction(segno)
                         else:
-                            raise self.err("QTY outside a claim (no CLP before it)", segno, sid)
-                    elif sid == "MOA" or sid == "MIA":
-                        if claim is None or line is not None:
-                            raise self.err(f"{sid} outside a claim payment loop (2100)", segno, sid)
-                        if sid == "MOA":
-                            claim[C_MOA] = self.moa(segno, el)
-                        else:
-                            claim[C_MIA] = self.mia(segno, el)
-                    elif sid == "PER" and claim is not None:
-                        if line is not None:
-                            raise self.err("PER inside a service line", segno, sid)
-                        if claim[C_CONTACTS]:
-                            claim[C_CONTACTS].append(_contact(el))
-                        else:
-                            claim[C_CONTACTS] = [_contact(el)]
-                    elif sid == "LX":
-                        if claim is not None:
-                            rec = self.finish(claim, line, lines, lcas, ccas)
-                            if rec is not None:
-                                yield rec
-                            claim = line = None
-                        yield from self.lx_segment(segno, el)
-                    elif sid == "PLB":
-                        if claim is not None:
-                            rec = self.finish(claim, line, lines, lcas, ccas)
-                            if rec is not None:
-                                yield rec
-                            claim = line = None
-                        yield from self.plb(segno, el, c)
-                    elif sid == "SE":
-                        if claim is not None:
-                            rec = self.finish(claim, line, lines, lcas, ccas)
-                            claim = line = None
-                            env.se(segno, el)
-                            if rec is not None:
-                                yield rec
-                        else:
-                            env.se(segno, el)
-                        yield from self.end_transaction(segno, el)
-                    elif sid == "ST":
-                        env.st(segno, el)
-                        self.begin_transaction(segno)
-                    else:
-                        kind = env.control(segno, el)
-                        if kind == "TA1":
-                            yield env.ta1(segno, el)
-                        elif kind == "":
-                            self.header_segment(segno, el, c)
+                            kind = env.control(segno, el)
+                            if kind == "TA1":
+                                yield env.ta1(segno, el)
+                            elif kind == "":
+                                self.header_segment(segno, el, c)
             env.finish(segno, sid)
         except IndexError:
             raise self.err(
@@ -891,6 +966,7 @@ def parse(
     file_sha256: str | None = None,
     chunk_size: int = CHUNK_SIZE,
     claims: bool = True,
+    native: bool = True,
 ) -> Iterator[Record835]:
     """Records of an 835 file (path, bytes or binary stream), streaming.
 
@@ -898,12 +974,15 @@ def parse(
     for summaries, which only need :class:`RemittanceTotals`. Every check still runs, so a file fails
     the same way in both modes.
 
+    ``native=False`` keeps the C accelerator (:mod:`parsers.native`) out even when it is installed; the
+    records are the same either way (that is what the equivalence tests check).
+
     ``file_sha256`` is the file's digest for provenance (the caller archived the file and knows it);
     :func:`parsers.parse_file` computes it when not given. Raises :class:`~edi.errors.X12ParseError`
     (one line, names file/segment/element) at the first malformed segment; records before it have
     already been yielded, so a caller that stores them must treat the file as one transaction.
     """
     label = source_name(source, name)
-    parser = _Parser(Envelope(label, file_sha256), build=claims)
+    parser = _Parser(Envelope(label, file_sha256), build=claims, native=native)
     with gc_paused():
         yield from parser.run(iter_batches(source, name=label, chunk_size=chunk_size))
