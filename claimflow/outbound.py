@@ -26,13 +26,14 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, func, insert, select, update
 
-from claimflow.claims_loader import ReferenceData, load_claims
+from claimflow.claims_loader import ReferenceData, id_in, load_claims
 from claimflow.control_numbers import DatabaseControlNumbers
 from claimflow.db import models as m
 from claimflow.db.session import get_engine
 from claimflow.settings import Settings, get_settings
+from edi import gc_paused
 from edi.claim import Claim, ClaimType, InterchangeParties, Party
 
 log = logging.getLogger("claimflow.outbound")
@@ -199,11 +200,12 @@ def _write_atomically(path: Path, data: bytes) -> None:
 def _next_attempts(engine: Engine, claim_ids: list[int]) -> dict[int, int]:
     attempts: dict[int, int] = {}
     with engine.connect() as conn:
-        for start in range(0, len(claim_ids), 1000):
-            chunk = claim_ids[start : start + 1000]
+        step = (len(claim_ids) or 1) if conn.dialect.name == "postgresql" else 1000
+        for start in range(0, len(claim_ids), step):
+            chunk = claim_ids[start : start + step]
             for cid, last in conn.execute(
                 select(m.Submission.claim_id, func.max(m.Submission.attempt))
-                .where(m.Submission.claim_id.in_(chunk))
+                .where(id_in(conn, m.Submission.claim_id, chunk))
                 .group_by(m.Submission.claim_id)
             ):
                 attempts[cid] = int(last)
@@ -225,6 +227,22 @@ def generate_batches(
     now: dt.datetime | None = None,
 ) -> OutboundResult:
     """Scrub every ``ready`` claim and write the clean ones into 837 interchanges (see module doc)."""
+    # a nightly batch is millions of small acyclic objects (claims, lines, parties, segments): the cyclic
+    # collector would traverse the growing heap again and again and free nothing (100,000 claims: 22.5 s of
+    # CPU with it, 19.1 s without; loading the claims alone 14.4 s -> 8.6 s)
+    with gc_paused():
+        return _generate_batches(engine, settings, out_dir=out_dir, run_id=run_id, today=today, now=now)
+
+
+def _generate_batches(
+    engine: Engine | None,
+    settings: Settings | None,
+    *,
+    out_dir: Path | None,
+    run_id: str,
+    today: dt.date | None,
+    now: dt.datetime | None,
+) -> OutboundResult:
     from edi.x837 import build_interchange
 
     engine = engine or get_engine()
@@ -311,27 +329,31 @@ def _register(engine, built, batch, path, data, partner, code, parties, charge, 
             )
             .returning(m.Interchange.id)
         ).scalar_one()
-        conn.execute(
-            insert(m.Submission),
-            [
-                {
-                    "claim_id": c.claim_id,
-                    "attempt": attempts[c.claim_id],
-                    "patient_control_number": c.patient_control_number,
-                    "interchange_id": interchange_id,
-                    "gs06": st_of[c.claim_id][0],
-                    "st02": st_of[c.claim_id][1],
-                    "frequency": c.frequency.value,
-                    "status": "submitted",
-                }
-                for c in batch
-            ],
-        )
+        rows = [
+            {
+                "claim_id": c.claim_id,
+                "attempt": attempts[c.claim_id],
+                "patient_control_number": c.patient_control_number,
+                "interchange_id": interchange_id,
+                "gs06": st_of[c.claim_id][0],
+                "st02": st_of[c.claim_id][1],
+                "frequency": c.frequency.value,
+                "status": "submitted",
+            }
+            for c in batch
+        ]
+        pg = conn.dialect.name == "postgresql"
+        if pg:
+            _copy_submissions(conn, rows)
+        else:
+            conn.execute(insert(m.Submission), rows)
         moved = 0
-        for start in range(0, len(ids), 1000):
+        step = (len(ids) or 1) if pg else 1000  # PostgreSQL: one statement, the ids as one array parameter
+        for start in range(0, len(ids), step):
+            chunk = ids[start : start + step]
             moved += conn.execute(
                 update(m.Claim)
-                .where(m.Claim.id.in_(ids[start : start + 1000]), m.Claim.status == m.ClaimStatus.READY)
+                .where(id_in(conn, m.Claim.id, chunk), m.Claim.status == m.ClaimStatus.READY)
                 .values(status=m.ClaimStatus.SUBMITTED, submitted_at=func.current_timestamp(),
                         status_changed_at=func.current_timestamp())
             ).rowcount
@@ -342,3 +364,20 @@ def _register(engine, built, batch, path, data, partner, code, parties, charge, 
         audit(conn, actor=run_id, action="file_generated", object_type="interchange", object_id=str(interchange_id),
               detail={"file": path.name, "claims": len(batch), "total_charge": f"{charge:.2f}"})
     return int(interchange_id)
+
+
+_SUBMISSION_COLUMNS = ("claim_id", "attempt", "patient_control_number", "interchange_id", "gs06", "st02",
+                       "frequency", "status", "created_at")
+
+
+def _copy_submissions(conn: Connection, rows: list[dict[str, object]]) -> None:
+    """PostgreSQL: the file's submissions with COPY, inside the caller's transaction (``created_at`` is the
+    model's client-side default, filled in here because COPY does not run it)."""
+    created = dt.datetime.now(dt.UTC).replace(tzinfo=None)  # what the model's default would have stored
+    raw = conn.connection.driver_connection
+    assert raw is not None
+    cols = ", ".join(_SUBMISSION_COLUMNS)
+    with raw.cursor() as cur, cur.copy(f"COPY submissions ({cols}) FROM STDIN") as copy:
+        for r in rows:
+            copy.write_row([*(r[c] for c in _SUBMISSION_COLUMNS[:-1]), created])
+
