@@ -168,7 +168,7 @@ def build_eob_python(remittance: Remittance, claim: ClaimPayment) -> EOB:
     """The EOB of ``claim``, paid under ``remittance`` (its transaction's header).
 
     :func:`build_eob` is this function, or its C twin from :mod:`parsers.native` when installed (same
-    result, field for field and Decimal for Decimal; tests/unit/eob/test_eob.py compares them).
+    result, field for field and Decimal for Decimal; tests/unit/parsers/test_native.py compares them).
 
     Hot path (one call per claim payment): sums in local variables, records built with
     ``tuple.__new__``, ServiceLine fields read by position (see :class:`parsers.records.ServiceLine`).
@@ -282,13 +282,18 @@ def build_eob_python(remittance: Remittance, claim: ClaimPayment) -> EOB:
     )
 
 
+_REMITTANCE_FIELDS = ("payer_name", "payer_id", "payee_name", "payee_id", "trace_number", "payment_method",
+                      "handling_code", "payment_date")  # fmt: skip
+"""The header fields an EOB copies (positions handed to the C builder)."""
+
+
 def _native_build_eob() -> object:
+    """The C builder (:mod:`parsers.native`), told where each field it reads sits; None without it."""
     if SPEEDUPS is None:
         return None
     idx = {f: i for i, f in enumerate(ClaimPayment._fields)}
-    idx.update({f: i for i, f in enumerate(Remittance._fields) if f.startswith(("payer_", "payee_"))})
-    idx.update({f: Remittance._fields.index(f) for f in ("trace_number", "payment_method", "handling_code",
-                                                          "payment_date")})  # fmt: skip
+    assert not idx.keys() & set(_REMITTANCE_FIELDS)  # one namespace for both records' positions
+    idx.update({f: Remittance._fields.index(f) for f in _REMITTANCE_FIELDS})
     SPEEDUPS.configure_eob(EOB, EOBLine, ZERO, idx)
     return SPEEDUPS.build_eob
 
