@@ -171,7 +171,7 @@ def _configure_speedups() -> Any:
     if SPEEDUPS is None:
         return None
     idx = {"claim_head": CLAIM_HEAD, "line_head": LINE_HEAD}
-    idx.update({f: i for f, i in _C.items()})
+    idx.update(_C)
     idx.update({f"l_{f}": i for f, i in _L.items()})
     SPEEDUPS.configure_835(
         Decimal, ZERO, _CLAIM_NM1, CLAIM_TAIL, LINE_TAIL, idx, ClaimPayment, ServiceLine, Adjustment, Party,

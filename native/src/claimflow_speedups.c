@@ -776,37 +776,21 @@ h_cas(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
                 goto done;
         }
     }
-    /* validated: apply */
-    if (s->line != Py_None) {
-        if (add_to(&s->lcas, total) < 0)
+    /* validated: apply to the open line, else to the claim */
+    {
+        int on_line = s->line != Py_None;
+        PyObject *rec = on_line ? s->line : s->claim;
+        Py_ssize_t k = on_line ? L_ADJ : C_ADJ;
+        if (add_to(on_line ? &s->lcas : &s->ccas, total) < 0)
             goto done;
         if (adj != NULL) {
-            PyObject *v = PyList_GET_ITEM(s->line, L_ADJ);
+            PyObject *v = PyList_GET_ITEM(rec, k);
             if (PyList_CheckExact(v) && PyList_GET_SIZE(v) > 0) {
                 if (PyList_SetSlice(v, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, adj) < 0)
                     goto done;
             }
-            else {
-                Py_INCREF(adj);
-                if (PyList_SetItem(s->line, L_ADJ, adj) < 0)
-                    goto done;
-            }
-        }
-    }
-    else {
-        if (add_to(&s->ccas, total) < 0)
-            goto done;
-        if (adj != NULL) {
-            PyObject *v = PyList_GET_ITEM(s->claim, C_ADJ);
-            if (PyList_CheckExact(v) && PyList_GET_SIZE(v) > 0) {
-                if (PyList_SetSlice(v, PY_SSIZE_T_MAX, PY_SSIZE_T_MAX, adj) < 0)
-                    goto done;
-            }
-            else {
-                Py_INCREF(adj);
-                if (PyList_SetItem(s->claim, C_ADJ, adj) < 0)
-                    goto done;
-            }
+            else if (PyList_SetItem(rec, k, Py_NewRef(adj)) < 0)
+                goto done;
         }
     }
     rc = 1;
