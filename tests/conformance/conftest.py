@@ -1,7 +1,9 @@
-"""Where the conformance corpus is: ``$CLAIMFLOW_CONFORMANCE_DIR`` or ``<repo>/../shared/conformance``.
+"""Where the conformance corpus is: ``$CLAIMFLOW_CONFORMANCE_DIR`` or ``<repo>/fixtures/conformance``.
 
-The corpus is real X12 written by others (see its README.md); it is read in place, never copied into the
-repository. Under ``CI=true`` a missing corpus fails the run instead of skipping it.
+The corpus is real X12 written by others (see its README.md and LICENSES.md). ``fixtures/conformance`` is a
+byte-for-byte copy of the project's shared corpus (``<repo>/../shared/conformance``), so the suite runs it on
+any clone; ``test_copy_matches_shared`` fails when the two drift apart. Under ``CI=true`` a missing corpus
+fails the run instead of skipping it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 def corpus_dir() -> Path:
     env = os.environ.get("CLAIMFLOW_CONFORMANCE_DIR")
-    return Path(env) if env else (REPO.parent / "shared" / "conformance")
+    return Path(env) if env else (REPO / "fixtures" / "conformance")
+
+
+def shared_corpus_dir() -> Path:
+    """The shared original the fixtures copy is taken from (present beside a checkout, not in every clone)."""
+    return REPO.parent / "shared" / "conformance"
 
 
 def index_rows() -> list[dict[str, str]]:
