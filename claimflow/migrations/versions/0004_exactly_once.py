@@ -1,4 +1,4 @@
-"""remittance identity, duplicates and REF*F8 (filled in by the exactly-once work)
+"""remittance identity (payer + TRN02), per-interchange duplicates, REF*F8 (filled in by the inbound work)
 
 Revision ID: 0004
 Revises: 0003

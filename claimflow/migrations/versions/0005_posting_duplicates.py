@@ -1,4 +1,4 @@
-"""work items, their events and analyst views (filled in by the work-queue work)
+"""claim-payment duplicates held from posting (filled in by the posting work)
 
 Revision ID: 0005
 Revises: 0004
