@@ -408,7 +408,13 @@ class Remittance(Base):
     production_date: Mapped[dt.date | None] = mapped_column(Date, comment="DTM*405")
     balanced: Mapped[bool] = mapped_column(Boolean, default=True)
     payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
-    __table_args__ = (UniqueConstraint("interchange_id", "segment_no"),)
+    trace_payer: Mapped[str | None] = mapped_column(
+        String(50), comment="TRN03, else N1*PR payer id: with trace_number the payment identity")
+    __table_args__ = (
+        UniqueConstraint("interchange_id", "segment_no"),
+        # A payment is stored once, whatever file or ISA13 it is resent in (NULL traces never collide).
+        Index("uq_remittances_payment_identity", "trace_payer", "trace_number", unique=True),
+    )
 
 
 class ClaimPayment(Base):
@@ -444,6 +450,8 @@ class ClaimPayment(Base):
         index=True,
         comment="on the claim payment that follows a reversal (CLP02=22): the original payment it corrects",
     )
+    original_reference_number: Mapped[str | None] = mapped_column(
+        String(50), comment="REF*F8: payer claim number of the claim this one corrects or reverses")
     __table_args__ = (
         UniqueConstraint("remittance_id", "segment_no"),
         # Posting reads the unposted ones every night; a partial index keeps that independent of history.
