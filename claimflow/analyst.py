@@ -98,7 +98,17 @@ VIEWS: dict[str, str] = {
         p.posted_at, p.created_at FROM patient_payments p {_PK.format(alias="p")}""",
     "unmatched_payments": "SELECT id, claim_payment_id, reason, resolved, created_at FROM unmatched_payments",
     "reconciliation_runs": "SELECT id, run_date, status, started_at, finished_at, summary FROM reconciliation_runs",
+    # Work queues (migration 0006): no notes and no event details (free text typed by people may hold PHI).
+    "work_items": """SELECT w.id, w.queue, w.claim_id, c.claim_number, w.payer_id, py.payer_id AS payer_code,
+        w.reason_key, w.reason_codes, w.reason, w.amount, w.next_action, w.priority, w.due_date, w.status,
+        w.assignee, w.resolution, w.opened_on, w.last_seen, w.closed_at, w.created_at, w.updated_at
+        FROM work_items w JOIN claims c ON c.id = w.claim_id LEFT JOIN payers py ON py.id = w.payer_id""",
+    "work_item_events": "SELECT id, work_item_id, at, actor, kind FROM work_item_events",
 }
+
+#: Views over tables a later migration creates: created by :func:`create_views` only once that table
+#: exists (migration 0002 runs before them; the migration that adds the table calls create_views again).
+LATER_VIEWS: dict[str, str] = {"work_items": "work_items", "work_item_events": "work_item_events"}
 
 #: Money columns per view (integer cents on SQLite; :func:`read_view` converts them).
 MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -119,6 +129,7 @@ MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "balance_exceptions": ("expected", "found"),
     "ledger_entries": ("amount",),
     "patient_payments": ("amount",),
+    "work_items": ("amount",),
 }
 
 
@@ -139,7 +150,12 @@ def create_views(conn: Connection) -> None:
     dialect = conn.dialect.name
     if dialect == "postgresql":
         conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}"))
+    from sqlalchemy import inspect
+
+    tables = set(inspect(conn).get_table_names())
     for name, select in VIEWS.items():
+        if name in LATER_VIEWS and LATER_VIEWS[name] not in tables:
+            continue
         full = view_name(dialect, name)
         conn.execute(text(f"DROP VIEW IF EXISTS {full}"))
         conn.execute(text(f"CREATE VIEW {full} AS {select}"))

@@ -724,3 +724,83 @@ class AuditLog(Base):
     object_type: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str | None] = mapped_column(String(80))
     detail: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+# --------------------------------------------------------------------------------------------------
+# Work queues (migration 0006; see adjudication.worklist and docs/WORKQUEUES.md)
+# --------------------------------------------------------------------------------------------------
+
+
+class WorkItemStatus:
+    """Values of ``work_items.status``."""
+
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+class PayerRule(Base):
+    """Per-payer limits for the work queues; a payer without a row uses the settings defaults."""
+
+    __tablename__ = "payer_rules"
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), primary_key=True, autoincrement=False)
+    timely_filing_days: Mapped[int | None] = mapped_column(Integer, comment="days from the date of service")
+    no_277ca_days: Mapped[int | None] = mapped_column(Integer, comment="follow up when no 277CA after N days")
+    no_835_days: Mapped[int | None] = mapped_column(Integer, comment="follow up when no 835 after M days")
+
+
+class FeeScheduleRate(Base):
+    """Expected allowed amount per unit of a procedure (payer_id NULL: every payer without its own rate)."""
+
+    __tablename__ = "fee_schedule"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
+    procedure_code: Mapped[str] = mapped_column(String(48))
+    allowed: Mapped[Decimal] = mapped_column(Money, comment="per unit")
+    __table_args__ = (UniqueConstraint("payer_id", "procedure_code"),)
+
+
+class WorkItem(Base):
+    """One open problem on one claim, built nightly; ``(queue, claim_id, reason_key)`` is its identity, so
+    a later night updates the same row, and a resolved problem closes it. No PHI in ``reason``."""
+
+    __tablename__ = "work_items"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    queue: Mapped[str] = mapped_column(String(30), comment="scrub_holds, rejections, denials, underpayments, "
+                                       "no_response, secondary_due, credit_balances")
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    reason_key: Mapped[str] = mapped_column(String(120), comment="what makes the problem distinct on the claim")
+    payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
+    reason_codes: Mapped[str | None] = mapped_column(String(200), comment="comma-separated, e.g. CO-50,N115")
+    reason: Mapped[str] = mapped_column(Text, comment="plain language, no PHI")
+    amount: Mapped[Decimal] = mapped_column(Money, comment="dollars at stake")
+    next_action: Mapped[str] = mapped_column(
+        String(30), comment="correct_and_resubmit, void, appeal, bill_secondary, bill_patient, write_off, "
+        "ask_status, refund")
+    priority: Mapped[int] = mapped_column(Integer, comment="1 most urgent … 4")
+    due_date: Mapped[dt.date | None] = mapped_column(Date, comment="timely-filing (or refund) deadline")
+    status: Mapped[str] = mapped_column(String(20), default=WorkItemStatus.OPEN, comment="open, in_progress, closed")
+    assignee: Mapped[str | None] = mapped_column(String(80))
+    notes: Mapped[str | None] = mapped_column(Text, comment="free text from the billing office; may hold PHI")
+    resolution: Mapped[str | None] = mapped_column(String(20), comment="resolved (nightly) or closed (by a person)")
+    opened_on: Mapped[dt.date] = mapped_column(Date)
+    last_seen: Mapped[dt.date] = mapped_column(Date, comment="last run date the problem was still there")
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    __table_args__ = (
+        Index("uq_work_items_identity", "queue", "claim_id", "reason_key", unique=True),
+        Index("ix_work_items_queue_status", "queue", "status"),
+    )
+
+
+class WorkItemEvent(Base):
+    """Every change of a work item: opened, updated, reopened, closed, assigned, note, status."""
+
+    __tablename__ = "work_item_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    work_item_id: Mapped[int] = mapped_column(ForeignKey("work_items.id"), index=True)
+    at: Mapped[dt.datetime] = _created()
+    actor: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, object] | None] = mapped_column(JSON)
