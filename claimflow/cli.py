@@ -95,8 +95,10 @@ def cmd_load(args: argparse.Namespace) -> int:
     outcomes = load_files([Path(f) for f in args.files], actor="cli:load")
     worst = 0
     for o in outcomes:
-        print(o.line())
-        if o.status == "quarantined":
+        # A path that is not a loadable file (missing, a directory, a FIFO, unreadable, disk full) gets
+        # one line on stderr; the other files were still loaded.
+        print(o.line(), file=sys.stderr if o.status == "refused" else sys.stdout)
+        if o.status in ("quarantined", "refused"):
             worst = 2
     return worst
 

@@ -161,6 +161,8 @@ def load_file(interchange_id: int) -> dict[str, Any]:
     if outcome.status == "quarantined":
         log.error("QUARANTINED %s — %s. The other files still load; ask the clearinghouse to resend this one.",
                   outcome.file_name, outcome.error)
+    elif outcome.status == "duplicate":
+        log.warning("DUPLICATE %s — %s. Nothing stored or posted from it.", outcome.file_name, outcome.error)
     else:
         log.info(outcome.line())
     return outcome.as_dict()
@@ -172,9 +174,12 @@ def summarize_inbox(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     for o in outcomes:
         if o and o.get("status") == "loaded":
             by_type[o.get("transaction") or "?"] = by_type.get(o.get("transaction") or "?", 0) + 1
+    duplicates = [o for o in outcomes if o and o.get("status") == "duplicate"]
     summary = {"files": len(outcomes), "loaded": by_type, "quarantined": len(quarantined),
-               "quarantined_files": [o.get("interchange_id") for o in quarantined]}
-    log.info("Inbox: %d files; loaded %s; quarantined %d", len(outcomes), by_type or "none", len(quarantined))
+               "quarantined_files": [o.get("interchange_id") for o in quarantined],
+               "duplicates": len(duplicates), "duplicate_files": [o.get("interchange_id") for o in duplicates]}
+    log.info("Inbox: %d files; loaded %s; quarantined %d; duplicates (not stored) %d", len(outcomes),
+             by_type or "none", len(quarantined), len(duplicates))
     for o in quarantined:
         log.error("Quarantined: %s", o.get("error"))
     return summary
