@@ -97,6 +97,7 @@ class EOB(NamedTuple):
     payment_date: dt.date | None  # BPR16
     patient_control_number: str  # CLP01: our claim
     payer_claim_control_number: str  # CLP07
+    original_reference_number: str | None  # REF*F8: the payer's claim this payment corrects
     claim_status: str  # CLP02
     reversal: bool  # CLP02 = 22
     filing_indicator: str
@@ -256,6 +257,7 @@ def build_eob_python(remittance: Remittance, claim: ClaimPayment) -> EOB:
             remittance.payment_date,
             claim.patient_control_number,
             claim.payer_claim_control_number,
+            claim.original_reference_number,
             claim.status,
             claim.status == "22",
             claim.filing_indicator,

@@ -427,7 +427,8 @@ class ClaimPayment(NamedTuple):
     ``CLP*PCN123*1*250*175*25*12*PAYERCLM1*11*1~`` — our patient control number, status (1 processed as
     primary, 2 secondary, 3 tertiary, 4 denied, 19–21 forwarded, 22 reversal of previous payment, 23 not
     our claim, 25 predetermination), charge, payment, patient responsibility, filing indicator, the
-    payer's claim control number, facility type and frequency.
+    payer's claim control number, facility type and frequency. A correction remittance names the claim
+    it corrects with ``REF*F8*ORIGINAL123~`` (``original_reference_number``).
     """
 
     file_sha256: str | None
@@ -463,6 +464,7 @@ class ClaimPayment(NamedTuple):
     coverage_expiration: dt.date | None  # DTM*036
     other_dates: Sequence[tuple[str, dt.date]]  # other DTM qualifiers
     references: Sequence[tuple[str, str]]  # claim REF: 1L, 1W, 28, 6P, 9A, 9C, BB, CE, EA, F8, G1, G3 …
+    original_reference_number: str | None  # REF*F8 (first one; it stays in ``references`` too)
     contacts: Sequence[Contact]  # PER*CX
     amounts: Sequence[tuple[str, Decimal]]  # AMT: AU coverage, D8 discount, F5 patient paid, I interest …
     quantities: Sequence[tuple[str, Decimal]]  # QTY: CA, CD, LA, LE, NE, NR, OU, PS, VS, ZK …

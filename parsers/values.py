@@ -9,6 +9,12 @@ plain dicts (a dict hit costs ~30 ns, ``Decimal(str)`` plus the check ~450 ns). 
 ``date`` are immutable, so sharing them is safe. The caches are cleared when they grow past
 ``CACHE_LIMIT`` entries to keep memory flat on files of any size.
 
+Money and stored quantities are bounded by their columns (:mod:`parsers.limits835`): :func:`money` accepts
+at most 12 significant integer digits and no non-zero decimal past the second (``100.000`` is 100,
+``100.005`` is refused — never rounded); :func:`quantity` the same with three decimals. :func:`amount`
+and :func:`number` are the plain ``R`` check for values that are not stored as money. Each kind has its
+own cache, so a string validated as a plain number is never taken from the cache as money.
+
 Errors name the element (``CLP04``), never the value: an amount next to a patient name is PHI.
 """
 
@@ -19,6 +25,12 @@ import re
 from decimal import Decimal
 
 from edi.errors import X12ParseError
+from parsers.limits835 import (
+    MONEY_DECIMALS,
+    MONEY_INTEGER_DIGITS,
+    QUANTITY_DECIMALS,
+    QUANTITY_INTEGER_DIGITS,
+)
 
 CACHE_LIMIT = 131_072
 
@@ -26,7 +38,14 @@ _DATE8 = re.compile(r"\d{8}")
 _DATE6 = re.compile(r"\d{6}")
 
 AMOUNTS: dict[str, Decimal] = {}
-"""Validated amount strings → Decimal. Parsers look here first (``AMOUNTS.get(s)``)."""
+"""Validated *money* strings → Decimal (valid ``R`` and within NUMERIC(14,2), see :func:`money`).
+Parsers look here first (``AMOUNTS.get(s)``); a hit is valid as money and as a quantity."""
+
+QUANTITIES: dict[str, Decimal] = {}
+"""Validated quantity strings → Decimal (valid ``R`` and within NUMERIC(15,3), see :func:`quantity`)."""
+
+NUMBERS: dict[str, Decimal] = {}
+"""Validated plain ``R`` strings → Decimal (:func:`amount`, :func:`number`): no range beyond 18 digits."""
 
 DATES: dict[str, dt.date] = {}
 """Validated CCYYMMDD strings → date."""
@@ -53,25 +72,110 @@ def _valid_r(value: str) -> bool:
     return len(i) + len(f) <= 18
 
 
-def amount(value: str, file: str | None, segno: int | None, sid: str, pos: int) -> Decimal:
-    """Convert an ``R`` amount or raise naming ``{sid}{pos:02d}``. Empty is an error (use ``opt_amount``)."""
-    d = AMOUNTS.get(value)
-    if d is not None:
-        return d
+def _fits(value: str, int_digits: int, decimals: int) -> bool:
+    """A valid ``R`` string within ``int_digits`` significant integer digits whose decimals past
+    ``decimals`` are all zero (so the value is exact at that scale)."""
+    v = value[1:] if value[:1] == "-" else value
+    i, _, f = v.partition(".")
+    return len(i.lstrip("0")) <= int_digits and not f[decimals:].strip("0")
+
+
+def _r(value: str, file: str | None, segno: int | None, sid: str, pos: int | str) -> Decimal:
+    """Check the ``R`` syntax of a non-cached string and convert it (no caching)."""
     if not value:
-        raise element_error("is required (empty)", file, segno, sid, pos)
+        raise _err("is required (empty)", file, segno, sid, pos)
     if not _valid_r(value):
-        raise element_error(
+        raise _err(
             "is not a valid X12 decimal amount (digits, optional minus sign and decimal point)",
             file,
             segno,
             sid,
             pos,
         )
-    d = Decimal(value)
+    return Decimal(value)
+
+
+def _err(msg: str, file: str | None, segno: int | None, sid: str, pos: int | str) -> X12ParseError:
+    if isinstance(pos, str):  # a composite position (``SVC01-2``) or an element named in full
+        return X12ParseError(msg, file=file, segment_no=segno, segment_id=sid, element=pos)
+    return element_error(msg, file, segno, sid, pos)
+
+
+def money(value: str, file: str | None, segno: int | None, sid: str, pos: int | str) -> Decimal:
+    """A monetary amount: ``R``, within ±999,999,999,999.99, no non-zero third decimal; else raise naming
+    ``{sid}{pos:02d}``. Empty is an error (use :func:`opt_money`)."""
+    d = AMOUNTS.get(value)
+    if d is not None:
+        return d
+    d = _r(value, file, segno, sid, pos)
+    if not _fits(value, MONEY_INTEGER_DIGITS, 99):
+        raise _err("is out of range for an amount (more than ±999,999,999,999.99)", file, segno, sid, pos)
+    if not _fits(value, MONEY_INTEGER_DIGITS, MONEY_DECIMALS):
+        raise _err(
+            "has a non-zero digit past the second decimal (amounts are exact to the cent, never rounded)",
+            file,
+            segno,
+            sid,
+            pos,
+        )
     if len(AMOUNTS) >= CACHE_LIMIT:
         AMOUNTS.clear()
     AMOUNTS[value] = d
+    return d
+
+
+def opt_money(value: str, file: str | None, segno: int | None, sid: str, pos: int | str) -> Decimal | None:
+    """Like :func:`money`, but an empty element is ``None``."""
+    if not value:
+        return None
+    return money(value, file, segno, sid, pos)
+
+
+def quantity(value: str, file: str | None, segno: int | None, sid: str, pos: int | str) -> Decimal:
+    """A stored quantity (CAS04 …, SVC05, SVC07, QTY02): ``R`` within NUMERIC(15,3), no non-zero fourth
+    decimal; else raise naming the element. Empty is an error (use :func:`opt_quantity`)."""
+    d = AMOUNTS.get(value)  # money-valid strings are valid quantities
+    if d is not None:
+        return d
+    d = QUANTITIES.get(value)
+    if d is not None:
+        return d
+    d = _r(value, file, segno, sid, pos)
+    if not _fits(value, QUANTITY_INTEGER_DIGITS, 99):
+        raise _err("is out of range for a quantity (more than ±999,999,999,999.999)", file, segno, sid, pos)
+    if not _fits(value, QUANTITY_INTEGER_DIGITS, QUANTITY_DECIMALS):
+        raise _err("has a non-zero digit past the third decimal (quantities are kept to 3 places)",
+                   file, segno, sid, pos)  # fmt: skip
+    if len(QUANTITIES) >= CACHE_LIMIT:
+        QUANTITIES.clear()
+    QUANTITIES[value] = d
+    return d
+
+
+def opt_quantity(
+    value: str, file: str | None, segno: int | None, sid: str, pos: int | str
+) -> Decimal | None:
+    """Like :func:`quantity`, but an empty element is ``None``."""
+    if not value:
+        return None
+    return quantity(value, file, segno, sid, pos)
+
+
+def amount(value: str, file: str | None, segno: int | None, sid: str, pos: int) -> Decimal:
+    """Convert a plain ``R`` value (up to 18 digits, any decimals) or raise naming ``{sid}{pos:02d}``.
+
+    For values that are not stored as money (rates, weights, counts) and the transactions that keep
+    their own rules; 835 money goes through :func:`money`. Empty is an error (use ``opt_amount``)."""
+    d = AMOUNTS.get(value)
+    if d is not None:
+        return d
+    d = NUMBERS.get(value)
+    if d is not None:
+        return d
+    d = _r(value, file, segno, sid, pos)
+    if len(NUMBERS) >= CACHE_LIMIT:
+        NUMBERS.clear()
+    NUMBERS[value] = d
     return d
 
 

@@ -38,7 +38,40 @@ from typing import Any
 from edi import gc_paused
 from edi.errors import X12ParseError
 from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
+from parsers import limits835 as LIM
 from parsers.envelope import Envelope
+from parsers.limits835 import (
+    AMT01_MAX,
+    CAS01_MAX,
+    CAS02_MAX,
+    CLP01_MAX,
+    CLP02_MAX,
+    CLP06_MAX,
+    CLP07_MAX,
+    CLP08_MAX,
+    CLP09_MAX,
+    CLP11_MAX,
+    DTM01_MAX,
+    LQ01_MAX,
+    LQ02_MAX,
+    NM101_MAX,
+    NM102_MAX,
+    NM103_MAX,
+    NM104_MAX,
+    NM105_MAX,
+    NM107_MAX,
+    NM108_MAX,
+    NM109_MAX,
+    QTY01_MAX,
+    REF01_MAX,
+    REF02_MAX,
+    REVENUE_CODE_MAX,
+    SVC01_1_MAX,
+    SVC01_2_MAX,
+    SVC01_7_MAX,
+    SVC01_MODIFIER_MAX,
+    SVC04_MAX,
+)
 from parsers.native import SPEEDUPS
 from parsers.records import (
     Adjustment,
@@ -58,12 +91,14 @@ from parsers.values import (
     AMOUNTS,
     DATES,
     ZERO,
-    amount,
     date8,
     element_error,
+    money,
     number,
-    opt_amount,
     opt_date8,
+    opt_money,
+    opt_quantity,
+    quantity,
 )
 
 GUIDE = "005010X221A1"
@@ -98,6 +133,7 @@ C_RECEIVED = _C["received_date"]
 C_EXPIRES = _C["coverage_expiration"]
 C_DATES = _C["other_dates"]
 C_REFS = _C["references"]
+C_ORIGREF = _C["original_reference_number"]
 C_CONTACTS = _C["contacts"]
 C_AMTS = _C["amounts"]
 C_QTYS = _C["quantities"]
@@ -152,6 +188,56 @@ _CLAIM_NM1 = {
     "PR": C_CORR_PAYER,
 }
 
+# Length checks (parsers.limits835): (element position, maximum length, element name) per segment. The hot
+# loop tests the lengths inline and calls _Parser.too_long, which names the first element that is too long.
+Spec = tuple[tuple[int, int, str], ...]
+_CLP_SPEC: Spec = (
+    (1, CLP01_MAX, "CLP01"), (2, CLP02_MAX, "CLP02"), (6, CLP06_MAX, "CLP06"), (7, CLP07_MAX, "CLP07"),
+    (8, CLP08_MAX, "CLP08"), (9, CLP09_MAX, "CLP09"), (11, CLP11_MAX, "CLP11"),
+)  # fmt: skip
+_NM1_SPEC: Spec = (
+    (1, NM101_MAX, "NM101"), (2, NM102_MAX, "NM102"), (3, NM103_MAX, "NM103"), (4, NM104_MAX, "NM104"),
+    (5, NM105_MAX, "NM105"), (7, NM107_MAX, "NM107"), (8, NM108_MAX, "NM108"), (9, NM109_MAX, "NM109"),
+)  # fmt: skip
+_REF_SPEC: Spec = ((1, REF01_MAX, "REF01"), (2, REF02_MAX, "REF02"))
+_LQ_SPEC: Spec = ((1, LQ01_MAX, "LQ01"), (2, LQ02_MAX, "LQ02"))
+_PER_SPEC: Spec = (
+    (1, LIM.PER01_MAX, "PER01"), (2, LIM.PER02_MAX, "PER02"), (3, LIM.PER03_MAX, "PER03"),
+    (4, LIM.PER04_MAX, "PER04"), (5, LIM.PER03_MAX, "PER05"), (6, LIM.PER04_MAX, "PER06"),
+    (7, LIM.PER03_MAX, "PER07"), (8, LIM.PER04_MAX, "PER08"),
+)  # fmt: skip
+_BPR_SPEC: Spec = (
+    (1, LIM.BPR01_MAX, "BPR01"), (3, LIM.BPR03_MAX, "BPR03"), (4, LIM.BPR04_MAX, "BPR04"),
+    (5, LIM.BPR05_MAX, "BPR05"), (6, LIM.BPR06_MAX, "BPR06"), (7, LIM.BPR07_MAX, "BPR07"),
+    (8, LIM.BPR08_MAX, "BPR08"), (9, LIM.BPR09_MAX, "BPR09"), (10, LIM.BPR10_MAX, "BPR10"),
+    (11, LIM.BPR11_MAX, "BPR11"), (12, LIM.BPR06_MAX, "BPR12"), (13, LIM.BPR07_MAX, "BPR13"),
+    (14, LIM.BPR08_MAX, "BPR14"), (15, LIM.BPR09_MAX, "BPR15"),
+)  # fmt: skip
+_TRN_SPEC: Spec = (
+    (1, LIM.TRN01_MAX, "TRN01"), (2, LIM.TRN02_MAX, "TRN02"), (3, LIM.TRN03_MAX, "TRN03"),
+    (4, LIM.TRN04_MAX, "TRN04"),
+)  # fmt: skip
+_N1_SPEC: dict[str, Spec] = {
+    who: ((1, LIM.N101_MAX, "N101"), (2, LIM.N102_MAX, "N102"), (3, LIM.N103_MAX, "N103"), (4, n104, "N104"))
+    for who, n104 in (("PR", LIM.N104_PAYER_MAX), ("PE", LIM.N104_MAX))
+}
+_N3_SPEC: Spec = ((1, LIM.N301_MAX, "N301"), (2, LIM.N301_MAX, "N302"))
+_N4_SPEC: Spec = (
+    (1, LIM.N401_MAX, "N401"), (2, LIM.N402_MAX, "N402"), (3, LIM.N403_MAX, "N403"), (4, LIM.N404_MAX, "N404"),
+)  # fmt: skip
+_RDM_SPEC: Spec = ((1, LIM.RDM01_MAX, "RDM01"), (2, LIM.RDM02_MAX, "RDM02"), (3, LIM.RDM03_MAX, "RDM03"))
+_TS3_SPEC: Spec = ((1, LIM.TS301_MAX, "TS301"), (2, LIM.TS302_MAX, "TS302"))
+
+
+def check_lengths(el: list[str], spec: Spec, file: str | None, segno: int, sid: str) -> None:
+    """Raise naming the first element of ``spec`` longer than its maximum (never the value)."""
+    n = len(el)
+    for i, mx, name in spec:
+        if i < n and len(el[i]) > mx:
+            raise X12ParseError(
+                f"is longer than {mx} characters", file=file, segment_no=segno, segment_id=sid, element=name
+            )
+
 
 # The C accelerator (parsers.native) builds the same lists: the first CLAIM_HEAD / LINE_HEAD fields
 # in the order of the literals in _Parser.run, then these defaults.
@@ -161,6 +247,7 @@ _NONE_FIELDS = {
     "patient", "insured", "corrected_patient", "service_provider", "crossover_carrier", "corrected_payer",
     "inpatient", "outpatient", "statement_from", "statement_to", "received_date", "coverage_expiration",
     "service_date", "service_date_from", "service_date_to", "control_number", "allowed",
+    "original_reference_number",
 }  # fmt: skip
 CLAIM_TAIL: list[Any] = [None if f in _NONE_FIELDS else () for f in ClaimPayment._fields[CLAIM_HEAD:]]
 LINE_TAIL: list[Any] = [None if f in _NONE_FIELDS else () for f in ServiceLine._fields[LINE_HEAD:]]
@@ -173,6 +260,7 @@ def _configure_speedups() -> Any:
     idx = {"claim_head": CLAIM_HEAD, "line_head": LINE_HEAD}
     idx.update(_C)
     idx.update({f"l_{f}": i for f, i in _L.items()})
+    idx.update({k: v for k, v in vars(LIM).items() if k.isupper() and isinstance(v, int)})
     SPEEDUPS.configure_835(
         Decimal, ZERO, _CLAIM_NM1, CLAIM_TAIL, LINE_TAIL, idx, ClaimPayment, ServiceLine, Adjustment, Party,
     )  # fmt: skip
@@ -188,7 +276,8 @@ def _pad(el: list[str], n: int) -> list[str]:
     return el
 
 
-def _contact(el: list[str]) -> Contact:
+def _contact(el: list[str], file: str | None, segno: int) -> Contact:
+    check_lengths(el, _PER_SPEC, file, segno, "PER")
     _pad(el, 9)
     nums = tuple((el[i], el[i + 1]) for i in (3, 5, 7) if el[i] or el[i + 1])
     return Contact(el[1], el[2], nums)
@@ -312,6 +401,8 @@ class _Parser:
                                     claim[C_RECEIVED] = d
                                 elif q == "036":
                                     claim[C_EXPIRES] = d
+                                elif len(q) > DTM01_MAX:
+                                    raise self.err(f"is longer than {DTM01_MAX} characters", segno, sid, "DTM01")
                                 elif claim[C_DATES]:
                                     claim[C_DATES].append((q, d))
                                 else:
@@ -323,7 +414,9 @@ class _Parser:
                             x = el[2]
                             a = AM.get(x)
                             if a is None:
-                                a = amount(x, file, segno, sid, 2)
+                                a = money(x, file, segno, sid, 2)
+                            if len(q) > AMT01_MAX:
+                                raise self.err(f"is longer than {AMT01_MAX} characters", segno, sid, "AMT01")
                             if line is not None:
                                 if q == "B6":
                                     line[L_ALLOWED] = a
@@ -342,8 +435,12 @@ class _Parser:
                             x = el[3]
                             a = AM.get(x)
                             if a is None:
-                                a = amount(x, file, segno, sid, 3)
-                            if len(el) == 4 and el[1] and el[2]:
+                                a = money(x, file, segno, sid, 3)
+                            if (
+                                len(el) == 4
+                                and 0 < len(el[1]) <= CAS01_MAX
+                                and 0 < len(el[2]) <= CAS02_MAX
+                            ):
                                 adj = [tn(Adjustment, (el[1], el[2], a, None))] if build else None
                             else:
                                 adj = self.cas(segno, el, a)
@@ -370,6 +467,8 @@ class _Parser:
                         elif sid == "REF":
                             q = el[1]
                             x = el[2]
+                            if len(x) > REF02_MAX or len(q) > REF01_MAX:
+                                self.too_long(segno, el, _REF_SPEC)
                             if line is not None:
                                 if q == "6R":
                                     line[L_CTRL] = x
@@ -378,6 +477,8 @@ class _Parser:
                                 else:
                                     line[L_REFS] = [(q, x)]
                             elif claim is not None:
+                                if q == "F8" and claim[C_ORIGREF] is None:
+                                    claim[C_ORIGREF] = x
                                 if claim[C_REFS]:
                                     claim[C_REFS].append((q, x))
                                 else:
@@ -406,18 +507,26 @@ class _Parser:
                             x = el[2]
                             a = AM.get(x)
                             if a is None:
-                                a = amount(x, file, segno, sid, 2)
+                                a = money(x, file, segno, sid, 2)
                             x = el[3]
                             p = AM.get(x)
                             if p is None:
-                                p = amount(x, file, segno, sid, 3)
+                                p = money(x, file, segno, sid, 3)
                             n = len(el)
+                            if (
+                                len(comp[1]) > SVC01_2_MAX
+                                or len(comp[0]) > SVC01_1_MAX
+                                or (len(comp) > 2 and self.svc_long_components(comp))
+                                or (n > 4 and len(el[4]) > SVC04_MAX)
+                                or (comp[0] == "NU" and len(comp[1]) > REVENUE_CODE_MAX)
+                            ):
+                                self.svc_too_long(segno, el, comp)
                             units = None
                             if n > 5 and el[5]:
                                 x = el[5]
                                 units = AM.get(x)
                                 if units is None:
-                                    units = amount(x, file, segno, sid, 5)
+                                    units = quantity(x, file, segno, sid, 5)
                             if n > 6:
                                 oq, ocode, omods, ounits = self.svc_original(segno, el, c)
                             else:
@@ -454,11 +563,22 @@ class _Parser:
                         elif sid == "NM1":
                             if claim is None or line is not None:
                                 raise self.err("NM1 outside a claim payment loop (2100)", segno, sid)
-                            if not build:
-                                continue
                             n = len(el)
                             if n < 10:
                                 el.extend([""] * (10 - n))
+                            if (
+                                len(el[3]) > NM103_MAX
+                                or len(el[4]) > NM104_MAX
+                                or len(el[9]) > NM109_MAX
+                                or len(el[1]) > NM101_MAX
+                                or len(el[2]) > NM102_MAX
+                                or len(el[5]) > NM105_MAX
+                                or len(el[7]) > NM107_MAX
+                                or len(el[8]) > NM108_MAX
+                            ):
+                                self.too_long(segno, el, _NM1_SPEC)
+                            if not build:
+                                continue
                             party = tn(Party, (el[1], el[2], el[3], el[4], el[5], el[7], el[8], el[9]))
                             k = _CLAIM_NM1.get(el[1])
                             if k is not None and claim[k] is None:
@@ -482,18 +602,28 @@ class _Parser:
                                 raise self.err("is required (patient control number)", segno, sid, "CLP01")
                             if not el[2]:
                                 raise self.err("is required (claim status)", segno, sid, "CLP02")
+                            if (
+                                len(el[1]) > CLP01_MAX
+                                or len(el[7]) > CLP07_MAX
+                                or len(el[2]) > CLP02_MAX
+                                or len(el[6]) > CLP06_MAX
+                                or len(el[8]) > CLP08_MAX
+                                or len(el[9]) > CLP09_MAX
+                                or len(el[11]) > CLP11_MAX
+                            ):
+                                self.too_long(segno, el, _CLP_SPEC)
                             x = el[3]
                             a = AM.get(x)
                             if a is None:
-                                a = amount(x, file, segno, sid, 3)
+                                a = money(x, file, segno, sid, 3)
                             x = el[4]
                             p = AM.get(x)
                             if p is None:
-                                p = amount(x, file, segno, sid, 4)
+                                p = money(x, file, segno, sid, 4)
                             x = el[5]
                             pr = AM.get(x) if x else None
                             if pr is None and x:
-                                pr = amount(x, file, segno, sid, 5)
+                                pr = money(x, file, segno, sid, 5)
                             # field order of ClaimPayment (checked by tests/unit/parsers/test_x835.py)
                             claim = [
                                 env.sha256,
@@ -529,6 +659,7 @@ class _Parser:
                                 None,  # coverage_expiration
                                 (),  # other_dates
                                 (),  # references
+                                None,  # original_reference_number
                                 (),  # contacts
                                 (),  # amounts
                                 (),  # quantities
@@ -541,6 +672,8 @@ class _Parser:
                         elif sid == "LQ":
                             if line is None:
                                 raise self.err("LQ outside a service line (no SVC before it)", segno, sid)
+                            if len(el[2]) > LQ02_MAX or len(el[1]) > LQ01_MAX:
+                                self.too_long(segno, el, _LQ_SPEC)
                             k = L_RARC if el[1] == "HE" else L_NCPDP
                             if line[k]:
                                 line[k].append(el[2])
@@ -550,7 +683,9 @@ class _Parser:
                             x = el[2]
                             qty = AM.get(x)
                             if qty is None:
-                                qty = amount(x, file, segno, sid, 2)
+                                qty = quantity(x, file, segno, sid, 2)
+                            if len(el[1]) > QTY01_MAX:
+                                raise self.err(f"is longer than {QTY01_MAX} characters", segno, sid, "QTY01")
                             if line is not None:
                                 if line[L_QTYS]:
                                     line[L_QTYS].append((el[1], qty))
@@ -574,9 +709,9 @@ class _Parser:
                             if line is not None:
                                 raise self.err("PER inside a service line", segno, sid)
                             if claim[C_CONTACTS]:
-                                claim[C_CONTACTS].append(_contact(el))
+                                claim[C_CONTACTS].append(_contact(el, file, segno))
                             else:
-                                claim[C_CONTACTS] = [_contact(el)]
+                                claim[C_CONTACTS] = [_contact(el, file, segno)]
                         elif sid == "LX":
                             if claim is not None:
                                 rec = self.finish(claim, line, lines, lcas, ccas)
@@ -626,6 +761,29 @@ class _Parser:
             yield _tn(ProviderSummary, self.summary)
             self.summary = None
 
+    def too_long(self, segno: int, el: list[str], spec: Spec) -> None:
+        """Raise naming the first element of ``spec`` that is longer than its maximum."""
+        check_lengths(el, spec, self.file, segno, el[0])
+
+    @staticmethod
+    def svc_long_components(comp: list[str]) -> bool:
+        """SVC01-3..6 (modifiers) or SVC01-7 (description) longer than allowed."""
+        return any(len(m) > SVC01_MODIFIER_MAX for m in comp[2:6]) or (
+            len(comp) > 6 and len(comp[6]) > SVC01_7_MAX
+        )
+
+    def svc_too_long(self, segno: int, el: list[str], comp: list[str]) -> None:
+        """Raise naming the first SVC01 component (``SVC01-2``) or SVC04 that is too long."""
+        nu = comp[0] == "NU"
+        spec = (
+            (0, SVC01_1_MAX, "SVC01-1"),
+            (1, REVENUE_CODE_MAX if nu else SVC01_2_MAX, "SVC01-2"),
+            *((i, SVC01_MODIFIER_MAX, f"SVC01-{i + 1}") for i in range(2, 6)),
+            (6, SVC01_7_MAX, "SVC01-7"),
+        )
+        check_lengths(comp, spec, self.file, segno, "SVC")
+        check_lengths(el, ((4, SVC04_MAX, "SVC04"),), self.file, segno, "SVC")
+
     def cas(self, segno: int, el: list[str], first_amount: Decimal) -> list[Adjustment]:
         """CAS with quantities or several reasons: up to six reason/amount/quantity triplets."""
         f = self.file
@@ -633,18 +791,22 @@ class _Parser:
         tn = _tn
         g = el[1]
         n = len(el)
+        if len(g) > CAS01_MAX:
+            raise self.err(f"is longer than {CAS01_MAX} characters", segno, "CAS", "CAS01")
         adj = []
         for i in range(2, n, 3):
             r = el[i]
+            if len(r) > CAS02_MAX:
+                raise self.err(f"is longer than {CAS02_MAX} characters", segno, "CAS", f"CAS{i:02d}")
             if i == 2:
                 a: Decimal | None = first_amount
             else:
                 x = el[i + 1] if i + 1 < n else ""
                 a = AM.get(x) if x else None
                 if a is None and x:
-                    a = amount(x, f, segno, "CAS", i + 1)
+                    a = money(x, f, segno, "CAS", i + 1)
             x = el[i + 2] if i + 2 < n else ""
-            qty = (AM.get(x) or number(x, f, segno, "CAS", i + 2)) if x else None
+            qty = (AM.get(x) or quantity(x, f, segno, "CAS", i + 2)) if x else None
             if r:
                 if a is None:
                     raise element_error("is required with a reason code", f, segno, "CAS", i + 1)
@@ -665,11 +827,20 @@ class _Parser:
         """SVC06 (procedure as submitted) and SVC07 (units as submitted)."""
         if el[6]:
             oc = el[6].split(c)
+            check_lengths(
+                oc,
+                ((0, LIM.SVC01_1_MAX, "SVC06-1"), (1, LIM.SVC06_2_MAX, "SVC06-2"),
+                 *((i, SVC01_MODIFIER_MAX, f"SVC06-{i + 1}") for i in range(2, 6)),
+                 (6, SVC01_7_MAX, "SVC06-7")),
+                self.file,
+                segno,
+                "SVC",
+            )  # fmt: skip
             oq, ocode, omods = oc[0], oc[1] if len(oc) > 1 else "", tuple(oc[2:6])
         else:
             oq = ocode = ""
             omods = ()
-        ounits = number(el[7], self.file, segno, "SVC", 7) if len(el) > 7 else None
+        ounits = opt_quantity(el[7], self.file, segno, "SVC", 7) if len(el) > 7 else None
         return oq, ocode, omods, ounits
 
     # ---- claims ---------------------------------------------------------------------------------------
@@ -704,20 +875,22 @@ class _Parser:
     def moa(self, segno: int, el: list[str]) -> OutpatientAdjudication:
         _pad(el, 10)
         f, s = self.file, "MOA"
+        check_lengths(el, tuple((i, LIM.MOA03_MAX, f"MOA{i:02d}") for i in range(3, 8)), f, segno, s)
         return OutpatientAdjudication(
             number(el[1], f, segno, s, 1),
-            opt_amount(el[2], f, segno, s, 2),
+            opt_money(el[2], f, segno, s, 2),
             tuple(x for x in el[3:8] if x),
-            opt_amount(el[8], f, segno, s, 8),
-            opt_amount(el[9], f, segno, s, 9),
+            opt_money(el[8], f, segno, s, 8),
+            opt_money(el[9], f, segno, s, 9),
         )
 
     def mia(self, segno: int, el: list[str]) -> InpatientAdjudication:
         _pad(el, 25)
         f, s = self.file, "MIA"
         amounts = []
+        check_lengths(el, tuple((i, LIM.MIA05_MAX, f"MIA{i:02d}") for i in (5, 20, 21, 22, 23)), f, segno, s)
         for i in (2, 4, *range(6, 15), *range(16, 20)):
-            a = opt_amount(el[i], f, segno, s, i)
+            a = opt_money(el[i], f, segno, s, i)
             if a is not None:
                 amounts.append((f"MIA{i:02d}", a))
         remarks = tuple(x for x in (el[5], *el[20:24]) if x)
@@ -743,6 +916,14 @@ class _Parser:
         if not env.version_ok("005010X221"):
             version = env.st03 or env.gs08 or env.isa12
             raise self.err(f"835 version {version} is not supported (only {GUIDE})", segno, "ST")
+        for value, mx, where, sid in (
+            (env.isa13, LIM.ISA13_MAX, env.isa_segno, "ISA"),
+            (env.gs06, LIM.GS06_MAX, env.gs_segno, "GS"),
+            (env.st02, LIM.ST02_MAX, segno, "ST"),
+        ):
+            if value is not None and len(value) > mx:
+                elem = {"ISA": "ISA13", "GS": "GS06", "ST": "ST02"}[sid]
+                raise self.err(f"is longer than {mx} characters", where, sid, elem)
         remit = _REMIT0.copy()
         remit[:7] = [env.sha256, env.isa13, env.gs06, env.st02, segno, env.gs02, env.gs03]
         self.remit = remit
@@ -769,6 +950,8 @@ class _Parser:
             yield _tn(ProviderSummary, self.summary)
         env = self.env
         self.lx = el[1] if len(el) > 1 else ""
+        if len(self.lx) > LIM.LX01_MAX:
+            raise self.err(f"is longer than {LIM.LX01_MAX} characters", segno, "LX", "LX01")
         self.summary = [
             env.sha256,
             env.isa13,
@@ -793,16 +976,17 @@ class _Parser:
         amounts = list(summ[11])
         if sid == "TS3":
             _pad(el, 6)
+            check_lengths(el, _TS3_SPEC, f, segno, sid)
             summ[6] = el[1]
             summ[7] = el[2]
             summ[8] = opt_date8(el[3], f, segno, sid, 3)
             summ[9] = number(el[4], f, segno, sid, 4)
-            summ[10] = opt_amount(el[5], f, segno, sid, 5)
+            summ[10] = opt_money(el[5], f, segno, sid, 5)
             start = 6
         else:
             start = 1
         for i in range(start, len(el)):
-            a = opt_amount(el[i], f, segno, sid, i)
+            a = opt_money(el[i], f, segno, sid, i)
             if a is not None:
                 amounts.append((f"{sid}{i:02d}", a))
         summ[11] = tuple(amounts)
@@ -817,6 +1001,8 @@ class _Parser:
         env, f = self.env, self.file
         if len(el) < 5:
             raise self.err("needs a provider, a date and at least one reason/amount pair", segno, "PLB")
+        if len(el[1]) > LIM.PLB01_MAX:
+            raise self.err(f"is longer than {LIM.PLB01_MAX} characters", segno, "PLB", "PLB01")
         fiscal = opt_date8(el[2], f, segno, "PLB", 2)
         for i in range(3, len(el), 2):
             if not el[i] and (i + 1 >= len(el) or not el[i + 1]):
@@ -824,9 +1010,13 @@ class _Parser:
             parts = el[i].split(comp)
             if not parts[0]:
                 raise self.err("is required (adjustment reason)", segno, "PLB", f"PLB{i:02d}")
+            if len(parts[0]) > LIM.PLB03_1_MAX:
+                raise self.err(f"is longer than {LIM.PLB03_1_MAX} characters", segno, "PLB", f"PLB{i:02d}-1")
+            if len(parts) > 1 and len(parts[1]) > LIM.PLB03_2_MAX:
+                raise self.err(f"is longer than {LIM.PLB03_2_MAX} characters", segno, "PLB", f"PLB{i:02d}-2")
             if i + 1 >= len(el):
                 raise self.err("is required (adjustment amount)", segno, "PLB", f"PLB{i + 1:02d}")
-            a = amount(el[i + 1], f, segno, "PLB", i + 1)
+            a = money(el[i + 1], f, segno, "PLB", i + 1)
             self.t_plb += a
             yield ProviderAdjustment(
                 env.sha256,
@@ -922,15 +1112,20 @@ class _Parser:
             remit[R["handling_code"] : R["payment_date"]] = el[1:16]
             if not el[1]:
                 raise self.err("is required (transaction handling code)", segno, sid, "BPR01")
-            remit[R["payment_amount"]] = amount(el[2], f, segno, sid, 2)
+            check_lengths(el, _BPR_SPEC, f, segno, sid)
+            remit[R["payment_amount"]] = money(el[2], f, segno, sid, 2)
             remit[R["payment_date"]] = opt_date8(el[16], f, segno, sid, 16)
         elif sid == "TRN":
             _pad(el, 5)
+            check_lengths(el, _TRN_SPEC, f, segno, sid)
             remit[R["trace_type"] : R["trace_reference"] + 1] = el[1:5]
         elif sid == "CUR":
+            check_lengths(el, ((2, LIM.CUR02_MAX, "CUR02"),), f, segno, sid)
             remit[R["currency"]] = el[2]
         elif sid == "N1":
             _pad(el, 5)
+            if el[1] in _N1_SPEC:
+                check_lengths(el, _N1_SPEC[el[1]], f, segno, sid)
             if el[1] == "PR":
                 self.hctx = 1
                 remit[R["payer_name"] : R["payer_id"] + 1] = el[2:5]
@@ -941,9 +1136,11 @@ class _Parser:
                 raise self.err(f"entity {el[1]} is not PR (payer) or PE (payee)", segno, sid, "N101")
         elif sid == "N3":
             key = "payer_address" if self.hctx == 1 else "payee_address"
+            check_lengths(el, _N3_SPEC, f, segno, sid)
             remit[R[key]] = tuple(x for x in el[1:3] if x)
         elif sid == "N4":
             _pad(el, 5)
+            check_lengths(el, _N4_SPEC, f, segno, sid)
             who = "payer" if self.hctx == 1 else "payee"
             remit[R[f"{who}_city"]] = el[1]
             remit[R[f"{who}_state"]] = el[2]
@@ -952,10 +1149,11 @@ class _Parser:
         elif sid == "PER":
             v = remit[R["payer_contacts"]]
             if v:
-                v.append(_contact(el))
+                v.append(_contact(el, f, segno))
             else:
-                remit[R["payer_contacts"]] = [_contact(el)]
+                remit[R["payer_contacts"]] = [_contact(el, f, segno)]
         elif sid == "RDM":
+            check_lengths(el, _RDM_SPEC, f, segno, sid)
             remit[R["payee_remittance_delivery"]] = tuple(el[1:])
 
 

@@ -21,6 +21,11 @@
  *         n_claims, n_lines, bad_claims, bad_lines, t_charge, t_paid, t_pr, out]
  *   ctx = (build, file_sha256, isa13, gs06, st02, lx)
  * Finished ClaimPayment records are appended to `out` (Python yields them in order).
+ *
+ * Value limits (parsers/limits835.py, handed over by configure_835): a string element longer than its
+ * maximum, an amount beyond NUMERIC(14,2) or with a non-zero third decimal, a quantity beyond
+ * NUMERIC(15,3) — the segment goes to Python, which raises the error. The cached values carry the
+ * strictest kind they passed, so a cache hit never skips a check.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -41,13 +46,18 @@ static PyTypeObject *ClaimPaymentT, *ServiceLineT, *AdjustmentT, *PartyT;
 static PyTypeObject *EOBT, *EOBLineT;
 static Py_ssize_t CLAIM_HEAD, LINE_HEAD;
 /* claim list positions */
-static Py_ssize_t C_OTHER_PARTIES, C_FROM, C_TO, C_RECEIVED, C_EXPIRES, C_DATES, C_REFS, C_AMTS, C_ADJ,
-    C_LINES, C_CHARGE, C_PAID, C_PR;
+static Py_ssize_t C_OTHER_PARTIES, C_FROM, C_TO, C_RECEIVED, C_EXPIRES, C_DATES, C_REFS, C_ORIGREF, C_AMTS,
+    C_ADJ, C_LINES, C_CHARGE, C_PAID, C_PR;
+/* maximum element lengths (parsers.limits835) and the money / quantity sizes */
+static Py_ssize_t MX_CLP01, MX_CLP02, MX_CLP06, MX_CLP07, MX_CLP08, MX_CLP09, MX_CLP11, MX_REF01, MX_REF02,
+    MX_DTM01, MX_AMT01, MX_CAS01, MX_CAS02, MX_NM101, MX_NM102, MX_NM103, MX_NM104, MX_NM105, MX_NM107,
+    MX_NM108, MX_NM109, MX_SVC01_1, MX_SVC01_2, MX_SVC01_MOD, MX_SVC01_7, MX_SVC04, MX_REVENUE, MX_LQ01,
+    MX_LQ02, MONEY_INT, MONEY_DEC, QTY_INT, QTY_DEC;
 /* line list positions */
 static Py_ssize_t L_DATE, L_FROM, L_TO, L_CTRL, L_ALLOWED, L_ADJ, L_RARC, L_NCPDP, L_REFS, L_AMTS,
     L_CHARGE, L_PAID;
 /* ClaimPayment / Remittance record positions (EOB builder) */
-static Py_ssize_t CP_PCN, CP_PAYER_CCN, CP_STATUS, CP_FILING, CP_FACILITY, CP_FREQ, CP_SFROM, CP_STO,
+static Py_ssize_t CP_PCN, CP_PAYER_CCN, CP_ORIGREF, CP_STATUS, CP_FILING, CP_FACILITY, CP_FREQ, CP_SFROM, CP_STO,
     CP_CHARGE, CP_PAID, CP_PR, CP_ADJ, CP_INPATIENT, CP_OUTPATIENT, CP_LINES;
 static Py_ssize_t RM_PAYER_NAME, RM_PAYER_ID, RM_PAYEE_NAME, RM_PAYEE_ID, RM_TRACE, RM_METHOD, RM_HANDLING,
     RM_PAYDATE;
@@ -98,6 +108,7 @@ configure_835(PyObject *self, PyObject *args)
         get_index(idx, "statement_to", &C_TO) || get_index(idx, "received_date", &C_RECEIVED) ||
         get_index(idx, "coverage_expiration", &C_EXPIRES) || get_index(idx, "other_dates", &C_DATES) ||
         get_index(idx, "references", &C_REFS) || get_index(idx, "amounts", &C_AMTS) ||
+        get_index(idx, "original_reference_number", &C_ORIGREF) ||
         get_index(idx, "adjustments", &C_ADJ) || get_index(idx, "lines", &C_LINES) ||
         get_index(idx, "charge", &C_CHARGE) || get_index(idx, "paid", &C_PAID) ||
         get_index(idx, "patient_responsibility", &C_PR) || get_index(idx, "l_service_date", &L_DATE) ||
@@ -107,6 +118,24 @@ configure_835(PyObject *self, PyObject *args)
         get_index(idx, "l_ncpdp_reject_codes", &L_NCPDP) || get_index(idx, "l_references", &L_REFS) ||
         get_index(idx, "l_amounts", &L_AMTS) || get_index(idx, "l_charge", &L_CHARGE) ||
         get_index(idx, "l_paid", &L_PAID))
+        return NULL;
+    if (get_index(idx, "CLP01_MAX", &MX_CLP01) || get_index(idx, "CLP02_MAX", &MX_CLP02) ||
+        get_index(idx, "CLP06_MAX", &MX_CLP06) || get_index(idx, "CLP07_MAX", &MX_CLP07) ||
+        get_index(idx, "CLP08_MAX", &MX_CLP08) || get_index(idx, "CLP09_MAX", &MX_CLP09) ||
+        get_index(idx, "CLP11_MAX", &MX_CLP11) || get_index(idx, "REF01_MAX", &MX_REF01) ||
+        get_index(idx, "REF02_MAX", &MX_REF02) || get_index(idx, "DTM01_MAX", &MX_DTM01) ||
+        get_index(idx, "AMT01_MAX", &MX_AMT01) || get_index(idx, "CAS01_MAX", &MX_CAS01) ||
+        get_index(idx, "CAS02_MAX", &MX_CAS02) || get_index(idx, "NM101_MAX", &MX_NM101) ||
+        get_index(idx, "NM102_MAX", &MX_NM102) || get_index(idx, "NM103_MAX", &MX_NM103) ||
+        get_index(idx, "NM104_MAX", &MX_NM104) || get_index(idx, "NM105_MAX", &MX_NM105) ||
+        get_index(idx, "NM107_MAX", &MX_NM107) || get_index(idx, "NM108_MAX", &MX_NM108) ||
+        get_index(idx, "NM109_MAX", &MX_NM109) || get_index(idx, "SVC01_1_MAX", &MX_SVC01_1) ||
+        get_index(idx, "SVC01_2_MAX", &MX_SVC01_2) || get_index(idx, "SVC01_MODIFIER_MAX", &MX_SVC01_MOD) ||
+        get_index(idx, "SVC01_7_MAX", &MX_SVC01_7) || get_index(idx, "SVC04_MAX", &MX_SVC04) ||
+        get_index(idx, "REVENUE_CODE_MAX", &MX_REVENUE) || get_index(idx, "LQ01_MAX", &MX_LQ01) ||
+        get_index(idx, "LQ02_MAX", &MX_LQ02) || get_index(idx, "MONEY_INTEGER_DIGITS", &MONEY_INT) ||
+        get_index(idx, "MONEY_DECIMALS", &MONEY_DEC) || get_index(idx, "QUANTITY_INTEGER_DIGITS", &QTY_INT) ||
+        get_index(idx, "QUANTITY_DECIMALS", &QTY_DEC))
         return NULL;
     configured_835 = 1;
     Py_RETURN_NONE;
@@ -127,6 +156,7 @@ configure_eob(PyObject *self, PyObject *args)
     set_obj(&ZERO, zero);
     if (get_index(idx, "patient_control_number", &CP_PCN) ||
         get_index(idx, "payer_claim_control_number", &CP_PAYER_CCN) || get_index(idx, "status", &CP_STATUS) ||
+        get_index(idx, "original_reference_number", &CP_ORIGREF) ||
         get_index(idx, "filing_indicator", &CP_FILING) || get_index(idx, "facility_type", &CP_FACILITY) ||
         get_index(idx, "frequency", &CP_FREQ) || get_index(idx, "statement_from", &CP_SFROM) ||
         get_index(idx, "statement_to", &CP_STO) || get_index(idx, "charge", &CP_CHARGE) ||
@@ -217,11 +247,17 @@ split(const Py_UCS1 *d, Py_ssize_t n, Py_UCS1 sep, Span *out, int max)
     return k + 1;
 }
 
-/* X12 R: optional minus, ASCII digits, at most one decimal point, 1-18 digits (parsers.values._valid_r) */
+/* What an element may hold, from least to most restricted: a plain R number (CLP12 DRG weight), a
+ * stored quantity (NUMERIC(15,3): CAS04, SVC05), money (NUMERIC(14,2)). Money fits a quantity column. */
+enum { K_NUMBER = 1, K_QUANTITY = 2, K_MONEY = 3 };
+
+/* X12 R: optional minus, ASCII digits, at most one decimal point, 1-18 digits (parsers.values._valid_r).
+ * Returns 0 when invalid, else the most restricted kind the value fits (parsers.values._fits):
+ * significant integer digits within the column, no non-zero decimal past its scale. */
 static int
 valid_r(const Py_UCS1 *p, Py_ssize_t n)
 {
-    Py_ssize_t i = 0, digits = 0;
+    Py_ssize_t i = 0, digits = 0, sig_int = 0, last_nz_dec = 0, dec = 0;
     int dot = 0;
     if (n > 0 && p[0] == '-')
         i = 1;
@@ -232,12 +268,26 @@ valid_r(const Py_UCS1 *p, Py_ssize_t n)
                 return 0;
             dot = 1;
         }
-        else if (c >= '0' && c <= '9')
+        else if (c >= '0' && c <= '9') {
             digits++;
+            if (dot) {
+                dec++;
+                if (c != '0')
+                    last_nz_dec = dec;
+            }
+            else if (sig_int || c != '0')
+                sig_int++;
+        }
         else
             return 0;
     }
-    return digits > 0 && digits <= 18;
+    if (digits == 0 || digits > 18)
+        return 0;
+    if (sig_int <= MONEY_INT && last_nz_dec <= MONEY_DEC)
+        return K_MONEY;
+    if (sig_int <= QTY_INT && last_nz_dec <= QTY_DEC)
+        return K_QUANTITY;
+    return K_NUMBER;
 }
 
 /* Small direct-mapped caches of converted values, keyed by the element's bytes.
@@ -252,6 +302,7 @@ valid_r(const Py_UCS1 *p, Py_ssize_t n)
 #define CKEY 23
 typedef struct {
     unsigned char len;
+    unsigned char kind; /* amounts: the K_* kind the value fits */
     char key[CKEY];
     PyObject *val;
 } CacheEntry;
@@ -285,9 +336,10 @@ cache_put(CacheEntry *e, const Py_UCS1 *p, Py_ssize_t n, PyObject *v)
     memcpy(e->key, p, n);
 }
 
-/* 1: *out = new ref; 0: not the happy case (Python decides); -1: error set */
+/* A value of kind `kind` (K_MONEY, K_QUANTITY, K_NUMBER).
+ * 1: *out = new ref; 0: not the happy case (Python decides); -1: error set */
 static int
-get_amount(PyObject *seg, const Py_UCS1 *d, Span s, PyObject **out)
+get_value(PyObject *seg, const Py_UCS1 *d, Span s, PyObject **out, int kind)
 {
     if (s.len == 0)
         return 0;
@@ -295,13 +347,15 @@ get_amount(PyObject *seg, const Py_UCS1 *d, Span s, PyObject **out)
     CacheEntry *e = NULL;
     if (s.len <= CKEY) {
         e = &acache[fnv1a(p, s.len) & (ACACHE_SLOTS - 1)];
-        PyObject *v = cache_get(e, p, s.len);
-        if (v != NULL) {
-            *out = v;
+        if (e->val != NULL && e->len == s.len && memcmp(e->key, p, s.len) == 0) {
+            if (e->kind < kind)
+                return 0; /* e.g. a DRG weight 1.2345 asked for as money: Python raises */
+            *out = Py_NewRef(e->val);
             return 1;
         }
     }
-    if (!valid_r(p, s.len))
+    int fits = valid_r(p, s.len);
+    if (fits < kind)
         return 0;
     PyObject *key = sub(seg, s);
     if (key == NULL)
@@ -312,11 +366,17 @@ get_amount(PyObject *seg, const Py_UCS1 *d, Span s, PyObject **out)
         PyErr_Clear();
         return 0;
     }
-    if (e != NULL)
+    if (e != NULL) {
         cache_put(e, p, s.len, v);
+        e->kind = (unsigned char)fits;
+    }
     *out = v;
     return 1;
 }
+
+#define get_amount(seg, d, s, out) get_value(seg, d, s, out, K_MONEY)
+#define get_quantity(seg, d, s, out) get_value(seg, d, s, out, K_QUANTITY)
+#define get_number(seg, d, s, out) get_value(seg, d, s, out, K_NUMBER)
 
 static int
 get_date(PyObject *seg, const Py_UCS1 *d, Span s, PyObject **out)
@@ -635,6 +695,10 @@ h_dtm(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
                                                  : -1;
         if (k >= 0)
             return PyList_SetItem(s->claim, k, date) < 0 ? -1 : 1;
+        if (q.len > MX_DTM01) {
+            Py_DECREF(date);
+            return 0;
+        }
         PyObject *t = pair(seg, d, q, date);
         if (t == NULL)
             return -1;
@@ -647,7 +711,7 @@ h_dtm(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
 static int
 h_amt(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
 {
-    if (ne < 3)
+    if (ne < 3 || el[1].len > MX_AMT01)
         return 0;
     PyObject *rec = s->line != Py_None ? s->line : s->claim;
     if (rec == Py_None)
@@ -687,7 +751,7 @@ h_cas(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
     if (r <= 0)
         return r;
     int rc = -1;
-    if (ne == 4 && el[1].len && el[2].len) {
+    if (ne == 4 && el[1].len && el[2].len && el[1].len <= MX_CAS01 && el[2].len <= MX_CAS02) {
         if (s->build) {
             g = code(seg, d, el[1]);
             PyObject *rs = g ? code(seg, d, el[2]) : NULL;
@@ -708,7 +772,7 @@ h_cas(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
     }
     else {
         /* several reasons and/or quantities: _Parser.cas, Python decides anything unusual */
-        if (el[1].len == 0) {
+        if (el[1].len == 0 || el[1].len > MX_CAS01) {
             rc = 0;
             goto done;
         }
@@ -718,6 +782,10 @@ h_cas(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
             goto done;
         for (int i = 2; i < ne; i += 3) {
             PyObject *a = NULL, *qty = NULL;
+            if (el[i].len > MX_CAS02) {
+                rc = 0;
+                goto done;
+            }
             if (i == 2) {
                 a = a0;
                 Py_INCREF(a);
@@ -730,7 +798,7 @@ h_cas(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
                 }
             }
             if (i + 2 < ne && el[i + 2].len) {
-                r = get_amount(seg, d, el[i + 2], &qty);
+                r = get_quantity(seg, d, el[i + 2], &qty);
                 if (r <= 0) {
                     Py_XDECREF(a);
                     rc = r;
@@ -810,6 +878,8 @@ h_ref(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
         return 0;
     if (s->line == Py_None && s->claim == Py_None)
         return 0; /* header REF: Python */
+    if (el[1].len > MX_REF01 || el[2].len > MX_REF02)
+        return 0;
     PyObject *x = sub(seg, el[2]);
     if (x == NULL)
         return -1;
@@ -819,6 +889,12 @@ h_ref(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
         PyObject *t = pair(seg, d, el[1], x);
         return (t == NULL || append_or_new(s->line, L_REFS, t) < 0) ? -1 : 1;
     }
+    if (span_is(d, el[1], "F8", 2) && PyList_GET_ITEM(s->claim, C_ORIGREF) == Py_None) {
+        if (PyList_SetItem(s->claim, C_ORIGREF, Py_NewRef(x)) < 0) {
+            Py_DECREF(x);
+            return -1;
+        }
+    }
     PyObject *t = pair(seg, d, el[1], x);
     return (t == NULL || append_or_new(s->claim, C_REFS, t) < 0) ? -1 : 1;
 }
@@ -826,7 +902,7 @@ h_ref(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
 static int
 h_lq(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
 {
-    if (s->line == Py_None || ne < 3)
+    if (s->line == Py_None || ne < 3 || el[1].len > MX_LQ01 || el[2].len > MX_LQ02)
         return 0;
     PyObject *x = code(seg, d, el[2]);
     if (x == NULL)
@@ -839,9 +915,14 @@ h_nm1(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
 {
     if (s->claim == Py_None || s->line != Py_None)
         return 0;
+    static const int pick[8] = {1, 2, 3, 4, 5, 7, 8, 9};
+    const Py_ssize_t maxlen[8] = {MX_NM101, MX_NM102, MX_NM103, MX_NM104, MX_NM105, MX_NM107, MX_NM108, MX_NM109};
+    for (int i = 0; i < 8 && pick[i] < ne; i++) {
+        if (el[pick[i]].len > maxlen[i])
+            return 0;
+    }
     if (!s->build)
         return 1;
-    static const int pick[8] = {1, 2, 3, 4, 5, 7, 8, 9};
     PyObject *items[8];
     for (int i = 0; i < 8; i++) {
         int j = pick[i];
@@ -878,6 +959,13 @@ h_svc(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne, Py_UCS1 csep)
         return 0;
     for (int i = 0; i < nc; i++)
         comp[i].off += el[1].off;
+    if (comp[0].len > MX_SVC01_1 || comp[1].len > MX_SVC01_2 || (ne > 4 && el[4].len > MX_SVC04) ||
+        (nc > 6 && comp[6].len > MX_SVC01_7) || (span_is(d, comp[0], "NU", 2) && comp[1].len > MX_REVENUE))
+        return 0;
+    for (int i = 2; i < nc && i < 6; i++) {
+        if (comp[i].len > MX_SVC01_MOD)
+            return 0;
+    }
     PyObject *a = NULL, *p = NULL, *units = NULL;
     int r = get_amount(seg, d, el[2], &a);
     if (r <= 0)
@@ -888,7 +976,7 @@ h_svc(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne, Py_UCS1 csep)
         return r;
     }
     if (ne > 5 && el[5].len) {
-        r = get_amount(seg, d, el[5], &units);
+        r = get_quantity(seg, d, el[5], &units);
         if (r <= 0) {
             Py_DECREF(a);
             Py_DECREF(p);
@@ -983,6 +1071,9 @@ h_clp(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
     }
     if (e[1].len == 0 || e[2].len == 0)
         return 0;
+    if (e[1].len > MX_CLP01 || e[2].len > MX_CLP02 || e[6].len > MX_CLP06 || e[7].len > MX_CLP07 ||
+        e[8].len > MX_CLP08 || e[9].len > MX_CLP09 || e[11].len > MX_CLP11)
+        return 0;
     PyObject *a = NULL, *p = NULL, *pr = NULL, *n12 = NULL, *n13 = NULL;
     int r = get_amount(seg, d, e[3], &a);
     if (r <= 0)
@@ -996,12 +1087,12 @@ h_clp(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
             goto bail;
     }
     if (e[12].len) {
-        r = get_amount(seg, d, e[12], &n12);
+        r = get_number(seg, d, e[12], &n12);
         if (r <= 0)
             goto bail;
     }
     if (e[13].len) {
-        r = get_amount(seg, d, e[13], &n13);
+        r = get_number(seg, d, e[13], &n13);
         if (r <= 0)
             goto bail;
     }
@@ -1353,18 +1444,19 @@ build_eob(PyObject *self, PyObject *const *args, Py_ssize_t nargs)
         goto done;
     }
     /* EOB field order (eob.records.EOB) */
-    PyObject *f[37] = {
+    PyObject *f[38] = {
         item(claim, 0), item(claim, 1), item(claim, 2), item(claim, 3), item(claim, 4),
         item(remit, RM_PAYER_NAME), item(remit, RM_PAYER_ID), item(remit, RM_PAYEE_NAME),
         item(remit, RM_PAYEE_ID), item(remit, RM_TRACE), item(remit, RM_METHOD), item(remit, RM_HANDLING),
-        item(remit, RM_PAYDATE), item(claim, CP_PCN), item(claim, CP_PAYER_CCN), Py_NewRef(status),
+        item(remit, RM_PAYDATE), item(claim, CP_PCN), item(claim, CP_PAYER_CCN), item(claim, CP_ORIGREF),
+        Py_NewRef(status),
         PyBool_FromLong(reversal), item(claim, CP_FILING), item(claim, CP_FACILITY), item(claim, CP_FREQ),
         item(claim, CP_SFROM), item(claim, CP_STO), item(claim, CP_CHARGE), item(claim, CP_PAID),
         Py_NewRef(pr != Py_None ? pr : ZERO), pr_sum(&tot), Py_NewRef(tot.ded), Py_NewRef(tot.coi),
         Py_NewRef(tot.cop), Py_NewRef(tot.oth), Py_NewRef(tot.co), Py_NewRef(tot.oa), Py_NewRef(tot.pi),
         Py_NewRef(tot.cr), item(claim, CP_ADJ), remarks, PyList_AsTuple(lines),
     };
-    result = make_record_n(EOBT, 37, f);
+    result = make_record_n(EOBT, 38, f);
 done:
     Py_XDECREF(ln);
     Py_XDECREF(it);

@@ -104,7 +104,8 @@ def test_record_lists_are_in_field_order() -> None:
     assert list(claim.references) == [("EA", "MRN00042")]
     assert claim.contacts[0].function == "CX" and list(claim.quantities) == [("CA", D(3))]
     assert claim.statement_to == dt.date(2025, 12, 31) and claim.coverage_expiration is None
-    assert len(ClaimPayment._fields) == 38 and len(ServiceLine._fields) == 24
+    assert claim.original_reference_number is None
+    assert len(ClaimPayment._fields) == 39 and len(ServiceLine._fields) == 24
 
 
 def test_institutional_lines_and_provider_summary() -> None:
