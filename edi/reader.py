@@ -22,12 +22,15 @@ What is tolerated, because real files do it (see ``../shared/conformance/README.
 * files that are only transaction sets (``ST*835*...~``) or functional groups, without an ISA: element
   separator from the ST/GS, terminator from the end of that segment, component separator ``:`` unless a
   composite in the first kilobytes shows another one;
-* several interchanges per file, each with its own delimiters.
+* several interchanges per file, each with its own delimiters;
+* end-of-file padding after the last segment: a DOS end-of-file byte (0x1A), NUL bytes, whitespace — as
+  long as nothing but padding follows; the padding is ignored and its length logged (a warning).
 
 What is refused, with an :class:`~edi.errors.X12ParseError` naming file and segment number: an empty file,
 a file that does not start with ISA/GS/ST, NUL bytes and other control characters (binary junk), a
 segment longer than ``max_segment`` characters (1 MiB: a corrupt or hostile file must not be read into
-memory whole), UTF-16 files, and invalid UTF-8 after a UTF-8 byte-order mark.
+memory whole), UTF-16 files, invalid UTF-8 after a UTF-8 byte-order mark, and an element separator that
+is a multi-byte UTF-8 character (X12 delimiters are single bytes; the message says so).
 
 ISA elements are returned with their fixed-width padding stripped (``ISA06`` is ``"SENDER"``).
 """
@@ -36,6 +39,7 @@ from __future__ import annotations
 
 import codecs
 import functools
+import logging
 import os
 import re
 from collections.abc import Iterator
@@ -55,6 +59,10 @@ _BOM = b"\xef\xbb\xbf"
 _HEAD = 4096  # bytes needed to find the delimiters (ISA is 106; bare ST files need a composite)
 _WS = " \t\r\n"
 _BASE_ALLOWED = bytes(range(0x20, 0x7F)) + bytes(range(0x80, 0x100)) + b"\t\r\n"
+_PADDING = b"\x1a\x00 \t\r\n"  # what may follow the last segment: DOS end-of-file byte, NUL, whitespace
+_PADDING_START = frozenset(b"\x1a\x00")
+
+log = logging.getLogger(__name__)
 
 Source = str | os.PathLike[str] | bytes | bytearray | memoryview | IO[bytes]
 
@@ -193,6 +201,36 @@ def _detect_bare(text: str, name: str | None) -> Delimiters:
     return _check_delims(Delimiters(e, comp, rep, term), name, 1, sid)
 
 
+def _refuse_multibyte_separator(raw: bytes, name: str | None) -> None:
+    """Raise when the element separator after the leading ISA/GS/ST is a multi-byte UTF-8 character.
+
+    X12 delimiters are single characters of the basic or extended character set (the ISA is 106 bytes);
+    ``ISA§00§…`` written in UTF-8 puts two bytes there. Read as latin-1 that looks like a letter
+    followed by junk, and the message would blame something else.
+    """
+    sid = raw[:3] if raw.startswith(b"ISA") else raw[:2]
+    if sid not in (b"ISA", b"GS", b"ST"):
+        return
+    i = len(sid)
+    while i < len(raw) and raw[i] == 0x20:
+        i += 1
+    lead = raw[i] if i < len(raw) else 0
+    if lead < 0xC2 or lead > 0xF4:
+        return
+    size = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+    try:
+        raw[i : i + size].decode("utf-8")
+    except UnicodeDecodeError:
+        return  # a single-byte (latin-1) separator such as 0xA7 followed by data
+    raise _err(
+        f"{sid.decode()} element separator is a multi-byte character ({size} bytes in UTF-8); "
+        "X12 delimiters are single bytes",
+        name,
+        1,
+        sid.decode(),
+    )
+
+
 def detect_delimiters(head: bytes | str, *, name: str | None = None) -> Delimiters:
     """Delimiters of the interchange (or bare transaction set) that ``head`` starts with.
 
@@ -203,6 +241,8 @@ def detect_delimiters(head: bytes | str, *, name: str | None = None) -> Delimite
         raw = bytes(head)
         if raw.startswith(_BOM):
             raw = raw[3:]
+        raw = raw.lstrip(b" \t\r\n")
+        _refuse_multibyte_separator(raw, name)
         text = raw.decode("latin-1")
     else:
         text = head.lstrip("\ufeff")
@@ -270,6 +310,22 @@ class _Input:
             self.eof = True
         return b
 
+    def _padding_to_eof(self, tail: bytes) -> int | None:
+        """Bytes of padding when ``tail`` and the rest of the input are only padding; else None.
+
+        Reads the rest of the input (in chunks): padding is only padding when nothing follows it. When
+        something does, the input is not rewound — the caller raises for the control character anyway.
+        """
+        if tail.translate(None, _PADDING):
+            return None
+        n = len(tail)
+        while not self.eof:
+            more = self.raw(self.chunk_size)
+            if more.translate(None, _PADDING):
+                return None
+            n += len(more)
+        return n
+
     def set_encoding(self, utf8: bool) -> None:
         self._dec = codecs.getincrementaldecoder("utf-8")("strict") if utf8 else None
 
@@ -278,8 +334,24 @@ class _Input:
         self._allowed = _BASE_ALLOWED + extra.encode("latin-1")
 
     def decode(self, b: bytes, segno: int) -> tuple[str, str | None]:
-        """Text of ``b`` and, when a control character is in it, that character (text stops there)."""
+        """Text of ``b`` and, when a control character is in it, that character (text stops there).
+
+        End-of-file padding — a DOS end-of-file byte (0x1A), NUL bytes, whitespace — that runs to the end
+        of the input is not an error: the text stops there, the input is at its end and the padding is
+        logged (its length only).
+        """
         bad = b.translate(None, self._allowed)
+        if bad and bad[0] in _PADDING_START:
+            cut = b.find(bad[0])
+            pad = self._padding_to_eof(b[cut:])
+            if pad is not None:
+                log.warning(
+                    "%s: %d bytes of end-of-file padding (0x1A/NUL/whitespace) after the last segment ignored",
+                    self.name or "<input>",
+                    pad,
+                )
+                b = b[:cut]
+                bad = b""
         if self._dec is None:
             text = b.decode("latin-1")
         else:
@@ -371,6 +443,7 @@ def _head(inp: _Input, name: str | None) -> tuple[bytes, Delimiters, bool]:
     head = head.lstrip(b" \t\r\n")
     if not head:
         raise _err("empty file", name, 1)
+    _refuse_multibyte_separator(head, name)
     probe = head[:_HEAD].decode("utf-8", errors="replace") if utf8 else head[:_HEAD].decode("latin-1")
     if probe.startswith("ISA"):
         try:

@@ -326,3 +326,67 @@ def test_constant_memory_on_a_large_stream() -> None:
     tracemalloc.stop()
     assert n > 300_000
     assert peak < 2 * 1024 * 1024  # a few chunks, never the stream
+
+
+# ---- end-of-file padding and multi-byte separators ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [b"\x1a", b"\x00" * 4096, b"\r\n\x1a", b"\x1a\x00\x00\r\n  ", b"   \r\n\t", b"\x00" * (3 << 20)],
+    ids=["dos-eof", "nul-padding", "newline-then-eof", "mixed", "whitespace", "3mb-of-nul"],
+)
+@pytest.mark.parametrize("chunk", [7, 64, 1 << 20])
+def test_end_of_file_padding_is_ignored_and_logged(
+    tail: bytes, chunk: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = standard(after="\r\n").encode() + tail
+    with caplog.at_level("WARNING", logger="edi.reader"):
+        assert [el for _n, el in iter_segments(raw, name="pad.835", chunk_size=chunk)] == EXPECTED
+    padding = [r for r in caplog.records if "end-of-file padding" in r.getMessage()]
+    if tail.strip(b" \t\r\n"):
+        (rec,) = padding
+        assert rec.getMessage().startswith("pad.835: ")
+    else:
+        assert padding == []  # plain whitespace is not even worth a warning
+
+
+def test_padding_followed_by_data_is_still_refused() -> None:
+    raw = standard().encode() + b"\x1a\x00" + b"ISA*junk~"
+    with pytest.raises(X12ParseError, match=r"^pad.835: segment 9: control character 0x1A in data"):
+        seg_list(raw, name="pad.835")
+    raw = standard().replace("SE*4", "SE\x00*4").encode() + b"\x00" * 10
+    with pytest.raises(X12ParseError, match=r"^pad.835: segment 6: NUL byte in data"):
+        seg_list(raw, name="pad.835")
+
+
+def test_padding_inside_a_truncated_file_is_left_to_the_envelope() -> None:
+    # the reader yields what is there; the envelope reports the missing IEA (tests/unit/parsers)
+    raw = standard().encode()[: -len("IEA*1*000000905~")] + b"\x1a"
+    assert seg_list(raw)[-1] == ["GE", "1", "905"]
+
+
+@pytest.mark.parametrize("sep", ["§", "€", "😀"])
+def test_multi_byte_element_separator_says_so(sep: str) -> None:
+    size = len(sep.encode())
+    raw = standard().replace("*", sep).encode()
+    msg = (
+        rf"^mb.835: segment 1 \(ISA\): ISA element separator is a multi-byte character \({size} bytes in "
+        r"UTF-8\); X12 delimiters are single bytes$"
+    )
+    with pytest.raises(X12ParseError, match=msg):
+        seg_list(raw, name="mb.835")
+    with pytest.raises(X12ParseError, match=msg):
+        seg_list(b"\xef\xbb\xbf" + raw, name="mb.835")
+    with pytest.raises(X12ParseError, match=msg):
+        detect_delimiters(raw, name="mb.835")
+    bare = "".join(s + "~" for s in BODY[1:5]).replace("*", sep).encode()
+    with pytest.raises(
+        X12ParseError, match=r"^mb.835: segment 1 \(ST\): ST element separator is a multi-byte"
+    ):
+        seg_list(bare, name="mb.835")
+
+
+def test_single_byte_latin1_separator_is_not_mistaken_for_utf8() -> None:
+    text = standard().replace("*", "\xa7")
+    assert seg_list(text.encode("latin-1")) == EXPECTED
