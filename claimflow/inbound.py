@@ -791,17 +791,22 @@ class _PaymentIdentity:
                             f"payer) of the remittance at segment {self._seen[payer, trace]} in the same file")
             return False
         self._seen[payer, trace] = rec.segment_no
-        candidates = {payer, (rec.payer_id or "").strip() or payer}
-        earlier = self.conn.execute(
-            select(m.Remittance.interchange_id)
-            .where(m.Remittance.trace_number == trace, m.Remittance.trace_payer.in_(sorted(candidates)))
-            .order_by(m.Remittance.id).limit(1)
-        ).scalar()
+        earlier = self.earlier(trace, {payer, (rec.payer_id or "").strip() or payer})
         if earlier is not None:
             self.repeats.append((rec.segment_no, int(earlier)))
             return False
         self.new += 1
         return not self.repeats
+
+    def earlier(self, trace: str, payers: set[str]) -> int | None:
+        """The interchange that stored this payment before, if any. Rows loaded before migration 0004 keep
+        the N1*PR id (else TRN03) as their payer, so both of this remittance's payer ids are looked up."""
+        found = self.conn.execute(
+            select(m.Remittance.interchange_id)
+            .where(m.Remittance.trace_number == trace, m.Remittance.trace_payer.in_(sorted(payers)))
+            .order_by(m.Remittance.id).limit(1)
+        ).scalar()
+        return None if found is None else int(found)
 
     def verdict(self) -> None:
         if self.problem is not None:
