@@ -77,6 +77,19 @@ class ProfileMismatch(SFTPError):
     """
 
 
+class FileFetchFailed(SFTPError):
+    """One remote file could not be taken (larger than the profile's ``max_file_size``, slower than its
+    deadline, refused by the server, a local name problem). :func:`sftp.transfer.fetch_new` catches it
+    per file, lists the file in its result's ``failed`` and goes on with the others; the message is one
+    line naming the partner and the (escaped) remote name, never file content.
+    """
+
+    def __init__(self, name: str, reason: str) -> None:
+        super().__init__(f"{name!r}: {reason}")
+        self.name = name
+        self.reason = reason
+
+
 class RemoteNameConflict(SFTPError):
     """The final remote name already exists with *different* content: we will not overwrite a file the
     partner may not have picked up yet. Rename the local file or check the upload naming template."""

@@ -5,7 +5,11 @@ profiles carry the partner's host key as an OpenSSH public key (``ssh-ed25519 AA
 ``known_hosts`` line, and our private key as a file path or as key text from a secret.
 
 Private key files are created with mode 0600 from the first byte (``os.open(..., 0o600)``), never
-chmod-ed after the fact.
+chmod-ed after the fact. A private key *file* that group or others may read or write (any of the
+``0o077`` bits, e.g. mode 0644) is **refused** with :class:`~sftp.errors.ProfileConfigError`, as OpenSSH
+refuses an "UNPROTECTED PRIVATE KEY FILE": whoever could read it can log in to the partner as us.
+Fix it with ``chmod 600 <file>``. Key *text* from a secret or an environment variable has no mode to
+check.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import base64
 import binascii
 import io
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from pathlib import Path
@@ -177,6 +182,16 @@ def parse_pinned_host_keys(text: str) -> list[paramiko.PKey]:
     return keys
 
 
+def check_private_key_mode(path: Path | str, st_mode: int) -> None:
+    """Refuse a private key file that group or others can read or write (mode bits ``0o077``)."""
+    mode = stat.S_IMODE(st_mode)
+    if mode & 0o077:
+        raise ProfileConfigError(
+            f"private key file {path} has mode {mode:04o}: readable or writable by group/others; "
+            f"refusing to use it (run: chmod 600 {path})"
+        )
+
+
 def load_private_key(
     *, path: Path | str | None = None, text: str | None = None, passphrase: str | None = None
 ) -> paramiko.PKey:
@@ -188,7 +203,9 @@ def load_private_key(
         data = text.replace("\\n", "\n").strip().encode("ascii", "replace") + b"\n"
     elif path is not None:
         try:
-            data = Path(path).expanduser().read_bytes()
+            with open(Path(path).expanduser(), "rb") as fh:
+                check_private_key_mode(path, os.fstat(fh.fileno()).st_mode)
+                data = fh.read()
         except OSError as exc:
             raise ProfileConfigError(f"cannot read private key file {path}: {exc.strerror}") from None
     else:

@@ -90,6 +90,14 @@ class PartnerProfile:
     verify_existing_max_bytes: int = 16 * 1024 * 1024
     """A remote file already under the final name with the same size is also compared by sha256 when it
     is at most this big (reading it back is cheap); above, equal size is taken as equal."""
+    max_file_size: int = 256 * 1024 * 1024
+    """Largest remote file :func:`sftp.transfer.fetch_new` takes (bytes). Checked against the listing
+    and again while the bytes arrive; a bigger file is listed as failed and never fills the inbox."""
+    transfer_timeout: float = 120.0
+    min_transfer_rate: int = 64 * 1024
+    """Per-file deadline of a download: ``transfer_timeout + size / min_transfer_rate`` seconds (bytes/s).
+    A server that trickles data slower than that cannot hold a fetch hostage: the file is abandoned
+    (listed as failed) and the others go on. ``io_timeout`` still bounds each single wait."""
     retry_attempts: int = 5
     retry_initial_delay: float = 1.0
     retry_max_delay: float = 30.0
@@ -122,6 +130,8 @@ class PartnerProfile:
         for attr in ("connect_timeout", "io_timeout"):
             if not getattr(self, attr) > 0:
                 problems.append(f"{attr} must be > 0")
+        if self.max_file_size < 1 or self.min_transfer_rate < 1 or not self.transfer_timeout > 0:
+            problems.append("max_file_size and min_transfer_rate must be >= 1, transfer_timeout > 0")
         if self.stability_wait < 0 or self.retry_max_total < 0 or self.retry_attempts < 1:
             problems.append("stability_wait/retry_max_total must be >= 0 and retry_attempts >= 1")
         if problems:
@@ -142,7 +152,7 @@ class PartnerProfile:
 
 _FIELD_NAMES = tuple(f.name for f in fields(PartnerProfile))
 _BOOL_FIELDS = {"upload_temp_then_rename", "delete_after_download"}
-_INT_FIELDS = {"port", "verify_existing_max_bytes", "retry_attempts"}
+_INT_FIELDS = {"port", "verify_existing_max_bytes", "retry_attempts", "max_file_size", "min_transfer_rate"}
 _FLOAT_FIELDS = {
     "connect_timeout",
     "io_timeout",
@@ -150,6 +160,7 @@ _FLOAT_FIELDS = {
     "retry_initial_delay",
     "retry_max_delay",
     "retry_max_total",
+    "transfer_timeout",
 }
 _ALIASES = {
     "user": "username",

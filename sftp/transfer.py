@@ -46,7 +46,7 @@ import stat
 import string
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -56,6 +56,7 @@ import paramiko
 
 from sftp.connect import translate_ssh_error
 from sftp.errors import (
+    FileFetchFailed,
     ProfileConfigError,
     ProfileMismatch,
     RemoteNameConflict,
@@ -63,7 +64,7 @@ from sftp.errors import (
     TransientTransferError,
     UnsafeRemoteName,
 )
-from sftp.isa import IsaHeader, read_isa_header
+from sftp.isa import IsaHeader, read_isa_headers
 from sftp.names import check_remote_name, is_temp_name
 from sftp.partner import PartnerProfile
 
@@ -119,6 +120,33 @@ class FetchedFile:
             "sha256": self.sha256,
             "fetched_at": self.fetched_at.isoformat(),
         }
+
+
+@dataclass(frozen=True, slots=True)
+class FetchFailure:
+    """A remote file :func:`fetch_new` did not take, and why, in one line (``name`` is escaped)."""
+
+    name: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.reason}"
+
+
+class FetchResult(list[FetchedFile]):
+    """What :func:`fetch_new` returns: the fetched files (a list, as before), plus
+
+    * ``failed``: files it tried or refused to take (over ``max_file_size``, too slow, refused by the
+      server, local trouble), each with a one-line reason; the next run tries them again;
+    * ``skipped``: names it will never take (unsafe, not UTF-8).
+
+    One file's failure never stops the others; only a failed *session* (connection lost) raises.
+    """
+
+    def __init__(self, items: Iterable[FetchedFile] = ()) -> None:
+        super().__init__(items)
+        self.failed: list[FetchFailure] = []
+        self.skipped: list[FetchFailure] = []
 
 
 @runtime_checkable
@@ -322,6 +350,20 @@ def check_profile(header: IsaHeader, profile: PartnerProfile, label: str) -> Non
         raise ProfileMismatch(f"{where}: ISA05/ISA06 sender does not match the profile's sender")
 
 
+def check_profile_all(headers: list[IsaHeader], profile: PartnerProfile, label: str) -> None:
+    """:func:`check_profile` for every interchange of a file; a refusal names the interchange's position,
+    byte offset and ISA13 control number when the file holds more than one."""
+    if len(headers) == 1:
+        check_profile(headers[0], profile, label)
+        return
+    for i, h in enumerate(headers, 1):
+        check_profile(
+            h,
+            profile,
+            f"{label} interchange {i} of {len(headers)} (ISA13 {h.control_number!r}, byte {h.offset})",
+        )
+
+
 def _template_fields(template: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(template) if f}
 
@@ -398,11 +440,64 @@ def _check_same_content(
 
 
 def list_remote(
-    sftp: paramiko.SFTPClient, folder: str, profile: PartnerProfile
+    sftp: paramiko.SFTPClient,
+    folder: str,
+    profile: PartnerProfile,
+    undecodable: list[bytes] | None = None,
 ) -> dict[str, paramiko.SFTPAttributes]:
-    """Name → attributes of a remote folder (one round trip per ~100 names)."""
-    attrs = _sftp_call(profile, f"listing {folder}", lambda: sftp.listdir_attr(folder))
-    return {a.filename: a for a in attrs}
+    """Name → attributes of a remote folder (one round trip per ~100 names).
+
+    Names come off the wire as bytes: a name that is not UTF-8 is left out (appended to
+    ``undecodable`` when given, logged as escaped bytes), where paramiko's ``listdir_attr`` would raise
+    ``UnicodeDecodeError`` and lose the whole listing.
+    """
+    if not hasattr(sftp, "_request"):  # a stand-in without paramiko's request layer (tests)
+        attrs = _sftp_call(profile, f"listing {folder}", lambda: sftp.listdir_attr(folder))
+        return {a.filename: a for a in attrs}
+    raw = _sftp_call(profile, f"listing {folder}", lambda: _listdir_bytes(sftp, folder))
+    out: dict[str, paramiko.SFTPAttributes] = {}
+    for name_bytes, attrs in raw:
+        try:
+            name = name_bytes.decode("utf-8")
+        except UnicodeDecodeError:
+            if undecodable is not None:
+                log.warning(
+                    "partner %s: skipping %r in %s: the name is not UTF-8", profile.name, name_bytes, folder
+                )
+                undecodable.append(name_bytes)
+            continue
+        attrs.filename = name
+        out[name] = attrs
+    return out
+
+
+def _listdir_bytes(sftp: paramiko.SFTPClient, folder: str) -> list[tuple[bytes, paramiko.SFTPAttributes]]:
+    """``listdir_attr`` keeping each name as the bytes the server sent (OPENDIR / READDIR / CLOSE)."""
+    from paramiko.sftp import CMD_CLOSE, CMD_HANDLE, CMD_NAME, CMD_OPENDIR, CMD_READDIR
+
+    t, msg = sftp._request(CMD_OPENDIR, sftp._adjust_cwd(folder))
+    if t != CMD_HANDLE:
+        raise paramiko.SFTPError("Expected handle")
+    handle = msg.get_binary()
+    out: list[tuple[bytes, paramiko.SFTPAttributes]] = []
+    try:
+        while True:
+            try:
+                t, msg = sftp._request(CMD_READDIR, handle)
+            except EOFError:
+                break  # SSH_FX_EOF: end of the folder
+            if t != CMD_NAME:
+                raise paramiko.SFTPError("Expected name response")
+            for _ in range(msg.get_int()):
+                name = msg.get_string()
+                longname = msg.get_string()
+                attrs = paramiko.SFTPAttributes._from_msg(msg, "", longname.decode("utf-8", "replace"))
+                if name not in (b".", b".."):
+                    out.append((name, attrs))
+    finally:
+        with contextlib.suppress(EOFError, OSError):
+            sftp._request(CMD_CLOSE, handle)
+    return out
 
 
 def upload(
@@ -422,8 +517,9 @@ def upload(
     t0 = time.monotonic()
     local_path = Path(local_path)
     label = local_path.name
-    header = read_isa_header(local_path)
-    check_profile(header, profile, label)
+    headers = read_isa_headers(local_path)
+    check_profile_all(headers, profile, label)
+    header = headers[0]
     size = local_path.stat().st_size
     needs_sha = "sha8" in _template_fields(profile.upload_name_template + profile.upload_temp_template)
     local_sha = sha256_file(local_path) if needs_sha else None
@@ -546,8 +642,16 @@ def _clean_stale_parts(inbox: Path) -> None:
                 pass
 
 
+def _shown(name: str | bytes) -> str:
+    """A remote name as it may appear in a log line or a result: escaped, never raw control bytes."""
+    return repr(name)
+
+
 def _candidates(
-    listing: Mapping[str, paramiko.SFTPAttributes], profile: PartnerProfile, ledger: FetchLedger
+    listing: Mapping[str, paramiko.SFTPAttributes],
+    profile: PartnerProfile,
+    ledger: FetchLedger,
+    result: FetchResult,
 ) -> dict[str, paramiko.SFTPAttributes]:
     out = {}
     for name, attrs in listing.items():
@@ -555,6 +659,7 @@ def _candidates(
             check_remote_name(name)
         except UnsafeRemoteName as exc:
             log.warning("partner %s: skipping %s in %s", profile.name, exc, profile.remote_inbound)
+            result.skipped.append(FetchFailure(_shown(name), exc.reason))
             continue
         if is_temp_name(name):
             log.debug("partner %s: skipping in-progress %s", profile.name, name)
@@ -563,19 +668,56 @@ def _candidates(
             continue
         if ledger.seen(name, int(attrs.st_size or 0), int(attrs.st_mtime or 0)):
             continue
+        if attrs.st_size is not None and attrs.st_size > profile.max_file_size:
+            _fail(
+                result,
+                profile,
+                name,
+                f"{attrs.st_size} bytes listed, over the partner's max_file_size of "
+                f"{profile.max_file_size}; not downloaded",
+            )
+            continue
         out[name] = attrs
     return out
 
 
+def _fail(result: FetchResult, profile: PartnerProfile, name: str, reason: str) -> None:
+    log.warning("partner %s: not fetched: %s: %s", profile.name, _shown(name), reason)
+    result.failed.append(FetchFailure(_shown(name), reason))
+
+
+def _name_max(inbox: Path) -> int:
+    try:
+        return int(os.pathconf(inbox, "PC_NAME_MAX"))
+    except (OSError, ValueError):  # pragma: no cover - every POSIX file system answers
+        return 255
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` UTF-8 bytes (never splitting a character)."""
+    return text.encode("utf-8")[: max(1, limit)].decode("utf-8", "ignore")
+
+
 def _local_target(inbox: Path, name: str, sha: str) -> tuple[Path, bool]:
-    """Where ``name`` goes in the inbox: (path, already_there). Never overwrites a different file."""
-    first = inbox / name
-    if not first.exists():
-        return first, False
-    if sha256_file(first) == sha:
-        return first, True
+    """Where ``name`` goes in the inbox: (path, already_there). Never overwrites a different file.
+
+    A name the local file system cannot hold (``NAME_MAX``) is shortened, keeping its extension and
+    adding 12 hex digits of the content's sha256, so it still lands and stays unique.
+    """
+    limit = _name_max(inbox)
+    if len(name.encode("utf-8")) <= limit:
+        first = inbox / name
+        if not first.exists():
+            return first, False
+        if sha256_file(first) == sha:
+            return first, True
     stem, dot, suffix = name.rpartition(".")
-    alt = inbox / (f"{stem}.{sha[:12]}.{suffix}" if dot and stem else f"{name}.{sha[:12]}")
+    ext = f".{suffix}" if dot and stem and len(suffix) <= 16 else ""
+    base = stem if ext else name
+    alt_name = f"{base}.{sha[:12]}{ext}"
+    if len(alt_name.encode("utf-8")) > limit:
+        alt_name = f"{_cut(base, limit - 13 - len(ext.encode('utf-8')))}.{sha[:12]}{ext}"
+    alt = inbox / alt_name
     if alt.exists():
         return alt, True  # named by its own hash: same bytes
     return alt, False
@@ -608,6 +750,131 @@ def _fsync_and_close(fd: int, earlier: concurrent.futures.Future[None] | None = 
         os.close(fd)
 
 
+MAX_WINDOW = 64
+"""Most READ requests in flight for one download (2 MiB): bounds memory whatever the server does."""
+_INITIAL_WINDOW = 4
+
+
+class _Answers:
+    """Receives paramiko's answers to our pipelined READ requests (it dispatches by request number)."""
+
+    __slots__ = ("__weakref__", "got")  # paramiko keeps request owners in a WeakValueDictionary
+
+    def __init__(self) -> None:
+        self.got: dict[int, tuple[int, paramiko.Message]] = {}
+
+    def _async_response(self, t: int, msg: paramiko.Message, num: int) -> None:
+        self.got[num] = (t, msg)
+
+
+def _read_pipelined(
+    sftp: paramiko.SFTPClient, rf: paramiko.SFTPFile, name: str, limit: int, check: Callable[[int], None]
+) -> Generator[bytes, None, None]:
+    """The first ``limit`` bytes of an open remote file, in order, with pipelined READ requests.
+
+    Unlike ``SFTPFile.prefetch`` (which requests the whole file at once, and whose close reads every
+    outstanding answer into memory: 2 GB for an abandoned 2 GB file), at most ``window`` requests are in
+    flight, and the window follows the rate seen (about one second of data, 1 to :data:`MAX_WINDOW`).
+    So memory stays under ``MAX_WINDOW × CHUNK`` and abandoning a file from a server that trickles costs
+    about a second of draining, not minutes. Short reads are asked again for the rest; ``check(done)``
+    runs after every answer (the caller's deadline).
+    """
+    from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS, int64
+
+    sink = _Answers()
+    outstanding: dict[int, tuple[int, int]] = {}
+    pieces: dict[int, bytes] = {}
+    next_req = next_out = received = 0
+    eof_at: int | None = None
+    window = _INITIAL_WINDOW
+    t0 = time.monotonic()
+    in_step = True
+
+    def ask(offset: int, length: int) -> None:
+        num = sftp._async_request(sink, CMD_READ, rf.handle, int64(offset), int(length))
+        outstanding[num] = (offset, length)
+
+    try:
+        while True:
+            while next_out in pieces:
+                data = pieces.pop(next_out)
+                next_out += len(data)
+                yield data
+            if next_out >= limit or (eof_at is not None and next_out >= eof_at):
+                return
+            while len(outstanding) < window and next_req < limit and eof_at is None:
+                n = min(CHUNK, limit - next_req)
+                ask(next_req, n)
+                next_req += n
+            if not outstanding:
+                return  # nothing more will come (the caller sees the short count)
+            sftp._read_response()
+            for num in list(sink.got):
+                t, msg = sink.got.pop(num)
+                offset, length = outstanding.pop(num)
+                if t == CMD_DATA:
+                    data = msg.get_string()
+                    if len(data) > length:
+                        raise FileFetchFailed(name, "the server answered a read with more bytes than asked")
+                    if not data:
+                        eof_at = offset if eof_at is None else min(eof_at, offset)
+                        continue
+                    pieces[offset] = data
+                    received += len(data)
+                    if len(data) < length:  # a short read: ask for the rest of that range
+                        ask(offset + len(data), length - len(data))
+                elif t == CMD_STATUS:
+                    try:
+                        sftp._convert_status(msg)
+                    except EOFError:
+                        eof_at = offset if eof_at is None else min(eof_at, offset)
+                else:
+                    raise paramiko.SFTPError("Expected data")
+            check(next_out)
+            elapsed = time.monotonic() - t0
+            if elapsed > 0.02:
+                window = max(1, min(MAX_WINDOW, int(received / elapsed / CHUNK) + 1))
+    except (FileFetchFailed, GeneratorExit):
+        raise
+    except BaseException:
+        in_step = False  # the session itself failed: reading more answers would only wait again
+        raise
+    finally:
+        # read and drop the answers still in flight, so the session stays in step for the next file
+        while in_step and outstanding:
+            sftp._read_response()
+            for num in list(sink.got):
+                sink.got.pop(num)
+                outstanding.pop(num, None)
+
+
+def _read_plain(
+    rf: paramiko.SFTPFile, limit: int, check: Callable[[int], None]
+) -> Generator[bytes, None, None]:
+    """The same, one request at a time, for an ``SFTPClient`` stand-in without paramiko's request layer."""
+    got = 0
+    while got < limit:
+        chunk = rf.read(min(CHUNK, limit - got))
+        if not chunk:
+            return
+        got += len(chunk)
+        yield chunk
+        check(got)
+
+
+def _session_alive(sftp: paramiko.SFTPClient) -> bool:
+    """False when the SFTP channel or its SSH transport is gone (paramiko then raises a bare
+    ``OSError("Socket is closed")``, which must count as a lost session, not as this file's fault)."""
+    get_channel = getattr(sftp, "get_channel", None)
+    if get_channel is None:
+        return True  # a stand-in without a channel (tests)
+    chan = get_channel()
+    if chan is None or chan.closed:
+        return False
+    transport = chan.get_transport()
+    return transport is not None and transport.is_active()
+
+
 def _download_to_temp(
     sftp: paramiko.SFTPClient,
     profile: PartnerProfile,
@@ -616,12 +883,38 @@ def _download_to_temp(
     attrs: paramiko.SFTPAttributes,
     progress: Progress | None,
     syncer: concurrent.futures.Executor,
+    clock: Callable[[], float] = time.monotonic,
 ) -> _Pending | None:
-    """Copy the remote file into ``.<name>.<random>.part`` (0600), hashing as it goes; queue its fsync."""
+    """Copy the remote file into ``.cf-<hash of name>.<random>.part`` (0600), hashing as it goes; queue
+    its fsync. Returns None when the file vanished or shrank (left for a later run); raises
+    :class:`FileFetchFailed` for this file alone (too big, too slow, refused, local trouble) and
+    :class:`TransientTransferError` when the session itself failed."""
     remote = posixpath.join(profile.remote_inbound, name)
+    listed = attrs.st_size is not None
     size, mtime = int(attrs.st_size or 0), int(attrs.st_mtime or 0)
-    tmp = inbox / f".{name}.{secrets.token_hex(4)}.part"
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    cap = profile.max_file_size
+    if size > cap:
+        raise FileFetchFailed(name, f"{size} bytes listed, over max_file_size {cap}")
+    # a server that lists no size: read to EOF, never more than the cap (+1 byte to notice it)
+    limit = size if listed else cap + 1
+    budget = profile.transfer_timeout + (size if listed else cap) / profile.min_transfer_rate
+    t0 = clock()
+
+    def check(done: int) -> None:
+        if clock() - t0 > budget:
+            raise FileFetchFailed(
+                name,
+                f"too slow: {done} of {size if listed else 'unknown'} bytes in {clock() - t0:.1f} s; "
+                f"abandoned at the deadline of {budget:.1f} s (transfer_timeout + size / min_transfer_rate)",
+            )
+
+    # short and independent of the remote name's length (a 246-character name would not fit in
+    # ".<name>.<random>.part"); still matches _STALE_PART_RE, so a crash's leftovers are swept
+    tmp = inbox / f".cf-{hashlib.sha256(name.encode('utf-8')).hexdigest()[:16]}.{secrets.token_hex(4)}.part"
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise FileFetchFailed(name, f"cannot create a temp file in the inbox: {exc.strerror}") from None
     handed_over = False
     try:
         h = hashlib.sha256()
@@ -640,28 +933,39 @@ def _download_to_temp(
             buffered = 0
             h.update(data)
             view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
+            try:
+                while view:
+                    view = view[os.write(fd, view) :]
+            except OSError as exc:
+                raise FileFetchFailed(name, f"writing the temp file failed: {exc.strerror}") from None
 
         try:
             with sftp.open(remote, "rb") as rf:
-                if size > CHUNK:
-                    rf.prefetch(size)  # pipelined reads, as SFTPClient.get does
-                while got < size:  # exactly the listed size: no extra round trip to find EOF
-                    chunk = rf.read(min(CHUNK, size - got))
-                    if not chunk:
-                        break
-                    buf.append(chunk)
-                    buffered += len(chunk)
-                    got += len(chunk)
-                    if buffered >= WRITE_BATCH:
-                        flush()
-                        unsynced += WRITE_BATCH
-                        if unsynced >= SYNC_EVERY and (partial_sync is None or partial_sync.done()):
-                            partial_sync = syncer.submit(os.fdatasync, fd)
-                            unsynced = 0
-                    if progress is not None:
-                        progress(got, size)
+                pipelined = hasattr(sftp, "_async_request") and hasattr(rf, "handle")
+                chunks = (
+                    _read_pipelined(sftp, rf, name, limit, check)
+                    if pipelined
+                    else _read_plain(rf, limit, check)
+                )
+                try:
+                    for chunk in chunks:
+                        buf.append(chunk)
+                        buffered += len(chunk)
+                        got += len(chunk)
+                        if got > cap:
+                            raise FileFetchFailed(
+                                name, f"grew past max_file_size {cap} while downloading; abandoned"
+                            )
+                        if buffered >= WRITE_BATCH:
+                            flush()
+                            unsynced += WRITE_BATCH
+                            if unsynced >= SYNC_EVERY and (partial_sync is None or partial_sync.done()):
+                                partial_sync = syncer.submit(os.fdatasync, fd)
+                                unsynced = 0
+                        if progress is not None:
+                            progress(got, size)
+                finally:
+                    chunks.close()  # drains the requests still in flight
             if buf:
                 flush()
         except SFTPError:
@@ -670,15 +974,24 @@ def _download_to_temp(
             if isinstance(exc, OSError) and exc.errno == errno.ENOENT:
                 log.info("partner %s: %s vanished before it was fetched", profile.name, name)
                 return None
+            if (
+                isinstance(exc, OSError)
+                and not isinstance(exc, _NET_ERRORS)
+                and exc.errno != errno.EPIPE
+                and _session_alive(sftp)
+            ):
+                # an SFTP status for this file (permission denied, failure): the session is fine
+                what = "permission denied" if exc.errno in (errno.EACCES, errno.EPERM) else str(exc)
+                raise FileFetchFailed(name, f"the server refused to read it: {what}") from None
             raise _remote_error(exc, profile, f"downloading {remote}") from None
-        if got != size:
+        if listed and got != size:
             log.info(
                 "partner %s: %s shrank while being fetched; leaving it for the next run", profile.name, name
             )
             return None
         synced = syncer.submit(_fsync_and_close, fd, partial_sync)  # overlaps the next download
         handed_over = True
-        return _Pending(name, remote, size, mtime, tmp, h.hexdigest(), synced)
+        return _Pending(name, remote, got, mtime, tmp, h.hexdigest(), synced)
     finally:
         if not handed_over:
             if partial_sync is not None:
@@ -800,11 +1113,16 @@ def fetch_new(
     sleep: Callable[[float], None] = time.sleep,
     batch_files: int = 256,
     batch_bytes: int = 256 * 1024 * 1024,
-) -> list[FetchedFile]:
+    clock: Callable[[], float] = time.monotonic,
+) -> FetchResult:
     """Download every new, complete file from ``profile.remote_inbound`` into ``inbox_dir``.
 
-    Returns the files fetched in this call, each already durable in the inbox and registered with
-    ``ledger``. On a dropped connection raises :class:`TransientTransferError` whose ``fetched`` lists
+    Returns the files fetched in this call (a :class:`FetchResult`: a list), each already durable in the
+    inbox and registered with ``ledger``; files it could not take are in ``result.failed`` with a
+    one-line reason each (over ``profile.max_file_size``, slower than the per-file deadline
+    ``transfer_timeout + size / min_transfer_rate``, refused by the server, local trouble) and names it
+    will never take in ``result.skipped`` (unsafe, not UTF-8): one file never stops the others. On a
+    dropped connection raises :class:`TransientTransferError` whose ``fetched`` lists
     the files registered before it (downloads of the unfinished batch are discarded; the next run takes
     them again). ``stability_wait`` (default: the profile's) is the pause between the two listings that
     keeps a file still being written for a later run; with 0 only the listing taken after the downloads
@@ -820,9 +1138,13 @@ def fetch_new(
     wait = profile.stability_wait if stability_wait is None else stability_wait
     folder = profile.remote_inbound
 
-    candidates = _candidates(list_remote(sftp, folder, profile), profile, ledger)
+    result = FetchResult()
+    undecodable: list[bytes] = []
+    listing = list_remote(sftp, folder, profile, undecodable)
+    result.skipped.extend(FetchFailure(_shown(b), "the name is not UTF-8") for b in undecodable)
+    candidates = _candidates(listing, profile, ledger, result)
     if not candidates:
-        return []
+        return result
     if wait > 0:
         sleep(wait)
         second = list_remote(sftp, folder, profile)
@@ -839,27 +1161,39 @@ def fetch_new(
             stable[name] = b
         candidates = stable
 
-    fetched: list[FetchedFile] = []
     batch: list[_Pending] = []
     batch_size = 0
     with concurrent.futures.ThreadPoolExecutor(max_workers=4, thread_name_prefix="claimflow-fsync") as syncer:
         try:
             for name in sorted(candidates):
-                item = _download_to_temp(sftp, profile, inbox, name, candidates[name], progress, syncer)
+                try:
+                    item = _download_to_temp(
+                        sftp, profile, inbox, name, candidates[name], progress, syncer, clock
+                    )
+                except FileFetchFailed as exc:  # this file only; the others go on
+                    _fail(result, profile, name, exc.reason)
+                    continue
                 if item is None:
                     continue
                 batch.append(item)
                 batch_size += item.size
                 if len(batch) >= batch_files or batch_size >= batch_bytes:
                     pending, batch, batch_size = batch, [], 0
-                    fetched.extend(_commit(sftp, profile, inbox, ledger, pending))
+                    result.extend(_commit(sftp, profile, inbox, ledger, pending))
             pending, batch = batch, []
-            fetched.extend(_commit(sftp, profile, inbox, ledger, pending))
+            result.extend(_commit(sftp, profile, inbox, ledger, pending))
         except TransientTransferError as exc:
             _discard(batch)
-            exc.fetched = list(fetched)
+            exc.fetched = list(result)
             raise
         except BaseException:
             _discard(batch)
             raise
-    return fetched
+    if result.failed:
+        log.warning(
+            "partner %s: %d file(s) fetched, %d failed (listed in the result; retried next run)",
+            profile.name,
+            len(result),
+            len(result.failed),
+        )
+    return result
