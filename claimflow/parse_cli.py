@@ -74,6 +74,7 @@ def _eob_json(e: Any) -> dict[str, Any]:
         "payment_date": e.payment_date,
         "patient_control_number": e.patient_control_number,
         "payer_claim_control_number": e.payer_claim_control_number,
+        "original_reference_number": e.original_reference_number,
         "claim_status": e.claim_status,
         "reversal": e.reversal,
         "filing_indicator": e.filing_indicator,

@@ -6,7 +6,8 @@ the per-claim/per-line ΣCAS for the balancing verdict), but the file must still
 :func:`parsers.x835_005010x221a1.parse` refuses it. This module does the same checks with less work per
 segment, and never reports an error itself:
 
-* NM1/REF/LQ in a claim are not split at all (only their position and element count matter);
+* NM1/REF/LQ in a claim are only split to check element lengths (:mod:`parsers.limits835`): anything
+  too long, like any other doubt, goes to the reference parser, which names the element;
 * DTM, CAS segments are validated once per distinct segment string and remembered (payers repeat the
   same service dates and copays thousands of times), so a repeat costs one set/dict lookup;
 * header, LX, PLB, envelope and every rare segment go through the very same :class:`_Parser` methods as
@@ -27,10 +28,30 @@ from decimal import Decimal
 from edi import gc_paused
 from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
 from parsers.envelope import Envelope
+from parsers.limits835 import (
+    AMT01_MAX,
+    CAS01_MAX,
+    CAS02_MAX,
+    DTM01_MAX,
+    QTY01_MAX,
+    REVENUE_CODE_MAX,
+    SVC01_1_MAX,
+    SVC01_2_MAX,
+    SVC04_MAX,
+)
 from parsers.native import SPEEDUPS
 from parsers.records import RemittanceTotals
-from parsers.values import AMOUNTS, DATES, ZERO, amount, date8, number
-from parsers.x835_005010x221a1 import MAX_CLAIM_SEGMENTS, _Parser, parse
+from parsers.values import AMOUNTS, DATES, ZERO, date8, money, number, quantity
+from parsers.x835_005010x221a1 import (
+    _CLP_SPEC,
+    _LQ_SPEC,
+    _NM1_SPEC,
+    _REF_SPEC,
+    MAX_CLAIM_SEGMENTS,
+    Spec,
+    _Parser,
+    parse,
+)
 
 _SEEN_LIMIT = 65_536
 """Distinct DTM/CAS strings remembered per file; the memo is cleared past this (memory stays flat)."""
@@ -40,6 +61,12 @@ _LINE_DATES = ("472", "150", "151")
 
 class _Doubt(Exception):
     """The fast scanner is not sure; the reference parser decides."""
+
+
+def _long(el: list[str], spec: Spec) -> bool:
+    """Some element of ``spec`` is longer than its maximum (the reference parser says which)."""
+    n = len(el)
+    return any(i < n and len(el[i]) > mx for i, mx, _ in spec)
 
 
 def totals(
@@ -129,6 +156,8 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                         x = el[2]
                         if x not in DA:
                             date8(x, file, segno, "DTM", 2)
+                        if len(el[1]) > DTM01_MAX:
+                            raise _Doubt
                         if len(dtm_claim) >= _SEEN_LIMIT:
                             dtm_claim.clear()
                         dtm_claim.add(s)
@@ -147,8 +176,8 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                     x = el[3]
                     a = AM.get(x)
                     if a is None:
-                        a = amount(x, file, segno, "CAS", 3)
-                    if not (len(el) == 4 and el[1] and el[2]):
+                        a = money(x, file, segno, "CAS", 3)
+                    if not (len(el) == 4 and 0 < len(el[1]) <= CAS01_MAX and 0 < len(el[2]) <= CAS02_MAX):
                         for extra in P.cas(segno, el, a)[1:]:
                             a += extra[2]
                     if len(cas_seen) >= _SEEN_LIMIT:
@@ -166,11 +195,12 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                 el = s.split(e)
                 x = el[2]
                 if x not in AM:
-                    amount(x, file, segno, "AMT", 2)
-                el[1]  # the reference reads this element (IndexError when absent)
+                    money(x, file, segno, "AMT", 2)
+                if len(el[1]) > AMT01_MAX:
+                    raise _Doubt
             elif k == k_ref:
                 if in_claim:
-                    if s.count(e) < 2:
+                    if s.count(e) < 2 or _long(s.split(e), _REF_SPEC):
                         raise _Doubt
                 else:
                     el = s.split(e)
@@ -192,21 +222,28 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                 x = el[2]
                 l_charge = AM.get(x)  # type: ignore[assignment]
                 if l_charge is None:
-                    l_charge = amount(x, file, segno, "SVC", 2)
+                    l_charge = money(x, file, segno, "SVC", 2)
                 x = el[3]
                 l_paid = AM.get(x)  # type: ignore[assignment]
                 if l_paid is None:
-                    l_paid = amount(x, file, segno, "SVC", 3)
+                    l_paid = money(x, file, segno, "SVC", 3)
                 n = len(el)
+                if (
+                    len(comp[0]) > SVC01_1_MAX
+                    or len(comp[1]) > (REVENUE_CODE_MAX if comp[0] == "NU" else SVC01_2_MAX)
+                    or (len(comp) > 2 and P.svc_long_components(comp))
+                    or (n > 4 and len(el[4]) > SVC04_MAX)
+                ):
+                    raise _Doubt
                 if n > 5 and el[5]:
                     x = el[5]
                     if x not in AM:
-                        amount(x, file, segno, "SVC", 5)
+                        quantity(x, file, segno, "SVC", 5)
                 if n > 6:
                     P.svc_original(segno, el, c)
                 in_line = True
             elif k == k_nm1:
-                if not in_claim or in_line:
+                if not in_claim or in_line or _long(s.split(e), _NM1_SPEC):
                     raise _Doubt
             elif k == k_clp:
                 if in_claim:
@@ -218,20 +255,20 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                 n = len(el)
                 if n < 14:
                     el.extend([""] * (14 - n))
-                if not el[1] or not el[2]:
+                if not el[1] or not el[2] or _long(el, _CLP_SPEC):
                     raise _Doubt
                 x = el[3]
                 c_charge = AM.get(x)  # type: ignore[assignment]
                 if c_charge is None:
-                    c_charge = amount(x, file, segno, "CLP", 3)
+                    c_charge = money(x, file, segno, "CLP", 3)
                 x = el[4]
                 c_paid = AM.get(x)  # type: ignore[assignment]
                 if c_paid is None:
-                    c_paid = amount(x, file, segno, "CLP", 4)
+                    c_paid = money(x, file, segno, "CLP", 4)
                 x = el[5]
                 c_pr = AM.get(x) if x else None
                 if c_pr is None and x:
-                    c_pr = amount(x, file, segno, "CLP", 5)
+                    c_pr = money(x, file, segno, "CLP", 5)
                 if el[12]:
                     number(el[12], file, segno, "CLP", 12)
                 if el[13]:
@@ -243,9 +280,8 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                 el = s.split(e)
                 sid = el[0]
                 if sid == "LQ":
-                    if not in_line:
+                    if not in_line or len(el) < 3 or _long(el, _LQ_SPEC):
                         raise _Doubt
-                    el[2]  # the reference reads this element (IndexError when absent)
                 elif sid in ("DTM", "CAS", "AMT", "REF", "SVC", "NM1", "CLP"):
                     raise _Doubt  # no elements at all: the reference says which one is missing
                 elif sid == "QTY":
@@ -253,8 +289,9 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                         raise _Doubt
                     x = el[2]
                     if x not in AM:
-                        amount(x, file, segno, sid, 2)
-                    el[1]  # the reference reads this element (IndexError when absent)
+                        quantity(x, file, segno, sid, 2)
+                    if len(el[1]) > QTY01_MAX:
+                        raise _Doubt
                 elif sid == "MOA" or sid == "MIA":
                     if not in_claim or in_line:
                         raise _Doubt

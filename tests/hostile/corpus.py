@@ -64,6 +64,41 @@ BAD_AMOUNTS: dict[str, str] = {
     "١٢٣": INVALID,  # Arabic-Indic digits: str.isdigit() says yes, X12 says no
     " 10": INVALID,
 }
+# 835 values that do not fit the guide's maximum lengths or the storage columns (parsers.limits835):
+# (segment ID, element position, value or a callable of the component separator, outcome). The value
+# is refused by name (``CLP01 is longer than 38 characters``), never echoed.
+OVERSIZE_835: tuple[tuple[str, int, str, str], ...] = (
+    ("CLP", 1, "P" * 39, INVALID),  # CLP01 > 38
+    ("CLP", 1, "P" * 38, VALID),  # exactly 38
+    ("CLP", 7, "7" * 51, INVALID),  # CLP07 > 50
+    ("CLP", 2, "123", INVALID),  # CLP02 > 2
+    ("CLP", 9, "77", INVALID),  # CLP09 > 1
+    ("N1", 2, "N" * 61, INVALID),  # N102 > 60 (payer name)
+    ("TRN", 2, "T" * 51, INVALID),  # TRN02 > 50
+    ("LQ", 2, "L" * 31, INVALID),  # LQ02 > 30
+    ("REF", 2, "R" * 51, INVALID),  # REF02 > 50 (REF*EV in the header)
+    ("CAS", 2, "123456", INVALID),  # CAS02 > 5
+    ("CAS", 1, "COX", INVALID),  # CAS01 > 2
+    ("NM1", 3, "M" * 61, INVALID),  # NM103 > 60
+    ("PLB", 1, "9" * 51, INVALID),  # PLB01 > 50
+    ("ST", 2, "1234567890", INVALID),  # ST02 > 9
+    ("CLP", 3, "1000000000000", INVALID),  # 13 integer digits: beyond NUMERIC(14,2)
+    ("CLP", 3, "123456789012345678", INVALID),  # 18 digits: a valid R, not a storable amount
+    ("CLP", 3, "-1000000000000.00", INVALID),
+    ("CLP", 3, "999999999999.99", VALID),  # the largest storable amount
+    ("CLP", 3, "000000000000100.5", VALID),  # leading zeros are not significant
+    ("CLP", 4, "100.005", INVALID),  # a third decimal that is not zero: refused, never rounded
+    ("CLP", 4, "100.000", VALID),  # trailing zeros: exactly 100
+    ("SVC", 2, "0.001", INVALID),
+    ("BPR", 2, "1000000000000", INVALID),
+    ("AMT", 2, "12.345", INVALID),
+    ("PLB", 4, "0.125", INVALID),
+    ("SVC", 5, "1.0005", INVALID),  # units: a non-zero fourth decimal
+    ("SVC", 5, "1.125", VALID),  # units keep three decimals (NUMERIC(15,3))
+    ("SVC", 5, "1000000000000", INVALID),  # units beyond NUMERIC(15,3)
+)
+"""The 835 oversize family; SVC01-2 (procedure code > 48) is added with the file's component separator."""
+
 BAD_DATES8 = ("20261340", "20260230", "2026", "00000000", "2026-01-15", "2026011", "202601155", "ABCDEFGH")
 BAD_DATES6 = ("261340", "260230", "2601", "000000", "ABCDEF")
 
@@ -537,6 +572,23 @@ def amounts(src: Source) -> Iterator[Case]:
             yield from _set_element(src, sid, pos, [v], family="amount", expect=expect)
 
 
+def oversize(src: Source) -> Iterator[Case]:
+    """835 only: values longer than the guide allows or larger/more precise than their column."""
+    if not src.stem.startswith("835"):
+        return
+    values = [*OVERSIZE_835, ("SVC", 1, f"HC{src.component}" + "9" * 49, INVALID)]
+    for sid, pos, value, expect in values:
+        for case in _set_element(src, sid, pos, [value], family="oversize", expect=expect):
+            tag = f"{sid}{pos:02d}-{'ok' if expect == VALID else 'bad'}-{len(value)}"
+            yield Case(
+                case.name.split("__oversize__")[0] + f"__oversize__{tag}-{value[-4:].replace('.', '_')}.835",
+                "oversize",
+                expect,
+                "id",
+                case.data,
+            )
+
+
 def dates(src: Source) -> Iterator[Case]:
     ids = src.ids()
     for sid, pos in (("DTM", 2), ("BPR", 16), ("GS", 4), ("DTP", 3), ("TRN", 0), ("CLP", 0)):
@@ -628,6 +680,7 @@ def small_cases(sources: list[Source] | None = None, seed: int = SEED) -> Iterat
         yield from encodings(src)
         yield from nuls(src)
         yield from amounts(src)
+        yield from oversize(src)
         yield from dates(src)
         yield from junk(src, rng)
     yield Case("empty__junk__empty.835", "junk", INVALID, "number", b"")
