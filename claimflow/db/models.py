@@ -383,6 +383,10 @@ class ClaimStatusRecord(Base):
     amount: Mapped[Decimal | None] = mapped_column(Money)
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
     applied_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    trace_number: Mapped[str | None] = mapped_column(
+        String(50), comment="TRN02 of 2200B (our BHT03) / 2200C; null at claim level")
+    entity_identifier: Mapped[str | None] = mapped_column(
+        String(80), comment="NM109 of 2100B/2100C (2100C: billing provider NPI); null at claim level")
     __table_args__ = (UniqueConstraint("interchange_id", "segment_no"),)
 
 
@@ -452,6 +456,8 @@ class ClaimPayment(Base):
     )
     original_reference_number: Mapped[str | None] = mapped_column(
         String(50), comment="REF*F8: payer claim number of the claim this one corrects or reverses")
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        Integer, comment="claim_payments.id this one repeats: held from posting (unmatched_payments)")
     __table_args__ = (
         UniqueConstraint("remittance_id", "segment_no"),
         # Posting reads the unposted ones every night; a partial index keeps that independent of history.
