@@ -878,7 +878,7 @@ def _store_835(w: BulkWriter, interchange_id: int, records: Iterator[Any],
                 "facility_type": rec.facility_type or None, "frequency": rec.frequency or None,
                 "statement_from": rec.statement_from, "statement_to": rec.statement_to,
                 "received_date": rec.received_date, **_breakdown(all_adj),
-                "original_reference_number": getattr(rec, "original_reference_number", None) or None,
+                "original_reference_number": rec.original_reference_number or None,
             })
             for pos, a in enumerate(rec.adjustments, start=1):
                 w.add("adjustments", {"claim_payment_id": cp_id, "service_line_payment_id": None,
@@ -1023,7 +1023,7 @@ def _store_277(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
                 "payer_claim_number": rec.payer_claim_control_number, "category": rec.category,
                 "status_code": rec.status_code or None, "entity_code": _entity(rec.statuses),
                 "accepted": rec.accepted, "status_date": rec.status_date, "amount": rec.charge,
-                "claim_id": None, "applied_at": None,
+                "claim_id": None, "applied_at": None, "trace_number": None, "entity_identifier": None,
             })
             counts["claims"] += 1
             if rec.accepted is not None:
@@ -1036,7 +1036,8 @@ def _store_277(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
                 "payer_claim_number": None, "category": first.category if first else "",
                 "status_code": first.code if first else None, "entity_code": first.entity if first else None,
                 "accepted": rec.accepted, "status_date": rec.status_date, "amount": rec.accepted_amount,
-                "claim_id": None, "applied_at": None,
+                "claim_id": None, "applied_at": None, "trace_number": rec.trace_number,
+                "entity_identifier": rec.entity.id if rec.entity else None,
             })
     return counts
 

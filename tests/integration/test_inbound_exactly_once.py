@@ -385,3 +385,20 @@ def test_a_damaged_archive_copy_is_rewritten(engine: Engine, tmp_path: Path) -> 
     (dest.parent / f".{sha}.tmp").write_bytes(b"partial")  # and the old fixed-name temporary file
     assert _load(engine, DENIAL, settings).status == "loaded"
     assert dest.read_bytes() == DENIAL.read_bytes()
+
+
+# ---- REF*F8 ---------------------------------------------------------------------------------------------
+
+
+def test_ref_f8_is_stored_on_the_claim_payment(engine: Engine, tmp_path: Path) -> None:
+    from parsers import parse_file
+    from parsers.records import ClaimPayment
+
+    path = FIXTURES / "835" / "reversal_and_correction.835"
+    assert _load(engine, path, _settings(tmp_path)).status == "loaded"
+    expected = {(r.segment_no, r.original_reference_number) for r in parse_file(path) if isinstance(r, ClaimPayment)}
+    with engine.connect() as conn:
+        stored = {(s, o) for s, o in conn.execute(select(m.ClaimPayment.segment_no,
+                                                         m.ClaimPayment.original_reference_number))}
+    assert stored == expected
+    assert any(o is not None for _s, o in stored)
