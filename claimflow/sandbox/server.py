@@ -16,6 +16,18 @@ name, or *renames* a temporary name (``.x.part``, ``x.filepart``… see :func:`s
 to a final one. A file left open by a dropped connection is never reported. ``path`` is the absolute
 local path ``<root>/<partner>/inbound/<name>``.
 
+Limits, because people point partners' scripts at this server (each a ``SandboxServer`` argument):
+
+* ``setstat``/``fsetstat`` never change owner or group (uid/gid/owner/group are dropped) and keep only the
+  ``0o644`` permission bits: no setuid/setgid/sticky, no exec, nothing group/world-writable;
+* no file in ``inbound/`` grows beyond ``max_file_size`` (default 256 MiB), by writing or by a size
+  ``setstat`` (truncate/extend: a 1 TiB sparse file is refused);
+* ``quota_bytes`` (default 1 GiB) caps the bytes stored in one partner's ``inbound/``: a write or an
+  extension that would pass it fails with SSH_FX_QUOTA_EXCEEDED (a failure to a v3 client);
+* ``max_connections_per_partner`` (default 4) concurrent logins per mailbox, ``max_connections``
+  (default 64) connections in all, authenticated or not; one more is disconnected at once
+  ("too many connections").
+
 Responses go into ``outbound/`` with :func:`deliver`, which writes a temp file outside the mailbox and
 links it in, so a partner listing ``/outbound`` never sees a partial response.
 """
@@ -30,6 +42,7 @@ import os
 import posixpath
 import re
 import secrets
+import stat
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -49,6 +62,13 @@ OUTBOUND = "outbound"
 STATE_DIR = ".sandbox"
 HOST_KEY_NAME = "ssh_host_ed25519_key"
 _PARTNER_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+ALLOWED_MODE_BITS = 0o644
+"""Permission bits a partner may set on its uploads; everything else (setuid 04000, setgid 02000,
+sticky 01000, exec, group/other write) is dropped."""
+DEFAULT_MAX_FILE_SIZE = 256 * 1024 * 1024
+DEFAULT_QUOTA_BYTES = 1024 * 1024 * 1024
+DEFAULT_MAX_CONNECTIONS_PER_PARTNER = 4
+DEFAULT_MAX_CONNECTIONS = 64
 
 OnUpload = Callable[[str, Path], None]
 
@@ -131,6 +151,8 @@ class SandboxServer:
     ``authorized_keys``: partner → OpenSSH public key line(s). ``None``: read
     ``<root>/.sandbox/authorized_keys/<partner>.pub`` at each login (what ``claimflow sandbox serve``
     uses; drop a file there to add a partner).
+    ``max_file_size`` / ``quota_bytes`` / ``max_connections_per_partner`` / ``max_connections``: the abuse
+    limits of the module docstring.
     """
 
     def __init__(
@@ -143,7 +165,25 @@ class SandboxServer:
         on_upload: OnUpload | None = None,
         *,
         login_timeout: float = 30.0,
+        max_file_size: int = DEFAULT_MAX_FILE_SIZE,
+        quota_bytes: int = DEFAULT_QUOTA_BYTES,
+        max_connections_per_partner: int = DEFAULT_MAX_CONNECTIONS_PER_PARTNER,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
+        for arg, value in (
+            ("max_file_size", max_file_size),
+            ("quota_bytes", quota_bytes),
+            ("max_connections_per_partner", max_connections_per_partner),
+            ("max_connections", max_connections),
+        ):
+            if value < 1:
+                raise ValueError(f"SandboxServer: {arg} must be >= 1")
+        self.max_file_size = max_file_size
+        self.quota_bytes = quota_bytes
+        self.max_connections_per_partner = max_connections_per_partner
+        self.max_connections = max_connections
+        self._sessions: dict[str, int] = {}  # partner → authenticated connections (event loop only)
+        self._usage: dict[str, int] = {}  # partner → bytes in inbound/ as last counted (under _lock)
         self.root = Path(root).resolve()
         self.host = host
         self._requested_port = port
@@ -346,13 +386,33 @@ class SandboxServer:
         class _SSHServer(asyncssh.SSHServer):
             def __init__(self) -> None:
                 self._conn: asyncssh.SSHServerConnection | None = None
+                self._partner: str | None = None  # set once counted against a mailbox's cap
 
             def connection_made(self, conn: asyncssh.SSHServerConnection) -> None:
                 self._conn = conn
+                if len(server._conns) >= server.max_connections:
+                    log.warning("sandbox: refusing a connection: %d open", len(server._conns))
+                    conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, "too many connections")
+                    return
                 server._conns.add(conn)
 
             def connection_lost(self, exc: Exception | None) -> None:
                 server._conns.discard(self._conn)
+                if self._partner is not None:
+                    server._sessions[self._partner] -= 1
+                    self._partner = None
+
+            def auth_completed(self) -> None:
+                assert self._conn is not None
+                user = self._conn.get_extra_info("username")
+                if server._sessions.get(user, 0) >= server.max_connections_per_partner:
+                    log.warning("sandbox: partner %s has too many connections; refusing one more", user)
+                    self._conn.disconnect(
+                        asyncssh.DISC_TOO_MANY_CONNECTIONS, "too many connections for this mailbox"
+                    )
+                    return
+                server._sessions[user] = server._sessions.get(user, 0) + 1
+                self._partner = user
 
             def begin_auth(self, username: str) -> bool:
                 keys = server._authorized_keys_for(username)
@@ -388,6 +448,34 @@ class SandboxServer:
             login_timeout=self.login_timeout,
         )
         self._port = int(self._acceptor.get_port())
+
+    def _inbound_usage(self, partner: str) -> int:
+        total = 0
+        with contextlib.suppress(FileNotFoundError), os.scandir(self.root / partner / INBOUND) as it:
+            for entry in it:
+                with contextlib.suppress(OSError):
+                    st = entry.stat(follow_symlinks=False)
+                    if stat.S_ISREG(st.st_mode):
+                        total += st.st_size
+        return total
+
+    def _reserve(self, partner: str, growth: int) -> bool:
+        """Account ``growth`` more bytes in the partner's ``inbound/``; False if it would pass the quota.
+
+        The count only goes up between recounts; a folder listing recounts it whenever it would refuse
+        (files removed or picked up since are freed then), so it never refuses wrongly.
+        """
+        if growth <= 0:
+            return True
+        with self._lock:
+            used = self._usage.get(partner)
+            if used is None or used + growth > self.quota_bytes:
+                used = self._inbound_usage(partner)
+            if used + growth > self.quota_bytes:
+                self._usage[partner] = used
+                return False
+            self._usage[partner] = used + growth
+            return True
 
     def _notify(self, partner: str, path: Path) -> None:
         """Queue ``on_upload(partner, path)`` on the worker thread (called on the event loop)."""
@@ -522,18 +610,54 @@ def _mailbox_sftp_server_class() -> type:
                 raise asyncssh.SFTPPermissionDenied("files can be removed only in /inbound and /outbound")
             super().remove(path)
 
+        # -- limits: size and quota on every write and size change
+        def _refuse_growth(self, current: int, new_size: int) -> None:
+            limit = self.sandbox.max_file_size
+            if new_size > limit:
+                raise asyncssh.SFTPFailure(f"file size limit is {limit} bytes")
+            if not self.sandbox._reserve(self.partner, new_size - current):
+                raise asyncssh.SFTPQuotaExceeded(
+                    f"upload quota of {self.sandbox.quota_bytes} bytes for this mailbox is used up"
+                )
+
+        def write(self, file_obj: Any, offset: int, data: bytes) -> int:
+            current = os.fstat(file_obj.fileno()).st_size
+            end = (current if "a" in file_obj.mode else offset) + len(data)
+            if end > current:
+                self._refuse_growth(current, end)
+            return int(super().write(file_obj, offset, data))
+
+        @staticmethod
+        def _tame(attrs: asyncssh.SFTPAttrs) -> None:
+            """Drop what a partner may not set: owner, group, and every mode bit outside 0o644."""
+            attrs.uid = attrs.gid = None
+            attrs.owner = attrs.group = None
+            if attrs.permissions is not None:
+                attrs.permissions = stat.S_IMODE(attrs.permissions) & ALLOWED_MODE_BITS
+
+        def _check_size(self, real: Path | int, attrs: asyncssh.SFTPAttrs) -> None:
+            if attrs.size is not None:
+                current = os.stat(real).st_size
+                if attrs.size > current:
+                    self._refuse_growth(current, attrs.size)
+
         # -- attributes (mtime, mode) may change only on the partner's own uploads
         def setstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
-            if not self._in(INBOUND, self._vpath(path)):
+            v = self._vpath(path)
+            if not self._in(INBOUND, v):
                 raise asyncssh.SFTPPermissionDenied(f"attributes can be changed only in /{INBOUND}")
+            self._tame(attrs)
+            self._check_size(self._real(v), attrs)
             super().setstat(path, attrs)
 
         def lsetstat(self, path: bytes, attrs: asyncssh.SFTPAttrs) -> None:
             self.setstat(path, attrs)
 
-        def fsetstat(self, file_obj: object, attrs: asyncssh.SFTPAttrs) -> None:
+        def fsetstat(self, file_obj: Any, attrs: asyncssh.SFTPAttrs) -> None:
             if file_obj not in self._writing:
                 raise asyncssh.SFTPPermissionDenied("attributes can be changed only on files being uploaded")
+            self._tame(attrs)
+            self._check_size(file_obj.fileno(), attrs)
             super().fsetstat(file_obj, attrs)
 
         # -- no new directories or links in a mailbox
