@@ -104,6 +104,14 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
             """SELECT u.reason, COUNT(*), SUM(cp.paid), MIN(u.created_at) FROM unmatched_payments u
                JOIN claim_payments cp ON cp.id = u.claim_payment_id WHERE u.resolved = false
                GROUP BY u.reason ORDER BY COUNT(*) DESC""").all()
+        # Inbound files received on the run date that stored nothing: repeats and refusals (one line each,
+        # naming segments and earlier interchanges, never values).
+        start = dt.datetime.combine(run_date, dt.time())
+        not_stored = conn.execute(
+            select(m.Interchange.id, m.Interchange.file_name, m.Interchange.status, m.Interchange.error)
+            .where(m.Interchange.direction == "in", m.Interchange.status.in_(["duplicate", "quarantined"]),
+                   m.Interchange.created_at >= start, m.Interchange.created_at < start + dt.timedelta(days=1))
+            .order_by(m.Interchange.id).limit(200)).all()
 
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
@@ -191,6 +199,10 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
     parts.append("<h2>Unmatched payments</h2>")
     parts.append(_table(["reason", "claim payments", "paid", "oldest"],
                         [[r, n, _money(q.money(a)), str(o)[:10]] for r, n, a, o in unmatched], {1, 2}))
+
+    parts.append(f"<h2>Inbound files not stored: duplicates and quarantined ({len(not_stored)})</h2>")
+    parts.append(_table(["interchange", "file", "status", "why"],
+                        [[i, f, st, err] for i, f, st, err in not_stored], {0}))
 
     parts.append(f"<h2>Balance exceptions ({len(exceptions)} shown)</h2>")
     parts.append(_table(["level", "kind", "reference", "expected", "found", "explained"],

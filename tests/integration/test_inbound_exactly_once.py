@@ -402,3 +402,28 @@ def test_ref_f8_is_stored_on_the_claim_payment(engine: Engine, tmp_path: Path) -
                                                          m.ClaimPayment.original_reference_number))}
     assert stored == expected
     assert any(o is not None for _s, o in stored)
+
+
+# ---- where operators look: the run report --------------------------------------------------------------
+
+
+def test_run_report_lists_duplicate_and_quarantined_files_of_the_day(engine: Engine, tmp_path: Path) -> None:
+    import datetime as dt
+
+    from adjudication.report import render_run_report
+
+    settings = _settings(tmp_path)
+    first = _load(engine, DENIAL, settings)
+    dup = _load(engine, _write(tmp_path, "resent_copy.835", with_isa13(DENIAL.read_bytes(), 321)), settings)
+    bad = _load(engine, FIXTURES / "malformed" / "wrong_se_count.835", settings)
+    assert (first.status, dup.status, bad.status) == ("loaded", "duplicate", "quarantined")
+    with engine.connect() as conn:
+        day = conn.execute(select(m.Interchange.created_at).where(m.Interchange.id == dup.interchange_id)
+                           ).scalar_one().date()
+    page = render_run_report(engine, day, tmp_path / "report.html").read_text()
+    section = page.split("Inbound files not stored: duplicates and quarantined (2)")[1].split("<h2>")[0]
+    assert "resent_copy.835" in section and "wrong_se_count.835" in section
+    assert f"interchange {first.interchange_id}" in section
+    assert "denial_with_rarc.835" not in section  # the loaded one is not listed
+    other_day = render_run_report(engine, day - dt.timedelta(days=1), tmp_path / "before.html").read_text()
+    assert "duplicates and quarantined (0)" in other_day
