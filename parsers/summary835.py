@@ -205,6 +205,8 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                 else:
                     el = s.split(e)
                     el[2]  # the reference reads this element (IndexError when absent)
+                    if _long(el, _REF_SPEC):
+                        raise _Doubt
                     P.header_ref(segno, el)
             elif k == k_svc:
                 if not in_claim:
