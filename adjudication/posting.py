@@ -24,10 +24,20 @@ SQLite and PostgreSQL):
    1/2/3/19/20/21: paid when CLP04 ≥ CLP03; CLP04 = 0 with a denial CARC (:mod:`adjudication.carc`) on a
    non-PR adjustment → denied; CLP04 = 0 otherwise (patient responsibility, contractual) → paid (the
    patient owes); else partially_paid. Only transitions the lifecycle allows are made.
-7. **Unmatched** claim payments go to ``unmatched_payments`` with a reason, never dropped; they are
-   retried on every run (and marked resolved when they finally match).
-8. **PLB** adjustments are linked to a claim when PLB03-2 is our PCN or a payer claim number.
-9. **Patient credits** waiting for patient responsibility are applied to it
+7. **Duplicates and stacking**: an open payment that repeats a live one (same payer, CLP01, CLP02,
+   CLP03, CLP04, CLP05, CLP07 as a posted, not reversed payment or an earlier one of this batch — within
+   one file or across files) is **held**: ``claim_payments.duplicate_of_id`` is set, it is never posted
+   to the claim (until an operator clears that column) and is listed in ``unmatched_payments`` with
+   reason ``duplicate_claim_payment``. A reversal followed by a payment with the same amounts is a
+   correction, not a repeat. A **fallback** match (truncated CLP01, CLP07) stands only when the claim has
+   no live payment from the same payer (posted, or matched exactly in this batch) and no earlier fallback
+   match in this run; otherwise the payment is held unmatched (``fallback_claim_already_paid``,
+   ``fallback_one_per_claim_per_run``). Counts: ``duplicates_held``, ``fallback_held``.
+8. **Unmatched** claim payments go to ``unmatched_payments`` with a reason, never dropped; they are
+   retried on every run (and marked resolved when they finally match). Their money (held duplicates
+   included: it arrived) sits in unapplied cash until worked.
+9. **PLB** adjustments are linked to a claim when PLB03-2 is our PCN or a payer claim number.
+10. **Patient credits** waiting for patient responsibility are applied to it
    (:func:`adjudication.patient_payments.apply_patient_credits`).
 
 Matching and pairing happen in a temporary copy of the open claim payments (``cf_cp``); the
@@ -70,6 +80,16 @@ MIN_PREFIX = 6
 #: 19/20/21 processed and forwarded).
 POSTABLE = ("1", "2", "3", "4", "19", "20", "21")
 NEVER_MATCHED = ("23", "25")
+
+#: Matches that do not name our claim exactly (CLP01 truncated, CLP07): gated against stacking.
+FALLBACK_METHODS = ("pcn_truncated", "payer_number")
+
+#: ``unmatched_payments.reason`` of a claim payment held as a repeat of one already posted.
+DUPLICATE = "duplicate_claim_payment"
+#: Reasons of fallback matches held back: the claim already has a live payment from that payer; another
+#: fallback-matched payment took the claim in this run.
+FALLBACK_ALREADY_PAID = "fallback_claim_already_paid"
+FALLBACK_ONE_PER_RUN = "fallback_one_per_claim_per_run"
 
 _EFF = "COALESCE(r.payment_date, r.production_date, :as_of)"
 
@@ -139,14 +159,25 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
                    cp.remittance_id AS remittance_id, COALESCE(cp.claim_id, s.claim_id) AS claim_id,
                    CASE WHEN cp.claim_id IS NOT NULL THEN COALESCE(cp.match_method, 'preset')
                         WHEN s.claim_id IS NOT NULL THEN 'pcn' END AS method,
-                   cp.reversal_of_id AS reversal_of_id, cp.correction_of_id AS correction_of_id
+                   cp.reversal_of_id AS reversal_of_id, cp.correction_of_id AS correction_of_id,
+                   cp.patient_responsibility AS pr, {payer_key("r")} AS payer_key,
+                   cp.duplicate_of_id AS dup_of, CAST(NULL AS VARCHAR(40)) AS hold
             FROM claim_payments cp
+            JOIN remittances r ON r.id = cp.remittance_id
             LEFT JOIN submissions s ON s.patient_control_number = cp.patient_control_number
                                    AND cp.status_code NOT IN {never}
             WHERE cp.posted_at IS NULL""",
     )
     matched = _match_claims(q)
     reversals_paired = _pair_reversals(q)
+    duplicates = _hold_duplicates(q)
+    fallback_held = _gate_fallback(q, matched)
+    if q.run(
+        """UPDATE cf_cp SET reversal_of_id = NULL
+           WHERE reversal_of_id IN (SELECT id FROM cf_cp WHERE dup_of IS NOT NULL OR hold IS NOT NULL)"""
+    ).rowcount:
+        # A reversal paired with a payment that is now held: pair it again among the payments that post.
+        reversals_paired = _pair_reversals(q)
 
     postable = sql_in(POSTABLE)
     # CAS totals per claim payment (and whether any non-PR adjustment carries a denial CARC), in one
@@ -160,7 +191,7 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
                    MAX(CASE WHEN a.group_code <> 'PR' AND a.amount <> 0
                              AND a.reason_code NOT IN {non_denial_codes_sql()} THEN 1 ELSE 0 END) AS denial
             FROM cf_cp cp JOIN adjustments a ON a.claim_payment_id = cp.id
-            WHERE cp.claim_id IS NOT NULL AND cp.status_code IN {postable}
+            WHERE cp.claim_id IS NOT NULL AND cp.status_code IN {postable} AND cp.dup_of IS NULL
             GROUP BY a.claim_payment_id""",
     )
     batch = q.temp_table(
@@ -174,7 +205,8 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
             JOIN claims c ON c.id = cp.claim_id
             JOIN remittances r ON r.id = cp.remittance_id
             LEFT JOIN cf_post_adj a ON a.cp_id = cp.id
-            WHERE cp.status_code IN {postable} OR (cp.status_code = '22' AND cp.reversal_of_id IS NOT NULL)""",
+            WHERE cp.dup_of IS NULL
+              AND (cp.status_code IN {postable} OR (cp.status_code = '22' AND cp.reversal_of_id IS NOT NULL))""",
         p,
     )
     corrections = _pair_corrections(q)
@@ -262,12 +294,13 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
     q.run(
         """UPDATE claim_payments SET claim_id = u.claim_id, match_method = u.method,
                   reversal_of_id = u.reversal_of_id, correction_of_id = u.correction_of_id,
+                  duplicate_of_id = u.dup_of,
                   posted_at = CASE WHEN u.posted = 1 THEN :now ELSE NULL END
            FROM (SELECT c.id AS id, c.claim_id AS claim_id, c.method AS method,
                         c.reversal_of_id AS reversal_of_id, c.correction_of_id AS correction_of_id,
-                        CASE WHEN b.cp_id IS NULL THEN 0 ELSE 1 END AS posted
+                        c.dup_of AS dup_of, CASE WHEN b.cp_id IS NULL THEN 0 ELSE 1 END AS posted
                  FROM cf_cp c LEFT JOIN cf_post_batch b ON b.cp_id = c.id
-                 WHERE b.cp_id IS NOT NULL OR c.claim_id IS NOT NULL) u
+                 WHERE b.cp_id IS NOT NULL OR c.claim_id IS NOT NULL OR c.dup_of IS NOT NULL) u
            WHERE u.id = claim_payments.id""",
         p,
     )
@@ -290,6 +323,8 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
         "reversals_paired": reversals_paired,
         "corrections_paired": corrections,
         "matched_by": matched,
+        "duplicates_held": duplicates,
+        "fallback_held": fallback_held,
         "service_lines_matched": lines_matched,
         "service_lines_unmatched": lines_unmatched,
         "unmatched_new": new_unmatched,
@@ -367,6 +402,89 @@ def _match_claims(q: Sql) -> dict[str, int]:
     return {"pcn": exact, "pcn_truncated": truncated, "payer_number": by_number}
 
 
+def payer_key(r: str = "r") -> str:
+    """Who paid, for duplicate detection and fallback gating: the remittance's payer identifier (N1*PR /
+    TRN03), else the resolved payer. The same expression on both sides of every comparison."""
+    return f"COALESCE({r}.payer_identifier, {r}.trace_payer, CAST({r}.payer_id AS TEXT), '')"
+
+
+def _live(q: Sql, o: str) -> str:
+    """``o`` (a claim payment id) has not been taken back: no posted reversal and no reversal paired
+    with it in this batch."""
+    return (f"""NOT EXISTS (SELECT 1 FROM claim_payments x WHERE x.reversal_of_id = {o} AND x.posted_at IS NOT NULL)
+            AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = {o})""")
+
+
+def _hold_duplicates(q: Sql) -> int:
+    """Mark (``cf_cp.dup_of``) each open payment that repeats a live one: same payer, CLP01, CLP02,
+    CLP03, CLP04, CLP05 and CLP07 as a posted payment that was not reversed, or as an earlier open
+    payment of this batch. A reversal followed by a new payment with the same amounts is a correction,
+    not a repeat: its original is no longer live. Returns how many were newly marked."""
+    postable = sql_in(POSTABLE)
+    same = (f"o.status_code = u.status_code AND o.charge = u.charge AND o.paid = u.paid "
+            f"AND {q.same('o.patient_responsibility', 'u.pr')} "
+            f"AND {q.same('o.payer_claim_number', 'u.payer_claim_number')}")
+    same_open = same.replace("o.patient_responsibility", "o.pr")
+    return q.run(
+        f"""UPDATE cf_cp SET dup_of = d.oid
+            FROM (SELECT x.id AS id, MIN(x.oid) AS oid FROM (
+                    SELECT u.id AS id, o.id AS oid
+                    FROM cf_cp u
+                    JOIN claim_payments o ON o.patient_control_number = u.pcn AND o.posted_at IS NOT NULL
+                    JOIN remittances ro ON ro.id = o.remittance_id
+                    WHERE u.dup_of IS NULL AND u.status_code IN {postable} AND {same}
+                      AND {payer_key("ro")} = u.payer_key AND {_live(q, "o.id")}
+                    UNION ALL
+                    SELECT u.id, o.id
+                    FROM cf_cp u
+                    JOIN cf_cp o ON o.pcn = u.pcn AND o.id < u.id
+                    WHERE u.dup_of IS NULL AND u.status_code IN {postable} AND o.dup_of IS NULL
+                      AND {same_open} AND o.payer_key = u.payer_key
+                      AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = o.id)
+                  ) x GROUP BY x.id) d
+            WHERE cf_cp.id = d.id"""
+    ).rowcount
+
+
+def _gate_fallback(q: Sql, matched: dict[str, int]) -> dict[str, int]:
+    """Fallback matches (truncated CLP01, CLP07) never stack payments on one claim. A fallback-matched
+    payment is held (``cf_cp.hold``, its match undone) when the claim already has a live payment from the
+    same payer — posted, or matched exactly in this batch; a correction after a reversal is fine, the
+    original is no longer live — and only the first fallback match per claim posts in one run. Adjusts
+    ``matched`` to the matches that stand; returns the held counts by reason."""
+    postable = sql_in(POSTABLE)
+    fallback = sql_in(FALLBACK_METHODS)
+    open_fb = f"u.method IN {fallback} AND u.status_code IN {postable} AND u.dup_of IS NULL AND u.hold IS NULL"
+    paid = q.run(
+        f"""UPDATE cf_cp SET hold = '{FALLBACK_ALREADY_PAID}'
+            WHERE id IN (
+                SELECT u.id FROM cf_cp u
+                JOIN claim_payments o ON o.claim_id = u.claim_id AND o.posted_at IS NOT NULL
+                JOIN remittances ro ON ro.id = o.remittance_id
+                WHERE {open_fb} AND o.status_code IN {postable} AND {payer_key("ro")} = u.payer_key
+                  AND {_live(q, "o.id")}
+                UNION
+                SELECT u.id FROM cf_cp u
+                JOIN cf_cp o ON o.claim_id = u.claim_id AND o.id <> u.id
+                WHERE {open_fb} AND o.status_code IN {postable} AND o.dup_of IS NULL
+                  AND o.method NOT IN {fallback} AND o.payer_key = u.payer_key
+                  AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = o.id))"""
+    ).rowcount
+    one = q.run(
+        f"""UPDATE cf_cp SET hold = '{FALLBACK_ONE_PER_RUN}'
+            WHERE id IN (
+                SELECT u.id FROM cf_cp u
+                JOIN (SELECT u.claim_id AS claim_id, MIN(u.id) AS first_id FROM cf_cp u WHERE {open_fb}
+                      GROUP BY u.claim_id) f ON f.claim_id = u.claim_id
+                WHERE {open_fb} AND u.id > f.first_id)"""
+    ).rowcount
+    for method, n in q.run("SELECT method, COUNT(*) FROM cf_cp WHERE hold IS NOT NULL GROUP BY method").all():
+        if method in matched:
+            matched[method] -= int(n)
+    q.run("UPDATE cf_cp SET claim_id = NULL, method = NULL WHERE hold IS NOT NULL")
+    return {FALLBACK_ALREADY_PAID: paid, FALLBACK_ONE_PER_RUN: one}
+
+
 def _pair_reversals(q: Sql) -> int:
     """Pair each open, matched reversal with the original payment it takes back: first by exact
     negation of CLP03/CLP04, then (for payers whose reversal amounts differ) by payer claim number.
@@ -385,6 +503,7 @@ def _pair_reversals(q: Sql) -> int:
             UNION ALL
             SELECT o.id, o.claim_id, o.paid, o.charge, o.payer_claim_number, 0
             FROM cf_cp o WHERE o.claim_id IS NOT NULL AND o.status_code IN {postable}
+              AND o.dup_of IS NULL AND o.hold IS NULL
               AND o.claim_id IN (SELECT claim_id FROM cf_cp WHERE status_code = '22' AND claim_id IS NOT NULL)""",
     )
     for condition in (
@@ -528,12 +647,14 @@ def _record_unmatched(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
     q.temp_table(
         "cf_unm",
         """SELECT cp.id AS id, cp.status_code AS status_code, cp.claim_id AS claim_id, cp.paid AS paid,
-                  cp.remittance_id AS remittance_id
+                  cp.remittance_id AS remittance_id, cp.dup_of AS dup_of, cp.hold AS hold
            FROM cf_cp cp LEFT JOIN cf_post_batch b ON b.cp_id = cp.id WHERE b.cp_id IS NULL""",
     )
     new = q.run(
         f"""INSERT INTO unmatched_payments (claim_payment_id, reason, resolved, created_at)
             SELECT cp.id, CASE
+                WHEN cp.dup_of IS NOT NULL THEN '{DUPLICATE}'
+                WHEN cp.hold IS NOT NULL THEN cp.hold
                 WHEN cp.status_code = '23' THEN 'CLP02=23: the payer says this is not our claim (forwarded)'
                 WHEN cp.status_code = '25' THEN 'CLP02=25: predetermination pricing only, nothing to post'
                 WHEN cp.status_code = '22' AND cp.claim_id IS NOT NULL
@@ -547,6 +668,15 @@ def _record_unmatched(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
             WHERE NOT EXISTS (SELECT 1 FROM unmatched_payments u WHERE u.claim_payment_id = cp.id)""",
         p,
     ).rowcount
+    # A payment waiting unmatched that is now held (as a repeat, or a fallback match that would stack)
+    # says so.
+    q.run(
+        f"""UPDATE unmatched_payments SET reason = h.reason
+            FROM (SELECT id, CASE WHEN dup_of IS NOT NULL THEN '{DUPLICATE}' ELSE hold END AS reason
+                  FROM cf_unm WHERE dup_of IS NOT NULL OR hold IS NOT NULL) h
+            WHERE unmatched_payments.claim_payment_id = h.id AND unmatched_payments.resolved = false
+              AND unmatched_payments.reason <> h.reason"""
+    )
     # Money that arrived for an unmatched claim payment is cash we hold, in unapplied cash, until worked.
     sel = f"""SELECT {q.key("unm:", "cp.id")}, '{L.UNAPPLIED}', '{{acct}}', {{sign}}cp.paid, r.payer_id, cp.id,
                      {_EFF}, :now

@@ -152,8 +152,13 @@ class Practice:
         plb: list[tuple[str, str | None, Decimal]] = (),  # type: ignore[assignment]
         payment_date: dt.date | None = dt.date(2026, 11, 20),
         bpr_offset: Decimal = ZERO,
+        trace_number: str | None = "",
+        payer_identifier: str = "SBX01",
     ) -> dict[str, Any]:
-        """Store one 835 transaction; returns ids {"remittance", "claim_payments": [...], "plb": [...]}."""
+        """Store one 835 transaction; returns ids {"remittance", "claim_payments": [...], "plb": [...]}.
+        ``trace_number``: TRN02 ("" = a fresh random one, None = none); ``payer_identifier``: N1*PR id."""
+        if trace_number == "":
+            trace_number = uuid.uuid4().hex[:12]
         total_paid = sum((p.totals()[1] for p in pays), D("0"))
         total_plb = sum((a for _, _, a in plb), D("0"))
         out: dict[str, Any] = {"claim_payments": [], "plb": []}
@@ -162,8 +167,9 @@ class Practice:
                           file_name="in.835", status="loaded", transaction_type="835")
             rid = self._id(conn, m.Remittance, interchange_id=ic, st02="0001", segment_no=3, handling_code="I",
                            payment_amount=total_paid - total_plb + bpr_offset, credit_debit="C",
-                           payment_method="ACH", payment_date=payment_date, trace_number=uuid.uuid4().hex[:12],
-                           payer_identifier="SBX01", production_date=payment_date, balanced=bpr_offset == 0)
+                           payment_method="ACH", payment_date=payment_date, trace_number=trace_number,
+                           payer_identifier=payer_identifier, production_date=payment_date,
+                           balanced=bpr_offset == 0)
             out["remittance"] = rid
             seg = 10
             for p in pays:
