@@ -9,7 +9,13 @@
 * **277CA** claim-level status (``claim_statuses.level = 'claim'``), matched to
   ``submissions.patient_control_number``: category A1/A2/A5 → submission (and claim) **accepted**, with
   ``claims.payer_claim_number`` from REF*1K; A3/A4/A6/A7/A8 (or any other category the loader marked not
-  accepted) → **rejected**. When one 277CA carries both for a claim, rejection wins.
+  accepted, e.g. a claim whose only rejecting STC is on a 2220D service line) → **rejected**. When one
+  277CA carries both for a claim, rejection wins.
+* **277CA above claim level**: a rejecting 2200B (``level = 'batch'``; STC category A3/A4/A6-A8 or not
+  accepted — e.g. STC03 = U with no 2000D loops) rejects every submission of the 837 it names (2200B
+  TRN02 = our BHT03 = ``CF`` + ISA13 + ST02); a rejecting 2200C (``level = 'provider'``) rejects the
+  submissions of that 837 (its 2200B's) whose billing provider NPI is the 2100C NM109. Only submissions
+  still ``submitted`` or ``accepted`` change; each such row is applied once (``applied_at``).
 
 A claim follows its submission only when that submission is the claim's latest attempt and the
 lifecycle allows the change (a paid claim is never sent back to accepted). Idempotent: 277CA rows get
@@ -36,8 +42,10 @@ REJECT_CATEGORIES = ("A3", "A4", "A6", "A7", "A8")
 
 def apply_acknowledgments(engine: Engine, *, actor: str) -> dict[str, Any]:
     """Apply every not yet applied acknowledgment. Returns counts:
-    ``{"accepted", "rejected", "rejected_999", "rejected_ta1", "unmatched", "ignored",
-    "claims_accepted", "claims_rejected"}``."""
+    ``{"accepted", "rejected", "rejected_277ca", "rejected_277ca_batch", "rejected_277ca_provider",
+    "levels_unmatched", "rejected_999", "rejected_ta1", "unmatched", "ignored", "claims_accepted",
+    "claims_rejected"}`` (``rejected`` is the sum of the rejected_* submission counts;
+    ``levels_unmatched``: rejecting 2200B/2200C rows that named no 837 of ours)."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with engine.begin() as conn:
         q = Sql(conn)
@@ -46,6 +54,59 @@ def apply_acknowledgments(engine: Engine, *, actor: str) -> dict[str, Any]:
             audit(conn, actor=actor, action="apply_acknowledgments", object_type="batch", object_id=None,
                   detail=result)
     return result
+
+
+def _above_claim_level(q: Sql, p: dict[str, Any]) -> dict[str, int]:
+    """277CA rejections at 2200B (batch) and 2200C (billing provider) level, added to ``cf_ack_reject``
+    (sources ``277B``/``277C``) for every submission they cover that the payer has not answered otherwise
+    (status submitted or accepted). The 2200B TRN02 is our 837's BHT03 (``CF`` + ISA13 + ST02, see
+    :mod:`edi.x837.batch`); a 2200C row belongs to the 2200B before it in the same transaction set and
+    covers the claims of that 837 whose billing provider NPI is its NM109. Every unapplied batch/provider
+    row gets ``applied_at``."""
+    reject = sql_in(REJECT_CATEGORIES)
+    rejecting = f"(cs.accepted = false OR cs.category IN {reject})"
+    # Each unapplied rejecting level row with the 837 it refers to (a provider row: its 2200B's trace).
+    q.temp_table(
+        "cf_ack_level",
+        f"""SELECT cs.id AS id, cs.level AS level, cs.entity_identifier AS npi,
+                   COALESCE((SELECT b.trace_number FROM claim_statuses b
+                             WHERE b.interchange_id = cs.interchange_id AND b.st02 = cs.st02
+                               AND b.level = 'batch' AND b.segment_no < cs.segment_no
+                             ORDER BY b.segment_no DESC LIMIT 1), cs.trace_number) AS bht03
+            FROM claim_statuses cs
+            WHERE cs.level IN ('batch', 'provider') AND cs.applied_at IS NULL AND {rejecting}""",
+    )
+    covered = """SELECT DISTINCT v.id AS level_id, v.level AS level, s.id AS submission_id
+        FROM cf_ack_level v
+        JOIN interchanges i ON i.direction = 'out' AND v.bht03 LIKE 'CF%'
+         AND i.isa13 = substr(v.bht03, 3, 9)
+        JOIN submissions s ON s.interchange_id = i.id AND s.st02 = substr(v.bht03, 12)
+        {provider}
+        WHERE v.level = '{level}'"""
+    by_provider = """JOIN claims c ON c.id = s.claim_id
+        JOIN providers pv ON pv.id = c.billing_provider_id AND pv.npi = v.npi"""
+    q.temp_table(
+        "cf_ack_covered",
+        covered.format(provider="", level="batch") + " UNION "
+        + covered.format(provider=by_provider, level="provider"),
+    )
+    out = {
+        "rejected_277ca_batch": 0, "rejected_277ca_provider": 0,
+        "levels_unmatched": int(q.scalar(
+            "SELECT COUNT(*) FROM cf_ack_level v WHERE v.id NOT IN (SELECT level_id FROM cf_ack_covered)") or 0),
+    }
+    for level, source in (("batch", "277B"), ("provider", "277C")):
+        out[f"rejected_277ca_{level}"] = q.run(
+            f"""INSERT INTO cf_ack_reject (submission_id, source)
+                SELECT DISTINCT c.submission_id, '{source}' FROM cf_ack_covered c
+                JOIN submissions s ON s.id = c.submission_id
+                WHERE c.level = '{level}' AND s.status IN ('submitted', 'accepted')
+                  AND c.submission_id NOT IN (SELECT submission_id FROM cf_ack_reject)"""
+        ).rowcount
+    q.run("UPDATE claim_statuses SET applied_at = :now WHERE level IN ('batch', 'provider') AND applied_at IS NULL",
+          p)
+    q.drop("cf_ack_level", "cf_ack_covered")
+    return out
 
 
 def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
@@ -77,6 +138,7 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
             JOIN submissions s ON s.interchange_id = i.id
             WHERE a.kind = 'TA1' AND a.accepted = false AND s.status = 'submitted'""",
     )
+    levels = _above_claim_level(q, p)
     rejected_999 = int(q.scalar("SELECT COUNT(DISTINCT submission_id) FROM cf_ack_reject WHERE source = '999'") or 0)
     rejected_ta1 = int(q.scalar("SELECT COUNT(DISTINCT submission_id) FROM cf_ack_reject WHERE source = 'TA1'") or 0)
     q.run("UPDATE submissions SET status = 'rejected' WHERE id IN (SELECT submission_id FROM cf_ack_reject)")
@@ -87,8 +149,7 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
     q.temp_table(
         "cf_ack_277",
         f"""SELECT s.id AS submission_id, s.claim_id AS claim_id,
-                   MAX(CASE WHEN cs.category IN {reject} OR (cs.accepted = false AND cs.category NOT IN {accept}
-                                                            AND cs.category LIKE 'A%') THEN 1 ELSE 0 END) AS rej,
+                   MAX(CASE WHEN cs.category IN {reject} OR cs.accepted = false THEN 1 ELSE 0 END) AS rej,
                    MAX(CASE WHEN cs.category IN {accept} THEN 1 ELSE 0 END) AS acc,
                    MAX(CASE WHEN cs.category IN {accept} THEN cs.payer_claim_number END) AS payer_claim_number
             FROM claim_statuses cs
@@ -157,8 +218,10 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
     q.drop("cf_ack_reject", "cf_ack_277", "cf_ack_claim")
     return {
         "accepted": accepted,
-        "rejected": rejected + rejected_999 + rejected_ta1,
+        "rejected": rejected + rejected_999 + rejected_ta1 + levels["rejected_277ca_batch"]
+        + levels["rejected_277ca_provider"],
         "rejected_277ca": rejected,
+        **levels,
         "rejected_999": rejected_999,
         "rejected_ta1": rejected_ta1,
         "unmatched": unmatched,
