@@ -4,7 +4,13 @@ Partner profiles come from the environment (``CLAIMFLOW_PARTNER_<NAME>_*`` or a 
 ``CLAIMFLOW_PARTNER_<NAME>``, see :mod:`sftp.partner`). Nothing heavy is imported until a handler runs.
 
 Exit codes follow ``claimflow.cli``: 0 success; 1 the command ran but something was refused or failed
-(profile mismatch, host key, authentication, network after retries); 2 bad usage or configuration.
+(profile mismatch, host key, authentication, network after retries, a remote file not fetched: too big,
+too slow, refused); 2 bad usage or configuration.
+
+``put`` checks *every* interchange of a file (ISA15 usage, ISA07/08 receiver, ISA05/06 sender) against
+the profile; a refusal names the interchange's position, ISA13 and byte offset. ``fetch`` prints one
+``failed  '<name>': <reason>`` line per remote file it could not take (``--json``: on stderr) and goes on
+with the others.
 
 ::
 
@@ -140,14 +146,18 @@ def cmd_sftp_fetch(args: argparse.Namespace) -> int:
     inbox = Path(args.inbox) if args.inbox else _default_inbox(profile.name)
     ledger = JsonFileLedger(inbox / JsonFileLedger.FILENAME)
     got: list[FetchedFile] = []
+    failed: dict[str, str] = {}  # escaped remote name → one-line reason (the last attempt's)
 
     def attempt() -> None:
         with open_sftp(profile) as sftp:
             try:
-                got.extend(fetch_new(sftp, profile, inbox, ledger, stability_wait=args.stability_wait))
+                result = fetch_new(sftp, profile, inbox, ledger, stability_wait=args.stability_wait)
             except TransientTransferError as exc:
                 got.extend(f for f in exc.fetched if isinstance(f, FetchedFile))
                 raise
+            got.extend(result)
+            failed.clear()
+            failed.update((f.name, f.reason) for f in result.failed)
 
     policy = RetryPolicy(attempts=1) if args.no_retry else RetryPolicy.from_profile(profile)
     failure = None
@@ -160,12 +170,19 @@ def cmd_sftp_fetch(args: argparse.Namespace) -> int:
             print(json.dumps(f.to_json()))
         else:
             print(f"new  {f.local_path}  ({f.size} bytes, sha256 {f.sha256[:12]}…, remote {f.remote_path})")
+    for name, reason in failed.items():  # one line per file that was not taken; stdout keeps its keys
+        if args.json:
+            _err(f"not fetched: {name}: {reason}")
+        else:
+            print(f"failed  {name}: {reason}")
     if not args.json:
         print(f"{len(got)} new file(s) from partner {profile.name} in {inbox}")
+        if failed:
+            print(f"{len(failed)} file(s) not fetched (see above); the next fetch tries them again")
     if failure:
         _err(failure)
         return 1
-    return 0
+    return 1 if failed else 0
 
 
 # ----------------------------------------------------------------------------------------- sandbox serve

@@ -134,6 +134,13 @@ def open_sftp(profile: PartnerProfile, *, timeout: float | None = None) -> Itera
         try:
             sftp = client.open_sftp()
         except (paramiko.SSHException, OSError, EOFError) as exc:
+            transport = client.get_transport()
+            if not isinstance(exc, SFTPError) and (transport is None or not transport.is_active()):
+                # the server hung up (paramiko says only "Socket is closed"): e.g. too many connections
+                raise TransientTransferError(
+                    f"partner {profile.name} ({profile.username}@{profile.address}): the server closed "
+                    "the connection while the SFTP channel was opened"
+                ) from None
             raise translate_ssh_error(exc, profile, "opening the SFTP channel") from None
         try:
             channel = sftp.get_channel()

@@ -183,6 +183,7 @@ class SandboxServer:
         self.max_connections_per_partner = max_connections_per_partner
         self.max_connections = max_connections
         self._sessions: dict[str, int] = {}  # partner → authenticated connections (event loop only)
+        self._over_cap: set[Any] = set()  # connections past their mailbox's cap (event loop only)
         self._usage: dict[str, int] = {}  # partner → bytes in inbound/ as last counted (under _lock)
         self.root = Path(root).resolve()
         self.host = host
@@ -398,6 +399,7 @@ class SandboxServer:
 
             def connection_lost(self, exc: Exception | None) -> None:
                 server._conns.discard(self._conn)
+                server._over_cap.discard(self._conn)
                 if self._partner is not None:
                     server._sessions[self._partner] -= 1
                     self._partner = None
@@ -406,10 +408,10 @@ class SandboxServer:
                 assert self._conn is not None
                 user = self._conn.get_extra_info("username")
                 if server._sessions.get(user, 0) >= server.max_connections_per_partner:
+                    # disconnected when it asks for the SFTP subsystem: a disconnect racing the auth
+                    # success would look like a refused key to the client, which never retries that
                     log.warning("sandbox: partner %s has too many connections; refusing one more", user)
-                    self._conn.disconnect(
-                        asyncssh.DISC_TOO_MANY_CONNECTIONS, "too many connections for this mailbox"
-                    )
+                    server._over_cap.add(self._conn)
                     return
                 server._sessions[user] = server._sessions.get(user, 0) + 1
                 self._partner = user
@@ -434,6 +436,9 @@ class SandboxServer:
                 return False
 
         def sftp_factory(chan: asyncssh.SSHServerChannel[Any]) -> asyncssh.SFTPServer:
+            conn = chan.get_connection()
+            if conn in server._over_cap:
+                conn.disconnect(asyncssh.DISC_TOO_MANY_CONNECTIONS, "too many connections for this mailbox")
             return _mailbox_sftp_server_class()(chan, server)
 
         self._acceptor = await asyncssh.listen(

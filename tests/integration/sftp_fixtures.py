@@ -419,6 +419,125 @@ class ExchangeContract:
                 upload(s, other, p)
         assert os.listdir(backend.out_dir) == []
 
+    # ---------------------------------------------------------------------------------- hostile mailbox
+    def test_undecodable_and_very_long_names_do_not_stop_the_fetch(
+        self, backend: Backend, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        p = backend.profile
+        raw = os.path.join(os.fsencode(backend.in_dir), b"bad\xff\xfename.999")
+        with open(raw, "wb") as fh:  # a name that is not UTF-8: paramiko's listdir_attr raises on it
+            fh.write(b"ISA*undecodable~")
+        long_name = "L" * 242 + ".999"  # 246 characters: a safe name, too long for ".<name>.<rand>.part"
+        backend.put_response(long_name, b"ISA*long~")
+        backend.put_response("good.999", b"ISA*good~")
+        inbox = tmp_path / "inbox"
+        with caplog.at_level(logging.WARNING, logger="sftp.transfer"), open_sftp(p) as s:
+            got = fetch_new(s, p, inbox, JsonFileLedger(inbox))
+        assert sorted(f.remote_name for f in got) == sorted(["good.999", long_name])
+        assert {f.local_path.name: f.local_path.read_bytes() for f in got} == {
+            "good.999": b"ISA*good~",
+            long_name: b"ISA*long~",
+        }
+        assert [(f.name, f.reason) for f in got.skipped] == [
+            (repr(b"bad\xff\xfename.999"), "the name is not UTF-8")
+        ]
+        assert got.failed == []
+        assert "b'bad\\xff\\xfename.999'" in caplog.text  # escaped bytes, never the raw name
+        assert not [n for n in os.listdir(inbox) if n.endswith(".part")]
+
+    def test_file_over_the_size_cap_is_refused_from_the_listing(
+        self, backend: Backend, tmp_path: Path
+    ) -> None:
+        p = replace(backend.profile, max_file_size=64 * 1024)
+        backend.put_response("huge.835", b"ISA*" + b"x" * (200 * 1024))
+        backend.put_response("small.999", b"ISA*small~")
+        inbox = tmp_path / "inbox"
+        with open_sftp(p) as s:
+            got = fetch_new(s, p, inbox, JsonFileLedger(inbox))
+        assert [f.remote_name for f in got] == ["small.999"]
+        assert [f.name for f in got.failed] == ["'huge.835'"]
+        assert "max_file_size" in got.failed[0].reason and "\n" not in got.failed[0].reason
+        assert sorted(n for n in os.listdir(inbox) if not n.startswith(".claimflow")) == ["small.999"]
+
+    def test_file_growing_past_the_cap_while_streaming_is_abandoned(
+        self, backend: Backend, tmp_path: Path
+    ) -> None:
+        cap = 4 * 1024 * 1024
+        p = replace(backend.profile, max_file_size=cap, stability_wait=0.0)
+        growing = backend.put_response("grows.835", b"ISA*" + b"g" * (3 * 1024 * 1024))
+        inbox = tmp_path / "inbox"
+        ledger = JsonFileLedger(inbox)
+        grew: list[int] = []
+
+        def partner_appends(got: int, total: int) -> None:
+            if not grew and got > total // 3:
+                with open(growing, "ab") as fh:
+                    fh.write(b"more" * (512 * 1024))  # now 5 MiB: past the cap
+                grew.append(got)
+
+        with open_sftp(p) as s:
+            first = fetch_new(s, p, inbox, ledger, progress=partner_appends)
+            assert grew and list(first) == [] and first.failed == []  # changed while read: left for later
+            assert os.listdir(inbox) == []  # the temp file is gone
+            second = fetch_new(s, p, inbox, ledger)
+        assert list(second) == [] and [f.name for f in second.failed] == ["'grows.835'"]
+        assert "max_file_size" in second.failed[0].reason
+        assert not ledger.entries and os.listdir(inbox) == []
+
+    def test_abandoned_download_keeps_memory_bounded_and_the_session_usable(
+        self, backend: Backend, tmp_path: Path
+    ) -> None:
+        """A file abandoned at its deadline a third of the way in: the rest of it is never pulled into
+        memory (paramiko's prefetch would read every outstanding answer on close), and the next file of
+        the same session arrives intact."""
+        import tracemalloc
+
+        p = backend.profile
+        src = make_interchange(tmp_path / "src.835", size=BIG)
+        backend.put_response("a-big.835", src.read_bytes())
+        backend.put_response("b-next.999", b"ISA*next~")
+        inbox = tmp_path / "inbox"
+        skew = [0.0]
+
+        def clock() -> float:
+            return time.monotonic() + skew[0]
+
+        def stall_at_a_third(got: int, total: int) -> None:
+            if total >= BIG and got > total // 3:
+                skew[0] = 1e6  # the deadline has passed, as if the server had slowed to a trickle
+
+        tracemalloc.start()
+        try:
+            with open_sftp(p) as s:
+                got = fetch_new(s, p, inbox, JsonFileLedger(inbox), progress=stall_at_a_third, clock=clock)
+            _, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert [f.remote_name for f in got] == ["b-next.999"]
+        assert got[0].local_path.read_bytes() == b"ISA*next~"
+        assert [f.name for f in got.failed] == ["'a-big.835'"] and "too slow" in got.failed[0].reason
+        assert peak < 12 * 1024 * 1024, f"peak {peak} bytes while abandoning a {BIG}-byte file"
+        assert sorted(n for n in os.listdir(inbox) if not n.startswith(".claimflow")) == ["b-next.999"]
+
+    def test_upload_checks_every_interchange_of_the_file(self, backend: Backend, tmp_path: Path) -> None:
+        p = backend.profile
+        test_part = make_interchange(tmp_path / "t.part", control="000000001").read_bytes()
+        prod_part = make_interchange(tmp_path / "p.part", usage="P", control="000000002").read_bytes()
+        mixed = tmp_path / "mixed.837"
+        mixed.write_bytes(test_part + b"\n" + prod_part)
+        other = make_interchange(tmp_path / "o.part", receiver="SOMEONEELSE", control="000000003")
+        hidden = tmp_path / "hidden.837"  # the second interchange uses other delimiters
+        hidden.write_bytes(test_part + other.read_bytes().replace(b"*", b"|"))
+        with open_sftp(p) as s:
+            with pytest.raises(ProfileMismatch, match=r"interchange 2 of 2 \(ISA13 '000000002'.*ISA15"):
+                upload(s, mixed, p)
+            with pytest.raises(ProfileMismatch, match=r"interchange 2 of 2 \(ISA13 '000000003'.*receiver"):
+                upload(s, hidden, p)
+            both_test = tmp_path / "both.837"
+            both_test.write_bytes(test_part + make_interchange(tmp_path / "t2", control="000000009").read_bytes())
+            assert not upload(s, both_test, p).already_present
+        assert os.listdir(backend.out_dir) == ["both.837"]
+
 
 def _upload_once(p: PartnerProfile, path: Path) -> object:
     with open_sftp(p) as s:

@@ -3,6 +3,7 @@ chrooted mailboxes, write only to /inbound, on_upload only for finished files, a
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -17,7 +18,7 @@ pytest.register_assert_rewrite("tests.integration.sftp_fixtures")
 
 from claimflow.sandbox.server import SandboxServer, deliver  # noqa: E402
 from sftp.connect import open_sftp  # noqa: E402
-from sftp.errors import AuthenticationFailed, TransientTransferError  # noqa: E402
+from sftp.errors import AuthenticationFailed, SFTPError, TransientTransferError  # noqa: E402
 from sftp.keys import KeyPair, generate_ed25519, parse_public_key  # noqa: E402
 from sftp.partner import PartnerProfile  # noqa: E402
 from sftp.transfer import JsonFileLedger, fetch_new, upload  # noqa: E402
@@ -322,3 +323,137 @@ def test_cli_put_and_fetch(
     assert main(["sftp", "fetch", "--partner", "sbx", "--inbox", str(inbox)]) == 0
     assert "0 new file(s)" in capsys.readouterr().out
     assert main(["sftp", "fetch", "--partner", "nobody"]) == 2
+
+
+# -------------------------------------------------------------------------------------------- hostile server
+
+
+def test_trickling_server_cannot_hang_the_fetch(
+    sandbox: SandboxServer, sandbox_profile: PartnerProfile, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server answers every read of one file with 16 bytes after a pause: always inside the 5 s read
+    timeout, so only the per-file deadline stops it. That file fails with one line; the others arrive."""
+    import asyncio
+
+    from claimflow.sandbox.server import _mailbox_sftp_server_class
+
+    cls = _mailbox_sftp_server_class()
+    real_read = cls.read
+
+    async def trickle(self: object, file_obj: object, offset: int, size: int) -> bytes:
+        data = real_read(self, file_obj, offset, size)
+        if getattr(file_obj, "name", b"").endswith(b"slow.835"):
+            await asyncio.sleep(0.05)
+            return data[:16]
+        return data
+
+    monkeypatch.setattr(cls, "read", trickle)
+    box = sandbox.mailbox(PARTNER) / "outbound"
+    deliver(sandbox.root, PARTNER, "a-first.999", b"ISA*first~")
+    deliver(sandbox.root, PARTNER, "slow.835", b"ISA*" + b"s" * (64 * 1024))  # ~200 s at this pace
+    deliver(sandbox.root, PARTNER, "z-last.999", b"ISA*last~")
+    p = replace(sandbox_profile, io_timeout=5.0, transfer_timeout=1.0, min_transfer_rate=1024 * 1024)
+    inbox = tmp_path / "inbox"
+    t0 = time.monotonic()
+    with open_sftp(p) as s:
+        got = fetch_new(s, p, inbox, JsonFileLedger(inbox))
+    elapsed = time.monotonic() - t0
+    assert sorted(f.remote_name for f in got) == ["a-first.999", "z-last.999"]
+    assert [f.name for f in got.failed] == ["'slow.835'"]
+    reason = got.failed[0].reason
+    assert reason.startswith("too slow:") and "deadline" in reason and "\n" not in reason
+    assert elapsed < 6, f"the fetch took {elapsed:.1f} s"
+    assert sorted(n for n in os.listdir(inbox) if not n.startswith(".claimflow")) == [
+        "a-first.999",
+        "z-last.999",
+    ]
+    assert (box / "slow.835").exists()  # still there for a later run
+
+
+def test_setstat_cannot_grant_setuid_chown_or_a_huge_sparse_file(
+    tmp_path: Path, client_key: KeyPair
+) -> None:
+    srv = SandboxServer(
+        tmp_path / "sb", authorized_keys={PARTNER: client_key.public_line}, max_file_size=1024 * 1024
+    )
+    with srv:
+        p = _profile(srv, client_key)
+        inbound = srv.mailbox(PARTNER) / "inbound"
+        with open_sftp(p) as s:
+            with s.open("/inbound/x.837", "wb") as fh:
+                fh.write(b"ISA*x~")
+            s.chmod("/inbound/x.837", 0o4777)
+            assert os.stat(inbound / "x.837").st_mode & 0o7777 == 0o644
+            s.chmod("/inbound/x.837", 0o2755)
+            assert os.stat(inbound / "x.837").st_mode & 0o7777 == 0o644
+            s.chown("/inbound/x.837", 0, 0)  # ignored, not an error
+            assert os.stat(inbound / "x.837").st_uid == os.getuid()
+            with pytest.raises(OSError):
+                s.truncate("/inbound/x.837", 1 << 40)  # 1 TiB sparse
+            with pytest.raises(OSError), s.open("/inbound/x.837", "r+") as fh:
+                fh.seek(2 * 1024 * 1024)  # a write past the size limit
+                fh.write(b"y")
+                fh.flush()
+            s.truncate("/inbound/x.837", 3)  # shrinking is fine
+        assert os.stat(inbound / "x.837").st_size == 3
+
+
+def test_upload_quota_per_mailbox(tmp_path: Path, client_key: KeyPair) -> None:
+    srv = SandboxServer(
+        tmp_path / "sb",
+        authorized_keys={PARTNER: client_key.public_line},
+        quota_bytes=300 * 1024,
+        max_file_size=200 * 1024,
+    )
+    with srv:
+        p = _profile(srv, client_key)
+        first = make_interchange(tmp_path / "first.837", size=150 * 1024, control="000000001")
+        second = make_interchange(tmp_path / "second.837", size=180 * 1024, control="000000002")
+        inbound = srv.mailbox(PARTNER) / "inbound"
+        with open_sftp(p) as s:
+            upload(s, first, p)
+            with pytest.raises(SFTPError):  # 150 + 180 KiB > 300 KiB
+                upload(s, second, p)
+            assert "second.837" not in os.listdir(inbound)
+            assert sum(e.stat().st_size for e in os.scandir(inbound)) <= 300 * 1024
+            for n in os.listdir(inbound):  # the clearinghouse picked the first file up
+                os.unlink(inbound / n)
+            assert not upload(s, second, p).already_present  # room again: the quota recounts
+        assert (inbound / "second.837").read_bytes() == second.read_bytes()
+
+
+def test_connection_caps(tmp_path: Path, client_key: KeyPair) -> None:
+    srv = SandboxServer(
+        tmp_path / "sb",
+        authorized_keys={PARTNER: client_key.public_line},
+        max_connections_per_partner=2,
+        max_connections=3,
+    )
+    with srv, contextlib.ExitStack() as stack:
+        p = replace(_profile(srv, client_key), connect_timeout=3.0, io_timeout=3.0)
+        sessions = [stack.enter_context(open_sftp(p)) for _ in range(2)]
+        with pytest.raises(TransientTransferError), open_sftp(p) as extra:
+            extra.listdir("/")  # a third login for this mailbox is disconnected at once
+        for s in sessions:
+            assert sorted(s.listdir("/")) == ["inbound", "outbound"]  # the first two are untouched
+        sessions[0].get_channel().get_transport().close()  # one logs out: there is room again
+        deadline = time.monotonic() + 5
+        while srv._sessions[PARTNER] > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        sessions[0] = stack.enter_context(open_sftp(p))
+        assert sessions[0].listdir("/")
+        import socket
+
+        raw = [stack.enter_context(socket.create_connection(("127.0.0.1", srv.port))) for _ in range(2)]
+        time.sleep(0.3)
+        assert len(raw) == 2
+        other = generate_ed25519(tmp_path / "other")
+        srv.add_partner("otherpartner", other.public_line)
+        q = replace(p, username="otherpartner", private_key_path=str(other.private_path), name="other")
+        with pytest.raises(TransientTransferError), open_sftp(q) as s:
+            s.listdir("/")  # 2 sessions + 2 bare sockets = 4 > 3 connections in all
+    with (
+        SandboxServer(tmp_path / "sb", authorized_keys={PARTNER: client_key.public_line}) as again,
+        open_sftp(_profile(again, client_key)) as s,
+    ):
+        assert s.listdir("/")  # the count was per running server
