@@ -12,9 +12,16 @@ Keys live in ``patient_keys`` (never granted) and are computed once per patient 
 keys are never recomputed, so they stay stable even if the salt setting changes; to rotate, delete
 ``patient_keys`` and reconcile again (historic ``aging_buckets`` keep the old keys).
 
-The salt comes from ``CLAIMFLOW_PATIENT_KEY_SALT``; the default (:data:`DEFAULT_SALT`) is public, so
-set a secret salt before the first reconciliation in production. With the default, someone who can
-guess patient ids could compute keys (ids alone are not PHI, but keep the salt secret anyway).
+The salt comes from ``CLAIMFLOW_PATIENT_KEY_SALT`` (the environment, or ``.env`` through
+:class:`claimflow.settings.Settings`); the default (:data:`DEFAULT_SALT`) is public, so with it anyone
+can map patient ids to keys and back. :func:`grant_analyst` therefore refuses to run while the salt is
+the default, and while any stored key was made with the default salt (rotate first: delete
+``patient_keys`` and reconcile again).
+
+:func:`grant_analyst` also takes away what PostgreSQL gives every role through ``PUBLIC``: temporary
+tables (``TEMPORARY`` on the database; roles that write claimflow's tables keep it explicitly — posting
+uses temporary tables), ``CREATE`` on schema ``public``, and the large-object functions (``lo_create``,
+``lo_import``, …) — and refuses while ``lo_compat_privileges`` is on.
 
 The views keep dates of service, claim numbers and amounts (a limited data set, not Safe Harbor
 de-identification): share exports accordingly.
@@ -137,6 +144,10 @@ class AnalystError(Exception):
     """The analyst layer cannot do what was asked (e.g. roles on SQLite, a bad role name)."""
 
 
+class DefaultSaltRefused(AnalystError):
+    """Analysts would get patient keys anyone can reverse (the public default salt)."""
+
+
 def view_name(dialect: str, name: str) -> str:
     """``analyst.claims`` on PostgreSQL, ``analyst_claims`` on SQLite."""
     if name not in VIEWS:
@@ -169,8 +180,17 @@ def drop_views(conn: Connection) -> None:
         conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA}"))
 
 
+def configured_salt() -> str | None:
+    """The salt set for this installation (environment first, then ``.env``), or None."""
+    if os.environ.get(SALT_ENV):
+        return os.environ[SALT_ENV]
+    from claimflow.settings import get_settings
+
+    return get_settings().patient_key_salt or None
+
+
 def patient_salt() -> str:
-    return os.environ.get(SALT_ENV) or DEFAULT_SALT
+    return configured_salt() or DEFAULT_SALT
 
 
 def patient_key(patient_id: int, salt: str | None = None) -> str:
@@ -208,7 +228,34 @@ def refresh_patient_keys(conn: Connection, salt: str | None = None) -> int:
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
-def grant_analyst(engine: Engine, role: str) -> None:
+#: Large-object functions PUBLIC may execute by default (server-side import/export are superuser-only
+#: already; revoked anyway in case ``lo_compat_privileges`` or a grant opened them).
+LARGE_OBJECT_FUNCTIONS = (
+    "lo_create(oid)", "lo_creat(integer)", "lo_from_bytea(oid, bytea)", "lo_import(text)",
+    "lo_import(text, oid)", "lo_export(oid, text)", "lo_open(oid, integer)", "lo_put(oid, bigint, bytea)",
+    "lo_get(oid)", "lo_get(oid, bigint, integer)", "lo_unlink(oid)", "lowrite(integer, bytea)",
+    "loread(integer, integer)", "lo_truncate(integer, integer)", "lo_truncate64(integer, bigint)",
+)
+
+
+def check_salt() -> None:
+    """Refuse the public default salt (:class:`DefaultSaltRefused`)."""
+    salt = configured_salt()
+    if not salt or salt == DEFAULT_SALT:
+        raise DefaultSaltRefused(f"set {SALT_ENV} to a secret salt first: with the default salt every "
+                                 "patient key can be reversed")
+
+
+def _default_salted_keys(conn: Connection) -> int:
+    """How many stored patient keys were computed with the public default salt."""
+    return int(conn.execute(
+        text("SELECT count(*) FROM patient_keys k WHERE k.patient_key = substr(encode(sha256(convert_to("
+             f":salt || ':' || CAST(k.patient_id AS TEXT), 'UTF8')), 'hex'), 1, {KEY_LENGTH})"),
+        {"salt": DEFAULT_SALT},
+    ).scalar_one())
+
+
+def grant_analyst(engine: Engine, role: str) -> list[str]:
     """PostgreSQL only: make ``role`` able to read the analyst views and nothing else. Idempotent.
 
     The role is created ``NOLOGIN`` when missing: it is a group role; give people access with
@@ -216,24 +263,71 @@ def grant_analyst(engine: Engine, role: str) -> None:
     left as it is (its LOGIN attribute and password are not touched). Grants: USAGE on schema
     ``analyst``, SELECT on its views (also on views created later, through default privileges);
     every privilege on public tables and sequences is revoked, and CONNECT on the database is granted.
+
+    Locked down against PUBLIC's defaults: TEMPORARY on the database is revoked from PUBLIC and the
+    role (roles that can INSERT into claimflow's tables get TEMPORARY explicitly first: posting needs
+    temporary tables), CREATE on schema ``public`` and on the database, and EXECUTE on the large-object
+    functions from PUBLIC. Refuses (:class:`AnalystError`) with the default salt, with keys stored under
+    the default salt, and while ``lo_compat_privileges`` is on. Run it as the tables' owner (as a
+    superuser to also revoke the large-object functions). Returns notes on what it could not do.
     """
     if engine.dialect.name != "postgresql":
         raise AnalystError("analyst roles need PostgreSQL; on SQLite read the analyst_* views directly")
     if not _ROLE.match(role):
         raise AnalystError("role names are lower-case letters, digits and underscores (max 63)")
+    check_salt()
     with engine.begin() as conn:
+        if conn.execute(text("SHOW lo_compat_privileges")).scalar_one() == "on":
+            raise AnalystError("lo_compat_privileges is on (every role can read and write every large "
+                               "object): set it off in postgresql.conf first")
+        stale = _default_salted_keys(conn)
+        if stale:
+            raise DefaultSaltRefused(
+                f"{stale} stored patient keys were made with the default salt: rotate them first "
+                "(DELETE FROM patient_keys, then claimflow reconcile) with the secret salt set")
         exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
         if not exists:
             conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
         refresh_patient_keys(conn)
         db = conn.execute(text("SELECT current_database()")).scalar_one()
+        # Roles that write claimflow's tables (the pipeline) keep temporary tables explicitly.
+        writers = conn.execute(text(
+            "SELECT rolname FROM pg_roles WHERE rolname <> :r AND left(rolname, 3) <> 'pg_' "
+            "AND NOT rolsuper AND has_table_privilege(oid, 'public.ledger_entries', 'INSERT')"
+        ), {"r": role}).scalars().all()
+        for writer in writers:
+            conn.execute(text(f'GRANT TEMPORARY ON DATABASE "{db}" TO "{writer}"'))
+        conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{db}" FROM PUBLIC'))
+        conn.execute(text(f'REVOKE TEMPORARY, CREATE ON DATABASE "{db}" FROM "{role}"'))
         conn.execute(text(f'GRANT CONNECT ON DATABASE "{db}" TO "{role}"'))
         conn.execute(text(f'REVOKE ALL ON ALL TABLES IN SCHEMA public FROM "{role}"'))
         conn.execute(text(f'REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM "{role}"'))
+        conn.execute(text(f'REVOKE TRUNCATE, UPDATE, DELETE ON audit_log FROM PUBLIC, "{role}"'))
+        conn.execute(text("REVOKE CREATE ON SCHEMA public FROM PUBLIC"))
         conn.execute(text(f'REVOKE CREATE ON SCHEMA public FROM "{role}"'))
+        notes: list[str] = []
+        superuser = conn.execute(text("SELECT current_setting('is_superuser')")).scalar_one() == "on"
+        for fn in LARGE_OBJECT_FUNCTIONS:
+            # pg_catalog functions belong to the bootstrap superuser: only a superuser can take PUBLIC's
+            # EXECUTE away (per database). Anyone else is told, once, to rerun as a superuser.
+            if superuser:
+                conn.execute(text(f"REVOKE EXECUTE ON FUNCTION pg_catalog.{fn} FROM PUBLIC"))
+            elif _public_can_execute(conn, f"pg_catalog.{fn}"):
+                notes.append("PUBLIC may still call the large-object functions (lo_create, …): run "
+                             "grant-analyst once as a PostgreSQL superuser to revoke them")
+                break
         conn.execute(text(f'GRANT USAGE ON SCHEMA {SCHEMA} TO "{role}"'))
         conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO "{role}"'))
         conn.execute(text(f'ALTER DEFAULT PRIVILEGES IN SCHEMA {SCHEMA} GRANT SELECT ON TABLES TO "{role}"'))
+    return notes
+
+
+def _public_can_execute(conn: Connection, signature: str) -> bool:
+    """Whether PUBLIC (grantee 0) holds EXECUTE on the function (a NULL ACL means the default: yes)."""
+    return bool(conn.execute(text(
+        "SELECT EXISTS (SELECT 1 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
+        "WHERE p.oid = CAST(:fn AS regprocedure) AND a.grantee = 0 AND a.privilege_type = 'EXECUTE')"
+    ), {"fn": signature}).scalar_one())
 
 
 def _cents_to_decimal(value: Any) -> Any:

@@ -113,10 +113,16 @@ def cmd_payments_import(args: argparse.Namespace) -> int:
 
 
 def cmd_grant_analyst(args: argparse.Namespace) -> int:
-    from claimflow.analyst import grant_analyst
+    from claimflow.analyst import AnalystError, grant_analyst
     from claimflow.db.session import get_engine
 
-    grant_analyst(get_engine(), args.role)
+    try:
+        notes = grant_analyst(get_engine(), args.role)
+    except AnalystError as exc:  # SQLite, a bad role name, the default salt: one line, no traceback
+        print(f"claimflow db grant-analyst: {exc}", file=sys.stderr)
+        return 2
+    for note in notes:
+        print(f"claimflow db grant-analyst: warning: {note}", file=sys.stderr)
     print(f"role {args.role} can read the analyst schema (de-identified views) and nothing else")
     return 0
 
@@ -223,6 +229,24 @@ def _add_optional_subcommands(sub: argparse._SubParsersAction) -> None:  # type:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # PHI at rest is private: every file and folder this process writes is 0600/0700. The previous
+    # umask comes back on return, so calling main() in-process (tests) leaves the caller as it was.
+    import os
+
+    from claimflow.at_rest import private_umask
+
+    previous_umask = private_umask()
+    try:
+        return _main(argv)
+    finally:
+        os.umask(previous_umask)
+
+
+#: Commands that never touch claimflow's data folders (the demo has its own under --workdir).
+_NO_DATA_DIR = frozenset({"parse", "validate", "demo"})
+
+
+def _main(argv: Sequence[str] | None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "parse":
         # Fast path: no SQLAlchemy/pydantic/pandas/Airflow on the way to parsing a file.
@@ -234,6 +258,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if handler is None:
         build_parser().print_help()
         return 2
+    if args.command not in _NO_DATA_DIR:
+        from claimflow.settings import prepare_data_dirs
+
+        prepare_data_dirs()  # data folders 0700 (tightened, with a log line, if they were open)
     return handler(args)
 
 

@@ -7,6 +7,9 @@ Everything lives under ``--workdir`` (default ``./claimflow-demo``), which is wi
   generated keys, and its payer simulator);
 * ``data/`` — outbox, inbox, archive, quarantine, reports; ``logs/`` — each DAG run's full Airflow output.
 
+All of it is private (PHI at rest): the demo runs with umask 077 (so do its DAG runners), the workdir and
+every folder in it are 0700, the database and every other file 0600.
+
 Night 1 seeds a practice and runs ``claims_submission`` (837s → sandbox; acknowledgments come back at
 once). Night 2 the sandbox pays (835s), ``clearinghouse_inbox`` collects and loads everything, a sample
 patient-payment file is imported, and ``nightly_reconciliation`` posts and reconciles. The DAGs run with
@@ -72,7 +75,9 @@ def _environment(workdir: Path) -> dict[str, str]:
 
 
 def _fresh_workdir(workdir: Path) -> None:
-    workdir.mkdir(parents=True, exist_ok=True)
+    from claimflow.at_rest import ensure_private_dir
+
+    ensure_private_dir(workdir)  # 0700 (tightened if it exists open): it holds the PHI database
     for name in ("claimflow.db", "claimflow.db-wal", "claimflow.db-shm"):
         (workdir / name).unlink(missing_ok=True)
     for name in ("airflow", "sandbox", "data", "logs", "keys"):
@@ -243,14 +248,37 @@ def run_two_nights(
     """Seed, then night 1 (submit) and night 2 (collect, import patient payments, reconcile) with the real
     DAGs. Returns the summary dict. Used by the demo (SQLite + sandbox) and by the integration test
     (PostgreSQL + OpenSSH sshd)."""
+    from claimflow.at_rest import private_umask
+
+    previous_umask = private_umask()  # inherited by the DAG runners and airflow db migrate
+    try:
+        return _run_two_nights(workdir, database_url=database_url, make_clearinghouse=make_clearinghouse,
+                               patients=patients, claims=claims, seed=seed, progress=progress,
+                               after_seed=after_seed)
+    finally:
+        os.umask(previous_umask)
+
+
+def _run_two_nights(
+    workdir: Path,
+    *,
+    database_url: str,
+    make_clearinghouse: Callable[[Path], Any],
+    patients: int,
+    claims: int,
+    seed: int,
+    progress: Callable[[str], None],
+    after_seed: Callable[[Any], None] | None,
+) -> dict[str, Any]:
     workdir = workdir.resolve()
     _fresh_workdir(workdir)
     env = _environment(workdir)
     env["CLAIMFLOW_DATABASE_URL"] = database_url
     os.environ.update(env)
-    from claimflow.settings import reset_settings_cache
+    from claimflow.settings import prepare_data_dirs, reset_settings_cache
 
     reset_settings_cache()
+    prepare_data_dirs()  # data/ and its outbox, inbox, archive, quarantine, reports: 0700
     night1 = dt.date.today() - dt.timedelta(days=1)
     night2 = night1 + dt.timedelta(days=1)
     from claimflow.db.migrate import upgrade

@@ -13,6 +13,9 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    from claimflow.at_rest import private_umask
+
+    private_umask()  # everything the DAG writes is private (tasks set it too; this covers Airflow's own files)
     dag_id, day, result_path = argv[0], dt.date.fromisoformat(argv[1]), Path(argv[2])
     from airflow.sdk import DAG
 

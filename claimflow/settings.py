@@ -3,6 +3,10 @@ or a ``.env`` file in the working directory; nothing secret is ever a default in
 
 Partner (clearinghouse) connection details live in ``sftp.partner`` profiles, loaded from
 ``CLAIMFLOW_PARTNER_<NAME>`` variables or Airflow connections, not here.
+
+At rest, everything under ``data_dir`` is private: :func:`prepare_data_dirs` creates (or tightens) the
+data folder and its outbox, inbox, archive, quarantine and reports folders as 0700, and
+:func:`private_umask` (from :mod:`claimflow.at_rest`) makes every file claimflow writes 0600.
 """
 
 from __future__ import annotations
@@ -13,6 +17,10 @@ from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from claimflow.at_rest import ensure_private_dir, private_umask
+
+__all__ = ["Settings", "get_settings", "prepare_data_dirs", "private_umask", "reset_settings_cache"]
 
 
 class Settings(BaseSettings):
@@ -39,6 +47,12 @@ class Settings(BaseSettings):
     max_claims_per_st: int = Field(default=5000, ge=1, le=5000)
     max_claims_per_file: int = Field(default=5000, ge=1, description="Claims per interchange (per file).")
     carc_file: Path | None = Field(default=None, description="Customer-supplied CARC descriptions CSV.")
+    patient_key_salt: str | None = Field(
+        default=None,
+        description="Secret salt of the analysts' patient keys (CLAIMFLOW_PATIENT_KEY_SALT); see "
+        "claimflow.analyst. Unset means the public default, which grant-analyst refuses.",
+        repr=False,
+    )
     timezone: str = "UTC"
 
     @property
@@ -56,6 +70,23 @@ class Settings(BaseSettings):
     @property
     def quarantine_dir(self) -> Path:
         return self.data_dir / "quarantine"
+
+    @property
+    def reports_dir(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def private_dirs(self) -> tuple[Path, ...]:
+        """The folders that hold PHI at rest: all 0700."""
+        return (self.data_dir, self.outbox_dir, self.inbox_dir, self.archive_dir, self.quarantine_dir,
+                self.reports_dir)
+
+
+def prepare_data_dirs(settings: Settings | None = None) -> tuple[Path, ...]:
+    """Create the data folders 0700, or tighten existing ones that are open to group or others (one log
+    line per folder tightened). Idempotent and cheap; entry points call it before they write anything."""
+    settings = settings or get_settings()
+    return tuple(ensure_private_dir(d) for d in settings.private_dirs)
 
 
 @functools.cache

@@ -63,7 +63,18 @@ def default_args() -> dict[str, Any]:
         "execution_timeout": dt.timedelta(minutes=30),
         "retry_policy": retry_policy(),
         "on_failure_callback": explain_failure,
+        "on_execute_callback": private_files,
     }
+
+
+def private_files(context: dict[str, Any]) -> None:
+    """Before each task: umask 077 in the task's process, so every file it writes (837s, archived inbound
+    files, reports, SQLite) is private; and the data folders exist 0700 (tightened if open)."""
+    from claimflow.at_rest import private_umask
+    from claimflow.settings import prepare_data_dirs
+
+    private_umask()
+    prepare_data_dirs()
 
 
 def explain_failure(context: dict[str, Any]) -> None:

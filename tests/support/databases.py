@@ -60,13 +60,25 @@ def drop_pg_database(url: str) -> None:
 
 
 def truncate_all(engine: Engine) -> None:
+    """Empty every table between tests. ``audit_log`` refuses TRUNCATE (PostgreSQL, migration 0003) and
+    DELETE (both backends): as the owner, switch its triggers off inside this one transaction only
+    (the ALTERs roll back with it on error). Test-only: production code never disables them, and the
+    pipeline's role does not own the tables, so it could not."""
     names = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
     with engine.begin() as conn:
         if engine.dialect.name == "postgresql":
+            conn.execute(text("ALTER TABLE audit_log DISABLE TRIGGER USER"))
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
         else:
+            guards = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
+                                       "AND tbl_name = 'audit_log'")).all()
+            for name, _sql in guards:
+                conn.execute(text(f'DROP TRIGGER "{name}"'))
             for t in reversed(Base.metadata.sorted_tables):
                 conn.execute(t.delete())
+            for _name, sql in guards:
+                conn.execute(text(sql))
 
 
 _SQLITE_TEMPLATE: Path | None = None
@@ -81,4 +93,5 @@ def migrated_sqlite(path: Path) -> str:
         upgrade(f"sqlite:///{template}")
         _SQLITE_TEMPLATE = template
     shutil.copyfile(_SQLITE_TEMPLATE, path)
+    os.chmod(path, 0o600)  # like a database claimflow creates (PHI at rest is private)
     return f"sqlite:///{path}"
