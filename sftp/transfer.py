@@ -1034,7 +1034,10 @@ def _commit(
     shas_in_batch: set[str] = set()
     for item in batch:
         now = after.get(item.name)
-        if now is not None and (int(now.st_size or 0) != item.size or int(now.st_mtime or 0) != item.mtime):
+        if now is not None and (
+            (now.st_size is not None and int(now.st_size) != item.size)
+            or int(now.st_mtime or 0) != item.mtime
+        ):
             log.info(
                 "partner %s: %s changed while being fetched; leaving it for the next run",
                 profile.name,
