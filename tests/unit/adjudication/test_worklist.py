@@ -24,7 +24,7 @@ from adjudication.worklist import (
 )
 from claimflow.db import models as m
 
-from .builders import D, Pay, reversal_of, standard_pay
+from .builders import D, reversal_of, standard_pay
 from .worklist_builders import RUN, denial_pay, every_source, fee, scrub_hold
 
 NEXT = RUN + dt.timedelta(days=1)
@@ -206,4 +206,3 @@ def test_no_phi_in_reasons_and_bad_filters(engine: Engine) -> None:
     with pytest.raises(WorkItemError, match="unknown queue"):
         list_items(engine, queue="nope")
     assert {i["queue"] for i in list_items(engine, queue="denials")} == {"denials"}
-    _ = Pay  # builders re-exported for readers of this module
