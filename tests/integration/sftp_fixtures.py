@@ -534,7 +534,9 @@ class ExchangeContract:
             with pytest.raises(ProfileMismatch, match=r"interchange 2 of 2 \(ISA13 '000000003'.*receiver"):
                 upload(s, hidden, p)
             both_test = tmp_path / "both.837"
-            both_test.write_bytes(test_part + make_interchange(tmp_path / "t2", control="000000009").read_bytes())
+            both_test.write_bytes(
+                test_part + make_interchange(tmp_path / "t2", control="000000009").read_bytes()
+            )
             assert not upload(s, both_test, p).already_present
         assert os.listdir(backend.out_dir) == ["both.837"]
 

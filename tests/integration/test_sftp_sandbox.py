@@ -370,9 +370,7 @@ def test_trickling_server_cannot_hang_the_fetch(
     assert (box / "slow.835").exists()  # still there for a later run
 
 
-def test_setstat_cannot_grant_setuid_chown_or_a_huge_sparse_file(
-    tmp_path: Path, client_key: KeyPair
-) -> None:
+def test_setstat_cannot_grant_setuid_chown_or_a_huge_sparse_file(tmp_path: Path, client_key: KeyPair) -> None:
     srv = SandboxServer(
         tmp_path / "sb", authorized_keys={PARTNER: client_key.public_line}, max_file_size=1024 * 1024
     )
@@ -457,3 +455,80 @@ def test_connection_caps(tmp_path: Path, client_key: KeyPair) -> None:
         open_sftp(_profile(again, client_key)) as s,
     ):
         assert s.listdir("/")  # the count was per running server
+
+
+def test_cli_put_checks_every_interchange_and_fetch_lists_failures(
+    sandbox: SandboxServer,
+    sandbox_profile: PartnerProfile,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import json
+
+    from claimflow.sftp_cli import main
+
+    p = sandbox_profile
+    for field, value in {
+        "HOST": p.host,
+        "PORT": p.port,
+        "USERNAME": p.username,
+        "HOST_KEY": p.host_key,
+        "PRIVATE_KEY_PATH": p.private_key_path,
+        "ISA_RECEIVER_ID": "SANDBOXCH",
+        "STABILITY_WAIT": "0",
+        "RETRY_MAX_TOTAL": "1",
+        "MAX_FILE_SIZE": "4096",
+    }.items():
+        monkeypatch.setenv(f"CLAIMFLOW_PARTNER_SBX_{field}", str(value))
+    mixed = tmp_path / "mixed.837"
+    mixed.write_bytes(
+        make_interchange(tmp_path / "t.x12", control="000000001").read_bytes()
+        + b"\n"
+        + make_interchange(tmp_path / "p.x12", usage="P", control="000000002").read_bytes()
+    )
+    assert main(["sftp", "put", str(mixed), "--partner", "sbx", "--json"]) == 1
+    (line,) = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert line["status"] == "refused"
+    assert "interchange 2 of 2 (ISA13 '000000002'" in line["error"] and "ISA15" in line["error"]
+    assert os.listdir(sandbox.mailbox(PARTNER) / "inbound") == []
+
+    deliver(sandbox.root, PARTNER, "big.835", b"ISA*" + b"b" * 8192)
+    deliver(sandbox.root, PARTNER, "ok.999", b"ISA*999~")
+    inbox = tmp_path / "inbox"
+    assert main(["sftp", "fetch", "--partner", "sbx", "--inbox", str(inbox)]) == 1
+    out = capsys.readouterr().out
+    assert "ok.999" in out and "1 new file(s)" in out
+    assert "failed  'big.835': 8196 bytes listed, over the partner's max_file_size of 4096" in out
+    assert main(["sftp", "fetch", "--partner", "sbx", "--inbox", str(inbox), "--json"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # stdout keeps one JSON object per fetched file, nothing else
+    assert "not fetched: 'big.835'" in captured.err
+
+
+def test_cli_refuses_a_private_key_readable_by_others(
+    sandbox: SandboxServer,
+    sandbox_profile: PartnerProfile,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from claimflow.sftp_cli import main
+
+    p = sandbox_profile
+    assert p.private_key_path is not None
+    os.chmod(p.private_key_path, 0o644)
+    for field, value in {
+        "HOST": p.host,
+        "PORT": p.port,
+        "USERNAME": p.username,
+        "HOST_KEY": p.host_key,
+        "PRIVATE_KEY_PATH": p.private_key_path,
+        "ISA_RECEIVER_ID": "SANDBOXCH",
+    }.items():
+        monkeypatch.setenv(f"CLAIMFLOW_PARTNER_SBX_{field}", str(value))
+    assert main(["sftp", "fetch", "--partner", "sbx", "--inbox", str(tmp_path / "in"), "--no-retry"]) == 1
+    err = capsys.readouterr().err
+    assert "has mode 0644" in err and "chmod 600" in err
+    os.chmod(p.private_key_path, 0o600)
+    assert main(["sftp", "fetch", "--partner", "sbx", "--inbox", str(tmp_path / "in"), "--no-retry"]) == 0
