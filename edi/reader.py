@@ -284,7 +284,7 @@ def _open(source: Source) -> tuple[IO[bytes] | None, bytes | None, bool]:
 class _Input:
     """Chunks of decoded text; the decoder is chosen once the head has been seen."""
 
-    __slots__ = ("_allowed", "_data", "_dec", "_fh", "_pos", "chunk_size", "eof", "name")
+    __slots__ = ("_allowed", "_data", "_dec", "_fh", "_pos", "chunk_size", "eof", "name", "padding")
 
     def __init__(self, fh: IO[bytes] | None, data: bytes | None, chunk_size: int, name: str | None) -> None:
         self._fh = fh
@@ -293,6 +293,7 @@ class _Input:
         self.chunk_size = chunk_size
         self.eof = False
         self.name = name
+        self.padding = 0
         self._dec: codecs.IncrementalDecoder | None = None
         self._allowed = _BASE_ALLOWED
 
@@ -345,11 +346,7 @@ class _Input:
             cut = b.find(bad[0])
             pad = self._padding_to_eof(b[cut:])
             if pad is not None:
-                log.warning(
-                    "%s: %d bytes of end-of-file padding (0x1A/NUL/whitespace) after the last segment ignored",
-                    self.name or "<input>",
-                    pad,
-                )
+                self.padding = pad  # logged when the reader reaches the end (not by a head-only probe)
                 b = b[:cut]
                 bad = b""
         if self._dec is None:
@@ -411,17 +408,19 @@ def iter_batches(
     name: str | None = None,
     chunk_size: int = CHUNK_SIZE,
     max_segment: int = MAX_SEGMENT,
+    log_padding: bool = True,
 ) -> Iterator[SegmentBatch]:
     """Segments of ``source`` (path, bytes or binary file) in batches, streaming in ``chunk_size`` reads.
 
     Each batch holds complete, non-empty segments stripped of surrounding whitespace; segment numbers
     count these (ISA = 1). Errors are raised after every good segment before them has been yielded, so
-    a parser reports the first problem in file order.
+    a parser reports the first problem in file order. ``log_padding=False``: end-of-file padding is
+    still ignored but not logged (a probe such as routing, so each file logs it once, when parsed).
     """
     label = source_name(source, name)
     fh, data, opened = _open(source)
     try:
-        yield from _batches(_Input(fh, data, max(chunk_size, 1), label), label, max_segment)
+        yield from _batches(_Input(fh, data, max(chunk_size, 1), label), label, max_segment, log_padding)
     finally:
         if opened and fh is not None:
             fh.close()
@@ -464,7 +463,9 @@ def _head(inp: _Input, name: str | None) -> tuple[bytes, Delimiters, bool]:
     return head, delims, utf8
 
 
-def _batches(inp: _Input, name: str | None, max_segment: int) -> Iterator[SegmentBatch]:
+def _batches(
+    inp: _Input, name: str | None, max_segment: int, log_padding: bool = True
+) -> Iterator[SegmentBatch]:
     head, delims, utf8 = _head(inp, name)
     inp.set_encoding(utf8)
     inp.allow(delims)
@@ -535,6 +536,12 @@ def _batches(inp: _Input, name: str | None, max_segment: int) -> Iterator[Segmen
             if last:
                 # the last segment without a terminator: accept it (the envelope notices truncation)
                 yield SegmentBatch(segno + 1, delims, [last])
+            if inp.padding and log_padding:
+                log.warning(
+                    "%s: %d bytes of end-of-file padding (0x1A/NUL/whitespace) after the last segment ignored",
+                    name or "<input>",
+                    inp.padding,
+                )
             return
         b = inp.raw(inp.chunk_size)
         chunk, pending_error = inp.decode(b, segno)
@@ -587,6 +594,7 @@ def iter_segments(
     name: str | None = None,
     chunk_size: int = CHUNK_SIZE,
     max_segment: int = MAX_SEGMENT,
+    log_padding: bool = True,
 ) -> Iterator[tuple[int, list[str]]]:
     """``(segment_no, elements)`` for every segment; ``elements[0]`` is the segment ID.
 
@@ -596,7 +604,7 @@ def iter_segments(
     label = source_name(source, name)
     known = _known_ids
     for first, delims, segs in iter_batches(
-        source, name=label, chunk_size=chunk_size, max_segment=max_segment
+        source, name=label, chunk_size=chunk_size, max_segment=max_segment, log_padding=log_padding
     ):
         e = delims.element
         n = first - 1

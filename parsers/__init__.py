@@ -108,6 +108,12 @@ def parse_file(
             # or broken interchange, which the envelope locates (``segment 2 (GS): file ends inside …``)
             # better than "not an 835"
             _envelope_check(path, label)
-        raise X12ParseError(f"{_UNSUPPORTED.get(kind, _UNSUPPORTED['other'])}", file=label, segment_no=None)
+        msg = _UNSUPPORTED.get(kind, _UNSUPPORTED["other"])
+        if kind == "277":  # name the guide it is (X212, X228 …), not a guess
+            from parsers.detect import describe_277
+
+            c = classify(head, name=label)
+            msg = f"a {describe_277(c.st03, c.gs08)} is not a 277CA (005010X214); only 277CA is read"
+        raise X12ParseError(msg, file=label, segment_no=None)
     digest = file_sha256 if file_sha256 is not None else sha256_of(path)
     return _load(kind)(path, name=label, file_sha256=digest)

@@ -5,7 +5,9 @@ Routing reads the first segments only (ISA, TA1, GS, ST and, for a 277, the BHT)
 * ST01 decides the transaction (published samples often carry a GS08 that does not match the content);
   without an ST in the head, GS01 does (``HP`` 835, ``FA`` 999/997, ``HN`` 277, ``HC`` 837);
 * a 277 is a 277CA when ST03 or GS08 names ``X214``, or failing that when BHT06 is ``TH`` (a 277CA's
-  transaction type code; a 277 claim status response has ``DG``);
+  transaction type code; a 277 claim status response has ``DG``) and no other 277 guide is named
+  (:data:`OTHER_277_GUIDES`: X212, X213, X228, X364 — each named as itself in error messages by
+  :func:`describe_277`);
 * an interchange that has a TA1 and no functional group in the head is ``TA1``.
 
 ``detect_transaction(head)`` returns the kind; :func:`classify` also returns the codes it used.
@@ -33,6 +35,29 @@ KINDS = (TA1, ACK_999, ACK_997, CLAIM_ACK_277CA, STATUS_277, REMITTANCE_835, CLA
 
 _BY_GS01 = {"HP": REMITTANCE_835, "HN": STATUS_277, "HC": CLAIM_837}
 
+OTHER_277_GUIDES = {
+    "X212": "claim status response to a 276",
+    "X213": "request for additional information",
+    "X228": "health care claim pending status information",
+    "X364": "data reporting acknowledgment",
+}
+"""5010 guides of the 277 transaction that are not the 277CA (005010X214), by their guide code."""
+
+
+def describe_277(*versions: str | None) -> str:
+    """How to name a 277 from its ST03/GS08: ``"277 005010X228 (health care claim pending status
+    information)"``, or ``"277 of no known guide"``. Used in errors, so a file is named as what it is."""
+    for v in versions:
+        if not v:
+            continue
+        for code, what in OTHER_277_GUIDES.items():
+            if code in v:
+                return f"277 {v} ({what})"
+        if "X214" in v:
+            return f"277CA {v}"
+    named = next((v for v in versions if v), None)
+    return f"277 {named}" if named else "277 of no known guide"
+
 
 class Classification(NamedTuple):
     kind: str  # one of KINDS
@@ -52,7 +77,7 @@ def classify(head: bytes, *, name: str | None = None) -> Classification:
     has_ta1 = False
     bht06: str | None = None
     try:
-        for _n, el in iter_segments(head, name=name):
+        for _n, el in iter_segments(head, name=name, log_padding=False):
             sid = el[0]
             if sid == "TA1":
                 has_ta1 = True
@@ -97,7 +122,7 @@ def _kind(
     if tx == "837":
         return CLAIM_837
     if tx == "277":
-        if "X214" in versions or (bht06 == "TH" and "X212" not in versions):
+        if "X214" in versions or (bht06 == "TH" and not any(g in versions for g in OTHER_277_GUIDES)):
             return CLAIM_ACK_277CA
         return STATUS_277
     return OTHER

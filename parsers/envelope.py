@@ -6,7 +6,15 @@ for provenance:
 
 * ``SE01`` = segments counted from ST to SE inclusive; ``SE02`` = ``ST02``;
 * ``GE01`` = transaction sets in the group; ``GE02`` = ``GS06``;
-* ``IEA01`` = functional groups in the interchange; ``IEA02`` = ``ISA13``;
+* ``IEA01`` = functional groups in the interchange; ``IEA02`` = ``ISA13``. An interchange that carries
+  only TA1 segments has no group, so the standard's IEA01 is 0; real senders often write 1 (the number of
+  TA1s: they count the TA1 as if it were a group). That is accepted only when the interchange has no
+  functional group at all and IEA01 equals its number of TA1 segments — a missing group can never hide
+  behind it;
+* ``GS`` has its eight elements: GS04 a CCYYMMDD date, GS05 a time, GS06 1-9 digits, GS07 ``X``/``T``,
+  GS08 a version — a malformed GS is named as such, not reported later as an unsupported version;
+* ``ISA13`` is at most 9 digits, ``ST02`` at most 9 characters (their storage columns,
+  :mod:`parsers.limits_ack`);
 * nothing outside ST..SE but envelope segments (and TA1 between ISA and the first GS); a file must not
   end inside an envelope (a truncated file).
 
@@ -21,6 +29,7 @@ from __future__ import annotations
 
 from edi.errors import X12ParseError
 from edi.reader import check_segment_id
+from parsers.limits_ack import GS06_MAX, ISA13_MAX, ST02_MAX, TA101_MAX, TA105_MAX, check_len
 from parsers.records import InterchangeAck
 from parsers.values import date6
 
@@ -55,6 +64,7 @@ class Envelope:
         "n_isa",
         "n_st",
         "n_st_total",
+        "n_ta1",
         "sha256",
         "st01",
         "st02",
@@ -81,6 +91,7 @@ class Envelope:
         self.n_gs = self.n_st = 0
         self.n_isa = 0
         self.n_st_total = 0
+        self.n_ta1 = 0
         self.last_segno = 0
 
     def error(self, msg: str, segno: int, sid: str | None, element: str | None = None) -> X12ParseError:
@@ -108,6 +119,7 @@ class Envelope:
         elif sid == "TA1":
             if not self.in_isa or self.in_gs:
                 raise self.error("TA1 must follow ISA, outside any functional group", segno, sid)
+            self.n_ta1 += 1
         else:
             el = check_segment_id(el, segno, self.file)
             sid = el[0]
@@ -129,13 +141,14 @@ class Envelope:
         if len(el) < 17:
             raise self.error(f"ISA has {len(el) - 1} elements, 16 required (truncated?)", segno, "ISA")
         isa13 = el[13].strip()
-        if not isa13.isdigit():
+        if not (isa13.isascii() and isa13.isdigit()) or len(isa13) > ISA13_MAX:
             raise self.error("is not a 9-digit interchange control number", segno, "ISA", "ISA13")
         self.isa13 = isa13
         self.isa12 = el[12].strip()
         self.in_isa = True
         self.isa_segno = segno
         self.n_gs = 0
+        self.n_ta1 = 0
         self.n_isa += 1
 
     def gs(self, segno: int, el: list[str]) -> None:
@@ -149,6 +162,7 @@ class Envelope:
             raise self.error(f"GS inside transaction set {self.st02}: its SE is missing", segno, "GS")
         if len(el) < 7 or not el[6].strip():
             raise self.error("is required (group control number)", segno, "GS", "GS06")
+        self._check_gs(segno, el)
         self.gs01 = el[1]
         self.gs02 = el[2] if len(el) > 2 else ""
         self.gs03 = el[3] if len(el) > 3 else ""
@@ -158,6 +172,29 @@ class Envelope:
         self.gs_segno = segno
         self.n_st = 0
         self.n_gs += 1
+
+    def _check_gs(self, segno: int, el: list[str]) -> None:
+        """The GS elements every parser relies on; each problem named by its element, never its value."""
+        if len(el) != 9:
+            raise self.error(
+                f"GS has {len(el) - 1} elements, 8 required (GS01-GS08; a missing or extra separator?)",
+                segno,
+                "GS",
+            )
+        gs04, gs05, gs06 = el[4].strip(), el[5].strip(), el[6].strip()
+        if not (len(gs04) == 8 and gs04.isascii() and gs04.isdigit()):
+            raise self.error("is not a date (CCYYMMDD)", segno, "GS", "GS04")
+        if not (4 <= len(gs05) <= 8 and gs05.isascii() and gs05.isdigit()):
+            raise self.error("is not a time (HHMM, HHMMSS or HHMMSSDD)", segno, "GS", "GS05")
+        if not (gs06.isascii() and gs06.isdigit()) or len(gs06) > GS06_MAX:
+            raise self.error(f"is not a group control number (1-{GS06_MAX} digits)", segno, "GS", "GS06")
+        if el[7].strip() not in ("X", "T"):
+            raise self.error("is not X or T (responsible agency code)", segno, "GS", "GS07")
+        gs08 = el[8].strip()
+        if not gs08 or len(gs08) > 12:
+            raise self.error(
+                "is not a version/release/industry identifier (1-12 characters)", segno, "GS", "GS08"
+            )
 
     def st(self, segno: int, el: list[str]) -> None:
         if self.in_st:
@@ -170,6 +207,7 @@ class Envelope:
             self.bare = True
         if len(el) < 3 or not el[2].strip():
             raise self.error("is required (transaction set control number)", segno, "ST", "ST02")
+        check_len(el[2].strip(), ST02_MAX, self.file, segno, "ST", "ST02")
         self.st01 = el[1]
         self.st02 = el[2].strip()
         self.st03 = el[3].strip() if len(el) > 3 else ""
@@ -217,8 +255,11 @@ class Envelope:
         said = _int(el[1]) if len(el) > 1 else None
         if said is None:
             raise self.error("is not a functional group count", segno, "IEA", "IEA01")
-        if said != self.n_gs:
-            raise self.error(f"says {said} functional groups, counted {self.n_gs}", segno, "IEA", "IEA01")
+        if said != self.n_gs and not (self.n_gs == 0 and self.n_ta1 and said == self.n_ta1):
+            counted = f"counted {self.n_gs}"
+            if self.n_ta1:
+                counted += f" (and {self.n_ta1} TA1)"
+            raise self.error(f"says {said} functional groups, {counted}", segno, "IEA", "IEA01")
         iea02 = el[2].strip() if len(el) > 2 else ""
         if iea02 != self.isa13:
             raise self.error(f"{iea02 or '(empty)'} does not match ISA13 {self.isa13}", segno, "IEA", "IEA02")
@@ -231,18 +272,28 @@ class Envelope:
         code = el[4].strip()
         if code not in ("A", "E", "R"):
             raise self.error("is not A, E or R", segno, "TA1", "TA104")
+        ta101 = el[1].strip()
+        if not (ta101.isascii() and ta101.isdigit()) or len(ta101) > TA101_MAX:
+            raise self.error(
+                f"is not an interchange control number (1-{TA101_MAX} digits)", segno, "TA1", "TA101"
+            )
         date = date6(el[2].strip(), self.file, segno, "TA1", 2) if el[2].strip() else None
+        ta103 = el[3].strip()
+        if ta103 and not (len(ta103) == 4 and ta103.isascii() and ta103.isdigit()):
+            raise self.error("is not a time (HHMM)", segno, "TA1", "TA103")
+        note = el[5].strip() if len(el) > 5 else ""
+        check_len(note, TA105_MAX, self.file, segno, "TA1", "TA105")
         return InterchangeAck(
             self.sha256,
             self.isa13,
             None,
             None,
             segno,
-            el[1].strip(),
+            ta101,
             date,
-            el[3].strip(),
+            ta103,
             code,
-            el[5].strip() if len(el) > 5 else "",
+            note,
             code != "R",
         )
 

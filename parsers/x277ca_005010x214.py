@@ -27,6 +27,7 @@ from typing import Any
 from edi import gc_paused
 from edi.errors import X12ParseError
 from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
+from parsers.detect import OTHER_277_GUIDES, describe_277
 from parsers.envelope import Envelope
 from parsers.records import ClaimStatus, InterchangeAck, LevelStatus, LineStatus, Party, Status
 from parsers.values import amount, date_range, opt_amount, opt_date8
@@ -347,10 +348,8 @@ class _Parser:
             )
         versions = [v for v in (env.st03, env.gs08 or "") if v]
         if versions and not any("X214" in v for v in versions):
-            if any("X212" in v for v in versions):
-                raise self.err(
-                    "277 005010X212 (claim status response to a 276) is not a 277CA (005010X214)", segno, "ST"
-                )
+            if any(g in v for v in versions for g in OTHER_277_GUIDES):
+                raise self.err(f"{describe_277(*versions)} is not a 277CA ({GUIDE})", segno, "ST")
             if not any(v.startswith("00501") for v in versions):
                 raise self.err(f"277 version {versions[0]} is not supported (only {GUIDE})", segno, "ST")
         self.level = ""
