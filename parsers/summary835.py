@@ -41,7 +41,7 @@ from parsers.limits835 import (
 )
 from parsers.native import SPEEDUPS
 from parsers.records import RemittanceTotals
-from parsers.values import AMOUNTS, DATES, ZERO, date8, money, number, quantity
+from parsers.values import AMOUNTS, DATES, MONEY_MAX, MONEY_MIN, ZERO, date8, money, number, quantity
 from parsers.x835_005010x221a1 import (
     _CLP_SPEC,
     _LQ_SPEC,
@@ -212,7 +212,10 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                 if not in_claim:
                     raise _Doubt
                 if in_line:
-                    if l_charge - l_paid != lcas:
+                    ld = l_charge - l_paid
+                    if not (MONEY_MIN <= ld <= MONEY_MAX and MONEY_MIN <= lcas <= MONEY_MAX):
+                        raise _Doubt  # the reference names the figure that does not fit
+                    if ld != lcas:
                         P.bad_lines += 1
                     ccas += lcas
                 lcas = ZERO
@@ -348,10 +351,16 @@ def _close(
 ) -> None:
     """End of a 2100 loop: what ``_Parser.finish`` does when no record is built."""
     if in_line:
-        if l_charge - l_paid != lcas:
+        x = l_charge - l_paid
+        if not (MONEY_MIN <= x <= MONEY_MAX and MONEY_MIN <= lcas <= MONEY_MAX):
+            raise _Doubt
+        if x != lcas:
             P.bad_lines += 1
         ccas += lcas
-    if charge - paid != ccas:
+    x = charge - paid
+    if not (MONEY_MIN <= x <= MONEY_MAX and MONEY_MIN <= ccas <= MONEY_MAX):
+        raise _Doubt
+    if x != ccas:
         P.bad_claims += 1
     P.n_claims += 1
     P.t_charge += charge

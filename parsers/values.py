@@ -52,6 +52,9 @@ DATES: dict[str, dt.date] = {}
 
 ZERO = Decimal(0)
 CENT = Decimal("0.01")
+MONEY_MAX = Decimal(10) ** MONEY_INTEGER_DIGITS - Decimal(1).scaleb(-MONEY_DECIMALS)
+"""999,999,999,999.99: the largest amount NUMERIC(14,2) holds (also the bound of the sums stored)."""
+MONEY_MIN = -MONEY_MAX
 
 
 def element_error(msg: str, file: str | None, segno: int | None, sid: str, pos: int) -> X12ParseError:

@@ -33,7 +33,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, NoReturn
 
 from edi import gc_paused
 from edi.errors import X12ParseError
@@ -90,6 +90,8 @@ from parsers.records import (
 from parsers.values import (
     AMOUNTS,
     DATES,
+    MONEY_MAX,
+    MONEY_MIN,
     ZERO,
     date8,
     element_error,
@@ -118,6 +120,7 @@ so this bounds memory on a corrupt or hostile file (the guide allows 999 service
 # order there; tests/unit/parsers/test_x835.py checks every field lands where its name says.
 _C = {f: i for i, f in enumerate(ClaimPayment._fields)}
 C_PCN = _C["patient_control_number"]
+C_SEGNO = _C["segment_no"]
 C_PATIENT = _C["patient"]
 C_INSURED = _C["insured"]
 C_CORRECTED = _C["corrected_patient"]
@@ -261,6 +264,7 @@ def _configure_speedups() -> Any:
     idx.update(_C)
     idx.update({f"l_{f}": i for f, i in _L.items()})
     idx.update({k: v for k, v in vars(LIM).items() if k.isupper() and isinstance(v, int)})
+    idx["money_max"] = MONEY_MAX  # type: ignore[assignment]
     SPEEDUPS.configure_835(
         Decimal, ZERO, _CLAIM_NM1, CLAIM_TAIL, LINE_TAIL, idx, ClaimPayment, ServiceLine, Adjustment, Party,
     )  # fmt: skip
@@ -489,8 +493,13 @@ class _Parser:
                             if claim is None:
                                 raise self.err("SVC outside a claim (no CLP before it)", segno, sid)
                             if line is not None:
-                                if line[L_CHARGE] - line[L_PAID] != lcas:
+                                x = line[L_CHARGE] - line[L_PAID]
+                                if not MONEY_MIN <= x <= MONEY_MAX:
+                                    self.sums_error(line[0], "SVC", "SVC02 − SVC03")
+                                if x != lcas:
                                     self.bad_lines += 1
+                                    if not MONEY_MIN <= lcas <= MONEY_MAX:
+                                        self.sums_error(line[0], "SVC", "the sum of the line's CAS amounts")
                                 ccas += lcas
                                 if build:
                                     lines.append(tn(ServiceLine, line))
@@ -761,6 +770,10 @@ class _Parser:
             yield _tn(ProviderSummary, self.summary)
             self.summary = None
 
+    def sums_error(self, segno: int, sid: str, what: str) -> NoReturn:
+        """A balancing figure the database stores (balance_exceptions.expected/found) that does not fit."""
+        raise self.err(f"{what} is beyond ±999,999,999,999.99 (NUMERIC(14,2))", segno, sid)
+
     def too_long(self, segno: int, el: list[str], spec: Spec) -> None:
         """Raise naming the first element of ``spec`` that is longer than its maximum."""
         check_lengths(el, spec, self.file, segno, el[0])
@@ -853,13 +866,23 @@ class _Parser:
         ``lcas``/``ccas``: ΣCAS of the open line and of the claim so far (claim CAS + finished lines).
         """
         if line is not None:
-            if line[L_CHARGE] - line[L_PAID] != lcas:
+            x = line[L_CHARGE] - line[L_PAID]
+            if not MONEY_MIN <= x <= MONEY_MAX:
+                self.sums_error(line[0], "SVC", "SVC02 − SVC03")
+            if x != lcas:
                 self.bad_lines += 1
+                if not MONEY_MIN <= lcas <= MONEY_MAX:
+                    self.sums_error(line[0], "SVC", "the sum of the line's CAS amounts")
             ccas += lcas
             if self.build:
                 lines.append(_tn(ServiceLine, line))
-        if claim[C_CHARGE] - claim[C_PAID] != ccas:
+        x = claim[C_CHARGE] - claim[C_PAID]
+        if not MONEY_MIN <= x <= MONEY_MAX:
+            self.sums_error(claim[C_SEGNO], "CLP", "CLP03 − CLP04")
+        if x != ccas:
             self.bad_claims += 1
+            if not MONEY_MIN <= ccas <= MONEY_MAX:
+                self.sums_error(claim[C_SEGNO], "CLP", "the sum of the claim's CAS amounts (claim and lines)")
         self.n_claims += 1
         self.t_charge += claim[C_CHARGE]
         self.t_paid += claim[C_PAID]
@@ -1041,6 +1064,8 @@ class _Parser:
         env = self.env
         remit = self.remit
         assert remit is not None
+        if not MONEY_MIN <= self.t_paid - self.t_plb <= MONEY_MAX:
+            self.sums_error(segno, "SE", "ΣCLP04 − ΣPLB of the transaction set")
         yield RemittanceTotals(
             env.sha256,
             env.isa13,

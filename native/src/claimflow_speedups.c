@@ -61,6 +61,7 @@ static Py_ssize_t CP_PCN, CP_PAYER_CCN, CP_ORIGREF, CP_STATUS, CP_FILING, CP_FAC
     CP_CHARGE, CP_PAID, CP_PR, CP_ADJ, CP_INPATIENT, CP_OUTPATIENT, CP_LINES;
 static Py_ssize_t RM_PAYER_NAME, RM_PAYER_ID, RM_PAYEE_NAME, RM_PAYEE_ID, RM_TRACE, RM_METHOD, RM_HANDLING,
     RM_PAYDATE;
+static PyObject *MONEY_MAX_O, *MONEY_MIN_O; /* Decimal 999999999999.99 and its negative */
 static int configured_835 = 0, configured_eob = 0;
 static PyObject *str_remark_codes, *str_22;
 
@@ -137,6 +138,16 @@ configure_835(PyObject *self, PyObject *args)
         get_index(idx, "MONEY_DECIMALS", &MONEY_DEC) || get_index(idx, "QUANTITY_INTEGER_DIGITS", &QTY_INT) ||
         get_index(idx, "QUANTITY_DECIMALS", &QTY_DEC))
         return NULL;
+    PyObject *mmax = PyDict_GetItemString(idx, "money_max");
+    if (mmax == NULL) {
+        PyErr_SetString(PyExc_KeyError, "configure: money_max missing");
+        return NULL;
+    }
+    PyObject *mmin = PyNumber_Negative(mmax);
+    if (mmin == NULL)
+        return NULL;
+    set_obj(&MONEY_MAX_O, mmax);
+    Py_XSETREF(MONEY_MIN_O, mmin);
     configured_835 = 1;
     Py_RETURN_NONE;
 }
@@ -664,6 +675,52 @@ finish_claim(State *s)
     return rc;
 }
 
+/* ---- the balancing figures the database stores must fit NUMERIC(14,2) ---------------------------- *
+ * Python raises in _Parser.finish / at SVC when SVC02 - SVC03, a line's or claim's sum of CAS, or
+ * CLP03 - CLP04 is beyond +-999,999,999,999.99; here such a claim or line is left to Python before
+ * anything changes. 1 fits, 0 does not, -1 error. */
+
+static inline int
+in_money_range(PyObject *v)
+{
+    int r = PyObject_RichCompareBool(v, MONEY_MAX_O, Py_LE);
+    if (r <= 0)
+        return r;
+    return PyObject_RichCompareBool(v, MONEY_MIN_O, Py_GE);
+}
+
+/* charge - paid of a line or claim list, and its CAS sum when the two differ */
+static int
+sums_fit(PyObject *rec, Py_ssize_t charge, Py_ssize_t paid, PyObject *cas)
+{
+    PyObject *diff = PyNumber_Subtract(PyList_GET_ITEM(rec, charge), PyList_GET_ITEM(rec, paid));
+    if (diff == NULL)
+        return -1;
+    int r = in_money_range(diff);
+    if (r == 1) {
+        int ne = PyObject_RichCompareBool(diff, cas, Py_NE);
+        r = ne < 0 ? -1 : ne ? in_money_range(cas) : 1;
+    }
+    Py_DECREF(diff);
+    return r;
+}
+
+static int
+claim_sums_fit(State *s)
+{
+    if (s->line == Py_None)
+        return sums_fit(s->claim, C_CHARGE, C_PAID, s->ccas);
+    int r = sums_fit(s->line, L_CHARGE, L_PAID, s->lcas);
+    if (r != 1)
+        return r;
+    PyObject *total = PyNumber_Add(s->ccas, s->lcas);
+    if (total == NULL)
+        return -1;
+    r = sums_fit(s->claim, C_CHARGE, C_PAID, total);
+    Py_DECREF(total);
+    return r;
+}
+
 /* ---- segment handlers: 1 handled, 0 leave to Python (nothing changed), -1 error ----------------- */
 
 static int
@@ -987,6 +1044,15 @@ h_svc(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne, Py_UCS1 csep)
         units = Py_None;
         Py_INCREF(units);
     }
+    if (s->line != Py_None) {
+        r = sums_fit(s->line, L_CHARGE, L_PAID, s->lcas);
+        if (r <= 0) {
+            Py_DECREF(a);
+            Py_DECREF(p);
+            Py_DECREF(units);
+            return r;
+        }
+    }
     /* validated: close the open line, open this one */
     long long segno = s->segno + 1;
     PyObject *line = NULL;
@@ -1096,6 +1162,9 @@ h_clp(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
         if (r <= 0)
             goto bail;
     }
+    r = claim_sums_fit(s);
+    if (r <= 0)
+        goto bail;
     /* validated: finish the open claim, start this one */
     if (finish_claim(s) < 0) {
         r = -1;

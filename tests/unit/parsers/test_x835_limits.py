@@ -140,7 +140,7 @@ def test_refused_by_element_never_by_value(
         ("CLP*", 1, "P" * 38, "patient_control_number", "P" * 38),
         ("CLP*", 7, "C" * 50, "payer_claim_control_number", "C" * 50),
         ("CLP*", 3, "999999999999.99", "charge", Decimal("999999999999.99")),
-        ("CLP*", 3, "-999999999999.99", "charge", Decimal("-999999999999.99")),
+        ("CLP*", 5, "-999999999999.99", "patient_responsibility", Decimal("-999999999999.99")),
         ("CLP*", 3, "000000000000450", "charge", Decimal(450)),  # leading zeros are not significant
         ("CLP*", 4, "250.000", "paid", Decimal(250)),  # trailing zeros: the exact same value
         ("CLP*", 12, "1.98765", "drg_weight", Decimal("1.98765")),  # not money: plain R
@@ -282,3 +282,69 @@ def test_remittance_header_limits_are_checked_before_yielding() -> None:
     for native in NATIVE:
         recs, _line = _error(data, native, True)
         assert not any(type(r) is Remittance for r, _ in recs)
+
+
+# ---- the balancing figures the loader stores (balance_exceptions.expected/found) ---------------------------
+
+
+def _multi(edits: list[tuple[str, int, str, int]]) -> bytes:
+    segs = _segments()
+    for prefix, pos, value, nth in edits:
+        i = [k for k, s in enumerate(segs) if s.startswith(prefix)][nth]
+        el = segs[i].split("*")
+        el.extend([""] * (pos + 1 - len(el)))
+        el[pos] = value
+        segs[i] = "*".join(el)
+    return ("~".join(segs) + "~").encode()
+
+
+BIG = "999999999999.99"
+SUMS = [
+    # SVC02 − SVC03 of the first line: 999,999,999,999.99 − (−250) (line closed by the next SVC)
+    ([("SVC*", 2, BIG, 0), ("SVC*", 3, "-250", 0)], "(SVC): SVC02 − SVC03 is beyond"),
+    # the same on the last line (closed at the end of the claim)
+    ([("SVC*", 2, BIG, 1), ("SVC*", 3, "-250", 1)], "(SVC): SVC02 − SVC03 is beyond"),
+    # a line's CAS sum: two CAS of 999,999,999,999.99 each
+    ([("CAS*CO*", 3, BIG, 0), ("CAS*PR*", 3, BIG, 0)], "(SVC): the sum of the line's CAS amounts is beyond"),
+    # CLP03 − CLP04
+    ([("CLP*", 3, BIG, 0), ("CLP*", 4, "-1", 0)], "(CLP): CLP03 − CLP04 is beyond"),
+]
+
+
+@pytest.mark.parametrize(("edits", "message"), SUMS, ids=[str(i) for i in range(len(SUMS))])
+def test_stored_balancing_figures_must_fit(
+    edits: list[tuple[str, int, str, int]], message: str | None
+) -> None:
+    data = _multi(edits)
+    results = [_error(data, native, claims) for native in NATIVE for claims in (True, False)]
+    line = results[0][1]
+    assert message in line and "999999999999" not in line, line
+    assert all(r[1] == line for r in results)
+    assert results[0] == results[2 if len(NATIVE) > 1 else 0]  # C and Python: same records, same line
+    with pytest.raises(X12ParseError) as exc:
+        totals(data, name="v.835", file_sha256="x")
+    assert exc.value.line() == line
+
+
+def test_transaction_sum_must_fit() -> None:
+    """Two claims paying 999,999,999,999.99 each: ΣCLP04 does not fit balance_exceptions.found."""
+    segs = _segments()
+    i = next(k for k, s in enumerate(segs) if s.startswith("CLP*"))
+    se = next(k for k, s in enumerate(segs) if s.startswith("SE*"))
+    claim = segs[i:se]
+    claim[0] = claim[0].replace("*450*250*", f"*{BIG}*{BIG}*")
+    segs[i:se] = claim + claim
+    st = next(k for k, s in enumerate(segs) if s.startswith("ST*"))
+    se = next(k for k, s in enumerate(segs) if s.startswith("SE*"))
+    segs[se] = f"SE*{se - st + 1}*" + segs[se].split("*")[2]
+    data = ("~".join(segs) + "~").encode()
+    results = [_error(data, native, True) for native in NATIVE]
+    line = results[0][1]
+    assert line.startswith(f"v.835: segment {se + 1} (SE): ΣCLP04 − ΣPLB of the transaction set is beyond"), (
+        line
+    )
+    assert all(r == results[0] for r in results)
+    assert sum(type(r) is ClaimPayment for r, _ in results[0][0]) == 2
+    with pytest.raises(X12ParseError) as exc:
+        totals(data, name="v.835", file_sha256="x")
+    assert exc.value.line() == line
