@@ -52,6 +52,7 @@ the same difference (same level, kind, objects, expected and found) persists.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -145,7 +146,12 @@ def data_quality_checks(
     engine: Engine, run_date: dt.date, *, unmatched_days: int = 14, ack_days: int = 7
 ) -> list[str]:
     """Problems that should stop the nightly run from being called good (empty list = all fine).
-    Messages carry counts and ids only, never PHI."""
+    Messages carry counts and ids only, never PHI.
+
+    Besides unexplained exceptions and work left undone, the money itself: a claim with a negative
+    insurance balance (in ``run_date``'s snapshot), a claim whose not reversed payments exceed its
+    charge, and cash without a unique trace (two remittances with the same payer + TRN02, or cash posted
+    from a remittance without TRN02)."""
     problems: list[str] = []
     with engine.connect() as conn:
         q = Sql(conn)
@@ -191,6 +197,62 @@ def data_quality_checks(
         pp = int(q.scalar("SELECT COUNT(*) FROM patient_payments WHERE posted_at IS NULL") or 0)
         if pp:
             problems.append(f"{pp} patient payment(s) imported but not posted")
+        problems.extend(_money_problems(q, run_date))
+    return problems
+
+
+def _ids(kind: str, ids: Sequence[Any]) -> str:
+    """``(claim ids 1, 2, …)``: at most ten ids, never values."""
+    shown = ", ".join(str(i) for i in ids[:10])
+    return f"({kind} ids {shown}{', …' if len(ids) > 10 else ''})"
+
+
+def _money_problems(q: Sql, run_date: dt.date) -> list[str]:
+    """What posting cannot prevent, found in the books: money that should not be there. Counts and ids."""
+    problems: list[str] = []
+    negative = q.run(
+        "SELECT claim_id FROM claim_balances WHERE run_date = :d AND insurance_balance < 0 ORDER BY claim_id",
+        {"d": run_date},
+    ).scalars().all()
+    if negative:
+        problems.append(f"{len(negative)} claim(s) with a negative insurance balance on {run_date.isoformat()} "
+                        f"{_ids('claim', negative)}")
+    over = q.run(
+        f"""SELECT c.id FROM claims c
+            JOIN (SELECT cp.claim_id AS claim_id, SUM(cp.paid) AS paid FROM claim_payments cp
+                  WHERE cp.claim_id IS NOT NULL AND cp.posted_at IS NOT NULL AND cp.status_code IN {sql_in(POSTABLE)}
+                    AND NOT EXISTS (SELECT 1 FROM claim_payments x
+                                    WHERE x.reversal_of_id = cp.id AND x.posted_at IS NOT NULL)
+                  GROUP BY cp.claim_id) p ON p.claim_id = c.id
+            WHERE p.paid > c.total_charge ORDER BY c.id"""
+    ).scalars().all()
+    if over:
+        problems.append(f"{len(over)} claim(s) paid more than their charge by their not reversed payments "
+                        f"{_ids('claim', over)}")
+    twice = q.run(
+        """SELECT r.id FROM remittances r
+           JOIN (SELECT COALESCE(trace_payer, payer_identifier, '') AS payer, trace_number FROM remittances
+                 WHERE trace_number IS NOT NULL AND trace_number <> ''
+                 GROUP BY COALESCE(trace_payer, payer_identifier, ''), trace_number HAVING COUNT(*) > 1) t
+             ON t.payer = COALESCE(r.trace_payer, r.payer_identifier, '') AND t.trace_number = r.trace_number
+           ORDER BY r.id"""
+    ).scalars().all()
+    if twice:
+        problems.append(f"{len(twice)} remittance(s) share a payer + trace number (TRN02) with another: the same "
+                        f"payment stored twice {_ids('remittance', twice)}")
+    untraced = q.run(
+        f"""SELECT r.id FROM remittances r
+            WHERE (r.trace_number IS NULL OR trim(r.trace_number) = '')
+              AND (EXISTS (SELECT 1 FROM claim_payments cp JOIN ledger_entries e ON e.claim_payment_id = cp.id
+                           WHERE cp.remittance_id = r.id AND e.account = '{L.CASH}' AND e.amount <> 0)
+                   OR EXISTS (SELECT 1 FROM provider_adjustments pa
+                              JOIN ledger_entries e ON e.txn_key = {q.key("plb:", "pa.id")}
+                              WHERE pa.remittance_id = r.id AND e.account = '{L.CASH}' AND e.amount <> 0))
+            ORDER BY r.id"""
+    ).scalars().all()
+    if untraced:
+        problems.append(f"{len(untraced)} remittance(s) without a trace number (TRN02) posted cash "
+                        f"{_ids('remittance', untraced)}")
     return problems
 
 

@@ -21,7 +21,7 @@ from claimflow.db import models as m
 from ._sql import Sql
 from .carc import category_sql, non_denial_codes_sql
 from .posting import outcome_sql
-from .reconcile import BUCKETS
+from .reconcile import BUCKETS, data_quality_checks
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem;color:#1d2630;background:#fff}
@@ -203,6 +203,12 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
     parts.append(f"<h2>Inbound files not stored: duplicates and quarantined ({len(not_stored)})</h2>")
     parts.append(_table(["interchange", "file", "status", "why"],
                         [[i, f, st, err] for i, f, st, err in not_stored], {0}))
+
+    # Data quality: what data_quality_checks fails the nightly run for (counts and ids only).
+    quality = data_quality_checks(engine, run_date)
+    parts.append("<h2>Data quality</h2>")
+    parts.append(f"<p class='{'bad' if quality else 'ok'}'>{len(quality)} problem(s)</p>")
+    parts.append(_table(["problem"], [[problem] for problem in quality]))
 
     parts.append(f"<h2>Balance exceptions ({len(exceptions)} shown)</h2>")
     parts.append(_table(["level", "kind", "reference", "expected", "found", "explained"],
