@@ -111,6 +111,36 @@ def test_generated_file_with_every_claim_shape() -> None:
         ("REF*6R*", "REF*6R"),  # missing element: error
         ("LQ*HE*", "LQ*RX*N123"),  # NCPDP reject code
         ("MOA*", "MOA**5*MA01*MA02"),
+        # values beyond the guide's lengths or the storage columns (parsers.limits835): C hands them back
+        ("CLP*", "CLP*" + "P" * 39 + "*1*100*80"),  # CLP01 > 38: error
+        ("CLP*", "CLP*" + "P" * 38 + "*1*100*80*20*12*" + "C" * 50 + "*11*1"),  # at the limits
+        ("CLP*", "CLP*PCN1*1*100*80*20*12*" + "C" * 51),  # CLP07 > 50: error
+        ("CLP*", "CLP*PCN1*1*1000000000000*80"),  # beyond NUMERIC(14,2): error
+        ("CLP*", "CLP*PCN1*1*999999999999.99*999999999999.990"),  # largest amounts; then ΣCLP04 at SE: error
+        ("CLP*", "CLP*PCN1*1*100.005*80"),  # a non-zero third decimal: error
+        ("CLP*", "CLP*PCN1*1*999999999999.99*-1"),  # CLP03 − CLP04 does not fit: error at the claim's end
+        ("CLP*", "CLP*PCN1*1*100*80*20*12*ABC*11*1**470*1.2345*3.125"),  # DRG weight: a plain R
+        ("CAS*CO*45*", "CAS*CO*45*1.2345"),  # error (even when 1.2345 was cached as a DRG weight)
+        ("CAS*CO*45*", "CAS*CO*45*10*1.125"),  # a quantity keeps three decimals
+        ("CAS*CO*45*", "CAS*CO*45*10*1.0005"),  # but not four: error
+        ("CAS*CO*45*", "CAS*COX*45*10"),  # CAS01 > 2: error
+        ("CAS*CO*45*", "CAS*CO*123456*10"),  # CAS02 > 5: error
+        ("CAS*CO*45*", "CAS*CO*45*999999999999.99*1*45*999999999999.99"),  # the line's ΣCAS: error
+        ("SVC*", "SVC*HC:" + "9" * 49 + "*100*80"),  # SVC01-2 > 48: error
+        ("SVC*", "SVC*HC:" + "9" * 48 + ":AB:CD:EF:GH*100*80**1"),  # at the limits
+        ("SVC*", "SVC*HC:99213:ABC*100*80"),  # a modifier > 2: error
+        ("SVC*", "SVC*NU:04500*100*80"),  # a revenue code > 4: error
+        ("SVC*", "SVC*HC:99213*100*80*04500"),  # SVC04 > 4: error
+        ("SVC*", "SVC*HC:99213*100*80**1.125"),  # units with three decimals
+        ("SVC*", "SVC*HC:99213*100*80**1.0005"),  # four: error
+        ("SVC*", "SVC*HC:99213*999999999999.99*-1"),  # SVC02 − SVC03 does not fit: error
+        ("REF*6R*", "REF*6R*" + "R" * 51),  # REF02 > 50: error
+        ("REF*6R*", "REF*F8*LINE-F8"),  # a line REF*F8 is not the claim's original reference
+        ("NM1*QC*", "REF*F8*ORIG-123"),  # claim REF*F8: original_reference_number
+        ("NM1*QC*", "NM1*QC*1*" + "D" * 61),  # NM103 > 60: error
+        ("LQ*HE*", "LQ*HE*" + "L" * 31),  # LQ02 > 30: error
+        ("AMT*B6*", "AMT*B6*12.345"),  # error
+        ("DTM*232*", "DTM*7777*20260105"),  # an other-date qualifier > 3: error
     ],
     ids=lambda e: e[1][:24],
 )
