@@ -20,6 +20,12 @@ rather than rounded — rounding would change money). Quantities stored as ``NUM
 … adjustment quantities; SVC05 and SVC07 units; QTY02) follow the same rule with three decimals.
 Other numeric elements that are not stored (CLP12 DRG weight, CLP13, MIA/MOA rates and counts, TS304)
 keep the plain ``R`` check.
+
+Sums the loader stores must fit as well: ``SVC02 − SVC03`` and the line's ΣCAS, ``CLP03 − CLP04`` and the
+claim's ΣCAS (``balance_exceptions.expected/found``), ``ΣCLP04 − ΣPLB`` of a transaction set. The parser
+refuses the file at the line's SVC, the claim's CLP or the SE when one of them is beyond ±999,999,999,999.99.
+(Not covered: the per-group breakdown the loader adds up, e.g. ΣCO, which could only overflow with CAS
+amounts of opposite signs near the limit in one claim; PostgreSQL then refuses the file as a whole.)
 """
 
 from __future__ import annotations

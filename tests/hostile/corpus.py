@@ -52,7 +52,7 @@ BAD_AMOUNTS: dict[str, str] = {
     "-0": ANY,  # a valid R value (zero); may unbalance the claim, which is not an error
     "1,000.00": INVALID,
     "$10": INVALID,
-    "12.345": ANY,  # R allows any number of decimals
+    "12.345": ANY,  # R allows any number of decimals; 835 money refuses it (see OVERSIZE_835), 277CA may not
     "1e5": INVALID,
     "+5": INVALID,
     "--1": INVALID,

@@ -236,3 +236,22 @@ def test_pipeline_quarantines_hostile_files(tmp_path: Path, hostile_dir: Path) -
         assert dict(rows) == {"quarantined": len(sample), "loaded": 1}
     finally:
         engine.dispose()
+
+
+# ---- 835 values that do not fit: named by element, never echoed ----------------------------------------
+
+
+def test_oversize_835_is_named_by_element_never_by_value(hostile_dir: Path) -> None:
+    """CLP01 > 38, CLP07 > 50, N102 > 60, TRN02 > 50, LQ02 > 30, SVC01-2 > 48, amounts beyond NUMERIC(14,2) or
+    with a non-zero third decimal, units beyond NUMERIC(15,3): exit 2, one line naming the element."""
+    from tests.hostile.corpus import OVERSIZE_835
+
+    cases = [c for c in SMALL_CASES if c.family == "oversize" and c.expect == INVALID]
+    assert len(cases) >= 100
+    values = {v for _sid, _pos, v, _expect in OVERSIZE_835 if len(v) > 3}
+    for c in cases:
+        rc, out, err, _ = run_in_process(hostile_dir / c.name)
+        assert rc == 2 and out == "", c.name
+        element = c.name.split("__oversize__")[1].split("-")[0]  # CLP01, SVC01 (→ SVC01-2) …
+        assert f"): {element}" in err, (c.name, err)
+        assert not any(v in err for v in values), (c.name, err)
