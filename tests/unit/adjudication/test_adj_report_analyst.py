@@ -90,3 +90,56 @@ def test_grant_analyst_needs_postgresql(db: Engine) -> None:
         return
     with pytest.raises(analyst.AnalystError):
         analyst.grant_analyst(db, "analyst")
+
+
+def test_grant_analyst_cli_on_sqlite_is_one_line_exit_2(db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    from claimflow.cli import main
+    from claimflow.settings import reset_settings_cache
+
+    monkeypatch.setenv("CLAIMFLOW_DATABASE_URL", db.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("CLAIMFLOW_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv(analyst.SALT_ENV, "a-secret")
+    reset_settings_cache()
+    try:
+        assert main(["db", "grant-analyst", "analysts"]) == 2
+    finally:
+        reset_settings_cache()
+    out = capsys.readouterr()
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and "PostgreSQL" in lines[0] and "Traceback" not in out.err, out.err
+    assert out.out == ""
+
+
+def test_check_salt_refuses_the_public_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    from claimflow.settings import reset_settings_cache
+
+    monkeypatch.delenv(analyst.SALT_ENV, raising=False)
+    monkeypatch.chdir(Path(__file__).parent)  # no .env here
+    reset_settings_cache()
+    try:
+        with pytest.raises(analyst.DefaultSaltRefused, match=analyst.SALT_ENV):
+            analyst.check_salt()
+        monkeypatch.setenv(analyst.SALT_ENV, analyst.DEFAULT_SALT)
+        with pytest.raises(analyst.DefaultSaltRefused):
+            analyst.check_salt()
+        monkeypatch.setenv(analyst.SALT_ENV, "a-secret")
+        analyst.check_salt()
+        assert analyst.patient_salt() == "a-secret"
+    finally:
+        reset_settings_cache()
+
+
+def test_salt_from_dotenv_counts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from claimflow.settings import reset_settings_cache
+
+    monkeypatch.delenv(analyst.SALT_ENV, raising=False)
+    (tmp_path / ".env").write_text(f"{analyst.SALT_ENV}=from-dotenv\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    reset_settings_cache()
+    try:
+        analyst.check_salt()
+        assert analyst.patient_salt() == "from-dotenv"
+        assert analyst.patient_key(7) == analyst.patient_key(7, "from-dotenv")
+    finally:
+        reset_settings_cache()
