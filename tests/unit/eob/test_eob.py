@@ -204,3 +204,17 @@ def test_customer_supplied_descriptions(tmp_path: Path, monkeypatch: pytest.Monk
     bad.write_text("a,b\n1,2\n")
     with pytest.raises(ValueError, match="needs 'code' and 'description'"):
         codes.load_descriptions(bad)
+
+
+def test_eob_carries_the_original_reference_number() -> None:
+    """REF*F8 of a correction (frequency 7) reaches the EOB, from the C builder and the Python one alike."""
+    from eob.records import build_eob_python
+    from parsers.records import ClaimPayment, Remittance
+
+    recs = list(parse_file(FIXTURES / "835/reversal_and_correction.835", file_sha256="s"))
+    remit = next(r for r in recs if type(r) is Remittance)
+    claims = [r for r in recs if type(r) is ClaimPayment]
+    got = [build_eob(remit, c) for c in claims]
+    assert [e.original_reference_number for e in got] == [None, "ACM26010000200"]
+    assert [e.frequency for e in got] == ["1", "7"] and got[0].reversal
+    assert got == [build_eob_python(remit, c) for c in claims]
