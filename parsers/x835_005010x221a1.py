@@ -25,7 +25,10 @@ the claim payment loops are handled in C and every other segment — and every e
 are the same either way (``parse(..., native=False)`` forces pure Python; tests/unit/parsers/test_native.py).
 
 The parser checks structure and values, not business rules: it does not refuse a file because it does
-not balance — :mod:`eob.balance` reports that — nor because a situational segment is missing.
+not balance — :mod:`eob.balance` reports that — nor because a situational segment is missing. Values
+are checked against :mod:`parsers.limits835` (the guide's maximum lengths, money within NUMERIC(14,2)
+and exact to the cent, quantities within NUMERIC(15,3), and the balancing sums the loader stores), so a
+record either fits the database or the file is refused naming the element (``CLP01``, ``SVC01-2``).
 """
 
 from __future__ import annotations
