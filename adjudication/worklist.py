@@ -20,8 +20,9 @@ Queues and their sources (reason key in brackets)::
     denials          denial CAS (not PR, not contractual/prior payer; adjudication.carc) on the claim's
                      current adjudication, claim and line level, per group and category
                                                                                      [denial:<group>:<category>]
-    underpayments    a line allowed below the fee schedule (fee_schedule, per unit) or below a rate the
-                     same payer allowed at least twice before for the procedure (same units)
+    underpayments    a line allowed below the fee schedule (fee_schedule, per unit) or below the payer's
+                     rate for the procedure and units (the allowed amount on more than half, and at
+                     least three, of the payer's paid lines)
                                                                                      [line:<service line id>]
     no_response      no 277CA N days after sending; accepted but no 835 M days after [no_277ca] [no_835]
     secondary_due    claim_balances.secondary_due                                   [secondary]
@@ -84,6 +85,9 @@ DENIAL_ACTIONS: dict[str, str] = {
     "duplicate": "ask_status",
 }
 
+#: Paid lines at one allowed amount before it counts as the payer's rate for a procedure.
+RATE_MIN_LINES = 3
+
 RESOLVED = "resolved"  # closed by the nightly build: the problem is gone
 CLOSED_BY_PERSON = "closed"
 
@@ -127,7 +131,8 @@ def build_worklist(engine: Engine, run_date: dt.date, *, config: WorklistConfig 
         summary["run_date"] = run_date.isoformat()
         audit(conn, actor=actor, action="build_worklist", object_type="worklist", object_id=run_date.isoformat(),
               detail={k: summary[k] for k in ("opened", "updated", "reopened", "closed", "open")})
-        q.drop("cf_wi_src", "cf_wi_codes", "cf_wi_new", "cf_wi_cur", "cf_wi_den", "cf_wi_allowed", "cf_wi_lines")
+        q.drop("cf_wi_src", "cf_wi_codes", "cf_wi_new", "cf_wi_cur", "cf_wi_den", "cf_wi_allowed", "cf_wi_rates",
+               "cf_wi_rate", "cf_wi_lines")
     return summary
 
 
@@ -251,31 +256,34 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
     pr_sum = ("COALESCE((SELECT SUM(a.amount) FROM adjustments a WHERE a.service_line_payment_id = slp.id "
               "AND a.group_code = 'PR'), 0)")
     q.temp_table("cf_wi_allowed", f"""SELECT slp.id AS slp_id, cp.id AS cp_id, c.payer_id AS payer_id,
-               slp.procedure_code AS procedure_code, slp.units AS units,
+               slp.procedure_code AS procedure_code, COALESCE(slp.units, 1) AS units,
                COALESCE(slp.allowed, slp.paid + {pr_sum}) AS allowed
         FROM service_line_payments slp JOIN claim_payments cp ON cp.id = slp.claim_payment_id
         JOIN claims c ON c.id = cp.claim_id
         WHERE cp.posted_at IS NOT NULL AND cp.status_code NOT IN ('4', '22', '23', '25') AND slp.paid > 0
           AND slp.procedure_code IS NOT NULL
           AND NOT EXISTS (SELECT 1 FROM claim_payments r WHERE r.reversal_of_id = cp.id)""")
-    q.run("CREATE INDEX cf_wi_allowed_ix ON cf_wi_allowed (payer_id, procedure_code, cp_id)")
+    # The payer's rate for a procedure and number of units: an allowed amount on more than half (and at
+    # least RATE_MIN_LINES) of its paid lines. Percent-of-charge payers have none, so they are not flagged.
+    q.temp_table("cf_wi_rates", """SELECT payer_id, procedure_code, units, allowed, COUNT(*) AS n
+        FROM cf_wi_allowed GROUP BY payer_id, procedure_code, units, allowed""")
+    q.temp_table("cf_wi_rate", f"""SELECT r.payer_id AS payer_id, r.procedure_code AS procedure_code, r.units AS units,
+               r.allowed AS allowed FROM cf_wi_rates r
+        WHERE r.n >= {RATE_MIN_LINES} AND 2 * r.n > (SELECT SUM(r2.n) FROM cf_wi_rates r2 WHERE r2.payer_id = r.payer_id
+              AND r2.procedure_code = r.procedure_code AND r2.units = r.units)""")
     fee_per_unit = ("COALESCE((SELECT f.allowed FROM fee_schedule f WHERE f.payer_id = al.payer_id "
                     "AND f.procedure_code = al.procedure_code), (SELECT f.allowed FROM fee_schedule f "
                     "WHERE f.payer_id IS NULL AND f.procedure_code = al.procedure_code))")
-    units = "COALESCE(al.units, 1)"
-    fee = (f"CAST(ROUND({fee_per_unit} * {units}) AS BIGINT)" if q.sqlite
-           else f"ROUND({fee_per_unit} * {units}, 2)")
-    peer = ("h{n}.payer_id = al.payer_id AND h{n}.procedure_code = al.procedure_code "
-            "AND {same} AND h{n}.cp_id < al.cp_id")
-    seen = (f"(SELECT MAX(h0.allowed) FROM cf_wi_allowed h0 WHERE "
-            f"{peer.format(n=0, same=q.same('h0.units', 'al.units'))} AND (SELECT COUNT(*) FROM cf_wi_allowed h1 "
-            f"WHERE {peer.format(n=1, same=q.same('h1.units', 'al.units'))} AND h1.allowed = h0.allowed) >= 2)")
+    fee = (f"CAST(ROUND({fee_per_unit} * al.units) AS BIGINT)" if q.sqlite
+           else f"ROUND({fee_per_unit} * al.units, 2)")
     q.temp_table("cf_wi_lines", f"""SELECT al.slp_id AS slp_id, cur.claim_id AS claim_id, al.payer_id AS payer_id,
-               al.procedure_code AS procedure_code, al.allowed AS allowed, {fee} AS fee, {seen} AS seen,
+               al.procedure_code AS procedure_code, al.allowed AS allowed, {fee} AS fee, rt.allowed AS seen,
                slp.service_line_id AS service_line_id, sl.line_number AS line_number
         FROM cf_wi_cur cur JOIN cf_wi_allowed al ON al.cp_id = cur.cp_id
         JOIN service_line_payments slp ON slp.id = al.slp_id
-        LEFT JOIN service_lines sl ON sl.id = slp.service_line_id""")
+        LEFT JOIN service_lines sl ON sl.id = slp.service_line_id
+        LEFT JOIN cf_wi_rate rt ON rt.payer_id = al.payer_id AND rt.procedure_code = al.procedure_code
+             AND rt.units = al.units""")
     line_key = ("'line:' || COALESCE(CAST(ln.service_line_id AS TEXT), 'p' || CAST(ln.slp_id AS TEXT))")
     q.run(f"""INSERT INTO cf_wi_src ({cols})
         SELECT 'underpayments', ln.claim_id, {line_key}, ln.payer_id,

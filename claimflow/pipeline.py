@@ -244,3 +244,17 @@ def run_report(run_date: str | None) -> dict[str, Any]:
     render_run_report(get_engine(), day, path)
     log.info("Run report written: %s", path)
     return {"report": str(path)}
+
+
+def build_worklist(run_date: str | None) -> dict[str, Any]:
+    """Tonight's work items (adjudication.worklist): one per open problem, updated on later nights, closed
+    when resolved. Returns counts only (XCom); logs them in revenue-cycle words."""
+    from adjudication.worklist import build_worklist as run
+    from adjudication.worklist import describe
+    from claimflow.worklist_cli import worklist_config
+
+    summary = run(get_engine(), _run_date(run_date), config=worklist_config(),
+                  actor="airflow:nightly_reconciliation")
+    log.info("%s", describe(summary))
+    return {k: summary[k] for k in ("opened", "updated", "reopened", "closed", "open")} | {
+        "queues": {q: v["items"] for q, v in summary["queues"].items()}}

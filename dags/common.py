@@ -108,6 +108,7 @@ STEP_WORDS = {
     "reconcile_balances": "reconcile patient balances",
     "balance_proof": "prove every remittance, claim and ledger entry balances",
     "data_quality": "data-quality checks",
+    "build_worklist": "build the billing office's work queues",
     "run_report": "write the nightly run report",
 }
 

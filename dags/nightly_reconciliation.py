@@ -38,7 +38,11 @@ whole DAG or any single task leaves every table unchanged.
 3. **reconcile_balances** — claim and patient balances, aging (0–30 … 120+) and KPIs as of the run date.
 4. **balance_proof** — remittance, claim, line and ledger-level proofs into `balance_exceptions`.
 5. **data_quality** — fails the run when an exception is unexplained (the report says which).
-6. **run_report** — an HTML report: counts, dollars, aging, top denial reasons, exceptions.
+6. **build_worklist** — every open problem becomes one work item (scrub holds, rejections, denials,
+   underpayments, claims without a 277CA or 835, secondary due, credit balances), updated on later nights and
+   closed when resolved; the log says e.g. "312 open work items: 52 denials ($15,327.00), …". Runs even when
+   data quality failed: the billing office works its queues regardless (`claimflow worklist`).
+7. **run_report** — an HTML report: counts, dollars, aging, top denial reasons, exceptions.
 
 A deadline alert fires if the run has not finished within the configured hours of its logical date.
 """
@@ -87,6 +91,12 @@ def nightly_reconciliation() -> None:
         return run(run_date)
 
     @task(trigger_rule="all_done")
+    def build_worklist(run_date: str | None = None) -> dict:
+        from claimflow.pipeline import build_worklist as run
+
+        return run(run_date)
+
+    @task(trigger_rule="all_done")
     def run_report(run_date: str | None = None) -> dict:
         from claimflow.pipeline import run_report as run
 
@@ -98,8 +108,9 @@ def nightly_reconciliation() -> None:
     balances = reconcile_balances(run_date)
     proof = balance_proof(run_date)
     quality = data_quality(run_date)
+    worklist = build_worklist(run_date)
     report = run_report(run_date)
-    acks >> posted >> balances >> proof >> quality >> report
+    acks >> posted >> balances >> proof >> quality >> worklist >> report
 
 
 nightly_reconciliation_dag = nightly_reconciliation()

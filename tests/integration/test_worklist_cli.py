@@ -122,3 +122,32 @@ def test_claim_show_json_and_text(worked: dict, capsys: pytest.CaptureFixture[st
     assert main(["claim", "show", denied.pcn]) == 0
     text = capsys.readouterr().out
     assert f"claim {denied.claim_number}" in text and "CO-50" in text and "ZZTEST" not in text
+
+
+def test_nightly_task_on_a_seeded_practice(claimflow_env: Engine, caplog: pytest.LogCaptureFixture) -> None:
+    """A realistic night: a seeded practice, its claims sent and answered (some denied, some unanswered),
+    posted and reconciled, then the DAG task's function — twice."""
+    import datetime as dt
+    import logging
+
+    from adjudication.posting import post_remittances
+    from adjudication.reconcile import reconcile
+    from claimflow.pipeline import build_worklist as task
+    from claimflow.seed import seed_practice
+    from tests.unit.adjudication.builders import submit_and_pay_seeded
+
+    as_of = dt.date(2026, 11, 20)
+    seed_practice(claimflow_env, patients=30, claims=60, seed=11, as_of=as_of)
+    submit_and_pay_seeded(claimflow_env, payment_date=as_of)
+    post_remittances(claimflow_env, actor="test", as_of=as_of)
+    reconcile(claimflow_env, as_of)
+    with claimflow_env.connect() as conn:
+        denied = conn.execute(select(m.Claim.id).where(m.Claim.status == "denied")).scalars().all()
+    with caplog.at_level(logging.INFO, logger="claimflow.pipeline"):
+        night = task(as_of.isoformat())
+    assert night["opened"] == night["open"] > 0 and night["queues"]["denials"] == len(denied) > 0
+    line = next(r.getMessage() for r in caplog.records if "open work items" in r.getMessage())
+    assert line.startswith(f"{night['open']} open work items: ") and f"{len(denied)} denials ($" in line
+    json.dumps(night)  # XCom: counts only, JSON-able
+    again = task(as_of.isoformat())
+    assert (again["opened"], again["updated"], again["closed"], again["open"]) == (0, 0, 0, night["open"])

@@ -173,12 +173,12 @@ def test_assign_note_close_are_audited_and_a_person_closed_item_stays_closed(eng
     assert [i["id"] for i in list_items(engine, queue="denials", status="all")] == [item.id]
 
 
-def test_underpaid_against_a_rate_the_payer_allowed_twice_before(engine: Engine) -> None:
+def test_underpaid_against_the_payers_rate_for_the_procedure(engine: Engine) -> None:
     from .builders import Practice
 
     pr = Practice(engine)
     pid = pr.patient("A0000009")
-    first = [pr.claim(pid, [("99214", D("150.00"))]) for _ in range(2)]
+    first = [pr.claim(pid, [("99214", D("150.00"))]) for _ in range(3)]
     later = pr.claim(pid, [("99214", D("150.00"))])
     odd = pr.claim(pid, [("99215", D("200.00"))])
     pr.remittance([standard_pay(c, paid_share=D("0.60"), pr=D("0.00")) for c in first]
@@ -189,7 +189,7 @@ def test_underpaid_against_a_rate_the_payer_allowed_twice_before(engine: Engine)
     build_worklist(engine, RUN)
     got = {(k[0], k[1]) for k in _keys(engine)}
     assert got == {("underpayments", later.claim_number)}
-    assert _item(engine, "underpayments", later.claim_number).amount == D("15.00")  # 90.00 seen twice − 75.00
+    assert _item(engine, "underpayments", later.claim_number).amount == D("15.00")  # the rate 90.00 (3 of 4 lines) − 75.00
     fee(pr, "99214", D("70.00"))  # a fee schedule rate wins over history: 75.00 is above it
     build_worklist(engine, NEXT)
     assert _item(engine, "underpayments", later.claim_number).status == "closed"
