@@ -104,3 +104,31 @@ def test_pipeline_role_cannot_empty_or_unguard_the_audit_log(pg_engine: Engine, 
     finally:
         as_pipeline.dispose()
     assert _rows(pg_engine) == 1
+
+
+def test_pipeline_role_posts_and_reconciles(pg_engine: Engine, pipeline_role: str) -> None:
+    """The documented pipeline grants are enough for the nightly work (temporary tables, audit rows;
+    its ANALYZE of tables it does not own is skipped with a warning, not an error)."""
+    import datetime as dt
+
+    from adjudication.posting import post_remittances
+    from adjudication.reconcile import reconcile
+    from tests.unit.adjudication.builders import D, Practice, standard_pay
+
+    url = make_url(pg_engine.url.render_as_string(hide_password=False)).set(username=pipeline_role)
+    as_pipeline = make_engine(url.render_as_string(hide_password=False))
+    try:
+        pr = Practice(as_pipeline)
+        c = pr.claim(pr.patient("A0000001"), [("99213", D("100.00"))])
+        pr.remittance([standard_pay(c)])
+        post_remittances(as_pipeline, actor="test", as_of=dt.date(2026, 11, 25))
+        reconcile(as_pipeline, dt.date(2026, 11, 25))
+    finally:
+        as_pipeline.dispose()
+    with pg_engine.connect() as conn:
+        actions = conn.execute(select(m.AuditLog.action)).scalars().all()
+        status = conn.execute(select(m.Claim.status).where(m.Claim.claim_number == c.claim_number)).scalar_one()
+        ledger = conn.execute(select(func.count()).select_from(m.LedgerEntry)).scalar_one()
+    assert {"post_remittances", "reconcile"} <= set(actions)
+    assert status == m.ClaimStatus.PARTIALLY_PAID  # paid, patient responsibility left
+    assert ledger > 0
