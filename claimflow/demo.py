@@ -111,7 +111,8 @@ def run_dag(dag_id: str, logical_date: dt.date, env: dict[str, str], log_path: P
     return json.loads(result_path.read_text())
 
 
-def _dag(dag_id: str, day: dt.date, env: dict[str, str], workdir: Path, progress: _Progress, night: int) -> dict[str, Any]:
+def _dag(dag_id: str, day: dt.date, env: dict[str, str], workdir: Path, progress: Callable[[str], None],
+         night: int) -> dict[str, Any]:
     log_path = workdir / "logs" / f"night{night}-{dag_id}.log"
     progress(f"night {night}: running DAG {dag_id} …")
     result = run_dag(dag_id, day, env, log_path)
