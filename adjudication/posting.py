@@ -160,7 +160,8 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
                    CASE WHEN cp.claim_id IS NOT NULL THEN COALESCE(cp.match_method, 'preset')
                         WHEN s.claim_id IS NOT NULL THEN 'pcn' END AS method,
                    cp.reversal_of_id AS reversal_of_id, cp.correction_of_id AS correction_of_id,
-                   cp.patient_responsibility AS pr, {payer_key("r")} AS payer_key,
+                   COALESCE(cp.patient_responsibility, 0) AS pr, COALESCE(cp.payer_claim_number, '') AS clp07,
+                   {payer_key("r")} AS payer_key,
                    cp.duplicate_of_id AS dup_of, CAST(NULL AS VARCHAR(40)) AS hold
             FROM claim_payments cp
             JOIN remittances r ON r.id = cp.remittance_id
@@ -408,7 +409,7 @@ def payer_key(r: str = "r") -> str:
     return f"COALESCE({r}.payer_identifier, {r}.trace_payer, CAST({r}.payer_id AS TEXT), '')"
 
 
-def _live(q: Sql, o: str) -> str:
+def _live(o: str) -> str:
     """``o`` (a claim payment id) has not been taken back: no posted reversal and no reversal paired
     with it in this batch."""
     return (f"""NOT EXISTS (SELECT 1 FROM claim_payments x WHERE x.reversal_of_id = {o} AND x.posted_at IS NOT NULL)
@@ -419,12 +420,13 @@ def _hold_duplicates(q: Sql) -> int:
     """Mark (``cf_cp.dup_of``) each open payment that repeats a live one: same payer, CLP01, CLP02,
     CLP03, CLP04, CLP05 and CLP07 as a posted payment that was not reversed, or as an earlier open
     payment of this batch. A reversal followed by a new payment with the same amounts is a correction,
-    not a repeat: its original is no longer live. Returns how many were newly marked."""
+    not a repeat: its original is no longer live. Returns how many were newly marked.
+
+    Within the batch each identity's first live payment is found by one GROUP BY (a self-join on the
+    identity would be quadratic in a file that repeats one CLP thousands of times)."""
     postable = sql_in(POSTABLE)
-    same = (f"o.status_code = u.status_code AND o.charge = u.charge AND o.paid = u.paid "
-            f"AND {q.same('o.patient_responsibility', 'u.pr')} "
-            f"AND {q.same('o.payer_claim_number', 'u.payer_claim_number')}")
-    same_open = same.replace("o.patient_responsibility", "o.pr")
+    identity = ("payer_key", "pcn", "status_code", "charge", "paid", "pr", "clp07")
+    cols = ", ".join(f"o.{c} AS {c}" for c in identity)
     return q.run(
         f"""UPDATE cf_cp SET dup_of = d.oid
             FROM (SELECT x.id AS id, MIN(x.oid) AS oid FROM (
@@ -432,15 +434,20 @@ def _hold_duplicates(q: Sql) -> int:
                     FROM cf_cp u
                     JOIN claim_payments o ON o.patient_control_number = u.pcn AND o.posted_at IS NOT NULL
                     JOIN remittances ro ON ro.id = o.remittance_id
-                    WHERE u.dup_of IS NULL AND u.status_code IN {postable} AND {same}
-                      AND {payer_key("ro")} = u.payer_key AND {_live(q, "o.id")}
+                    WHERE u.dup_of IS NULL AND u.status_code IN {postable}
+                      AND o.status_code = u.status_code AND o.charge = u.charge AND o.paid = u.paid
+                      AND COALESCE(o.patient_responsibility, 0) = u.pr
+                      AND COALESCE(o.payer_claim_number, '') = u.clp07
+                      AND {payer_key("ro")} = u.payer_key AND {_live("o.id")}
                     UNION ALL
-                    SELECT u.id, o.id
+                    SELECT u.id, f.first_id
                     FROM cf_cp u
-                    JOIN cf_cp o ON o.pcn = u.pcn AND o.id < u.id
-                    WHERE u.dup_of IS NULL AND u.status_code IN {postable} AND o.dup_of IS NULL
-                      AND {same_open} AND o.payer_key = u.payer_key
-                      AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = o.id)
+                    JOIN (SELECT {cols}, MIN(o.id) AS first_id FROM cf_cp o
+                          WHERE o.status_code IN {postable} AND o.dup_of IS NULL
+                            AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = o.id)
+                          GROUP BY {", ".join(f"o.{c}" for c in identity)}) f
+                      ON {" AND ".join(f"f.{c} = u.{c}" for c in identity)} AND f.first_id < u.id
+                    WHERE u.dup_of IS NULL AND u.status_code IN {postable}
                   ) x GROUP BY x.id) d
             WHERE cf_cp.id = d.id"""
     ).rowcount
@@ -459,16 +466,17 @@ def _gate_fallback(q: Sql, matched: dict[str, int]) -> dict[str, int]:
         f"""UPDATE cf_cp SET hold = '{FALLBACK_ALREADY_PAID}'
             WHERE id IN (
                 SELECT u.id FROM cf_cp u
-                JOIN claim_payments o ON o.claim_id = u.claim_id AND o.posted_at IS NOT NULL
-                JOIN remittances ro ON ro.id = o.remittance_id
-                WHERE {open_fb} AND o.status_code IN {postable} AND {payer_key("ro")} = u.payer_key
-                  AND {_live(q, "o.id")}
+                WHERE {open_fb} AND EXISTS (
+                    SELECT 1 FROM claim_payments o JOIN remittances ro ON ro.id = o.remittance_id
+                    WHERE o.claim_id = u.claim_id AND o.posted_at IS NOT NULL AND o.status_code IN {postable}
+                      AND {payer_key("ro")} = u.payer_key AND {_live("o.id")})
                 UNION
                 SELECT u.id FROM cf_cp u
-                JOIN cf_cp o ON o.claim_id = u.claim_id AND o.id <> u.id
-                WHERE {open_fb} AND o.status_code IN {postable} AND o.dup_of IS NULL
-                  AND o.method NOT IN {fallback} AND o.payer_key = u.payer_key
-                  AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = o.id))"""
+                WHERE {open_fb} AND EXISTS (
+                    SELECT 1 FROM cf_cp o
+                    WHERE o.claim_id = u.claim_id AND o.payer_key = u.payer_key AND o.status_code IN {postable}
+                      AND o.dup_of IS NULL AND o.method NOT IN {fallback}
+                      AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = o.id)))"""
     ).rowcount
     one = q.run(
         f"""UPDATE cf_cp SET hold = '{FALLBACK_ONE_PER_RUN}'

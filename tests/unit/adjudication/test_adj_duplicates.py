@@ -176,3 +176,26 @@ def test_fallback_from_another_payer_is_not_stacking(engine: Engine) -> None:
     result = _post(engine)
     assert result["claim_payments_posted"] == 1
     assert _payments(engine)[cp] == (c.id, True, None)
+
+
+def test_hostile_volumes_post_once(engine: Engine) -> None:
+    """One CLP repeated 300 times in one file, and 300 CLP loops with unknown CLP01 sharing one
+    claim's CLP07: one payment each reaches its claim, everything else is held and listed."""
+    pr = Practice(engine)
+    pid = pr.patient("A0000001")
+    repeated = pr.claim(pid, [("99213", D("100.00"))])
+    target = pr.claim(pid, [("99213", D("100.00"))], payer_claim_number="ICN-HOSTILE")
+    pays = [standard_pay(repeated, payer_claim_number="ICN-R")] * 300
+    for i in range(300):
+        p = standard_pay(target, paid_share=D("0.70"), payer_claim_number="ICN-HOSTILE")
+        p.pcn = f"ZZUNKNOWN{i:05d}"
+        pays.append(p)
+    pr.remittance(pays)
+    result = _post(engine)
+    assert result["claim_payments_posted"] == 2
+    assert result["duplicates_held"] == 299
+    assert result["fallback_held"] == {FALLBACK_ALREADY_PAID: 0, FALLBACK_ONE_PER_RUN: 299}
+    assert result["unmatched_new"] == 598
+    assert balance(engine, "cash", claim_id=repeated.id) == D("60.00")
+    assert balance(engine, "cash", claim_id=target.id) == D("60.00")
+    assert balance(engine, "unapplied_cash") == D("-35880.00")  # 598 × 60.00 held, not lost
