@@ -1,7 +1,7 @@
 """``claimflow parse FILE [--summary]``: read an inbound TA1/999/277CA/835 file and print JSON.
 
 Without ``--summary``: one JSON object per line — per claim payment (835, as an EOB), per claim status
-(277CA), per transaction set acknowledgment (999) or per TA1. With ``--summary``: exactly one JSON
+and per batch/provider status (277CA), per transaction set acknowledgment (999) or per TA1. With ``--summary``: exactly one JSON
 object with counts and totals. Amounts are strings with two decimals; dates are ISO strings. Field
 reference: ``docs/PARSE_OUTPUT.md``.
 
@@ -158,13 +158,49 @@ def _claim_status_json(c: Any) -> dict[str, Any]:
                 "procedure_code": ln.procedure_code,
                 "charge": ln.charge,
                 "statuses": [_status(s) for s in ln.statuses],
+                "accepted": ln.accepted,
             }
             for ln in c.lines
         ],
     }
 
 
-def _set_ack_json(a: Any) -> dict[str, Any]:
+def _qty(q: Decimal | None) -> str | None:
+    return None if q is None else str(q)
+
+
+def _level_status_json(lv: Any) -> dict[str, Any]:
+    """A 2200B (batch) or 2200C (billing provider) status: what it covers and its verdict."""
+    first = lv.statuses[0] if lv.statuses else None
+    return {
+        "type": "level_status",
+        "file_sha256": lv.file_sha256,
+        "isa13": lv.isa13,
+        "gs06": lv.gs06,
+        "st02": lv.st02,
+        "segment_no": lv.segment_no,
+        "level": lv.level,
+        "loop": lv.loop,
+        "trace_number": lv.trace_number,
+        "batch_trace": lv.batch_trace,
+        "provider_id_qualifier": lv.provider_id_qualifier,
+        "provider_id": lv.provider_id,
+        "category": first.category if first else "",
+        "status_code": first.code if first else "",
+        "accepted": lv.accepted,
+        "action_code": lv.action_code,
+        "status_date": lv.status_date,
+        "accepted_quantity": _qty(lv.accepted_quantity),
+        "rejected_quantity": _qty(lv.rejected_quantity),
+        "accepted_amount": lv.accepted_amount,
+        "rejected_amount": lv.rejected_amount,
+        "statuses": [_status(s) for s in lv.statuses],
+    }
+
+
+def _set_ack_json(a: Any, group_status: str) -> dict[str, Any]:
+    from parsers.x999_005010x231a1 import set_accepted
+
     return {
         "type": "transaction_set_ack",
         "file_sha256": a.file_sha256,
@@ -177,7 +213,9 @@ def _set_ack_json(a: Any) -> dict[str, Any]:
         "set_control_number": a.set_control_number,
         "implementation_reference": a.implementation_reference,
         "status": a.status,
-        "accepted": a.accepted,
+        "accepted": set_accepted(a.status, group_status),
+        "ik5_accepted": a.accepted,
+        "group_status": group_status,
         "syntax_errors": list(a.syntax_errors),
         "errors": [
             {
@@ -233,12 +271,19 @@ def _objects(kind: str, records: Iterable[Any]) -> Iterator[dict[str, Any]]:
             elif t is r.InterchangeAck:
                 yield _ta1_json(rec)
         return
+    group: list[Any] = []  # a 999 group's set acks wait for its AK9, which decides with their IK5
     for rec in records:
         t = type(rec)
         if t is r.ClaimStatus:
             yield _claim_status_json(rec)
+        elif t is r.LevelStatus:
+            yield _level_status_json(rec)
         elif t is r.TransactionSetAck:
-            yield _set_ack_json(rec)
+            group.append(rec)
+        elif t is r.FunctionalGroupAck:
+            for a in group:
+                yield _set_ack_json(a, rec.status)
+            group.clear()
         elif t is r.InterchangeAck:
             yield _ta1_json(rec)
 
@@ -281,30 +326,64 @@ def _summary(kind: str, records: Iterable[Any]) -> dict[str, Any]:
         }
     if kind == "277CA":
         claims = accepted = rejected = 0
+        levels = {"batch": [0, 0], "provider": [0, 0]}  # [statuses, rejecting]
         for rec in records:
-            if type(rec) is r.ClaimStatus:
+            t = type(rec)
+            if t is r.ClaimStatus:
                 claims += 1
                 if rec.accepted is True:
                     accepted += 1
                 elif rec.accepted is False:
                     rejected += 1
-        return {"transaction": "277", "claims": claims, "accepted": accepted, "rejected": rejected}
+            elif t is r.LevelStatus:
+                counts = levels[rec.level]
+                counts[0] += 1
+                counts[1] += rec.accepted is False
+        return {
+            "transaction": "277",
+            "claims": claims,
+            "accepted": accepted,
+            "rejected": rejected,
+            "batches": levels["batch"][0],
+            "rejected_batches": levels["batch"][1],
+            "providers": levels["provider"][0],
+            "rejected_providers": levels["provider"][1],
+        }
     if kind == "999":
-        acc = rej = 0
+        from parsers.x999_005010x231a1 import REJECTED_GROUP_CODES
+
+        acc = rej = groups = rejected_groups = 0
+        listed_acc = listed_rej = 0  # the current group's AK2 loops, by their IK5
         for rec in records:
             t = type(rec)
             if t is r.TransactionSetAck:
                 if rec.accepted:
-                    acc += 1
+                    listed_acc += 1
                 else:
-                    rej += 1
-            elif t is r.FunctionalGroupAck and rec.set_acks == 0:
-                # a group acknowledged without AK2 loops: its AK9 counts speak for its sets
-                received = rec.sets_received or 0
-                ok = rec.sets_accepted if rec.sets_accepted is not None else (received if rec.accepted else 0)
-                acc += ok
-                rej += max(received - ok, 0)
-        return {"transaction": "999", "accepted_sets": acc, "rejected_sets": rej}
+                    listed_rej += 1
+            elif t is r.FunctionalGroupAck:
+                groups += 1
+                group_rejects = rec.status in REJECTED_GROUP_CODES
+                rejected_groups += group_rejects
+                # sets the 999 does not list one by one (AK2 is situational): AK903 received, AK904 accepted
+                unlisted = max((rec.sets_received or 0) - rec.set_acks, 0)
+                if rec.sets_accepted is not None:
+                    unlisted_acc = min(max(rec.sets_accepted - listed_acc, 0), unlisted)
+                else:
+                    unlisted_acc = unlisted if rec.accepted and not rec.set_acks else 0
+                if group_rejects:  # the AK9 rejects the group: none of its sets is accepted
+                    rej += listed_acc + listed_rej + unlisted
+                else:
+                    acc += listed_acc + unlisted_acc
+                    rej += listed_rej + unlisted - unlisted_acc
+                listed_acc = listed_rej = 0
+        return {
+            "transaction": "999",
+            "accepted_sets": acc,
+            "rejected_sets": rej,
+            "groups": groups,
+            "rejected_groups": rejected_groups,
+        }
     n = accepted = rejected = 0
     for rec in records:
         if type(rec) is r.InterchangeAck:

@@ -38,7 +38,7 @@ ENVELOPE_IDS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA", "TA1"})
 
 def _int(value: str) -> int | None:
     v = value.strip()
-    return int(v) if v.isdigit() else None
+    return int(v) if v.isascii() and v.isdigit() else None
 
 
 class Envelope:

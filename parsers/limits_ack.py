@@ -46,7 +46,8 @@ AK901_MAX = 1  # functional group acknowledge code, ID 1/1 → acknowledgments.c
 AK905_MAX = 3  # functional group syntax error code (AK905-AK909), ID 1/3 → acknowledgments.note_code
 IK301_MAX = 3  # segment ID code, ID 2/3 → acknowledgment_errors.segment_id
 IK302_DIGITS = 10  # segment position in transaction set, N0 1/10 → acknowledgment_errors.segment_position
-IK303_MAX = 4  # loop identifier code, AN 1/4 → acknowledgment_errors.loop_id (VARCHAR(6))
+IK303_MAX = 6  # loop identifier code, AN 1/4 in the guide; senders write "2010BA" too, and
+#               acknowledgment_errors.loop_id is VARCHAR(6): the column's length is the limit
 IK304_MAX = 3  # implementation segment syntax error code, ID 1/3 → acknowledgment_errors.error_code
 IK401_DIGITS = 2  # IK401-1 element position / -2 component position, N0 1/2 → element_position "9:1"
 IK401_3_DIGITS = 4  # IK401-3 repeating data element position, N0 1/4 (not stored)

@@ -228,13 +228,15 @@ class LineStatus(NamedTuple):
     control_number: str | None  # REF*FJ, our line item control number
     service_date_from: dt.date | None
     service_date_to: dt.date | None
+    accepted: bool | None  # this line's STCs, the same rule as the claim's
 
 
 class ClaimStatus(NamedTuple):
     """A 2200D claim status tracking loop of a 277CA.
 
-    ``accepted``: True when a status category is A1, A2 or A5 and none is A3, A4, A6, A7 or A8; False
-    when any is one of those; None when the payer used another category (e.g. A0, E0).
+    ``accepted``: False when any STC of the claim **or of one of its 2220D service lines** has category
+    A3, A4, A6, A7 or A8 or action code ``U`` (STC03 reject) — a rejected line rejects the claim; else
+    True when a category is A1, A2 or A5; None when the payer used only other categories (e.g. A0, E0).
     """
 
     file_sha256: str | None
@@ -271,6 +273,12 @@ class LevelStatus(NamedTuple):
 
     ``QTY*90``/``QTY*QA`` and ``QTY*AA``/``QTY*QC`` are the accepted/rejected claim counts,
     ``AMT*YU``/``AMT*YY`` the accepted/rejected amounts.
+
+    What it covers: a 2200B status is about the whole 837 we sent whose BHT03 is ``batch_trace`` (the
+    2200B TRN02); a 2200C status is about that batch's claims of the billing provider
+    ``provider_id_qualifier``/``provider_id`` (2100C NM108/NM109). ``accepted`` follows the claim rule
+    (a reject category or STC03 ``U`` rejects): a rejected level rejects every claim it covers, also
+    when the 277CA lists none of them in 2000D loops.
     """
 
     file_sha256: str | None
@@ -289,6 +297,11 @@ class LevelStatus(NamedTuple):
     accepted_amount: Decimal | None
     rejected_amount: Decimal | None
     references: tuple[tuple[str, str], ...]
+    level: str  # "batch" (2200B) or "provider" (2200C), as claim_statuses.level stores it
+    batch_trace: str | None  # the 2200B TRN02 this status falls under (its own for 2200B): our BHT03
+    provider_id_qualifier: str | None  # 2100C NM108 (XX NPI, FI tax id); None for a batch
+    provider_id: str | None  # 2100C NM109; None for a batch
+    action_code: str  # STC03 of the first STC: WQ accept, U reject
 
 
 # --------------------------------------------------------------------------------------------------------

@@ -14,8 +14,14 @@ The hierarchy (HL03) of a 277CA::
 Yields a :class:`~parsers.records.LevelStatus` for each 2200B/2200C loop that has a TRN or STC and a
 :class:`~parsers.records.ClaimStatus` for each 2200D loop, as soon as the next loop starts.
 
-``accepted``: categories A1, A2, A5 accept; A3, A4, A6, A7, A8 reject (a reject anywhere in the loop's
-STCs wins); any other category (A0, E0 …) leaves it ``None``.
+``accepted``: categories A1, A2, A5 accept; A3, A4, A6, A7, A8 and the action code ``U`` (STC03,
+reject) reject — a reject anywhere in the loop's STCs wins, and for a claim that includes its 2220D
+service lines' STCs (a rejected line rejects the claim); any other category (A0, E0 …) leaves it
+``None``. A 2200B/2200C status carries what it covers (the batch trace — the BHT03 of our 837 — and,
+for 2200C, the billing provider's NM108/NM109), so a batch rejected without any 2000D loop is not lost.
+
+Every element the loader stores is bounded (:mod:`parsers.limits_ack`: TRN02, REF*1K, STC01-1/2/3,
+STC04 and AMT02 as NUMERIC(14,2)); a longer value is refused naming the element, never quoting it.
 """
 
 from __future__ import annotations
@@ -29,6 +35,19 @@ from edi.errors import X12ParseError
 from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
 from parsers.detect import OTHER_277_GUIDES, describe_277
 from parsers.envelope import Envelope
+from parsers.limits_ack import (
+    NM108_MAX,
+    NM109_MAX,
+    PCN_MAX,
+    REF_1K_MAX,
+    STC01_1_MAX,
+    STC01_2_MAX,
+    STC01_3_MAX,
+    STC03_MAX,
+    TRN02_MAX,
+    check_len,
+    check_money,
+)
 from parsers.records import ClaimStatus, InterchangeAck, LevelStatus, LineStatus, Party, Status
 from parsers.values import amount, date_range, opt_amount, opt_date8
 
@@ -36,6 +55,8 @@ GUIDE = "005010X214"
 TRANSACTION = "277"
 ACCEPT = frozenset({"A1", "A2", "A5"})
 REJECT = frozenset({"A3", "A4", "A6", "A7", "A8"})
+REJECT_ACTION = "U"
+"""STC03 action code "reject" (``WQ`` is "accept")."""
 MAX_LINES = 100_000
 
 Record277 = ClaimStatus | LevelStatus | InterchangeAck
@@ -44,18 +65,19 @@ _C = {f: i for i, f in enumerate(ClaimStatus._fields)}
 _LV = {f: i for i, f in enumerate(LevelStatus._fields)}
 
 
-def verdict(statuses: tuple[Status, ...] | list[Status]) -> bool | None:
-    """Accepted (True), rejected (False) or neither (None) from status categories."""
+def verdict(statuses: tuple[Status, ...] | list[Status], rejected_by_action: bool = False) -> bool | None:
+    """Accepted (True), rejected (False) or neither (None) from status categories (and STC03 ``U``)."""
     cats = {s.category for s in statuses}
-    if cats & REJECT:
+    if rejected_by_action or cats & REJECT:
         return False
     if cats & ACCEPT:
         return True
     return None
 
 
-def _line(line: list[Any]) -> LineStatus:
+def _line(line: list[Any], rejected_by_action: bool) -> LineStatus:
     line[7] = tuple(line[7])
+    line[11] = verdict(line[7], rejected_by_action)
     return LineStatus(*line)
 
 
@@ -79,6 +101,7 @@ class _Parser:
         self.line: list[Any] | None = None
         self.lines: list[LineStatus] = []
         self.lvl: list[Any] | None = None
+        self.claim_u = self.line_u = self.lvl_u = False  # an STC03 "U" in the claim / line / level
 
     def err(self, msg: str, segno: int, sid: str, element: str | None = None) -> X12ParseError:
         return X12ParseError(msg, file=self.file, segment_no=segno, segment_id=sid, element=element)
@@ -89,14 +112,17 @@ class _Parser:
         if self.claim is not None:
             c = self.claim
             if self.line is not None:
-                self.lines.append(_line(self.line))
+                self.lines.append(_line(self.line, self.line_u))
                 self.line = None
             statuses = tuple(c[_C["statuses"]])
             c[_C["statuses"]] = statuses
             first = next((s for s in statuses if s.element == "STC01"), None)
             c[_C["category"]] = first.category if first else ""
             c[_C["status_code"]] = first.code if first else ""
-            c[_C["accepted"]] = verdict(statuses)
+            accepted = verdict(statuses, self.claim_u)
+            if any(ln.accepted is False for ln in self.lines):
+                accepted = False  # a rejected service line rejects the claim
+            c[_C["accepted"]] = accepted
             c[_C["lines"]] = tuple(self.lines)
             self.lines = []
             self.claim = None
@@ -105,14 +131,16 @@ class _Parser:
             lv = self.lvl
             statuses = tuple(lv[_LV["statuses"]])
             lv[_LV["statuses"]] = statuses
-            lv[_LV["accepted"]] = verdict(statuses)
+            lv[_LV["accepted"]] = verdict(statuses, self.lvl_u)
             lv[_LV["references"]] = tuple(lv[_LV["references"]])
             self.lvl = None
             yield LevelStatus(*lv)
 
     def new_level(self, segno: int, loop: str, trace: str | None) -> list[Any]:
         env = self.env
-        entity = self.receiver if loop == "2200B" else self.provider
+        batch = loop == "2200B"
+        entity = self.receiver if batch else self.provider
+        self.lvl_u = False
         lv: list[Any] = [
             env.sha256,
             env.isa13,
@@ -127,6 +155,14 @@ class _Parser:
             None,
         ]
         lv += [None, None, None, None, []]
+        lv += [
+            "batch" if batch else "provider",
+            self.batch_trace,
+            None if batch or entity is None else entity.id_qualifier,
+            None if batch or entity is None else entity.id,
+            "",
+        ]
+        assert len(lv) == len(LevelStatus._fields)
         return lv
 
     def new_claim(self, segno: int, pcn: str) -> list[Any]:
@@ -143,6 +179,7 @@ class _Parser:
         c[_C["patient"]] = self.patient
         c[_C["provider_trace"]] = self.provider_trace
         c[_C["batch_trace"]] = self.batch_trace
+        self.claim_u = False
         return c
 
     # ---- segments -----------------------------------------------------------------------------------
@@ -159,7 +196,12 @@ class _Parser:
             parts += [""] * (4 - len(parts))
             if not parts[0]:
                 raise self.err("has no status category code", segno, "STC", f"STC{i:02d}")
-            out.append(Status(parts[0], parts[1], parts[2], parts[3], f"STC{i:02d}"))
+            name = f"STC{i:02d}"
+            check_len(parts[0], STC01_1_MAX, self.file, segno, "STC", f"{name}-1")
+            check_len(parts[1], STC01_2_MAX, self.file, segno, "STC", f"{name}-2")
+            check_len(parts[2], STC01_3_MAX, self.file, segno, "STC", f"{name}-3")
+            out.append(Status(parts[0], parts[1], parts[2], parts[3], name))
+        check_len(el[3], STC03_MAX, self.file, segno, "STC", "STC03")
         return out, el
 
     def segment(self, segno: int, el: list[str], comp: str) -> Iterator[Record277]:
@@ -189,6 +231,8 @@ class _Parser:
             elif self.level == "21":
                 self.receiver = party
             elif self.level == "19":
+                check_len(party.id_qualifier, NM108_MAX, f, segno, sid, "NM108")
+                check_len(party.id, NM109_MAX, f, segno, sid, "NM109")
                 self.provider = party
             elif self.level == "PT":
                 if self.claim is not None or self.lvl is not None:
@@ -200,14 +244,15 @@ class _Parser:
             yield from self.flush()
             el += [""] * (3 - len(el))
             if self.level == "21":
-                self.batch_trace = el[2]
+                self.batch_trace = check_len(el[2], TRN02_MAX, f, segno, sid, "TRN02")
                 self.lvl = self.new_level(segno, "2200B", el[2])
             elif self.level == "19":
-                self.provider_trace = el[2]
+                self.provider_trace = check_len(el[2], TRN02_MAX, f, segno, sid, "TRN02")
                 self.lvl = self.new_level(segno, "2200C", el[2])
             elif self.level == "PT":
                 if not el[2]:
                     raise self.err("is required (patient control number)", segno, sid, "TRN02")
+                check_len(el[2], PCN_MAX, f, segno, sid, "TRN02")
                 self.claim = self.new_claim(segno, el[2])
             elif self.level != "20":
                 raise self.err("TRN outside an HL loop", segno, sid)
@@ -215,8 +260,11 @@ class _Parser:
             statuses, el = self.stc(segno, el, comp)
             date = opt_date8(el[2], f, segno, sid, 2)
             charge = opt_amount(el[4], f, segno, sid, 4)  # checked at every level, kept on the claim
+            check_money(charge, f, segno, sid, "STC04")
+            reject = el[3] == REJECT_ACTION
             if self.line is not None:
                 self.line[7].extend(statuses)
+                self.line_u = self.line_u or reject
             elif self.claim is not None:
                 c = self.claim
                 if not c[_C["statuses"]]:
@@ -225,13 +273,16 @@ class _Parser:
                     c[_C["charge"]] = charge
                     c[_C["message"]] = el[12]
                 c[_C["statuses"]].extend(statuses)
+                self.claim_u = self.claim_u or reject
             elif self.lvl is not None or self.level in ("21", "19"):
                 if self.lvl is None:  # an STC without the situational TRN
                     self.lvl = self.new_level(segno, "2200B" if self.level == "21" else "2200C", None)
                 lv = self.lvl
                 if not lv[_LV["statuses"]]:
                     lv[_LV["status_date"]] = date
+                    lv[_LV["action_code"]] = el[3]
                 lv[_LV["statuses"]].extend(statuses)
+                self.lvl_u = self.lvl_u or reject
             else:
                 raise self.err("STC outside a 2200B, 2200C or 2200D loop", segno, sid)
         elif sid == "REF":
@@ -241,6 +292,8 @@ class _Parser:
                 if q == "FJ":
                     self.line[8] = v
             elif self.claim is not None:
+                if q == "1K":
+                    check_len(v, REF_1K_MAX, f, segno, sid, "REF02")
                 key = {
                     "1K": "payer_claim_control_number",
                     "D9": "clearinghouse_trace",
@@ -275,14 +328,14 @@ class _Parser:
                 elif q in ("AA", "QC"):
                     lv[_LV["rejected_quantity"]] = value
             elif q == "YU":
-                lv[_LV["accepted_amount"]] = value
+                lv[_LV["accepted_amount"]] = check_money(value, f, segno, sid, "AMT02")
             elif q == "YY":
-                lv[_LV["rejected_amount"]] = value
+                lv[_LV["rejected_amount"]] = check_money(value, f, segno, sid, "AMT02")
         elif sid == "SVC":
             if self.claim is None:
                 raise self.err("SVC outside a claim (no TRN before it)", segno, sid)
             if self.line is not None:
-                self.lines.append(_line(self.line))
+                self.lines.append(_line(self.line, self.line_u))
             if len(self.lines) >= MAX_LINES:
                 raise self.err(f"claim has more than {MAX_LINES} service lines", segno, sid)
             el += [""] * (8 - len(el))
@@ -301,7 +354,9 @@ class _Parser:
                 None,
                 None,
                 None,
+                None,
             ]
+            self.line_u = False
         # BHT and anything else well-formed: counted by the envelope, otherwise not used
 
     def run(self, batches: Iterator[SegmentBatch]) -> Iterator[Record277]:
@@ -357,6 +412,7 @@ class _Parser:
         self.batch_trace = self.provider_trace = None
         self.claim = self.line = self.lvl = None
         self.lines = []
+        self.claim_u = self.line_u = self.lvl_u = False
 
 
 def parse(

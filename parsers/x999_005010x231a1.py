@@ -16,6 +16,13 @@ Yields a :class:`~parsers.records.TransactionSetAck` at each IK5 and a
 :class:`~parsers.records.FunctionalGroupAck` at each AK9 (and an
 :class:`~parsers.records.InterchangeAck` for a TA1 in the same interchange). The copy of the bad data
 (IK404) is kept for the database and masked in ``repr``; error messages never quote it.
+
+Every element the loader stores is bounded (:mod:`parsers.limits_ack`): AK101/AK102/AK201/AK202,
+IK301-IK304, IK401-IK403, IK502-IK506, AK905-AK909 and the ``CTX*CLM01`` patient control number; IK302
+must fit a 32-bit integer. A longer value is refused naming the element (never quoting it).
+
+``accepted`` on a :class:`~parsers.records.TransactionSetAck` is the IK5's own verdict (A or E); whether
+the set is accepted in the end also depends on its group's AK9 (:func:`set_accepted`).
 """
 
 from __future__ import annotations
@@ -27,6 +34,28 @@ from edi import gc_paused
 from edi.errors import X12ParseError
 from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
 from parsers.envelope import Envelope
+from parsers.limits_ack import (
+    AK101_MAX,
+    AK102_MAX,
+    AK103_MAX,
+    AK201_MAX,
+    AK202_MAX,
+    AK203_MAX,
+    AK905_MAX,
+    CTX01_2_MAX,
+    IK301_MAX,
+    IK302_DIGITS,
+    IK303_MAX,
+    IK304_MAX,
+    IK401_3_DIGITS,
+    IK401_DIGITS,
+    IK402_MAX,
+    IK403_MAX,
+    IK502_MAX,
+    INTEGER_MAX,
+    check_digits,
+    check_len,
+)
 from parsers.records import (
     ElementError,
     ErrorContext,
@@ -45,12 +74,20 @@ SET_CODES = frozenset("AEMRWX")
 GROUP_CODES = frozenset("AEMPRWX")
 ACCEPTED_SET_CODES = frozenset("AE")
 ACCEPTED_GROUP_CODES = frozenset("AEP")
+REJECTED_GROUP_CODES = frozenset("MRWX")
+
+
+def set_accepted(ik501: str, ak901: str) -> bool:
+    """Whether a transaction set is accepted in the end: its IK5 accepts it (A, E) **and** its group's
+    AK9 does not reject the group (R, M, W, X). Under AK9 P (partially accepted) the IK5 decides."""
+    return ik501 in ACCEPTED_SET_CODES and ak901 not in REJECTED_GROUP_CODES
+
 
 Record999 = TransactionSetAck | FunctionalGroupAck | InterchangeAck
 
 
 def _int(value: str) -> int | None:
-    return int(value) if value.isdigit() else None
+    return int(value) if value.isascii() and value.isdigit() else None
 
 
 class _Parser:
@@ -89,7 +126,15 @@ class _Parser:
                         if len(self.errors) >= MAX_ERRORS_PER_SET:
                             raise self.err(f"more than {MAX_ERRORS_PER_SET} IK3 in one AK2 loop", segno, sid)
                         el += [""] * (5 - len(el))
-                        self.ik3 = [segno, el[1], _int(el[2]), el[3], el[4], [], []]
+                        f = self.file
+                        check_len(el[1], IK301_MAX, f, segno, sid, "IK301")
+                        check_digits(el[2], IK302_DIGITS, f, segno, sid, "IK302")
+                        position = _int(el[2])
+                        if position is not None and position > INTEGER_MAX:
+                            raise self.err("is beyond a segment position (2147483647)", segno, sid, "IK302")
+                        check_len(el[3], IK303_MAX, f, segno, sid, "IK303")
+                        check_len(el[4], IK304_MAX, f, segno, sid, "IK304")
+                        self.ik3 = [segno, el[1], position, el[3], el[4], [], []]
                     elif sid == "IK4":
                         if self.ik3 is None:
                             raise self.err("IK4 without IK3 before it", segno, sid)
@@ -97,9 +142,17 @@ class _Parser:
                         el += [""] * (5 - len(el))
                         pos = el[1].split(c)
                         pos += [""] * (3 - len(pos))
+                        f = self.file
+                        check_digits(pos[0], IK401_DIGITS, f, segno, sid, "IK401-1")
+                        check_digits(pos[1], IK401_DIGITS, f, segno, sid, "IK401-2")
+                        check_digits(pos[2], IK401_3_DIGITS, f, segno, sid, "IK401-3")
+                        check_len(el[2], IK402_MAX, f, segno, sid, "IK402")
+                        check_len(el[3], IK403_MAX, f, segno, sid, "IK403")
                         self.ik4 = [_int(pos[0]), _int(pos[1]), _int(pos[2]), el[2], el[3], el[4], []]
                     elif sid == "CTX":
                         ctx = self.ctx(el, c)
+                        if ctx.name == "CLM01":
+                            check_len(ctx.reference, CTX01_2_MAX, self.file, segno, sid, "CTX01-2")
                         if self.ik4 is not None:
                             self.ik4[6].append(ctx)
                         elif self.ik3 is not None:
@@ -118,6 +171,9 @@ class _Parser:
                             raise self.err(
                                 "is required (transaction set control number)", segno, sid, "AK202"
                             )
+                        check_len(el[1], AK201_MAX, self.file, segno, sid, "AK201")
+                        check_len(el[2], AK202_MAX, self.file, segno, sid, "AK202")
+                        check_len(el[3], AK203_MAX, self.file, segno, sid, "AK203")
                         self.set_ = el
                         self.set_segno = segno
                         self.errors = []
@@ -129,6 +185,9 @@ class _Parser:
                         el += [""] * (4 - len(el))
                         if not el[2]:
                             raise self.err("is required (group control number)", segno, sid, "AK102")
+                        check_len(el[1], AK101_MAX, self.file, segno, sid, "AK101")
+                        check_digits(el[2], AK102_MAX, self.file, segno, sid, "AK102")
+                        check_len(el[3], AK103_MAX, self.file, segno, sid, "AK103")
                         self.group = el
                         self.group_segno = segno
                         self.n_sets = 0
@@ -203,6 +262,8 @@ class _Parser:
         code = el[1] if len(el) > 1 else ""
         if code not in SET_CODES:
             raise self.err("is not A, E, M, R, W or X", segno, "IK5", "IK501")
+        for i in range(2, min(len(el), 7)):
+            check_len(el[i], IK502_MAX, self.file, segno, "IK5", f"IK5{i:02d}")
         assert self.set_ is not None and self.group is not None
         env, st, g = self.env, self.set_, self.group
         self.n_sets += 1
@@ -243,6 +304,8 @@ class _Parser:
             if v and n is None:
                 raise self.err("is not a number", segno, "AK9", f"AK9{i:02d}")
             counts.append(n)
+        for i in range(5, min(len(el), 10)):
+            check_len(el[i], AK905_MAX, self.file, segno, "AK9", f"AK9{i:02d}")
         env, g = self.env, self.group
         rec = FunctionalGroupAck(
             env.sha256,

@@ -192,3 +192,367 @@ def test_st02_longer_than_9_is_refused_by_element() -> None:
         list(x999.parse(body.encode(), name="s.999"))
     assert "(ST): ST02 is longer than 9 characters" in str(exc.value)
     assert "0123456789" not in str(exc.value)
+
+
+# ---- 277CA: rejections above claim level, line rejections ------------------------------------------------
+
+HEAD_277 = """ISA*00*          *00*          *ZZ*ACMEHEALTH     *ZZ*CLAIMFLOW      *260115*1015*^*00501*000000311*0*P*:~
+GS*HN*ACMEHEALTH*CLAIMFLOW*20260115*1015*311*X*005010X214~
+ST*277*0001*005010X214~
+BHT*0085*08*ACK311*20260115*1015*TH~
+HL*1**20*1~
+NM1*PR*2*ACME HEALTH PLAN*****PI*ACME01~
+TRN*1*ACK0000311~
+DTP*050*D8*20260115~
+DTP*009*D8*20260115~
+HL*2*1*21*{child}~
+NM1*41*2*CLAIMFLOW CLEARINGHOUSE*****46*CLAIMFLOW~
+TRN*2*BATCH20260114A~
+{batch_stc}
+"""
+
+
+def build_277(batch_stc: str, rest: str = "", child: str = "0") -> bytes:
+    body = HEAD_277.format(batch_stc=batch_stc, child=child) + rest
+    segs = [s for s in body.replace("\n", "").split("~") if s]
+    n = len(segs) - 2  # ST..SE: everything after ISA, GS
+    return (body + f"SE*{n + 1}*0001~\nGE*1*311~\nIEA*1*000000311~\n").encode()
+
+
+WHOLE_BATCH_REJECTED = build_277("STC*A3:24:41*20260115*U*575~\nQTY*AA*2~\nAMT*YY*575~")
+
+
+def test_a_whole_837_rejected_at_2200b_is_a_rejecting_batch_record(tmp_path: pytest.TempPathFactory) -> None:
+    from parsers.records import LevelStatus
+
+    (lv,) = list(x277.parse(WHOLE_BATCH_REJECTED, name="b.277"))
+    assert isinstance(lv, LevelStatus)
+    assert (lv.level, lv.loop, lv.trace_number, lv.batch_trace, lv.accepted) == (
+        "batch",
+        "2200B",
+        "BATCH20260114A",
+        "BATCH20260114A",
+        False,
+    )
+    assert (lv.provider_id, lv.action_code, str(lv.rejected_quantity), str(lv.rejected_amount)) == (
+        None,
+        "U",
+        "2",
+        "575",
+    )
+
+
+def test_stc03_u_alone_rejects_even_with_an_unlisted_category() -> None:
+    (lv,) = list(x277.parse(build_277("STC*A0:16*20260115*U~"), name="b.277"))
+    assert lv.accepted is False
+    (lv,) = list(x277.parse(build_277("STC*A0:16*20260115*WQ~"), name="b.277"))
+    assert lv.accepted is None
+
+
+PROVIDER_REJECTED = """HL*3*2*19*0~
+NM1*85*2*SUNRISE FAMILY CLINIC*****XX*1234567893~
+TRN*1*PRV0000311~
+STC*A3:562:85*20260115*U*300~
+QTY*QC*3~
+AMT*YY*300~
+"""
+
+
+def test_one_billing_providers_claims_rejected_at_2200c() -> None:
+    recs = list(
+        x277.parse(build_277("STC*A1:19:PR*20260115*WQ*875~", PROVIDER_REJECTED, child="1"), name="p.277")
+    )
+    batch, provider = recs
+    assert (batch.level, batch.accepted) == ("batch", True)
+    assert (provider.level, provider.loop, provider.accepted, provider.batch_trace) == (
+        "provider",
+        "2200C",
+        False,
+        "BATCH20260114A",
+    )
+    assert (provider.provider_id_qualifier, provider.provider_id, provider.trace_number) == (
+        "XX",
+        "1234567893",
+        "PRV0000311",
+    )
+
+
+LINE_ONLY_REJECT = """HL*3*2*19*1~
+NM1*85*2*SUNRISE FAMILY CLINIC*****XX*1234567893~
+TRN*1*PRV0000311~
+STC*A1:19:PR**WQ*300~
+HL*4*3*PT~
+NM1*QC*1*DOE*JANE****MI*ACM123456789~
+TRN*2*SUN-000300~
+STC*A0:16*20260115**300~
+REF*1K*ACM26015000300~
+SVC*HC:99213*150*****1~
+STC*A7:453:IL*20260115*U~
+REF*FJ*SUN-000300-1~
+SVC*HC:99214*150*****1~
+STC*A1:19*20260115*WQ~
+REF*FJ*SUN-000300-2~
+"""
+
+
+def test_a_claim_whose_only_rejection_is_on_a_2220d_line_is_rejected(
+    tmp_path: pytest.TempPathFactory,
+) -> None:
+    from parsers.records import ClaimStatus
+
+    recs = list(
+        x277.parse(build_277("STC*A1:19:PR*20260115*WQ*300~", LINE_ONLY_REJECT, child="1"), name="l.277")
+    )
+    (claim,) = [r for r in recs if isinstance(r, ClaimStatus)]
+    assert claim.category == "A0"  # the claim's own STC neither accepts nor rejects
+    assert [ln.accepted for ln in claim.lines] == [False, True]
+    assert claim.accepted is False
+
+
+def _cli(path: object, *args: str) -> tuple[int, str, str]:
+    import io
+    from contextlib import redirect_stderr, redirect_stdout
+
+    from claimflow.parse_cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = main([str(path), *args])
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_parse_shows_and_counts_rejections_above_claim_level(tmp_path: pytest.TempPathFactory) -> None:
+    import json
+
+    p = tmp_path / "b.277"  # type: ignore[operator]
+    p.write_bytes(WHOLE_BATCH_REJECTED)
+    code, out, err = _cli(p)
+    assert (code, err) == (0, "")
+    (obj,) = [json.loads(x) for x in out.splitlines()]
+    assert obj["type"] == "level_status" and obj["level"] == "batch" and obj["accepted"] is False
+    assert (obj["batch_trace"], obj["category"], obj["action_code"], obj["rejected_quantity"]) == (
+        "BATCH20260114A",
+        "A3",
+        "U",
+        "2",
+    )
+    assert obj["rejected_amount"] == "575.00"
+    summary = json.loads(_cli(p, "--summary")[1])
+    assert summary == {
+        "transaction": "277",
+        "claims": 0,
+        "accepted": 0,
+        "rejected": 0,
+        "batches": 1,
+        "rejected_batches": 1,
+        "providers": 0,
+        "rejected_providers": 0,
+    }
+    p.write_bytes(
+        build_277(
+            "STC*A1:19:PR*20260115*WQ*600~",
+            PROVIDER_REJECTED + LINE_ONLY_REJECT.replace("HL*3*", "HL*5*").replace("HL*4*3*", "HL*6*5*"),
+            child="1",
+        )
+    )
+    summary = json.loads(_cli(p, "--summary")[1])
+    assert (summary["rejected_providers"], summary["providers"], summary["rejected_batches"]) == (1, 2, 0)
+    assert (summary["claims"], summary["rejected"]) == (1, 1)  # the line-rejected claim
+    lines = [json.loads(x) for x in _cli(p)[1].splitlines()]
+    (claim,) = [o for o in lines if o["type"] == "claim_status"]
+    assert claim["accepted"] is False and [ln["accepted"] for ln in claim["lines"]] == [False, True]
+
+
+# ---- 999: a set is accepted only if its IK5 accepts and its group's AK9 does not reject it ------------------
+
+
+def test_999_ik5_accepted_under_a_rejecting_ak9_counts_as_rejected(tmp_path: pytest.TempPathFactory) -> None:
+    import json
+
+    body = text("999/accepted.999").replace("AK9*A*2*2*2", "AK9*R*2*2*0*4")
+    p = tmp_path / "r.999"  # type: ignore[operator]
+    p.write_text(body)
+    summary = json.loads(_cli(p, "--summary")[1])
+    assert summary == {
+        "transaction": "999",
+        "accepted_sets": 0,
+        "rejected_sets": 2,
+        "groups": 1,
+        "rejected_groups": 1,
+    }
+    objs = [json.loads(x) for x in _cli(p)[1].splitlines()]
+    assert [(o["status"], o["ik5_accepted"], o["group_status"], o["accepted"]) for o in objs] == [
+        ("A", True, "R", False),
+        ("A", True, "R", False),
+    ]
+    # the same file with an accepting AK9 is accepted, and the lines agree with the summary
+    p.write_text(text("999/accepted.999"))
+    assert json.loads(_cli(p, "--summary")[1])["accepted_sets"] == 2
+    assert [json.loads(x)["accepted"] for x in _cli(p)[1].splitlines()] == [True, True]
+
+
+def test_999_partial_group_listing_only_its_rejected_set(tmp_path: pytest.TempPathFactory) -> None:
+    import json
+
+    body = text("999/partially_accepted.999")
+    # drop the two accepted/with-errors AK2 loops: AK9*P*3*3*2 still says two were accepted
+    start, end = body.index("AK2*837*0001"), body.index("AK2*837*0003")
+    body = body[:start] + body[end:]
+    body = body.replace("SE*15*0001", "SE*9*0001")
+    p = tmp_path / "p.999"  # type: ignore[operator]
+    p.write_text(body)
+    summary = json.loads(_cli(p, "--summary")[1])
+    assert (summary["accepted_sets"], summary["rejected_sets"]) == (2, 1)
+
+
+# ---- poison values: refused by element, never by value -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("rel", "find", "replace", "where"),
+    [
+        ("999/rejected_ik3_ik4.999", "AK2*837*0001*", "AK2*837*0001234567*", "(AK2): AK202 is longer than 9"),
+        (
+            "999/rejected_ik3_ik4.999",
+            "AK1*HC*1002*",
+            "AK1*HC*10021002100*",
+            "(AK1): AK102 is not a number of at most 9",
+        ),
+        ("999/rejected_ik3_ik4.999", "AK1*HC*", "AK1*HCX*", "(AK1): AK101 is longer than 2"),
+        ("999/rejected_ik3_ik4.999", "AK2*837*", "AK2*8370*", "(AK2): AK201 is longer than 3"),
+        (
+            "999/rejected_ik3_ik4.999",
+            "IK3*NM1*8*2010*8",
+            "IK3*NM1X*8*2010*8",
+            "(IK3): IK301 is longer than 3",
+        ),
+        (
+            "999/rejected_ik3_ik4.999",
+            "IK3*NM1*8*2010*8",
+            "IK3*NM1*99999999999*2010*8",
+            "(IK3): IK302 is not a number",
+        ),
+        (
+            "999/rejected_ik3_ik4.999",
+            "IK3*NM1*8*2010*8",
+            "IK3*NM1*9999999999*2010*8",
+            "(IK3): IK302 is beyond",
+        ),
+        (
+            "999/rejected_ik3_ik4.999",
+            "IK3*NM1*8*2010*8",
+            "IK3*NM1*8*2010BA1*8",
+            "(IK3): IK303 is longer than 6",
+        ),
+        (
+            "999/rejected_ik3_ik4.999",
+            "IK3*NM1*8*2010*8",
+            "IK3*NM1*8*2010*8888",
+            "(IK3): IK304 is longer than 3",
+        ),
+        (
+            "999/rejected_ik3_ik4.999",
+            "IK4*9*67*7*",
+            "IK4*999*67*7*",
+            "(IK4): IK401-1 is not a number of at most 2",
+        ),
+        ("999/rejected_ik3_ik4.999", "IK4*9*67*7*", "IK4*9*67*7777*", "(IK4): IK403 is longer than 3"),
+        (
+            "999/rejected_ik3_ik4.999",
+            "CTX*CLM01:SUN-000123",
+            "CTX*CLM01:" + "S" * 39,
+            "(CTX): CTX01-2 is longer than 38",
+        ),
+        ("999/rejected_ik3_ik4.999", "IK5*R*5", "IK5*R*5555", "(IK5): IK502 is longer than 3"),
+        ("999/rejected_ik3_ik4.999", "AK9*R*1*1*0", "AK9*R*1*1*0*4444", "(AK9): AK905 is longer than 3"),
+        (
+            "ta1/rejected.ta1",
+            "TA1*000001001*",
+            "TA1*0000010011*",
+            "(TA1): TA101 is not an interchange control number",
+        ),
+        ("ta1/rejected.ta1", "*R*022", "*R*0222", "(TA1): TA105 is longer than 3"),
+        (
+            "277ca/accepted_and_rejected.277",
+            "TRN*2*SUN-000123",
+            "TRN*2*" + "P" * 39,
+            "(TRN): TRN02 is longer than 38",
+        ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "TRN*2*BATCH20260114A",
+            "TRN*2*" + "B" * 51,
+            "(TRN): TRN02 is longer than 50",
+        ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "REF*1K*ACM26015000123",
+            "REF*1K*" + "K" * 51,
+            "(REF): REF02 is longer than 50",
+        ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "STC*A2:20:PR",
+            "STC*A2XY:20:PR",
+            "(STC): STC01-1 is longer than 3",
+        ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "STC*A2:20:PR",
+            "STC*A2:123456:PR",
+            "(STC): STC01-2 is longer than 5",
+        ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "STC*A2:20:PR",
+            "STC*A2:20:PRXX",
+            "(STC): STC01-3 is longer than 3",
+        ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "*U*125******A7:454:IL",
+            "*U*125******A7:4545454:IL",
+            "(STC): STC10-2 is longer than 5",
+        ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "*WQ*450~",
+            "*WQ*1000000000000~",
+            "(STC): STC04 is out of range for an amount",
+        ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "*WQ*450~",
+            "*WQ*450.005~",
+            "(STC): STC04 has a non-zero digit past the second",
+        ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "AMT*YU*450~\nAMT*YY*125~\nHL*3",
+            "AMT*YU*4500000000000~\nAMT*YY*125~\nHL*3",
+            "(AMT): AMT02 is out of range",
+        ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "XX*1234567893~",
+            "XX*" + "9" * 81 + "~",
+            "(NM1): NM109 is longer than 80",
+        ),
+    ],
+)
+def test_stored_elements_are_bounded_and_named_never_quoted(
+    rel: str, find: str, replace: str, where: str
+) -> None:
+    body = text(rel)
+    assert body.count(find) >= 1, find
+    body = body.replace(find, replace, 1)
+    parser = {"999": x999.parse, "ta1": ta1_parser.parse, "277": x277.parse}[rel.rsplit(".", 1)[1]]
+    with pytest.raises(X12ParseError) as exc:
+        list(parser(body.encode(), name="poison.x12"))
+    line = str(exc.value)
+    assert line.startswith("poison.x12: segment ") and where in line, line
+    for token in set(replace.replace("~", "*").replace(":", "*").replace("\n", "*").split("*")) - set(
+        find.replace("~", "*").replace(":", "*").replace("\n", "*").split("*")
+    ):
+        if len(token) > 3:
+            assert token not in line  # the value is never quoted

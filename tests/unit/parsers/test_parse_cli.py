@@ -79,11 +79,17 @@ def test_other_summaries() -> None:
         "claims": 2,
         "accepted": 1,
         "rejected": 1,
+        "batches": 1,
+        "rejected_batches": 0,
+        "providers": 1,
+        "rejected_providers": 0,
     }
     assert json.loads(run(str(fixture("999/partially_accepted.999")), "--summary")[1]) == {
         "transaction": "999",
         "accepted_sets": 2,
         "rejected_sets": 1,
+        "groups": 1,
+        "rejected_groups": 0,
     }
     assert json.loads(run(str(fixture("ta1/accepted.ta1")), "--summary")[1]) == {
         "transaction": "TA1",
@@ -103,6 +109,8 @@ def test_999_summary_from_ak9_without_ak2_loops(tmp_path: Path) -> None:
         "transaction": "999",
         "accepted_sets": 2,
         "rejected_sets": 1,
+        "groups": 1,
+        "rejected_groups": 0,
     }
 
 
@@ -113,7 +121,12 @@ def test_record_lines_for_acks() -> None:
     assert obj["errors"][0]["patient_control_number"] == "SUN-000123"
     assert "XYZ12345" not in out  # IK404 copy of bad data is PHI-prone: never printed
     out = run(str(fixture("277ca/accepted_and_rejected.277")))[1]
-    assert [json.loads(x)["accepted"] for x in out.splitlines()] == [True, False]
+    objs = [json.loads(x) for x in out.splitlines()]
+    assert [o["accepted"] for o in objs if o["type"] == "claim_status"] == [True, False]
+    assert [(o["type"], o["level"], o["batch_trace"]) for o in objs if o["type"] == "level_status"] == [
+        ("level_status", "batch", "BATCH20260114A"),
+        ("level_status", "provider", "BATCH20260114A"),
+    ]
     out = run(str(fixture("ta1/rejected.ta1")))[1]
     assert json.loads(out)["control_number"] == "000001001"
 
