@@ -232,14 +232,34 @@ class GroupResult:
     transactions: list[TransactionResult] = field(default_factory=list)
 
     @property
+    def group_codes(self) -> list[str]:
+        """AK905-AK909 codes for what is wrong with the group itself (GS/GE), in 999 code list terms.
+
+        A GE01 that does not match the sets received is code 5 even when the validator did not say so;
+        codes outside the 999 list are kept out (``"1"`` stands for them, so a group in error always
+        says why).
+        """
+        codes = [c for c in self.codes if c in _AK9_CODES]
+        if self.codes and not codes:
+            codes = ["1"]
+        if self.declared_count != len(self.transactions) and "5" not in codes:
+            codes.append("5")
+        return codes
+
+    @property
+    def rejected(self) -> bool:
+        """The group is in error itself: every set in it is rejected, whatever its own content."""
+        return bool(self.codes) or self.declared_count != len(self.transactions)
+
+    @property
     def accepted_count(self) -> int:
         """Transaction sets accepted; none when the group itself is in error (GS/GE problems)."""
-        if self.codes:
+        if self.rejected:
             return 0
         return sum(1 for t in self.transactions if t.accepted)
 
     def accepted_transactions(self) -> list[TransactionResult]:
-        return [] if self.codes else [t for t in self.transactions if t.accepted]
+        return [] if self.rejected else [t for t in self.transactions if t.accepted]
 
 
 def write_999(
@@ -254,6 +274,12 @@ def write_999(
 
     ``claim_spans`` maps ST02 to ``(first, last, CLM01)`` positions of each claim in that transaction set,
     so an IK3 inside a claim gets ``CTX*CLM01:<patient control number>`` (the submitter's own number).
+
+    The 999 never contradicts itself (:func:`check_999_group`): AK904 is the number of IK5 ``A``; AK901 is
+    ``A`` when every set is accepted, ``P`` when some are, ``R`` when none is. A group in error itself
+    (GS/GE: ``GroupResult.rejected``) gets ``AK9*R`` with its codes and AK904 = 0, and only its sets that
+    have errors of their own are listed (AK2 loops are situational): an ``IK5*A`` never sits under an
+    ``AK9*R``.
     """
     first = ich.groups[0] if ich.groups else None
     ew = EnvelopeWriter(response_parties(ich, first), isa13, created)
@@ -262,7 +288,11 @@ def write_999(
         ew.begin_transaction("999", n, VERSION_999)
         w = _Writer()
         w.segment("AK1", g.functional_id or "HC", g.control_number, g.version)
+        group_rejected = g.rejected
+        ik5_accepted = 0
         for t in g.transactions:
+            if group_rejected and t.accepted:
+                continue  # nothing of its own to report; the AK9 rejects it with the group
             w.segment("AK2", t.transaction_set_id, t.control_number, t.version)
             spans = (claim_spans or {}).get(t.control_number, [])
             for s in t.segments:
@@ -285,25 +315,50 @@ def write_999(
                     w.segment("IK4", pos, e.reference or "", e.code, e.bad_value if e.code == "7" else None)
             if t.accepted:
                 w.segment("IK5", "A")
+                ik5_accepted += 1
             else:
                 codes = [c for c in t.codes if c in _IK5_CODES] or ["5"]
                 if t.segments and "5" not in codes:
                     codes.append("5")
                 w.segment("IK5", "R", *codes[:5])
         accepted = g.accepted_count
-        ak9_codes = [c for c in g.codes if c in _AK9_CODES]
-        if ak9_codes or accepted == 0:
+        received = len(g.transactions)
+        ak9_codes = g.group_codes if group_rejected else []
+        if group_rejected or accepted == 0:
             ak9 = "R"
-        elif accepted < len(g.transactions):
+        elif accepted < received:
             ak9 = "P"
         else:
             ak9 = "A"
-        w.segment("AK9", ak9, str(g.declared_count), str(g.received_count), str(accepted), *ak9_codes[:5])
+        check_999_group(ak9, g.declared_count, received, accepted, ik5_accepted, ak9_codes)
+        w.segment("AK9", ak9, str(g.declared_count), str(received), str(accepted), *ak9_codes[:5])
         ew.add(w.text(), w.segment_count)
         ew.end_transaction()
     ew.end_group()
     ew.end_interchange()
     return ew.text()
+
+
+def check_999_group(
+    ak901: str, ak902: int, ak903: int, ak904: int, ik5_accepted: int, ak905: Sequence[str]
+) -> None:
+    """Raise AssertionError when an AK9 would contradict its own AK2 loops (a sandbox bug, never input).
+
+    AK904 = the IK5 ``A`` under it; ``A`` ⇔ all received accepted, ``P`` ⇔ some, ``R`` ⇔ none; AK904 ≤
+    AK903; a rejection for group errors says why (AK905); AK902 ≠ AK903 is a group error (code 5).
+    """
+    problems = []
+    if ak904 != ik5_accepted:
+        problems.append("AK904 differs from the number of IK5 A")
+    if not 0 <= ak904 <= ak903:
+        problems.append("AK904 is not between 0 and AK903")
+    expected = "R" if ak904 == 0 else "A" if ak904 == ak903 else "P"
+    if ak901 != expected:
+        problems.append(f"AK901 {ak901} with {ak904} of {ak903} sets accepted")
+    if ak902 != ak903 and (ak901 != "R" or "5" not in ak905):
+        problems.append("AK902 differs from AK903 without AK9 R and code 5")
+    if problems:
+        raise AssertionError("sandbox 999 contradicts itself: " + "; ".join(problems))
 
 
 # --- 277CA ------------------------------------------------------------------------------------------
