@@ -375,7 +375,10 @@ def _load_once(engine: Engine, interchange_id: int, actor: str, settings: Settin
         return _mark_duplicate(engine, interchange_id, name, kind, envelope, dup_payments.args[0], actor)
     except _StoreFailed as failed:
         if _is_transient(failed.cause):
-            raise failed.cause from None
+            if isinstance(failed.cause, sa_exc.SQLAlchemyError):
+                raise failed.cause from None
+            # COPY raises the driver's own error: give callers SQLAlchemy's type, as for every other statement
+            raise sa_exc.OperationalError(f"COPY {failed.table}", None, failed.cause) from None
         if _is_identity_race(failed.cause):
             raise _RaceLost() from None
         return _quarantine(engine, interchange_id, path, name, _poison_line(name, failed), settings, actor)

@@ -427,3 +427,25 @@ def test_run_report_lists_duplicate_and_quarantined_files_of_the_day(engine: Eng
     assert "denial_with_rarc.835" not in section  # the loaded one is not listed
     other_day = render_run_report(engine, day - dt.timedelta(days=1), tmp_path / "before.html").read_text()
     assert "duplicates and quarantined (0)" in other_day
+
+
+def test_a_connection_lost_during_copy_is_transient(engine: Engine, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """The driver's own OperationalError (what COPY raises, unwrapped) leaves the file received too."""
+    import sqlite3
+
+    import psycopg
+    from sqlalchemy.exc import OperationalError
+
+    settings = _settings(tmp_path)
+    raw = psycopg.OperationalError("server closed the connection") if engine.dialect.name == "postgresql" \
+        else sqlite3.OperationalError("database is locked")
+
+    def lost(self: inbound.BulkWriter) -> None:
+        raise inbound._StoreFailed("remittances", None, None, raw)
+
+    monkeypatch.setattr(inbound.BulkWriter, "flush", lost)
+    interchange_id, _ = receive_file(engine, DENIAL, settings=settings)
+    with pytest.raises(OperationalError):
+        load_interchange(engine, interchange_id, actor="test", settings=settings)
+    assert _status(engine, interchange_id)[0] == "received"
