@@ -111,6 +111,9 @@ def test_grant_analyst_cli_on_sqlite_is_one_line_exit_2(db: Engine, tmp_path: Pa
     assert out.out == ""
 
 
+test_grant_analyst_cli_on_sqlite_is_one_line_exit_2.sqlite_only = True  # type: ignore[attr-defined]  # not rerun on PG
+
+
 def test_check_salt_refuses_the_public_default(monkeypatch: pytest.MonkeyPatch) -> None:
     from claimflow.settings import reset_settings_cache
 
