@@ -243,8 +243,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.umask(previous_umask)
 
 
-#: Commands that never touch claimflow's data folders (the demo has its own under --workdir).
-_NO_DATA_DIR = frozenset({"parse", "validate", "demo"})
+#: Commands that never touch claimflow's data folders (the demo has its own under --workdir; the sandbox
+#: writes where --out says).
+_NO_DATA_DIR = frozenset({"parse", "validate", "demo", "sandbox"})
 
 
 def _main(argv: Sequence[str] | None) -> int:
