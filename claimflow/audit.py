@@ -1,7 +1,10 @@
 """The audit trail: who did what to which object, append-only.
 
-``audit_log`` is append-only: on PostgreSQL a trigger (migration 0002) rejects UPDATE and DELETE, so
-not even a bug in claimflow can rewrite history. Rows are written inside the caller's transaction, so an
+``audit_log`` is append-only: on PostgreSQL a row trigger (migration 0002) rejects UPDATE and DELETE and
+a statement trigger (0003) rejects TRUNCATE, and PUBLIC holds none of those privileges; on SQLite row
+triggers (0003) reject UPDATE and DELETE. Not even a bug in claimflow can rewrite or empty history; only the
+tables' owner could switch the triggers off, and the pipeline does not run as the owner
+(docs/OPERATIONS.md, "Who owns what: database roles"). Rows are written inside the caller's transaction, so an
 audited action and its audit row commit (or roll back) together.
 
 Volume is kept sane: one row per file or batch (a posting run, a payment import), plus one row per
