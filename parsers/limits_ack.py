@@ -59,7 +59,9 @@ INTEGER_MAX = 2**31 - 1  # a 32-bit INTEGER column (segment positions)
 
 # ---- 277CA → claim_statuses -------------------------------------------------------------------------------
 
-TRN02_MAX = 50  # trace / patient control number, AN 1/50 (2200B batch trace, 2200C provider trace)
+TRN02_MAX = (
+    50  # trace number, AN 1/50 (2200B batch trace, 2200C provider trace) → claim_statuses.trace_number
+)
 PCN_MAX = 38  # 2200D TRN02: our CLM01, AN 1/38 in the 837 → claim_statuses.patient_control_number
 REF_1K_MAX = 50  # payer claim control number, AN 1/50 → claim_statuses.payer_claim_number
 STC01_1_MAX = 3  # health care claim status category code, AN 1/30; claim_statuses.category VARCHAR(3)
@@ -67,7 +69,7 @@ STC01_2_MAX = 5  # health care claim status code, AN 1/30; claim_statuses.status
 STC01_3_MAX = 3  # entity identifier code, ID 2/3 → claim_statuses.entity_code
 STC03_MAX = 2  # action code, ID 1/2 (WQ accept, U reject)
 NM108_MAX = 2  # identification code qualifier, ID 1/2 (2100C: XX NPI, FI tax id)
-NM109_MAX = 80  # identification code, AN 2/80 (2100C billing provider id)
+NM109_MAX = 80  # identification code, AN 2/80 (2100B/2100C) → claim_statuses.entity_identifier
 
 MONEY_INTEGER_DIGITS = 12
 """STC04 / AMT02 amounts are stored as NUMERIC(14,2) (``claim_statuses.amount``): ±999,999,999,999.99."""
@@ -94,6 +96,8 @@ STORED_STRING_LIMITS: dict[str, tuple[int, str]] = {
     "CTX01-2": (CTX01_2_MAX, "acknowledgment_errors.patient_control_number"),
     "IK401": (ELEMENT_POSITION_MAX, "acknowledgment_errors.element_position"),
     "2200D TRN02": (PCN_MAX, "claim_statuses.patient_control_number"),
+    "2200B/2200C TRN02": (TRN02_MAX, "claim_statuses.trace_number"),
+    "2100B/2100C NM109": (NM109_MAX, "claim_statuses.entity_identifier"),
     "REF02 (1K)": (REF_1K_MAX, "claim_statuses.payer_claim_number"),
     "STC01-1": (STC01_1_MAX, "claim_statuses.category"),
     "STC01-2": (STC01_2_MAX, "claim_statuses.status_code"),

@@ -229,6 +229,7 @@ class _Parser:
             if self.level == "20":
                 self.payer = party
             elif self.level == "21":
+                check_len(party.id, NM109_MAX, f, segno, sid, "NM109")  # stored for a 2200B status
                 self.receiver = party
             elif self.level == "19":
                 check_len(party.id_qualifier, NM108_MAX, f, segno, sid, "NM108")

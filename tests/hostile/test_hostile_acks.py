@@ -538,6 +538,12 @@ def test_999_partial_group_listing_only_its_rejected_set(tmp_path: pytest.TempPa
             "XX*" + "9" * 81 + "~",
             "(NM1): NM109 is longer than 80",
         ),
+        (
+            "277ca/accepted_and_rejected.277",
+            "46*CLAIMFLOW~",
+            "46*" + "C" * 81 + "~",
+            "(NM1): NM109 is longer than 80",
+        ),
     ],
 )
 def test_stored_elements_are_bounded_and_named_never_quoted(
