@@ -41,7 +41,8 @@ def _split(data: bytes) -> tuple[str, str, list[str]]:
 
 
 def _join(term: str, segs: list[str]) -> bytes:
-    return "".join(s + term + "\n" for s in segs).encode()
+    end = term if term in "\r\n" else term + "\n"
+    return "".join(s + end for s in segs).encode()
 
 
 def _edit(data: bytes, seg_id: str, index: int, value: str, occurrence: int = 0) -> bytes:
