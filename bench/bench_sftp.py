@@ -114,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         "isa_sender_id": SENDER,
         "stability_wait": 0.0,
         "io_timeout": 300.0,
+        # the big file may pass the 256 MiB default max_file_size on purpose; the per-file deadline
+        # (transfer_timeout + size / min_transfer_rate) stays the default
+        "max_file_size": max(256 * 1024 * 1024, int(args.big_mb * 1024 * 1024) + (1 << 20)),
     }
     sides: dict[str, Side] = {}
     if use_sshd:

@@ -98,8 +98,13 @@ def read_isa_headers(path: Path) -> list[IsaHeader]:
             pos = data.find(b"ISA")
             headers = [_at(first, pos)]
             term = first.segment_terminator.encode("latin-1")
-            for m in _NEXT_ISA.finditer(data, pos + 3):
-                start = m.start()
+            start = pos
+            while True:
+                start = data.find(b"ISA", start + 3)  # bytes.find: memchr-fast, ~2 GB/s
+                if start < 0:
+                    break
+                if not _DELIMITER.fullmatch(data[start + 3 : start + 4]):
+                    continue  # "ISA" followed by a letter, digit or space: not a segment ID
                 before = start
                 while term not in _SPACE and before > 0 and data[before - 1 : before] in _SPACE:
                     before -= 1
@@ -116,7 +121,7 @@ def read_isa_headers(path: Path) -> list[IsaHeader]:
             return headers
 
 
-_NEXT_ISA = re.compile(rb"ISA[^A-Za-z0-9 \t\r\n]")
+_DELIMITER = re.compile(rb"[^A-Za-z0-9 \t\r\n]")
 _SPACE = (b" ", b"\t", b"\r", b"\n")
 
 

@@ -750,8 +750,11 @@ def _fsync_and_close(fd: int, earlier: concurrent.futures.Future[None] | None = 
         os.close(fd)
 
 
-MAX_WINDOW = 64
-"""Most READ requests in flight for one download (2 MiB): bounds memory whatever the server does."""
+MAX_IN_FLIGHT = 4 * 1024 * 1024
+"""Most bytes asked for and not yet handed on, per download: bounds memory whatever the server does."""
+MAX_READ_REQUEST = 256 * 1024
+"""Largest READ request; starts at :data:`CHUNK` and doubles while the server answers in full (OpenSSH
+answers up to ~255 KiB), drops back to what a server that answers short actually sends."""
 _INITIAL_WINDOW = 4
 
 
@@ -774,10 +777,10 @@ def _read_pipelined(
 
     Unlike ``SFTPFile.prefetch`` (which requests the whole file at once, and whose close reads every
     outstanding answer into memory: 2 GB for an abandoned 2 GB file), at most ``window`` requests are in
-    flight, and the window follows the rate seen (about one second of data, 1 to :data:`MAX_WINDOW`).
-    So memory stays under ``MAX_WINDOW × CHUNK`` and abandoning a file from a server that trickles costs
-    about a second of draining, not minutes. Short reads are asked again for the rest; ``check(done)``
-    runs after every answer (the caller's deadline).
+    flight, and the window follows the rate seen (about one second of data, never more than
+    :data:`MAX_IN_FLIGHT` bytes). So memory stays bounded and abandoning a file from a server that
+    trickles costs about a second of draining, not minutes. Short reads are asked again for the rest;
+    ``check(done)`` runs after every answer (the caller's deadline).
     """
     from paramiko.sftp import CMD_DATA, CMD_READ, CMD_STATUS, int64
 
@@ -787,6 +790,7 @@ def _read_pipelined(
     next_req = next_out = received = 0
     eof_at: int | None = None
     window = _INITIAL_WINDOW
+    request = CHUNK
     t0 = time.monotonic()
     in_step = True
 
@@ -803,7 +807,7 @@ def _read_pipelined(
             if next_out >= limit or (eof_at is not None and next_out >= eof_at):
                 return
             while len(outstanding) < window and next_req < limit and eof_at is None:
-                n = min(CHUNK, limit - next_req)
+                n = min(request, limit - next_req)
                 ask(next_req, n)
                 next_req += n
             if not outstanding:
@@ -823,6 +827,9 @@ def _read_pipelined(
                     received += len(data)
                     if len(data) < length:  # a short read: ask for the rest of that range
                         ask(offset + len(data), length - len(data))
+                        request = max(CHUNK, min(request, len(data)))
+                    elif length == request < MAX_READ_REQUEST:
+                        request *= 2
                 elif t == CMD_STATUS:
                     try:
                         sftp._convert_status(msg)
@@ -833,7 +840,7 @@ def _read_pipelined(
             check(next_out)
             elapsed = time.monotonic() - t0
             if elapsed > 0.02:
-                window = max(1, min(MAX_WINDOW, int(received / elapsed / CHUNK) + 1))
+                window = max(1, min(MAX_IN_FLIGHT // request, int(received / elapsed / request) + 1))
     except (FileFetchFailed, GeneratorExit):
         raise
     except BaseException:

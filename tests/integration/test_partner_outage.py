@@ -28,15 +28,10 @@ def _upload_all(ids: list[int], profile) -> list[dict]:  # type: ignore[no-untyp
         return [pipeline.upload_file(i, client, profile) for i in ids]
 
 
-def test_outage_night_then_catch_up_without_duplicates(
-    sqlite_engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("CLAIMFLOW_DATABASE_URL", sqlite_engine.url.render_as_string(hide_password=False))
-    monkeypatch.setenv("CLAIMFLOW_DATA_DIR", str(tmp_path / "data"))
-    from claimflow.settings import reset_settings_cache
-
-    reset_settings_cache()
-    seed_practice(sqlite_engine, patients=20, claims=40, seed=5, as_of=dt.date.today() - dt.timedelta(days=1))
+def test_outage_night_then_catch_up_without_duplicates(claimflow_env: Engine, tmp_path: Path) -> None:
+    """On both backends (``claimflow_env`` points the settings at SQLite, then PostgreSQL)."""
+    engine = claimflow_env
+    seed_practice(engine, patients=20, claims=40, seed=5, as_of=dt.date.today() - dt.timedelta(days=1))
     key = generate_ed25519(tmp_path / "client_key")
     server = SandboxServer(tmp_path / "ch", authorized_keys={PARTNER: key.public_line}).start()
     profile = server.profile(
@@ -52,7 +47,7 @@ def test_outage_night_then_catch_up_without_duplicates(
         _upload_all(night1["interchange_ids"], profile)
     assert time.monotonic() - started < 30, "retries are bounded"
     assert "127.0.0.1" in str(failure.value) or "sandbox" in str(failure.value)
-    with sqlite_engine.connect() as conn:
+    with engine.connect() as conn:
         statuses = set(conn.execute(select(m.Interchange.status)).scalars())
     assert statuses == {"generated"}  # nothing marked sent
 
@@ -69,7 +64,7 @@ def test_outage_night_then_catch_up_without_duplicates(
 
     # A run that uploaded a file and died before recording it: the next run must not send it again.
     first = night2["interchange_ids"][0]
-    with sqlite_engine.begin() as conn:
+    with engine.begin() as conn:
         conn.execute(m.Interchange.__table__.update().where(m.Interchange.id == first).values(status="validated"))
     night3 = pipeline.scrub_and_batch(run_id="night3")
     assert night3["interchange_ids"] == [first]
