@@ -356,7 +356,13 @@ def counts(src: Source) -> Iterator[Case]:
 
     for sid, pos in (("SE", 1), ("GE", 1), ("IEA", 1)):
         vals = around(sid, pos)
-        yield from _set_element(src, sid, pos, [v for v in vals if not v.startswith("0") or v == "0"])
+        strict = [v for v in vals if not v.startswith("0") or v == "0"]
+        if sid == "IEA" and "TA1" in ids and "GS" not in ids:
+            # a TA1-only interchange: IEA01 = its number of TA1s is read (real senders count the TA1)
+            n_ta1 = str(ids.count("TA1"))
+            yield from _set_element(src, sid, pos, [v for v in strict if v == n_ta1], expect=VALID)
+            strict = [v for v in strict if v != n_ta1]
+        yield from _set_element(src, sid, pos, strict)
         lead = [v for v in vals if v.startswith("0") and v != "0"]
         yield from _set_element(src, sid, pos, lead, expect=ANY)
     for sid, pos in (("SE", 2), ("GE", 2), ("IEA", 2)):
