@@ -285,7 +285,7 @@ class LevelStatus(NamedTuple):
     isa13: str | None
     gs06: str | None
     st02: str | None
-    segment_no: int  # the TRN of the loop (or the HL when it has no TRN)
+    segment_no: int  # the TRN of the loop (or its first STC when it has no TRN)
     loop: str  # "2200B" or "2200C"
     trace_number: str | None  # TRN02
     entity: Party | None  # NM1 of 2100B/2100C
