@@ -413,7 +413,7 @@ def _live(o: str) -> str:
     """``o`` (a claim payment id) has not been taken back: no posted reversal and no reversal paired
     with it in this batch."""
     return (f"""NOT EXISTS (SELECT 1 FROM claim_payments x WHERE x.reversal_of_id = {o} AND x.posted_at IS NOT NULL)
-            AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = {o})""")
+            AND {o} NOT IN (SELECT x.reversal_of_id FROM cf_cp x WHERE x.reversal_of_id IS NOT NULL)""")
 
 
 def _hold_duplicates(q: Sql) -> int:
@@ -462,22 +462,24 @@ def _gate_fallback(q: Sql, matched: dict[str, int]) -> dict[str, int]:
     postable = sql_in(POSTABLE)
     fallback = sql_in(FALLBACK_METHODS)
     open_fb = f"u.method IN {fallback} AND u.status_code IN {postable} AND u.dup_of IS NULL AND u.hold IS NULL"
+    # The few fallback matches, then the claims' live payments from the same payer: hash joins against
+    # this small table (a correlated EXISTS per match scanned cf_cp once per match).
+    q.temp_table("cf_fb", f"SELECT u.id AS id, u.claim_id AS claim_id, u.payer_key AS payer_key FROM cf_cp u "
+                          f"WHERE {open_fb}")
     paid = q.run(
         f"""UPDATE cf_cp SET hold = '{FALLBACK_ALREADY_PAID}'
             WHERE id IN (
-                SELECT u.id FROM cf_cp u
-                WHERE {open_fb} AND EXISTS (
-                    SELECT 1 FROM claim_payments o JOIN remittances ro ON ro.id = o.remittance_id
-                    WHERE o.claim_id = u.claim_id AND o.posted_at IS NOT NULL AND o.status_code IN {postable}
-                      AND {payer_key("ro")} = u.payer_key AND {_live("o.id")})
+                SELECT f.id FROM cf_fb f
+                JOIN claim_payments o ON o.claim_id = f.claim_id AND o.posted_at IS NOT NULL
+                JOIN remittances ro ON ro.id = o.remittance_id
+                WHERE o.status_code IN {postable} AND {payer_key("ro")} = f.payer_key AND {_live("o.id")}
                 UNION
-                SELECT u.id FROM cf_cp u
-                WHERE {open_fb} AND EXISTS (
-                    SELECT 1 FROM cf_cp o
-                    WHERE o.claim_id = u.claim_id AND o.payer_key = u.payer_key AND o.status_code IN {postable}
-                      AND o.dup_of IS NULL AND o.method NOT IN {fallback}
-                      AND NOT EXISTS (SELECT 1 FROM cf_cp x WHERE x.reversal_of_id = o.id)))"""
+                SELECT f.id FROM cf_fb f
+                JOIN cf_cp o ON o.claim_id = f.claim_id AND o.payer_key = f.payer_key
+                WHERE o.status_code IN {postable} AND o.dup_of IS NULL AND o.method NOT IN {fallback}
+                  AND o.id NOT IN (SELECT x.reversal_of_id FROM cf_cp x WHERE x.reversal_of_id IS NOT NULL))"""
     ).rowcount
+    q.drop("cf_fb")
     one = q.run(
         f"""UPDATE cf_cp SET hold = '{FALLBACK_ONE_PER_RUN}'
             WHERE id IN (
