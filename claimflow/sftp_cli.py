@@ -232,7 +232,16 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     if not loopback:
         _err(f"warning: listening on {args.host}, not loopback; the sandbox holds test data only")
 
-    server = SandboxServer(root, host=args.host, port=args.port, on_upload=on_upload)
+    limits = {
+        k: v
+        for k in ("max_file_size", "quota_bytes", "max_connections_per_partner", "max_connections")
+        if (v := getattr(args, k)) is not None
+    }
+    try:
+        server = SandboxServer(root, host=args.host, port=args.port, on_upload=on_upload, **limits)
+    except ValueError as exc:
+        _err(str(exc))
+        return 2
     keys = {}
     for user in users:
         pair = ensure_ed25519(root / STATE_DIR / "clients" / f"{user}_ed25519", comment=f"{user}@sandbox")
@@ -323,6 +332,13 @@ def add_sandbox_subcommands(sandbox_sub: Any) -> None:
         metavar="MODULE:FUNCTION",
         help="another callable(partner, path) to run for every finished upload",
     )
+    for flag, what in (  # defaults live on SandboxServer (256 MiB, 1 GiB, 4, 64; docs/SANDBOX.md)
+        ("--max-file-size", "largest file a partner may upload, bytes (default 256 MiB)"),
+        ("--quota-bytes", "bytes one partner may keep in its inbound/ (default 1 GiB)"),
+        ("--max-connections-per-partner", "concurrent logins per mailbox (default 4)"),
+        ("--max-connections", "connections in all (default 64)"),
+    ):
+        s.add_argument(flag, type=int, default=None, metavar="N", help=what)
     s.add_argument("-v", "--verbose", action="store_true")
     s.set_defaults(handler=cmd_sandbox_serve)
 

@@ -17,10 +17,19 @@ Upload (:func:`upload`, :func:`upload_many`)
       :class:`RemoteNameConflict`, nothing overwritten.
 
 Fetch (:func:`fetch_new`)
+    * a hostile mailbox stops nothing but the file at fault: each file that cannot be taken (over the
+      profile's ``max_file_size``, slower than its deadline ``transfer_timeout + size /
+      min_transfer_rate``, refused by the server) is listed in the result's ``failed`` with a one-line
+      reason, and the others are fetched; only a lost session raises;
+    * the listing is read as bytes: a name that is not UTF-8 is skipped (logged as escaped bytes)
+      instead of losing the whole listing;
+    * downloads are pipelined with a bounded window (at most 4 MiB asked for and not yet written), so
+      memory does not grow with the file, and an abandoned download leaves the session usable;
     * remote names are data: unsafe ones are logged and skipped (:mod:`sftp.names`), temp names ignored;
     * files the ledger has seen (name + size + mtime) are not downloaded again; a file whose size or mtime
       moves between two listings ``stability_wait`` seconds apart is left for the next run;
-    * download to ``.<name>.<random>.part`` (mode 0600) hashing on the way, fsync, check (one listing
+    * download to ``.cf-<sha256 of the name, 16 hex>.<random>.part`` (mode 0600; short whatever the
+      remote name's length) hashing on the way, fsync, check (one listing
       per batch) that size and mtime did not move, skip if the sha256 is already known, rename into the
       inbox under the remote name (or ``<stem>.<sha12>.<ext>`` if a different file already has it; never
       clobbering) and fsync the directory; **then** ``ledger.record()`` (before anything parses it),

@@ -532,3 +532,43 @@ def test_cli_refuses_a_private_key_readable_by_others(
     assert "has mode 0644" in err and "chmod 600" in err
     os.chmod(p.private_key_path, 0o600)
     assert main(["sftp", "fetch", "--partner", "sbx", "--inbox", str(tmp_path / "in"), "--no-retry"]) == 0
+
+
+def test_sandbox_serve_cli_applies_the_limits(tmp_path: Path) -> None:
+    import signal
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "claimflow.sftp_cli", "sandbox", "serve", "--root", str(tmp_path / "sb")]
+    bad = subprocess.run(
+        [*cmd, "--port", "0", "--quota-bytes", "0"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and "quota_bytes must be >= 1" in bad.stderr
+    proc = subprocess.Popen(
+        [*cmd, "--port", "0", "--max-connections-per-partner", "1"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        exports: dict[str, str] = {}
+        for line in proc.stdout:
+            if line.strip().startswith("export CLAIMFLOW_PARTNER_SANDBOX_"):
+                var, _, value = line.strip()[len("export CLAIMFLOW_PARTNER_SANDBOX_") :].partition("=")
+                exports[var] = value.strip("'")
+            if line.startswith("Ctrl-C"):
+                break
+        p = PartnerProfile(
+            name="sandbox",
+            host=exports["HOST"],
+            port=int(exports["PORT"]),
+            username=exports["USERNAME"],
+            host_key=exports["HOST_KEY"],
+            private_key_path=exports["PRIVATE_KEY_PATH"],
+            connect_timeout=5.0,
+        )
+        with open_sftp(p) as s:
+            assert sorted(s.listdir("/")) == ["inbound", "outbound"]
+            with pytest.raises(TransientTransferError), open_sftp(p) as second:
+                second.listdir("/")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
