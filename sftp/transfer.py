@@ -799,7 +799,7 @@ def _read_pipelined(
     next_req = next_out = received = 0
     eof_at: int | None = None
     window = _INITIAL_WINDOW
-    request = CHUNK
+    request, ceiling = CHUNK, MAX_READ_REQUEST
     t0 = time.monotonic()
     in_step = True
 
@@ -836,14 +836,16 @@ def _read_pipelined(
                     received += len(data)
                     if len(data) < length:  # a short read: ask for the rest of that range
                         ask(offset + len(data), length - len(data))
-                        request = max(CHUNK, min(request, len(data)))
-                    elif length == request < MAX_READ_REQUEST:
-                        request *= 2
+                        ceiling = request = max(CHUNK, min(request, len(data)))  # the server's size
+                    elif length == request < ceiling:
+                        request = min(ceiling, request * 2)
                 elif t == CMD_STATUS:
                     try:
                         sftp._convert_status(msg)
                     except EOFError:
                         eof_at = offset if eof_at is None else min(eof_at, offset)
+                    else:  # "OK" with no data would leave a hole we could wait on forever
+                        raise FileFetchFailed(name, "the server answered a read with a status and no data")
                 else:
                     raise paramiko.SFTPError("Expected data")
             check(next_out)
