@@ -13,8 +13,8 @@ for provenance:
   behind it;
 * ``GS`` has its eight elements: GS04 a CCYYMMDD date, GS05 a time, GS06 1-9 digits, GS07 ``X``/``T``,
   GS08 a version — a malformed GS is named as such, not reported later as an unsupported version;
-* ``ISA13`` is at most 9 digits, ``ST02`` at most 9 characters (their storage columns,
-  :mod:`parsers.limits_ack`);
+* ``ISA13`` is at most 9 digits, ``ISA06``/``ISA08`` at most 15 characters, ``ISA15`` ``P`` or ``T``,
+  ``ST02`` at most 9 characters (their storage columns, :mod:`parsers.limits_ack`);
 * nothing outside ST..SE but envelope segments (and TA1 between ISA and the first GS); a file must not
   end inside an envelope (a truncated file).
 
@@ -29,7 +29,16 @@ from __future__ import annotations
 
 from edi.errors import X12ParseError
 from edi.reader import check_segment_id
-from parsers.limits_ack import GS06_MAX, ISA13_MAX, ST02_MAX, TA101_MAX, TA105_MAX, check_len
+from parsers.limits_ack import (
+    GS06_MAX,
+    ISA13_MAX,
+    ISA_ID_MAX,
+    ISA_QUALIFIER_MAX,
+    ST02_MAX,
+    TA101_MAX,
+    TA105_MAX,
+    check_len,
+)
 from parsers.records import InterchangeAck
 from parsers.values import date6
 
@@ -143,6 +152,10 @@ class Envelope:
         isa13 = el[13].strip()
         if not (isa13.isascii() and isa13.isdigit()) or len(isa13) > ISA13_MAX:
             raise self.error("is not a 9-digit interchange control number", segno, "ISA", "ISA13")
+        for pos, limit in ((5, ISA_QUALIFIER_MAX), (6, ISA_ID_MAX), (7, ISA_QUALIFIER_MAX), (8, ISA_ID_MAX)):
+            check_len(el[pos].strip(), limit, self.file, segno, "ISA", f"ISA{pos:02d}")
+        if el[15].strip() not in ("P", "T"):
+            raise self.error("is not P or T (usage indicator)", segno, "ISA", "ISA15")
         self.isa13 = isa13
         self.isa12 = el[12].strip()
         self.in_isa = True

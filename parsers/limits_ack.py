@@ -23,6 +23,8 @@ from edi.errors import X12ParseError
 # ---- envelope (every transaction) ------------------------------------------------------------------------
 
 ISA13_MAX = 9  # interchange control number, N0 9/9 → interchanges.isa13, remittances.isa13
+ISA_QUALIFIER_MAX = 2  # ISA05/ISA07 interchange ID qualifier, ID 2/2
+ISA_ID_MAX = 15  # ISA06 sender / ISA08 receiver ID, AN 15/15 → interchanges.sender_id, .receiver_id
 GS06_MAX = 9  # group control number, N0 1/9 → remittances.gs06 (and the 999's own provenance)
 ST02_MAX = 9  # transaction set control number, AN 4/9 → claim_statuses.st02, remittances.st02
 
@@ -77,6 +79,8 @@ MONEY_DECIMALS = 2
 
 STORED_STRING_LIMITS: dict[str, tuple[int, str]] = {
     "ISA13": (ISA13_MAX, "interchanges.isa13"),
+    "ISA06": (ISA_ID_MAX, "interchanges.sender_id"),
+    "ISA08": (ISA_ID_MAX, "interchanges.receiver_id"),
     "ST02": (ST02_MAX, "claim_statuses.st02"),
     "TA101": (TA101_MAX, "acknowledgments.acked_isa13"),
     "TA104": (TA104_MAX, "acknowledgments.code"),

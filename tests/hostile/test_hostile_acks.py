@@ -562,3 +562,20 @@ def test_stored_elements_are_bounded_and_named_never_quoted(
     ):
         if len(token) > 3:
             assert token not in line  # the value is never quoted
+
+
+@pytest.mark.parametrize(
+    ("find", "replace", "where"),
+    [
+        ("*ACMEHEALTH     *", "*ACMEHEALTHVERYLONGSENDERNAME*", "(ISA): ISA06 is longer than 15 characters"),
+        ("*CLAIMFLOW      *", "*CLAIMFLOWRECEIVERTOOLONG*", "(ISA): ISA08 is longer than 15 characters"),
+        ("*000000201*0*P*", "*000000201*0*Q*", "(ISA): ISA15 is not P or T"),
+    ],
+)
+def test_isa_elements_stored_with_the_interchange_are_bounded(find: str, replace: str, where: str) -> None:
+    body = text("999/accepted.999")
+    assert find in body
+    with pytest.raises(X12ParseError) as exc:
+        list(x999.parse(body.replace(find, replace, 1).encode(), name="i.999"))
+    assert str(exc.value).startswith("i.999: segment 1 (ISA): ") and where in str(exc.value)
+    assert "VERYLONG" not in str(exc.value) and "TOOLONG" not in str(exc.value)

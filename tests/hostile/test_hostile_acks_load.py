@@ -14,6 +14,7 @@ from claimflow.db import models as m
 from tests.unit.parsers.conftest import fixture
 
 POISON = [
+    ("999/accepted.999", "*ACMEHEALTH     *", "*ACMEHEALTHVERYLONGSENDERNAME*", "ISA06"),
     ("999/rejected_ik3_ik4.999", "AK2*837*0001*", "AK2*837*0001234567*", "AK202"),
     ("999/rejected_ik3_ik4.999", "IK3*NM1*8*2010*8", "IK3*NM1*9999999999*2010*8", "IK302"),
     ("999/rejected_ik3_ik4.999", "IK3*NM1*8*2010*8", "IK3*NM1*8*2010BAX1*8", "IK303"),
