@@ -383,23 +383,33 @@ def _match_claims(q: Sql) -> dict[str, int]:
                       GROUP BY u.id HAVING COUNT(DISTINCT s.claim_id) = 1) m
                 WHERE cf_cp.id = m.id"""
         ).rowcount
+    # The claim a payer claim number names is decided once per distinct CLP07 (per open payment, a file
+    # of N loops sharing one CLP07 looked at N × N claim payments).
+    q.temp_table(
+        "cf_clp07",
+        f"""SELECT x.clp07 AS clp07, MIN(x.claim_id) AS claim_id FROM (
+                SELECT k.clp07 AS clp07, c.id AS claim_id
+                FROM (SELECT DISTINCT u.payer_claim_number AS clp07 FROM cf_cp u
+                      WHERE {open_cp} AND u.payer_claim_number IS NOT NULL) k
+                JOIN claims c ON c.payer_claim_number = k.clp07
+                UNION
+                SELECT k.clp07, o.claim_id
+                FROM (SELECT DISTINCT u.payer_claim_number AS clp07 FROM cf_cp u
+                      WHERE {open_cp} AND u.payer_claim_number IS NOT NULL) k
+                JOIN claim_payments o ON o.payer_claim_number = k.clp07 AND o.claim_id IS NOT NULL
+                UNION
+                SELECT o.payer_claim_number, o.claim_id FROM cf_cp o
+                WHERE o.claim_id IS NOT NULL AND o.payer_claim_number IS NOT NULL
+              ) x GROUP BY x.clp07 HAVING COUNT(DISTINCT x.claim_id) = 1""",
+    )
     by_number = q.run(
         f"""UPDATE cf_cp SET claim_id = m.claim_id, method = 'payer_number'
-            FROM (SELECT x.id AS id, MIN(x.claim_id) AS claim_id FROM (
-                    SELECT u.id AS id, c.id AS claim_id FROM cf_cp u
-                    JOIN claims c ON c.payer_claim_number = u.payer_claim_number
-                    WHERE {open_cp} AND u.payer_claim_number IS NOT NULL
-                    UNION
-                    SELECT u.id, o.claim_id FROM cf_cp u
-                    JOIN claim_payments o ON o.payer_claim_number = u.payer_claim_number
-                    WHERE {open_cp} AND u.payer_claim_number IS NOT NULL AND o.claim_id IS NOT NULL
-                    UNION
-                    SELECT u.id, o.claim_id FROM cf_cp u
-                    JOIN cf_cp o ON o.payer_claim_number = u.payer_claim_number
-                    WHERE {open_cp} AND u.payer_claim_number IS NOT NULL AND o.claim_id IS NOT NULL
-                  ) x GROUP BY x.id HAVING COUNT(DISTINCT x.claim_id) = 1) m
+            FROM (SELECT u.id AS id, k.claim_id AS claim_id FROM cf_cp u
+                  JOIN cf_clp07 k ON k.clp07 = u.payer_claim_number
+                  WHERE {open_cp}) m
             WHERE cf_cp.id = m.id"""
     ).rowcount
+    q.drop("cf_clp07")
     return {"pcn": exact, "pcn_truncated": truncated, "payer_number": by_number}
 
 
@@ -479,15 +489,16 @@ def _gate_fallback(q: Sql, matched: dict[str, int]) -> dict[str, int]:
                 WHERE o.status_code IN {postable} AND o.dup_of IS NULL AND o.method NOT IN {fallback}
                   AND o.id NOT IN (SELECT x.reversal_of_id FROM cf_cp x WHERE x.reversal_of_id IS NOT NULL))"""
     ).rowcount
-    q.drop("cf_fb")
+    if paid:
+        q.run(f"DELETE FROM cf_fb WHERE id IN (SELECT id FROM cf_cp WHERE hold = '{FALLBACK_ALREADY_PAID}')")
     one = q.run(
         f"""UPDATE cf_cp SET hold = '{FALLBACK_ONE_PER_RUN}'
             WHERE id IN (
-                SELECT u.id FROM cf_cp u
-                JOIN (SELECT u.claim_id AS claim_id, MIN(u.id) AS first_id FROM cf_cp u WHERE {open_fb}
-                      GROUP BY u.claim_id) f ON f.claim_id = u.claim_id
-                WHERE {open_fb} AND u.id > f.first_id)"""
+                SELECT f.id FROM cf_fb f
+                JOIN (SELECT claim_id, MIN(id) AS first_id FROM cf_fb GROUP BY claim_id) g ON g.claim_id = f.claim_id
+                WHERE f.id > g.first_id)"""
     ).rowcount
+    q.drop("cf_fb")
     for method, n in q.run("SELECT method, COUNT(*) FROM cf_cp WHERE hold IS NOT NULL GROUP BY method").all():
         if method in matched:
             matched[method] -= int(n)
