@@ -266,7 +266,7 @@ enum { K_NUMBER = 1, K_QUANTITY = 2, K_MONEY = 3 };
  * Returns 0 when invalid, else the most restricted kind the value fits (parsers.values._fits):
  * significant integer digits within the column, no non-zero decimal past its scale. */
 static int
-valid_r(const Py_UCS1 *p, Py_ssize_t n)
+valid_r(const Py_UCS1 *p, Py_ssize_t n, int *mag)
 {
     Py_ssize_t i = 0, digits = 0, sig_int = 0, last_nz_dec = 0, dec = 0;
     int dot = 0;
@@ -294,6 +294,7 @@ valid_r(const Py_UCS1 *p, Py_ssize_t n)
     }
     if (digits == 0 || digits > 18)
         return 0;
+    *mag = (int)sig_int;
     if (sig_int <= MONEY_INT && last_nz_dec <= MONEY_DEC)
         return K_MONEY;
     if (sig_int <= QTY_INT && last_nz_dec <= QTY_DEC)
@@ -310,10 +311,11 @@ valid_r(const Py_UCS1 *p, Py_ssize_t n)
  * the Python path builds from the same string. */
 #define ACACHE_SLOTS 4096
 #define DCACHE_SLOTS 256
-#define CKEY 23
+#define CKEY 21 /* an R value is at most 20 characters (18 digits, sign, point): every amount fits */
 typedef struct {
     unsigned char len;
     unsigned char kind; /* amounts: the K_* kind the value fits */
+    unsigned char mag;  /* amounts: significant integer digits, |value| < 10**mag */
     char key[CKEY];
     PyObject *val;
 } CacheEntry;
@@ -347,6 +349,24 @@ cache_put(CacheEntry *e, const Py_UCS1 *p, Py_ssize_t n, PyObject *v)
     memcpy(e->key, p, n);
 }
 
+/* Bounds of the balancing sums, kept without Decimal arithmetic: every amount with `mag` significant
+ * integer digits is below 10**mag, so a line's SVC02 - SVC03 and sum of CAS are below the sum of
+ * 10**mag over its amounts; when that bound is at most 10**12 (amounts are whole cents) both fit
+ * NUMERIC(14,2) and the exact Decimal check is skipped. Saturates at BOUND_CAP ("unknown"). */
+static const long long POW10[19] = {
+    1LL, 10LL, 100LL, 1000LL, 10000LL, 100000LL, 1000000LL, 10000000LL, 100000000LL, 1000000000LL,
+    10000000000LL, 100000000000LL, 1000000000000LL, 10000000000000LL, 100000000000000LL,
+    1000000000000000LL, 10000000000000000LL, 100000000000000000LL, 1000000000000000000LL,
+};
+#define BOUND_CAP 4000000000000000000LL
+static int last_mag; /* mag of the value the last successful get_value returned */
+
+static inline void
+bump(long long *b, long long v)
+{
+    *b = (*b > BOUND_CAP - v) ? BOUND_CAP : *b + v;
+}
+
 /* A value of kind `kind` (K_MONEY, K_QUANTITY, K_NUMBER).
  * 1: *out = new ref; 0: not the happy case (Python decides); -1: error set */
 static int
@@ -361,11 +381,13 @@ get_value(PyObject *seg, const Py_UCS1 *d, Span s, PyObject **out, int kind)
         if (e->val != NULL && e->len == s.len && memcmp(e->key, p, s.len) == 0) {
             if (e->kind < kind)
                 return 0; /* e.g. a DRG weight 1.2345 asked for as money: Python raises */
+            last_mag = e->mag;
             *out = Py_NewRef(e->val);
             return 1;
         }
     }
-    int fits = valid_r(p, s.len);
+    int mag = 0;
+    int fits = valid_r(p, s.len, &mag);
     if (fits < kind)
         return 0;
     PyObject *key = sub(seg, s);
@@ -380,7 +402,9 @@ get_value(PyObject *seg, const Py_UCS1 *d, Span s, PyObject **out, int kind)
     if (e != NULL) {
         cache_put(e, p, s.len, v);
         e->kind = (unsigned char)fits;
+        e->mag = (unsigned char)mag;
     }
+    last_mag = mag;
     *out = v;
     return 1;
 }
@@ -494,6 +518,7 @@ add_to(PyObject **acc, PyObject *v)
 typedef struct {
     PyObject *claim, *line, *lines, *lcas, *ccas; /* strong refs */
     long long segno, claim_segno, n_claims, n_lines, bad_claims, bad_lines;
+    long long lb, cb; /* bounds of the open line's / claim's balancing sums (see POW10); BOUND_CAP: unknown */
     PyObject *t_charge, *t_paid, *t_pr, *out;     /* strong refs */
     int build;
     PyObject *head[5]; /* sha256, isa13, gs06, st02, lx (borrowed from ctx) */
@@ -548,6 +573,7 @@ load_state(State *s, PyObject *st, PyObject *ctx)
     s->bad_claims = as_ll(G(S_BAD_CLAIMS), &err);
     s->bad_lines = as_ll(G(S_BAD_LINES), &err);
 #undef G
+    s->lb = s->cb = BOUND_CAP; /* a claim or line opened by Python: check exactly when it ends */
     s->build = PyObject_IsTrue(PyTuple_GET_ITEM(ctx, 0));
     for (int i = 0; i < 5; i++)
         s->head[i] = PyTuple_GET_ITEM(ctx, i + 1);
@@ -807,6 +833,7 @@ h_cas(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
     int r = get_amount(seg, d, el[3], &a0);
     if (r <= 0)
         return r;
+    long long bound = POW10[last_mag]; /* of the amounts added to the sums (see POW10) */
     int rc = -1;
     if (ne == 4 && el[1].len && el[2].len && el[1].len <= MX_CAS01 && el[2].len <= MX_CAS02) {
         if (s->build) {
@@ -853,6 +880,7 @@ h_cas(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
                     rc = r;
                     goto done;
                 }
+                bump(&bound, POW10[last_mag]);
             }
             if (i + 2 < ne && el[i + 2].len) {
                 r = get_quantity(seg, d, el[i + 2], &qty);
@@ -908,6 +936,9 @@ h_cas(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
         Py_ssize_t k = on_line ? L_ADJ : C_ADJ;
         if (add_to(on_line ? &s->lcas : &s->ccas, total) < 0)
             goto done;
+        if (on_line)
+            bump(&s->lb, bound);
+        bump(&s->cb, bound);
         if (adj != NULL) {
             PyObject *v = PyList_GET_ITEM(rec, k);
             if (PyList_CheckExact(v) && PyList_GET_SIZE(v) > 0) {
@@ -1027,11 +1058,13 @@ h_svc(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne, Py_UCS1 csep)
     int r = get_amount(seg, d, el[2], &a);
     if (r <= 0)
         return r;
+    long long bound = POW10[last_mag];
     r = get_amount(seg, d, el[3], &p);
     if (r <= 0) {
         Py_DECREF(a);
         return r;
     }
+    bound += POW10[last_mag];
     if (ne > 5 && el[5].len) {
         r = get_quantity(seg, d, el[5], &units);
         if (r <= 0) {
@@ -1044,7 +1077,7 @@ h_svc(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne, Py_UCS1 csep)
         units = Py_None;
         Py_INCREF(units);
     }
-    if (s->line != Py_None) {
+    if (s->line != Py_None && s->lb > POW10[MONEY_INT]) {
         r = sums_fit(s->line, L_CHARGE, L_PAID, s->lcas);
         if (r <= 0) {
             Py_DECREF(a);
@@ -1112,6 +1145,7 @@ h_svc(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne, Py_UCS1 csep)
     if (bad)
         goto fail;
     Py_SETREF(s->line, line);
+    s->lb = bound;
     return 1;
 fail:
     Py_XDECREF(line);
@@ -1144,9 +1178,11 @@ h_clp(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
     int r = get_amount(seg, d, e[3], &a);
     if (r <= 0)
         return r;
+    long long bound = POW10[last_mag];
     r = get_amount(seg, d, e[4], &p);
     if (r <= 0)
         goto bail;
+    bound += POW10[last_mag];
     if (e[5].len) {
         r = get_amount(seg, d, e[5], &pr);
         if (r <= 0)
@@ -1162,9 +1198,11 @@ h_clp(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
         if (r <= 0)
             goto bail;
     }
-    r = claim_sums_fit(s);
-    if (r <= 0)
-        goto bail;
+    if (s->cb > POW10[MONEY_INT] || (s->line != Py_None && s->lb > POW10[MONEY_INT])) {
+        r = claim_sums_fit(s);
+        if (r <= 0)
+            goto bail;
+    }
     /* validated: finish the open claim, start this one */
     if (finish_claim(s) < 0) {
         r = -1;
@@ -1223,6 +1261,7 @@ h_clp(State *s, PyObject *seg, const Py_UCS1 *d, Span *el, int ne)
     Py_SETREF(s->lcas, Py_NewRef(ZERO));
     Py_SETREF(s->ccas, Py_NewRef(ZERO));
     s->claim_segno = segno;
+    s->cb = bound;
     return 1;
 bail:
     Py_XDECREF(a);
