@@ -953,6 +953,7 @@ def _store_999(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
     from parsers import records as r
 
     counts = {"groups": 0, "accepted_sets": 0, "rejected_sets": 0}
+    pending: list[bool] = []  # the group's IK5 verdicts: its AK9 decides with them (parse --summary's rule)
     for rec in records:
         if isinstance(rec, r.TransactionSetAck):
             ack_id = w.add("acknowledgments", {
@@ -963,7 +964,7 @@ def _store_999(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
                 "note_code": rec.syntax_errors[0] if rec.syntax_errors else None,
                 "error_count": len(rec.errors) + len(rec.syntax_errors), "matched_interchange_id": None,
             })
-            counts["accepted_sets" if rec.accepted else "rejected_sets"] += 1
+            pending.append(rec.accepted)
             for err in rec.errors:
                 w.add("acknowledgment_errors", {
                     "acknowledgment_id": ack_id, "level": "IK3", "segment_id": err.segment_id,
@@ -988,6 +989,12 @@ def _store_999(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
                 "error_count": len(rec.syntax_errors), "matched_interchange_id": None,
             })
             counts["groups"] += 1
+            from parsers.x999_005010x231a1 import REJECTED_GROUP_CODES
+
+            ok = 0 if rec.status in REJECTED_GROUP_CODES else sum(pending)
+            counts["accepted_sets"] += ok
+            counts["rejected_sets"] += len(pending) - ok
+            pending.clear()
     return counts
 
 

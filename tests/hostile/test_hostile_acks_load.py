@@ -78,3 +78,33 @@ def test_padded_acknowledgments_load_whole(claimflow_env: Engine, tmp_path: Path
         ).all()
     assert [tuple(k) for k in kinds] == [("999_group", 1), ("999_set", 3), ("TA1", 2)]
     assert [tuple(lv) for lv in levels] == [("batch", 1), ("claim", 2), ("provider", 1)]
+
+
+def test_load_counts_999_sets_as_parse_summary_does(claimflow_env: Engine, tmp_path: Path) -> None:
+    """An IK5 accepted under a rejecting AK9 is a rejected set for `claimflow load` too."""
+    from claimflow.inbound import load_files
+
+    p = tmp_path / "r.999"
+    p.write_text(fixture("999/accepted.999").read_text().replace("AK9*A*2*2*2", "AK9*R*2*2*0*4"))
+    q = tmp_path / "p.999"
+    q.write_bytes(fixture("999/partially_accepted.999").read_bytes())
+    rejected, partial = load_files([p, q], actor="test")
+    assert (rejected.status, rejected.counts) == (
+        "loaded",
+        {"groups": 1, "accepted_sets": 0, "rejected_sets": 2},
+    )
+    assert (partial.status, partial.counts) == (
+        "loaded",
+        {"groups": 1, "accepted_sets": 2, "rejected_sets": 1},
+    )
+    with claimflow_env.connect() as conn:  # the rows keep what the 999 says: IK5 A, AK9 R
+        rows = conn.execute(
+            select(m.Acknowledgment.kind, m.Acknowledgment.code, m.Acknowledgment.accepted)
+            .where(m.Acknowledgment.interchange_id == rejected.interchange_id)
+            .order_by(m.Acknowledgment.segment_no)
+        ).all()
+    assert [tuple(r) for r in rows] == [
+        ("999_group", "R", False),
+        ("999_set", "A", True),
+        ("999_set", "A", True),
+    ]
