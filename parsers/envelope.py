@@ -50,6 +50,17 @@ def _int(value: str) -> int | None:
     return int(v) if v.isascii() and v.isdigit() else None
 
 
+def _quoted(value: str, numeric: bool = True) -> str:
+    """A trailer's control number as messages quote it: only when it looks like one (1-9 digits; for
+    SE02, which is alphanumeric like ST02, letters too); anything else — possibly a shifted element with
+    patient data — is described, not quoted."""
+    if not value:
+        return "(empty)"
+    if len(value) <= 9 and value.isascii() and (value.isdigit() if numeric else value.isalnum()):
+        return value
+    return "(not a control number)"
+
+
 class Envelope:
     """Where we are in the envelope of one file, and the checks of every trailer."""
 
@@ -240,7 +251,9 @@ class Envelope:
             raise self.error(f"says {said} segments, counted {counted}", segno, "SE", "SE01")
         se02 = el[2].strip() if len(el) > 2 else ""
         if se02 != self.st02:
-            raise self.error(f"{se02 or '(empty)'} does not match ST02 {self.st02}", segno, "SE", "SE02")
+            raise self.error(
+                f"{_quoted(se02, numeric=False)} does not match ST02 {self.st02}", segno, "SE", "SE02"
+            )
         self.in_st = False
 
     def ge(self, segno: int, el: list[str]) -> None:
@@ -255,7 +268,7 @@ class Envelope:
             raise self.error(f"says {said} transaction sets, counted {self.n_st}", segno, "GE", "GE01")
         ge02 = el[2].strip() if len(el) > 2 else ""
         if ge02 != self.gs06:
-            raise self.error(f"{ge02 or '(empty)'} does not match GS06 {self.gs06}", segno, "GE", "GE02")
+            raise self.error(f"{_quoted(ge02)} does not match GS06 {self.gs06}", segno, "GE", "GE02")
         self.in_gs = False
 
     def iea(self, segno: int, el: list[str]) -> None:
@@ -275,7 +288,7 @@ class Envelope:
             raise self.error(f"says {said} functional groups, {counted}", segno, "IEA", "IEA01")
         iea02 = el[2].strip() if len(el) > 2 else ""
         if iea02 != self.isa13:
-            raise self.error(f"{iea02 or '(empty)'} does not match ISA13 {self.isa13}", segno, "IEA", "IEA02")
+            raise self.error(f"{_quoted(iea02)} does not match ISA13 {self.isa13}", segno, "IEA", "IEA02")
         self.in_isa = False
 
     def ta1(self, segno: int, el: list[str]) -> InterchangeAck:

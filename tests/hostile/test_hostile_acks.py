@@ -579,3 +579,28 @@ def test_isa_elements_stored_with_the_interchange_are_bounded(find: str, replace
         list(x999.parse(body.replace(find, replace, 1).encode(), name="i.999"))
     assert str(exc.value).startswith("i.999: segment 1 (ISA): ") and where in str(exc.value)
     assert "VERYLONG" not in str(exc.value) and "TOOLONG" not in str(exc.value)
+
+
+@pytest.mark.parametrize(
+    ("find", "replace", "element"),
+    [
+        ("SE*8*0001", "SE*8*DOE JANE", "SE02"),
+        ("GE*1*201", "GE*1*2010000000000", "GE02"),
+        ("IEA*1*000000201", "IEA*1*SMITH*JOHN", "IEA02"),
+    ],
+)
+def test_a_trailer_control_number_that_is_not_one_is_described_not_quoted(
+    find: str, replace: str, element: str
+) -> None:
+    body = text("999/accepted.999").replace(find, replace)
+    with pytest.raises(X12ParseError) as exc:
+        list(x999.parse(body.encode(), name="t.999"))
+    line = str(exc.value)
+    assert f"{element} (not a control number) does not match" in line
+    assert "DOE" not in line and "SMITH" not in line and "2010000000000" not in line
+
+
+def test_a_wrong_trailer_control_number_is_still_quoted() -> None:
+    body = text("999/accepted.999").replace("IEA*1*000000201", "IEA*1*000000202")
+    with pytest.raises(X12ParseError, match=r"\(IEA\): IEA02 000000202 does not match ISA13 000000201$"):
+        list(x999.parse(body.encode(), name="t.999"))
