@@ -206,3 +206,33 @@ def test_no_phi_in_reasons_and_bad_filters(engine: Engine) -> None:
     with pytest.raises(WorkItemError, match="unknown queue"):
         list_items(engine, queue="nope")
     assert {i["queue"] for i in list_items(engine, queue="denials")} == {"denials"}
+
+
+def test_resubmission_answers_and_secondary_claims_close_their_items(engine: Engine) -> None:
+    sc = every_source(engine)
+    build_worklist(engine, RUN)
+    pr, cl = sc.pr, sc.claims
+    with engine.begin() as conn:
+        # the 999-rejected claim is corrected and sent again (attempt 2)
+        conn.execute(m.Submission.__table__.insert().values(
+            claim_id=cl["r999"].id, attempt=2, patient_control_number=f"{cl['r999'].claim_number}A2",
+            interchange_id=pr.outbound, gs06="2", st02="0001", status="submitted",
+            created_at=dt.datetime(2026, 11, 25, 20, 0)))
+        conn.execute(update(m.Claim).where(m.Claim.id == cl["r999"].id).values(status="submitted"))
+        # the secondary claim is created for the claim that had secondary_due
+        src = conn.execute(select(*m.Claim.__table__.c).where(m.Claim.id == cl["secondary"].id)).mappings().one()
+        values = {k: v for k, v in src.items() if k not in ("id", "created_at")}
+        values.update(claim_number="S" + src["claim_number"][1:], responsibility="S", payer_id=pr.payer2,
+                      primary_claim_id=src["id"], status="ready", total_charge=D("10.00"))
+        conn.execute(m.Claim.__table__.insert().values(**values))
+    pr.remittance([standard_pay(cl["no835"])], payment_date=dt.date(2026, 11, 25))  # the 835 arrives
+    post_remittances(engine, actor="test", as_of=dt.date(2026, 11, 25))
+    reconcile(engine, NEXT)
+    build_worklist(engine, NEXT)
+    n = {k: c.claim_number for k, c in cl.items()}
+    closed = _keys(engine, status="closed")
+    assert {("rejections", n["r999"], "attempt:1"), ("no_response", n["no835"], "no_835"),
+            ("secondary_due", n["secondary"], "secondary")} <= closed
+    still_open = _keys(engine, status="open")
+    assert ("rejections", n["r277"], "attempt:1") in still_open and ("no_response", n["no277"], "no_277ca") in still_open
+    assert not any(k[1] == n["r999"] for k in still_open)
