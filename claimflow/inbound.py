@@ -265,6 +265,11 @@ def load_files(paths: Iterable[Path], *, actor: str, partner: str | None = None)
             log.warning("%s", exc)
             outcomes.append(LoadOutcome(None, name, "refused", error=_reason(exc, name)))
             continue
+        except sa_exc.SQLAlchemyError as exc:  # database down or locked: archived, not registered; rerun
+            reason = f"not registered, database unavailable ({type(exc).__name__}); load it again later"
+            log.error("%s: %s", name, reason)
+            outcomes.append(LoadOutcome(None, name, "refused", error=reason))
+            continue
         try:
             outcome = load_interchange(engine, interchange_id, actor=actor, settings=settings)
         except (sa_exc.SQLAlchemyError, OSError) as exc:  # transient: stays received, the next run retries

@@ -124,3 +124,27 @@ def test_duplicates_and_quarantined_files_keep_the_exit_codes(claimflow_env: Eng
     assert main(["load", str(bare)]) == 2
     out, _err = capsys.readouterr()
     assert "bare.835: quarantined: bare.835: no ISA/GS envelope" in out
+
+
+def test_database_unavailable_for_one_file_is_one_line_and_the_batch_goes_on(
+        claimflow_env: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from claimflow import inbound
+
+    real = inbound.receive_file
+
+    def flaky(engine: Engine, path: Path, **kwargs: Any) -> tuple[int, bool]:
+        if path == GOOD:
+            raise OperationalError("INSERT", {}, Exception("database is locked"))
+        return real(engine, path, **kwargs)
+
+    monkeypatch.setattr(inbound, "receive_file", flaky)
+    assert main(["load", str(GOOD), str(ACK)]) == 2
+    out, err = capsys.readouterr()
+    assert err.strip() == ("denial_with_rarc.835: not loaded: not registered, database unavailable "
+                           "(OperationalError); load it again later")
+    assert out.startswith("accepted.999: new 999")
+    monkeypatch.setattr(inbound, "receive_file", real)
+    assert main(["load", str(GOOD)]) == 0
+    assert _statuses(claimflow_env) == {"loaded": 2}
