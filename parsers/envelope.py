@@ -215,7 +215,7 @@ class Envelope:
         if el[7].strip() not in ("X", "T"):
             raise self.error("is not X or T (responsible agency code)", segno, "GS", "GS07")
         gs08 = el[8].strip()
-        if not gs08 or len(gs08) > 12:
+        if not gs08 or len(gs08) > 12 or not (gs08.isascii() and gs08.isalnum()):
             raise self.error(
                 "is not a version/release/industry identifier (1-12 characters)", segno, "GS", "GS08"
             )
@@ -232,6 +232,14 @@ class Envelope:
         if len(el) < 3 or not el[2].strip():
             raise self.error("is required (transaction set control number)", segno, "ST", "ST02")
         check_len(el[2].strip(), ST02_MAX, self.file, segno, "ST", "ST02")
+        st01 = el[1].strip()
+        if not (len(st01) == 3 and st01.isascii() and st01.isalnum()):
+            raise self.error("is not a transaction set identifier code (3 characters)", segno, "ST", "ST01")
+        st03 = el[3].strip() if len(el) > 3 else ""
+        if st03 and not (len(st03) <= 35 and st03.isascii() and st03.isalnum()):
+            raise self.error(
+                "is not an implementation convention reference (1-35 letters or digits)", segno, "ST", "ST03"
+            )
         self.st01 = el[1]
         self.st02 = el[2].strip()
         self.st03 = el[3].strip() if len(el) > 3 else ""

@@ -604,3 +604,27 @@ def test_a_wrong_trailer_control_number_is_still_quoted() -> None:
     body = text("999/accepted.999").replace("IEA*1*000000201", "IEA*1*000000202")
     with pytest.raises(X12ParseError, match=r"\(IEA\): IEA02 000000202 does not match ISA13 000000201$"):
         list(x999.parse(body.encode(), name="t.999"))
+
+
+@pytest.mark.parametrize(
+    ("find", "replace", "where"),
+    [
+        (
+            "ST*999*0001*005010X231A1",
+            "ST*99*0001*005010X231A1",
+            "(ST): ST01 is not a transaction set identifier",
+        ),
+        (
+            "ST*999*0001*005010X231A1",
+            "ST*999*0001*DOE JANE 1970",
+            "(ST): ST03 is not an implementation convention",
+        ),
+        ("*X*005010X231A1~", "*X*DOE JANE~", "(GS): GS08 is not a version"),
+    ],
+)
+def test_version_elements_that_errors_quote_are_checked_first(find: str, replace: str, where: str) -> None:
+    body = text("999/accepted.999")
+    assert find in body
+    with pytest.raises(X12ParseError) as exc:
+        list(x999.parse(body.replace(find, replace, 1).encode(), name="v.999"))
+    assert where in str(exc.value) and "DOE" not in str(exc.value)
