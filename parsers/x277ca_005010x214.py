@@ -223,7 +223,7 @@ class _Parser:
             elif self.level == "PT":
                 self.patient = None
             else:
-                raise self.err(f"level {el[3]} is not 20, 21, 19 or PT (277CA)", segno, sid, "HL03")
+                raise self.err("is not 20, 21, 19 or PT (277CA hierarchical level code)", segno, sid, "HL03")
         elif sid == "NM1":
             party = _party(el)
             if self.level == "20":

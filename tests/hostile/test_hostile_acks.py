@@ -628,3 +628,13 @@ def test_version_elements_that_errors_quote_are_checked_first(find: str, replace
     with pytest.raises(X12ParseError) as exc:
         list(x999.parse(body.replace(find, replace, 1).encode(), name="v.999"))
     assert where in str(exc.value) and "DOE" not in str(exc.value)
+
+
+def test_an_unknown_hl03_is_named_not_quoted() -> None:
+    body = text("277ca/accepted_and_rejected.277").replace("HL*4*3*PT~", "HL*4*3*DOE~")
+    with pytest.raises(X12ParseError) as exc:
+        list(x277.parse(body.encode(), name="h.277"))
+    assert (
+        str(exc.value)
+        == "h.277: segment 27 (HL): HL03 is not 20, 21, 19 or PT (277CA hierarchical level code)"
+    )
