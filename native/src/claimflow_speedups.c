@@ -268,32 +268,33 @@ enum { K_NUMBER = 1, K_QUANTITY = 2, K_MONEY = 3 };
 static int
 valid_r(const Py_UCS1 *p, Py_ssize_t n, int *mag)
 {
-    Py_ssize_t i = 0, digits = 0, sig_int = 0, last_nz_dec = 0, dec = 0;
-    int dot = 0;
+    Py_ssize_t i = 0, dot = -1;
     if (n > 0 && p[0] == '-')
         i = 1;
+    Py_ssize_t start = i;
     for (; i < n; i++) {
         Py_UCS1 c = p[i];
-        if (c == '.') {
-            if (dot)
-                return 0;
-            dot = 1;
+        if ((unsigned)(c - '0') <= 9)
+            continue;
+        if (c == '.' && dot < 0) {
+            dot = i;
+            continue;
         }
-        else if (c >= '0' && c <= '9') {
-            digits++;
-            if (dot) {
-                dec++;
-                if (c != '0')
-                    last_nz_dec = dec;
-            }
-            else if (sig_int || c != '0')
-                sig_int++;
-        }
-        else
-            return 0;
+        return 0;
     }
+    Py_ssize_t digits = n - start - (dot >= 0);
     if (digits == 0 || digits > 18)
         return 0;
+    Py_ssize_t iend = dot >= 0 ? dot : n, k = start, last_nz_dec = 0;
+    while (k < iend && p[k] == '0')
+        k++;
+    Py_ssize_t sig_int = iend - k;
+    if (dot >= 0) {
+        Py_ssize_t j = n - 1;
+        while (j > dot && p[j] == '0')
+            j--;
+        last_nz_dec = j - dot;
+    }
     *mag = (int)sig_int;
     if (sig_int <= MONEY_INT && last_nz_dec <= MONEY_DEC)
         return K_MONEY;
