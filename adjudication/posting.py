@@ -536,7 +536,9 @@ def _pair_reversals(q: Sql) -> int:
                     SELECT DISTINCT reversal_of_id AS oid FROM cf_cp WHERE reversal_of_id IS NOT NULL
                 ), cand AS (
                     SELECT r.id AS rid, o.id AS oid,
-                           ROW_NUMBER() OVER (PARTITION BY r.id ORDER BY o.posted DESC, o.id DESC) AS rn
+                           ROW_NUMBER() OVER (PARTITION BY r.id ORDER BY
+                               CASE WHEN o.payer_claim_number = r.payer_claim_number THEN 0 ELSE 1 END,
+                               o.posted DESC, o.id DESC) AS rn
                     FROM cf_cp r
                     JOIN cf_orig o ON o.claim_id = r.claim_id AND (o.posted = 1 OR o.id < r.id)
                     LEFT JOIN taken t ON t.oid = o.id
@@ -631,6 +633,20 @@ def _update_claim_status(q: Sql, now: dt.datetime) -> tuple[dict[str, int], int]
         """SELECT b.claim_id AS claim_id, b.outcome AS outcome FROM cf_post_batch b
            JOIN (SELECT claim_id, MAX(cp_id) AS cp_id FROM cf_post_batch GROUP BY claim_id) m
              ON m.cp_id = b.cp_id""",
+    )
+    # A reversal that arrives after the replacement's payment (frequency 7) takes back the original only:
+    # the claim keeps the outcome of its payment that is still live.
+    live = sql_in(POSTABLE)
+    q.run(
+        f"""DELETE FROM cf_post_latest WHERE outcome = '{S.REVERSED}' AND (
+              EXISTS (SELECT 1 FROM claim_payments lp WHERE lp.claim_id = cf_post_latest.claim_id
+                      AND lp.posted_at IS NOT NULL AND lp.status_code IN {live} AND lp.duplicate_of_id IS NULL
+                      AND NOT EXISTS (SELECT 1 FROM claim_payments x WHERE x.reversal_of_id = lp.id
+                                      AND x.posted_at IS NOT NULL)
+                      AND lp.id NOT IN (SELECT b.reversal_of_id FROM cf_post_batch b WHERE b.kind = 'reversal'))
+              OR EXISTS (SELECT 1 FROM cf_post_batch bp WHERE bp.claim_id = cf_post_latest.claim_id
+                         AND bp.kind = 'payment'
+                         AND bp.cp_id NOT IN (SELECT b.reversal_of_id FROM cf_post_batch b WHERE b.kind = 'reversal')))"""
     )
     to_reversed = sql_in(sources_for(S.REVERSED))
     to_outcome = sql_in(sources_for(S.PAID))

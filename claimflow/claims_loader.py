@@ -121,6 +121,7 @@ def _load_chunk(conn: Connection, ids: list[int], ref: ReferenceData) -> Iterato
         ).all(),
         "claim_id",
     )
+    prior = _prior_adjudications(conn, claims, others)
     coverage_ids = {r.coverage_id for r in claims.values()} | {
         o.coverage_id for rows in others.values() for o in rows
     }
@@ -168,9 +169,14 @@ def _load_chunk(conn: Connection, ids: list[int], ref: ReferenceData) -> Iterato
                 paid=o.paid,
                 adjustments=tuple((g, r, Decimal(a)) for g, r, a in (o.adjustments or [])),
                 adjudication_date=o.adjudication_date,
+                patient_liability=prior.liability.get((cid, o.coverage_id)),
             )
             for o in others.get(cid, [])
         ]
+        line_adjudication: dict[int, ec.OtherPayerLine] = {}
+        for line_no, (other_coverage, op) in prior.lines.get(cid, {}).items():
+            op.payer_id = ref.payers[coverages[other_coverage].payer_id].payer_id  # SVD01 = that 2330B payer
+            line_adjudication[line_no] = op
         yield ec.Claim(
             claim_id=row.id,
             claim_type=ec.ClaimType(row.claim_type),
@@ -193,6 +199,7 @@ def _load_chunk(conn: Connection, ids: list[int], ref: ReferenceData) -> Iterato
                     place_of_service=ln.place_of_service,
                     unit_basis=ln.unit_basis,
                     line_control_number=ln.line_control_number,
+                    other_payer=line_adjudication.get(ln.line_number),
                 )
                 for ln in lines.get(cid, [])
             ],
@@ -217,3 +224,99 @@ def _load_chunk(conn: Connection, ids: list[int], ref: ReferenceData) -> Iterato
             admitting_diagnosis=row.admitting_diagnosis,
             other_coverages=other_coverages,
         )
+
+
+class PriorAdjudications:
+    """What earlier payers did with a secondary/tertiary claim, read from the 835 they actually sent."""
+
+    __slots__ = ("liability", "lines")
+
+    def __init__(self) -> None:
+        #: (claim id, other payer's coverage id) -> CLP05, the patient liability that payer left (AMT*EAF)
+        self.liability: dict[tuple[int, int], Decimal] = {}
+        #: claim id -> line number -> (that payer's coverage id, loop 2430: SVD/CAS/DTP*573); for a tertiary
+        #: claim, the latest earlier payer's adjudication of the line
+        self.lines: dict[int, dict[int, tuple[int, ec.OtherPayerLine]]] = {}
+
+
+#: CLP02 values of a payer's adjudication that a later payer's claim reports (2320/2430).
+_ADJUDICATED = ("1", "2", "3", "19", "20", "21")
+
+
+def _prior_adjudications(conn: Connection, claims: dict[int, Any], others: dict[int, list[Any]]) -> PriorAdjudications:
+    """For claims billed after another payer (``primary_claim_id`` set, ``claim_other_payers`` rows): the
+    earlier claim of each other payer (same primary, that payer's coverage), its latest live (posted, not
+    reversed) claim payment, and that payment's service lines matched to our lines by line number. A
+    claim whose earlier payer has no 835 here (billed on paper) keeps its claim-level 2320 data only."""
+    out = PriorAdjudications()
+    wanted = {cid: r for cid, r in claims.items() if r.primary_claim_id is not None and others.get(cid)}
+    if not wanted:
+        return out
+    roots = {r.primary_claim_id for r in wanted.values()}
+    c = m.Claim.__table__
+    family = conn.execute(
+        select(c.c.id, c.c.coverage_id, c.c.primary_claim_id)
+        .where(id_in(conn, c.c.id, roots) | id_in(conn, c.c.primary_claim_id, roots))
+    ).all()
+    claim_of: dict[tuple[int, int], int] = {}  # (root claim id, coverage id) -> that payer's claim id
+    for f in family:
+        claim_of[(f.primary_claim_id or f.id, f.coverage_id)] = f.id
+    source: dict[tuple[int, int], int] = {}  # (our claim id, other coverage id) -> earlier payer's claim id
+    for cid, r in wanted.items():
+        for o in others[cid]:
+            prior_claim = claim_of.get((r.primary_claim_id, o.coverage_id))
+            if prior_claim is not None and prior_claim != cid:
+                source[(cid, o.coverage_id)] = prior_claim
+    if not source:
+        return out
+    cp = m.ClaimPayment.__table__
+    rem = m.Remittance.__table__
+    payments = conn.execute(
+        select(cp.c.id, cp.c.claim_id, cp.c.patient_responsibility, rem.c.payment_date, rem.c.production_date)
+        .join(rem, rem.c.id == cp.c.remittance_id)
+        .where(id_in(conn, cp.c.claim_id, set(source.values())), cp.c.posted_at.is_not(None),
+               cp.c.status_code.in_(_ADJUDICATED), cp.c.duplicate_of_id.is_(None))
+        .order_by(cp.c.id)
+    ).all()
+    reversed_ids = set(conn.execute(
+        select(cp.c.reversal_of_id).where(cp.c.reversal_of_id.is_not(None), cp.c.posted_at.is_not(None),
+                                          id_in(conn, cp.c.claim_id, set(source.values())))
+    ).scalars())
+    live: dict[int, Any] = {}
+    for p in payments:
+        if p.id not in reversed_ids:
+            live[p.claim_id] = p  # ordered by id: the latest live payment wins
+    if not live:
+        return out
+    slp = m.ServiceLinePayment.__table__
+    sl = m.ServiceLine.__table__
+    adj = m.Adjustment.__table__
+    live_ids = [p.id for p in live.values()]
+    line_rows = conn.execute(
+        select(slp.c.id, slp.c.claim_payment_id, slp.c.paid, slp.c.service_date, sl.c.line_number)
+        .join(sl, sl.c.id == slp.c.service_line_id)
+        .where(id_in(conn, slp.c.claim_payment_id, live_ids))
+        .order_by(slp.c.id)
+    ).all()
+    cas: dict[int, list[tuple[str, str, Decimal]]] = defaultdict(list)
+    for a in conn.execute(
+        select(adj.c.service_line_payment_id, adj.c.group_code, adj.c.reason_code, adj.c.amount)
+        .where(id_in(conn, adj.c.claim_payment_id, live_ids), adj.c.service_line_payment_id.is_not(None))
+        .order_by(adj.c.segment_no, adj.c.position)
+    ):
+        if a.amount != 0:
+            cas[a.service_line_payment_id].append((a.group_code, a.reason_code, Decimal(a.amount)))
+    by_payment = _rows_by(line_rows, "claim_payment_id")
+    for (cid, coverage_id), prior_claim in source.items():
+        p = live.get(prior_claim)
+        if p is None:
+            continue
+        if p.patient_responsibility is not None:
+            out.liability[(cid, coverage_id)] = Decimal(p.patient_responsibility)
+        paid_on = p.payment_date or p.production_date
+        for ln in by_payment.get(p.id, []):
+            out.lines.setdefault(cid, {})[ln.line_number] = (coverage_id, ec.OtherPayerLine(
+                paid=Decimal(ln.paid), adjustments=tuple(cas.get(ln.id, ())),
+                adjudication_date=paid_on or ln.service_date,
+            ))
+    return out

@@ -217,10 +217,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """sftp/sandbox commands live next to their packages; they register their own subparsers."""
-    from claimflow import sftp_cli, worklist_cli
+    from claimflow import claim_cli, sftp_cli, worklist_cli
 
     sftp_cli.add_subcommands(sub)
-    worklist_cli.add_subcommands(sub)
+    worklist_cli.add_subcommands(sub, claim_actions=claim_cli.add_claim_actions)
     try:
         from claimflow.sandbox import adjudicate_cli
     except ImportError:  # pragma: no cover - during development only

@@ -38,6 +38,10 @@ from edi.claim import Claim, ClaimType, InterchangeParties, Party
 
 log = logging.getLogger("claimflow.outbound")
 
+#: Claims the next run sends: new ones (``ready``) and replacements/voids prepared by ``claimflow claim
+#: correct / void`` (``corrected``, see :mod:`claimflow.corrections`).
+SENDABLE = (m.ClaimStatus.READY, "corrected")
+
 
 @dataclass
 class WrittenFile:
@@ -197,19 +201,23 @@ def _write_atomically(path: Path, data: bytes) -> None:
         os.close(dfd)
 
 
-def _next_attempts(engine: Engine, claim_ids: list[int]) -> dict[int, int]:
+def _next_attempts(engine: Engine, claim_ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
+    """Per claim: the next attempt number, and (for claims sent before: a replacement, a void, a
+    resubmission after a rejection) the id of the latest earlier submission, which the new one replaces."""
     attempts: dict[int, int] = {}
+    latest: dict[int, int] = {}
     with engine.connect() as conn:
         step = (len(claim_ids) or 1) if conn.dialect.name == "postgresql" else 1000
         for start in range(0, len(claim_ids), step):
             chunk = claim_ids[start : start + step]
-            for cid, last in conn.execute(
-                select(m.Submission.claim_id, func.max(m.Submission.attempt))
+            for cid, last, last_id in conn.execute(
+                select(m.Submission.claim_id, func.max(m.Submission.attempt), func.max(m.Submission.id))
                 .where(id_in(conn, m.Submission.claim_id, chunk))
                 .group_by(m.Submission.claim_id)
             ):
                 attempts[cid] = int(last)
-    return {cid: attempts.get(cid, 0) + 1 for cid in claim_ids}
+                latest[cid] = int(last_id)
+    return {cid: attempts.get(cid, 0) + 1 for cid in claim_ids}, latest
 
 
 def patient_control_number(claim_number: str, attempt: int) -> str:
@@ -255,7 +263,9 @@ def _generate_batches(
 
     with engine.connect() as conn:
         ids = list(
-            conn.execute(select(m.Claim.id).where(m.Claim.status == m.ClaimStatus.READY).order_by(m.Claim.id)).scalars()
+            conn.execute(
+                select(m.Claim.id).where(m.Claim.status.in_(SENDABLE)).order_by(m.Claim.id)
+            ).scalars()
         )
         ref = ReferenceData(conn)
         claims = list(load_claims(conn, ids, ref))
@@ -267,7 +277,7 @@ def _generate_batches(
     if not clean:
         return result
 
-    attempts = _next_attempts(engine, [c.claim_id for c in clean])
+    attempts, replaces = _next_attempts(engine, [c.claim_id for c in clean])
     for c in clean:
         # the loader hands out the claim number as CLM01; each attempt gets its own
         c.patient_control_number = patient_control_number(c.patient_control_number, attempts[c.claim_id])
@@ -287,7 +297,7 @@ def _generate_batches(
         charge = sum((c.total_charge for c in batch), Decimal("0.00"))
         try:
             interchange_id = _register(
-                engine, built, batch, path, data, partner, code, parties, charge, attempts, run_id
+                engine, built, batch, path, data, partner, code, parties, charge, attempts, run_id, replaces
             )
         except BaseException:
             path.unlink(missing_ok=True)
@@ -299,7 +309,7 @@ def _generate_batches(
     return result
 
 
-def _register(engine, built, batch, path, data, partner, code, parties, charge, attempts, run_id) -> int:  # type: ignore[no-untyped-def]
+def _register(engine, built, batch, path, data, partner, code, parties, charge, attempts, run_id, replaces) -> int:  # type: ignore[no-untyped-def]
     """One transaction: interchange row, submissions, claims → submitted. All or nothing."""
     from claimflow.audit import audit
 
@@ -339,6 +349,7 @@ def _register(engine, built, batch, path, data, partner, code, parties, charge, 
                 "st02": st_of[c.claim_id][1],
                 "frequency": c.frequency.value,
                 "status": "submitted",
+                "replaces_submission_id": replaces.get(c.claim_id),
             }
             for c in batch
         ]
@@ -353,7 +364,7 @@ def _register(engine, built, batch, path, data, partner, code, parties, charge, 
             chunk = ids[start : start + step]
             moved += conn.execute(
                 update(m.Claim)
-                .where(id_in(conn, m.Claim.id, chunk), m.Claim.status == m.ClaimStatus.READY)
+                .where(id_in(conn, m.Claim.id, chunk), m.Claim.status.in_(SENDABLE))
                 .values(status=m.ClaimStatus.SUBMITTED, submitted_at=func.current_timestamp(),
                         status_changed_at=func.current_timestamp())
             ).rowcount
@@ -367,7 +378,7 @@ def _register(engine, built, batch, path, data, partner, code, parties, charge, 
 
 
 _SUBMISSION_COLUMNS = ("claim_id", "attempt", "patient_control_number", "interchange_id", "gs06", "st02",
-                       "frequency", "status", "created_at")
+                       "frequency", "status", "replaces_submission_id", "created_at")
 
 
 def _copy_submissions(conn: Connection, rows: list[dict[str, object]]) -> None:

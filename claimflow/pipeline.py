@@ -258,3 +258,34 @@ def build_worklist(run_date: str | None) -> dict[str, Any]:
     log.info("%s", describe(summary))
     return {k: summary[k] for k in ("opened", "updated", "reopened", "closed", "open")} | {
         "queues": {q: v["items"] for q, v in summary["queues"].items()}}
+
+
+# --------------------------------------------------------------------------------------------------
+# follow-up claims (secondary/tertiary billing; see claimflow.secondary)
+# --------------------------------------------------------------------------------------------------
+
+
+def issue_follow_up_claims(run_date: str | None = None) -> dict[str, Any]:
+    """After posting: create the secondary and tertiary claims due (the next ``claims_submission`` sends
+    them, with the corrected/void claims queued by ``claimflow claim correct / void``). Returns counts:
+    ``secondary_created``, ``tertiary_created``, ``crossovers_skipped``, ``no_coverage_active``,
+    ``corrections_queued``, ``voids_queued`` (claims waiting to go out as frequency 7 / 8), ``voids_settled``
+    (voids the payer answered: the charge left in A/R written off, see :func:`claimflow.corrections.settle_voids`)."""
+    from claimflow.corrections import settle_voids
+    from claimflow.secondary import issue_secondary_claims
+
+    engine = get_engine()
+    day = _run_date(run_date)
+    counts: dict[str, Any] = dict(issue_secondary_claims(engine, day, actor="airflow:follow_up"))
+    counts["voids_settled"] = settle_voids(engine, day, actor="airflow:follow_up")
+    with engine.connect() as conn:
+        queued = dict(conn.execute(
+            select(m.Claim.frequency, func.count()).where(m.Claim.status == "corrected").group_by(m.Claim.frequency)
+        ).all())
+    counts["corrections_queued"] = int(queued.get("7", 0))
+    counts["voids_queued"] = int(queued.get("8", 0))
+    log.info("Follow-up claims: %d secondary and %d tertiary claims created, %d crossovers not billed again, "
+             "%d replacements and %d voids waiting to be sent", counts["secondary_created"],
+             counts["tertiary_created"], counts["crossovers_skipped"], counts["corrections_queued"],
+             counts["voids_queued"])
+    return counts

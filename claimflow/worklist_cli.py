@@ -189,7 +189,8 @@ def _one_line_errors(parser: argparse.ArgumentParser, prog: str) -> None:
     parser.error = error  # type: ignore[method-assign]
 
 
-def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_subcommands(sub: argparse._SubParsersAction, claim_actions: Any = None) -> None:  # type: ignore[type-arg]
+    """``claim_actions(cs)``, when given, adds more actions under ``claim`` (claimflow.claim_cli)."""
     s = sub.add_parser(
         "worklist", help="work queues: list open work items, or assign / note / close one",
         description="claimflow worklist [--queue Q] [--status open|all] [--format table|json|csv]; "
@@ -214,3 +215,5 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     show.set_defaults(handler=cmd_claim_show)
     _one_line_errors(c, "claimflow claim")
     _one_line_errors(show, "claimflow claim show")
+    if claim_actions is not None:
+        claim_actions(cs)

@@ -323,6 +323,9 @@ class Submission(Base):
     frequency: Mapped[str] = mapped_column(String(1), default="1")
     status: Mapped[str] = mapped_column(String(20), default="submitted", comment="submitted/accepted/rejected")
     created_at: Mapped[dt.datetime] = _created()
+    replaces_submission_id: Mapped[int | None] = mapped_column(
+        Integer, comment="the earlier submission a replacement/void/resubmission answers (submissions.id)"
+    )  # migration 0007; no foreign key (see there)
     __table_args__ = (UniqueConstraint("claim_id", "attempt"),)
 
 

@@ -102,6 +102,9 @@ class EngineConfig:
     correction_uplift: Decimal = Decimal("0.06")  # the correction's retroactive fee-schedule increase
     interest_rate: Decimal = Decimal("0.12")  # prompt-pay interest (PLB L6) on corrected underpayments
     interest_min_days: int = 45  # sandbox convention so a two-night demo still shows an L6
+    # Medicare-like crossovers: (payer id, crossover carrier's payer id, its name). A primary claim of that
+    # payer leaving patient responsibility is answered CLP02 = 19 with NM1*TT: the payer forwarded it.
+    crossovers: tuple[tuple[str, str, str], ...] = ()
 
 
 RULES: tuple[tuple[str, str], ...] = (
@@ -126,6 +129,9 @@ RULES: tuple[tuple[str, str], ...] = (
     ("OA-23", "secondary: prior payer's payment + contractual; pays the primary's PR up to its own benefit"),
     ("MOA / MIA", "claim-level remarks (MA01 on Medicare-like denials); MIA covered days for 11x bills"),
     ("CLP02=22 + corrected CLP", "seeded: a paid claim reversed and corrected in a later run (+ PLB L6)"),
+    ("CLP02=7 / 8", "replacement: the original's payment reversed (CLP02=22), the new claim adjudicated; "
+                    "void: the reversal only"),
+    ("CLP02=19 + NM1*TT", "configured crossover: a primary claim with patient responsibility forwarded"),
     ("PLB WO", "seeded: part of an earlier payment recovered in a later run"),
     ("PLB FB", "a run that would pay less than zero forwards the balance to the next run"),
 )
@@ -209,6 +215,7 @@ class ClaimPayment:
     statement_from: dt.date | None = None
     statement_to: dt.date | None = None
     deductible_applied: Decimal = ZERO  # PR-1 total, to give it back on a reversal
+    crossover: tuple[str, str] | None = None  # NM1*TT (name, payer id) when CLP02 = 19: forwarded on
 
 
 @dataclass(slots=True)
@@ -379,6 +386,7 @@ def payment_to_json(p: ClaimPayment) -> dict[str, Any]:
         "statement_from": _iso(p.statement_from),
         "statement_to": _iso(p.statement_to),
         "deductible_applied": str(p.deductible_applied),
+        "crossover": list(p.crossover) if p.crossover else None,
         "lines": [
             {
                 "n": ln.number,
@@ -423,6 +431,7 @@ def payment_from_json(d: dict[str, Any]) -> ClaimPayment:
         statement_from=_d(d.get("statement_from")),
         statement_to=_d(d.get("statement_to")),
         deductible_applied=Decimal(d.get("deductible_applied", "0.00")),
+        crossover=(d["crossover"][0], d["crossover"][1]) if d.get("crossover") else None,
         lines=[
             LinePayment(
                 number=ln["n"],
@@ -757,6 +766,12 @@ class PayerSimulator:
             patient.id_qualifier, patient.identifier = "", ""
         if insured is not None:
             insured = replace(insured, id_qualifier="MI", identifier=claim.member_id)
+        crossover = None
+        if status == "1" and pr > 0:
+            for payer_id, carrier_id, carrier_name in self.config.crossovers:
+                if payer_id == claim.payer_id:
+                    status, crossover = "19", (carrier_name, carrier_id)
+                    break
         return ClaimPayment(
             patient_control_number=claim.patient_control_number,
             status=status,
@@ -778,6 +793,7 @@ class PayerSimulator:
             statement_from=claim.statement_from,
             statement_to=claim.statement_to,
             deductible_applied=deductible_applied,
+            crossover=crossover,
         )
 
     def _claim_denial(

@@ -563,6 +563,8 @@ def _clp(w: SegmentWriter, p: ClaimPayment) -> None:
     _nm1_person(w, "QC", p.patient, p.patient.id_qualifier, p.patient.identifier)
     if p.insured is not None:
         _nm1_person(w, "IL", p.insured, p.insured.id_qualifier or "MI", p.insured.identifier)
+    if p.crossover is not None:  # CLP02 = 19: NM1*TT*2*<carrier>*****PI*<id>
+        w.segment("NM1", "TT", "2", p.crossover[0], "", "", "", "", "PI", p.crossover[1])
     if p.inpatient_days is not None:
         remarks = p.claim_remarks[:5]
         w.segment(

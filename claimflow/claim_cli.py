@@ -1,0 +1,80 @@
+"""``claimflow claim correct | void | resubmit``: finish the rejection and denial work items.
+
+A contract (scripts depend on it)::
+
+    claimflow claim correct CLAIM [--set FIELD=VALUE ...] [--format text|json]
+    claimflow claim void CLAIM [--format text|json]
+    claimflow claim resubmit CLAIM [--set FIELD=VALUE ...] [--format text|json]
+
+CLAIM is our claim number, a CLM01 we sent, or the payer's claim number. The claim goes out with the next
+``claims_submission`` / ``claimflow generate-837`` (frequency 7, 8 or 1; see :mod:`claimflow.corrections`
+for the fields ``--set`` accepts). ``--format json`` prints one object with the keys ``claim_id, claim,
+action, frequency, payer_claim_number, changed, charge_before, charge_after, work_items_noted``. Errors
+are one line on stderr and exit code 2, never a value from the claim.
+
+These actions hang under the ``claim`` command that :mod:`claimflow.worklist_cli` owns (it calls
+:func:`add_claim_actions` with its sub-parsers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def cmd_claim_action(args: argparse.Namespace) -> int:
+    from claimflow.corrections import CorrectionError, correct_claim, resubmit_claim, void_claim
+    from claimflow.db.session import get_engine
+    from claimflow.worklist_cli import _actor
+
+    prog = f"claimflow claim {args.claim_command}"
+    if args.format not in ("text", "json"):
+        print(f"{prog}: --format must be text or json", file=sys.stderr)
+        return 2
+    engine = get_engine()
+    try:
+        if args.claim_command == "correct":
+            result = correct_claim(engine, args.claim, args.set or [], actor=_actor())
+        elif args.claim_command == "resubmit":
+            result = resubmit_claim(engine, args.claim, args.set or [], actor=_actor())
+        else:
+            result = void_claim(engine, args.claim, actor=_actor())
+    except CorrectionError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(result.as_dict()))
+        return 0
+    what = {"correct": "replacement (frequency 7)", "void": "void (frequency 8)",
+            "resubmit": "new original (frequency 1)"}[result.action]
+    ref = f", REF*F8 {result.payer_claim_number}" if result.payer_claim_number else ""
+    print(f"claim {result.claim_number}: {what}{ref} queued for the next 837")
+    if result.changed:
+        print(f"  changed: {', '.join(result.changed)}")
+    if result.charge_after != result.charge_before:
+        print(f"  total charge ${result.charge_before:,.2f} -> ${result.charge_after:,.2f}")
+    if result.work_items_noted:
+        print(f"  work items noted: {result.work_items_noted} (they close when the payer's answer is posted)")
+    return 0
+
+
+def add_claim_actions(cs: Any) -> None:
+    """Register ``correct``, ``void`` and ``resubmit`` under the ``claim`` command's sub-parsers."""
+    from claimflow.corrections import FIELDS
+    from claimflow.worklist_cli import _one_line_errors
+
+    fields = "; ".join(f"{k}: {v}" for k, v in FIELDS.items())
+    for name, help_text in (
+        ("correct", "send a replacement claim (frequency 7, REF*F8) after the payer adjudicated it"),
+        ("void", "send a void (frequency 8, REF*F8): the payer takes its payment back"),
+        ("resubmit", "send a rejected claim again as a new original (frequency 1)"),
+    ):
+        p = cs.add_parser(name, help=help_text, description=help_text)
+        p.add_argument("claim", metavar="CLAIM", help="our claim number, the CLM01 we sent, or the payer's claim number")
+        if name != "void":
+            p.add_argument("--set", action="append", metavar="FIELD=VALUE", help=f"change a field ({fields})")
+        p.add_argument("--format", default="text", help="text (default) or json")
+        p.set_defaults(handler=cmd_claim_action)
+        _one_line_errors(p, f"claimflow claim {name}")
