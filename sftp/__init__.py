@@ -6,7 +6,7 @@
   ``FetchLedger`` protocol and ``JsonFileLedger``
 * :mod:`sftp.retry`    — ``retry_call`` with backoff + jitter + total bound; ``is_retryable``
 * :mod:`sftp.names`    — remote name safety (``check_remote_name``) and temp names
-* :mod:`sftp.isa`      — peek at the ISA header (sender, receiver, ISA15) before an upload
+* :mod:`sftp.isa`      — every interchange's ISA header (sender, receiver, ISA15) before an upload
 * :mod:`sftp.keys`     — ed25519 key generation, public key / known_hosts lines, key loading
 * :mod:`sftp.errors`   — ``SFTPError`` and its typed subclasses
 """
