@@ -339,8 +339,8 @@ def resubmit_claim(engine: Engine, ref: str, changes: list[str] | None = None, *
 def settle_voids(engine: Engine, run_date: dt.date, *, actor: str) -> int:
     """A void the payer answered (claim ``reversed``, its latest submission frequency 8, the reversal
     posted after that submission) leaves the charge in A/R with nobody owing it: write the insurance
-    balance off (``wo:<claim id>:insurance:<date>``, reason ``void``), which closes the claim when the
-    patient side is settled too. Returns the number of claims settled."""
+    balance off (``wo:<claim id>:insurance:<date>``, reason ``void``) and close the claim when the patient
+    side is settled too (reversed → closed). Returns the number of claims settled."""
     from adjudication.errors import WriteOffError
     from adjudication.writeoffs import write_off
 
@@ -369,4 +369,11 @@ def settle_voids(engine: Engine, run_date: dt.date, *, actor: str) -> int:
         except WriteOffError:
             continue
         settled += 1
+        with engine.begin() as conn:  # reversed -> closed (the write-off rule leaves reversed claims alone)
+            open_ = conn.execute(select(func.count()).select_from(
+                select(le.account).where(le.claim_id == cid, le.account.in_(("ar_payer", "ar_patient")))
+                .group_by(le.account).having(func.sum(le.amount) != 0).subquery())).scalar_one()
+            if not open_:
+                conn.execute(update(m.Claim).where(m.Claim.id == cid, m.Claim.status == m.ClaimStatus.REVERSED)
+                             .values(status=m.ClaimStatus.CLOSED, status_changed_at=_now()))
     return settled

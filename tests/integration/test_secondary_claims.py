@@ -163,6 +163,7 @@ class Office:
 
     def close_night(self, day: dt.date) -> dict[str, Any]:
         """Follow-up claims, reconciliation, balance proof (0 unexplained) and the work-queue build."""
+        post_remittances(self.engine, actor="test", as_of=day)  # charges of tonight's claims (nightly order)
         follow = issue_follow_up_claims(day.isoformat())
         summary = reconcile(self.engine, day)
         with self.engine.connect() as conn:
