@@ -40,6 +40,8 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
+import fcntl
+import glob
 import hashlib
 import logging
 import mmap
@@ -170,29 +172,65 @@ def archive_path(settings: Settings, sha: str) -> Path:
 def _archive(src: Path, dest: Path, sha: str | None = None) -> None:
     """Copy ``src`` to ``dest`` atomically. An existing ``dest`` is kept when it hashes to ``sha`` (or
     when no hash is given) and rewritten otherwise (a damaged copy is repaired, never trusted)."""
+    if dest.parent.is_dir():
+        _sweep_stale_temps(dest)
     if dest.exists():
         if sha is None or sha256_of(dest) == sha:
             return
         log.warning("archived copy %s… did not match its sha256: rewriting it", dest.name[:12])
     dest.parent.mkdir(parents=True, exist_ok=True)
-    # A private temporary name per writer: two loaders of the same file never write or rename each other's.
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.tmp")
-    fout = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), "wb")
-    try:
-        with fout, os.fdopen(_open_regular(src), "rb") as fin:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-            fout.flush()
-            os.fsync(fout.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        fout.close()
-        tmp.unlink(missing_ok=True)  # disk full, a vanished source, a kill signal: never a partial file left
-        raise
+    for attempt in range(3):
+        try:
+            _write_atomically(src, dest)
+            break
+        except FileNotFoundError:
+            # A sweeper took our temporary file in the instant between its creation and its lock: again.
+            if attempt == 2 or not src.exists():
+                raise
     dfd = os.open(dest.parent, os.O_RDONLY)
     try:
         os.fsync(dfd)
     finally:
         os.close(dfd)
+
+
+def _write_atomically(src: Path, dest: Path) -> None:
+    # A private temporary name per writer: two loaders of the same file never write or rename each other's.
+    # The writer holds an flock on it; a temporary file nobody holds a lock on belongs to a dead writer.
+    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.tmp")
+    fout = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), "wb")
+    try:
+        fcntl.flock(fout.fileno(), fcntl.LOCK_EX)
+        with fout, os.fdopen(_open_regular(src), "rb") as fin:
+            shutil.copyfileobj(fin, fout, 1 << 20)
+            fout.flush()
+            os.fsync(fout.fileno())
+            os.replace(tmp, dest)  # still under the lock: no sweeper removes it before the rename
+    except BaseException:
+        fout.close()
+        tmp.unlink(missing_ok=True)  # disk full, a vanished source, a kill signal: never a partial file left
+        raise
+
+
+def _sweep_stale_temps(dest: Path) -> None:
+    """Remove temporary copies of ``dest`` left by a writer that died (``kill -9``, power loss): their
+    flock went with the process. A live writer's file is locked and left alone."""
+    for tmp in dest.parent.glob(f".{glob.escape(dest.name)}.*tmp"):
+        try:
+            fd = os.open(tmp, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+        except OSError:
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue  # a live writer
+            tmp.unlink(missing_ok=True)
+            log.info("removed a temporary copy of %s… left by an interrupted writer", dest.name[:12])
+        finally:
+            os.close(fd)
 
 
 def receive_file(

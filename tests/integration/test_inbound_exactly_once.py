@@ -384,8 +384,10 @@ def test_a_damaged_archive_copy_is_rewritten(engine: Engine, tmp_path: Path) -> 
     dest.parent.mkdir(parents=True)
     dest.write_bytes(b"ISA*garbage")  # a partial copy from an older loader
     (dest.parent / f".{sha}.tmp").write_bytes(b"partial")  # and the old fixed-name temporary file
+    (dest.parent / f".{sha}.0123456789abcdef.tmp").write_bytes(b"")  # a writer killed after creating its own
     assert _load(engine, DENIAL, settings).status == "loaded"
     assert dest.read_bytes() == DENIAL.read_bytes()
+    assert [p.name for p in dest.parent.iterdir()] == [sha]  # the dead writers' temporary files are gone
 
 
 # ---- REF*F8 ---------------------------------------------------------------------------------------------

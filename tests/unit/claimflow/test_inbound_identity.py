@@ -89,3 +89,20 @@ def test_misfit_values() -> None:
     assert inbound._misfit(table, "remittance_id", 1 << 63)
     assert inbound._misfit(table, "patient_control_number", "A\x00B")
     assert not inbound._misfit(table, "patient_control_number", "SUN-000131")
+
+
+def test_a_live_writers_temporary_file_is_kept_and_a_dead_ones_removed(tmp_path: Path) -> None:
+    import fcntl
+
+    dest = tmp_path / "ab" / "abcdef"
+    dest.parent.mkdir()
+    live = dest.with_name(".abcdef.1111.tmp")
+    dead = dest.with_name(".abcdef.2222.tmp")
+    other = dest.with_name(".other.3333.tmp")
+    for p in (live, dead, other):
+        p.write_bytes(b"partial")
+    with live.open("ab") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        inbound._archive(DENIAL, dest)
+        assert live.exists() and not dead.exists() and other.exists()
+    assert dest.read_bytes() == DENIAL.read_bytes()
