@@ -220,6 +220,9 @@ def _add_optional_subcommands(sub: argparse._SubParsersAction) -> None:  # type:
     from claimflow import claim_cli, sftp_cli, worklist_cli
 
     sftp_cli.add_subcommands(sub)
+    from claimflow import console_cli
+
+    console_cli.add_subcommands(sub)
     worklist_cli.add_subcommands(sub, claim_actions=claim_cli.add_claim_actions)
     try:
         from claimflow.sandbox import adjudicate_cli
