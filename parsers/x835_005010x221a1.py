@@ -409,7 +409,9 @@ class _Parser:
                                 elif q == "036":
                                     claim[C_EXPIRES] = d
                                 elif len(q) > DTM01_MAX:
-                                    raise self.err(f"is longer than {DTM01_MAX} characters", segno, sid, "DTM01")
+                                    raise self.err(
+                                        f"is longer than {DTM01_MAX} characters", segno, sid, "DTM01"
+                                    )
                                 elif claim[C_DATES]:
                                     claim[C_DATES].append((q, d))
                                 else:
@@ -443,11 +445,7 @@ class _Parser:
                             a = AM.get(x)
                             if a is None:
                                 a = money(x, file, segno, sid, 3)
-                            if (
-                                len(el) == 4
-                                and 0 < len(el[1]) <= CAS01_MAX
-                                and 0 < len(el[2]) <= CAS02_MAX
-                            ):
+                            if len(el) == 4 and 0 < len(el[1]) <= CAS01_MAX and 0 < len(el[2]) <= CAS02_MAX:
                                 adj = [tn(Adjustment, (el[1], el[2], a, None))] if build else None
                             else:
                                 adj = self.cas(segno, el, a)
