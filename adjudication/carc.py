@@ -60,3 +60,43 @@ def non_denial_codes_sql() -> str:
     """``('45', '59', …)``: every CARC that is not a denial reason (for ``NOT IN`` tests in SQL)."""
     codes = [c for cat in NON_DENIAL for c in CATEGORIES[cat]]
     return "(" + ", ".join(f"'{c}'" for c in codes) + ")"
+
+
+#: Plain-language names of the categories, for people reading the report.
+CATEGORY_LABELS: dict[str, str] = {
+    "contractual": "Contractual adjustment (fee schedule)",
+    "patient_responsibility": "Patient responsibility",
+    "prior_payer": "Prior payer's adjudication",
+    "eligibility": "Eligibility / coverage",
+    "coordination_of_benefits": "Coordination of benefits",
+    "authorization": "Authorization / referral missing",
+    "medical_necessity": "Medical necessity",
+    "non_covered": "Service not covered",
+    "coding": "Coding (procedure, diagnosis, modifier)",
+    "bundling": "Bundled / included in another service",
+    "missing_information": "Missing or invalid information",
+    "duplicate": "Duplicate claim or service",
+    "timely_filing": "Timely filing limit passed",
+    "other": "Other denial reasons",
+}
+
+#: THE definition of a denial, used by the run report, the denial KPIs (adjudication.reconcile) and the
+#: analyst examples. :func:`denial_adjustment_sql` is its SQL; ``adjudication.denials`` applies it.
+DENIAL_DEFINITION = (
+    "A denial is a CAS adjustment - claim level or service-line level - whose group code is not PR and "
+    "whose CARC category is not contractual, patient_responsibility or prior_payer (so CO-45 is never a "
+    "denial), with a non-zero amount, on an 835 claim payment that is matched to our claim, posted, and "
+    "not a reversal (CLP02 1/2/3/4/19/20/21). Its category is adjudication.carc.category(CARC)."
+)
+
+
+def denial_adjustment_sql(alias: str = "a") -> str:
+    """SQL condition: the adjustment row ``alias`` is a denial (:data:`DENIAL_DEFINITION`; the claim
+    payment conditions are applied by ``adjudication.denials``)."""
+    return (f"({alias}.group_code <> 'PR' AND {alias}.amount <> 0 "
+            f"AND {alias}.reason_code NOT IN {non_denial_codes_sql()})")
+
+
+def is_denial_adjustment(group_code: str, reason_code: str, amount: object) -> bool:
+    """Python side of :func:`denial_adjustment_sql` (for pandas and tests)."""
+    return group_code.strip().upper() != "PR" and is_denial(reason_code) and amount not in (0, None)

@@ -64,7 +64,8 @@ from claimflow.db import models as m
 
 from . import ledger as L
 from ._sql import Sql
-from .carc import DENIAL_CATEGORIES, category_sql, non_denial_codes_sql
+from .carc import DENIAL_CATEGORIES, DENIAL_DEFINITION
+from .denials import DenialCount, denials
 from .lifecycle import sql_in
 from .posting import POSTABLE, outcome_sql
 
@@ -463,20 +464,14 @@ def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
         "HFMA MAP Key 'initial denial rate': claims whose first adjudication (first posted 835 claim payment, "
         "CLP02 1/2/3/4/19/20/21) was a denial (CLP02=4, or nothing paid with a denial CARC on a non-PR "
         f"adjustment) ÷ claims first adjudicated, by 835 effective date in the window {window}.")
-    by_cat = dict(q.run(
-        f"""SELECT COALESCE(x.cat, 'other'), COUNT(*) FROM (
-                SELECT (SELECT {category_sql("a.reason_code")} FROM adjustments a
-                        WHERE a.claim_payment_id = f.cp_id AND a.group_code <> 'PR'
-                          AND a.reason_code NOT IN {non_denial_codes_sql()}
-                        ORDER BY a.amount DESC, a.reason_code LIMIT 1) AS cat
-                FROM cf_kpi_first f WHERE f.outcome = 'denied') x
-            GROUP BY COALESCE(x.cat, 'other')"""
-    ).tuples().all())
+    # Per category: the one denial definition (adjudication.carc.DENIAL_DEFINITION), applied by
+    # adjudication.denials to each claim's first adjudication - the run report shows the same counts.
+    initial = denials(q, start, run_date, first_only=True)
     for cat in DENIAL_CATEGORIES:
-        kpi(f"denial_rate_{cat}", Decimal(by_cat.get(cat, 0)), total,
-            f"Initial denial rate for CARC category '{cat}' (adjudication.carc): first adjudications that were "
-            f"denials whose principal denial CARC (largest non-PR denial adjustment) is in this category ÷ "
-            f"claims first adjudicated in the window {window}.")
+        kpi(f"denial_rate_{cat}", Decimal(initial.by_category.get(cat, DenialCount()).claims), total,
+            f"Initial denial rate for CARC category '{cat}' (adjudication.carc): claims whose first adjudication "
+            f"(first posted 835 claim payment) carries a denial in this category - {DENIAL_DEFINITION} - "
+            f"÷ claims first adjudicated in the window {window}. A claim may count in several categories.")
     q.drop("cf_kpi_first")
 
     # Days in A/R, net collection rate, aged A/R.

@@ -1,0 +1,94 @@
+"""Denials counted one way everywhere (definition: :data:`adjudication.carc.DENIAL_DEFINITION`).
+
+The run report's denial tables and the ``denial_rate_<category>`` KPIs both call :func:`denials`, so a
+category's "initial denials" in the report is, by construction, that KPI's numerator. Claim-level and
+line-level CAS rows both count (a line denied on an otherwise paid claim is a denial too).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from ._sql import Sql
+from .carc import category_sql, denial_adjustment_sql
+from .lifecycle import sql_in
+from .posting import POSTABLE
+
+ZERO = Decimal("0.00")
+
+#: A claim payment's effective date (aliases cp and r): BPR16, else DTM*405, else its posting date.
+EFFECTIVE_SQL = ("COALESCE(r.payment_date, r.production_date, "
+                 "(SELECT MIN(le.effective_date) FROM ledger_entries le WHERE le.claim_payment_id = cp.id))")
+
+
+@dataclass
+class DenialCount:
+    """Denials of one category (or one group-CARC): distinct claims, claim payments, dollars."""
+
+    claims: int = 0
+    claim_payments: int = 0
+    claim_level: Decimal = ZERO
+    line_level: Decimal = ZERO
+
+    @property
+    def amount(self) -> Decimal:
+        return self.claim_level + self.line_level
+
+
+@dataclass
+class Denials:
+    by_category: dict[str, DenialCount] = field(default_factory=dict)
+    by_code: dict[tuple[str, str], DenialCount] = field(default_factory=dict)  # (group, CARC)
+    claims: int = 0
+
+
+def _scope(first_only: bool) -> str:
+    first = ""
+    if first_only:
+        first = (f"AND cp.id IN (SELECT MIN(f.id) FROM claim_payments f WHERE f.claim_id IS NOT NULL "
+                 f"AND f.posted_at IS NOT NULL AND f.status_code IN {sql_in(POSTABLE)} GROUP BY f.claim_id)")
+    return f"""SELECT cp.id AS cp_id, cp.claim_id AS claim_id FROM claim_payments cp
+               JOIN remittances r ON r.id = cp.remittance_id
+               WHERE cp.claim_id IS NOT NULL AND cp.posted_at IS NOT NULL
+                 AND cp.status_code IN {sql_in(POSTABLE)} {first}
+                 AND {EFFECTIVE_SQL} BETWEEN :s AND :d"""
+
+
+def denials(q: Sql, start: dt.date, end: dt.date, *, first_only: bool = False) -> Denials:
+    """Denials on claim payments effective from ``start`` to ``end`` (inclusive). ``first_only``: only
+    each claim's first adjudication (the initial denial rate's population)."""
+    p = {"s": start, "d": end}
+    scope = _scope(first_only)
+    level = "CASE WHEN a.service_line_payment_id IS NULL THEN 'claim' ELSE 'line' END"
+    out = Denials()
+    base = f"FROM ({scope}) s JOIN adjustments a ON a.claim_payment_id = s.cp_id WHERE {denial_adjustment_sql('a')}"
+    for cat, lvl, amount in q.run(
+            f"SELECT {category_sql('a.reason_code')}, {level}, SUM(a.amount) {base} "
+            f"GROUP BY {category_sql('a.reason_code')}, {level}", p).all():
+        c = out.by_category.setdefault(str(cat), DenialCount())
+        if lvl == "claim":
+            c.claim_level += q.money(amount)
+        else:
+            c.line_level += q.money(amount)
+    for cat, claims, cps in q.run(
+            f"SELECT {category_sql('a.reason_code')}, COUNT(DISTINCT s.claim_id), COUNT(DISTINCT s.cp_id) {base} "
+            f"GROUP BY {category_sql('a.reason_code')}", p).all():
+        c = out.by_category.setdefault(str(cat), DenialCount())
+        c.claims, c.claim_payments = int(claims), int(cps)
+    for grp, code, lvl, amount in q.run(
+            f"SELECT a.group_code, a.reason_code, {level}, SUM(a.amount) {base} "
+            f"GROUP BY a.group_code, a.reason_code, {level}", p).all():
+        c = out.by_code.setdefault((str(grp), str(code)), DenialCount())
+        if lvl == "claim":
+            c.claim_level += q.money(amount)
+        else:
+            c.line_level += q.money(amount)
+    for grp, code, claims, cps in q.run(
+            f"SELECT a.group_code, a.reason_code, COUNT(DISTINCT s.claim_id), COUNT(DISTINCT s.cp_id) {base} "
+            "GROUP BY a.group_code, a.reason_code", p).all():
+        c = out.by_code.setdefault((str(grp), str(code)), DenialCount())
+        c.claims, c.claim_payments = int(claims), int(cps)
+    out.claims = int(q.scalar(f"SELECT COUNT(DISTINCT s.claim_id) {base}", p) or 0)
+    return out
