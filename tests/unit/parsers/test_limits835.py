@@ -41,7 +41,7 @@ STORED: dict[tuple[str, str], int] = {
     ("claim_payments", "payer_claim_number"): L.CLP07_MAX,
     ("claim_payments", "facility_type"): L.CLP08_MAX,
     ("claim_payments", "frequency"): L.CLP09_MAX,
-    ("claim_payments", "original_reference_number"): L.REF02_MAX,  # REF*F8 (column added by 0004+)
+    ("claim_payments", "original_reference_number"): L.REF02_MAX,  # REF*F8
     ("service_line_payments", "procedure_qualifier"): L.SVC01_1_MAX,
     ("service_line_payments", "procedure_code"): L.SVC01_2_MAX,
     ("service_line_payments", "modifiers"): 4 * L.SVC01_MODIFIER_MAX + 3,  # four joined with ':'
@@ -80,16 +80,13 @@ def test_every_stored_string_fits_its_column() -> None:
     tables = _tables()
     checked = 0
     for (table, column), limit in STORED.items():
-        col = tables[table].c.get(column)  # type: ignore[attr-defined]
-        if col is None:
-            assert column == "original_reference_number", (table, column)  # not migrated yet
-            continue
+        col = tables[table].c[column]  # type: ignore[attr-defined]
         assert isinstance(col.type, String), (table, column)
         assert limit <= col.type.length, (table, column, limit, col.type.length)
         if (table, column) in EXACT:
             assert limit == col.type.length, (table, column, limit, col.type.length)
         checked += 1
-    assert checked >= len(STORED) - 1
+    assert checked == len(STORED)
 
 
 def test_every_string_column_of_the_835_tables_is_guarded() -> None:
