@@ -46,7 +46,7 @@ def test_run_report_is_self_contained_and_has_no_phi(db: Engine, tmp_path: Path)
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
     for section in ("Summary", "Claims by status", "Key performance indicators", "aging by payer",
-                    "Top denial reasons by CARC category", "Balance exceptions"):
+                    "Denials", "Top denial reasons", "Balance exceptions"):
         assert section in page
     assert "authorization" in page and "CO-197" in page  # the denial, by category and code
     assert "$310.00" in page  # total charges
