@@ -113,9 +113,116 @@ VIEWS: dict[str, str] = {
     "work_item_events": "SELECT id, work_item_id, at, actor, kind FROM work_item_events",
 }
 
+
+
+def _ts(dialect: str, expr: str) -> str:
+    """A date or timestamp expression as a timestamp (text ``YYYY-MM-DD HH:MM:SS`` on SQLite)."""
+    return f"datetime({expr})" if dialect == "sqlite" else f"CAST({expr} AS TIMESTAMP)"
+
+
+def _day(dialect: str, expr: str) -> str:
+    return f"date({expr})" if dialect == "sqlite" else f"CAST({expr} AS DATE)"
+
+
+def _days(dialect: str, later: str, earlier: str) -> str:
+    if dialect == "sqlite":
+        return f"CAST(julianday({later}) - julianday({earlier}) AS INTEGER)"
+    return f"(CAST({later} AS DATE) - CAST({earlier} AS DATE))"
+
+
+def _scrub_reasons(d: str) -> str:
+    """One row per scrub finding: the rule that held the claim (the finding text may quote values: not here)."""
+    return f"""SELECT s.id, s.claim_id, c.claim_number, c.payer_id, py.payer_id AS payer_code, c.claim_type,
+        s.rule, s.resolved, s.created_at, {_day(d, "s.created_at")} AS found_on
+        FROM scrub_results s JOIN claims c ON c.id = s.claim_id JOIN payers py ON py.id = c.payer_id"""
+
+
+def _rejection_reasons(d: str) -> str:
+    """Front-end rejections: 277CA claim statuses not accepted (STC01-1/-2/-3), and TA1/999 answers that
+    rejected (code, IK502/AK905/TA105 note, IK3 segment ID and IK4 element position and error code; never
+    the bad value). 999 rows name the claims of the rejected transaction set (or group) through submissions."""
+    t = "CAST(NULL AS TEXT)"
+    return f"""SELECT '277CA' AS source, cs.id AS source_id, cs.interchange_id, cs.claim_id, c.claim_number,
+        c.payer_id, py.payer_id AS payer_code, cs.category AS code, cs.status_code AS reason_code,
+        cs.entity_code, {t} AS segment_id, {t} AS element_position, {t} AS error_code,
+        COALESCE(cs.status_date, {_day(d, "i.created_at")}) AS reported_on
+        FROM claim_statuses cs JOIN interchanges i ON i.id = cs.interchange_id
+        LEFT JOIN claims c ON c.id = cs.claim_id LEFT JOIN payers py ON py.id = c.payer_id
+        WHERE cs.level = 'claim' AND cs.accepted = false
+        UNION ALL
+        SELECT CASE WHEN a.kind = 'TA1' THEN 'TA1' ELSE '999' END, a.id, a.interchange_id, s.claim_id,
+        c.claim_number, c.payer_id, py.payer_id, a.code, a.note_code, {t}, e.segment_id, e.element_position,
+        e.error_code, {_day(d, "i.created_at")}
+        FROM acknowledgments a JOIN interchanges i ON i.id = a.interchange_id
+        LEFT JOIN acknowledgment_errors e ON e.acknowledgment_id = a.id
+        LEFT JOIN submissions s ON s.interchange_id = a.matched_interchange_id
+             AND (a.acked_gs06 IS NULL OR s.gs06 = a.acked_gs06) AND (a.acked_st02 IS NULL OR s.st02 = a.acked_st02)
+        LEFT JOIN claims c ON c.id = s.claim_id LEFT JOIN payers py ON py.id = c.payer_id
+        WHERE a.accepted = false"""
+
+
+def _days_to_pay(d: str) -> str:
+    """Per paid claim: first submission day, effective day of its first posted payment (BPR16, else
+    DTM*405, else the posting day) and the days between; group by payer_code for days to pay by payer."""
+    return f"""SELECT c.id AS claim_id, c.claim_number, c.claim_type, c.payer_id, py.payer_id AS payer_code,
+        {_day(d, "f.first_at")} AS submitted_on, p.paid_on, {_days(d, "p.paid_on", "f.first_at")} AS days_to_pay
+        FROM claims c JOIN payers py ON py.id = c.payer_id
+        JOIN (SELECT claim_id, MIN(created_at) AS first_at FROM submissions GROUP BY claim_id) f ON f.claim_id = c.id
+        JOIN (SELECT cp.claim_id, MIN(COALESCE(r.payment_date, r.production_date, {_day(d, "cp.posted_at")})) AS paid_on
+              FROM claim_payments cp JOIN remittances r ON r.id = cp.remittance_id
+              WHERE cp.claim_id IS NOT NULL AND cp.posted_at IS NOT NULL AND cp.paid > 0
+                AND cp.status_code IN ('1', '2', '3', '19', '20', '21')
+              GROUP BY cp.claim_id) p ON p.claim_id = c.id"""
+
+
+def _claim_timeline(d: str) -> str:
+    """A claim's events without PHI: created, scrubbed (rule), submitted/corrected/voided (CLM05-3),
+    accepted/rejected (277CA category:status), paid/denied/reversed (CLP02, CLP04), work item events."""
+    n = "CAST(NULL AS TEXT)"
+    money = "CAST(NULL AS INTEGER)" if d == "sqlite" else "CAST(NULL AS NUMERIC(14, 2))"
+    return f"""SELECT c.id AS claim_id, c.claim_number, {_ts(d, "c.created_at")} AS at, 'created' AS kind,
+        {n} AS detail, {money} AS amount FROM claims c
+        UNION ALL
+        SELECT c.id, c.claim_number, {_ts(d, "s.created_at")}, 'scrubbed', s.rule, {money}
+        FROM scrub_results s JOIN claims c ON c.id = s.claim_id
+        UNION ALL
+        SELECT c.id, c.claim_number, {_ts(d, "s.created_at")},
+               CASE s.frequency WHEN '7' THEN 'corrected' WHEN '8' THEN 'voided' ELSE 'submitted' END,
+               'attempt ' || CAST(s.attempt AS TEXT) || ', CLM05-3 ' || s.frequency, {money}
+        FROM submissions s JOIN claims c ON c.id = s.claim_id
+        UNION ALL
+        SELECT c.id, c.claim_number, {_ts(d, "COALESCE(cs.status_date, i.created_at)")},
+               CASE WHEN cs.accepted = true THEN 'accepted' WHEN cs.accepted = false THEN 'rejected'
+                    ELSE 'status' END,
+               '277CA ' || cs.category || ':' || COALESCE(cs.status_code, ''), {money}
+        FROM claim_statuses cs JOIN claims c ON c.id = cs.claim_id JOIN interchanges i ON i.id = cs.interchange_id
+        UNION ALL
+        SELECT c.id, c.claim_number, {_ts(d, "COALESCE(r.payment_date, r.production_date, cp.posted_at)")},
+               CASE cp.status_code WHEN '22' THEN 'reversed' WHEN '4' THEN 'denied' ELSE 'paid' END,
+               'CLP02 ' || cp.status_code, cp.paid
+        FROM claim_payments cp JOIN claims c ON c.id = cp.claim_id JOIN remittances r ON r.id = cp.remittance_id
+        WHERE cp.posted_at IS NOT NULL
+        UNION ALL
+        SELECT c.id, c.claim_number, {_ts(d, "e.at")}, 'work_item_' || e.kind, w.queue, {money}
+        FROM work_item_events e JOIN work_items w ON w.id = e.work_item_id JOIN claims c ON c.id = w.claim_id"""
+
+
+#: Views whose SQL differs by dialect (date arithmetic, casts): name → builder(dialect).
+DIALECT_VIEWS = {"scrub_reasons": _scrub_reasons, "rejection_reasons": _rejection_reasons,
+                 "days_to_pay": _days_to_pay, "claim_timeline": _claim_timeline}
+VIEWS.update({name: build("postgresql") for name, build in DIALECT_VIEWS.items()})
+
+
+def view_sql(dialect: str, name: str) -> str:
+    """The SELECT of view ``name`` for ``dialect``."""
+    build = DIALECT_VIEWS.get(name)
+    return build(dialect) if build else VIEWS[name]
+
+
 #: Views over tables a later migration creates: created by :func:`create_views` only once that table
 #: exists (migration 0002 runs before them; the migration that adds the table calls create_views again).
-LATER_VIEWS: dict[str, str] = {"work_items": "work_items", "work_item_events": "work_item_events"}
+LATER_VIEWS: dict[str, str] = {"work_items": "work_items", "work_item_events": "work_item_events",
+                               "claim_timeline": "work_item_events"}
 
 #: Money columns per view (integer cents on SQLite; :func:`read_view` converts them).
 MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -137,6 +244,7 @@ MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "ledger_entries": ("amount",),
     "patient_payments": ("amount",),
     "work_items": ("amount",),
+    "claim_timeline": ("amount",),
 }
 
 
@@ -164,12 +272,12 @@ def create_views(conn: Connection) -> None:
     from sqlalchemy import inspect
 
     tables = set(inspect(conn).get_table_names())
-    for name, select in VIEWS.items():
+    for name in VIEWS:
         if name in LATER_VIEWS and LATER_VIEWS[name] not in tables:
             continue
         full = view_name(dialect, name)
         conn.execute(text(f"DROP VIEW IF EXISTS {full}"))
-        conn.execute(text(f"CREATE VIEW {full} AS {select}"))
+        conn.execute(text(f"CREATE VIEW {full} AS {view_sql(dialect, name)}"))
 
 
 def drop_views(conn: Connection) -> None:

@@ -886,6 +886,16 @@ def _breakdown(adjustments: Iterable[Any]) -> dict[str, Decimal]:
     return out
 
 
+def _payer_pk(conn: Connection, rec: Any) -> int | None:
+    """payers.id of an 835's payer: N1*PR N104, else REF*2U (payer identification number), else TRN03."""
+    wanted = [v.strip() for v in (rec.payer_id, *(x for k, x in rec.payer_references or () if k == "2U"),
+                                  rec.trace_originator) if v and v.strip()]
+    if not wanted:
+        return None
+    found = dict(conn.execute(select(m.Payer.payer_id, m.Payer.id).where(m.Payer.payer_id.in_(wanted))).all())
+    return next((int(found[v]) for v in wanted if v in found), None)
+
+
 def _store_835(w: BulkWriter, interchange_id: int, records: Iterator[Any],
                identity: _PaymentIdentity) -> dict[str, Any]:
     from eob.balance import check_claim, check_transaction
@@ -909,6 +919,7 @@ def _store_835(w: BulkWriter, interchange_id: int, records: Iterator[Any],
                 "payer_identifier": rec.payer_id or rec.trace_originator or None,
                 "payer_name": rec.payer_name or None, "payee_identifier": rec.payee_id or None,
                 "production_date": rec.production_date, "balanced": True,
+                "payer_id": _payer_pk(w.conn, rec),
             })
             current_payment = rec.payment_amount
             counts["transactions"] += 1
