@@ -13,7 +13,9 @@ SQLite and PostgreSQL):
    (not our claim) and 25 (predetermination) are never matched.
 3. **Reversals** (CLP02=22) are paired with the original claim payment they negate
    (``reversal_of_id``: same claim, not yet reversed, exact negation of CLP03/CLP04 preferred, else same
-   payer claim number); the next payment on that claim is the **correction** (``correction_of_id``).
+   payer claim number; among equal candidates the one with the reversal's CLP07, so the reversal of a
+   replaced claim never takes back its replacement's payment); the next payment on that claim is the
+   **correction** (``correction_of_id``).
 4. **Service lines** by REF*6R (line control number), falling back to procedure + modifiers + charge +
    date when that identifies exactly one line of the claim.
 5. **Ledger**: ``pay:``, ``co:``, ``oa:``, ``pr:`` per claim payment, ``rev:`` (the exact negation of the
@@ -23,7 +25,9 @@ SQLite and PostgreSQL):
 6. **Claim status** from the latest claim payment of each claim: CLP02 4 → denied, 22 → reversed;
    1/2/3/19/20/21: paid when CLP04 ≥ CLP03; CLP04 = 0 with a denial CARC (:mod:`adjudication.carc`) on a
    non-PR adjustment → denied; CLP04 = 0 otherwise (patient responsibility, contractual) → paid (the
-   patient owes); else partially_paid. Only transitions the lifecycle allows are made.
+   patient owes); else partially_paid. Only transitions the lifecycle allows are made. A reversal does not
+   make a claim ``reversed`` while another payment of it is still live (the replacement's payment posted
+   before the original's reversal arrived).
 7. **Duplicates and stacking**: an open payment that repeats a live one (same payer, CLP01, CLP02,
    CLP03, CLP04, CLP05, CLP07 as a posted, not reversed payment or an earlier one of this batch — within
    one file or across files) is **held**: ``claim_payments.duplicate_of_id`` is set, it is never posted
@@ -52,8 +56,8 @@ insurance balance (it shows as a payer credit to be worked), not against the pat
 
 Secondary coverage: when a primary payment (CLP02 1/19) leaves patient responsibility and the patient
 has a priority-2 coverage but no secondary claim exists, the claim is counted in ``secondary_due``
-here and flagged ``claim_balances.secondary_due`` by the nightly reconciliation; creating the secondary
-claim (with its loop 2320 data) is left to the billing workflow.
+here and flagged ``claim_balances.secondary_due`` by the nightly reconciliation; the secondary claim (with
+its loop 2320/2430 data) is created by :func:`claimflow.secondary.issue_secondary_claims` after posting.
 """
 
 from __future__ import annotations
