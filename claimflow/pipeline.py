@@ -190,18 +190,21 @@ def summarize_inbox(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 
 
-def apply_acknowledgments() -> dict[str, Any]:
+NIGHTLY_ACTOR = "airflow:nightly_reconciliation"
+
+
+def apply_acknowledgments(actor: str = NIGHTLY_ACTOR) -> dict[str, Any]:
     from adjudication.acks import apply_acknowledgments as run
 
-    result = run(get_engine(), actor="airflow:nightly_reconciliation")
+    result = run(get_engine(), actor=actor)
     log.info("Acknowledgments applied: %s", result)
     return result
 
 
-def post_remittances(run_date: str | None) -> dict[str, Any]:
+def post_remittances(run_date: str | None, actor: str = NIGHTLY_ACTOR) -> dict[str, Any]:
     from adjudication.posting import post_remittances as run
 
-    result = run(get_engine(), actor="airflow:nightly_reconciliation", as_of=_run_date(run_date))
+    result = run(get_engine(), actor=actor, as_of=_run_date(run_date))
     log.info("Remittances posted: %s", result)
     return result
 
@@ -223,13 +226,16 @@ def balance_proof(run_date: str | None) -> dict[str, Any]:
 
 
 def data_quality(run_date: str | None) -> dict[str, Any]:
+    """Raises :class:`DataQualityError` (carrying every problem line: counts and ids, never PHI) when the
+    checks find anything; the DAG task fails, ``claimflow nightly`` exits 1."""
     from adjudication.reconcile import data_quality_checks
 
     problems = data_quality_checks(get_engine(), _run_date(run_date))
     if problems:
         for p in problems:
             log.error("Data quality: %s", p)
-        raise DataQualityError(f"{len(problems)} data-quality problems: " + "; ".join(problems[:5]))
+        raise DataQualityError(f"{len(problems)} data-quality problems: " + "; ".join(problems[:5]),
+                               problems=problems)
     log.info("Data quality: no unexplained exceptions")
     return {"problems": 0}
 
@@ -246,18 +252,46 @@ def run_report(run_date: str | None) -> dict[str, Any]:
     return {"report": str(path)}
 
 
-def build_worklist(run_date: str | None) -> dict[str, Any]:
+def build_worklist(run_date: str | None, actor: str = NIGHTLY_ACTOR) -> dict[str, Any]:
     """Tonight's work items (adjudication.worklist): one per open problem, updated on later nights, closed
     when resolved. Returns counts only (XCom); logs them in revenue-cycle words."""
     from adjudication.worklist import build_worklist as run
     from adjudication.worklist import describe
     from claimflow.worklist_cli import worklist_config
 
-    summary = run(get_engine(), _run_date(run_date), config=worklist_config(),
-                  actor="airflow:nightly_reconciliation")
+    summary = run(get_engine(), _run_date(run_date), config=worklist_config(), actor=actor)
     log.info("%s", describe(summary))
     return {k: summary[k] for k in ("opened", "updated", "reopened", "closed", "open")} | {
         "queues": {q: v["items"] for q, v in summary["queues"].items()}}
+
+
+def nightly(run_date: str | None, actor: str = "cli:nightly") -> dict[str, Any]:
+    """The nightly_reconciliation DAG's steps in one process, in the DAG's order, calling the same
+    functions: acknowledgments → posting → reconciliation → balance proof → data quality → work items →
+    report. As in the DAG, the work items and the report are built even when data quality failed; the
+    problems are then in ``data_quality_problems`` (and ``problems``) and the caller decides (the CLI
+    exits 1). Returns counts and the report's path only."""
+    acks = apply_acknowledgments(actor)
+    posted = post_remittances(run_date, actor)
+    reconcile_balances(run_date)
+    proof = balance_proof(run_date)
+    problems: list[str] = []
+    try:
+        data_quality(run_date)
+    except DataQualityError as exc:
+        problems = exc.problems
+    worklist = build_worklist(run_date, actor)
+    report = run_report(run_date)
+    return {
+        "run_date": _run_date(run_date).isoformat(),
+        "acknowledgments_applied": int(acks.get("accepted", 0)) + int(acks.get("rejected", 0)),
+        "claim_payments_posted": int(posted.get("claim_payments_posted", 0)),
+        "balance_exceptions": int(proof.get("exceptions", 0)),
+        "data_quality_problems": len(problems),
+        "work_items_open": int(worklist.get("open", 0)),
+        "report": report["report"],
+        "problems": problems,
+    }
 
 
 # --------------------------------------------------------------------------------------------------
