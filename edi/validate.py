@@ -344,11 +344,22 @@ def _run_pyx12(text: str) -> tuple[bool, Any]:
     return bool(valid), captured[0] if captured else None
 
 
-def validate_x12(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> ValidationReport:
+def validate_x12(
+    source: str | os.PathLike[str] | bytes | bytearray | memoryview, engine: str = "pyx12"
+) -> ValidationReport:
     """Validate one interchange file (path) or its bytes against the implementation guide named in GS08.
 
+    ``engine="fast"`` proves valid files with :mod:`edi.fastvalidate` (same verdict, pyx12's report for
+    anything it cannot prove); ``engine="pyx12"`` runs pyx12 itself.
     Never raises for bad content: unreadable or unsupported input becomes a report with errors.
     """
+    if engine == "fast":
+        from edi.fastvalidate import validate_fast
+
+        fast: ValidationReport = validate_fast(source)
+        return fast
+    if engine != "pyx12":
+        raise ValueError(f"unknown validation engine {engine!r} (fast or pyx12)")
     import pyx12.errors
 
     data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else Path(source).read_bytes()

@@ -1,0 +1,611 @@
+"""The fast engine: prove an interchange valid the way pyx12 would, or hand it to pyx12.
+
+:func:`prove_valid` mirrors pyx12's ``x12n_document`` loop — the raw reader's splitting, ``X12Base``'s
+envelope/HL/LX bookkeeping, ``walk_tree``'s search for the map node (with its counters) and
+``segment_if.is_valid_errors`` — but stops at the first thing pyx12 would report (or anything it does not
+model) and says why in a short, value-free reason. The map walk is memoised: where a segment lands depends
+only on the node we are at and the segment's identifying values (ID, qualifier), never on counts, so each
+``(node, signature)`` is searched once and then replayed as a short list of counter operations.
+
+Example: ``validate_fast("out/claims.837")`` returns an :class:`edi.validate.ValidationReport`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edi import gc_paused
+from edi.fastvalidate.compile import CompSpec, EleSpec, SegSpec, load_map, map_file_for, param, seg_spec
+
+_SEG_ID = re.compile(r"^[A-Z][A-Z0-9]{1,2}$", re.S)
+_BAD_CHARS = re.compile(r"[^\x20-\x7e]")
+_N = re.compile(r"-?[0-9]+", re.ASCII)
+_R = re.compile(r"-?[0-9]*(\.[0-9]+)?", re.ASCII)
+_ENVELOPE = frozenset(("ISA", "IEA", "GS", "GE", "ST", "SE"))
+
+
+class Bail(Exception):
+    """pyx12 would (or might) report something here; ``reason`` names the rule, never a value."""
+
+    def __init__(self, reason: str, segment_no: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.segment_no = segment_no
+
+
+@dataclass(frozen=True, slots=True)
+class FastOutcome:
+    """Result of :func:`prove_valid`: ``valid`` or the first reason the fast engine gave up."""
+
+    valid: bool
+    transaction_sets: int
+    reason: str | None = None
+    segment_no: int | None = None
+
+
+# ---------------------------------------------------------------------------------------------- values
+def _char_ok_factory() -> Any:
+    import pyx12.validation as v
+
+    charset = param().get("charset")
+    return charset, v
+
+
+def _valid_type(value: str, dtype: str, charset: str, icvn: str) -> bool:
+    import pyx12.validation as v
+
+    if dtype in ("ID", "AN"):
+        return not v.not_match_re("ID", value, charset, icvn)
+    if not dtype:
+        return True
+    if dtype[0] == "N":
+        return _N.fullmatch(value) is not None
+    if dtype == "R":
+        return _R.fullmatch(value) is not None
+    return bool(v.IsValidDataType(value, dtype, charset, icvn))
+
+
+class _Checker:
+    """Element checks with pyx12's rules; one per map root (charset, icvn, external code sets)."""
+
+    def __init__(self, root: Any) -> None:
+        self.charset = param().get("charset")
+        self.icvn = root.icvn or "00401"
+        self.ext = root.ext_codes
+        self.ok_cache: dict[tuple[int, str], bool] = {}
+
+    def simple(self, spec: EleSpec, value: str, sub: str, type_list: list[str | None] | None) -> bool:
+        if value == "":
+            return not spec.empty_error
+        if sub in value:
+            return False  # a composite where a simple element belongs
+        if spec.usage == "N":
+            return False
+        key = (id(spec), value)
+        if not type_list:
+            hit = self.ok_cache.get(key)
+            if hit is not None:
+                return hit
+        ok = self._check(spec, value, type_list)
+        if not type_list and (
+            spec.codes is not None or spec.external is not None or len(self.ok_cache) < 200_000
+        ):
+            self.ok_cache[key] = ok
+        return ok
+
+    def _check(self, spec: EleSpec, value: str, type_list: list[str | None] | None) -> bool:
+        measured = value.replace("-", "").replace(".", "") if spec.numeric else value
+        n = len(measured)
+        if n < spec.min_len or n > spec.max_len:
+            return False
+        if spec.dtype in ("AN", "ID") and value[-1] == " " and len(value.rstrip()) >= spec.min_len:
+            return False
+        if spec.codes is not None or spec.external is not None:
+            if not (spec.codes is not None and value in spec.codes):
+                if spec.external is None:
+                    return False
+                try:
+                    if not self.ext.isValid(spec.external, value):
+                        return False
+                except Exception:
+                    return False
+        if not _valid_type(value, spec.dtype, self.charset, self.icvn):
+            return False
+        if type_list:
+            import pyx12.validation as v
+
+            if not any(t is not None and v.IsValidDataType(value, t, self.charset) for t in type_list):
+                if "TM" in type_list or any(t in type_list for t in ("RD8", "DT", "D8", "D6")):
+                    return False
+        return not (spec.regex is not None and not spec.regex.search(value))
+
+    def composite(self, spec: CompSpec, raw: str | None, sub: str) -> bool:
+        parts = raw.split(sub) if raw is not None else None
+        empty = parts is None or all(p == "" for p in parts)
+        if empty and spec.usage in ("N", "S"):
+            return True
+        if spec.usage == "R" and empty:
+            return False
+        assert parts is not None
+        if spec.usage == "N":
+            return False
+        kids = spec.children
+        if len(parts) > len(kids):
+            return False
+        for i, part in enumerate(parts):
+            if not self.simple(kids[i], part, "\x00", None):
+                return False
+        return all(not kids[i].empty_error for i in range(len(parts), len(kids)))
+
+    def segment(self, spec: SegSpec, elems: list[str], sub: str) -> bool:
+        """``elems`` are the element strings after the segment ID (pyx12's ``Segment`` elements)."""
+        children = spec.children
+        n = len(elems)
+        if n > len(children):
+            return False
+        seg_id = spec.seg_id
+        type_list: list[str | None] = []
+        dtype: list[str | None] = []
+        for i in range(n):
+            child = children[i]
+            raw = elems[i]
+            if isinstance(child, CompSpec):
+                if len(raw.split(sub)) > len(child.children) and child.usage != "N":
+                    return False
+                if not self.composite(child, raw, sub):
+                    return False
+                continue
+            if i == 1 and seg_id == "DTP":
+                v02 = raw.rstrip(sub)
+                if v02 in ("RD8", "D8", "D6", "DT", "TM"):
+                    dtype = [v02]
+            if child.data_ele == "1250":
+                type_list.extend(child.valid_codes)
+            if i == 2 and seg_id == "DTP":
+                ok = self.simple(child, raw, sub, dtype)
+            elif child.data_ele == "1251" and type_list:
+                ok = self.simple(child, raw, sub, type_list)
+            else:
+                ok = self.simple(child, raw, sub, None)
+            if not ok:
+                return False
+        for i in range(n, len(children)):
+            child = children[i]
+            if isinstance(child, CompSpec):
+                if child.usage == "R":
+                    return False
+            elif child.empty_error:
+                return False
+        if spec.bad_syntax:
+            return False
+        for code, idx in spec.syntax:
+            present = [s <= n and elems[s - 1].replace(sub, "") != "" for s in idx]
+            if code == "P":
+                c = sum(present)
+                if c != 0 and c != len(idx):
+                    return False
+            elif code == "R":
+                if not any(present):
+                    return False
+            elif code == "E":
+                if sum(present) > 1:
+                    return False
+            elif code == "C":
+                if present[0] and sum(present[1:]) != len(idx) - 1:
+                    return False
+            elif code == "L":
+                if present[0] and not any(present[1:]):
+                    return False
+            else:
+                return False
+        return True
+
+
+# ------------------------------------------------------------------------------------------------ walk
+def _path(node: Any) -> str:
+    return str(node.x12path.format())
+
+
+def _eq(node: Any) -> tuple[Any, Any]:
+    return (node.id, node.parent.id if node.parent is not None else None)
+
+
+def _parent_loop(node: Any) -> Any:
+    if node.is_map_root():
+        return node
+    p = node.parent
+    while not (p.is_loop() or p.is_map_root()):
+        p = p.parent
+    return p
+
+
+def _match_key(node: Any) -> tuple[int, int | None, frozenset[Any]] | None:
+    cached = getattr(node, "_fast_key", False)
+    if cached is not False:
+        return cached  # type: ignore[no-any-return]
+    key = node._resolve_unique_key_field(node.id, with_qual=False)
+    out = None
+    if key is not None:
+        child, ele_idx, sub_idx = key
+        out = (ele_idx, sub_idx, child._valid_codes_set)
+    node._fast_key = out
+    return out
+
+
+def _value(elems: list[str], sub: str, ele_idx: int, sub_idx: int | None) -> str | None:
+    if ele_idx > len(elems):
+        return None
+    raw = elems[ele_idx - 1]
+    if sub_idx is None:
+        return raw.rstrip(sub)
+    parts = raw.split(sub)
+    return parts[sub_idx - 1] if sub_idx <= len(parts) else None
+
+
+class _Planner:
+    """Mirror of ``pyx12.map_walker.walk_tree`` that records counter operations instead of errors."""
+
+    def __init__(self, seg_id: str, elems: list[str], sub: str) -> None:
+        self.seg_id = seg_id
+        self.elems = elems
+        self.sub = sub
+        self.ops: list[tuple[Any, ...]] = []
+
+    def match(self, node: Any) -> bool:
+        if node.id != self.seg_id:
+            return False
+        key = _match_key(node)
+        if key is None:
+            return True
+        return _value(self.elems, self.sub, key[0], key[1]) in key[2]
+
+    def walk(self, start: Any) -> Any:
+        node_pos = start.pos
+        node = start if (start.is_loop() or start.is_map_root()) else _parent_loop(start)
+        while True:
+            found, target = self.scan(node, node_pos)
+            if found:
+                return target
+            if node.is_map_root():
+                return None
+            node_pos = node.pos
+            node = _parent_loop(node)
+
+    def scan(self, node: Any, node_pos: int) -> tuple[bool, Any]:
+        for ord1 in sorted(a for a in node.pos_map if a >= node_pos):
+            for child in node.pos_map[ord1]:
+                if child.is_segment():
+                    if self.match(child):
+                        if node.is_loop() and self.loop_match(node):
+                            return True, self.goto(node)
+                        self.ops.append(("seg", _path(child), child.usage, child.get_max_repeat()))
+                        self.ops.append(("rm", _eq(child)))
+                        self.ops.append(("flush", child.pos))
+                        return True, child
+                    if child.usage == "R":
+                        self.ops.append(("miss", _path(child), _eq(child), child.pos))
+                elif child.is_loop() and self.loop_match(child):
+                    return True, self.goto(child)
+        return False, None
+
+    def loop_match(self, loop: Any) -> bool:
+        if len(loop) <= 0:
+            return False
+        first = loop.get_first_node()
+        if first.is_loop():
+            return any(c.is_loop() and self.loop_match(c) for c in loop.childIterator())
+        if first.is_segment() and self.match(first):
+            return True
+        if loop.usage == "R":
+            self.ops.append(("miss", _path(loop), _eq(first), first.pos))
+        return False
+
+    def goto(self, loop: Any) -> Any:
+        first = loop.get_first_seg()
+        if first is not None and self.match(first):
+            self.ops.append(("loop", _path(loop), loop.usage, loop.get_max_repeat()))
+            self.ops.append(("inc", _path(first)))
+            self.ops.append(("flush", None))
+            return first
+        for child in loop.childIterator():
+            if child.is_loop():
+                found = self.goto(child)
+                if found is not None:
+                    return found
+        return None
+
+
+def _replay(ops: tuple[tuple[Any, ...], ...], counts: dict[str, int]) -> str | None:
+    """Apply a plan to the counters; the name of the rule pyx12 would report, or None."""
+    pending: list[tuple[Any, Any]] = []
+    for op in ops:
+        kind = op[0]
+        if kind == "seg":
+            counts[op[1]] = counts.get(op[1], 0) + 1
+            if op[2] == "N":
+                return "segment not used"
+            if op[2] not in ("R", "S"):
+                return "segment usage"
+            if counts[op[1]] > op[3]:
+                return "segment exceeds maximum use"
+        elif kind == "inc":
+            counts[op[1]] = counts.get(op[1], 0) + 1
+        elif kind == "loop":
+            if op[2] == "N":
+                return "loop not used"
+            if op[2] not in ("R", "S"):
+                return "loop usage"
+            _reset(counts, op[1])
+            counts[op[1]] = counts.get(op[1], 0) + 1
+            if counts[op[1]] > op[3]:
+                return "loop exceeds maximum repeat"
+        elif kind == "miss":
+            if counts.get(op[1], 0) < 1:
+                pending.append((op[2], op[3]))
+        elif kind == "rm":
+            pending = [m for m in pending if m[0] != op[1]]
+        elif kind == "flush":
+            if any(m[1] != op[1] for m in pending):
+                return "required segment or loop missing"
+            pending = [m for m in pending if m[1] == op[1]]
+    return None
+
+
+def _reset(counts: dict[str, int], path: str) -> None:
+    prefix = path + "/"
+    for k in [k for k in counts if k.startswith(prefix)]:
+        del counts[k]
+
+
+# ---------------------------------------------------------------------------------------------- driver
+def _segments(text: str, term: str) -> list[str]:
+    """pyx12's raw reader: split on the terminator, strip leading CR/LF, stop at the first empty one."""
+    pieces = text.split(term)
+    out = []
+    for i, piece in enumerate(pieces):
+        line = piece.lstrip("\n\r")
+        if line == "":
+            if any(p.strip() for p in pieces[i + 1 :]):
+                raise Bail("content after an empty segment", len(out) + 1)
+            break
+        if i == len(pieces) - 1:
+            raise Bail("text after the last terminator", len(out) + 1)
+        out.append(line)
+    return out
+
+
+def prove_valid(text: str) -> FastOutcome:
+    """Walk ``text`` (one decoded file) like pyx12; valid, or the first rule that stopped the proof."""
+    try:
+        with gc_paused():
+            return FastOutcome(True, _prove(text))
+    except Bail as b:
+        return FastOutcome(False, 0, b.reason, b.segment_no)
+
+
+def _prove(text: str) -> int:
+    if len(text) < 106 or not text.startswith("ISA"):
+        raise Bail("no ISA header", 1)
+    icvn = text[84:89]
+    if icvn != "00501":
+        raise Bail("only 5010 interchanges are modelled", 1)
+    term, ele, sub = text[105], text[3], text[104]
+    if len({term, ele, sub}) != 3:
+        raise Bail("delimiters", 1)
+    control = load_map("x12.control.00501.xml")
+    isa_node = control.getnodebypath("/ISA_LOOP/ISA")
+    control_checker = _Checker(control)
+    counts: dict[str, int] = {}
+    plans: dict[tuple[Any, ...], tuple[Any, tuple[tuple[Any, ...], ...]]] = {}
+    cur_map: Any = None
+    checker = control_checker
+    map_file = "x12.control.00501.xml"
+    node: Any = isa_node
+    loops: list[tuple[str, str]] = []
+    isa_ids: list[str] = []
+    gs_ids: list[str] = []
+    st_ids: list[str] = []
+    gs_count = st_count = seg_count = hl_count = lx_count = 0
+    hl_stack: list[int | None] = []
+    check_lx = False
+    transaction_sets = 0
+    bad = _BAD_CHARS.search
+    seg_id_ok = _SEG_ID.match
+    segs = _segments(text, term)
+    for seg_no, line in enumerate(segs, start=1):
+        if line[0] == " ":
+            raise Bail("leading space", seg_no)
+        if line[-1] == ele:
+            raise Bail("trailing element separators", seg_no)
+        if bad(line):
+            raise Bail("control or non-ASCII character", seg_no)
+        parts = line.split(ele)
+        seg_id = parts[0]
+        elems = parts[1:]
+        if not seg_id_ok(seg_id):
+            raise Bail("invalid segment ID", seg_no)
+        # X12Base._parse_segment
+        if seg_id == "ISA":
+            if len(elems) != 16:
+                raise Bail("ISA element count", seg_no)
+            icn = elems[12]
+            if icn in isa_ids:
+                raise Bail("duplicate ISA13", seg_no)
+            loops.append(("ISA", icn))
+            isa_ids.append(icn)
+            gs_count = 0
+            gs_ids = []
+        elif seg_id == "GS":
+            gcn = elems[5].rstrip(sub) if len(elems) > 5 else None
+            if gcn is None or gcn in gs_ids:
+                raise Bail("GS06", seg_no)
+            gs_count += 1
+            gs_ids.append(gcn)
+            loops.append(("GS", gcn))
+            st_count = 0
+            st_ids = []
+        elif seg_id == "ST":
+            hl_stack = []
+            hl_count = 0
+            tcn = elems[1].rstrip(sub) if len(elems) > 1 else None
+            if tcn is None or tcn in st_ids:
+                raise Bail("ST02", seg_no)
+            st_count += 1
+            transaction_sets += 1
+            st_ids.append(tcn)
+            loops.append(("ST", tcn))
+            seg_count = 1
+        elif seg_id == "HL":
+            hl_count += 1
+            if _int(_get(elems, 0, sub)) != hl_count:
+                raise Bail("HL01 count", seg_no)
+            hl02 = _get(elems, 1, sub)
+            if hl02 != "":
+                parent = _int(hl02)
+                if parent not in hl_stack:
+                    raise Bail("HL02 parent", seg_no)
+                while hl_stack and parent != hl_stack[-1]:
+                    del hl_stack[-1]
+            hl_stack.append(hl_count)
+        elif check_lx and seg_id == "CLM":
+            lx_count = 0
+        elif check_lx and seg_id == "LX":
+            lx_count += 1
+            if _get(elems, 0, sub) != str(lx_count):
+                raise Bail("LX01 count", seg_no)
+        if seg_id not in _ENVELOPE:
+            seg_count += 1
+        # X12Reader._parse_segment (trailers)
+        if seg_id == "IEA":
+            if not loops or loops[-1][0] != "ISA":
+                raise Bail("unterminated loop before IEA", seg_no)
+            if loops[-1][1] != _get(elems, 1, sub) or _int(_get(elems, 0, sub)) != gs_count:
+                raise Bail("IEA", seg_no)
+            del loops[-1]
+        elif seg_id == "GE":
+            if not loops or loops[-1][0] != "GS":
+                raise Bail("unterminated loop before GE", seg_no)
+            if loops[-1][1] != _get(elems, 1, sub) or _int(_get(elems, 0, sub)) != st_count:
+                raise Bail("GE", seg_no)
+            del loops[-1]
+        elif seg_id == "SE":
+            if not loops or loops[-1][0] != "ST" or loops[-1][1] != _get(elems, 1, sub):
+                raise Bail("SE02", seg_no)
+            if _int(_get(elems, 0, sub)) != seg_count + 1:
+                raise Bail("SE01 count", seg_no)
+            del loops[-1]
+        # find the map node
+        if seg_id == "ISA":
+            node = isa_node
+            _reset(counts, "/ISA_LOOP")
+            counts["/ISA_LOOP"] = counts.get("/ISA_LOOP", 0) + 1
+            counts["/ISA_LOOP/ISA"] = counts.get("/ISA_LOOP/ISA", 0) + 1
+            if not control_checker.segment(seg_spec(node), elems, ele):
+                raise Bail("ISA element", seg_no)
+            continue
+        if seg_id == "GS":
+            _reset(counts, "/ISA_LOOP/GS_LOOP")
+            counts["/ISA_LOOP/GS_LOOP"] = counts.get("/ISA_LOOP/GS_LOOP", 0) + 1
+            counts["/ISA_LOOP/GS_LOOP/GS"] = counts.get("/ISA_LOOP/GS_LOOP/GS", 0) + 1
+            fic, vriic = _get(elems, 0, sub), _get(elems, 7, sub)
+            new_file = map_file_for(icvn, vriic or "", fic or "")
+            if new_file is None:
+                raise Bail("no map for the functional group", seg_no)
+            if new_file != map_file:
+                map_file = new_file
+                cur_map = load_map(map_file)
+                checker = _Checker(cur_map)
+                check_lx = cur_map.id == "837"
+            if cur_map is None:
+                raise Bail("no map", seg_no)
+            node = cur_map.getnodebypath("/ISA_LOOP/GS_LOOP/GS")
+        else:
+            sig_vals = (seg_id, _signature(elems, sub))
+            key = (id(node), sig_vals)
+            plan = plans.get(key)
+            if plan is None:
+                planner = _Planner(seg_id, elems, sub)
+                target = planner.walk(node)
+                plan = (target, tuple(planner.ops))
+                if target is not None and _signature_safe(target.root, seg_id):
+                    plans[key] = plan
+            target, ops = plan
+            if target is None:
+                raise Bail("segment not found in the map", seg_no)
+            reason = _replay(ops, counts)
+            if reason is not None:
+                raise Bail(reason, seg_no)
+            node = target
+        if not checker.segment(seg_spec(node), elems, sub):
+            raise Bail("element", seg_no)
+    if loops:
+        raise Bail("missing trailer", len(segs))
+    return transaction_sets
+
+
+def _get(elems: list[str], i: int, sub: str) -> str | None:
+    """pyx12's ``get_value``: the element with trailing empty components dropped; None when absent."""
+    return elems[i].rstrip(sub) if i < len(elems) else None
+
+
+def _int(value: str | None) -> int | None:
+    try:
+        return int(value)  # type: ignore[arg-type]
+    except (ValueError, TypeError):
+        return None
+
+
+_SIG_CACHE: dict[int, dict[str, tuple[tuple[int, int | None], ...]]] = {}
+
+
+def _signature(elems: list[str], sub: str) -> tuple[str | None, ...]:
+    """Values that can decide which map node a segment matches: elements 01, 02, 03 and 01-1."""
+    first = elems[0] if elems else None
+    return (
+        first.rstrip(sub) if first is not None else None,
+        first.split(sub)[0] if first is not None else None,
+        elems[1].rstrip(sub) if len(elems) > 1 else None,
+        elems[2].rstrip(sub) if len(elems) > 2 else None,
+    )
+
+
+def _signature_safe(root: Any, seg_id: str) -> bool:
+    """True when every node key for ``seg_id`` in this map reads one of the signature's fields."""
+    table = _SIG_CACHE.get(id(root))
+    if table is None:
+        table = {}
+        stack = [root]
+        while stack:
+            n = stack.pop()
+            if n.is_segment():
+                k = _match_key(n)
+                table.setdefault(n.id, ())
+                if k is not None:
+                    table[n.id] = table[n.id] + ((k[0], k[1]),)
+            elif n.is_loop() or n.is_map_root():
+                stack.extend(c for k in sorted(n.pos_map) for c in n.pos_map[k])
+        _SIG_CACHE[id(root)] = table
+    return all(k in ((1, None), (1, 1), (2, None), (3, None)) for k in table.get(seg_id, ()))
+
+
+# ---------------------------------------------------------------------------------------------- report
+def validate_fast(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> Any:
+    """Same contract as :func:`edi.validate.validate_x12` (``engine="pyx12"``): a ``ValidationReport``.
+
+    Valid files are proven here; anything else is validated by pyx12 and its report returned unchanged.
+    """
+    from edi.validate import ValidationReport, validate_x12
+
+    data = bytes(source) if isinstance(source, (bytes, bytearray, memoryview)) else Path(source).read_bytes()
+    try:
+        text = data.decode("ascii")
+    except UnicodeDecodeError:
+        return validate_x12(data, engine="pyx12")
+    outcome = prove_valid(text)
+    if outcome.valid:
+        return ValidationReport(errors=[], pyx12_valid=True, transaction_sets=outcome.transaction_sets)
+    return validate_x12(data, engine="pyx12")
