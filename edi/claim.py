@@ -155,6 +155,11 @@ class ServiceLine:
     line_control_number: str | None = None  # REF*6R, echoed back in the 835 as REF*6R
     service_date_end: dt.date | None = None
     other_payer: OtherPayerLine | None = None
+    # Loop 2410 drug identification (optional; Medicaid requires it on drug lines, HCPCS J0000-J9999):
+    ndc: str | None = None  # LIN03, 11 digits (5-4-2, no hyphens)
+    ndc_quantity: Decimal | None = None  # CTP04, in ndc_unit
+    ndc_unit: str = "UN"  # CTP05-1: F2 international unit, GR gram, ME milligram, ML millilitre, UN unit
+    prescription_number: str | None = None  # REF*XZ, when the drug was dispensed on a prescription
 
 
 @dataclass(slots=True)
@@ -203,6 +208,7 @@ class Claim:
     admitting_diagnosis: str | None = None  # 837I HI*ABJ, inpatient
     reason_for_visit: tuple[str, ...] = ()  # 837I HI*APR, unscheduled outpatient, at most 3
     poa_indicators: tuple[str, ...] = ()  # 837I HI0n-9 present-on-admission, parallel to diagnoses
+    discharge_hour: str | None = None  # 837I DTP*096 (HH or HHMM), final inpatient bills (frequency 1 or 4)
 
     @property
     def patient_person(self) -> Person:

@@ -6,6 +6,7 @@ algorithm and the *shape* of CPT/HCPCS codes. CPT descriptions are AMA-licensed 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from functools import lru_cache
 
@@ -181,3 +182,54 @@ def icd10_status(code: str) -> str | None:
     if cm.is_chapter_or_block(code) or not cm.is_leaf(code):
         return "is a category, not a billable code (more characters are required)"
     return None
+
+
+ROOM_AND_BOARD_FACILITY_TYPES = INPATIENT_FACILITY_TYPES - {"12"}
+"""Inpatient bill types that bill accommodation days (12x is inpatient Part B only: ancillaries, no room)."""
+
+ROOM_AND_BOARD = re.compile(r"\A0(?:1\d\d|20\d|21\d)\Z")
+"""Accommodation revenue codes 0100-0219 (room and board, nursery, ICU, coronary care): units are days."""
+
+FINAL_FREQUENCIES = frozenset({"1", "4"})
+"""Bill type digit 3 of a final inpatient bill: 1 admit through discharge, 4 last interim claim."""
+
+UNSCHEDULED_VISIT_FACILITY_TYPES = frozenset({"13", "78", "85"})
+"""Outpatient bill types (hospital outpatient, clinic, critical access) whose unscheduled visits report the
+patient's reason for visit (HI*APR)."""
+
+UNSCHEDULED_ADMISSION_TYPES = frozenset({"1", "2", "5"})
+"""CL101 priority of the visit: 1 emergency, 2 urgent, 5 trauma."""
+
+EMERGENCY_ROOM = re.compile(r"\A045\d\Z")
+"""Emergency room revenue codes 0450-0459: an unscheduled visit whatever the admission type says."""
+
+DRUG_HCPCS = re.compile(r"\AJ\d{4}\Z")
+"""HCPCS Level II drugs administered other than orally (J0000-J9999): Medicaid needs the NDC."""
+
+NDC = re.compile(r"\A\d{11}\Z")
+"""National Drug Code in the 11-digit 5-4-2 billing format, without hyphens."""
+
+NDC_UNITS = frozenset({"F2", "GR", "ME", "ML", "UN"})
+
+PREVENTIVE_AGE_BANDS: dict[str, tuple[int, int]] = {
+    f"993{kind}{band}": ages
+    for kind in ("8", "9")
+    for band, ages in zip(
+        "1234567", ((0, 0), (1, 4), (5, 11), (12, 17), (18, 39), (40, 64), (65, 200)), strict=True
+    )
+}
+"""Preventive medicine visit codes (99381-99387 new, 99391-99397 established) -> the patient's age band in
+whole years on the date of service (0 = under one year)."""
+
+NEW_PATIENT_EM = frozenset({f"9920{d}" for d in "12345"} | {f"9938{d}" for d in "1234567"})
+ESTABLISHED_PATIENT_EM = frozenset({f"9921{d}" for d in "12345"} | {f"9939{d}" for d in "1234567"})
+
+ANNUAL_WELLNESS_VISIT = frozenset({"G0438", "G0439"})
+"""Medicare annual wellness visit, initial and subsequent: a Medicare-only benefit."""
+
+
+def age_on(born: object, day: object) -> int | None:
+    """Whole years between two dates, ``None`` when either is not a date."""
+    if not isinstance(born, dt.date) or not isinstance(day, dt.date):
+        return None
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))

@@ -25,19 +25,33 @@ from edi.claim import (
     Relationship,
 )
 from edi.scrub.codes import (
+    ANNUAL_WELLNESS_VISIT,
     BILL_TYPE,
+    DRUG_HCPCS,
     EIN,
+    EMERGENCY_ROOM,
+    ESTABLISHED_PATIENT_EM,
+    FINAL_FREQUENCIES,
     HOUR,
     INPATIENT_FACILITY_TYPES,
     MODIFIER,
+    NDC,
+    NDC_UNITS,
+    NEW_PATIENT_EM,
     PO_BOX,
     POS_CODES,
     POSTAL_CODE,
+    PREVENTIVE_AGE_BANDS,
     PROCEDURE_CODE,
     REVENUE_CODE,
+    ROOM_AND_BOARD,
+    ROOM_AND_BOARD_FACILITY_TYPES,
     TAXONOMY,
+    UNSCHEDULED_ADMISSION_TYPES,
+    UNSCHEDULED_VISIT_FACILITY_TYPES,
     US_STATES,
     ZIP9,
+    age_on,
     icd10_status,
     npi_is_valid,
 )
@@ -633,3 +647,153 @@ def cob_balance(claim: Claim, ctx: ScrubContext) -> Iterator[str]:
             yield f"other payer {j + 1}: line paid amounts (SVD02) do not add up to the claim paid amount (AMT*D)"
         if oc.paid + claim_adj + line_adj != claim.total_charge:
             yield f"other payer {j + 1}: paid amount plus adjustments does not equal the claim charge (CLM02)"
+
+
+# ------------------------------------------------------------------- implementation-guide situational rules
+
+
+def _facility_type(claim: Claim) -> str:
+    return (claim.bill_type or "")[:2]
+
+
+def _frequency_digit(claim: Claim) -> str:
+    bt = claim.bill_type or ""
+    return bt[2] if len(bt) == 3 else claim.frequency.value
+
+
+@rule(
+    "discharge_hour",
+    "Final inpatient bills (frequency 1 or 4, patient no longer in house) carry the discharge hour (DTP*096); "
+    "other claims do not.",
+    INSTITUTIONAL,
+)
+def discharge_hour(claim: Claim, ctx: ScrubContext) -> Iterator[str]:
+    hour = claim.discharge_hour
+    if hour is not None and not HOUR.match(hour):
+        yield "discharge hour (DTP*096) must be HH or HHMM (24-hour clock)"
+    inpatient = _facility_type(claim) in INPATIENT_FACILITY_TYPES
+    freq = _frequency_digit(claim)
+    if inpatient and freq in FINAL_FREQUENCIES and claim.patient_status != "30":
+        if _blank(hour):
+            yield "final inpatient claim without the discharge hour (DTP*096)"
+    elif hour is not None and (not inpatient or freq in ("2", "3") or claim.patient_status == "30"):
+        yield "discharge hour (DTP*096) is only sent on a final inpatient claim (the patient has not been discharged)"
+
+
+@rule(
+    "reason_for_visit",
+    "Unscheduled outpatient visits (bill type 013x/078x/085x with admission type 1, 2 or 5, or an emergency "
+    "room line 045x) carry the patient's reason for visit (HI*APR); inpatient claims do not.",
+    INSTITUTIONAL,
+)
+def reason_for_visit(claim: Claim, ctx: ScrubContext) -> Iterator[str]:
+    ft = _facility_type(claim)
+    if ft in INPATIENT_FACILITY_TYPES:
+        if claim.reason_for_visit:
+            yield "patient's reason for visit (HI*APR) is only sent on outpatient claims"
+        return
+    unscheduled = (
+        ft in UNSCHEDULED_VISIT_FACILITY_TYPES and claim.admission_type in UNSCHEDULED_ADMISSION_TYPES
+    ) or any(ln.revenue_code is not None and EMERGENCY_ROOM.match(ln.revenue_code) for ln in claim.lines)
+    if unscheduled and not claim.reason_for_visit:
+        yield "unscheduled outpatient visit without the patient's reason for visit (HI*APR)"
+
+
+@rule(
+    "room_and_board",
+    "Inpatient stays bill room and board (revenue codes 0100-0219) in days: units add up to the days of the stay.",
+    INSTITUTIONAL,
+)
+def room_and_board(claim: Claim, ctx: ScrubContext) -> Iterator[str]:
+    if _facility_type(claim) not in ROOM_AND_BOARD_FACILITY_TYPES:
+        return
+    days = Decimal(0)
+    found = False
+    for i, line in enumerate(claim.lines):
+        if line.revenue_code is None or not ROOM_AND_BOARD.match(line.revenue_code):
+            continue
+        found = True
+        if line.unit_basis != "DA":
+            yield f"{_line_label(claim, i)}: room and board is billed in days (SV204 DA)"
+        if line.units.is_finite():
+            days += line.units
+    if not found:
+        yield "inpatient claim without a room and board line (revenue code 0100-0219, units in days)"
+        return
+    sf, st = claim.statement_from, claim.statement_to
+    if sf is not None and st is not None and st >= sf:
+        stay = (st - sf).days + (1 if claim.patient_status == "30" else 0)
+        if days != max(stay, 1):
+            yield "room and board days (SV205) do not add up to the days of the stay (DTP*434)"
+
+
+@rule(
+    "drug_ndc",
+    "Drug lines (HCPCS J0000-J9999) to Medicaid carry the NDC (2410 LIN/CTP); every NDC is 11 digits with a "
+    "quantity and unit.",
+)
+def drug_ndc(claim: Claim, ctx: ScrubContext) -> Iterator[str]:
+    medicaid = claim.payer.filing_indicator == ClaimFilingIndicator.MEDICAID
+    for i, line in enumerate(claim.lines):
+        if line.ndc is None:
+            if medicaid and line.procedure_code is not None and DRUG_HCPCS.match(line.procedure_code):
+                yield f"{_line_label(claim, i)}: drug billed to Medicaid without its NDC (2410 LIN03)"
+            continue
+        if not NDC.match(line.ndc):
+            yield f"{_line_label(claim, i)}: NDC (2410 LIN03) must be 11 digits without hyphens"
+        q = line.ndc_quantity
+        if q is None or not q.is_finite() or q <= 0:
+            yield f"{_line_label(claim, i)}: NDC quantity (2410 CTP04) must be greater than zero"
+        if line.ndc_unit not in NDC_UNITS:
+            yield f"{_line_label(claim, i)}: NDC unit (2410 CTP05-1) must be one of F2, GR, ME, ML, UN"
+
+
+@rule(
+    "preventive_age_band",
+    "Preventive medicine visits (99381-99387, 99391-99397) match the patient's age on the date of service.",
+    PROFESSIONAL,
+)
+def preventive_age_band(claim: Claim, ctx: ScrubContext) -> Iterator[str]:
+    born = claim.patient_person.birth_date
+    for i, line in enumerate(claim.lines):
+        band = PREVENTIVE_AGE_BANDS.get(line.procedure_code or "")
+        if band is None:
+            continue
+        age = age_on(born, line.service_date)
+        if age is not None and not band[0] <= age <= band[1]:
+            yield (
+                f"{_line_label(claim, i)}: preventive visit code (SV101-2) is for another age group than the "
+                "patient's age on the date of service"
+            )
+
+
+@rule(
+    "new_and_established_visit",
+    "A claim does not bill a new-patient and an established-patient visit (9920x/9938x with 9921x/9939x).",
+    PROFESSIONAL,
+)
+def new_and_established_visit(claim: Claim, ctx: ScrubContext) -> Iterator[str]:
+    codes = {ln.procedure_code for ln in claim.lines}
+    if codes & NEW_PATIENT_EM and codes & ESTABLISHED_PATIENT_EM:
+        yield "new-patient and established-patient visit codes on the same claim: a patient is one or the other"
+
+
+_MEDICARE = frozenset({ClaimFilingIndicator.MEDICARE_A, ClaimFilingIndicator.MEDICARE_B})
+
+
+@rule(
+    "awv_medicare_only",
+    "Annual wellness visits (G0438, G0439) are billed only when Medicare is the payer or paid first.",
+    PROFESSIONAL,
+)
+def awv_medicare_only(claim: Claim, ctx: ScrubContext) -> Iterator[str]:
+    if claim.payer.filing_indicator in _MEDICARE or any(
+        oc.payer.filing_indicator in _MEDICARE for oc in claim.other_coverages
+    ):
+        return
+    for i, line in enumerate(claim.lines):
+        if line.procedure_code in ANNUAL_WELLNESS_VISIT:
+            yield (
+                f"{_line_label(claim, i)}: annual wellness visit (HCPCS G0438/G0439) is a Medicare benefit; "
+                "bill the payer's preventive visit code instead"
+            )

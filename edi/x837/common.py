@@ -623,3 +623,38 @@ def loop2430(
         raise fail(claim, "2430 DTP03", "line adjudication date is required")
     out.append(dtp_d8("573", ctx.d8[date]))
     return out
+
+
+# ------------------------------------------------------------------------------------------------ 2410
+
+NDC_UNITS = frozenset({"F2", "GR", "ME", "ML", "UN"})
+"""CTP05-1 unit or basis for measurement codes the 5010 837 allows for a drug quantity."""
+
+_L_2410 = ("2410 LIN03", "2410 CTP05-1")
+_L_XZ = ("2410 REF02 (XZ)",)
+
+
+def loop2410(
+    claim: Claim, n: int, ctx: BuildContext, values: list[str], labels: list[tuple[str, ...]]
+) -> str:
+    """2410 drug identification for line ``n`` (1-based), which carries an NDC:
+    ``LIN**N4*00409123401~ CTP****0.25*ML~`` and, for a dispensed drug, ``REF*XZ*RX1234~``."""
+    line = claim.lines[n - 1]
+    ndc = line.ndc
+    qty = line.ndc_quantity
+    if qty is None or not qty.is_finite() or qty <= 0:
+        raise fail(
+            claim, "2410 CTP04", f"line {n}: a drug quantity greater than zero is required with an NDC"
+        )
+    unit = line.ndc_unit
+    if unit not in NDC_UNITS:
+        raise fail(claim, "2410 CTP05-1", f"line {n}: drug unit must be one of F2, GR, ME, ML, UN")
+    values += (ndc, unit)  # type: ignore[arg-type]
+    labels.append(_L_2410)
+    text = f"LIN**N4*{ndc}~CTP****{format_amount(qty)}*{unit}~"
+    rx = line.prescription_number
+    if rx:
+        values.append(rx)
+        labels.append(_L_XZ)
+        text += f"REF*XZ*{rx}~"
+    return text

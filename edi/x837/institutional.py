@@ -16,7 +16,9 @@ One outpatient emergency visit::
     REF*6R*L0002-1~
 
 An inpatient claim adds ``DTP*435*DT*202401101430`` (admission date and hour), ``HI*ABJ`` (admitting
-diagnosis) and usually room-and-board lines in days (``SV2*0120**3000*DA*3~``).
+diagnosis) and room-and-board lines in days (``SV2*0120**3000*DA*3~``); a final inpatient bill (frequency 1
+or 4) also ``DTP*096*TM*1100`` (discharge hour, written before DTP*434 as the guide orders them). A drug
+line (HCPCS J-code) may carry loop 2410 with its NDC: ``LIN**N4*00409123401~ CTP****0.25*ML~``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from edi.x837.common import (
     adjudicating_payer_id,
     fail,
     loop2000b,
+    loop2410,
     loop2430,
     other_payer_loops,
     provider_loop,
@@ -45,6 +48,7 @@ _L_CLM = ("2300 CLM01", "2300 CLM05")
 _L_CLM_CODES = ("2300 CLM07", "2300 CLM08", "2300 CLM09")
 _L_CL1 = ("2300 CL101", "2300 CL102", "2300 CL103")
 _L_ADM_HOUR = ("2300 DTP03 (435)",)
+_L_DISCHARGE = ("2300 DTP03 (096)",)
 _L_G1 = ("2300 REF02 (G1)",)
 _L_F8 = ("2300 REF02 (F8)",)
 _L_ABK = ("2300 HI01-2 (ABK)",)
@@ -167,6 +171,11 @@ def loop2300(
     if not (assign in SAFE_CODES and ben in SAFE_CODES and roi in SAFE_CODES):
         values += (assign, ben, roi)
         labels.append(_L_CLM_CODES)
+    discharge = claim.discharge_hour
+    if discharge:
+        values.append(discharge)
+        labels.append(_L_DISCHARGE)
+        text += f"DTP*096*TM*{discharge}00~" if len(discharge) == 2 else f"DTP*096*TM*{discharge}~"
     start = claim.statement_from or min(ln.service_date for ln in lines)
     end = claim.statement_to or max((ln.service_date_end or ln.service_date) for ln in lines)
     text += f"DTP*434*RD8*{d8[start]}-{d8[end]}~"
@@ -258,6 +267,8 @@ def loop2300(
             labels.append(_L_6R)
         else:
             append(f"LX*{n}~SV2*{rev}*{comp}*{amt[line.charge]}*{ub}*{units}~{dtp}")
+        if line.ndc is not None:
+            append(loop2410(claim, n, ctx, values, labels))
         if line.other_payer is not None:
             out += loop2430(claim, n - 1, comp, rev, units, ctx, values, labels, default_payer, default_date)
 

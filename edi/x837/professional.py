@@ -12,7 +12,8 @@ One professional claim (patient is the subscriber, one office visit with a modif
     DTP*472*D8*20240110~
     REF*6R*L0001-1~                            line item control number, echoed in the 835
 
-A replacement (frequency 7) or void (8) carries ``REF*F8*<payer claim control number>``. A secondary claim
+A drug line (HCPCS J-code) may carry loop 2410 with its NDC and quantity, after REF*6R:
+``LIN**N4*00409123401~ CTP****0.25*ML~`` (Medicaid requires it). A replacement (frequency 7) or void (8) carries ``REF*F8*<payer claim control number>``. A secondary claim
 adds 2320/2330A/2330B for the primary payer and 2430 ``SVD``/``CAS``/``DTP*573`` on each adjudicated line.
 """
 
@@ -28,6 +29,7 @@ from edi.x837.common import (
     adjudicating_payer_id,
     fail,
     loop2000b,
+    loop2410,
     loop2430,
     other_payer_loops,
     provider_loop,
@@ -201,6 +203,8 @@ def loop2300(
             labels.append(_L_6R)
         else:
             append(f"LX*{n}~SV1*{comp}*{amt[line.charge]}*{ub}*{units}*{lpos}**{ptr}~{dtp}")
+        if line.ndc is not None:
+            append(loop2410(claim, n, ctx, values, labels))
         if line.other_payer is not None:
             out += loop2430(claim, n - 1, comp, None, units, ctx, values, labels, default_payer, default_date)
 

@@ -291,6 +291,7 @@ def inpatient_claim(claim_id: int = 11) -> Claim:
         statement_to=dt.date(2024, 2, 13),
         admission_date=adm,
         admission_hour="1430",
+        discharge_hour="1100",
         admission_type="1",
         admission_source="7",
         patient_status="01",

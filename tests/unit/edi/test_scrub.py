@@ -53,6 +53,13 @@ STABLE_RULE_IDS = {
     "inpatient_admission",
     "field_length",
     "cob_balance",
+    "discharge_hour",
+    "reason_for_visit",
+    "room_and_board",
+    "drug_ndc",
+    "preventive_age_band",
+    "new_and_established_visit",
+    "awv_medicare_only",
 }
 
 

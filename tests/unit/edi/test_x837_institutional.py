@@ -78,8 +78,9 @@ def test_outpatient_claim_exact_2300_and_2400() -> None:
 def test_inpatient_claim_admission_poa_and_days() -> None:
     b = build([inpatient_claim(11)])
     body = claim_body(b.text)
-    assert body[:7] == [
+    assert body[:8] == [
         "CLM*IPCN000011*9450***11:A:1**A*Y*Y",
+        "DTP*096*TM*1100",  # discharge hour: a final inpatient bill (frequency 1)
         "DTP*434*RD8*20240210-20240213",
         "DTP*435*DT*202402101430",
         "CL1*1*7*01",
