@@ -356,7 +356,9 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
                          AND cp.posted_at IS NOT NULL)
                FROM remittances r JOIN interchanges i ON i.id = r.interchange_id
                LEFT JOIN payers py ON py.id = r.payer_id
-               WHERE i.created_at >= :s AND i.created_at < :e ORDER BY 2, r.id""", w).all()
+               WHERE (i.created_at >= :s AND i.created_at < :e)
+                  OR COALESCE(r.payment_date, r.production_date) BETWEEN :sd AND :ed
+               ORDER BY 2, r.id""", {**w, "sd": win.start, "ed": win.end}).all()
         held = q.run(
             """SELECT w.queue, c.claim_number, py.payer_id, w.reason, w.reason_codes, w.amount, w.opened_on
                FROM work_items w JOIN claims c ON c.id = w.claim_id LEFT JOIN payers py ON py.id = w.payer_id
@@ -461,7 +463,7 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
     for _rid, code, name, _meth, _trace, _pd, amount, _n, _p in cash:
         pkey = (str(code), str(name))
         by_payer[pkey] = by_payer.get(pkey, ZERO) + q.money(amount)
-    chart = bar_chart("Cash by payer", "BPR02 of the 835 payments received in the period, by payer.",
+    chart = bar_chart("Cash by payer", "BPR02 of the 835 payments received or effective (BPR16) in the period, by payer.",
                       [(c, a) for (c, _n), a in sorted(by_payer.items())])
     payer_tab = [[c, n, _money(a)] for (c, n), a in sorted(by_payer.items())]
     if payer_tab:
