@@ -270,8 +270,8 @@ def create_app(engine: Engine | Callable[[], Engine] | None = None, *, user: Use
                                             "direction": direction}, who)
 
     @app.get("/files/{file_id}", response_class=HTMLResponse)
-    def file(request: Request, file_id: int, who: str = Depends(user_dep)) -> HTMLResponse:
-        info = qy.interchange(get_engine(), file_id, data_dir=get_data_dir())
+    def file(request: Request, file_id: int, start: int = 1, who: str = Depends(user_dep)) -> HTMLResponse:
+        info = qy.interchange(get_engine(), file_id, data_dir=get_data_dir(), start=start)
         return page(request, "file.html", {"title": f"File {file_id}", "nav": "files", "f": info}, who)
 
     @app.get("/payers", response_class=HTMLResponse)

@@ -210,8 +210,8 @@ def interchanges(engine: Engine, *, direction: str | None = None, limit: int = 3
         return [dict(zip(keys, r, strict=True)) for r in conn.execute(stmt)]
 
 
-def interchange(engine: Engine, file_id: int, *, data_dir: Path | None = None,
-                max_segments: int = 2000) -> dict[str, Any]:
+def interchange(engine: Engine, file_id: int, *, data_dir: Path | None = None, start: int = 1,
+                max_segments: int = 300) -> dict[str, Any]:
     """One interchange and its segments, masked (:func:`mask_segment`). The archived bytes are read from
     ``archive_path`` (relative paths are under ``data_dir``); a file that is not there says so."""
     with engine.connect() as conn:
@@ -225,7 +225,8 @@ def interchange(engine: Engine, file_id: int, *, data_dir: Path | None = None,
                                        "usage", "status", "error", "claim_count", "total_charge", "bytes",
                                        "sha256", "created_at", "uploaded_at", "loaded_at")}
     info["acknowledgments"] = int(acks)
-    info["segments"], info["truncated"], info["segments_missing"] = [], False, None
+    info["segments"], info["segments_missing"], info["segment_count"] = [], None, 0
+    info["start"], info["next"], info["previous"] = start, None, None
     path = Path(ic["archive_path"]) if ic["archive_path"] else None
     if path is not None and not path.is_absolute() and data_dir is not None:
         path = data_dir / path
@@ -238,9 +239,13 @@ def interchange(engine: Engine, file_id: int, *, data_dir: Path | None = None,
         info["segments_missing"] = "the archived copy of this file cannot be read"
         return info
     segments = split_segments(raw)
-    info["truncated"] = len(segments) > max_segments
+    start = min(max(start, 1), max(len(segments), 1))
+    page = segments[start - 1:start - 1 + max_segments]
+    info["start"], info["segment_count"] = start, len(segments)
+    info["next"] = start + max_segments if start - 1 + max_segments < len(segments) else None
+    info["previous"] = max(start - max_segments, 1) if start > 1 else None
     info["segments"] = [{"n": i, "id": seg[0] if seg else "", "elements": mask_segment(seg)}
-                        for i, seg in enumerate(segments[:max_segments], start=1)]
+                        for i, seg in enumerate(page, start=start)]
     return info
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, insert, select
 
 from adjudication.worklist import build_worklist
 from claimflow.console.app import CSRF_COOKIE, create_app
-from claimflow.console.queries import denials, mask_segment, payer_stats
+from claimflow.console.queries import denials, interchange, mask_segment, payer_stats
 from claimflow.db import models as m
 from tests.unit.adjudication.worklist_builders import RUN, every_source
 
@@ -106,6 +106,10 @@ def test_file_segments_are_masked_by_element(console: dict) -> None:
         ["NM1", "IL", "1", "***", "***", "", "", "", "MI", "***"]
     assert mask_segment(["NM1", "PR", "2", "ACME", "", "", "", "", "PI", "SBX01"])[3] == "ACME"
     assert client.get("/files/999999").status_code == 404
+    page = interchange(console["engine"], console["file_id"], start=5, max_segments=4)  # type: ignore[arg-type]
+    assert [s["n"] for s in page["segments"]] == [5, 6, 7, 8] and page["segment_count"] == 15
+    assert (page["previous"], page["next"]) == (1, 9)
+    assert page["segments"][2]["elements"] == ["NM1", "IL", "1", "***", "***", "", "", "", "MI", "***"]
 
 
 def test_work_item_actions_are_audited_with_the_user_and_need_the_csrf_token(console: dict) -> None:
