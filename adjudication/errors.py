@@ -10,6 +10,9 @@ from __future__ import annotations
 class AdjudicationError(Exception):
     """Base class of everything the adjudication package raises on purpose."""
 
+    retryable: bool = False
+    operator_hint: str = "Open the run report and the balance_exceptions table for the details."
+
 
 class InvalidTransition(AdjudicationError):
     """A claim status change the lifecycle does not allow (e.g. ``closed`` → ``accepted``)."""

@@ -10,7 +10,7 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from typing import Any
 
 log = logging.getLogger("claimflow.dags")
@@ -22,35 +22,65 @@ DEADLINE_HOURS = float(os.environ.get("CLAIMFLOW_NIGHTLY_DEADLINE_HOURS", "6"))
 PARTNER = os.environ.get("CLAIMFLOW_DEFAULT_PARTNER", "sandbox")
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
-# Errors that are worth retrying (network, partner outage) versus bad data (never retried: the same
-# bytes will fail the same way; an operator must look). Dotted paths keep imports out of parse time.
-TRANSIENT = [
-    "sftp.errors.TransientTransferError",
-    "builtins.ConnectionError",
-    "builtins.TimeoutError",
-    "socket.timeout",
-    "sqlalchemy.exc.OperationalError",
-]
-PERMANENT = [
-    "edi.errors.X12Error",
-    "sftp.errors.HostKeyMismatch",
-    "sftp.errors.AuthenticationFailed",
-    "sftp.errors.ProfileMismatch",
-    "claimflow.errors.BadDataError",
-]
+# Retry or not, and what to tell the operator, come from the exception's type: the project's exception
+# base classes (claimflow.errors.ClaimflowError, sftp.errors.SFTPError, edi.errors.X12Error,
+# adjudication.errors.AdjudicationError) carry ``retryable`` and ``operator_hint``. Other exceptions (a
+# socket timeout, a database outage) are classified by :func:`classify` below; nothing is decided by
+# matching class names.
+DEFAULT_HINT = "See the task log for details; rerunning the task is safe."
+DATABASE_HINT = "claimflow's database could not be reached; the task retries, then rerun it once the database is back."
+
+
+def classify(exc: BaseException | None) -> tuple[bool | None, str]:
+    """``(retryable, operator hint)``; ``retryable`` None means "no opinion" (Airflow's retries apply).
+
+    Called in the task's process after a failure, so imports are cheap: only modules already loaded are
+    consulted (an exception cannot be an instance of a class whose module was never imported)."""
+    import sys
+
+    if exc is None:
+        return None, DEFAULT_HINT
+    retryable = getattr(type(exc), "retryable", None)
+    if isinstance(retryable, bool):
+        hint = getattr(exc, "operator_hint", None)
+        return retryable, hint if isinstance(hint, str) and hint else DEFAULT_HINT
+    sa_exc = sys.modules.get("sqlalchemy.exc")
+    if sa_exc is not None and isinstance(exc, sa_exc.OperationalError):
+        return True, DATABASE_HINT
+    if "paramiko" in sys.modules:
+        from sftp.retry import is_retryable  # the SFTP layer's own rule for raw paramiko/socket errors
+
+        if is_retryable(exc):
+            return True, "The clearinghouse could not be reached; tonight's files stay queued and go out on the next run."
+        paramiko = sys.modules["paramiko"]
+        if isinstance(exc, paramiko.AuthenticationException | paramiko.BadHostKeyException):
+            from sftp.errors import AuthenticationFailed, HostKeyMismatch
+
+            cls = AuthenticationFailed if isinstance(exc, paramiko.AuthenticationException) else HostKeyMismatch
+            return False, cls.operator_hint
+    if isinstance(exc, ConnectionError | TimeoutError):
+        return True, "A service could not be reached; the task retries with backoff."
+    return None, DEFAULT_HINT
 
 
 def retry_policy() -> Any:
-    from airflow.sdk import RetryAction, RetryRule
-    from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy
+    from airflow.sdk import RetryAction
+    from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryDecision
 
-    return ExceptionRetryPolicy(
-        rules=[
-            RetryRule(exception=PERMANENT, action=RetryAction.FAIL, reason="bad data or refused credentials: not retried"),
-            RetryRule(exception=TRANSIENT, action=RetryAction.RETRY, reason="transient: retrying with backoff"),
-        ],
-        default=RetryAction.DEFAULT,
-    )
+    class ClaimflowRetryPolicy(ExceptionRetryPolicy):
+        """Bad data and refused credentials fail at once; outages retry with backoff; anything else gets
+        the task's ordinary retries. Decided by :func:`classify` (the exception's type)."""
+
+        def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
+                     context: Any = None) -> RetryDecision:
+            retryable, _hint = classify(exception)
+            if retryable is False:
+                return RetryDecision.fail(reason=f"{type(exception).__name__}: bad data or refused credentials, not retried")
+            if retryable is True:
+                return RetryDecision.retry(reason=f"{type(exception).__name__}: transient, retrying with backoff")
+            return super().evaluate(exception, try_number, max_tries, context)
+
+    return ClaimflowRetryPolicy(rules=[], default=RetryAction.DEFAULT)
 
 
 def default_args() -> dict[str, Any]:
@@ -114,18 +144,7 @@ STEP_WORDS = {
 
 
 def _hint(exc: BaseException | None) -> str:
-    name = type(exc).__name__ if exc is not None else ""
-    if name in ("HostKeyMismatch",):
-        return "The clearinghouse's server key changed: confirm the new key with them before updating the connection."
-    if name in ("AuthenticationFailed",):
-        return "The clearinghouse refused our key: check the connection's private key and user name."
-    if name in ("TransientTransferError", "ConnectionError", "TimeoutError"):
-        return "The clearinghouse could not be reached; tonight's files stay queued and go out on the next run."
-    if "X12" in name or "Parse" in name:
-        return "The file is quarantined; the rest of the batch went on. Ask the clearinghouse to resend it."
-    if name == "DataQualityError":
-        return "Open the run report and the balance_exceptions table for the details."
-    return "See the task log for details; rerunning the task is safe."
+    return classify(exc)[1]
 
 
 @contextmanager
@@ -155,9 +174,15 @@ def partner_sftp(partner: str) -> Iterator[tuple[Any, Any]]:
         return
     from airflow.providers.sftp.hooks.sftp import SFTPHook
 
+    from sftp.connect import typed_ssh_errors
+
     profile = profile_from_connection(partner, conn.host, conn.port, conn.login, conn.extra_dejson)
     hook = SFTPHook(ssh_conn_id=conn_id)
-    with hook.get_managed_conn() as client:
+    with ExitStack() as stack:
+        # a refused key / changed host key / refused connection becomes sftp.errors' typed error (one-line
+        # explanation, not retried or retried by type); errors of the transfer itself pass through
+        with typed_ssh_errors(profile, "connecting"):
+            client = stack.enter_context(hook.get_managed_conn())
         yield client, profile
 
 def deadline_missed(**kwargs: Any) -> None:

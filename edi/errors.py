@@ -10,7 +10,12 @@ from __future__ import annotations
 
 
 class X12Error(Exception):
-    """Base class of every X12 problem claimflow reports."""
+    """Base class of every X12 problem claimflow reports. Bad data: the same bytes fail the same way."""
+
+    retryable: bool = False
+    operator_hint: str = (
+        "The file is quarantined; the rest of the batch went on. Ask the clearinghouse to resend it."
+    )
 
 
 class X12ParseError(X12Error):

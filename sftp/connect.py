@@ -86,6 +86,17 @@ def translate_ssh_error(exc: BaseException, profile: PartnerProfile, doing: str)
 
 
 @contextmanager
+def typed_ssh_errors(profile: PartnerProfile, doing: str) -> Iterator[None]:
+    """Raise the typed error (:class:`AuthenticationFailed`, :class:`HostKeyMismatch`,
+    :class:`TransientTransferError`, …) for a paramiko / socket failure inside the block: for connections
+    opened by other code (Airflow's ``SFTPHook``), so they fail, retry and explain like :func:`open_ssh`."""
+    try:
+        yield
+    except (paramiko.SSHException, OSError, EOFError) as exc:
+        raise translate_ssh_error(exc, profile, doing) from None
+
+
+@contextmanager
 def open_ssh(profile: PartnerProfile, *, timeout: float | None = None) -> Iterator[paramiko.SSHClient]:
     """A connected, authenticated :class:`paramiko.SSHClient` (closed on exit)."""
     pinned = parse_pinned_host_keys(profile.host_key)

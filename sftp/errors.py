@@ -17,13 +17,20 @@ from __future__ import annotations
 
 
 class SFTPError(Exception):
-    """Base class of every SFTP exchange problem claimflow reports."""
+    """Base class of every SFTP exchange problem claimflow reports.
+
+    ``retryable`` and ``operator_hint`` (one sentence: what to do next) are what callers decide on
+    (:func:`sftp.retry.is_retryable`, Airflow's retry policy and failure message in ``dags.common``),
+    never the class name."""
 
     retryable: bool = False
+    operator_hint: str = "Check the partner connection named in the message; rerunning the task is safe."
 
 
 class ProfileConfigError(SFTPError, ValueError):
     """A partner profile that cannot be used as configured (missing host key, bad port, unknown field)."""
+
+    operator_hint = "Fix the partner's Airflow connection or CLAIMFLOW_PARTNER_<NAME>_* settings, then rerun."
 
 
 class HostKeyMismatch(SFTPError):
@@ -32,6 +39,10 @@ class HostKeyMismatch(SFTPError):
     ``str(err)``: ``partner availity: host key of [sftp.example.org]:22 is SHA256:abc…, pinned SHA256:def…;
     refusing to connect (if the partner really rotated its key, update the profile's host_key)``.
     """
+
+    operator_hint = (
+        "The clearinghouse's server key changed: confirm the new key with them before updating the connection."
+    )
 
     def __init__(self, message: str, *, expected: str | None = None, got: str | None = None) -> None:
         super().__init__(message)
@@ -42,6 +53,11 @@ class HostKeyMismatch(SFTPError):
 class AuthenticationFailed(SFTPError):
     """The server refused our key (or asked for a method we do not use). Never retried."""
 
+    operator_hint = (
+        "The clearinghouse refused our key: check the connection's login (user name) and private key file "
+        "(for the sandbox, the user and key `claimflow sandbox serve` printed); not retried."
+    )
+
 
 class TransientTransferError(SFTPError):
     """Connection refused, reset or timed out; the server went away mid-transfer. Safe to retry.
@@ -51,6 +67,7 @@ class TransientTransferError(SFTPError):
     """
 
     retryable = True
+    operator_hint = "The clearinghouse could not be reached; tonight's files stay queued and go out on the next run."
 
     def __init__(self, message: str, *, fetched: list[object] | None = None) -> None:
         super().__init__(message)
@@ -75,6 +92,8 @@ class ProfileMismatch(SFTPError):
     sender, ISA15 usage). A test file never goes to a production mailbox, nor one partner's claims to
     another. Names the file and the ISA elements, never other content.
     """
+
+    operator_hint = "The file was not sent: its ISA sender/receiver/usage do not match the partner profile."
 
 
 class FileFetchFailed(SFTPError):

@@ -82,3 +82,101 @@ def test_dag_modules_do_not_import_heavy_packages_at_parse_time() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert "HEAVY=\n" in out.stdout, out.stdout
     assert time.perf_counter() - t0 < 60
+
+
+# ---------------------------------------------------------------------------------------------------------
+# retry and failure advice are decided by the exception's type (retryable / operator_hint), not its name
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _decisions() -> list[tuple[BaseException, str]]:
+    import paramiko
+    from sqlalchemy.exc import OperationalError
+
+    from claimflow.errors import BadDataError, DataQualityError
+    from edi.errors import X12ParseError
+    from sftp.errors import AuthenticationFailed, HostKeyMismatch, ProfileMismatch, TransientTransferError
+
+    return [
+        (AuthenticationFailed("partner sandbox (claimflow@127.0.0.1:2222): authentication failed"), "fail"),
+        (HostKeyMismatch("partner sandbox: host key changed"), "fail"),
+        (ProfileMismatch("x.837: ISA15 is P, the profile is T"), "fail"),
+        (paramiko.AuthenticationException("Authentication failed."), "fail"),  # raw, from a hook we did not wrap
+        (X12ParseError("bad.835: segment 5 (CLP): CLP04 is not a number"), "fail"),
+        (BadDataError("out.837 failed 5010 validation"), "fail"),
+        (DataQualityError("3 data-quality problems"), "fail"),
+        (TransientTransferError("partner sandbox: connecting: Connection refused"), "retry"),
+        (ConnectionResetError(104, "Connection reset by peer"), "retry"),
+        (OperationalError("SELECT 1", {}, Exception("server closed the connection")), "retry"),
+        (ValueError("a bug"), "default"),
+    ]
+
+
+def test_retry_policy_decides_by_exception_type() -> None:
+    from airflow.sdk import RetryAction
+
+    from dags.common import retry_policy
+
+    policy = retry_policy()
+    for exc, expected in _decisions():
+        decision = policy.evaluate(exc, try_number=1, max_tries=4)
+        assert decision.action == {"fail": RetryAction.FAIL, "retry": RetryAction.RETRY,
+                                   "default": RetryAction.DEFAULT}[expected], (type(exc).__name__, decision)
+
+
+def test_a_subclass_with_another_name_is_classified_by_its_base() -> None:
+    """Name matching would miss this one: the class name says nothing about SFTP or X12."""
+    from airflow.sdk import RetryAction
+
+    from dags.common import classify, retry_policy
+    from sftp.errors import AuthenticationFailed, TransientTransferError
+
+    class KeyNotRegistered(AuthenticationFailed):
+        pass
+
+    class PartnerAway(TransientTransferError):
+        pass
+
+    assert retry_policy().evaluate(KeyNotRegistered("x"), 1, 4).action == RetryAction.FAIL
+    assert retry_policy().evaluate(PartnerAway("x"), 1, 4).action == RetryAction.RETRY
+    assert classify(KeyNotRegistered("x"))[1] == AuthenticationFailed.operator_hint
+
+
+def test_failure_message_is_one_line_with_the_types_hint(caplog: pytest.LogCaptureFixture) -> None:
+    import paramiko
+
+    from dags.common import explain_failure
+    from sftp.errors import AuthenticationFailed
+
+    class TI:
+        task_id = "fetch_new_files"
+        map_index = -1
+
+    for exc in (AuthenticationFailed("partner sandbox (claimflow@127.0.0.1:2222): authentication failed"),
+                paramiko.AuthenticationException("Authentication failed.")):
+        caplog.clear()
+        with caplog.at_level("ERROR", logger="claimflow.dags"):
+            explain_failure({"task_instance": TI(), "exception": exc})
+        (record,) = [r for r in caplog.records if r.name == "claimflow.dags"]
+        message = record.getMessage()
+        assert "\n" not in message
+        assert message.startswith("claimflow: 'collect files from the clearinghouse' failed: ")
+        assert "refused our key" in message and "not retried" in message
+
+
+def test_typed_ssh_errors_turns_paramiko_failures_into_sftp_errors() -> None:
+    import paramiko
+
+    from sftp.connect import typed_ssh_errors
+    from sftp.errors import AuthenticationFailed, TransientTransferError
+    from sftp.partner import PartnerProfile
+
+    profile = PartnerProfile(name="sandbox", host="127.0.0.1", port=2222, username="claimflow",
+                             host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl")
+    with pytest.raises(AuthenticationFailed) as auth, typed_ssh_errors(profile, "connecting"):
+        raise paramiko.AuthenticationException("Authentication failed.")
+    assert "claimflow@127.0.0.1:2222" in str(auth.value) and auth.value.retryable is False
+    with pytest.raises(TransientTransferError), typed_ssh_errors(profile, "connecting"):
+        raise ConnectionRefusedError(111, "Connection refused")
+    with pytest.raises(KeyError), typed_ssh_errors(profile, "connecting"):  # passes through untouched
+        raise KeyError("x")
