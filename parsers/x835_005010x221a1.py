@@ -115,6 +115,9 @@ Record835 = (
 
 _tn = tuple.__new__
 
+SEEN_LIMIT = 65_536
+"""Distinct SVC01 composites remembered as checked per file (cleared past this: memory stays flat)."""
+
 MAX_CLAIM_SEGMENTS = 100_000
 """A claim payment loop longer than this is refused: records are built in memory one claim at a time,
 so this bounds memory on a corrupt or hostile file (the guide allows 999 service lines per claim)."""
@@ -336,10 +339,15 @@ class _Parser:
         el: list[str] = []
         fast = self.fast
         out: list[ClaimPayment] = []
+        svc01_ok: set[str] = set()  # SVC01 composites whose component lengths passed (component separator c)
+        svc01_c = ""
         try:
             for first, delims, segs in batches:
                 e = delims.element
                 c = delims.component
+                if c != svc01_c:
+                    svc01_ok.clear()
+                    svc01_c = c
                 segno = first - 1
                 if claim is not None and segno - claim_segno > MAX_CLAIM_SEGMENTS:
                     raise self.err(
@@ -523,14 +531,13 @@ class _Parser:
                             if p is None:
                                 p = money(x, file, segno, sid, 3)
                             n = len(el)
-                            if (
-                                len(comp[1]) > SVC01_2_MAX
-                                or len(comp[0]) > SVC01_1_MAX
-                                or (len(comp) > 2 and self.svc_long_components(comp))
-                                or (n > 4 and len(el[4]) > SVC04_MAX)
-                                or (comp[0] == "NU" and len(comp[1]) > REVENUE_CODE_MAX)
-                            ):
+                            if el[1] not in svc01_ok or (n > 4 and len(el[4]) > SVC04_MAX):
+                                # lengths of SVC01's components, once per distinct SVC01 (procedure codes
+                                # and modifiers repeat), and SVC04
                                 self.svc_too_long(segno, el, comp)
+                                if len(svc01_ok) >= SEEN_LIMIT:
+                                    svc01_ok.clear()
+                                svc01_ok.add(el[1])
                             units = None
                             if n > 5 and el[5]:
                                 x = el[5]
