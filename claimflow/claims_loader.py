@@ -200,6 +200,9 @@ def _load_chunk(conn: Connection, ids: list[int], ref: ReferenceData) -> Iterato
                     unit_basis=ln.unit_basis,
                     line_control_number=ln.line_control_number,
                     other_payer=line_adjudication.get(ln.line_number),
+                    ndc=ln.ndc,
+                    ndc_quantity=ln.ndc_quantity,
+                    ndc_unit=ln.ndc_unit or "UN",
                 )
                 for ln in lines.get(cid, [])
             ],
@@ -222,6 +225,8 @@ def _load_chunk(conn: Connection, ids: list[int], ref: ReferenceData) -> Iterato
             admission_source=row.admission_source,
             patient_status=row.patient_status,
             admitting_diagnosis=row.admitting_diagnosis,
+            discharge_hour=row.discharge_hour,
+            reason_for_visit=tuple(row.reason_for_visit.split(",")) if row.reason_for_visit else (),
             other_coverages=other_coverages,
         )
 

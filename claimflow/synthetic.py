@@ -44,23 +44,46 @@ DIAGNOSES = ["E119", "I10", "J069", "M5450", "Z0000", "R519", "K219", "F329", "N
 NON_BILLABLE = ["E11", "M545", "R51", "J45"]  # categories / retired codes: a scrubbing flaw
 
 # (code, modifiers, base charge) — CPT-format five-character tokens only; no descriptions (AMA-licensed).
-PROFESSIONAL_SERVICES = [
-    ("99213", (), "125.00"), ("99214", (), "185.00"), ("99203", (), "160.00"), ("99204", (), "245.00"),
-    ("99395", (), "210.00"), ("93000", (), "65.00"), ("36415", (), "18.00"), ("80053", (), "48.00"),
-    ("85025", (), "32.00"), ("71046", (), "95.00"), ("97110", ("GP",), "70.00"), ("90686", (), "42.00"),
-    ("G0439", (), "175.00"), ("J1100", (), "15.00"), ("20610", ("RT",), "140.00"), ("99213", ("25",), "125.00"),
-    ("11102", (), "130.00"), ("81002", (), "12.00"), ("87880", ("QW",), "28.00"), ("96372", (), "35.00"),
+# A professional claim carries at most one evaluation and management visit (new OR established patient,
+# chosen by whether the practice has seen the patient before) plus ancillary services.
+NEW_VISITS = [("99202", "110.00"), ("99203", "160.00"), ("99204", "245.00")]
+ESTABLISHED_VISITS = [("99212", "80.00"), ("99213", "125.00"), ("99213", "125.00"), ("99214", "185.00")]
+# Preventive medicine visits by age band (whole years on the date of service): new 9938x, established 9939x.
+PREVENTIVE_BANDS = [(0, 0, "1"), (1, 4, "2"), (5, 11, "3"), (12, 17, "4"), (18, 39, "5"), (40, 64, "6"),
+                    (65, 200, "7")]
+PREVENTIVE_FEES = {"8": "230.00", "9": "210.00"}
+ANNUAL_WELLNESS = ("G0439", "175.00")  # Medicare only, at most once a year, for a patient seen before
+ANCILLARY_SERVICES = [
+    ("93000", (), "65.00"), ("36415", (), "18.00"), ("80053", (), "48.00"), ("85025", (), "32.00"),
+    ("71046", (), "95.00"), ("97110", ("GP",), "70.00"), ("90686", (), "42.00"), ("J1100", (), "15.00"),
+    ("20610", ("RT",), "140.00"), ("11102", (), "130.00"), ("81002", (), "12.00"), ("87880", ("QW",), "28.00"),
+    ("96372", (), "35.00"), ("J3420", (), "22.00"), ("J1030", (), "38.00"),
 ]  # fmt: skip
-# (revenue code, procedure or None, unit basis, base charge)
+MINOR_PROCEDURES = frozenset({"20610", "11102"})  # an E/M visit the same day carries modifier 25
+MULTI_UNIT = frozenset({"97110", "96372", "J1100"})
+# Synthetic NDC map for the drugs the practice administers (HCPCS J-code -> NDC 5-4-2 without hyphens, unit
+# of the NDC quantity, NDC quantity per HCPCS unit). Labeler 99999 is not assigned to anyone: invented values.
+NDC_BY_HCPCS: dict[str, tuple[str, str, Decimal]] = {
+    "J1100": ("99999010104", "ML", Decimal("0.25")),  # 1 mg per unit from a 4 mg/mL vial
+    "J3420": ("99999020101", "ML", Decimal("1")),  # up to 1,000 mcg per unit, 1,000 mcg/mL
+    "J1030": ("99999030140", "ML", Decimal("1")),  # 40 mg per unit, 40 mg/mL
+}
+# (revenue code, procedure or None, base charge)
+EMERGENCY_VISIT = ("0450", "99284", "850.00")
 INSTITUTIONAL_OUTPATIENT = [
-    ("0450", "99284", "UN", "850.00"), ("0300", "80053", "UN", "110.00"), ("0320", "71046", "UN", "310.00"),
-    ("0250", None, "UN", "45.00"), ("0636", "J1100", "UN", "60.00"), ("0730", "93005", "UN", "150.00"),
-    ("0301", "85025", "UN", "70.00"), ("0351", "70450", "UN", "1250.00"),
+    ("0300", "80053", "110.00"), ("0320", "71046", "310.00"), ("0250", None, "45.00"),
+    ("0636", "J1100", "60.00"), ("0730", "93005", "150.00"), ("0301", "85025", "70.00"),
+    ("0351", "70450", "1250.00"),
 ]  # fmt: skip
+# Room and board per day (revenue code, daily rate): every inpatient stay bills its days here.
+ROOM_AND_BOARD = [("0120", "1800.00"), ("0120", "1800.00"), ("0120", "1800.00"), ("0110", "2100.00")]
+INTENSIVE_CARE = ("0200", "4200.00")
 INSTITUTIONAL_INPATIENT = [
-    ("0120", None, "DA", "1800.00"), ("0250", None, "UN", "220.00"), ("0300", "80053", "UN", "110.00"),
-    ("0360", None, "UN", "4200.00"), ("0710", None, "UN", "650.00"),
+    ("0250", None, "220.00"), ("0300", "80053", "110.00"), ("0360", None, "4200.00"), ("0710", None, "650.00"),
+    ("0320", "71046", "310.00"), ("0636", "J1100", "60.00"),
 ]  # fmt: skip
+# Patient's reason for visit (HI*APR) on emergency visits: symptoms, billable ICD-10-CM codes.
+REASONS_FOR_VISIT = ["R1030", "R519", "R42", "R051", "R0789", "R109"]
 PLACES_OF_SERVICE = ["11", "11", "11", "11", "22", "02", "21", "23", "81"]
 
 PAYERS = [
@@ -125,6 +148,9 @@ class _Gen:
         self.p = Practice()
         self.claim_id = 0
         self.line_id = 0
+        self.seen: dict[int, bool] = {}  # patient id -> the practice has seen the patient
+        self.visit_days: set[tuple[int, dt.date]] = set()  # (patient id, day) with an E/M visit billed
+        self.last_awv: dict[int, dt.date] = {}  # patient id -> last annual wellness visit
 
     def address(self) -> Row:
         city, state, zip5 = self.r.choice(CITIES)
@@ -217,6 +243,8 @@ class _Gen:
             else:
                 primary = self.r.choice([1, 2, 6, 1])
             covs.append(self.coverage(pid, subscriber["id"], primary, rel, 1))
+            if primary in (3, 4):  # a beneficiary has Part A and Part B: same MBI, one payer each
+                covs.append({**covs[-1], "id": len(covs) + 1, "payer_id": 7 - primary})
             if self.r.random() < 0.2:
                 secondary = self.r.choice([p for p in (1, 2, 5, 6) if p != primary])
                 covs.append(self.coverage(pid, subscriber["id"], secondary, rel, 2))
@@ -233,6 +261,57 @@ class _Gen:
                 "relationship_code": rel, "priority": priority,
                 "effective_from": self.as_of - dt.timedelta(days=1000), "effective_to": None}
 
+    def established(self, patient_id: int) -> bool:
+        """Has the practice seen the patient before? Decided once per patient (most were seen before the
+        claims window); a new patient becomes established at the first visit."""
+        seen = self.seen.get(patient_id)
+        if seen is None:
+            seen = self.seen[patient_id] = self.r.random() < 0.7
+        return seen
+
+    def professional_services(self, patient: Row, payer_id: int, day: dt.date) -> list[tuple[str, tuple[str, ...], str]]:
+        """One visit's services: at most one E/M visit a day per patient, coded by new/established status,
+        age band and payer (annual wellness visits only for Medicare), plus ancillaries."""
+        born = patient["birth_date"]
+        age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+        out: list[tuple[str, tuple[str, ...], str]] = []
+        kind = self.r.random()
+        visit = None
+        if kind < 0.8 and (patient["id"], day) not in self.visit_days:
+            self.visit_days.add((patient["id"], day))
+            new = not self.established(patient["id"])
+            self.seen[patient["id"]] = True
+            if kind < 0.15:  # preventive
+                last_awv = self.last_awv.get(patient["id"])
+                if payer_id == 3:
+                    if not new and (last_awv is None or (day - last_awv).days > 365):
+                        visit = (ANNUAL_WELLNESS[0], (), ANNUAL_WELLNESS[1])
+                        self.last_awv[patient["id"]] = day
+                else:
+                    digit = "8" if new else "9"
+                    band = next(b for lo, hi, b in PREVENTIVE_BANDS if lo <= age <= hi)
+                    visit = (f"993{digit}{band}", (), PREVENTIVE_FEES[digit])
+            if visit is None:
+                code, fee = self.r.choice(NEW_VISITS if new else ESTABLISHED_VISITS)
+                visit = (code, (), fee)
+        extras = [s for s in self.r.sample(ANCILLARY_SERVICES, self.r.randint(0 if visit else 1, 3))
+                  if s[0] != "90686" or age >= 3]
+        if not visit and not extras:
+            extras = [ANCILLARY_SERVICES[1]]
+        if any(code.startswith("J") for code, _, _ in extras) and not any(c == "96372" for c, _, _ in extras):
+            extras.append(("96372", (), "35.00"))  # the injection that administered the drug
+        if visit is not None:
+            if visit[0][:4] in ("9920", "9921") and any(c in MINOR_PROCEDURES for c, _, _ in extras):
+                visit = (visit[0], ("25",), visit[2])
+            out.append(visit)
+        return out + extras
+
+    def drug(self, line: Row) -> None:
+        """NDC, quantity and unit for a drug line (2410), from the practice's drug map."""
+        ndc = NDC_BY_HCPCS.get(line["procedure_code"] or "")
+        if ndc is not None:
+            line.update(ndc=ndc[0], ndc_unit=ndc[1], ndc_quantity=(ndc[2] * line["units"]).quantize(Decimal("0.001")))
+
     def claims(self, n: int) -> None:
         by_patient: dict[int, list[Row]] = {}
         for c in self.p.coverages:
@@ -243,14 +322,19 @@ class _Gen:
         bad_npi = next(p for p in self.p.providers if p["last_name"] == "BADNPI")
         attending = [p for p in self.p.providers if p["role"] == "attending"]
         n_patients = len(self.p.patients)
-        for _ in range(n):
+        # Claims are created in date-of-service order, so "seen before" follows the calendar.
+        offsets = sorted((self.r.randint(1, 150) for _ in range(n)), reverse=True)
+        for offset in offsets:
             self.claim_id += 1
             cid = self.claim_id
             patient_id = self.r.randint(1, n_patients)
-            covs = sorted(by_patient[patient_id], key=lambda c: c["priority"])
-            primary = covs[0]
             institutional = self.r.random() < 0.2
-            service_from = self.as_of - dt.timedelta(days=self.r.randint(1, 150))
+            # Medicare: professional claims go to Part B (payer 3), institutional ones to Part A (payer 4).
+            wrong_part = 3 if institutional else 4
+            covs = sorted((c for c in by_patient[patient_id] if c["payer_id"] != wrong_part),
+                          key=lambda c: c["priority"])
+            primary = covs[0]
+            service_from = self.as_of - dt.timedelta(days=offset)
             flaw = FLAWS[self.r.randrange(len(FLAWS))] if self.r.random() < 0.04 else None
             n_dx = self.r.randint(1, 4)
             dx = self.r.sample(DIAGNOSES, n_dx)
@@ -261,7 +345,7 @@ class _Gen:
                 "prior_authorization": f"PA{self.r.randint(100000, 999999)}" if self.r.random() < 0.05 else None,
                 "onset_date": None, "bill_type": None, "admission_date": None, "admission_hour": None,
                 "admission_type": None, "admission_source": None, "patient_status": None,
-                "admitting_diagnosis": None,
+                "admitting_diagnosis": None, "discharge_hour": None, "reason_for_visit": None,
                 "attending_provider_id": None, "rendering_provider_id": None,
             }
             lines: list[Row] = []
@@ -270,20 +354,36 @@ class _Gen:
                 claim.update(claim_type="institutional", billing_provider_id=facility["id"],
                              attending_provider_id=self.r.choice(attending)["id"], place_of_service="21"
                              if inpatient else "22", bill_type="111" if inpatient else "131")
+                picks: list[tuple[str, str | None, str, str, Decimal]] = []  # rev, proc, basis, rate, units
                 if inpatient:
                     stay = self.r.randint(1, 5)
                     service_from = min(service_from, self.as_of - dt.timedelta(days=stay + 1))
-                    claim.update(admission_date=service_from, admission_hour="08", admitting_diagnosis=dx[0],
-                                 admission_type=self.r.choice("123"), admission_source=self.r.choice("17"),
-                                 patient_status="01", service_date_to=service_from + dt.timedelta(days=stay))
-                    catalog = INSTITUTIONAL_INPATIENT
+                    claim.update(admission_date=service_from, admission_hour=self.r.choice(["08", "1130", "1745"]),
+                                 admitting_diagnosis=dx[0], admission_type=self.r.choice("123"),
+                                 admission_source=self.r.choice("17"), patient_status="01",
+                                 discharge_hour=self.r.choice(["10", "1100", "1315", "1600"]),
+                                 service_date_to=service_from + dt.timedelta(days=stay))
+                    # Room and board per day: the days of the stay (discharge day not counted), some in ICU.
+                    rev, rate = self.r.choice(ROOM_AND_BOARD)
+                    icu = 1 if stay > 1 and self.r.random() < 0.25 else 0
+                    if icu:
+                        picks.append((INTENSIVE_CARE[0], None, "DA", INTENSIVE_CARE[1], Decimal(icu)))
+                    picks.append((rev, None, "DA", rate, Decimal(stay - icu)))
+                    for rev, proc, base in self.r.sample(INSTITUTIONAL_INPATIENT, self.r.randint(1, 3)):
+                        picks.append((rev, proc, "UN", base, Decimal(1)))
                 else:
-                    claim.update(patient_status="01", service_date_to=service_from)
-                    catalog = INSTITUTIONAL_OUTPATIENT
-                picks = self.r.sample(catalog, self.r.randint(1, min(4, len(catalog))))
-                for rev, proc, basis, base in picks:
-                    units = Decimal(
-                        (claim["service_date_to"] - service_from).days or 1) if basis == "DA" else Decimal(1)
+                    claim.update(patient_status="01", service_date_to=service_from, admission_source="1")
+                    emergency = self.r.random() < 0.5
+                    if emergency:  # unscheduled: priority of visit and the patient's reason for visit
+                        claim.update(admission_type=self.r.choice("1112"),
+                                     reason_for_visit=self.r.choice(REASONS_FOR_VISIT))
+                        picks.append((*EMERGENCY_VISIT[:2], "UN", EMERGENCY_VISIT[2], Decimal(1)))
+                    else:
+                        claim.update(admission_type="3")  # elective: scheduled tests and imaging
+                    for rev, proc, base in self.r.sample(INSTITUTIONAL_OUTPATIENT,
+                                                         self.r.randint(0 if emergency else 1, 3)):
+                        picks.append((rev, proc, "UN", base, Decimal(1)))
+                for rev, proc, basis, base, units in picks:
                     charge = _money(Decimal(base) * units * Decimal(self.r.randint(90, 115)) / 100)
                     lines.append({"revenue_code": rev, "procedure_code": proc, "modifiers": None,
                                   "unit_basis": basis, "units": units, "charge": charge,
@@ -292,8 +392,10 @@ class _Gen:
                 claim.update(claim_type="professional", billing_provider_id=self.r.choice(billing)["id"],
                              rendering_provider_id=self.r.choice(rendering)["id"],
                              place_of_service=self.r.choice(PLACES_OF_SERVICE), service_date_to=service_from)
-                for code, mods, base in self.r.sample(PROFESSIONAL_SERVICES, self.r.randint(1, 4)):
-                    units = Decimal(self.r.choice([1, 1, 1, 2])) if code in ("97110", "96372", "J1100") else Decimal(1)
+                services = self.professional_services(self.p.patients[patient_id - 1], primary["payer_id"],
+                                                      service_from)
+                for code, mods, base in services:
+                    units = Decimal(self.r.choice([1, 1, 1, 2])) if code in MULTI_UNIT else Decimal(1)
                     charge = _money(Decimal(base) * units)
                     pointers = ",".join(str(i) for i in sorted(self.r.sample(range(1, n_dx + 1),
                                                                               self.r.randint(1, n_dx))))
@@ -305,7 +407,9 @@ class _Gen:
                 self.line_id += 1
                 line_id = self.line_id
                 line.update(id=line_id, claim_id=cid, line_number=i, line_control_number=f"L{line_id:09d}",
-                            service_date=service_from, place_of_service=None)
+                            service_date=service_from, place_of_service=None, ndc=None, ndc_quantity=None,
+                            ndc_unit=None)
+                self.drug(line)
             claim["total_charge"] = sum((ln["charge"] for ln in lines), Decimal("0.00"))
             if flaw:
                 self.apply_flaw(flaw, claim, lines, dx, bad_npi)

@@ -194,6 +194,12 @@ class Claim(Base):
     admission_source: Mapped[str | None] = mapped_column(String(1))
     patient_status: Mapped[str | None] = mapped_column(String(2))
     admitting_diagnosis: Mapped[str | None] = mapped_column(String(8), comment="837I HI*ABJ, inpatient")
+    discharge_hour: Mapped[str | None] = mapped_column(
+        String(4), comment="837I DTP*096, HH or HHMM, final inpatient bills"
+    )  # migration 0008
+    reason_for_visit: Mapped[str | None] = mapped_column(
+        String(26), comment="837I HI*APR: up to 3 ICD-10-CM codes, comma-separated"
+    )  # migration 0008
     payer_claim_number: Mapped[str | None] = mapped_column(
         String(50), index=True, comment="REF*1K / CLP07 from payer"
     )
@@ -227,6 +233,9 @@ class ServiceLine(Base):
     service_date: Mapped[dt.date] = mapped_column(Date)
     diagnosis_pointers: Mapped[str] = mapped_column(String(11), default="1", comment="comma-separated")
     place_of_service: Mapped[str | None] = mapped_column(String(2))
+    ndc: Mapped[str | None] = mapped_column(String(11), comment="2410 LIN03, 11 digits (5-4-2) without hyphens")
+    ndc_quantity: Mapped[Decimal | None] = mapped_column(Numeric(12, 3), comment="2410 CTP04")
+    ndc_unit: Mapped[str | None] = mapped_column(String(2), comment="2410 CTP05-1: F2, GR, ME, ML, UN")
     __table_args__ = (UniqueConstraint("claim_id", "line_number"),)
 
 
