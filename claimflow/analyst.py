@@ -165,7 +165,7 @@ def _days_to_pay(d: str) -> str:
     """Per paid claim: first submission day, effective day of its first posted payment (BPR16, else
     DTM*405, else the posting day) and the days between; group by payer_code for days to pay by payer."""
     return f"""SELECT c.id AS claim_id, c.claim_number, c.claim_type, c.payer_id, py.payer_id AS payer_code,
-        {_day(d, "f.first_at")} AS submitted_on, p.paid_on, {_days(d, "p.paid_on", "f.first_at")} AS days_to_pay
+        {_day(d, "f.first_at")} AS submitted_on, p.paid_on, {_days(d, "p.paid_on", _day(d, "f.first_at"))} AS days_to_pay
         FROM claims c JOIN payers py ON py.id = c.payer_id
         JOIN (SELECT claim_id, MIN(created_at) AS first_at FROM submissions GROUP BY claim_id) f ON f.claim_id = c.id
         JOIN (SELECT cp.claim_id, MIN(COALESCE(r.payment_date, r.production_date, {_day(d, "cp.posted_at")})) AS paid_on

@@ -206,3 +206,71 @@ def test_migration_0009_backfills_remittance_payer(engine: Engine, tmp_path: Pat
         assert got == {by_id: pr.payer, by_claim: pr.payer, nothing: None}
         view = "analyst.remittances" if engine.dialect.name == "postgresql" else "analyst_remittances"
         assert conn.execute(text(f"SELECT payer_id FROM {view} WHERE id = :i"), {"i": by_id}).scalar() == pr.payer
+
+
+def test_loader_fills_remittance_payer_id(engine: Engine, tmp_path: Path) -> None:
+    from claimflow.inbound import load_interchange, receive_file
+    from claimflow.settings import Settings
+
+    settings = Settings(database_url="sqlite://", data_dir=tmp_path / "data")
+    fixtures = REPO / "fixtures" / "835"
+    with engine.begin() as conn:
+        acme = int(conn.execute(m.Payer.__table__.insert().values(
+            payer_id="ACME01", name="ACME HEALTH PLAN", payer_type="commercial", filing_indicator="CI",
+            partner="sandbox")).inserted_primary_key[0])
+    for name in ("payment_contractual_deductible_coinsurance.835", "several_payers.835"):
+        ic, _ = receive_file(engine, fixtures / name, partner="sandbox", settings=settings)
+        assert load_interchange(engine, ic, actor="test", settings=settings).status == "loaded"
+    with engine.connect() as conn:
+        rows = conn.execute(select(m.Remittance.payer_identifier, m.Remittance.payer_id)).all()
+    assert (("ACME01", acme) in rows) and all(pid == (acme if ident == "ACME01" else None) for ident, pid in rows)
+    assert any(pid is None for _, pid in rows)  # a payer we do not know stays NULL
+
+
+def test_new_analyst_views(engine: Engine, tmp_path: Path) -> None:
+    import uuid
+
+    from claimflow import analyst
+
+    pr, _ = _night(engine, tmp_path)
+    with engine.begin() as conn:
+        claim2 = conn.execute(select(m.Claim.id).where(m.Claim.claim_number == "C00000002")).scalar_one()
+        claim5 = conn.execute(select(m.Claim.id).where(m.Claim.claim_number == "C00000005")).scalar_one()
+        conn.execute(m.ScrubResult.__table__.insert().values(claim_id=claim5, rule="units_positive",
+                                                             reason="ZZSECRET value quoted"))
+        ic = int(conn.execute(m.Interchange.__table__.insert().values(
+            direction="in", sha256=uuid.uuid4().hex, bytes=1, file_name="in.999", status="loaded",
+            transaction_type="999")).inserted_primary_key[0])
+        ack = int(conn.execute(m.Acknowledgment.__table__.insert().values(
+            interchange_id=ic, kind="999_set", segment_no=4, acked_gs06="1", acked_st02="0005", code="R",
+            accepted=False, note_code="5", error_count=1, matched_interchange_id=pr.outbound))
+            .inserted_primary_key[0])
+        conn.execute(m.AcknowledgmentError.__table__.insert().values(
+            acknowledgment_id=ack, level="IK4", segment_id="NM1", element_position="9", error_code="7",
+            bad_value="ZZBADVALUE"))
+        conn.execute(m.ClaimStatusRecord.__table__.insert().values(
+            interchange_id=ic, st02="0001", segment_no=9, level="claim", category="A7", status_code="21",
+            entity_code="IL", accepted=False, claim_id=claim2, status_date=RUN))
+    scrub = analyst.read_view(engine, "scrub_reasons")
+    assert list(scrub["rule"]) == ["units_positive"] and "reason" not in scrub.columns
+    rej = analyst.read_view(engine, "rejection_reasons").sort_values("source")
+    assert [tuple(r) for r in rej[["source", "claim_number", "code", "reason_code"]].itertuples(index=False)] == [
+        ("277CA", "C00000002", "A7", "21"), ("999", "C00000005", "R", "5")]
+    assert rej[rej.source == "999"].iloc[0]["segment_id"] == "NM1"
+    days = analyst.read_view(engine, "days_to_pay").set_index("claim_number")
+    # C00000001: submitted the day after 2026-07-01, paid (BPR16) on RUN; denied claims are not "paid"
+    assert int(days.loc["C00000001", "days_to_pay"]) == (RUN - dt.date(2026, 7, 2)).days
+    assert "C00000002" not in days.index and "C00000003" in days.index
+    story = analyst.read_view(engine, "claim_timeline", "claim_number = :n", {"n": "C00000003"})
+    assert {"created", "submitted", "paid"} <= set(story["kind"])
+    paid = [a for k, a in zip(story["kind"], story["amount"], strict=True) if k == "paid"]
+    with engine.connect() as conn:
+        clp04 = conn.execute(select(m.ClaimPayment.paid).join(m.Claim, m.Claim.id == m.ClaimPayment.claim_id)
+                             .where(m.Claim.claim_number == "C00000003")).scalars().all()
+    assert paid == clp04 and all(isinstance(a, Decimal) for a in paid)
+    with engine.connect() as conn:
+        for name in ("scrub_reasons", "rejection_reasons", "days_to_pay", "claim_timeline"):
+            rows = conn.execute(text(f"SELECT * FROM {analyst.view_name(engine.dialect.name, name)}")).all()
+            dumped = repr(rows)
+            for phi in ("ZZSECRET", "ZZBADVALUE", "ZZTESTLAST", "ZZMEMBER", "A0000001"):
+                assert phi not in dumped, (name, phi)
