@@ -164,7 +164,8 @@ def _create(conn: Any, claim: Any, root: int, resp: str, cov: Any, number: str, 
         conn.execute(insert(m.ClaimOtherPayer).values(
             claim_id=new_id, coverage_id=prior.coverage_id, responsibility=prior.responsibility, paid=pay.paid,
             adjudication_date=pay.payment_date or pay.production_date or run_date,
-            adjustments=_claim_level_cas(conn, pay.id)))
+            # 2430 carries only the latest earlier payer's lines: an earlier one's line CAS go to its 2320
+            adjustments=_claim_level_cas(conn, pay.id, every_level=prior_id != claim.id)))
     return new_id
 
 
@@ -174,15 +175,24 @@ def new_id_literal(value: int) -> Any:
     return literal(value, Integer)
 
 
-def _claim_level_cas(conn: Any, claim_payment_id: int) -> list[list[str]]:
+def _claim_level_cas(conn: Any, claim_payment_id: int, *, every_level: bool = False) -> list[list[str]]:
     """The 835's claim-level CAS, plus the CAS of service lines it did not tie to one of our lines (so
-    2320 + 2430 still add up to what the payer adjusted)."""
+    2320 + 2430 still add up to what the payer adjusted, CLM02 = AMT*D + CAS). ``every_level``: all of
+    them, summed per group and reason (a payer whose lines do not go in 2430)."""
     a, slp = m.Adjustment, m.ServiceLinePayment
+    where = [a.claim_payment_id == claim_payment_id, a.amount != 0]
+    if not every_level:
+        where.append(or_(a.service_line_payment_id.is_(None),
+                         and_(slp.id.is_not(None), slp.service_line_id.is_(None))))
     rows = conn.execute(
         select(a.group_code, a.reason_code, a.amount)
         .outerjoin(slp, slp.id == a.service_line_payment_id)
-        .where(a.claim_payment_id == claim_payment_id, a.amount != 0,
-               or_(a.service_line_payment_id.is_(None), and_(slp.id.is_not(None), slp.service_line_id.is_(None))))
+        .where(*where)
         .order_by(a.segment_no, a.position)
     ).all()
-    return [[g, r, f"{Decimal(x):.2f}"] for g, r, x in rows]
+    if not every_level:
+        return [[g, r, f"{Decimal(x):.2f}"] for g, r, x in rows]
+    summed: dict[tuple[str, str], Decimal] = {}
+    for g, r, x in rows:
+        summed[(g, r)] = summed.get((g, r), Decimal(0)) + Decimal(x)
+    return [[g, r, f"{x:.2f}"] for (g, r), x in summed.items() if x != 0]

@@ -322,3 +322,35 @@ def test_crossover_is_recognised_and_not_billed_again(office: Office) -> None:
     assert night["follow_up"]["crossovers_skipped"] == 1 and night["follow_up"]["secondary_created"] == 0
     with office.engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(m.Claim).where(m.Claim.responsibility == "S")).scalar_one() == 0
+
+
+def test_tertiary_claim_follows_the_secondary(office: Office) -> None:
+    pid = office.patient(["CI", "CI2", "MB"])
+    number = office.claim(pid, [("99213", "", D("180.00"))])
+    days = [NIGHT1 + dt.timedelta(days=k) for k in range(6)]
+    office.send(days[0])
+    office.pay(days[1])
+    assert office.close_night(days[1])["follow_up"]["secondary_created"] == 1
+    root = office.row(number).id
+    office.send(days[2])
+    office.pay(days[3])
+    [sec_pay] = office.payments(f"S{root:08d}")
+    assert sec_pay.status_code == "2" and sec_pay.patient_responsibility > 0
+    night = office.close_night(days[3])
+    assert (night["follow_up"]["tertiary_created"], night["follow_up"]["secondary_created"]) == (1, 0)
+    ter = office.row(f"T{root:08d}")
+    assert (ter.responsibility, ter.primary_claim_id, ter.payer_id) == ("T", root, office.payers["MB"])
+    sent = office.send(days[4])  # pyx12-clean (checked in send)
+    with office.engine.connect() as conn:
+        held = conn.execute(select(m.ScrubResult.rule, m.ScrubResult.reason).where(
+            m.ScrubResult.claim_id == ter.id)).all()
+    assert held == []
+    [path] = sent
+    segs = claim_segments(path, f"T{root:08d}")
+    assert [s[1] for s in segs if s[0] == "SBR"] == ["P", "S"]  # one 2320 per earlier payer
+    assert [D(s[2]) for s in segs if s[0] == "AMT" and s[1] == "EAF"][-1] == sec_pay.patient_responsibility
+    assert {s[1] for s in segs if s[0] == "SVD"} == {"SBX02"}
+    office.pay(days[5])
+    [ter_pay] = office.payments(f"T{root:08d}")
+    assert ter_pay.status_code == "3" and D("0") <= ter_pay.paid <= sec_pay.patient_responsibility
+    office.close_night(days[5])
