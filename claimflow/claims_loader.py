@@ -313,13 +313,13 @@ def _prior_adjudications(conn: Connection, claims: dict[int, Any], others: dict[
             cas[a.service_line_payment_id].append((a.group_code, a.reason_code, Decimal(a.amount)))
     by_payment = _rows_by(line_rows, "claim_payment_id")
     for (cid, coverage_id), prior_claim in source.items():
-        p = live.get(prior_claim)
-        if p is None:
+        pay = live.get(prior_claim)
+        if pay is None:
             continue
-        if p.patient_responsibility is not None:
-            out.liability[(cid, coverage_id)] = Decimal(p.patient_responsibility)
-        paid_on = p.payment_date or p.production_date
-        for ln in by_payment.get(p.id, []):
+        if pay.patient_responsibility is not None:
+            out.liability[(cid, coverage_id)] = Decimal(pay.patient_responsibility)
+        paid_on = pay.payment_date or pay.production_date
+        for ln in by_payment.get(pay.id, []):
             out.lines.setdefault(cid, {})[ln.line_number] = (coverage_id, ec.OtherPayerLine(
                 paid=Decimal(ln.paid), adjustments=tuple(cas.get(ln.id, ())),
                 adjudication_date=paid_on or ln.service_date,
