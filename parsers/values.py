@@ -172,10 +172,17 @@ def quantity(value: str, file: str | None, segno: int | None, sid: str, pos: int
     if not _fits(value, QUANTITY_INTEGER_DIGITS, QUANTITY_DECIMALS):
         raise _err("has a non-zero digit past the third decimal (quantities are kept to 3 places)",
                    file, segno, sid, pos)  # fmt: skip
-    if len(QUANTITIES) >= CACHE_LIMIT:
-        QUANTITIES.clear()
-    QUANTITIES[value] = d
+    _remember(value, d, QUANTITIES)
     return d
+
+
+def _remember(value: str, d: Decimal, kind_cache: dict[str, Decimal]) -> None:
+    """Cache a validated non-money value: in AMOUNTS when it is also valid money (``1`` units, a DRG
+    weight of ``2``), so the hot loops' ``AMOUNTS.get`` finds it; else in its own kind's cache."""
+    cache = AMOUNTS if _fits(value, MONEY_INTEGER_DIGITS, MONEY_DECIMALS) else kind_cache
+    if len(cache) >= CACHE_LIMIT:
+        cache.clear()
+    cache[value] = d
 
 
 def opt_quantity(value: str, file: str | None, segno: int | None, sid: str, pos: int | str) -> Decimal | None:
@@ -197,9 +204,7 @@ def amount(value: str, file: str | None, segno: int | None, sid: str, pos: int) 
     if d is not None:
         return d
     d = _r(value, file, segno, sid, pos)
-    if len(NUMBERS) >= CACHE_LIMIT:
-        NUMBERS.clear()
-    NUMBERS[value] = d
+    _remember(value, d, NUMBERS)
     return d
 
 
