@@ -105,12 +105,12 @@ _chart_ids = {"n": 0}
 
 
 def bar_chart(title: str, desc: str, items: list[tuple[str, Decimal]], *, money: bool = True,
-              width: int = 460) -> str:
+              width: int = 400) -> str:
     """A horizontal bar chart as inline SVG (``role="img"``, ``<title>``/``<desc>``; the numbers are also
     in the table the caller puts beside it). Negative values draw as empty bars with their value."""
     _chart_ids["n"] += 1
     cid = f"chart{_chart_ids['n']}"
-    label_w, value_w, bar_h, gap = 170, 100, 18, 6
+    label_w, value_w, bar_h, gap = 150, 100, 18, 6
     plot_w = width - label_w - value_w
     height = max(1, len(items)) * (bar_h + gap) + 10
     top = max((v for _, v in items if v > 0), default=Decimal(0))
@@ -280,6 +280,17 @@ def _changes(summary: dict[str, Any], before: dict[str, Any] | None, prev: dt.da
             + _table(["", prev.isoformat(), "tonight", "change"], rows, {1, 2, 3}, name="changes"))
 
 
+def _held_words(queue: str, reason: str, codes: str | None) -> str:
+    """A scrub hold in words: the failed rules' fixed descriptions (edi.scrub; never the finding text,
+    which may quote values). Other queues keep the work item's plain-language reason."""
+    if queue != "scrub_holds" or not codes:
+        return reason
+    from edi.scrub.rules import RULES
+
+    words = [RULES[c].description for c in (x.strip() for x in codes.split(",")) if c in RULES]
+    return ("Check failed: " + " ".join(words)) if words else reason
+
+
 def _carc_words(code: str) -> str:
     return carc_description(code) or CATEGORY_LABELS.get(category(code), "")
 
@@ -431,7 +442,7 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
     if payer_rows:
         payer_rows.append(["total", "", sum(int(r[2]) for r in payer_rows), sum(int(r[3]) for r in payer_rows),
                            _money(sum((q.money(a) for *_x, a, _r in sent_payers), ZERO))])
-    parts.append(_pair(chart, _table(["payer", "name", "claims", "corrections / resubmissions", "charges"],
+    parts.append(_pair(chart, _table(["payer", "name", "claims", "resent", "charges"],
                                      payer_rows, {2, 3, 4}, name="sent-by-payer", total=bool(payer_rows))))
     parts.append(_table(["interchange", "file", "type", "ISA13", "status", "claims", "charges"],
                         [[i, f, t, isa, st, n, _money(q.money(a))] for i, f, t, isa, st, n, a in sent_files],
@@ -451,8 +462,8 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
                  + "; ".join(f"{qn}: {n} claim(s), {_money(a)}" for qn, (n, a) in sorted(totals.items()))
                  + ".</p>")
     parts.append(_table(["queue", "claim", "payer", "why", "codes", "charge", "since"],
-                        [[qn, cn, p, reason, codes, _money(q.money(a)), str(o)[:10]]
-                         for qn, cn, p, reason, codes, a, o in held], {5}, name="held"))
+                        [[qn, cn, p, _held_words(qn, reason, codes), codes, _money(q.money(a)), str(o)[:10]]
+                         for qn, cn, p, reason, codes, a, o in held], {5, 6}, name="held"))
 
     # ---- denials
     parts.append(_denials_section(all_denials, initial))
