@@ -47,8 +47,8 @@ def cmd_claim_action(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(result.as_dict()))
         return 0
-    what = {"correct": "replacement (frequency 7)", "void": "void (frequency 8)",
-            "resubmit": "new original (frequency 1)"}[result.action]
+    what = {"7": "replacement (frequency 7)", "8": "void (frequency 8)",
+            "1": "new original (frequency 1)"}[result.frequency]
     ref = f", REF*F8 {result.payer_claim_number}" if result.payer_claim_number else ""
     print(f"claim {result.claim_number}: {what}{ref} queued for the next 837")
     if result.changed:

@@ -8,7 +8,8 @@ A claim keeps its row and its claim number; what changes is what the next 837 sa
   claim's live 835 payment, else the REF*1K of its 277CA acceptance).
 * :func:`void_claim` — the claim should never have been billed: frequency 8, REF*F8, no changes.
 * :func:`resubmit_claim` — the clearinghouse or the payer's front end rejected the claim (999/TA1/277CA),
-  so the payer never adjudicated it: a new original (frequency 1) once the data is fixed (``--set``).
+  so the payer never adjudicated it: a new original (frequency 1) once the data is fixed (``--set``). A
+  rejected replacement or void goes out again as a replacement or void (same REF*F8).
 
 The next ``claims_submission`` (or ``claimflow generate-837``) sends them; the submission row links to
 the one it replaces (``submissions.replaces_submission_id``). The money follows without anything
@@ -298,6 +299,9 @@ def _finish(engine: Engine, action: str, ref: str, changes: list[str], *, actor:
         before = Decimal(claim.total_charge)
         changed, after = _apply(conn, claim, pairs) if pairs else ([], before)
         frequency = {"correct": "7", "void": "8", "resubmit": "1"}[action]
+        if action == "resubmit" and claim.frequency in ("7", "8") and claim.original_payer_claim_number:
+            # a rejected replacement or void goes out again as what it was (the payer holds the original)
+            frequency, pccn = claim.frequency, claim.original_payer_claim_number
         status = m.ClaimStatus.READY if action == "resubmit" else CORRECTED
         conn.execute(update(m.Claim).where(m.Claim.id == claim.id).values(
             frequency=frequency, original_payer_claim_number=pccn, status=status, status_changed_at=_now()))

@@ -144,3 +144,14 @@ def test_parse_changes_names_fields_never_values() -> None:
     with pytest.raises(CorrectionError) as exc:
         parse_changes(["line.x.charge=" + SECRET])
     assert SECRET not in str(exc.value) and "line.x.charge: unknown field" in str(exc.value)
+
+
+def test_a_rejected_replacement_is_resubmitted_as_a_replacement(paid: dict, capsys: pytest.CaptureFixture[str]) -> None:
+    number, engine = paid["number"], paid["engine"]
+    first = correct_claim(engine, number, ["line.1.units=2"], actor="test")
+    with engine.begin() as conn:  # the replacement went out and the payer's front end rejected it
+        conn.execute(update(m.Claim).where(m.Claim.claim_number == number).values(status="rejected"))
+    assert main(["claim", "resubmit", number]) == 0
+    assert capsys.readouterr().out.startswith(
+        f"claim {number}: replacement (frequency 7), REF*F8 {first.payer_claim_number} queued")
+    assert _state(engine, number)[:3] == ("ready", "7", first.payer_claim_number)
