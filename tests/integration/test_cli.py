@@ -62,3 +62,67 @@ def test_parse_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["parse", str(FIXTURES / "malformed" / "wrong_se_count.835")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("wrong_se_count.835: segment ")
+
+
+def test_nightly_steps_as_commands(claimflow_env: Engine, tmp_path: Path,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """acks apply → post → nightly → report, as the nightly_reconciliation DAG does, on both backends."""
+    import datetime as dt
+    from decimal import Decimal
+
+    from claimflow.db import models as m
+
+    assert main(["seed", "--patients", "30", "--claims", "60", "--seed", "11"]) == 0
+    assert main(["generate-837", "--out", str(tmp_path / "out")]) == 0
+    capsys.readouterr()
+    files = sorted(str(f) for f in (tmp_path / "out").glob("*.x12"))
+    assert main(["sandbox", "adjudicate", *files, "--out", str(tmp_path / "resp")]) == 0
+    responses = capsys.readouterr().out.split()
+    assert any(r.endswith(".835") for r in responses) and any(r.endswith(".999") for r in responses)
+    assert main(["load", *responses]) == 0
+    capsys.readouterr()
+
+    assert main(["acks", "apply"]) == 0
+    acks = json.loads(capsys.readouterr().out)
+    assert acks["claims_accepted"] > 0
+
+    today = dt.date.today().isoformat()
+    assert main(["post", "--run-date", today]) == 0
+    posted = json.loads(capsys.readouterr().out)
+    assert posted["claim_payments_posted"] > 0
+
+    assert main(["nightly", "--run-date", today]) == 0
+    captured = capsys.readouterr()
+    night = json.loads(captured.out)
+    assert list(night) == ["acknowledgments_applied", "claim_payments_posted", "balance_exceptions",
+                           "data_quality_problems", "report"]
+    assert night["claim_payments_posted"] == 0, "already posted by `claimflow post`: idempotent"
+    assert night["data_quality_problems"] == 0 and captured.err == ""
+    assert Path(night["report"]).is_file() and today in night["report"]
+
+    assert main(["report", "--run-date", today, "--format", "csv"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "report" and lines[1] == night["report"]
+
+    # a one-sided ledger entry: the balance proof finds it, data quality fails, the report is still written
+    with claimflow_env.begin() as conn:
+        claim_id = conn.execute(m.Claim.__table__.select().limit(1)).first().id
+        conn.execute(m.LedgerEntry.__table__.insert().values(
+            txn_key="test:one-sided", entry_type="other_adjustment", account="adjustments",
+            amount=Decimal("1.00"), claim_id=claim_id, effective_date=dt.date.today()))
+    assert main(["nightly", "--run-date", today]) == 1
+    captured = capsys.readouterr()
+    night = json.loads(captured.out)
+    assert night["data_quality_problems"] >= 1 and night["balance_exceptions"] >= 1
+    err = captured.err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("claimflow nightly: ") and "data-quality problems" in err[0]
+    assert Path(night["report"]).is_file()
+
+
+def test_formats(claimflow_env: Engine, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["acks", "apply", "--format", "table"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].split() == ["accepted", "0"]
+    assert main(["acks", "apply", "--format", "csv"]) == 0
+    header, row = capsys.readouterr().out.splitlines()
+    assert header.split(",")[:2] == ["accepted", "rejected"] and row.split(",")[:2] == ["0", "0"]
