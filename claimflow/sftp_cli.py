@@ -274,6 +274,17 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         ("USAGE_INDICATOR", "T"),
     ):
         print(f"  export {prefix}_{var}='{value}'")
+    from claimflow.sandbox.adjudicate_cli import airflow_connection, write_env_file
+
+    conn = airflow_connection(partner=args.profile_name, host=args.host, port=server.port, user=first,
+                              key_file=keys[first].private_path, host_key_line=server.host_key_line(),
+                              receiver_id=args.receiver_id)
+    print(f"\nor, for Airflow (login {first}, this key file, this host key):\n  export {conn[0]}='{conn[1]}'")
+    if args.env_file:
+        write_env_file(Path(args.env_file), [conn])
+        print(f"  (also written to {args.env_file}: `. {args.env_file}`)")
+    if not args.payer and not args.on_upload:
+        print("note: without --payer nothing answers uploads (no 999/277CA/835 will come back)")
     print("\nCtrl-C to stop.", flush=True)
 
     stop = threading.Event()
@@ -339,7 +350,9 @@ def add_sandbox_subcommands(sandbox_sub: Any) -> None:
         ("--max-connections", "connections in all (default 64)"),
     ):
         s.add_argument(flag, type=int, default=None, metavar="N", help=what)
-    s.add_argument("-v", "--verbose", action="store_true")
+    s.add_argument("--env-file", metavar="FILE",
+                   help="also write `export AIRFLOW_CONN_CLAIMFLOW_<NAME>=…` (user, key file, host key) to FILE")
+    s.add_argument("-v", "--verbose", action="store_true", help="log every login and transfer")
     s.set_defaults(handler=cmd_sandbox_serve)
 
 

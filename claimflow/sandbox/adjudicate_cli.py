@@ -105,6 +105,41 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def airflow_connection(
+    *, partner: str, host: str, port: int, user: str, key_file: Path, host_key_line: str, receiver_id: str
+) -> tuple[str, str]:
+    """``(variable, value)`` of the Airflow connection that reaches a running ``claimflow sandbox serve``:
+    ``AIRFLOW_CONN_CLAIMFLOW_<PARTNER>`` as JSON, with the server's host key pinned (never
+    ``no_host_key_check``), the login and private key file the server authorizes, and the mailbox folders.
+    A key *file path*, never key material."""
+    import json
+
+    extra = {
+        "host_key": " ".join(host_key_line.split()[:2]),  # "ssh-ed25519 AAAA…" (no comment)
+        "key_file": str(key_file),
+        "look_for_keys": "false",
+        "remote_outbound": "/inbound",
+        "remote_inbound": "/outbound",
+        "isa_receiver_id": receiver_id,
+        "usage_indicator": "T",
+    }
+    conn = {"conn_type": "sftp", "host": host, "port": port, "login": user, "extra": extra}
+    return f"AIRFLOW_CONN_CLAIMFLOW_{partner.upper()}", json.dumps(conn)
+
+
+def write_env_file(path: Path, variables: Sequence[tuple[str, str]]) -> None:
+    """``export NAME='value'`` lines (``. FILE`` in a shell), written 0600: it names our key file."""
+    import os
+    import shlex
+
+    text = "".join(f"export {name}={shlex.quote(value)}\n" for name, value in variables)
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)  # whole or absent: a script waiting for the file never reads half of it
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     return run(build_parser().parse_args(argv))
 
