@@ -5,6 +5,7 @@ A contract (scripts depend on it)::
     claimflow claim correct CLAIM [--set FIELD=VALUE ...] [--format text|json]
     claimflow claim void CLAIM [--format text|json]
     claimflow claim resubmit CLAIM [--set FIELD=VALUE ...] [--format text|json]
+    claimflow claim follow-up [--date YYYY-MM-DD]     (secondary/tertiary claims due; JSON counts)
 
 CLAIM is our claim number, a CLM01 we sent, or the payer's claim number. The claim goes out with the next
 ``claims_submission`` / ``claimflow generate-837`` (frequency 7, 8 or 1; see :mod:`claimflow.corrections`
@@ -60,6 +61,21 @@ def cmd_claim_action(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_claim_follow_up(args: argparse.Namespace) -> int:
+    """What the nightly follow-up step does (``claimflow.pipeline.issue_follow_up_claims``), by hand."""
+    import datetime as dt
+
+    from claimflow.pipeline import issue_follow_up_claims
+
+    try:
+        day = dt.date.fromisoformat(args.date) if args.date else None
+    except ValueError:
+        print("claimflow claim follow-up: --date must be YYYY-MM-DD", file=sys.stderr)
+        return 2
+    print(json.dumps(issue_follow_up_claims(day.isoformat() if day else None)))
+    return 0
+
+
 def add_claim_actions(cs: Any) -> None:
     """Register ``correct``, ``void`` and ``resubmit`` under the ``claim`` command's sub-parsers."""
     from claimflow.corrections import FIELDS
@@ -78,3 +94,8 @@ def add_claim_actions(cs: Any) -> None:
         p.add_argument("--format", default="text", help="text (default) or json")
         p.set_defaults(handler=cmd_claim_action)
         _one_line_errors(p, f"claimflow claim {name}")
+    f = cs.add_parser("follow-up", help="create the secondary/tertiary claims due and settle answered voids "
+                      "(the nightly step, by hand); prints the counts as JSON")
+    f.add_argument("--date", help="run date (YYYY-MM-DD, default today)")
+    f.set_defaults(handler=cmd_claim_follow_up)
+    _one_line_errors(f, "claimflow claim follow-up")

@@ -11,6 +11,7 @@ exceptions), and the nightly work-queue build closes what the answers resolved.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,7 @@ from adjudication.acks import apply_acknowledgments
 from adjudication.posting import post_remittances
 from adjudication.reconcile import reconcile
 from adjudication.worklist import build_worklist
+from claimflow.cli import main
 from claimflow.db import models as m
 from claimflow.inbound import load_files
 from claimflow.outbound import generate_batches
@@ -233,7 +235,9 @@ def office(claimflow_env: Engine, tmp_path: Path) -> Office:
 # -------------------------------------------------------------------------------------------- secondary
 
 
-def test_secondary_claim_is_billed_from_the_primary_835_and_paid_by_cob(office: Office) -> None:
+def test_secondary_claim_is_billed_from_the_primary_835_and_paid_by_cob(
+    office: Office, capsys: pytest.CaptureFixture[str]
+) -> None:
     pid = office.patient(["CI", "CI2"])
     number = office.claim(pid, [("99213", "", D("180.00")), ("36415", "", D("40.00"))])
     n1, n2, n3, n4 = (NIGHT1 + dt.timedelta(days=k) for k in range(4))
@@ -281,6 +285,10 @@ def test_secondary_claim_is_billed_from_the_primary_835_and_paid_by_cob(office: 
         assert office.ledger(num, "ar_payer") == b.insurance_balance
         assert office.ledger(num, "ar_patient") == b.patient_balance
     assert issue_follow_up_claims(n4.isoformat())["secondary_created"] == 0
+    assert main(["claim", "follow-up", "--date", n4.isoformat()]) == 0  # the same step from the command line
+    counts = json.loads(capsys.readouterr().out)
+    assert counts["secondary_created"] == 0 and set(counts) >= {"tertiary_created", "crossovers_skipped",
+                                                                 "voids_settled", "corrections_queued"}
 
 
 def test_secondary_payer_that_denies(office: Office) -> None:
