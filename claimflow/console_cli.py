@@ -21,7 +21,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_subcommands(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("console", help="the RCM console in a browser (dashboard, work queues, claims, files)",
                        description="claimflow console [--host 127.0.0.1] [--port 8765] [--user NAME]")
     s.add_argument("--host", default="127.0.0.1")

@@ -76,7 +76,9 @@ def aging(engine: Engine, run_date: dt.date | None) -> dict[str, Any]:
             .where(m.AgingBucket.run_date == run_date)
             .group_by(m.AgingBucket.dimension, m.AgingBucket.key, m.AgingBucket.bucket))
     payers: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(BUCKETS, ZERO))
-    patient = {b: {"amount": ZERO, "claims": 0, "patients": 0} for b in BUCKETS}
+    p_amount: dict[str, Decimal] = dict.fromkeys(BUCKETS, ZERO)
+    p_claims: dict[str, int] = dict.fromkeys(BUCKETS, 0)
+    p_people: dict[str, int] = dict.fromkeys(BUCKETS, 0)
     with engine.connect() as conn:
         for dim, key, bucket, amount, claims in conn.execute(stmt):
             if bucket not in BUCKETS:
@@ -84,12 +86,13 @@ def aging(engine: Engine, run_date: dt.date | None) -> dict[str, Any]:
             if dim == "payer":
                 payers[str(key)][bucket] += amount or ZERO
             else:
-                patient[bucket]["amount"] += amount or ZERO
-                patient[bucket]["claims"] += int(claims or 0)
-                patient[bucket]["patients"] += 1
+                p_amount[bucket] += amount or ZERO
+                p_claims[bucket] += int(claims or 0)
+                p_people[bucket] += 1
     out["payers"] = sorted(({"payer": k, "buckets": v, "total": sum(v.values(), ZERO)} for k, v in payers.items()),
                            key=lambda r: (-r["total"], r["payer"]))
-    out["patient"] = [{"bucket": b, **patient[b]} for b in BUCKETS]
+    out["patient"] = [{"bucket": b, "amount": p_amount[b], "claims": p_claims[b], "patients": p_people[b]}
+                      for b in BUCKETS]
     return out
 
 
@@ -107,7 +110,7 @@ def denials(engine: Engine, limit: int = 15) -> list[dict[str, Any]]:
             .group_by(m.Payer.payer_id, m.Adjustment.group_code, m.Adjustment.reason_code))
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
-    out = []
+    out: list[dict[str, Any]] = []
     for payer, group, reason, amount, claims in rows:
         if not carc.is_denial(str(reason)) or (amount or ZERO) <= 0:
             continue
@@ -363,7 +366,8 @@ def payer_stats(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         payers = conn.execute(select(m.Payer.id, m.Payer.payer_id, m.Payer.name, m.Payer.payer_type)
                               .order_by(m.Payer.payer_id)).all()
-        claims = dict(conn.execute(select(m.Claim.payer_id, func.count()).group_by(m.Claim.payer_id)).all())
+        claims: dict[int, int] = {int(r[0]): int(r[1]) for r in conn.execute(
+            select(m.Claim.payer_id, func.count()).group_by(m.Claim.payer_id))}
         firsts = {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in conn.execute(first)}
         acc: dict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, "denied": 0, "paid_n": 0, "days": 0})
         for payer_id, status, paid, pay_date, sent in conn.execute(pays):
