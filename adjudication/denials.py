@@ -44,6 +44,12 @@ class Denials:
     claims: int = 0
 
 
+def claim_payment_scope_sql(cp: str = "cp") -> str:
+    """SQL condition: claim payment ``cp`` can carry denials (matched to our claim, posted, CLP02 not a
+    reversal or an unknown claim) - the claim-payment half of the definition."""
+    return f"{cp}.claim_id IS NOT NULL AND {cp}.posted_at IS NOT NULL AND {cp}.status_code IN {sql_in(POSTABLE)}"
+
+
 def _scope(first_only: bool) -> str:
     first = ""
     if first_only:
@@ -51,8 +57,7 @@ def _scope(first_only: bool) -> str:
                  f"AND f.posted_at IS NOT NULL AND f.status_code IN {sql_in(POSTABLE)} GROUP BY f.claim_id)")
     return f"""SELECT cp.id AS cp_id, cp.claim_id AS claim_id FROM claim_payments cp
                JOIN remittances r ON r.id = cp.remittance_id
-               WHERE cp.claim_id IS NOT NULL AND cp.posted_at IS NOT NULL
-                 AND cp.status_code IN {sql_in(POSTABLE)} {first}
+               WHERE {claim_payment_scope_sql("cp")} {first}
                  AND {EFFECTIVE_SQL} BETWEEN :s AND :d"""
 
 

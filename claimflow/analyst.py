@@ -207,8 +207,27 @@ def _claim_timeline(d: str) -> str:
         FROM work_item_events e JOIN work_items w ON w.id = e.work_item_id JOIN claims c ON c.id = w.claim_id"""
 
 
+def _denials(d: str) -> str:
+    """Every denial adjustment, claim and line level, by the one definition
+    (``adjudication.carc.DENIAL_DEFINITION``), with its category and the claim payment's effective date."""
+    from adjudication.carc import category_sql, denial_adjustment_sql
+    from adjudication.denials import EFFECTIVE_SQL, claim_payment_scope_sql
+
+    return f"""SELECT a.id AS adjustment_id, cp.id AS claim_payment_id, cp.claim_id, c.claim_number, c.payer_id,
+        py.payer_id AS payer_code, cp.status_code,
+        CASE WHEN a.service_line_payment_id IS NULL THEN 'claim' ELSE 'line' END AS level,
+        a.service_line_payment_id, a.group_code, a.reason_code, {category_sql("a.reason_code")} AS category,
+        a.amount, {EFFECTIVE_SQL} AS effective_date,
+        CASE WHEN cp.id = (SELECT MIN(f.id) FROM claim_payments f WHERE f.claim_id = cp.claim_id
+                           AND {claim_payment_scope_sql("f")}) THEN 1 ELSE 0 END AS first_adjudication
+        FROM adjustments a JOIN claim_payments cp ON cp.id = a.claim_payment_id
+        JOIN remittances r ON r.id = cp.remittance_id JOIN claims c ON c.id = cp.claim_id
+        JOIN payers py ON py.id = c.payer_id
+        WHERE {claim_payment_scope_sql("cp")} AND {denial_adjustment_sql("a")}"""
+
+
 #: Views whose SQL differs by dialect (date arithmetic, casts): name → builder(dialect).
-DIALECT_VIEWS = {"scrub_reasons": _scrub_reasons, "rejection_reasons": _rejection_reasons,
+DIALECT_VIEWS = {"denials": _denials, "scrub_reasons": _scrub_reasons, "rejection_reasons": _rejection_reasons,
                  "days_to_pay": _days_to_pay, "claim_timeline": _claim_timeline}
 VIEWS.update({name: build("postgresql") for name, build in DIALECT_VIEWS.items()})
 
@@ -245,6 +264,7 @@ MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "patient_payments": ("amount",),
     "work_items": ("amount",),
     "claim_timeline": ("amount",),
+    "denials": ("amount",),
 }
 
 

@@ -80,6 +80,9 @@ def test_tables_examples_run_as_written(practice: Engine, monkeypatch: pytest.Mo
     got = adj.groupby("category").claim_id.nunique().to_dict()
     assert got == {cat: c.claims for cat, c in expected.by_category.items()}
     assert {category(code) for code in adj["reason_code"]} == set(got)
+    view = ns["by_category"]
+    assert view["claims"].to_dict() == got
+    assert view["dollars"].to_dict() == {cat: c.amount for cat, c in expected.by_category.items()}
     # The other examples produced something sensible.
     assert "denial_rate" in ns["trend"].columns
     assert len(ns["by_payer"]) > 0 and (ns["days"]["days_to_pay"] >= 0).all()

@@ -9,8 +9,9 @@ Revises: 0008
   identity's payer (``trace_payer``) equal to ``payers.payer_id``; else the one payer of every claim the
   remittance's claim payments are matched to; else the one payer whose name is the 835's N1*PR name.
   Rows none of these decide stay NULL.
-* Analyst views ``scrub_reasons``, ``rejection_reasons``, ``days_to_pay``, ``claim_timeline``
-  (``claimflow.analyst``; no PHI: no scrub finding texts, no 999 bad values, no work-item notes).
+* Analyst views ``scrub_reasons``, ``rejection_reasons``, ``days_to_pay``, ``claim_timeline`` and
+  ``denials`` (the one denial definition, claim and line level) (``claimflow.analyst``; no PHI: no scrub
+  finding texts, no 999 bad values, no work-item notes).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-NEW_VIEWS = ("scrub_reasons", "rejection_reasons", "days_to_pay", "claim_timeline")
+NEW_VIEWS = ("scrub_reasons", "rejection_reasons", "days_to_pay", "claim_timeline", "denials")
 
 BACKFILL = (
     """UPDATE remittances SET payer_id = (SELECT p.id FROM payers p WHERE p.payer_id = remittances.payer_identifier)

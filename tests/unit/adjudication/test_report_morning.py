@@ -149,6 +149,16 @@ def test_denials_claim_and_line_level_agree_with_the_kpis(engine: Engine, tmp_pa
     expected = sum((a for g, r, a, _ in adj if is_denial_adjustment(g, r, a)), D("0.00"))
     assert _money(rows["total"][col["denied"]]) == expected == D("495.00")
     assert "CO-50" in page and "Medical necessity" in page  # codes with words
+    # the analyst view counts the same rows
+    from claimflow.analyst import read_view
+
+    den = read_view(engine, "denials")
+    assert den.groupby("category").claim_id.nunique().to_dict() == {
+        cat: int(r[col["claims"]]) for cat, r in rows.items() if cat != "total"}
+    first = den[den.first_adjudication == 1]
+    assert first.groupby("category").claim_id.nunique().to_dict() == {
+        cat: int(r[col["initial denials (KPI)"]]) for cat, r in rows.items() if cat != "total"}
+    assert set(den["level"]) == {"claim", "line"} and sum(den["amount"], D("0.00")) == D("495.00")
 
 
 def test_zero_kpis_collapse_and_charts_are_accessible(engine: Engine, tmp_path: Path) -> None:
