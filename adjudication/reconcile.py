@@ -470,8 +470,8 @@ def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
     for cat in DENIAL_CATEGORIES:
         kpi(f"denial_rate_{cat}", Decimal(initial.by_category.get(cat, DenialCount()).claims), total,
             f"Initial denial rate for CARC category '{cat}' (adjudication.carc): claims whose first adjudication "
-            f"(first posted 835 claim payment) carries a denial in this category - {DENIAL_DEFINITION} - "
-            f"÷ claims first adjudicated in the window {window}. A claim may count in several categories.")
+            f"(first posted 835 claim payment) carries a denial in this category ÷ claims first adjudicated in "
+            f"the window {window}. A claim may count in several categories. ({DENIAL_DEFINITION})")
     q.drop("cf_kpi_first")
 
     # Days in A/R, net collection rate, aged A/R.
