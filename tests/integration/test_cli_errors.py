@@ -175,3 +175,22 @@ def test_version_and_help_on_every_option(empty_dir: Path) -> None:
     mine = {"init-db", "seed", "generate-837", "validate", "parse", "load", "payments import", "acks apply",
             "post", "reconcile", "report", "nightly", "db grant-analyst", "demo"}
     assert [m for m in missing if m[0] in mine or m[0] == ""] == []
+
+
+def test_progress_is_drawn_only_on_a_terminal() -> None:
+    import io
+
+    from claimflow.progress import Bar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    pipe, tty = io.StringIO(), Terminal()
+    for stream in (pipe, tty):
+        with Bar("validating", total=3, stream=stream) as bar:
+            for _ in range(3):
+                bar.step()
+    assert pipe.getvalue() == ""
+    drawn = tty.getvalue()
+    assert "validating [" in drawn and "3/3" in drawn and drawn.endswith("\r\033[K")
