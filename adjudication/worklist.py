@@ -63,8 +63,12 @@ from ._sql import Sql
 from .carc import category_sql, non_denial_codes_sql
 from .errors import AdjudicationError
 
-QUEUES: tuple[str, ...] = ("scrub_holds", "rejections", "denials", "underpayments", "no_response",
-                           "secondary_due", "credit_balances")
+BUILT_QUEUES: tuple[str, ...] = ("scrub_holds", "rejections", "denials", "underpayments", "no_response",
+                                 "secondary_due", "credit_balances")
+#: Queues filled by other workflows (adjudication.statements: collections hand-offs, refunds due); the
+#: nightly build never closes their items.
+QUEUES: tuple[str, ...] = (*BUILT_QUEUES, "collections", "refunds")
+_BUILT_SQL = "(" + ", ".join(f"'{b}'" for b in BUILT_QUEUES) + ")"
 
 #: Suggested next actions; the last four are for the workflows that attach later (corrected/void claims,
 #: secondary 837s, patient statements, write-offs).
@@ -390,7 +394,7 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
     run_date = "CAST(:d AS TEXT)" if q.sqlite else "CAST(CAST(:d AS DATE) AS TEXT)"
 
     # 1. close what is gone
-    gone = (f"w.status IN ('{W.OPEN}', '{W.IN_PROGRESS}') AND NOT EXISTS "
+    gone = (f"w.status IN ('{W.OPEN}', '{W.IN_PROGRESS}') AND w.queue IN {_BUILT_SQL} AND NOT EXISTS "
             "(SELECT 1 FROM cf_wi_new n WHERE n.work_item_id = w.id)")
     closing = q.json_object(run_date=run_date, resolution=f"'{RESOLVED}'")
     closed = q.run(ev + f"SELECT w.id, :now, :actor, 'closed', {closing} FROM work_items w WHERE {gone}",

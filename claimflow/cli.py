@@ -419,6 +419,9 @@ def _add_optional_subcommands(sub: argparse._SubParsersAction) -> None:  # type:
 
     console_cli.add_subcommands(sub)
     worklist_cli.add_subcommands(sub, claim_actions=claim_cli.add_claim_actions)
+    from claimflow import patient_cli
+
+    patient_cli.add_subcommands(sub)
     try:
         from claimflow.sandbox import adjudicate_cli
     except ImportError:  # pragma: no cover - during development only

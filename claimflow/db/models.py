@@ -822,3 +822,107 @@ class WorkItemEvent(Base):
     actor: Mapped[str] = mapped_column(String(120))
     kind: Mapped[str] = mapped_column(String(20))
     detail: Mapped[dict[str, object] | None] = mapped_column(JSON)
+
+
+# --------------------------------------------------------------------------------------------------
+# Patient billing (migration 0010; see adjudication.statements and docs/PATIENTS.md)
+# --------------------------------------------------------------------------------------------------
+
+
+class Statement(Base):
+    """One patient statement sent (PDF + HTML named by ``statement_id`` only). ``stage`` is the dunning
+    stage (first_statement, reminder, final_notice, pre_collection) or payment_plan; collections
+    hand-offs are rows with stage ``collections`` and no files."""
+
+    __tablename__ = "statements"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[str] = mapped_column(String(32), unique=True, comment="public id: files, payment links")
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    run_date: Mapped[dt.date] = mapped_column(Date)
+    cycle: Mapped[int] = mapped_column(Integer, comment="1 = first statement of this dunning episode")
+    stage: Mapped[str] = mapped_column(String(20))
+    balance: Mapped[Decimal] = mapped_column(Money, comment="patient balance on the run date")
+    amount_due: Mapped[Decimal] = mapped_column(Money, comment="never negative")
+    due_date: Mapped[dt.date] = mapped_column(Date)
+    plan_id: Mapped[int | None] = mapped_column(Integer, comment="payment_plans.id when on a plan")
+    created_at: Mapped[dt.datetime] = _created()
+    __table_args__ = (UniqueConstraint("patient_id", "run_date"),)
+
+
+class StatementLine(Base):
+    """One visit (claim) on a statement; ``reasons`` is plain language built from the PR CAS codes."""
+
+    __tablename__ = "statement_lines"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    statement_id: Mapped[int] = mapped_column(ForeignKey("statements.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    service_date: Mapped[dt.date] = mapped_column(Date)
+    procedure_codes: Mapped[str | None] = mapped_column(String(60))
+    charge: Mapped[Decimal] = mapped_column(Money)
+    insurance_paid: Mapped[Decimal] = mapped_column(Money)
+    insurance_adjusted: Mapped[Decimal] = mapped_column(Money)
+    patient_paid: Mapped[Decimal] = mapped_column(Money)
+    patient_owes: Mapped[Decimal] = mapped_column(Money)
+    reasons: Mapped[str | None] = mapped_column(Text, comment="no PHI: amounts and plan terms only")
+
+
+class PaymentPlan(Base):
+    """An agreed payment plan: ``installments`` payments of ``installment_amount`` on ``day_of_month``.
+    status: active, delinquent (a missed installment: back into dunning), completed, cancelled."""
+
+    __tablename__ = "payment_plans"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    total: Mapped[Decimal] = mapped_column(Money)
+    installments: Mapped[int] = mapped_column(Integer)
+    installment_amount: Mapped[Decimal] = mapped_column(Money)
+    day_of_month: Mapped[int] = mapped_column(Integer)
+    start_date: Mapped[dt.date] = mapped_column(Date, comment="payments received from this day count")
+    first_due: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(20), default="active", index=True)
+    status_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class PatientAccountFlag(Base):
+    """Account-level flags of a patient: ``dispute`` holds dunning while the patient disputes the bill."""
+
+    __tablename__ = "patient_account_flags"
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), primary_key=True, autoincrement=False)
+    dispute: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[dt.datetime] = _created()
+
+
+class PaymentEvent(Base):
+    """One payment-processor webhook event, applied exactly once: ``event_id`` is unique."""
+
+    __tablename__ = "payment_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), unique=True)
+    event_type: Mapped[str] = mapped_column(String(60))
+    object_id: Mapped[str | None] = mapped_column(String(255), comment="payment intent / charge id")
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    statement_id: Mapped[str | None] = mapped_column(String(32))
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    patient_payment_id: Mapped[int | None] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(30), comment="posted, refunded, failed, ignored")
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class Refund(Base):
+    """Money we owe back: to a patient (credit balance) or a payer (overpaid claim). Issuing it posts
+    ``rfi:<id>`` to the ledger."""
+
+    __tablename__ = "refunds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    payee: Mapped[str] = mapped_column(String(10), comment="patient or payer")
+    patient_id: Mapped[int | None] = mapped_column(Integer)
+    payer_id: Mapped[int | None] = mapped_column(Integer)
+    claim_id: Mapped[int | None] = mapped_column(Integer)
+    amount: Mapped[Decimal] = mapped_column(Money)
+    status: Mapped[str] = mapped_column(String(10), default="due", comment="due, issued")
+    found_on: Mapped[dt.date] = mapped_column(Date)
+    issued_on: Mapped[dt.date | None] = mapped_column(Date)
+    issued_by: Mapped[str | None] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = _created()
