@@ -329,8 +329,10 @@ def render_pdf(s: StatementData, brand: Brand, descriptions: dict[str, str]) -> 
         for (name, w), val in zip(cols, vals, strict=True):
             if name == "Service":
                 pdf.set_font("Helvetica", "", 8)
-                while pdf.get_string_width(_latin(val)) > w - 2 and len(val) > 4:
-                    val = val[:-2]
+                if pdf.get_string_width(_latin(val)) > w - 2:
+                    while pdf.get_string_width(_latin(val) + "...") > w - 2 and len(val) > 4:
+                        val = val[:-1]
+                    val = val.rstrip(" ;") + "..."
             txt(x + 1, y, val, 8, "B" if name == "You owe" else "", textc, w - 2,
                 "L" if name in ("Date", "Service") else "R")
             x += w
