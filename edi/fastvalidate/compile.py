@@ -114,7 +114,7 @@ def seg_spec(node: Any) -> SegSpec:
     """Compile one pyx12 ``segment_if`` (cached on the node object)."""
     cached = getattr(node, "_fast_spec", None)
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     from pyx12.map_if import composite_if
 
     children: list[EleSpec | CompSpec] = []

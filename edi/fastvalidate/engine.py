@@ -48,13 +48,6 @@ class FastOutcome:
 
 
 # ---------------------------------------------------------------------------------------------- values
-def _char_ok_factory() -> Any:
-    import pyx12.validation as v
-
-    charset = param().get("charset")
-    return charset, v
-
-
 def _valid_type(value: str, dtype: str, charset: str, icvn: str) -> bool:
     import pyx12.validation as v
 
@@ -104,23 +97,24 @@ class _Checker:
             return False
         if spec.dtype in ("AN", "ID") and value[-1] == " " and len(value.rstrip()) >= spec.min_len:
             return False
-        if spec.codes is not None or spec.external is not None:
-            if not (spec.codes is not None and value in spec.codes):
-                if spec.external is None:
+        if (spec.codes is not None or spec.external is not None) and not (
+            spec.codes is not None and value in spec.codes
+        ):
+            if spec.external is None:
+                return False
+            try:
+                if not self.ext.isValid(spec.external, value):
                     return False
-                try:
-                    if not self.ext.isValid(spec.external, value):
-                        return False
-                except Exception:
-                    return False
+            except Exception:
+                return False
         if not _valid_type(value, spec.dtype, self.charset, self.icvn):
             return False
         if type_list:
             import pyx12.validation as v
 
-            if not any(t is not None and v.IsValidDataType(value, t, self.charset) for t in type_list):
-                if "TM" in type_list or any(t in type_list for t in ("RD8", "DT", "D8", "D6")):
-                    return False
+            typed = any(t is not None and v.IsValidDataType(value, t, self.charset) for t in type_list)
+            if not typed and ("TM" in type_list or any(t in type_list for t in ("RD8", "DT", "D8", "D6"))):
+                return False
         return not (spec.regex is not None and not spec.regex.search(value))
 
     def composite(self, spec: CompSpec, raw: str | None, sub: str) -> bool:
@@ -224,11 +218,11 @@ def _parent_loop(node: Any) -> Any:
 
 
 def _match_key(node: Any) -> tuple[int, int | None, frozenset[Any]] | None:
-    cached = getattr(node, "_fast_key", False)
-    if cached is not False:
-        return cached  # type: ignore[no-any-return]
+    if hasattr(node, "_fast_key"):
+        cached: tuple[int, int | None, frozenset[Any]] | None = node._fast_key
+        return cached
     key = node._resolve_unique_key_field(node.id, with_qual=False)
-    out = None
+    out: tuple[int, int | None, frozenset[Any]] | None = None
     if key is not None:
         child, ele_idx, sub_idx = key
         out = (ele_idx, sub_idx, child._valid_codes_set)
@@ -282,7 +276,9 @@ class _Planner:
                     if self.match(child):
                         if node.is_loop() and self.loop_match(node):
                             return True, self.goto(node)
-                        self.ops.append(("seg", _path(child), child.usage, child.get_max_repeat()))
+                        self.ops.append(
+                            ("seg", _path(child), child.usage, child.get_max_repeat(), _anc(child))
+                        )
                         self.ops.append(("rm", _eq(child)))
                         self.ops.append(("flush", child.pos))
                         return True, child
@@ -307,8 +303,8 @@ class _Planner:
     def goto(self, loop: Any) -> Any:
         first = loop.get_first_seg()
         if first is not None and self.match(first):
-            self.ops.append(("loop", _path(loop), loop.usage, loop.get_max_repeat()))
-            self.ops.append(("inc", _path(first)))
+            self.ops.append(("loop", _path(loop), loop.usage, loop.get_max_repeat(), _anc(loop)))
+            self.ops.append(("inc", _path(first), _anc(first)))
             self.ops.append(("flush", None))
             return first
         for child in loop.childIterator():
@@ -319,53 +315,125 @@ class _Planner:
         return None
 
 
-def _replay(ops: tuple[tuple[Any, ...], ...], counts: dict[str, int]) -> str | None:
-    """Apply a plan to the counters; the name of the rule pyx12 would report, or None."""
+_SCANNED = frozenset(("/ISA_LOOP", "/ISA_LOOP/GS_LOOP", "/ISA_LOOP/GS_LOOP/ST_LOOP"))
+
+
+def _anc(node: Any) -> tuple[str, ...]:
+    """The loops above ``node`` whose reset goes through ``_Counts.below``: those a "loop" op can reset
+    (they start with a segment), except the envelope loops, which are reset by scanning the keys."""
+    out = []
+    p = node.parent
+    while p is not None and not p.is_map_root():
+        if p.is_loop() and p.get_first_seg() is not None:
+            path = _path(p)
+            if path not in _SCANNED:
+                out.append(path)
+        p = p.parent
+    return tuple(out)
+
+
+class _Counts:
+    """pyx12's ``NodeCounter`` (path -> count; resetting a path drops every count below it).
+
+    ``below[p]`` lists the keys inserted under ``p`` since ``p`` was last reset, so a reset touches only
+    those instead of scanning every key (stale entries are harmless: deleting an absent key is a no-op).
+    """
+
+    __slots__ = ("below", "n")
+
+    def __init__(self) -> None:
+        self.n: dict[str, int] = {}
+        self.below: dict[str, list[str]] = {}
+
+    def inc(self, path: str, anc: tuple[str, ...]) -> int:
+        n = self.n
+        c = n.get(path)
+        if c is None:
+            n[path] = 1
+            below = self.below
+            for a in anc:
+                lst = below.get(a)
+                if lst is None:
+                    below[a] = [path]
+                else:
+                    lst.append(path)
+            return 1
+        n[path] = c + 1
+        return c + 1
+
+    def reset(self, path: str) -> None:
+        if path in _SCANNED:
+            self.reset_all_below(path)
+            return
+        keys = self.below.pop(path, None)
+        if keys:
+            n = self.n
+            for k in keys:
+                n.pop(k, None)
+
+    def reset_all_below(self, path: str) -> None:
+        prefix = path + "/"
+        for k in [k for k in self.n if k.startswith(prefix)]:
+            del self.n[k]
+
+
+def _replay(ops: tuple[tuple[Any, ...], ...], counts: _Counts) -> str | None:
+    """Apply a plan to the counters; the name of the rule pyx12 would report, or None.
+
+    ``_Counts.inc`` is inlined: this runs once per segment.
+    """
     pending: list[tuple[Any, Any]] = []
+    n = counts.n
+    below = counts.below
     for op in ops:
         kind = op[0]
-        if kind == "seg":
-            counts[op[1]] = counts.get(op[1], 0) + 1
-            if op[2] == "N":
-                return "segment not used"
-            if op[2] not in ("R", "S"):
-                return "segment usage"
-            if counts[op[1]] > op[3]:
-                return "segment exceeds maximum use"
-        elif kind == "inc":
-            counts[op[1]] = counts.get(op[1], 0) + 1
-        elif kind == "loop":
-            if op[2] == "N":
-                return "loop not used"
-            if op[2] not in ("R", "S"):
-                return "loop usage"
-            _reset(counts, op[1])
-            counts[op[1]] = counts.get(op[1], 0) + 1
-            if counts[op[1]] > op[3]:
+        if kind == "seg" or kind == "inc" or kind == "loop":
+            if kind == "loop":
+                if op[2] == "N":
+                    return "loop not used"
+                if op[2] not in ("R", "S"):
+                    return "loop usage"
+                counts.reset(op[1])
+            path = op[1]
+            c = n.get(path)
+            if c is None:
+                n[path] = c = 1
+                for a in op[-1]:
+                    lst = below.get(a)
+                    if lst is None:
+                        below[a] = [path]
+                    else:
+                        lst.append(path)
+            else:
+                c += 1
+                n[path] = c
+            if kind == "seg":
+                if op[2] == "N":
+                    return "segment not used"
+                if op[2] not in ("R", "S"):
+                    return "segment usage"
+                if c > op[3]:
+                    return "segment exceeds maximum use"
+            elif kind == "loop" and c > op[3]:
                 return "loop exceeds maximum repeat"
         elif kind == "miss":
-            if counts.get(op[1], 0) < 1:
+            if n.get(op[1], 0) < 1:
                 pending.append((op[2], op[3]))
         elif kind == "rm":
-            pending = [m for m in pending if m[0] != op[1]]
-        elif kind == "flush":
+            if pending:
+                pending = [m for m in pending if m[0] != op[1]]
+        elif kind == "flush" and pending:
             if any(m[1] != op[1] for m in pending):
                 return "required segment or loop missing"
             pending = [m for m in pending if m[1] == op[1]]
     return None
 
 
-def _reset(counts: dict[str, int], path: str) -> None:
-    prefix = path + "/"
-    for k in [k for k in counts if k.startswith(prefix)]:
-        del counts[k]
-
-
 # ---------------------------------------------------------------------------------------------- driver
 def _segments(text: str, term: str) -> list[str]:
     """pyx12's raw reader: split on the terminator, strip leading CR/LF, stop at the first empty one."""
     pieces = text.split(term)
-    out = []
+    out: list[str] = []
     for i, piece in enumerate(pieces):
         line = piece.lstrip("\n\r")
         if line == "":
@@ -399,9 +467,11 @@ def _prove(text: str) -> int:
     control = load_map("x12.control.00501.xml")
     isa_node = control.getnodebypath("/ISA_LOOP/ISA")
     control_checker = _Checker(control)
-    counts: dict[str, int] = {}
+    counts = _Counts()
     plans: dict[tuple[Any, ...], tuple[Any, tuple[tuple[Any, ...], ...]]] = {}
+    seen_ok: set[tuple[int, str]] = set()
     cur_map: Any = None
+    kp: dict[str, tuple[tuple[int, int | None], ...]] = {}
     checker = control_checker
     map_file = "x12.control.00501.xml"
     node: Any = isa_node
@@ -416,18 +486,22 @@ def _prove(text: str) -> int:
     bad = _BAD_CHARS.search
     seg_id_ok = _SEG_ID.match
     segs = _segments(text, term)
+    dirty = bad(text) is not None  # else no line can hold a control or non-ASCII character
+    good_ids: set[str] = set()
     for seg_no, line in enumerate(segs, start=1):
         if line[0] == " ":
             raise Bail("leading space", seg_no)
         if line[-1] == ele:
             raise Bail("trailing element separators", seg_no)
-        if bad(line):
+        if dirty and bad(line):
             raise Bail("control or non-ASCII character", seg_no)
         parts = line.split(ele)
         seg_id = parts[0]
         elems = parts[1:]
-        if not seg_id_ok(seg_id):
-            raise Bail("invalid segment ID", seg_no)
+        if seg_id not in good_ids:
+            if not seg_id_ok(seg_id):
+                raise Bail("invalid segment ID", seg_no)
+            good_ids.add(seg_id)
         # X12Base._parse_segment
         if seg_id == "ISA":
             if len(elems) != 16:
@@ -501,16 +575,16 @@ def _prove(text: str) -> int:
         # find the map node
         if seg_id == "ISA":
             node = isa_node
-            _reset(counts, "/ISA_LOOP")
-            counts["/ISA_LOOP"] = counts.get("/ISA_LOOP", 0) + 1
-            counts["/ISA_LOOP/ISA"] = counts.get("/ISA_LOOP/ISA", 0) + 1
+            counts.reset_all_below("/ISA_LOOP")
+            counts.inc("/ISA_LOOP", ())
+            counts.inc("/ISA_LOOP/ISA", ("/ISA_LOOP",))
             if not control_checker.segment(seg_spec(node), elems, ele):
                 raise Bail("ISA element", seg_no)
             continue
         if seg_id == "GS":
-            _reset(counts, "/ISA_LOOP/GS_LOOP")
-            counts["/ISA_LOOP/GS_LOOP"] = counts.get("/ISA_LOOP/GS_LOOP", 0) + 1
-            counts["/ISA_LOOP/GS_LOOP/GS"] = counts.get("/ISA_LOOP/GS_LOOP/GS", 0) + 1
+            counts.reset_all_below("/ISA_LOOP/GS_LOOP")
+            counts.inc("/ISA_LOOP/GS_LOOP", ("/ISA_LOOP",))
+            counts.inc("/ISA_LOOP/GS_LOOP/GS", ("/ISA_LOOP", "/ISA_LOOP/GS_LOOP"))
             fic, vriic = _get(elems, 0, sub), _get(elems, 7, sub)
             new_file = map_file_for(icvn, vriic or "", fic or "")
             if new_file is None:
@@ -520,18 +594,24 @@ def _prove(text: str) -> int:
                 cur_map = load_map(map_file)
                 checker = _Checker(cur_map)
                 check_lx = cur_map.id == "837"
+                kp = keypaths(cur_map)
             if cur_map is None:
                 raise Bail("no map", seg_no)
             node = cur_map.getnodebypath("/ISA_LOOP/GS_LOOP/GS")
         else:
-            sig_vals = (seg_id, _signature(elems, sub))
-            key = (id(node), sig_vals)
+            paths = kp.get(seg_id, ())
+            if not paths:
+                key: tuple[Any, ...] = (id(node), seg_id)
+            elif len(paths) == 1 and paths[0] == (1, None):
+                key = (id(node), seg_id, elems[0].rstrip(sub) if elems else None)
+            else:
+                key = (id(node), seg_id, _signature(elems, sub, paths))
             plan = plans.get(key)
             if plan is None:
                 planner = _Planner(seg_id, elems, sub)
                 target = planner.walk(node)
                 plan = (target, tuple(planner.ops))
-                if target is not None and _signature_safe(target.root, seg_id):
+                if target is not None:
                     plans[key] = plan
             target, ops = plan
             if target is None:
@@ -540,8 +620,12 @@ def _prove(text: str) -> int:
             if reason is not None:
                 raise Bail(reason, seg_no)
             node = target
-        if not checker.segment(seg_spec(node), elems, sub):
-            raise Bail("element", seg_no)
+        skey = (id(node), line)
+        if skey not in seen_ok:
+            if not checker.segment(seg_spec(node), elems, sub):
+                raise Bail("element", seg_no)
+            if len(seen_ok) < 500_000:
+                seen_ok.add(skey)
     if loops:
         raise Bail("missing trailer", len(segs))
     return transaction_sets
@@ -559,37 +643,34 @@ def _int(value: str | None) -> int | None:
         return None
 
 
-_SIG_CACHE: dict[int, dict[str, tuple[tuple[int, int | None], ...]]] = {}
+_KEYPATHS: dict[int, dict[str, tuple[tuple[int, int | None], ...]]] = {}
 
 
-def _signature(elems: list[str], sub: str) -> tuple[str | None, ...]:
-    """Values that can decide which map node a segment matches: elements 01, 02, 03 and 01-1."""
-    first = elems[0] if elems else None
-    return (
-        first.rstrip(sub) if first is not None else None,
-        first.split(sub)[0] if first is not None else None,
-        elems[1].rstrip(sub) if len(elems) > 1 else None,
-        elems[2].rstrip(sub) if len(elems) > 2 else None,
-    )
-
-
-def _signature_safe(root: Any, seg_id: str) -> bool:
-    """True when every node key for ``seg_id`` in this map reads one of the signature's fields."""
-    table = _SIG_CACHE.get(id(root))
+def keypaths(root: Any) -> dict[str, tuple[tuple[int, int | None], ...]]:
+    """Per segment ID, every (element, component) any map node of that ID is matched on (pyx12 is_match)."""
+    table = _KEYPATHS.get(id(root))
     if table is None:
-        table = {}
+        found: dict[str, set[tuple[int, int | None]]] = {}
         stack = [root]
         while stack:
             n = stack.pop()
             if n.is_segment():
                 k = _match_key(n)
-                table.setdefault(n.id, ())
+                found.setdefault(n.id, set())
                 if k is not None:
-                    table[n.id] = table[n.id] + ((k[0], k[1]),)
+                    found[n.id].add((k[0], k[1]))
             elif n.is_loop() or n.is_map_root():
                 stack.extend(c for k in sorted(n.pos_map) for c in n.pos_map[k])
-        _SIG_CACHE[id(root)] = table
-    return all(k in ((1, None), (1, 1), (2, None), (3, None)) for k in table.get(seg_id, ()))
+        table = {sid: tuple(sorted(v, key=lambda x: (x[0], x[1] or 0))) for sid, v in found.items()}
+        _KEYPATHS[id(root)] = table
+    return table
+
+
+def _signature(
+    elems: list[str], sub: str, paths: tuple[tuple[int, int | None], ...]
+) -> tuple[str | None, ...]:
+    """The values that decide which map node a segment matches (its qualifiers), nothing else."""
+    return tuple(_value(elems, sub, e, c) for e, c in paths)
 
 
 # ---------------------------------------------------------------------------------------------- report
