@@ -192,7 +192,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     bad = 0
     with Bar("validating", total=len(args.files)) as bar:
         for name in args.files:
-            report = validate_x12(Path(name))
+            report = validate_x12(Path(name), engine=args.engine)
             if report.ok:
                 bar.echo(f"{name}: valid")
             else:
@@ -345,6 +345,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("validate", help="pyx12 implementation-guide validation; exit 0 only if all are clean")
     s.add_argument("files", nargs="+", metavar="FILE", help="X12 interchange files (837, 835, 999, …)")
+    s.add_argument(
+        "--engine",
+        choices=["fast", "pyx12"],
+        default="fast",
+        help="fast: prove valid files with edi.fastvalidate, pyx12's report otherwise (default); pyx12: pyx12 only",
+    )
     s.set_defaults(handler=cmd_validate)
 
     s = sub.add_parser("parse", help="parse TA1/999/277CA/835 to JSON lines (or --summary)")
