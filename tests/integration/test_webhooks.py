@@ -31,7 +31,7 @@ def setup(engine: Engine, tmp_path: Path) -> Iterator[tuple[Engine, int, int, st
     pr = Practice(engine)
     pid = pr.patient("A0000042")
     c = pr.claim(pid, [("99213", D("200.00"))], service_date=dt.date(2026, 11, 1))
-    lid, lcn, proc, charge = c.lines[0]
+    _lid, lcn, proc, charge = c.lines[0]
     adj = [("CO", "45", D("50.00")), ("PR", "1", D("40.00"))]
     pr.remittance([Pay(pcn=c.pcn, lines=[Line(proc, charge, D("110.00"), adj, lcn)])],
                   payment_date=dt.date(2026, 11, 20))
@@ -73,7 +73,7 @@ def _count(engine: Engine, model: Any) -> int:
 
 
 def test_signature_and_staleness_refused(setup: tuple[Engine, int, int, str]) -> None:
-    engine, port, pid, sid = setup
+    engine, port, _pid, sid = setup
     body = _body("evt_bad", "payment_intent.succeeded", 1000, sid)
     now = int(time.time())
     assert _post(port, body, None)[0] == 400

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import os
 import stat
 from decimal import Decimal
 from pathlib import Path
@@ -37,11 +36,15 @@ RUN = dt.date(2026, 12, 1)
 PHI = ("ZZTESTLAST", "ZZTESTFIRST", "1 ZZTEST ST", "ZZMEMBER01", "1970-01-02")
 
 
-def _visit(pr: Practice, pid: int, *, deductible: Decimal = D("40.00"), coins: Decimal = D("12.50"),
+DEDUCTIBLE = D("40.00")
+COINSURANCE = D("12.50")
+
+
+def _visit(pr: Practice, pid: int, *, deductible: Decimal = DEDUCTIBLE, coins: Decimal = COINSURANCE,
            day: dt.date = dt.date(2026, 11, 1)) -> int:
     """One 99213 visit charged $200: CO-45 $50, PR-1 deductible, PR-2 coinsurance, payer pays the rest."""
     c = pr.claim(pid, [("99213", D("200.00"))], service_date=day)
-    lid, lcn, proc, charge = c.lines[0]
+    _lid, lcn, proc, charge = c.lines[0]
     adj = [("CO", "45", D("50.00")), ("PR", "1", deductible), ("PR", "2", coins)]
     pr.remittance([Pay(pcn=c.pcn, lines=[Line(proc, charge, charge - sum((a for _, _, a in adj), D(0)), adj, lcn)])],
                   payment_date=POSTED)
@@ -104,7 +107,7 @@ def test_statement_files_manifest_and_lines(engine: Engine, tmp_path: Path) -> N
 
 
 def test_dunning_stages_then_collections(engine: Engine, tmp_path: Path) -> None:
-    _, pid, _ = _setup(engine)
+    _, _pid, _ = _setup(engine)
     stages = []
     for i in range(5):
         day = RUN + dt.timedelta(days=30 * i)
@@ -151,7 +154,7 @@ def test_small_balance_written_off_and_dispute_not_dunned(engine: Engine, tmp_pa
     assert result["statements"] == 0 and result["disputed"] == 1
     assert result["written_off"] == {"patients": 1, "claims": 1, "amount": "3.00"}
     assert balance(engine, "ar_patient", claim_id=small_claim) == D("0.00")
-    assert ("wo:%d:patient:%s" % (small_claim, RUN), "write_off", "write_off", D("3.00")) in ledger(
+    assert (f"wo:{small_claim}:patient:{RUN}", "write_off", "write_off", D("3.00")) in ledger(
         engine, claim_id=small_claim)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(m.AuditLog).where(
@@ -161,7 +164,7 @@ def test_small_balance_written_off_and_dispute_not_dunned(engine: Engine, tmp_pa
 
 
 def test_payment_plan_statement_then_delinquent(engine: Engine, tmp_path: Path) -> None:
-    _, pid, _ = _setup(engine)
+    _, _pid, _ = _setup(engine)
     plan = create_plan(engine, account_number="A0000042", amount=D("52.50"), installments=3, day=5,
                        start=RUN, actor="test")
     assert plan["installment_amount"] == "17.50" and plan["first_due"] == "2026-12-05"
@@ -189,7 +192,7 @@ def test_plan_schedule_takes_cents_on_the_last_installment() -> None:
 
 
 def test_credit_balance_refund_and_no_negative_statement(engine: Engine, tmp_path: Path) -> None:
-    _, pid, cid = _setup(engine)
+    _, pid, _cid = _setup(engine)
     with engine.begin() as conn:
         conn.execute(m.PatientPayment.__table__.insert().values(
             external_id="PP-9", patient_id=pid, amount=D("80.00"), received_on=POSTED))
@@ -220,7 +223,7 @@ def test_payer_overpayment_becomes_refund(engine: Engine) -> None:
     pr = Practice(engine)
     pid = pr.patient("A0000042")
     c = pr.claim(pid, [("99213", D("100.00"))])
-    lid, lcn, proc, charge = c.lines[0]
+    _lid, lcn, proc, charge = c.lines[0]
     pay = Pay(pcn=c.pcn, lines=[Line(proc, charge, D("70.00"), [("CO", "45", D("30.00"))], lcn)])
     pr.remittance([pay], payment_date=POSTED)
     post_remittances(engine, actor="test", as_of=POSTED)
@@ -243,7 +246,7 @@ def _event(evt: str, kind: str, cents: int, sid: str | None, obj: str = "pi_1") 
 
 
 def test_payment_events_apply_once(engine: Engine, tmp_path: Path) -> None:
-    _, pid, cid = _setup(engine)
+    _, pid, _cid = _setup(engine)
     _run(engine, tmp_path / "a", RUN)
     sid = _manifest(tmp_path / "a")[0]["statement_id"]
     assert apply_payment_event(engine, _event("evt_1", "payment_intent.succeeded", 2500, sid))["applied"] is True
