@@ -71,3 +71,19 @@ def test_reasons_never_quote_values() -> None:
 def test_unknown_engine_is_refused() -> None:
     with pytest.raises(ValueError):
         validate_x12(FIXTURES / "837p" / "simple.837", engine="other")
+
+
+@pytest.mark.parametrize("engine", ["fast", "pyx12"])
+def test_cli_validate_engine(engine: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from claimflow.cli import main
+
+    simple = FIXTURES / "837p" / "simple.837"
+    text = simple.read_text("ascii")
+    se = next(s for s in text.split(text[105]) if s.lstrip().startswith("SE" + text[3]))
+    bad = tmp_path / "bad.837"
+    bad.write_bytes(_mutate(simple, se, se.replace("SE" + text[3], "SE" + text[3] + "9", 1)))
+    assert main(["validate", "--engine", engine, str(simple)]) == 0
+    assert main(["validate", "--engine", engine, str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "simple.837: valid" in out
+    assert "bad.837: segment" in out
