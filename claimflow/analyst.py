@@ -111,6 +111,18 @@ VIEWS: dict[str, str] = {
         w.assignee, w.resolution, w.opened_on, w.last_seen, w.closed_at, w.created_at, w.updated_at
         FROM work_items w JOIN claims c ON c.id = w.claim_id LEFT JOIN payers py ON py.id = w.payer_id""",
     "work_item_events": "SELECT id, work_item_id, at, actor, kind FROM work_item_events",
+    # Patient billing (migration 0010; adjudication.statements): patient_key, never names or addresses.
+    "statements": f"""SELECT s.id, s.statement_id, pk.patient_key, s.run_date, s.cycle, s.stage, s.balance,
+        s.amount_due, s.due_date, s.plan_id, s.created_at FROM statements s {_PK.format(alias="s")}""",
+    "statement_lines": """SELECT l.id, l.statement_id, l.claim_id, l.service_date, l.procedure_codes, l.charge,
+        l.insurance_paid, l.insurance_adjusted, l.patient_paid, l.patient_owes FROM statement_lines l""",
+    "payment_plans": f"""SELECT p.id, pk.patient_key, p.total, p.installments, p.installment_amount,
+        p.day_of_month, p.start_date, p.first_due, p.status, p.status_changed_at, p.created_at
+        FROM payment_plans p {_PK.format(alias="p")}""",
+    "payment_events": f"""SELECT e.id, e.event_type, e.amount_cents, e.currency, e.statement_id, pk.patient_key,
+        e.patient_payment_id, e.outcome, e.created_at FROM payment_events e {_PK.format(alias="e")}""",
+    "refunds": f"""SELECT r.id, r.payee, pk.patient_key, r.payer_id, r.claim_id, r.amount, r.status, r.found_on,
+        r.issued_on FROM refunds r {_PK.format(alias="r")}""",
 }
 
 
@@ -241,7 +253,9 @@ def view_sql(dialect: str, name: str) -> str:
 #: Views over tables a later migration creates: created by :func:`create_views` only once that table
 #: exists (migration 0002 runs before them; the migration that adds the table calls create_views again).
 LATER_VIEWS: dict[str, str] = {"work_items": "work_items", "work_item_events": "work_item_events",
-                               "claim_timeline": "work_item_events"}
+                               "claim_timeline": "work_item_events", "statements": "statements",
+                               "statement_lines": "statement_lines", "payment_plans": "payment_plans",
+                               "payment_events": "payment_events", "refunds": "refunds"}
 
 #: Money columns per view (integer cents on SQLite; :func:`read_view` converts them).
 MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -265,6 +279,10 @@ MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "work_items": ("amount",),
     "claim_timeline": ("amount",),
     "denials": ("amount",),
+    "statements": ("balance", "amount_due"),
+    "statement_lines": ("charge", "insurance_paid", "insurance_adjusted", "patient_paid", "patient_owes"),
+    "payment_plans": ("total", "installment_amount"),
+    "refunds": ("amount",),
 }
 
 

@@ -449,3 +449,38 @@ def run_statements(engine: Engine, *, run_date: dt.date, out: Path, config: Path
             "collections": len([s for s in plan.collections if s.stage == COLLECTIONS]),
             "collections_work_items": handed, "on_plan": plan.skipped_plan, "disputed": plan.skipped_dispute,
             "written_off": plan.written_off, "out": str(out)}
+
+
+def patient_night(engine: Engine, *, run_date: dt.date, out: Path, config: Path | None = None,
+                  codes: Path | None = None, actor: str = "claimflow:patient-night") -> dict[str, Any]:
+    """The patient's side of one night (for the demo and a DAG task): refunds found, statements run.
+    Returns ``{"statements_sent": n, "patient_payments_online": {"events", "posted", "amount"},
+    "payment_plans": {"active", "delinquent", "completed"}, "patient_refunds": {"due", "issued", "amount_due"},
+    "collections": n, "written_off": {...}, "amount_due": "…"}`` (money as strings, no PHI)."""
+    from sqlalchemy import func, select
+
+    from adjudication.statements import find_refunds
+    from claimflow.db import models as m
+
+    find_refunds(engine, run_date, actor=actor)
+    run = run_statements(engine, run_date=run_date, out=out, config=config, codes=codes, actor=actor)
+    with engine.connect() as conn:
+        events = conn.execute(select(m.PaymentEvent.outcome, func.count(), func.sum(m.PaymentEvent.amount_cents))
+                              .group_by(m.PaymentEvent.outcome)).tuples().all()
+        plans = dict(conn.execute(select(m.PaymentPlan.status, func.count()).group_by(m.PaymentPlan.status))
+                     .tuples().all())
+        refunds = dict(conn.execute(select(m.Refund.status, func.count()).group_by(m.Refund.status)).tuples().all())
+        refund_due = conn.execute(select(func.sum(m.Refund.amount)).where(m.Refund.status == "due")).scalar()
+    posted_cents = sum(int(c or 0) for o, _, c in events if o == "posted")
+    return {
+        "statements_sent": run["statements"],
+        "amount_due": run["amount_due"],
+        "patient_payments_online": {"events": sum(int(n) for _, n, _ in events),
+                                    "posted": sum(int(n) for o, n, _ in events if o == "posted"),
+                                    "amount": f"{Decimal(posted_cents) / 100:.2f}"},
+        "payment_plans": {k: int(plans.get(k, 0)) for k in ("active", "delinquent", "completed")},
+        "patient_refunds": {"due": int(refunds.get("due", 0)), "issued": int(refunds.get("issued", 0)),
+                            "amount_due": f"{refund_due or Decimal('0.00'):.2f}"},
+        "collections": run["collections"],
+        "written_off": run["written_off"],
+    }

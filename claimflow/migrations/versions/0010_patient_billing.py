@@ -117,9 +117,20 @@ def upgrade() -> None:
         sa.Column("issued_by", sa.String(120), nullable=True),
         _created(),
     )
+    from claimflow.analyst import create_views
+
+    create_views(op.get_bind())  # the analyst views over the new tables (no PHI: patient_key only)
+
+
+NEW_VIEWS = ("statements", "statement_lines", "payment_plans", "payment_events", "refunds")
 
 
 def downgrade() -> None:
+    from claimflow.analyst import view_name
+
+    bind = op.get_bind()
+    for view in NEW_VIEWS:
+        bind.execute(sa.text(f"DROP VIEW IF EXISTS {view_name(bind.dialect.name, view)}"))
     for name in ("refunds", "payment_events", "patient_account_flags", "payment_plans", "statement_lines",
                  "statements"):
         op.drop_table(name)

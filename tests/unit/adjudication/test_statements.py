@@ -282,3 +282,40 @@ def test_sample_config_loads(tmp_path: Path) -> None:
     bad.write_text('[colours]\nprimary = "blue"\n')
     with pytest.raises(StatementConfigError):
         load_config(bad)
+
+
+def test_analyst_views_carry_no_phi(engine: Engine, tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from claimflow.analyst import view_name
+
+    _, _pid, _ = _setup(engine)
+    _run(engine, tmp_path / "a", RUN)
+    create_plan(engine, account_number="A0000042", amount=D("52.50"), installments=2, day=5, start=RUN, actor="t")
+    find_refunds(engine, RUN, actor="test")
+    seen = {}
+    with engine.connect() as conn:
+        for name in ("statements", "statement_lines", "payment_plans", "payment_events", "refunds"):
+            result = conn.execute(text(f"SELECT * FROM {view_name(engine.dialect.name, name)}"))
+            cols, rows = list(result.keys()), result.fetchall()
+            assert "patient_id" not in cols and "account_number" not in cols
+            assert not any(p in str(r) for r in rows for p in (*PHI, "A0000042"))
+            seen[name] = (cols, len(rows))
+    assert seen["statements"][1] == 1 and "patient_key" in seen["statements"][0]
+    assert seen["statement_lines"][1] == 1 and seen["payment_plans"][1] == 1
+
+
+def test_patient_night_summary(engine: Engine, tmp_path: Path) -> None:
+    from claimflow.statements import patient_night
+
+    _, _pid, _ = _setup(engine)
+    night = patient_night(engine, run_date=RUN, out=tmp_path / "n", actor="test")
+    assert night["statements_sent"] == 1 and night["amount_due"] == "52.50"
+    sid = _manifest(tmp_path / "n")[0]["statement_id"]
+    apply_payment_event(engine, _event("evt_n", "payment_intent.succeeded", 5250, sid))
+    create_plan(engine, account_number="A0000042", amount=D("10.00"), installments=2, day=5, start=RUN, actor="t")
+    again = patient_night(engine, run_date=RUN + dt.timedelta(days=31), out=tmp_path / "n2", actor="test")
+    assert again["patient_payments_online"] == {"events": 1, "posted": 1, "amount": "52.50"}
+    assert again["payment_plans"] == {"active": 0, "delinquent": 0, "completed": 1}
+    assert again["statements_sent"] == 0 and again["patient_refunds"] == {"due": 0, "issued": 0,
+                                                                          "amount_due": "0.00"}
