@@ -1,4 +1,4 @@
-"""``claimflow demo``: two nights of the real pipeline on embedded defaults.
+"""``claimflow demo``: three nights of the real pipeline on embedded defaults.
 
 Everything lives under ``--workdir`` (default ``./claimflow-demo``), which is wiped and rebuilt:
 
@@ -12,13 +12,20 @@ every folder in it are 0700, the database and every other file 0600.
 
 Night 1 seeds a practice and runs ``claims_submission`` (837s → sandbox; acknowledgments come back at
 once). Night 2 the sandbox pays (835s), ``clearinghouse_inbox`` collects and loads everything, a sample
-patient-payment file is imported, and ``nightly_reconciliation`` posts and reconciles. The DAGs run with
+patient-payment file is imported, and ``nightly_reconciliation`` posts, creates the secondary/tertiary
+claims that are due, reconciles and builds the work list. Before night 3 the billing office works its queues
+the way a person would with the CLI (``claimflow claim resubmit / correct / void``): rejected claims are
+resubmitted, a few denied claims are corrected, a couple of paid claims are voided. Night 3 sends all of it
+(with the secondary claims), the sandbox answers (acknowledgments, then reversals, replacement payments and
+coordination-of-benefits payments), and the night is collected and reconciled. The DAGs run with
 ``dag.test()`` in a child process each, so their logs land in ``logs/`` and this process shows progress.
 
 The last line printed is one JSON object (a contract for scripts): claims_submitted, accepted, rejected,
 paid, denied, total_charge, total_paid, patient_responsibility, patient_payments, patient_balance_total,
-balance_exceptions, report.
+balance_exceptions, report, secondary_claims_submitted, secondary_paid, corrected_claims_submitted,
+voided_claims, worklist_open, worklist_closed.
 """
+
 
 from __future__ import annotations
 
@@ -36,6 +43,10 @@ from pathlib import Path
 from typing import Any
 
 PARTNER = "sandbox"
+#: How many claims the demo's billing office works before night 3 (deterministic: lowest claim numbers).
+CORRECTIONS = 5
+VOIDS = 2
+RESUBMITS = 5
 
 
 class DemoFailed(Exception):
@@ -232,7 +243,70 @@ def _summary(engine: Any, recon: dict[str, Any], report: str) -> dict[str, Any]:
         "patient_balance_total": recon["patient_balance_total"],
         "balance_exceptions": int(recon["balance_exceptions"]),
         "report": report,
+        **_follow_up_summary(engine),
     }
+
+
+def _follow_up_summary(engine: Any) -> dict[str, int]:
+    """Night 3's keys: claims billed to a later payer, replacement and void claims sent, the work list."""
+    from sqlalchemy import distinct, func, select
+
+    from claimflow.db import models as m
+
+    later_payer = m.Claim.responsibility.in_(("S", "T"))
+    with engine.connect() as conn:
+        secondary_submitted = conn.execute(
+            select(func.count(distinct(m.Submission.claim_id))).join(m.Claim, m.Claim.id == m.Submission.claim_id)
+            .where(later_payer)).scalar_one()
+        secondary_paid = conn.execute(select(func.count()).select_from(m.Claim).where(
+            later_payer, m.Claim.status.in_([m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID]))).scalar_one()
+        by_frequency = dict(conn.execute(
+            select(m.Submission.frequency, func.count(distinct(m.Submission.claim_id)))
+            .where(m.Submission.frequency.in_(("7", "8"))).group_by(m.Submission.frequency)).all())
+        items = dict(conn.execute(
+            select(m.WorkItem.status, func.count()).group_by(m.WorkItem.status)).all())
+    closed = int(items.pop(m.WorkItemStatus.CLOSED, 0))
+    return {
+        "secondary_claims_submitted": int(secondary_submitted),
+        "secondary_paid": int(secondary_paid),
+        "corrected_claims_submitted": int(by_frequency.get("7", 0)),
+        "voided_claims": int(by_frequency.get("8", 0)),
+        "worklist_open": sum(int(n) for n in items.values()),
+        "worklist_closed": closed,
+    }
+
+
+def _work_the_queues(engine: Any, today: dt.date, progress: Callable[[str], None]) -> dict[str, int]:
+    """What a billing office does between night 2 and night 3, through the same functions the
+    ``claimflow claim …`` commands call: resubmit rejected claims, correct denied ones, void paid ones.
+    A claim the function refuses (e.g. nothing the payer can identify yet) is skipped, as a person would."""
+    from sqlalchemy import select
+
+    from claimflow.corrections import CorrectionError, correct_claim, resubmit_claim, void_claim
+    from claimflow.db import models as m
+
+    def pick(status: str, limit: int) -> list[str]:
+        with engine.connect() as conn:
+            return list(conn.execute(
+                select(m.Claim.claim_number).where(m.Claim.status == status, m.Claim.responsibility == "P")
+                .order_by(m.Claim.claim_number).limit(limit * 3)).scalars())
+
+    done = {"resubmitted": 0, "corrected": 0, "voided": 0}
+    plan = [("resubmitted", resubmit_claim, m.ClaimStatus.REJECTED, RESUBMITS),
+            ("corrected", correct_claim, m.ClaimStatus.DENIED, CORRECTIONS),
+            ("voided", void_claim, m.ClaimStatus.PAID, VOIDS)]
+    for key, action, status, limit in plan:
+        for claim_number in pick(status, limit):
+            if done[key] >= limit:
+                break
+            try:
+                action(engine, claim_number, actor="demo:billing-office", today=today)
+            except CorrectionError:
+                continue
+            done[key] += 1
+    progress(f"night 3: the billing office resubmitted {done['resubmitted']} rejected claims, corrected "
+             f"{done['corrected']} denied claims and voided {done['voided']} paid claims")
+    return done
 
 
 def run_two_nights(
@@ -246,8 +320,9 @@ def run_two_nights(
     progress: Callable[[str], None],
     after_seed: Callable[[Any], None] | None = None,
 ) -> dict[str, Any]:
-    """Seed, then night 1 (submit) and night 2 (collect, import patient payments, reconcile) with the real
-    DAGs. Returns the summary dict. Used by the demo (SQLite + sandbox) and by the integration test
+    """Seed, then night 1 (submit), night 2 (collect, import patient payments, post, bill secondary payers,
+    reconcile) and night 3 (corrections, voids, resubmissions and secondary claims out and back) with the
+    real DAGs. Returns the summary dict. Used by the demo (SQLite + sandbox) and by the integration test
     (PostgreSQL + OpenSSH sshd)."""
     from claimflow.at_rest import private_umask
 
@@ -280,8 +355,9 @@ def _run_two_nights(
 
     reset_settings_cache()
     prepare_data_dirs()  # data/ and its outbox, inbox, archive, quarantine, reports: 0700
-    night1 = dt.date.today() - dt.timedelta(days=1)
+    night1 = dt.date.today() - dt.timedelta(days=2)
     night2 = night1 + dt.timedelta(days=1)
+    night3 = night2 + dt.timedelta(days=1)
     from claimflow.db.migrate import upgrade
     from claimflow.db.session import get_engine
     from claimflow.seed import seed_practice
@@ -315,13 +391,21 @@ def _run_two_nights(
         imported = import_payments_csv(engine, payments_file, actor="demo:payments-import")
         progress(f"night 2: imported {imported.get('imported')} patient payments (${imported.get('amount')})")
         _dag("nightly_reconciliation", night2, env, workdir, progress, 2)
+
+        _work_the_queues(engine, night3, progress)
+        _dag("claims_submission", night3, env, workdir, progress, 3)
+        clearinghouse.acknowledge()
+        released = clearinghouse.payment_run(night3)
+        progress(f"night 3: the payers answered replacements, voids and secondary claims ({released} 835 files)")
+        _dag("clearinghouse_inbox", night3, env, workdir, progress, 3)
+        _dag("nightly_reconciliation", night3, env, workdir, progress, 3)
     finally:
         clearinghouse.close()
 
     from adjudication.reconcile import reconcile
 
-    recon = reconcile(engine, night2)  # the snapshot the DAG wrote: recomputing it changes nothing
-    report = str(workdir / "data" / "reports" / f"run-{night2.isoformat()}.html")
+    recon = reconcile(engine, night3)  # the snapshot the DAG wrote: recomputing it changes nothing
+    report = str(workdir / "data" / "reports" / f"run-{night3.isoformat()}.html")
     return _summary(engine, recon, report)
 
 
@@ -344,7 +428,7 @@ def run_demo(*, workdir: Path, patients: int, claims: int, seed: int, quiet: boo
 
 def _print_summary(s: dict[str, Any], workdir: Path) -> None:
     print()
-    print("claimflow demo — two nights against the sandbox clearinghouse")
+    print("claimflow demo — three nights against the sandbox clearinghouse")
     print(f"  claims submitted        {s['claims_submitted']:>10}")
     print(f"  accepted (277CA)        {s['accepted']:>10}")
     print(f"  rejected                {s['rejected']:>10}")
@@ -356,5 +440,8 @@ def _print_summary(s: dict[str, Any], workdir: Path) -> None:
     print(f"  patient payments        {'$' + format(Decimal(s['patient_payments']), ',.2f'):>14}")
     print(f"  patient balances        {'$' + format(Decimal(s['patient_balance_total']), ',.2f'):>14}")
     print(f"  balance exceptions      {s['balance_exceptions']:>10}")
+    print(f"  secondary claims sent   {s['secondary_claims_submitted']:>10}   paid {s['secondary_paid']}")
+    print(f"  corrected / voided      {s['corrected_claims_submitted']:>10} / {s['voided_claims']}")
+    print(f"  work items open/closed  {s['worklist_open']:>10} / {s['worklist_closed']}")
     print(f"  run report              {s['report']}")
     print(f"  everything else         {workdir}")

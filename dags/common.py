@@ -135,6 +135,7 @@ STEP_WORDS = {
     "load_file": "read and store a clearinghouse file",
     "apply_acknowledgments": "apply 999/277CA acknowledgments to claims",
     "post_remittances": "post 835 payments to claims",
+    "issue_follow_up_claims": "create the secondary and tertiary claims due",
     "reconcile_balances": "reconcile patient balances",
     "balance_proof": "prove every remittance, claim and ledger entry balances",
     "data_quality": "data-quality checks",

@@ -35,14 +35,18 @@ whole DAG or any single task leaves every table unchanged.
    truncation; lines by REF*6R), reversals paired with their originals, PLB linked; the double-entry ledger
    gets each payment, adjustment and patient-responsibility transfer exactly once (database constraints).
    Payments that match no claim wait in `unmatched_payments`.
-3. **reconcile_balances** — claim and patient balances, aging (0–30 … 120+) and KPIs as of the run date.
-4. **balance_proof** — remittance, claim, line and ledger-level proofs into `balance_exceptions`.
-5. **data_quality** — fails the run when an exception is unexplained (the report says which).
-6. **build_worklist** — every open problem becomes one work item (scrub holds, rejections, denials,
+3. **issue_follow_up_claims** — the secondary and tertiary claims now due (the primary paid and left patient
+   responsibility, and the patient has another active coverage; Medicare crossovers are not billed again) are
+   created for the next `claims_submission`, which also sends the replacement and void claims the billing office
+   queued (`claimflow claim correct / void / resubmit`); voids the payer answered are settled.
+4. **reconcile_balances** — claim and patient balances, aging (0–30 … 120+) and KPIs as of the run date.
+5. **balance_proof** — remittance, claim, line and ledger-level proofs into `balance_exceptions`.
+6. **data_quality** — fails the run when an exception is unexplained (the report says which).
+7. **build_worklist** — every open problem becomes one work item (scrub holds, rejections, denials,
    underpayments, claims without a 277CA or 835, secondary due, credit balances), updated on later nights and
    closed when resolved; the log says e.g. "312 open work items: 52 denials ($15,327.00), …". Runs even when
    data quality failed: the billing office works its queues regardless (`claimflow worklist`).
-7. **run_report** — an HTML report: counts, dollars, aging, top denial reasons, exceptions.
+8. **run_report** — an HTML report: counts, dollars, aging, top denial reasons, exceptions.
 
 A deadline alert fires if the run has not finished within the configured hours of its logical date.
 """
@@ -69,6 +73,12 @@ def nightly_reconciliation() -> None:
     @task
     def post_remittances(run_date: str | None = None) -> dict:
         from claimflow.pipeline import post_remittances as run
+
+        return run(run_date)
+
+    @task
+    def issue_follow_up_claims(run_date: str | None = None) -> dict:
+        from claimflow.pipeline import issue_follow_up_claims as run
 
         return run(run_date)
 
@@ -105,12 +115,13 @@ def nightly_reconciliation() -> None:
     run_date = "{{ ds }}"
     acks = apply_acknowledgments()
     posted = post_remittances(run_date)
+    follow_up = issue_follow_up_claims(run_date)
     balances = reconcile_balances(run_date)
     proof = balance_proof(run_date)
     quality = data_quality(run_date)
     worklist = build_worklist(run_date)
     report = run_report(run_date)
-    acks >> posted >> balances >> proof >> quality >> worklist >> report
+    acks >> posted >> follow_up >> balances >> proof >> quality >> worklist >> report
 
 
 nightly_reconciliation_dag = nightly_reconciliation()
