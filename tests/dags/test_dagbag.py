@@ -19,9 +19,22 @@ def dagbag(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
     home = tmp_path_factory.mktemp("airflow_home")
     os.environ.setdefault("AIRFLOW_HOME", str(home))
     os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+    # The DAGs as deployed: the demo and dag.test() runs export CLAIMFLOW_NIGHTLY_DEADLINE_HOURS=0 (Airflow
+    # 3.3's dag.test cannot finish a run with a deadline alert); a shell or process that still has it would
+    # otherwise load a nightly DAG without its deadline and fail the deadline test for the wrong reason.
+    saved = os.environ.pop("CLAIMFLOW_NIGHTLY_DEADLINE_HOURS", None)
+    import importlib
+
+    import dags.common
+
+    importlib.reload(dags.common)  # DEADLINE_HOURS is read at import
     from airflow.dag_processing.dagbag import DagBag
 
-    return DagBag(dag_folder=str(DAGS))
+    try:
+        return DagBag(dag_folder=str(DAGS))
+    finally:
+        if saved is not None:
+            os.environ["CLAIMFLOW_NIGHTLY_DEADLINE_HOURS"] = saved
 
 
 def test_no_import_errors(dagbag) -> None:  # type: ignore[no-untyped-def]
