@@ -110,6 +110,17 @@ def _item(engine: Engine, queue: str = "credit_balances") -> int:
         return int(conn.execute(select(m.WorkItem.id).where(m.WorkItem.queue == queue)).scalar_one())
 
 
+def _submit(driver: Any, button_id: str) -> None:
+    """Click a form's button and wait until the next page has replaced this one (no reading the old DOM)."""
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    button = driver.find_element("id", button_id)
+    button.click()
+    WebDriverWait(driver, 15).until(ec.staleness_of(button))
+    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+
 def _scheme(driver: Any, scheme: str) -> None:
     driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
                            {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
@@ -166,28 +177,31 @@ def test_work_item_assigned_noted_and_closed_through_the_ui(site: dict[str, Any]
     item = _item(engine, "denials")
     browser.set_window_size(1280, 1000)
     browser.get(site["base"] + "/work")
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    Select(browser.find_element("id", "f-queue")).select_by_value("denials")  # auto-submits (console.js)
-    deadline = time.monotonic() + 5
-    while "queue=denials" not in browser.current_url and time.monotonic() < deadline:
-        time.sleep(0.05)
+    queue = browser.find_element("id", "f-queue")
+    Select(queue).select_by_value("denials")  # auto-submits (console.js)
+    WebDriverWait(browser, 15).until(ec.staleness_of(queue))
+    assert "queue=denials" in browser.current_url
     links = browser.find_elements("css selector", "table.list tbody th a")
     assert [a.text for a in links] == [f"#{item}"]
-    links[0].click()
+    first = links[0]
+    first.click()
+    WebDriverWait(browser, 15).until(ec.staleness_of(first))
 
     to = browser.find_element("id", "a-to")
     assert to.get_attribute("value") == USER
     to.clear()
     to.send_keys("ana")
-    browser.find_element("id", "do-assign").click()
+    _submit(browser, "do-assign")
     assert browser.find_element("id", "item-assignee").text == "ana"
     assert browser.find_element("id", "item-status").text == "in progress"
     browser.find_element("id", "n-text").send_keys("payer wants the records")
-    browser.find_element("id", "do-note").click()
+    _submit(browser, "do-note")
     assert "payer wants the records" in browser.find_element("css selector", "pre.notes").text
     browser.find_element("id", "c-why").send_keys("appeal won")
-    browser.find_element("id", "do-close").click()
+    _submit(browser, "do-close")
     assert browser.find_element("id", "item-status").text == "closed"
     assert browser.find_elements("id", "do-close") == []
     history = browser.find_element("id", "events").text
