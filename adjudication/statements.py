@@ -608,7 +608,10 @@ def apply_payment_event(engine: Engine, event: dict[str, Any], *, actor: str = "
         currency = str(obj.get("currency", "usd")).lower()
         statement_id = (obj.get("metadata") or {}).get("statement_id")
         object_id = str(obj.get("payment_intent") or obj.get("id") or "")
-    except (KeyError, TypeError, AttributeError):
+        created = event.get("created")
+        received_on = (dt.datetime.fromtimestamp(created, dt.UTC).date() if isinstance(created, int)
+                       and not isinstance(created, bool) and created > 0 else dt.datetime.now(dt.UTC).date())
+    except (KeyError, TypeError, AttributeError, ValueError, OverflowError, OSError):
         raise WebhookEventError("event lacks id, type or an integer data.object.amount") from None
     if len(event_id) > 255 or not event_id:
         raise WebhookEventError("event id is empty or too long")
@@ -639,8 +642,7 @@ def apply_payment_event(engine: Engine, event: dict[str, Any], *, actor: str = "
             pins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(m.PatientPayment)
             pp_id = conn.execute(pins.values(
                 external_id=(object_id or event_id)[:80], patient_id=pid, amount=amount,
-                received_on=dt.datetime.fromtimestamp(int(event.get("created") or 0) or dt.datetime.now(dt.UTC)
-                                                      .timestamp(), dt.UTC).date(),
+                received_on=received_on,
                 method="online").on_conflict_do_nothing(index_elements=["external_id"])
                 .returning(m.PatientPayment.id)).scalar()
             if pp_id is None:
@@ -650,7 +652,7 @@ def apply_payment_event(engine: Engine, event: dict[str, Any], *, actor: str = "
             conn.execute(update(m.PaymentEvent).where(m.PaymentEvent.id == row_id)
                          .values(patient_payment_id=pp_id, outcome=outcome))
         elif outcome == "refunded" and pid is not None and amount > 0:
-            day = dt.date.today()
+            day = received_on
             key = f"orf:{row_id}"
             L.write_entries(conn, [
                 L.Entry(key, ONLINE_REFUND, L.AR_PATIENT, amount, day, patient_id=pid),

@@ -120,7 +120,7 @@ def cmd_dispute(args: argparse.Namespace) -> int:
     return 0
 
 
-def _payments_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction | None:  # type: ignore[type-arg]
+def _payments_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParsersAction | None:
     """The subcommands of the existing ``payments`` command (cli.py owns it); None if it is absent."""
     parser = sub.choices.get("payments")
     if parser is None:
@@ -131,7 +131,7 @@ def _payments_subparsers(sub: argparse._SubParsersAction) -> argparse._SubParser
     return None
 
 
-def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_subcommands(sub: argparse._SubParsersAction) -> None:
     from claimflow.cli import _add_format
 
     s = sub.add_parser("statements", help="patient statements and dunning")
