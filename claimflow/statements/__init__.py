@@ -274,6 +274,8 @@ def render_pdf(s: StatementData, brand: Brand, descriptions: dict[str, str]) -> 
         txt(x, 11, brand.name, 13, "B", primary)
         for i, line in enumerate([*brand.address, f"{brand.phone}  {brand.hours}".strip()]):
             txt(x, 17 + i * 4, line, 8.5)
+        if pdf.page > 1:
+            txt(140, 11, f"Statement {s.statement_id}, page {pdf.page}", 8.5)
 
     pdf.add_page()
     page_header()
@@ -313,7 +315,7 @@ def render_pdf(s: StatementData, brand: Brand, descriptions: dict[str, str]) -> 
         return yy + 7
 
     y = table_head(y)
-    limit = stub_top - 42
+    limit = stub_top - (49 if s.plan else 42)  # the plan line sits above the summary
     for v in s.visits:
         reasons = [r[0].upper() + r[1:] for r in v.reasons]
         need = 5 + 3.8 * len(reasons)
