@@ -24,6 +24,9 @@ Accounts (the sign is the normal balance)::
 txn_key scheme (ids are database ids of the source rows)::
 
     chg:<claim_id>                     charge at submission     ar_payer +charge   / revenue −charge
+                                       (primary claims only)
+    cob:<claim_id>                     secondary/tertiary claim ar_payer +X (this claim, next payer)
+                                       submitted                / ar_patient −X (the claim it follows)
     pay:<claim_payment_id>             payer payment (CLP04)    cash +paid          / ar_payer −paid
     co:<claim_payment_id>              Σ CO adjustments         contractual +       / ar_payer −
     oa:<claim_payment_id>              Σ OA/PI/CR/other         adjustments +       / ar_payer −
@@ -39,6 +42,18 @@ txn_key scheme (ids are database ids of the source rows)::
     pcr:<claim_id>:<n>                 credit applied           patient_credit +x   / ar_patient −x
     rfd:<patient_id>:<date>            credit → refund due      patient_credit +x   / refunds_due −x
     wo:<claim_id>:<side>:<date>        write-off                write_off +x        / ar_payer|ar_patient −x
+
+Coordination of benefits (secondary/tertiary claims, ``claims.primary_claim_id`` set, responsibility S/T):
+an encounter's revenue is booked **once**, by the primary claim's ``chg:``. A secondary claim bills the
+next payer for the patient share the earlier payer left; it books no revenue. When it is first submitted,
+``cob:<claim_id>`` moves X = the patient responsibility the claim it follows left (Σ ar_patient of that
+claim's ``pr:`` and reversal rows; the primary for S, the S claim for T) from that claim's ar_patient to
+this claim's ar_payer (the secondary payer now owes it). The secondary 835 then posts ``pay:``/``co:``/
+``oa:``/``pr:`` against this claim as usual, except CAS with CARC 23 (prior payer's adjudication, the
+OA-23 = charge − X a secondary payer reports): that amount was never in this claim's ar_payer, so it is
+not posted (:data:`PRIOR_PAYER_CAS_SQL`). Whatever the secondary leaves as PR comes back to ar_patient on
+the secondary claim; a tertiary claim takes it over with its own ``cob:``. Per encounter:
+Σ revenue = primary charge; Σ ar_payer + Σ ar_patient over its claims = what is still owed.
 
 CAS adjustments are posted per claim payment and group (``co:``/``oa:``/``pr:``) rather than per CAS
 triplet: the same information at a third of the rows (the triplets stay in ``adjustments``), and the
@@ -96,6 +111,33 @@ REFUND_DUE = "refund_due"
 CREDIT_SWEEP = "credit_sweep"
 CREDIT_APPLIED = "credit_applied"
 WRITE_OFF_TYPE = "write_off"
+COB_TRANSFER = "cob_transfer"
+
+#: CAS on a secondary/tertiary claim's 835 that only restates what an earlier payer settled (CARC 23, "the
+#: impact of prior payer(s) adjudication including payments and/or adjustments"): never posted to the
+#: ledger (the earlier claim's rows already did), never counted in claim_balances. ``{a}`` = adjustments,
+#: ``{c}`` = claims.
+PRIOR_PAYER_CAS_SQL = "({c}.responsibility IN ('S', 'T') AND {a}.reason_code = '23')"
+
+
+def _least(x: str, y: str) -> str:
+    return f"(CASE WHEN ({x}) < ({y}) THEN ({x}) ELSE ({y}) END)"
+
+
+def _pos(x: str) -> str:
+    return f"(CASE WHEN ({x}) > 0 THEN ({x}) ELSE 0 END)"
+
+
+def cob_adjusted_sql(co: str, oa: str, co23: str, oa23: str, prior: str) -> tuple[str, str]:
+    """The CO and OA totals of one 835 claim payment as posted (SQL expressions), given its CO/OA totals,
+    the CARC 23 part of each and ``prior`` = CLP03 − what ``cob:`` moved to the claim (0 for a primary
+    claim): the amount earlier payers settled. It is dropped from the CAS — CARC 23 first, then the rest
+    from CO, then OA (a payer that denies a secondary claim CO-29 for the whole CLP03 reports the prior
+    payer's part as CO) — so only the part of the CAS that concerns this claim's ar_payer is posted."""
+    rem = _pos(f"{prior} - {co23} - {oa23}")
+    dco = _least(_pos(f"{co} - {co23}"), rem)
+    doa = _least(_pos(f"{oa} - {oa23}"), f"{rem} - {dco}")
+    return f"({co} - {co23} - {dco})", f"({oa} - {oa23} - {doa})"
 
 #: Entry types of a claim payment that a reversal negates.
 REVERSIBLE = (PAYER_PAYMENT, CONTRACTUAL_ADJ, OTHER_ADJ, PR_TRANSFER)

@@ -194,11 +194,23 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
                    SUM(CASE WHEN a.group_code = 'PR' THEN a.amount ELSE 0 END) AS pr,
                    SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') THEN a.amount ELSE 0 END) AS oa,
                    MAX(CASE WHEN a.group_code <> 'PR' AND a.amount <> 0
-                             AND a.reason_code NOT IN {non_denial_codes_sql()} THEN 1 ELSE 0 END) AS denial
+                             AND a.reason_code NOT IN {non_denial_codes_sql()} THEN 1 ELSE 0 END) AS denial,
+                   SUM(CASE WHEN a.group_code = 'CO' AND {L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c")}
+                            THEN a.amount ELSE 0 END) AS co23,
+                   SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') AND {L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c")}
+                            THEN a.amount ELSE 0 END) AS oa23,
+                   MAX(CASE WHEN c.primary_claim_id IS NULL THEN 0
+                            ELSE cp.charge - (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e
+                                              WHERE e.claim_id = c.id AND e.entry_type = '{L.COB_TRANSFER}'
+                                                AND e.account = '{L.AR_PAYER}') END) AS prior
             FROM cf_cp cp JOIN adjustments a ON a.claim_payment_id = cp.id
+            JOIN claims c ON c.id = cp.claim_id
             WHERE cp.claim_id IS NOT NULL AND cp.status_code IN {postable} AND cp.dup_of IS NULL
             GROUP BY a.claim_payment_id""",
     )
+    # Secondary/tertiary claims: what earlier payers settled is not this claim's (adjudication.ledger).
+    co_post, oa_post = L.cob_adjusted_sql("co", "oa", "co23", "oa23", "prior")
+    q.run(f"UPDATE cf_post_adj SET co = {co_post}, oa = {oa_post} WHERE prior <> 0 OR co23 <> 0 OR oa23 <> 0")
     batch = q.temp_table(
         "cf_post_batch",
         f"""SELECT cp.id AS cp_id, cp.claim_id AS claim_id, c.patient_id AS patient_id,
@@ -353,7 +365,7 @@ def _post_charges(q: Sql, now: dt.datetime) -> int:
     sel = f"""SELECT {q.key("chg:", "c.id")}, '{L.CHARGE}', '{{acct}}', {{sign}}c.total_charge, c.id,
                      c.patient_id, c.payer_id, {q.date_of("f.first_at")}, :now
               FROM claims c JOIN {first} f ON f.claim_id = c.id
-              WHERE c.total_charge <> 0 AND {q.not_posted("chg:", "c.id")}"""
+              WHERE c.total_charge <> 0 AND c.primary_claim_id IS NULL AND {q.not_posted("chg:", "c.id")}"""
     n = q.run(
         f"INSERT INTO ledger_entries ({cols}) "
         + sel.format(acct=L.AR_PAYER, sign="")
@@ -361,6 +373,40 @@ def _post_charges(q: Sql, now: dt.datetime) -> int:
         + sel.format(acct=L.REVENUE, sign="-"),
         {"now": now},
     ).rowcount
+    return n // 2 + _post_cob(q, now)
+
+
+def _post_cob(q: Sql, now: dt.datetime) -> int:
+    """``cob:<claim_id>`` for every submitted secondary/tertiary claim: no revenue; the patient share the
+    claim it follows left (Σ ar_patient of its ``pr:``/``rev:`` rows) moves to this claim's ar_payer."""
+    first = "(SELECT claim_id, MIN(created_at) AS first_at FROM submissions GROUP BY claim_id)"
+    prior = """(SELECT s.id AS claim_id, MAX(p.id) AS prior_id FROM claims s
+                 JOIN claims p ON (p.id = s.primary_claim_id AND s.responsibility = 'S')
+                   OR (p.primary_claim_id = s.primary_claim_id AND p.responsibility = 'S'
+                       AND s.responsibility = 'T')
+                 WHERE s.primary_claim_id IS NOT NULL GROUP BY s.id)"""
+    q.temp_table(
+        "cf_cob",
+        f"""SELECT c.id AS claim_id, c.patient_id AS patient_id, c.payer_id AS payer_id, pr.prior_id AS prior_id,
+                   p.payer_id AS prior_payer_id, {q.date_of("f.first_at")} AS eff,
+                   (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e
+                    WHERE e.claim_id = pr.prior_id AND e.account = '{L.AR_PATIENT}'
+                      AND e.entry_type IN ('{L.PR_TRANSFER}', '{L.REVERSAL}')) AS amount
+            FROM claims c JOIN {first} f ON f.claim_id = c.id
+            JOIN {prior} pr ON pr.claim_id = c.id JOIN claims p ON p.id = pr.prior_id
+            WHERE {q.not_posted("cob:", "c.id")}""",
+    )
+    cols = "txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, effective_date, created_at"
+    n = q.run(
+        f"""INSERT INTO ledger_entries ({cols})
+            SELECT {q.key("cob:", "b.claim_id")}, '{L.COB_TRANSFER}', '{L.AR_PAYER}', b.amount, b.claim_id,
+                   b.patient_id, b.payer_id, b.eff, :now FROM cf_cob b WHERE b.amount <> 0
+            UNION ALL
+            SELECT {q.key("cob:", "b.claim_id")}, '{L.COB_TRANSFER}', '{L.AR_PATIENT}', -b.amount, b.prior_id,
+                   b.patient_id, b.prior_payer_id, b.eff, :now FROM cf_cob b WHERE b.amount <> 0""",
+        {"now": now},
+    ).rowcount
+    q.drop("cf_cob")
     return n // 2
 
 
@@ -675,7 +721,7 @@ def _count_secondary_due(q: Sql) -> int:
         """SELECT COUNT(DISTINCT b.claim_id) FROM cf_post_batch b
            JOIN cf_post_adj a ON a.cp_id = b.cp_id
            JOIN claims c ON c.id = b.claim_id
-           WHERE b.status_code IN ('1', '19') AND a.pr > 0 AND c.responsibility = 'P'
+           WHERE b.status_code = '1' AND a.pr > 0 AND c.responsibility = 'P'
              AND EXISTS (SELECT 1 FROM coverages v WHERE v.patient_id = c.patient_id AND v.priority = 2
                          AND (v.effective_to IS NULL OR v.effective_to >= c.service_date_from))
              AND NOT EXISTS (SELECT 1 FROM claims s WHERE s.primary_claim_id = c.id)"""

@@ -69,6 +69,9 @@ from .denials import DenialCount, denials
 from .lifecycle import sql_in
 from .posting import POSTABLE, outcome_sql
 
+#: CLP02 processed and forwarded to the next payer (crossover, NM1*TT): never "secondary due".
+CROSSOVER = ("19", "20")
+
 WINDOW_DAYS = 90
 BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")
 SNAPSHOT_TABLES = (m.ClaimBalance, m.PatientBalance, m.AgingBucket, m.Kpi)
@@ -270,22 +273,38 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
     paid, co, oa, pr = z.format("pay.paid"), z.format("adj.co"), z.format("adj.oa"), z.format("adj.pr")
     plb, ppaid = z.format("plb.amount"), z.format("led.patient_paid")
     ins_wo, pat_wo = z.format("led.ins_wo"), z.format("led.pat_wo")
+    # Coordination of benefits (adjudication.ledger): a secondary/tertiary claim's charge is what was
+    # moved to it by cob: (its own CLM02 repeats the primary's), and the patient responsibility of the
+    # claim it follows is what is left after that transfer.
+    charge = f"CASE WHEN c.primary_claim_id IS NULL THEN c.total_charge ELSE {z.format('led.cob_in')} END"
+    cob_out = z.format("led.cob_out")
+    prior23 = L.PRIOR_PAYER_CAS_SQL.format(a="a", c="ac")
+    co_post, oa_post = L.cob_adjusted_sql("co", "oa", "co23", "oa23", "prior")
     q.run(
         f"""INSERT INTO claim_balances ({cols})
         WITH charged AS (
             SELECT claim_id, MIN(created_at) AS first_at FROM submissions GROUP BY claim_id
         ), cpe AS (
-            SELECT cp.id AS id, cp.claim_id AS claim_id, cp.paid AS paid
+            SELECT cp.id AS id, cp.claim_id AS claim_id, cp.paid AS paid, cp.charge AS charge
             FROM claim_payments cp JOIN remittances r ON r.id = cp.remittance_id
             WHERE cp.claim_id IS NOT NULL AND cp.posted_at IS NOT NULL AND {_cp_effective(q)} <= :d
         ), pay AS (
             SELECT claim_id, SUM(paid) AS paid FROM cpe GROUP BY claim_id
-        ), adj AS (
+        ), adjcp AS (
             SELECT cpe.claim_id AS claim_id,
                    SUM(CASE WHEN a.group_code = 'CO' THEN a.amount ELSE 0 END) AS co,
                    SUM(CASE WHEN a.group_code = 'PR' THEN a.amount ELSE 0 END) AS pr,
-                   SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') THEN a.amount ELSE 0 END) AS oa
-            FROM cpe JOIN adjustments a ON a.claim_payment_id = cpe.id GROUP BY cpe.claim_id
+                   SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') THEN a.amount ELSE 0 END) AS oa,
+                   SUM(CASE WHEN a.group_code = 'CO' AND {prior23} THEN a.amount ELSE 0 END) AS co23,
+                   SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') AND {prior23} THEN a.amount ELSE 0 END) AS oa23,
+                   MAX(CASE WHEN ac.primary_claim_id IS NULL THEN 0 ELSE cpe.charge - COALESCE(
+                       (SELECT SUM(e.amount) FROM ledger_entries e WHERE e.claim_id = ac.id
+                          AND e.entry_type = '{L.COB_TRANSFER}' AND e.account = '{L.AR_PAYER}'), 0) END) AS prior
+            FROM cpe JOIN adjustments a ON a.claim_payment_id = cpe.id JOIN claims ac ON ac.id = cpe.claim_id
+            GROUP BY cpe.id, cpe.claim_id
+        ), adj AS (
+            SELECT claim_id, SUM({co_post}) AS co, SUM(pr) AS pr, SUM({oa_post}) AS oa
+            FROM adjcp GROUP BY claim_id
         ), plb AS (
             SELECT pa.claim_id AS claim_id, SUM(pa.amount) AS amount
             FROM provider_adjustments pa JOIN remittances r ON r.id = pa.remittance_id
@@ -300,24 +319,33 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
             WHERE priority = 2 GROUP BY patient_id
         ), sec AS (
             SELECT DISTINCT primary_claim_id FROM claims WHERE primary_claim_id IS NOT NULL
+            UNION
+            SELECT x.claim_id FROM claim_payments x
+            WHERE x.claim_id IS NOT NULL AND x.posted_at IS NOT NULL AND x.status_code IN {sql_in(CROSSOVER)}
+              AND NOT EXISTS (SELECT 1 FROM claim_payments r
+                              WHERE r.reversal_of_id = x.id AND r.posted_at IS NOT NULL)
         ), led AS (
             SELECT claim_id,
-                   SUM(CASE WHEN entry_type <> '{L.WRITE_OFF_TYPE}' AND account = '{L.AR_PATIENT}'
-                            THEN -amount ELSE 0 END) AS patient_paid,
+                   SUM(CASE WHEN entry_type NOT IN ('{L.WRITE_OFF_TYPE}', '{L.COB_TRANSFER}')
+                             AND account = '{L.AR_PATIENT}' THEN -amount ELSE 0 END) AS patient_paid,
                    SUM(CASE WHEN entry_type = '{L.WRITE_OFF_TYPE}' AND account = '{L.AR_PAYER}'
                             THEN -amount ELSE 0 END) AS ins_wo,
                    SUM(CASE WHEN entry_type = '{L.WRITE_OFF_TYPE}' AND account = '{L.AR_PATIENT}'
-                            THEN -amount ELSE 0 END) AS pat_wo
+                            THEN -amount ELSE 0 END) AS pat_wo,
+                   SUM(CASE WHEN entry_type = '{L.COB_TRANSFER}' AND account = '{L.AR_PAYER}'
+                            THEN amount ELSE 0 END) AS cob_in,
+                   SUM(CASE WHEN entry_type = '{L.COB_TRANSFER}' AND account = '{L.AR_PATIENT}'
+                            THEN -amount ELSE 0 END) AS cob_out
             FROM ledger_entries
             WHERE claim_id IS NOT NULL AND effective_date <= :d
               AND entry_type IN ('{L.PATIENT_PAYMENT}', '{L.CREDIT_APPLIED}', '{L.CREDIT_SWEEP}',
-                                 '{L.WRITE_OFF_TYPE}')
+                                 '{L.WRITE_OFF_TYPE}', '{L.COB_TRANSFER}')
             GROUP BY claim_id
         )
-        SELECT :d, c.id, c.patient_id, c.payer_id, c.status, c.total_charge, {paid}, {co}, {oa}, {pr}, {ppaid},
+        SELECT :d, c.id, c.patient_id, c.payer_id, c.status, {charge}, {paid}, {co}, {oa}, {pr} - {cob_out}, {ppaid},
                {plb}, {ins_wo}, {pat_wo},
-               c.total_charge - {paid} - {co} - {oa} - {pr} + {plb} - {ins_wo},
-               {pr} - {ppaid} - {pat_wo},
+               {charge} - {paid} - {co} - {oa} - {pr} + {plb} - {ins_wo},
+               {pr} - {cob_out} - {ppaid} - {pat_wo},
                c.service_date_from, {q.days_between(":d", "c.service_date_from")},
                CASE WHEN c.responsibility = 'P' AND {pr} > 0 AND cov2.patient_id IS NOT NULL
                      AND cov2.until >= c.service_date_from AND sec.primary_claim_id IS NULL

@@ -308,9 +308,13 @@ def test_secondary_payer_that_denies(office: Office) -> None:
     office.close_night(n4)
     assert office.row(sec_number).status == "denied"
     assert [i.queue for i in office.items(sec_number) if i.status == "open"] == ["denials"]
-    # The patient still owes what the primary left; nothing was billed a third time.
+    # cob: moved what the primary left to the secondary's insurance balance; the secondary's CO-29 (provider
+    # liable) wrote exactly that off, not the whole CLP03; nothing was billed a third time.
     primary = office.payments(number)[0]
-    assert office.balance(number, n4).patient_balance == primary.patient_responsibility
+    assert office.balance(number, n4).patient_balance == 0
+    sec_bal = office.balance(sec_number, n4)
+    assert (sec_bal.charge, sec_bal.contractual) == (primary.patient_responsibility, primary.patient_responsibility)
+    assert (sec_bal.insurance_balance, sec_bal.patient_balance) == (0, 0)
     assert issue_follow_up_claims(n4.isoformat())["tertiary_created"] == 0
 
 
