@@ -65,8 +65,8 @@ def test_nightly_reconciliation_runs_after_the_inbox_and_has_a_deadline(dagbag) 
     assert "inbox-loaded" in str(dag.timetable.asset_condition)
     assert dag.deadline, "a nightly run that has not finished by the deadline must alert"
     order = [t.task_id for t in dag.topological_sort()]
-    assert order == ["apply_acknowledgments", "post_remittances", "reconcile_balances", "balance_proof",
-                     "data_quality", "build_worklist", "run_report"]
+    assert order == ["apply_acknowledgments", "post_remittances", "issue_follow_up_claims", "reconcile_balances",
+                     "balance_proof", "data_quality", "build_worklist", "run_report"]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
