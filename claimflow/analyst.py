@@ -63,7 +63,7 @@ VIEWS: dict[str, str] = {
     "service_lines": """SELECT id, claim_id, line_number, line_control_number, procedure_code, modifiers,
         revenue_code, charge, units, unit_basis, service_date, place_of_service FROM service_lines""",
     "submissions": """SELECT id, claim_id, attempt, patient_control_number, interchange_id, frequency, status,
-        created_at FROM submissions""",
+        created_at, replaces_submission_id FROM submissions""",
     "claim_balances": f"""SELECT b.run_date, b.claim_id, c.claim_number, pk.patient_key, b.payer_id,
         py.payer_id AS payer_code, b.status, b.charge, b.payer_paid, b.contractual, b.other_adjustments,
         b.patient_responsibility, b.patient_paid, b.provider_adjustments, b.insurance_write_off,
@@ -83,8 +83,8 @@ VIEWS: dict[str, str] = {
     "claim_payments": """SELECT id, remittance_id, segment_no, patient_control_number, status_code, charge,
         paid, patient_responsibility, filing_indicator, payer_claim_number, facility_type, frequency,
         deductible, coinsurance, copay, contractual, other_adjustments, statement_from, statement_to,
-        received_date, claim_id, match_method, posted_at, reversal_of_id, correction_of_id
-        FROM claim_payments""",
+        received_date, claim_id, match_method, posted_at, reversal_of_id, correction_of_id,
+        original_reference_number FROM claim_payments""",
     "service_line_payments": """SELECT id, claim_payment_id, segment_no, procedure_qualifier, procedure_code,
         modifiers, revenue_code, charge, paid, units, original_procedure, line_control_number,
         service_date, allowed, service_line_id FROM service_line_payments""",
@@ -256,6 +256,10 @@ LATER_VIEWS: dict[str, str] = {"work_items": "work_items", "work_item_events": "
                                "claim_timeline": "work_item_events", "statements": "statements",
                                "statement_lines": "statement_lines", "payment_plans": "payment_plans",
                                "payment_events": "payment_events", "refunds": "refunds"}
+#: Columns a view shows once a later migration added them (an earlier migration's create_views leaves
+#: them out): view → (table, column).
+LATER_COLUMNS: dict[str, tuple[str, str]] = {"submissions": ("submissions", "replaces_submission_id"),
+                                             "claim_payments": ("claim_payments", "original_reference_number")}
 
 #: Money columns per view (integer cents on SQLite; :func:`read_view` converts them).
 MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -314,8 +318,13 @@ def create_views(conn: Connection) -> None:
         if name in LATER_VIEWS and LATER_VIEWS[name] not in tables:
             continue
         full = view_name(dialect, name)
+        sql = view_sql(dialect, name)
+        if name in LATER_COLUMNS:
+            table, column = LATER_COLUMNS[name]
+            if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+                sql = sql.replace(f", {column}", "").replace(f",\n        {column}", "")
         conn.execute(text(f"DROP VIEW IF EXISTS {full}"))
-        conn.execute(text(f"CREATE VIEW {full} AS {view_sql(dialect, name)}"))
+        conn.execute(text(f"CREATE VIEW {full} AS {sql}"))
 
 
 def drop_views(conn: Connection) -> None:
