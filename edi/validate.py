@@ -316,6 +316,22 @@ def _walk(root: Any) -> tuple[list[ValidationError], int]:
     return out, st_count
 
 
+def _claimflow_map_path(text: str) -> str | None:
+    """The map folder from :mod:`edi.maps` when a GS names a guide claimflow ships a map for
+    (270/271 005010X279A1, 276/277 005010X212); None (pyx12's own folder) otherwise."""
+    from edi.maps import map_path, owns
+
+    sep = text[3:4]
+    term = text[105:106]
+    if not sep or not term:
+        return None
+    for seg in text.split(term):
+        fields = seg.strip().split(sep)
+        if fields[0] == "GS" and len(fields) > 8 and owns(fields[1], fields[8]):
+            return map_path()
+    return None
+
+
 def _run_pyx12(text: str) -> tuple[bool, Any]:
     """x12n_document with the error tree kept (see module docstring)."""
     import pyx12.errh_json
@@ -337,7 +353,12 @@ def _run_pyx12(text: str) -> tuple[bool, Any]:
         pyx12.errh_json.errh_json_visitor = _KeepTree
         try:
             valid = pyx12.x12n_document.x12n_document(
-                pyx12.params.ParamsBase(), io.StringIO(text), None, None, fd_json=io.StringIO()
+                pyx12.params.ParamsBase(),
+                io.StringIO(text),
+                None,
+                None,
+                fd_json=io.StringIO(),
+                map_path=_claimflow_map_path(text),
             )
         finally:
             pyx12.errh_json.errh_json_visitor = original
