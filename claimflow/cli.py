@@ -392,7 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(handler=cmd_report)
 
     s = sub.add_parser("nightly", help="the nightly_reconciliation DAG's steps: acknowledgments, posting, "
-                       "reconciliation, balance proof, data quality, work items, report")
+                       "follow-up claims, reconciliation, balance proof, data quality, work items, report")
     s.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help=run_date_help)
     _add_format(s)
     s.set_defaults(handler=cmd_nightly)

@@ -267,12 +267,13 @@ def build_worklist(run_date: str | None, actor: str = NIGHTLY_ACTOR) -> dict[str
 
 def nightly(run_date: str | None, actor: str = "cli:nightly") -> dict[str, Any]:
     """The nightly_reconciliation DAG's steps in one process, in the DAG's order, calling the same
-    functions: acknowledgments → posting → reconciliation → balance proof → data quality → work items →
-    report. As in the DAG, the work items and the report are built even when data quality failed; the
+    functions: acknowledgments → posting → follow-up (secondary/tertiary) claims → reconciliation → balance
+    proof → data quality → work items → report. As in the DAG, the work items and the report are built even when data quality failed; the
     problems are then in ``data_quality_problems`` (and ``problems``) and the caller decides (the CLI
     exits 1). Returns counts and the report's path only."""
     acks = apply_acknowledgments(actor)
     posted = post_remittances(run_date, actor)
+    issue_follow_up_claims(run_date)
     reconcile_balances(run_date)
     proof = balance_proof(run_date)
     problems: list[str] = []
