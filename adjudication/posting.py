@@ -5,7 +5,8 @@ remark_codes, provider_adjustments). :func:`post_remittances` then does, in one 
 handful of ``INSERT … SELECT`` / ``UPDATE … FROM`` statements (no per-row ORM work; the same SQL runs on
 SQLite and PostgreSQL):
 
-1. **Charges**: every submitted claim without a ``chg:<claim_id>`` transaction gets one.
+1. **Charges**: every submitted primary claim without a ``chg:<claim_id>`` transaction gets one; a
+   submitted secondary/tertiary claim gets ``cob:<claim_id>`` instead (no revenue, see :mod:`adjudication.ledger`).
 2. **Match** each unposted claim payment to our claim: by patient control number (CLP01 =
    submissions.patient_control_number, exact); then, for payers that truncate CLP01, by prefix (CLP01 is
    a prefix of exactly one claim's PCN, at least :data:`MIN_PREFIX` characters); then by payer claim
@@ -54,7 +55,7 @@ Limits: claim payments that belong to a claim we submitted as secondary are post
 a crossover payment from a secondary payer on our *primary* claim's PCN is posted against that claim's
 insurance balance (it shows as a payer credit to be worked), not against the patient's share.
 
-Secondary coverage: when a primary payment (CLP02 1/19) leaves patient responsibility and the patient
+Secondary coverage: when a primary payment (CLP02 1; 19/20 are crossovers the payer forwarded) leaves patient responsibility and the patient
 has a priority-2 coverage but no secondary claim exists, the claim is counted in ``secondary_due``
 here and flagged ``claim_balances.secondary_due`` by the nightly reconciliation; the secondary claim (with
 its loop 2320/2430 data) is created by :func:`claimflow.secondary.issue_secondary_claims` after posting.
