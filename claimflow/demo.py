@@ -23,7 +23,8 @@ coordination-of-benefits payments), and the night is collected and reconciled. T
 The last line printed is one JSON object (a contract for scripts): claims_submitted, accepted, rejected,
 paid, denied, total_charge, total_paid, patient_responsibility, patient_payments, patient_balance_total,
 balance_exceptions, report, secondary_claims_submitted, secondary_paid, corrected_claims_submitted,
-voided_claims, worklist_open, worklist_closed.
+voided_claims, worklist_open, worklist_closed, statements_sent, patient_payments_online, payment_plans,
+patient_refunds.
 """
 
 
@@ -213,23 +214,28 @@ def _patient_payments_csv(engine: Any, path: Path, received_on: dt.date) -> int:
 
 
 def _summary(engine: Any, recon: dict[str, Any], report: str) -> dict[str, Any]:
+    """The original keys count encounters, i.e. claims billed to the first payer (a secondary claim carries
+    the same charge again); the follow-up keys count the secondary/tertiary claims."""
     from sqlalchemy import distinct, func, select
 
     from claimflow.db import models as m
 
+    primary = m.Claim.responsibility == "P"
     with engine.connect() as conn:
-        submitted = conn.execute(select(func.count(distinct(m.Submission.claim_id)))).scalar_one()
+        submitted = conn.execute(select(func.count(distinct(m.Submission.claim_id)))
+                                 .join(m.Claim, m.Claim.id == m.Submission.claim_id).where(primary)).scalar_one()
         accepted = conn.execute(select(func.count(distinct(m.ClaimStatusRecord.claim_id)))
-                                .where(m.ClaimStatusRecord.accepted.is_(True), m.ClaimStatusRecord.level == "claim")
-                                ).scalar_one()
+                                .join(m.Claim, m.Claim.id == m.ClaimStatusRecord.claim_id)
+                                .where(m.ClaimStatusRecord.accepted.is_(True), m.ClaimStatusRecord.level == "claim",
+                                       primary)).scalar_one()
         rejected = conn.execute(select(func.count()).select_from(m.Claim)
-                                .where(m.Claim.status == m.ClaimStatus.REJECTED)).scalar_one()
+                                .where(m.Claim.status == m.ClaimStatus.REJECTED, primary)).scalar_one()
         paid = conn.execute(select(func.count()).select_from(m.Claim).where(
-            m.Claim.status.in_([m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID]))).scalar_one()
+            m.Claim.status.in_([m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID]), primary)).scalar_one()
         denied = conn.execute(select(func.count()).select_from(m.Claim)
-                              .where(m.Claim.status == m.ClaimStatus.DENIED)).scalar_one()
+                              .where(m.Claim.status == m.ClaimStatus.DENIED, primary)).scalar_one()
         total_charge = conn.execute(select(func.coalesce(func.sum(m.Claim.total_charge), 0))
-                                    .where(m.Claim.id.in_(select(m.Submission.claim_id)))).scalar_one()
+                                    .where(m.Claim.id.in_(select(m.Submission.claim_id)), primary)).scalar_one()
     return {
         "claims_submitted": submitted,
         "accepted": accepted,
@@ -406,7 +412,22 @@ def _run_two_nights(
 
     recon = reconcile(engine, night3)  # the snapshot the DAG wrote: recomputing it changes nothing
     report = str(workdir / "data" / "reports" / f"run-{night3.isoformat()}.html")
-    return _summary(engine, recon, report)
+    patients = _patient_side(engine, night3, workdir / "data" / "statements", progress)
+    return {**_summary(engine, recon, report), **patients}
+
+
+def _patient_side(engine: Any, night: dt.date, out: Path, progress: Callable[[str], None]) -> dict[str, int]:
+    """Night 3's patient side: refunds found, statements (PDF + HTML + manifest) for balances due."""
+    from claimflow.statements import patient_night
+
+    done = patient_night(engine, run_date=night, out=out, actor="demo:statements")
+    progress(f"night 3: {done['statements_sent']} patient statements (${done['amount_due']} due) in {out}")
+    return {
+        "statements_sent": int(done["statements_sent"]),
+        "patient_payments_online": int(done["patient_payments_online"]["posted"]),
+        "payment_plans": int(done["payment_plans"]["active"]),
+        "patient_refunds": int(done["patient_refunds"]["due"]) + int(done["patient_refunds"]["issued"]),
+    }
 
 
 def run_demo(*, workdir: Path, patients: int, claims: int, seed: int, quiet: bool = False) -> int:
@@ -443,5 +464,6 @@ def _print_summary(s: dict[str, Any], workdir: Path) -> None:
     print(f"  secondary claims sent   {s['secondary_claims_submitted']:>10}   paid {s['secondary_paid']}")
     print(f"  corrected / voided      {s['corrected_claims_submitted']:>10} / {s['voided_claims']}")
     print(f"  work items open/closed  {s['worklist_open']:>10} / {s['worklist_closed']}")
+    print(f"  patient statements      {s['statements_sent']:>10}   refunds due/issued {s['patient_refunds']}")
     print(f"  run report              {s['report']}")
     print(f"  everything else         {workdir}")
