@@ -255,6 +255,48 @@ def _ta1_json(t: Any) -> dict[str, Any]:
     }
 
 
+def _eligibility_json(e: Any) -> dict[str, Any]:
+    """A 271 subscriber/dependent loop; the member's name and id are PHI and left out."""
+    return {
+        "type": "eligibility",
+        "file_sha256": e.file_sha256,
+        "isa13": e.isa13,
+        "gs06": e.gs06,
+        "st02": e.st02,
+        "segment_no": e.segment_no,
+        "level": e.level,
+        "trace_number": e.trace_number,
+        "payer_id": e.payer.id if e.payer else None,
+        "provider_id": e.provider.id if e.provider else None,
+        "active": e.active,
+        "coverage_from": e.coverage_from,
+        "coverage_to": e.coverage_to,
+        "plan": e.plan,
+        "deductible_remaining": e.deductible_remaining,
+        "out_of_pocket_remaining": e.out_of_pocket_remaining,
+        "copay": e.copay,
+        "coinsurance": None if e.coinsurance is None else str(e.coinsurance),
+        "benefits": [
+            {
+                "info": b.info,
+                "coverage_level": b.coverage_level,
+                "service_types": list(b.service_types),
+                "insurance_type": b.insurance_type,
+                "plan": b.plan,
+                "time_period": b.time_period,
+                "amount": b.amount,
+                "percent": None if b.percent is None else str(b.percent),
+                "in_network": b.in_network,
+            }
+            for b in e.benefits
+        ],
+        "rejections": [
+            {"loop": a.loop, "valid_request": a.valid_request, "reason": a.reason, "follow_up": a.follow_up}
+            for a in e.rejections
+        ],
+    }
+
+
 def _objects(kind: str, records: Iterable[Any]) -> Iterator[dict[str, Any]]:
     from parsers import records as r
 
@@ -284,6 +326,8 @@ def _objects(kind: str, records: Iterable[Any]) -> Iterator[dict[str, Any]]:
             for a in group:
                 yield _set_ack_json(a, rec.status)
             group.clear()
+        elif t is r.Eligibility:
+            yield _eligibility_json(rec)
         elif t is r.InterchangeAck:
             yield _ta1_json(rec)
 
@@ -348,6 +392,21 @@ def _summary(kind: str, records: Iterable[Any]) -> dict[str, Any]:
             "rejected_batches": levels["batch"][1],
             "providers": levels["provider"][0],
             "rejected_providers": levels["provider"][1],
+        }
+    if kind == "271":
+        subscribers = active = inactive = errors = 0
+        for rec in records:
+            if type(rec) is r.Eligibility:
+                subscribers += rec.level in ("subscriber", "dependent")
+                active += rec.active is True
+                inactive += rec.active is False
+                errors += bool(rec.rejections)
+        return {
+            "transaction": "271",
+            "subscribers": subscribers,
+            "active": active,
+            "inactive": inactive,
+            "errors": errors,
         }
     if kind == "999":
         from parsers.x999_005010x231a1 import REJECTED_GROUP_CODES

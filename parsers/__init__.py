@@ -39,10 +39,14 @@ def _load(kind: str) -> Callable[..., Iterator[Record]]:
         from parsers import ta1
 
         return ta1.parse
+    if kind == "271":
+        from parsers import x271_005010x279a1 as m271
+
+        return m271.parse
     raise KeyError(kind)
 
 
-PARSERS = ("835", "999", "277CA", "TA1")
+PARSERS = ("835", "999", "277CA", "TA1", "271")
 """Kinds :func:`parse_file` reads."""
 
 

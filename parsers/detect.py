@@ -30,10 +30,21 @@ CLAIM_ACK_277CA = "277CA"
 STATUS_277 = "277"
 REMITTANCE_835 = "835"
 CLAIM_837 = "837"
+ELIGIBILITY_271 = "271"
 OTHER = "other"
-KINDS = (TA1, ACK_999, ACK_997, CLAIM_ACK_277CA, STATUS_277, REMITTANCE_835, CLAIM_837, OTHER)
+KINDS = (
+    TA1,
+    ACK_999,
+    ACK_997,
+    CLAIM_ACK_277CA,
+    STATUS_277,
+    REMITTANCE_835,
+    CLAIM_837,
+    ELIGIBILITY_271,
+    OTHER,
+)
 
-_BY_GS01 = {"HP": REMITTANCE_835, "HN": STATUS_277, "HC": CLAIM_837}
+_BY_GS01 = {"HP": REMITTANCE_835, "HN": STATUS_277, "HC": CLAIM_837, "HB": ELIGIBILITY_271}
 
 OTHER_277_GUIDES = {
     "X212": "claim status response to a 276",
@@ -121,6 +132,8 @@ def _kind(
         return REMITTANCE_835
     if tx == "837":
         return CLAIM_837
+    if tx == "271":
+        return ELIGIBILITY_271
     if tx == "277":
         if "X214" in versions or (bht06 == "TH" and not any(g in versions for g in OTHER_277_GUIDES)):
             return CLAIM_ACK_277CA

@@ -538,6 +538,69 @@ class RemittanceTotals(NamedTuple):
     unbalanced_lines: int  # lines where SVC02 − SVC03 ≠ Σ line CAS
 
 
+# --------------------------------------------------------------------------------------------------------
+# 271 eligibility response (005010X279A1) and 277 claim status response (005010X212)
+
+
+class Benefit(NamedTuple):
+    """One EB segment: ``EB*C*IND*30***29*600.00~`` → deductible (C), individual, remaining (29) 600.00."""
+
+    info: str  # EB01: 1 active, 6 inactive, A coinsurance, B co-payment, C deductible, G out of pocket ...
+    coverage_level: str  # EB02: IND, FAM, EMP ...
+    service_types: tuple[str, ...]  # EB03 (repeats)
+    insurance_type: str  # EB04
+    plan: str  # EB05 plan coverage description
+    time_period: str  # EB06: 23 calendar year, 29 remaining ...
+    amount: Decimal | None  # EB07
+    percent: Decimal | None  # EB08 (0.2 = 20 %)
+    in_network: str  # EB12: Y, N, W (not applicable), U
+
+
+class Rejection(NamedTuple):
+    """An AAA: ``AAA*Y**75*C~`` → valid request (Y), reason 75 (subscriber not found), follow-up C."""
+
+    valid_request: str  # AAA01
+    reason: str  # AAA03
+    follow_up: str  # AAA04
+    loop: str  # 2000A, 2100A, 2100B, 2100C, 2100D, 2110C, 2110D
+
+
+class Eligibility(NamedTuple):
+    """A 2000C subscriber or 2000D dependent loop of a 271 (or a 2000A/2000B loop that only rejects).
+
+    ``active``: True when an EB01 1–5 is present, False for EB01 6/7/8 (inactive), None when the loop has
+    only AAA rejections. ``member`` is PHI: masked in ``repr``.
+    """
+
+    file_sha256: str | None
+    isa13: str | None
+    gs06: str | None
+    st02: str | None
+    segment_no: int  # the HL of the loop
+    level: str  # subscriber, dependent, source, receiver
+    trace_number: str | None  # TRN*2 TRN02: the trace of our 270 (claimflow: "CF<coverage id>-<date>")
+    payer: Party | None
+    provider: Party | None
+    member: Party | None
+    group_number: str | None  # REF*6P / REF*IG
+    active: bool | None
+    coverage_from: dt.date | None  # DTP 346/356/291/307
+    coverage_to: dt.date | None  # DTP 347/357 or the end of an RD8
+    plan: str | None  # first EB05 (or EB*1 plan)
+    deductible_remaining: Decimal | None  # EB*C … EB06 29
+    out_of_pocket_remaining: Decimal | None  # EB*G … EB06 29
+    copay: Decimal | None  # EB*B EB07
+    coinsurance: Decimal | None  # EB*A EB08
+    benefits: tuple[Benefit, ...]
+    rejections: tuple[Rejection, ...]
+
+    def __repr__(self) -> str:
+        return (
+            f"Eligibility(segment_no={self.segment_no}, level={self.level!r}, trace={self.trace_number!r}, "
+            f"active={self.active!r}, <member masked>)"
+        )
+
+
 Record = (
     InterchangeAck
     | FunctionalGroupAck
@@ -549,5 +612,6 @@ Record = (
     | ClaimPayment
     | ProviderAdjustment
     | RemittanceTotals
+    | Eligibility
 )
 """Anything :func:`parsers.parse_file` yields."""
