@@ -62,8 +62,10 @@ def scrub_and_batch(run_id: str | None = None) -> dict[str, Any]:
 
 
 def validate_file(interchange_id: int) -> int:
-    """pyx12 5010 validation of one generated 837. An invalid file is never sent: its claims go back to
-    the work queue as ``scrub_failed`` with the validator's findings, and the task fails (no retry)."""
+    """5010 validation of one generated 837 with the fast engine (``edi.fastvalidate``: pyx12's verdict, and
+    pyx12's own report whenever a file is not proven valid; see docs/VALIDATOR.md). An invalid file is never
+    sent: its claims go back to the work queue as ``scrub_failed`` with the validator's findings, and the task
+    fails (no retry)."""
     from edi.validate import format_report, validate_x12
 
     engine = get_engine()
@@ -71,7 +73,7 @@ def validate_file(interchange_id: int) -> int:
         row = conn.execute(select(m.Interchange).where(m.Interchange.id == interchange_id)).mappings().one()
     if row["status"] in ("validated", "uploaded"):
         return interchange_id
-    report = validate_x12(Path(row["archive_path"]))
+    report = validate_x12(Path(row["archive_path"]), engine="fast")
     if report.ok:
         with engine.begin() as conn:
             conn.execute(update(m.Interchange).where(m.Interchange.id == interchange_id,

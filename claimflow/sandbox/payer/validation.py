@@ -90,7 +90,7 @@ def _element(err: ValidationError) -> ElementError | None:
 
 def validate_837(path: Path, ich: Interchange837) -> tuple[list[GroupResult], list[str]]:
     """(one :class:`GroupResult` per functional group, TA1 note codes for interchange-level errors)."""
-    report = validate_x12(path)
+    report = validate_x12(path, engine="fast")  # pyx12's verdict; pyx12's own report for any file with errors
     ta1: list[str] = []
     results: list[GroupResult] = []
     ranges: list[tuple[int, int, GroupResult, TransactionResult, int]] = []
