@@ -206,15 +206,21 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_load(args: argparse.Namespace) -> int:
     from claimflow.inbound import load_files
+    from claimflow.progress import Bar
 
-    outcomes = load_files([Path(f) for f in args.files], actor="cli:load")
     worst = 0
-    for o in outcomes:
-        # A path that is not a loadable file (missing, a directory, a FIFO, unreadable, disk full) gets
-        # one line on stderr; the other files were still loaded.
-        print(o.line(), file=sys.stderr if o.status == "refused" else sys.stdout)
-        if o.status in ("quarantined", "refused"):
-            worst = 2
+    with Bar("loading", total=len(args.files)) as bar:
+        for name in args.files:  # one at a time: the bar moves per file, a bad file never stops the rest
+            for o in load_files([Path(name)], actor="cli:load"):
+                # A path that is not a loadable file (missing, a directory, a FIFO, unreadable, disk full)
+                # gets one line on stderr; the other files are still loaded.
+                if o.status == "refused":
+                    print(o.line(), file=sys.stderr)
+                else:
+                    bar.echo(o.line())
+                if o.status in ("quarantined", "refused"):
+                    worst = 2
+            bar.step()
     return worst
 
 
@@ -428,6 +434,9 @@ def _add_optional_subcommands(sub: argparse._SubParsersAction) -> None:  # type:
     from claimflow import patient_cli
 
     patient_cli.add_subcommands(sub)
+    from claimflow import eligibility_cli
+
+    eligibility_cli.add_subcommands(sub)
     try:
         from claimflow.sandbox import adjudicate_cli
     except ImportError:  # pragma: no cover - during development only

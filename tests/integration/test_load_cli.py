@@ -148,3 +148,35 @@ def test_database_unavailable_for_one_file_is_one_line_and_the_batch_goes_on(
     monkeypatch.setattr(inbound, "receive_file", real)
     assert main(["load", str(GOOD)]) == 0
     assert _statuses(claimflow_env) == {"loaded": 2}
+
+
+def test_load_draws_progress_only_on_a_terminal(claimflow_env: Engine) -> None:
+    """On a terminal, ``load`` of many files shows a bar on stderr (counts only); piped, stderr stays empty."""
+    import pty
+    import subprocess
+    import sys
+
+    cmd = [sys.executable, "-m", "claimflow.cli", "load", str(GOOD), str(ACK)]
+    piped = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=os.environ.copy())
+    assert piped.returncode == 0, piped.stderr
+    assert piped.stderr == ""
+    assert len(piped.stdout.splitlines()) == 2
+
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=slave, timeout=120, env=os.environ.copy())
+        os.close(slave)
+        drawn = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            drawn += chunk
+    finally:
+        os.close(master)
+    assert proc.returncode == 0
+    assert b"loading [" in drawn and b"2/2" in drawn
+    assert len(proc.stdout.decode().splitlines()) == 2  # result lines stay on stdout
