@@ -786,6 +786,10 @@ def _store(conn: Connection, interchange_id: int, path: Path, sha: str, kind: st
         counts = _store_ta1(writer, interchange_id, records)
     elif kind in ("277", "277CA"):
         counts = _store_277(writer, interchange_id, records)
+    elif kind == "271":
+        from claimflow.eligibility import apply_271
+
+        counts = apply_271(conn, interchange_id, records, actor="load:271")
     else:
         raise X12ParseError(f"transaction {kind} is not one claimflow loads (expected TA1, 999, 277CA or 835)",
                             file=name, segment_no=1)

@@ -824,6 +824,24 @@ class WorkItemEvent(Base):
     detail: Mapped[dict[str, object] | None] = mapped_column(JSON)
 
 
+class Appeal(Base):
+    """One appeal letter written for a medical-necessity or authorization denial (migration 0013;
+    ``claimflow.appeals``). ``file_name`` carries our claim number and ``sequence`` only: no PHI."""
+
+    __tablename__ = "appeals"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer, comment="1, 2, … per claim (the <n> of the file name)")
+    claim_payment_id: Mapped[int | None] = mapped_column(ForeignKey("claim_payments.id"))
+    categories: Mapped[str] = mapped_column(String(100), comment="comma-separated CARC categories appealed")
+    reason_codes: Mapped[str] = mapped_column(String(200), comment="comma-separated, e.g. CO-50,N115")
+    amount: Mapped[Decimal] = mapped_column(Money, comment="denied dollars appealed")
+    file_name: Mapped[str] = mapped_column(String(120))
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = _created()
+    __table_args__ = (UniqueConstraint("claim_id", "sequence", name="uq_appeals_claim_sequence"),)
+
+
 # --------------------------------------------------------------------------------------------------
 # Patient billing (migration 0010; see adjudication.statements and docs/PATIENTS.md)
 # --------------------------------------------------------------------------------------------------
@@ -926,3 +944,38 @@ class Refund(Base):
     issued_on: Mapped[dt.date | None] = mapped_column(Date)
     issued_by: Mapped[str | None] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = _created()
+
+
+class EligibilityCheck(Base):
+    """One 270 subscriber inquiry we sent: its TRN02 (``CF<coverage id>-<n>``, no PHI) → coverage.
+    Migration 0011."""
+
+    __tablename__ = "eligibility_checks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    trace_number: Mapped[str] = mapped_column(String(50), unique=True)
+    coverage_id: Mapped[int] = mapped_column(ForeignKey("coverages.id"), index=True)
+    file_name: Mapped[str] = mapped_column(String(120))
+    isa13: Mapped[str] = mapped_column(String(9))
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    answered_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    answer_interchange_id: Mapped[int | None] = mapped_column(Integer)
+
+
+class CoverageEligibility(Base):
+    """The latest 271 answer for a coverage (migration 0011). ``status``: active, inactive, error."""
+
+    __tablename__ = "coverage_eligibility"
+    coverage_id: Mapped[int] = mapped_column(ForeignKey("coverages.id"), primary_key=True, autoincrement=False)
+    status: Mapped[str] = mapped_column(String(10))
+    plan: Mapped[str | None] = mapped_column(String(50))
+    coverage_from: Mapped[dt.date | None] = mapped_column(Date)
+    coverage_to: Mapped[dt.date | None] = mapped_column(Date)
+    deductible_remaining: Mapped[Decimal | None] = mapped_column(Money)
+    out_of_pocket_remaining: Mapped[Decimal | None] = mapped_column(Money)
+    copay: Mapped[Decimal | None] = mapped_column(Money)
+    coinsurance: Mapped[Decimal | None] = mapped_column(Numeric(5, 4), comment="EB08, 0.2 = 20 %")
+    reject_reason: Mapped[str | None] = mapped_column(String(3), comment="AAA03")
+    follow_up: Mapped[str | None] = mapped_column(String(1), comment="AAA04")
+    verified_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    verified_by: Mapped[str] = mapped_column(String(120), comment="actor that loaded the 271")
+    interchange_id: Mapped[int | None] = mapped_column(Integer)

@@ -1,0 +1,59 @@
+"""``claimflow generate-270 --out DIR [--days-ahead N] [--fresh-days N]``: eligibility inquiries due.
+
+Prints one JSON object (``files``, ``inquiries``, ``skipped_fresh``) on stdout; errors are one line on
+stderr and exit 2. Loading the 271 answers is ``claimflow load F.271``; reading one is ``claimflow parse``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+
+def _one_line_errors(parser: argparse.ArgumentParser, prog: str) -> None:
+    def error(message: str) -> NoReturn:
+        print(f"{prog}: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+    parser.error = error  # type: ignore[method-assign]
+
+
+def cmd_generate_270(args: argparse.Namespace) -> int:
+    from claimflow.db.session import get_engine
+    from claimflow.eligibility import generate_270
+
+    if args.days_ahead < 0 or args.fresh_days < 0:
+        print("claimflow generate-270: days must be zero or more", file=sys.stderr)
+        return 2
+    try:
+        result = generate_270(
+            get_engine(), Path(args.out), days_ahead=args.days_ahead, fresh_days=args.fresh_days
+        )
+    except OSError as exc:
+        print(f"claimflow generate-270: cannot write to {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.as_dict()))
+    return 0
+
+
+def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    g = sub.add_parser(
+        "generate-270",
+        help="write 270 eligibility inquiries for coverages with claims or visits coming up",
+        description="claimflow generate-270 --out DIR [--days-ahead N] [--fresh-days N]",
+    )
+    g.add_argument("--out", required=True, help="folder for the 270 files")
+    g.add_argument(
+        "--days-ahead",
+        type=int,
+        default=7,
+        help="service dates up to N days ahead (default 7); ready claims always",
+    )
+    g.add_argument(
+        "--fresh-days", type=int, default=30, help="skip coverages verified in the last N days (default 30)"
+    )
+    g.set_defaults(handler=cmd_generate_270)
+    _one_line_errors(g, "claimflow generate-270")

@@ -1,0 +1,140 @@
+"""Eligibility end to end on both backends: generate-270 → (a payer's) 271 → load → coverage tables."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import io
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from sqlalchemy import Engine, func, select
+
+from claimflow.cli import main
+from claimflow.db import models as m
+from claimflow.seed import seed_practice
+from edi.claim import InterchangeParties
+from edi.envelope import EnvelopeWriter
+from edi.reader import iter_segments
+from edi.validate import validate_x12
+
+AS_OF = dt.date(2026, 11, 25)
+
+
+def _cli(*argv: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    return code, out.getvalue(), err.getvalue()
+
+
+def _traces(path: Path) -> list[str]:
+    return [el[2] for _n, el in iter_segments(path) if el[0] == "TRN"]
+
+
+def _answer(traces: list[str]) -> bytes:
+    """A payer's 271: first trace active with benefits, second inactive, third not found (AAA 75)."""
+    body = [
+        "BHT*0022*11*R1*20261125*1200",
+        "HL*1**20*1",
+        "NM1*PR*2*PAYER*****PI*P1",
+        "HL*2*1*21*1",
+        "NM1*1P*2*CLINIC*****XX*1234567893",
+    ]
+    hl = 2
+    for i, trace in enumerate(traces[:3]):
+        hl += 1
+        body += [f"HL*{hl}*2*22*0", f"TRN*2*{trace}*9PAYERSBOX", "NM1*IL*1*X*Y****MI*M1"]
+        if i == 0:
+            body += [
+                "DTP*346*D8*20260101",
+                "EB*1**30**SILVER HMO",
+                "EB*C*IND*30***29*250.00",
+                "EB*G*IND*30***29*1800.50",
+                "EB*B*IND*98***27*30.00",
+                "EB*A*IND*30***27**0.15",
+            ]
+        elif i == 1:
+            body += ["DTP*346*D8*20250101", "DTP*347*D8*20251031", "EB*6**30"]
+        else:
+            body += ["AAA*Y**75*C"]
+    w = EnvelopeWriter(
+        InterchangeParties("ZZ", "SANDBOXCH", "ZZ", "CLAIMFLOW01"), 555, dt.datetime(2026, 11, 25, 12)
+    )
+    w.begin_group("HB", "005010X279A1", 9)
+    w.begin_transaction("271", 1, "005010X279A1")
+    w.add("".join(s + "~" for s in body), len(body))
+    w.end_transaction()
+    w.end_group()
+    w.end_interchange()
+    return w.text().encode()
+
+
+def test_generate_270_load_271(claimflow_env: Engine, tmp_path: Path) -> None:
+    engine = claimflow_env
+    seed_practice(engine, patients=12, claims=30, seed=11, as_of=AS_OF)
+    out = tmp_path / "out"
+    code, text, err = _cli("generate-270", "--out", str(out), "--days-ahead", "7")
+    assert code == 0, err
+    result = json.loads(text)
+    assert result["inquiries"] > 3 and result["files"]
+    with engine.connect() as conn:
+        expected = conn.execute(
+            select(func.count(func.distinct(m.Claim.coverage_id))).where(
+                m.Claim.status == m.ClaimStatus.READY
+            )
+        ).scalar_one()
+        checks = conn.execute(select(func.count()).select_from(m.EligibilityCheck)).scalar_one()
+    assert result["inquiries"] == expected == checks
+    traces: list[str] = []
+    for f in result["files"]:
+        path = Path(f)
+        assert path.name.startswith("eligibility-") and path.suffix == ".270"
+        report = validate_x12(path)
+        assert report.ok, [e.line(path.name) for e in report.errors]
+        traces += _traces(path)
+    assert len(traces) == result["inquiries"] and all(t.startswith("CF") for t in traces)
+
+    answer = tmp_path / "answer.271"
+    answer.write_bytes(_answer(traces))
+    assert validate_x12(answer).ok
+    code, text, err = _cli("load", str(answer))
+    assert code == 0, (text, err)
+
+    with engine.connect() as conn:
+        rows = {r.coverage_id: r for r in conn.execute(select(m.CoverageEligibility.__table__))}
+        cov = {
+            t: conn.execute(
+                select(m.EligibilityCheck.coverage_id).where(m.EligibilityCheck.trace_number == t)
+            ).scalar_one()
+            for t in traces[:3]
+        }
+        active, inactive, missing = (rows[cov[t]] for t in traces[:3])
+        assert active.status == "active" and active.plan == "SILVER HMO"
+        assert active.deductible_remaining == Decimal("250.00")
+        assert active.out_of_pocket_remaining == Decimal("1800.50")
+        assert active.copay == Decimal("30.00") and active.coinsurance == Decimal("0.15")
+        assert active.coverage_from == dt.date(2026, 1, 1) and active.verified_by
+        assert inactive.status == "inactive" and inactive.coverage_to == dt.date(2025, 10, 31)
+        assert missing.status == "error" and missing.reject_reason == "75" and missing.follow_up == "C"
+        coverage = conn.execute(select(m.Coverage.__table__).where(m.Coverage.id == cov[traces[1]])).one()
+        assert coverage.effective_to == dt.date(2025, 10, 31)
+        answered = conn.execute(
+            select(func.count())
+            .select_from(m.EligibilityCheck)
+            .where(m.EligibilityCheck.answered_at.is_not(None))
+        ).scalar_one()
+        assert answered == 3
+
+    # verified coverages (active or inactive) are not asked again; the rejected one is
+    code, text, err = _cli("generate-270", "--out", str(out))
+    assert code == 0, err
+    again = json.loads(text)
+    assert again["skipped_fresh"] == 2
+    assert again["inquiries"] == result["inquiries"] - 2
+
+
+def test_generate_270_bad_days(claimflow_env: Engine, tmp_path: Path) -> None:
+    code, _text, err = _cli("generate-270", "--out", str(tmp_path), "--days-ahead", "-1")
+    assert code == 2 and err.count("\n") == 1
