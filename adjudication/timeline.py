@@ -20,6 +20,7 @@ posted                 ledger transactions (chg:, pay:, co:, oa:, pr:, rev:, plb
 patient_payment        ledger ppay:/pcr: applications to this claim
 write_off              ledger wo: transactions
 work_item              work_item_events of the claim's work items
+appealed               appeals: an appeal letter written (``claimflow claim appeal``; categories, CARCs, file)
 =====================  =====================================================================================
 
 Events are ordered by their day, then by the order things happen in a claim's life (scrub, send,
@@ -48,7 +49,7 @@ from .errors import AdjudicationError
 
 KINDS: tuple[str, ...] = ("created", "scrubbed", "submitted", "corrected", "voided", "secondary_submitted",
                           "acknowledged", "accepted", "rejected", "reversed", "paid", "denied", "posted",
-                          "patient_payment", "write_off", "work_item")
+                          "patient_payment", "write_off", "work_item", "appealed")
 _RANK = {k: i for i, k in enumerate(KINDS)}
 _GROUPS = {"CO": "contractual obligation", "PR": "patient responsibility", "OA": "other adjustment",
            "PI": "payer initiated reduction", "CR": "correction and reversal"}
@@ -105,7 +106,7 @@ def claim_story(engine: Engine, ref: str) -> ClaimStory:
         cid = find_claim(q, ref)
         story = ClaimStory(_claim(q, cid))
         raw: list[tuple[dt.date | dt.datetime, str, int, dict[str, Any]]] = []
-        for collect in (_created, _scrubs, _submissions, _acks, _statuses, _payments, _ledger, _work_items):
+        for collect in (_created, _scrubs, _submissions, _acks, _statuses, _payments, _ledger, _work_items, _appeals):
             raw.extend(collect(q, cid, story.claim))
     # A claim exists before anything happens to it (rows loaded later than their history keep it first).
     first = min((e[0] for e in raw if e[1] != "created"), default=None, key=_day_time)
@@ -337,6 +338,16 @@ def _work_items(q: Sql, cid: int, claim: dict[str, Any]) -> Raw:
     return [(_ts(q, r[1]), "work_item", r[0], {
         "summary": f"work item {r[4]} ({r[5]}) {r[3]} by {r[2]}: {r[6]}, {_money(q.money(r[7]))}, next: {r[8]}",
         "work_item_id": r[4], "queue": r[5], "event": r[3], "actor": r[2], "item_status": r[9]}) for r in rows]
+
+
+def _appeals(q: Sql, cid: int, claim: dict[str, Any]) -> Raw:
+    rows = q.run("""SELECT id, sequence, categories, reason_codes, amount, file_name, created_by, created_at
+                    FROM appeals WHERE claim_id = :id""", {"id": cid}).all()
+    return [(_ts(q, r[7]), "appealed", r[0], {
+        "summary": f"appeal {r[1]} written by {r[6]} ({r[2].replace('_', ' ')}: {r[3]}, "
+                   f"{_money(q.money(r[4]))}) in {r[5]}",
+        "appeal": r[1], "categories": r[2].split(","), "reason_codes": r[3].split(","),
+        "amount": f"{q.money(r[4]):.2f}", "file": r[5], "actor": r[6]}) for r in rows]
 
 
 def render_text(story: ClaimStory) -> list[str]:

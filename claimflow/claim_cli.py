@@ -6,6 +6,12 @@ A contract (scripts depend on it)::
     claimflow claim void CLAIM [--format text|json]
     claimflow claim resubmit CLAIM [--set FIELD=VALUE ...] [--format text|json]
     claimflow claim follow-up [--date YYYY-MM-DD]     (secondary/tertiary claims due; JSON counts)
+    claimflow claim appeal CLAIM --out DIR [--template FILE] [--format text|json]
+
+``appeal`` writes ``appeal-<claim number>-<n>.html`` and ``.pdf`` for a medical-necessity or authorization
+denial (:mod:`claimflow.appeals`); ``--format json`` prints ``claim_id, claim, payer_claim_number, appeal,
+categories, reason_codes, amount, html, pdf, work_items_noted`` (no PHI). A claim without such a denial is
+refused (exit 2, naming the denial categories it has).
 
 CLAIM is our claim number, a CLM01 we sent, or the payer's claim number. The claim goes out with the next
 ``claims_submission`` / ``claimflow generate-837`` (frequency 7, 8 or 1; see :mod:`claimflow.corrections`
@@ -76,6 +82,32 @@ def cmd_claim_follow_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_claim_appeal(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from claimflow.appeals import AppealError, write_appeal
+    from claimflow.db.session import get_engine
+    from claimflow.worklist_cli import _actor
+
+    prog = "claimflow claim appeal"
+    if args.format not in ("text", "json"):
+        print(f"{prog}: --format must be text or json", file=sys.stderr)
+        return 2
+    try:
+        result = write_appeal(get_engine(), args.claim, Path(args.out), template=args.template, actor=_actor())
+    except AppealError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    if args.format == "json":
+        print(json.dumps(result))
+        return 0
+    print(f"claim {result['claim']}: appeal {result['appeal']} ({', '.join(result['categories'])}; "
+          f"{', '.join(result['reason_codes'])}; ${result['amount']}) written to {result['pdf']} and {result['html']}")
+    if result["work_items_noted"]:
+        print(f"  work items noted: {result['work_items_noted']}")
+    return 0
+
+
 def add_claim_actions(cs: Any) -> None:
     """Register ``correct``, ``void`` and ``resubmit`` under the ``claim`` command's sub-parsers."""
     from claimflow.corrections import FIELDS
@@ -99,3 +131,13 @@ def add_claim_actions(cs: Any) -> None:
     f.add_argument("--date", help="run date (YYYY-MM-DD, default today)")
     f.set_defaults(handler=cmd_claim_follow_up)
     _one_line_errors(f, "claimflow claim follow-up")
+    a = cs.add_parser("appeal", help="write an appeal letter (HTML and PDF) for a medical-necessity or "
+                      "authorization denial", description="claimflow claim appeal CLAIM --out DIR "
+                      "[--template FILE] [--format text|json]")
+    a.add_argument("claim", metavar="CLAIM", help="our claim number, the CLM01 we sent, or the payer's claim number")
+    a.add_argument("--out", required=True, metavar="DIR", help="folder for the letter (made 0700; files 0600)")
+    a.add_argument("--template", metavar="FILE", help="Jinja2 HTML template (default: $CLAIMFLOW_APPEAL_TEMPLATE, "
+                   "else the sample claimflow/appeals/templates/appeal.html.j2)")
+    a.add_argument("--format", default="text", help="text (default) or json")
+    a.set_defaults(handler=cmd_claim_appeal)
+    _one_line_errors(a, "claimflow claim appeal")
