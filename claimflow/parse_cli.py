@@ -393,6 +393,14 @@ def _summary(kind: str, records: Iterable[Any]) -> dict[str, Any]:
             "providers": levels["provider"][0],
             "rejected_providers": levels["provider"][1],
         }
+    if kind == "277":  # 005010X212 claim status response
+        claims = 0
+        categories: dict[str, int] = {}
+        for rec in records:
+            if type(rec) is r.ClaimStatus:
+                claims += 1
+                categories[rec.category] = categories.get(rec.category, 0) + 1
+        return {"transaction": "277", "claims": claims, "categories": dict(sorted(categories.items()))}
     if kind == "271":
         subscribers = active = inactive = errors = 0
         for rec in records:

@@ -43,10 +43,14 @@ def _load(kind: str) -> Callable[..., Iterator[Record]]:
         from parsers import x271_005010x279a1 as m271
 
         return m271.parse
+    if kind == "277":
+        from parsers import x277_005010x212 as m212
+
+        return m212.parse
     raise KeyError(kind)
 
 
-PARSERS = ("835", "999", "277CA", "TA1", "271")
+PARSERS = ("835", "999", "277CA", "TA1", "271", "277")
 """Kinds :func:`parse_file` reads."""
 
 
@@ -64,7 +68,7 @@ def sha256_of(path: str | os.PathLike[str]) -> str:
 
 
 _UNSUPPORTED = {
-    "277": "a 277 that is not a 277CA (005010X214); claim status responses (X212) are not read",
+    "277-other": "a 277 that is neither a 277CA (005010X214) nor a claim status response (005010X212)",
     "997": "a 997 (4010 functional acknowledgment); only 999 (005010X231A1) is read",
     "837": "an 837 claim file; claimflow parse reads inbound TA1, 999, 277CA and 835 files",
     "other": "not a TA1, 999, 277CA or 835 file",
@@ -83,6 +87,14 @@ def _envelope_check(path: str | os.PathLike[str], label: str) -> None:
         sid = el[0]
         env.control(segno, el)
     env.finish(segno, sid)
+
+
+def _is_x212(path: str | os.PathLike[str], label: str) -> bool:
+    """A 277 claim status response (005010X212), the one non-277CA 277 that is read."""
+    with open(path, "rb") as f:
+        c = classify(f.read(HEAD_BYTES), name=label)
+    versions = [v for v in (c.st03, c.gs08) if v]
+    return any("X212" in v for v in versions)
 
 
 def parse_file(
@@ -104,6 +116,8 @@ def parse_file(
         with open(path, "rb") as f:
             head = f.read(HEAD_BYTES)
         kind = classify(head, name=label).kind
+    if kind == "277" and not _is_x212(path, label):
+        kind = "277-other"  # X213, X228, X364 …: named below, not read
     if kind not in PARSERS:
         with open(path, "rb") as f:
             head = f.read(HEAD_BYTES)
@@ -113,11 +127,14 @@ def parse_file(
             # better than "not an 835"
             _envelope_check(path, label)
         msg = _UNSUPPORTED.get(kind, _UNSUPPORTED["other"])
-        if kind == "277":  # name the guide it is (X212, X228 …), not a guess
+        if kind == "277-other":  # name the guide it is (X228, X364 …), not a guess
             from parsers.detect import describe_277
 
             c = classify(head, name=label)
-            msg = f"a {describe_277(c.st03, c.gs08)} is not a 277CA (005010X214); only 277CA is read"
+            msg = (
+                f"a {describe_277(c.st03, c.gs08)} is not a 277CA (005010X214) or a claim status response "
+                "(005010X212); only those 277s are read"
+            )
         raise X12ParseError(msg, file=label, segment_no=None)
     digest = file_sha256 if file_sha256 is not None else sha256_of(path)
     return _load(kind)(path, name=label, file_sha256=digest)

@@ -155,16 +155,17 @@ def test_277_x228_is_named_x228() -> None:
 
 
 def test_parse_file_names_the_277_guide(tmp_path: pytest.TempPathFactory) -> None:
-    for guide, what in (
+    for guide, what in (  # 005010X212 is read since parsers.x277_005010x212 (tests/unit/parsers/test_x277_x212.py)
         ("005010X228", "health care claim pending status information"),
-        ("005010X212", "claim status response to a 276"),
+        ("005010X364", "data reporting acknowledgment"),
     ):
         p = tmp_path / "s.277"  # type: ignore[operator]
         p.write_text(text("277ca/accepted_and_rejected.277").replace("005010X214", guide))
         with pytest.raises(X12ParseError) as exc:
             list(parse_file(p))
         assert (
-            str(exc.value) == f"s.277: a 277 {guide} ({what}) is not a 277CA (005010X214); only 277CA is read"
+            str(exc.value) == f"s.277: a 277 {guide} ({what}) is not a 277CA (005010X214) or a claim status "
+            "response (005010X212); only those 277s are read"
         )
 
 
