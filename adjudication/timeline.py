@@ -223,6 +223,10 @@ def _acks(q: Sql, cid: int, claim: dict[str, Any]) -> Raw:
     return out
 
 
+_X212_WORDS = {"F": "claim status: finalized", "P": "claim status: pended", "D": "claim status: not found"}
+"""277 claim status response (005010X212) categories by first letter (F0-F5, P0-P5, D0)."""
+
+
 def _statuses(q: Sql, cid: int, claim: dict[str, Any]) -> Raw:
     rows = q.run("""SELECT DISTINCT cs.id, cs.category, cs.status_code, cs.entity_code, cs.accepted, cs.status_date,
                            cs.payer_claim_number, i.created_at, i.file_name
@@ -242,10 +246,13 @@ def _statuses(q: Sql, cid: int, claim: dict[str, Any]) -> Raw:
         at = q.date(r[5]) or _ts(q, r[7])
         words = {"accepted": "accepted by the payer", "rejected": "rejected by the payer",
                  "acknowledged": "status from the payer"}[kind]
+        source = "277CA"
+        if kind == "acknowledged" and r[1][:1] in _X212_WORDS:  # a 277 (005010X212) answering our 276
+            source, words = "277", _X212_WORDS[r[1][:1]]
         out.append((at, kind, r[0], {
-            "summary": f"277CA {words} (STC {r[1]}:{r[2] or ''}" + (f":{r[3]}" if r[3] else "") + ")"
+            "summary": f"{source} {words} (STC {r[1]}:{r[2] or ''}" + (f":{r[3]}" if r[3] else "") + ")"
                        + (f", payer claim number {r[6]}" if r[6] else ""),
-            "source": "277CA", "category": r[1], "status_code": r[2], "file": r[8],
+            "source": source, "category": r[1], "status_code": r[2], "file": r[8],
             "payer_claim_number": r[6]}))
     return out
 

@@ -316,7 +316,14 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
           AND NOT EXISTS (SELECT 1 FROM claim_payments cp WHERE cp.claim_id = c.id)""", p)
     q.run(f"""INSERT INTO cf_wi_src ({cols})
         SELECT 'no_response', c.id, 'no_835', c.payer_id,
-               'Accepted by the payer but no payment or denial (835) yet: ask the payer for the claim status',
+               CASE SUBSTR(COALESCE((SELECT cs.category FROM claim_statuses cs
+                                     WHERE cs.level = 'claim' AND cs.patient_control_number = s.patient_control_number
+                                     ORDER BY cs.id DESC LIMIT 1), ''), 1, 1)
+                 WHEN 'P' THEN 'No 835 yet; the payer''s claim status (277) says pended: wait, or send what it asks for'
+                 WHEN 'F' THEN 'No 835 yet; the payer''s claim status (277) says finalized: ask for the remittance'
+                 WHEN 'D' THEN 'No 835 yet; the payer''s claim status (277) does not find the claim: resubmit it'
+                 ELSE 'Accepted by the payer but no payment or denial (835) yet: ask the payer for the claim status'
+               END,
                c.total_charge, 'ask_status', c.service_date_from, 0
         FROM claims c JOIN submissions s ON s.claim_id = c.id AND {latest} {rules}
         WHERE c.status = '{S.ACCEPTED}' AND {age} >= COALESCE(pr.no_835_days, :n835)

@@ -1,4 +1,5 @@
-"""``claimflow generate-270 --out DIR [--days-ahead N] [--fresh-days N]``: eligibility inquiries due.
+"""``claimflow generate-270 --out DIR [--days-ahead N] [--fresh-days N]``: eligibility inquiries due;
+``claimflow generate-276 --out DIR [--older-than DAYS]``: claim status requests due.
 
 Prints one JSON object (``files``, ``inquiries``, ``skipped_fresh``) on stdout; errors are one line on
 stderr and exit 2. Loading the 271 answers is ``claimflow load F.271``; reading one is ``claimflow parse``.
@@ -39,7 +40,23 @@ def cmd_generate_270(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def cmd_generate_276(args: argparse.Namespace) -> int:
+    from claimflow.claim_status import generate_276
+    from claimflow.db.session import get_engine
+
+    if args.older_than is not None and args.older_than < 0:
+        print("claimflow generate-276: days must be zero or more", file=sys.stderr)
+        return 2
+    try:
+        result = generate_276(get_engine(), Path(args.out), older_than=args.older_than)
+    except OSError as exc:
+        print(f"claimflow generate-276: cannot write to {args.out}: {exc.strerror}", file=sys.stderr)
+        return 2
+    print(json.dumps(result.as_dict()))
+    return 0
+
+
+def add_subcommands(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser(
         "generate-270",
         help="write 270 eligibility inquiries for coverages with claims or visits coming up",
@@ -57,3 +74,17 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     )
     g.set_defaults(handler=cmd_generate_270)
     _one_line_errors(g, "claimflow generate-270")
+    s = sub.add_parser(
+        "generate-276",
+        help="write 276 claim status requests for claims with no 277CA or no 835 after the configured days",
+        description="claimflow generate-276 --out DIR [--older-than DAYS]",
+    )
+    s.add_argument("--out", required=True, help="folder for the 276 files")
+    s.add_argument(
+        "--older-than",
+        type=int,
+        default=None,
+        help="days since the claim was sent (default: CLAIMFLOW_WORKLIST_NO_277CA_DAYS / _NO_835_DAYS)",
+    )
+    s.set_defaults(handler=cmd_generate_276)
+    _one_line_errors(s, "claimflow generate-276")

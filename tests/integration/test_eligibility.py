@@ -138,3 +138,106 @@ def test_generate_270_load_271(claimflow_env: Engine, tmp_path: Path) -> None:
 def test_generate_270_bad_days(claimflow_env: Engine, tmp_path: Path) -> None:
     code, _text, err = _cli("generate-270", "--out", str(tmp_path), "--days-ahead", "-1")
     assert code == 2 and err.count("\n") == 1
+
+
+# ---- claim status: generate-276 → a payer's 277 (005010X212) → load → history and work items ------------
+
+
+def _status_answer(pcns: list[str], categories: list[str]) -> bytes:
+    body = [
+        "BHT*0010*08*S1*20261125*1200*DG",
+        "HL*1**20*1",
+        "NM1*PR*2*PAYER*****PI*P1",
+        "HL*2*1*21*1",
+        "NM1*41*2*CLAIMFLOW*****46*CLAIMFLOW01",
+        "HL*3*2*19*1",
+        "NM1*1P*2*CLINIC*****XX*1234567893",
+    ]
+    hl = 3
+    for pcn, cat in zip(pcns, categories, strict=True):
+        hl += 1
+        body += [
+            f"HL*{hl}*3*22*0",
+            "NM1*IL*1*X*Y****MI*M1",
+            f"TRN*2*{pcn}",
+            f"STC*{cat}:20*20261120**100.00",
+            f"REF*EJ*{pcn}",
+        ]
+    w = EnvelopeWriter(
+        InterchangeParties("ZZ", "SANDBOXCH", "ZZ", "CLAIMFLOW01"), 556, dt.datetime(2026, 11, 25, 12)
+    )
+    w.begin_group("HN", "005010X212", 10)
+    w.begin_transaction("277", 1, "005010X212")
+    w.add("".join(s + "~" for s in body), len(body))
+    w.end_transaction()
+    w.end_group()
+    w.end_interchange()
+    return w.text().encode()
+
+
+def test_generate_276_load_277(claimflow_env: Engine, tmp_path: Path) -> None:
+    from sqlalchemy import update
+
+    from adjudication.timeline import claim_story
+    from adjudication.worklist import build_worklist, list_items
+    from claimflow.outbound import generate_batches
+    from claimflow.settings import get_settings
+
+    engine = claimflow_env
+    seed_practice(engine, patients=12, claims=30, seed=11, as_of=AS_OF)
+    generate_batches(engine, get_settings(), run_id="t", today=AS_OF, now=dt.datetime(2026, 11, 25, 1))
+    with engine.begin() as conn:
+        ids = list(
+            conn.execute(select(m.Claim.id).where(m.Claim.status == m.ClaimStatus.SUBMITTED)).scalars()
+        )
+        assert len(ids) >= 6
+        accepted = ids[: len(ids) // 2]
+        conn.execute(update(m.Claim).where(m.Claim.id.in_(accepted)).values(status=m.ClaimStatus.ACCEPTED))
+        conn.execute(update(m.Submission).values(created_at=dt.datetime(2026, 9, 1)))
+    out = tmp_path / "out"
+    code, text, err = _cli("generate-276", "--out", str(out), "--older-than", "30")
+    assert code == 0, err
+    result = json.loads(text)
+    assert result["claims"] == len(ids)
+    for f in result["files"]:
+        assert Path(f).name.startswith("claim-status-")
+        report = validate_x12(Path(f))
+        assert report.ok, [e.line(f) for e in report.errors]
+    with engine.connect() as conn:
+        pcns = [
+            conn.execute(
+                select(m.Submission.patient_control_number).where(m.Submission.claim_id == cid)
+            ).scalar_one()
+            for cid in accepted[:3]
+        ]
+    answer = tmp_path / "status.277"
+    answer.write_bytes(_status_answer(pcns, ["F1", "P1", "D0"]))
+    assert validate_x12(answer).ok, [e.line("a") for e in validate_x12(answer).errors]
+    code, text, err = _cli("load", str(answer))
+    assert code == 0, (text, err)
+    with engine.connect() as conn:
+        stored = dict(
+            conn.execute(
+                select(m.ClaimStatusRecord.patient_control_number, m.ClaimStatusRecord.category).where(
+                    m.ClaimStatusRecord.patient_control_number.in_(pcns)
+                )
+            ).all()
+        )
+    assert stored == dict(zip(pcns, ["F1", "P1", "D0"], strict=True))
+
+    # the claim's story shows the payer's answer; tonight's no_response item says what it means
+    story = claim_story(engine, pcns[1])
+    assert any(e.get("source") == "277" and "pended" in e["summary"] for e in story.events)
+    build_worklist(engine, AS_OF)
+    reasons = {i["claim"]: i["reason"] for i in list_items(engine, queue="no_response")}
+    with engine.connect() as conn:
+        numbers = [
+            conn.execute(select(m.Claim.claim_number).where(m.Claim.id == cid)).scalar_one()
+            for cid in accepted[:3]
+        ]
+    assert "finalized" in reasons[numbers[0]]
+    assert "pended" in reasons[numbers[1]]
+    assert "does not find" in reasons[numbers[2]]
+    # a claim with no 277 keeps the generic reason
+    others = [r for c, r in reasons.items() if c not in numbers]
+    assert others and all("277" not in r or "277CA" in r for r in others)
