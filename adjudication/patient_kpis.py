@@ -64,7 +64,7 @@ class PatientCollections:
     responsibility: Decimal = ZERO
     stages: list[StageRecovery] = field(default_factory=list)
     plans: dict[str, tuple[int, Decimal]] = field(default_factory=dict)  # status -> (plans, total)
-    events: dict[str, tuple[int, Decimal]] = field(default_factory=dict)  # outcome -> (events, amount)
+    events: dict[str, tuple[int, Decimal]] = field(default_factory=dict)  # outcome -> (events, amount), all so far
 
     @property
     def collection_rate(self) -> Decimal | None:
@@ -120,8 +120,7 @@ def patient_collections(q: Sql, run_date: dt.date, *, window_days: int = WINDOW_
     out.plans = {str(st): (int(n), q.money(t)) for st, n, t in q.run(
         "SELECT status, COUNT(*), SUM(total) FROM payment_plans GROUP BY status").all()}
     out.events = {str(o): (int(n), (Decimal(int(c or 0)) / 100).quantize(Decimal("0.01"))) for o, n, c in q.run(
-        f"SELECT outcome, COUNT(*), SUM(amount_cents) FROM payment_events WHERE {q.date_of('created_at')} <= :d "
-        "GROUP BY outcome", {"d": run_date}).all()}
+        "SELECT outcome, COUNT(*), SUM(amount_cents) FROM payment_events GROUP BY outcome").all()}
     return out
 
 

@@ -33,7 +33,8 @@ waiting for patient responsibility to apply to.
 **KPIs** (kpis, each with its definition text): clean claim rate, first-pass acceptance rate, initial
 denial rate overall and per CARC category, days in A/R (total A/R ÷ average daily gross charges of the
 last 90 days), net collection rate (payments ÷ (charges − contractual adjustments), last 90 days), aged
-A/R over 90 days.
+A/R over 90 days; patient collection rate, dunning recovery per stage and plan delinquency rate
+(``adjudication.patient_kpis``).
 
 **Balance proof** (balance_exceptions, ``source = 'reconciliation'``, ``run_date``; expected/found):
 
@@ -67,6 +68,7 @@ from ._sql import Sql
 from .carc import DENIAL_CATEGORIES, DENIAL_DEFINITION
 from .denials import DenialCount, denials
 from .lifecycle import sql_in
+from .patient_kpis import kpi_rows, patient_collections
 from .posting import POSTABLE, outcome_sql
 
 #: CLP02 processed and forwarded to the next payer (crossover, NM1*TT): never "secondary due".
@@ -526,6 +528,9 @@ def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
     kpi("aged_ar_over_90_rate", ar_90, ar_total,
         "HFMA MAP Key 'aged A/R as a percentage of total billed A/R': A/R on claims more than 90 days from "
         "the first date of service ÷ total A/R, on the run date.")
+    # Patient collections (adjudication.patient_kpis): collection rate, dunning recovery by stage, plans.
+    for name, num, den, definition in kpi_rows(patient_collections(q, run_date, window_days=WINDOW_DAYS)):
+        kpi(name, num, den, definition)
     q.conn.execute(insert(m.Kpi), rows)
     return {r["name"]: r["value"] for r in rows}
 

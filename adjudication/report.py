@@ -30,6 +30,7 @@ from eob.codes import carc_description
 from ._sql import Sql
 from .carc import CATEGORY_LABELS, DENIAL_DEFINITION, category
 from .denials import DenialCount, Denials, denials
+from .patient_kpis import PatientCollections, patient_collections
 from .reconcile import BUCKETS, WINDOW_DAYS, data_quality_checks
 
 ZERO = Decimal("0.00")
@@ -321,6 +322,7 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
         cards = _cards(q, run_date)
         kpis = q.run("SELECT name, value, numerator, denominator, definition FROM kpis WHERE run_date = :d "
                      "ORDER BY name", d).all()
+        patients = patient_collections(q, run_date, window_days=WINDOW_DAYS)
         aging = q.run(
             """SELECT a."key", a.bucket, a.amount, a.claims, py.name FROM aging_buckets a
                LEFT JOIN payers py ON py.payer_id = a."key"
@@ -518,6 +520,8 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
                      + _table(headers, [kpi_row(*r) for r in zero_kpis], {1, 2, 3}, name="kpis-zero")
                      + "</details>")
 
+    parts.append(_patient_collections_section(patients))
+
     # ---- aging
     parts.append("<h2>Insurance A/R aging by payer</h2>"
                  "<p class='small'>Age = run date − first date of service. Amounts are insurance balances.</p>")
@@ -602,4 +606,26 @@ def _denials_section(all_d: Denials, initial: Denials) -> str:
                       [[f"{g}-{code}", _carc_words(code), category(code), c.claims, _money(c.claim_level),
                         _money(c.line_level), _money(c.amount)] for (g, code), c in top],
                       {3, 4, 5, 6}, name="denials-by-code"))
+    return "".join(out)
+
+
+def _patient_collections_section(pc: PatientCollections) -> str:
+    """Patient collections (adjudication.patient_kpis): collection rate, dunning recovery by stage,
+    payment plans and online payment events. Counts and amounts only."""
+    rate = pc.collection_rate
+    out = ["<h2>Patient collections</h2>",
+           f"<p class='small'>Window {_e(pc.window)}. Patient collection rate "
+           f"<b data-kpi='patient_collection_rate'>{'n/a' if rate is None else f'{rate * 100:.1f}%'}</b>: patient "
+           f"cash {_money(pc.patient_cash)} (payments less refunds given back) ÷ patient responsibility assigned "
+           f"{_money(pc.responsibility)}. Recovery at a stage: patient cash received on or after a statement and "
+           "before the patient's next one, capped at its amount due, ÷ the amount due.</p>"]
+    rows: list[list[Any]] = [[s.stage, s.statements, _money(s.amount_due), s.paying, _money(s.recovered),
+                              "n/a" if s.rate is None else f"{s.rate * 100:.1f}%"] for s in pc.stages]
+    out.append(_table(["stage", "statements", "amount due", "followed by a payment", "recovered", "recovery"],
+                      rows, {1, 2, 3, 4, 5}, name="patient-dunning"))
+    out.append(_table(["plan status", "plans", "total"],
+                      [[st, n, _money(t)] for st, (n, t) in sorted(pc.plans.items())], {1, 2}, name="payment-plans"))
+    out.append(_table(["online payment events", "events", "amount"],
+                      [[o, n, _money(a)] for o, (n, a) in sorted(pc.events.items())], {1, 2},
+                      name="payment-events"))
     return "".join(out)
