@@ -416,12 +416,22 @@ def _run_two_nights(
     return {**_summary(engine, recon, report), **patients}
 
 
-def _patient_side(engine: Any, night: dt.date, out: Path, progress: Callable[[str], None]) -> dict[str, int]:
-    """Night 3's patient side: refunds found, statements (PDF + HTML + manifest) for balances due."""
+def _patient_side(engine: Any, night: dt.date, out: Path, progress: Callable[[str], None],
+                  seed: int = 2026) -> dict[str, int]:
+    """Night 3's patient side: refunds found, statements (PDF + HTML + manifest) for balances due, then the
+    simulated patients answer them (claimflow.sandbox.patients: signed webhook events over HTTP to a local
+    webhook server, plans through create_plan), seeded so the demo's numbers repeat."""
+    from claimflow.sandbox.patients import online_summary, simulate_patients
     from claimflow.statements import patient_night
 
     done = patient_night(engine, run_date=night, out=out, actor="demo:statements")
     progress(f"night 3: {done['statements_sent']} patient statements (${done['amount_due']} due) in {out}")
+    sim = simulate_patients(engine, night, seed=seed, manifest=out / "statements.csv", actor="demo:patients")
+    done.update(online_summary(engine))
+    progress(f"night 3: simulated patients answered {sim.statements} statements: "
+             f"{done['patient_payments_online']['posted']} online payments "
+             f"(${done['patient_payments_online']['amount']}), {sim.plans_created} payment plans, "
+             f"{sim.events.get('failed', 0)} failed and {sim.events.get('refunded', 0)} refunded")
     return {
         "statements_sent": int(done["statements_sent"]),
         "patient_payments_online": int(done["patient_payments_online"]["posted"]),

@@ -191,3 +191,26 @@ def test_real_http_signature_and_shares(engine: Engine, tmp_path: Path) -> None:
     with engine.connect() as conn:
         balances = conn.execute(select(func.count()).select_from(m.PatientPayment)).scalar_one()
     assert balances == PATIENTS
+
+
+def test_demo_patient_side_pays_and_repeats(engine: Engine, tmp_path: Path) -> None:
+    """The demo's night-3 patient side (claimflow.demo._patient_side): statements, then the simulator, so the
+    JSON line's patient_payments_online and payment_plans are not zero — and the same seed repeats them."""
+    from claimflow.demo import _patient_side
+
+    _practice(engine)
+    got = _patient_side(engine, D1, tmp_path / "a", lambda _msg: None, seed=11)
+    assert got["statements_sent"] == PATIENTS
+    assert got["patient_payments_online"] > 0 and got["payment_plans"] > 0
+    with engine.connect() as conn:
+        posted = conn.execute(select(func.count()).select_from(m.PaymentEvent)
+                              .where(m.PaymentEvent.outcome == "posted")).scalar_one()
+        cents = conn.execute(select(func.sum(m.PaymentEvent.amount_cents))
+                             .where(m.PaymentEvent.outcome == "posted")).scalar_one()
+    assert got["patient_payments_online"] == posted
+    truncate_all(engine)
+    _practice(engine)
+    assert _patient_side(engine, D1, tmp_path / "b", lambda _msg: None, seed=11) == got
+    with engine.connect() as conn:
+        assert conn.execute(select(func.sum(m.PaymentEvent.amount_cents))
+                            .where(m.PaymentEvent.outcome == "posted")).scalar_one() == cents
