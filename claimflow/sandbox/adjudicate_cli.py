@@ -77,6 +77,35 @@ def add_subcommands(subparsers: Any) -> None:
     p.set_defaults(handler=run)
 
 
+def _inquiry_kind(path: Path) -> str | None:
+    """``"270"`` or ``"276"`` from the file's ST01, else None (837s and anything else)."""
+    from edi.reader import iter_segments
+
+    try:
+        for _n, el in iter_segments(path.read_bytes()[:4096], log_padding=False):
+            if el[0] == "ST":
+                return el[1] if len(el) > 1 and el[1] in ("270", "276") else None
+    except X12Error:
+        return None
+    return None
+
+
+def answer_inquiry(
+    path: Path, out_dir: Path, kind: str, *, state_path: Path, seed: int, run_date: dt.date
+) -> Path:
+    """Answer one 270 (→ .271) or 276 (→ .277) into ``out_dir``; see ``claimflow.sandbox.payer.inquiries``."""
+    from claimflow.sandbox.payer import _write_atomic
+    from claimflow.sandbox.payer.inquiries import answer_270, answer_276
+    from claimflow.sandbox.payer.state import locked_state
+
+    with locked_state(Path(state_path), seed) as st:
+        if kind == "270":
+            data, ext = answer_270(path, st, seed=seed, run_date=run_date), "271"
+        else:
+            data, ext = answer_276(path, st, seed=seed, run_date=run_date), "277"
+        return _write_atomic(Path(out_dir), f"{path.stem}.{ext}", data)
+
+
 def run(args: argparse.Namespace) -> int:
     """The command itself; exit 0, 1 when something could not be answered, 2 for usage errors."""
     if not args.files and not args.release_payments:
@@ -92,6 +121,12 @@ def run(args: argparse.Namespace) -> int:
             if not f.is_file():
                 print(f"{f}: no such file", file=sys.stderr)
                 return 1
+            inquiry = _inquiry_kind(f)
+            if inquiry is not None:  # a 270 or 276: answered with a 271 / 277 (X212) right away
+                written.append(
+                    answer_inquiry(f, args.out, inquiry, state_path=state, seed=args.seed, run_date=run_date)
+                )
+                continue
             written += adjudicate_file(
                 f, args.out, state_path=state, seed=args.seed, run_date=run_date, defer_payments=True
             )

@@ -241,3 +241,64 @@ def test_generate_276_load_277(claimflow_env: Engine, tmp_path: Path) -> None:
     # a claim with no 277 keeps the generic reason
     others = [r for c, r in reasons.items() if c not in numbers]
     assert others and all("277" not in r or "277CA" in r for r in others)
+
+
+# ---- the sandbox answers like a payer ------------------------------------------------------------------
+
+
+def test_sandbox_answers_270_and_276(claimflow_env: Engine, tmp_path: Path) -> None:
+    from claimflow.outbound import generate_batches
+    from claimflow.settings import get_settings
+    from parsers import parse_file
+    from parsers.records import ClaimStatus, Eligibility
+
+    engine = claimflow_env
+    seed_practice(engine, patients=30, claims=40, seed=5, as_of=AS_OF)
+    out, answers, state = tmp_path / "out", tmp_path / "answers", tmp_path / "state.json"
+    sandbox = (
+        "sandbox",
+        "adjudicate",
+        "--out",
+        str(answers),
+        "--state",
+        str(state),
+        "--run-date",
+        "2026-11-25",
+    )
+
+    # 270 → 271: realistic benefits, some inactive or unknown members; loads into coverage_eligibility
+    code, text, err = _cli("generate-270", "--out", str(out))
+    assert code == 0, err
+    (f270,) = json.loads(text)["files"]
+    code, text, err = _cli(*sandbox, f270)
+    assert code == 0, err
+    (f271,) = [Path(x) for x in text.split()]
+    assert f271.suffix == ".271" and validate_x12(f271).ok
+    recs = [r for r in parse_file(f271) if isinstance(r, Eligibility)]
+    assert {r.active for r in recs} >= {True}
+    active = [r for r in recs if r.active]
+    assert all(r.deductible_remaining is not None and r.copay is not None and r.plan for r in active)
+    assert all(r.rejections[0].reason == "75" for r in recs if r.active is None)
+    code, _text, err = _cli("load", str(f271))
+    assert code == 0, err
+    with engine.connect() as conn:
+        statuses = list(conn.execute(select(m.CoverageEligibility.status)).scalars())
+    assert len(statuses) == len(recs) and "active" in statuses
+
+    # 837 (payments deferred) → 276 → 277 X212: pended for what the sandbox adjudicated, D0 otherwise
+    batches = generate_batches(engine, get_settings(), run_id="t", today=AS_OF, now=dt.datetime(2026, 11, 25, 1))
+    f837 = [Path(w.path) for w in batches.files]
+    assert f837
+    code, text, err = _cli(*sandbox, "--defer-payments", *map(str, f837))
+    assert code == 0, err
+    code, text, err = _cli("generate-276", "--out", str(out), "--older-than", "0")
+    assert code == 0, err
+    (f276,) = json.loads(text)["files"]
+    code, text, err = _cli(*sandbox, "--defer-payments", f276)
+    assert code == 0, err
+    (f277,) = [Path(x) for x in text.split()]
+    assert f277.suffix == ".277" and validate_x12(f277).ok, [e.line("x") for e in validate_x12(f277).errors]
+    cats = [r.category for r in parse_file(f277) if isinstance(r, ClaimStatus)]
+    assert cats and set(cats) <= {"P1", "D0"} and "P1" in cats
+    code, _text, err = _cli("load", str(f277))
+    assert code == 0, err
