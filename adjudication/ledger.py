@@ -117,7 +117,14 @@ COB_TRANSFER = "cob_transfer"
 #: impact of prior payer(s) adjudication including payments and/or adjustments"): never posted to the
 #: ledger (the earlier claim's rows already did), never counted in claim_balances. ``{a}`` = adjustments,
 #: ``{c}`` = claims.
-PRIOR_PAYER_CAS_SQL = "({c}.responsibility IN ('S', 'T') AND {a}.reason_code = '23')"
+#: A secondary/tertiary claim that follows a claim claimflow billed (its primary has submissions). Only such
+#: a claim takes part in the ``cob:`` scheme above. A follow-up claim whose primary was adjudicated before
+#: claimflow (the primary never went out from here, so its charge is in nobody's ledger) is booked like a
+#: primary: its own ``chg:``, and every CAS of its 835 posted, CARC 23 included.
+FOLLOWS_BILLED_CLAIM_SQL = ("({c}.primary_claim_id IS NOT NULL AND EXISTS "
+                            "(SELECT 1 FROM submissions fbs WHERE fbs.claim_id = {c}.primary_claim_id))")
+
+PRIOR_PAYER_CAS_SQL = "(" + FOLLOWS_BILLED_CLAIM_SQL + " AND {a}.reason_code = '23')"
 
 
 def _least(x: str, y: str) -> str:

@@ -200,7 +200,7 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
                             THEN a.amount ELSE 0 END) AS co23,
                    SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') AND {L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c")}
                             THEN a.amount ELSE 0 END) AS oa23,
-                   MAX(CASE WHEN c.primary_claim_id IS NULL THEN 0
+                   MAX(CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="c")} THEN 0
                             ELSE cp.charge - (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e
                                               WHERE e.claim_id = c.id AND e.entry_type = '{L.COB_TRANSFER}'
                                                 AND e.account = '{L.AR_PAYER}') END) AS prior
@@ -366,7 +366,8 @@ def _post_charges(q: Sql, now: dt.datetime) -> int:
     sel = f"""SELECT {q.key("chg:", "c.id")}, '{L.CHARGE}', '{{acct}}', {{sign}}c.total_charge, c.id,
                      c.patient_id, c.payer_id, {q.date_of("f.first_at")}, :now
               FROM claims c JOIN {first} f ON f.claim_id = c.id
-              WHERE c.total_charge <> 0 AND c.primary_claim_id IS NULL AND {q.not_posted("chg:", "c.id")}"""
+              WHERE c.total_charge <> 0 AND NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="c")}
+                AND {q.not_posted("chg:", "c.id")}"""
     n = q.run(
         f"INSERT INTO ledger_entries ({cols}) "
         + sel.format(acct=L.AR_PAYER, sign="")
@@ -381,11 +382,11 @@ def _post_cob(q: Sql, now: dt.datetime) -> int:
     """``cob:<claim_id>`` for every submitted secondary/tertiary claim: no revenue; the patient share the
     claim it follows left (Σ ar_patient of its ``pr:``/``rev:`` rows) moves to this claim's ar_payer."""
     first = "(SELECT claim_id, MIN(created_at) AS first_at FROM submissions GROUP BY claim_id)"
-    prior = """(SELECT s.id AS claim_id, MAX(p.id) AS prior_id FROM claims s
+    prior = f"""(SELECT s.id AS claim_id, MAX(p.id) AS prior_id FROM claims s
                  JOIN claims p ON (p.id = s.primary_claim_id AND s.responsibility = 'S')
                    OR (p.primary_claim_id = s.primary_claim_id AND p.responsibility = 'S'
                        AND s.responsibility = 'T')
-                 WHERE s.primary_claim_id IS NOT NULL GROUP BY s.id)"""
+                 WHERE {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="s")} GROUP BY s.id)"""
     q.temp_table(
         "cf_cob",
         f"""SELECT c.id AS claim_id, c.patient_id AS patient_id, c.payer_id AS payer_id, pr.prior_id AS prior_id,

@@ -278,7 +278,8 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
     # Coordination of benefits (adjudication.ledger): a secondary/tertiary claim's charge is what was
     # moved to it by cob: (its own CLM02 repeats the primary's), and the patient responsibility of the
     # claim it follows is what is left after that transfer.
-    charge = f"CASE WHEN c.primary_claim_id IS NULL THEN c.total_charge ELSE {z.format('led.cob_in')} END"
+    charge = (f"CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c='c')} THEN c.total_charge "
+              f"ELSE {z.format('led.cob_in')} END")
     cob_out = z.format("led.cob_out")
     prior23 = L.PRIOR_PAYER_CAS_SQL.format(a="a", c="ac")
     co_post, oa_post = L.cob_adjusted_sql("co", "oa", "co23", "oa23", "prior")
@@ -299,7 +300,7 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
                    SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') THEN a.amount ELSE 0 END) AS oa,
                    SUM(CASE WHEN a.group_code = 'CO' AND {prior23} THEN a.amount ELSE 0 END) AS co23,
                    SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') AND {prior23} THEN a.amount ELSE 0 END) AS oa23,
-                   MAX(CASE WHEN ac.primary_claim_id IS NULL THEN 0 ELSE cpe.charge - COALESCE(
+                   MAX(CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="ac")} THEN 0 ELSE cpe.charge - COALESCE(
                        (SELECT SUM(e.amount) FROM ledger_entries e WHERE e.claim_id = ac.id
                           AND e.entry_type = '{L.COB_TRANSFER}' AND e.account = '{L.AR_PAYER}'), 0) END) AS prior
             FROM cpe JOIN adjustments a ON a.claim_payment_id = cpe.id JOIN claims ac ON ac.id = cpe.claim_id

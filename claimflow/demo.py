@@ -361,7 +361,9 @@ def _run_two_nights(
 
     reset_settings_cache()
     prepare_data_dirs()  # data/ and its outbox, inbox, archive, quarantine, reports: 0700
-    night1 = dt.date.today() - dt.timedelta(days=2)
+    # Night 2 is today: postings whose date comes from the wall clock (charges, transfers) must not fall after
+    # a night's run date. Night 3 is tomorrow's run.
+    night1 = dt.date.today() - dt.timedelta(days=1)
     night2 = night1 + dt.timedelta(days=1)
     night3 = night2 + dt.timedelta(days=1)
     from claimflow.db.migrate import upgrade
