@@ -6,6 +6,7 @@ the one-line explanation, and is not retried."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import re
@@ -75,7 +76,8 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
             assert serve.poll() is None and time.monotonic() < deadline, "sandbox serve did not start"
             time.sleep(0.2)
         env.update(_env_file_vars(env_file))
-        _airflow_migrate(env, ui / "airflow-migrate.log")
+        with _own_environment():  # _airflow_migrate merges os.environ under env: another test's AIRFLOW_* stays out
+            _airflow_migrate(env, ui / "airflow-migrate.log")
         subprocess.run([str(BIN / "airflow"), "pools", "set", "sftp_sandbox", "2", "SFTP sessions to the sandbox"],
                        env=env, capture_output=True, check=True, timeout=300)
         yield {"ui": ui, "env": env, "serve": serve}
@@ -88,11 +90,19 @@ def _run(dag_id: str, env: dict[str, str], log: Path) -> dict:  # type: ignore[t
     from claimflow.demo import run_dag
 
     env_only = {k: v for k, v in env.items() if k.startswith(("CLAIMFLOW", "AIRFLOW", "PYTHON"))}
+    with _own_environment():  # run_dag merges os.environ under env
+        return run_dag(dag_id, dt.date.today(), env_only, log)
+
+
+@contextlib.contextmanager
+def _own_environment() -> Iterator[None]:
+    """Keep the test process's own CLAIMFLOW_/AIRFLOW settings (other tests in this process set some) out of
+    the commands the walkthrough runs, as on a fresh shell."""
     saved = dict(os.environ)
-    try:  # run_dag merges os.environ under env: keep the test process's own CLAIMFLOW_/AIRFLOW settings out
+    try:
         for k in [k for k in os.environ if k.startswith(("CLAIMFLOW_", "AIRFLOW"))]:
             del os.environ[k]
-        return run_dag(dag_id, dt.date.today(), env_only, log)
+        yield
     finally:
         os.environ.clear()
         os.environ.update(saved)
