@@ -146,7 +146,11 @@ def open_sftp(profile: PartnerProfile, *, timeout: float | None = None) -> Itera
             sftp = client.open_sftp()
         except (paramiko.SSHException, OSError, EOFError) as exc:
             transport = client.get_transport()
-            if not isinstance(exc, SFTPError) and (transport is None or not transport.is_active()):
+            hung_up = transport is None or not transport.is_active()
+            # paramiko raises a bare OSError("Socket is closed") (no errno) when the peer disconnected; its
+            # transport thread may not have noticed yet, so is_active() can still say True for a moment
+            hung_up = hung_up or (isinstance(exc, OSError | EOFError) and getattr(exc, "errno", None) is None)
+            if not isinstance(exc, SFTPError) and hung_up:
                 # the server hung up (paramiko says only "Socket is closed"): e.g. too many connections
                 raise TransientTransferError(
                     f"partner {profile.name} ({profile.username}@{profile.address}): the server closed "
