@@ -66,8 +66,10 @@ class Sql:
         index — keys sort bytewise: collation "C" on PostgreSQL, BINARY on SQLite) instead of the whole
         ledger, so the cost grows with the number of source rows, not with the ledger."""
         upper = prefix[:-1] + chr(ord(prefix[-1]) + 1)
-        return (f"NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.txn_key >= '{prefix}' "
-                f"AND e.txn_key < '{upper}' AND e.txn_key = {cls.key(prefix, id_expr)})")
+        return (
+            f"NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.txn_key >= '{prefix}' "
+            f"AND e.txn_key < '{upper}' AND e.txn_key = {cls.key(prefix, id_expr)})"
+        )
 
     # ---- values ----------------------------------------------------------------------------------
 
@@ -124,7 +126,8 @@ class Sql:
             return
         rows = self.run(
             "SELECT relname, n_mod_since_analyze, n_live_tup FROM pg_stat_user_tables "
-            "WHERE schemaname = current_schema() AND relname = ANY(:t)", {"t": list(tables)}
+            "WHERE schemaname = current_schema() AND relname = ANY(:t)",
+            {"t": list(tables)},
         ).all()
         stats = {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in rows}
         for table in tables:

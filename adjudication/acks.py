@@ -51,8 +51,14 @@ def apply_acknowledgments(engine: Engine, *, actor: str) -> dict[str, Any]:
         q = Sql(conn)
         result = _apply(q, now)
         if any(result.values()):
-            audit(conn, actor=actor, action="apply_acknowledgments", object_type="batch", object_id=None,
-                  detail=result)
+            audit(
+                conn,
+                actor=actor,
+                action="apply_acknowledgments",
+                object_type="batch",
+                object_id=None,
+                detail=result,
+            )
     return result
 
 
@@ -87,13 +93,19 @@ def _above_claim_level(q: Sql, p: dict[str, Any]) -> dict[str, int]:
         JOIN providers pv ON pv.id = c.billing_provider_id AND pv.npi = v.npi"""
     q.temp_table(
         "cf_ack_covered",
-        covered.format(provider="", level="batch") + " UNION "
+        covered.format(provider="", level="batch")
+        + " UNION "
         + covered.format(provider=by_provider, level="provider"),
     )
     out = {
-        "rejected_277ca_batch": 0, "rejected_277ca_provider": 0,
-        "levels_unmatched": int(q.scalar(
-            "SELECT COUNT(*) FROM cf_ack_level v WHERE v.id NOT IN (SELECT level_id FROM cf_ack_covered)") or 0),
+        "rejected_277ca_batch": 0,
+        "rejected_277ca_provider": 0,
+        "levels_unmatched": int(
+            q.scalar(
+                "SELECT COUNT(*) FROM cf_ack_level v WHERE v.id NOT IN (SELECT level_id FROM cf_ack_covered)"
+            )
+            or 0
+        ),
     }
     for level, source in (("batch", "277B"), ("provider", "277C")):
         out[f"rejected_277ca_{level}"] = q.run(
@@ -103,8 +115,10 @@ def _above_claim_level(q: Sql, p: dict[str, Any]) -> dict[str, int]:
                 WHERE c.level = '{level}' AND s.status IN ('submitted', 'accepted')
                   AND c.submission_id NOT IN (SELECT submission_id FROM cf_ack_reject)"""
         ).rowcount
-    q.run("UPDATE claim_statuses SET applied_at = :now WHERE level IN ('batch', 'provider') AND applied_at IS NULL",
-          p)
+    q.run(
+        "UPDATE claim_statuses SET applied_at = :now WHERE level IN ('batch', 'provider') AND applied_at IS NULL",
+        p,
+    )
     q.drop("cf_ack_level", "cf_ack_covered")
     return out
 
@@ -139,8 +153,12 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
             WHERE a.kind = 'TA1' AND a.accepted = false AND s.status = 'submitted'""",
     )
     levels = _above_claim_level(q, p)
-    rejected_999 = int(q.scalar("SELECT COUNT(DISTINCT submission_id) FROM cf_ack_reject WHERE source = '999'") or 0)
-    rejected_ta1 = int(q.scalar("SELECT COUNT(DISTINCT submission_id) FROM cf_ack_reject WHERE source = 'TA1'") or 0)
+    rejected_999 = int(
+        q.scalar("SELECT COUNT(DISTINCT submission_id) FROM cf_ack_reject WHERE source = '999'") or 0
+    )
+    rejected_ta1 = int(
+        q.scalar("SELECT COUNT(DISTINCT submission_id) FROM cf_ack_reject WHERE source = 'TA1'") or 0
+    )
     q.run("UPDATE submissions SET status = 'rejected' WHERE id IN (SELECT submission_id FROM cf_ack_reject)")
 
     # 277CA claim statuses: one verdict per (unapplied) patient control number; rejection wins.
@@ -185,9 +203,13 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
     # "Latest" is an anti-join on the (claim_id, attempt) index, not a join to MAX(attempt) over every
     # submission ever made, which PostgreSQL planned as a nested loop over the whole aggregate per claim
     # while tonight's submissions were not analyzed yet (quadratic: 60-200 s at 20,000 claims).
-    latest = "NOT EXISTS (SELECT 1 FROM submissions n WHERE n.claim_id = s.claim_id AND n.attempt > s.attempt)"
-    touched = ("(SELECT submission_id FROM cf_ack_reject UNION SELECT submission_id FROM cf_ack_277 "
-               "WHERE rej = 1 OR acc = 1)")
+    latest = (
+        "NOT EXISTS (SELECT 1 FROM submissions n WHERE n.claim_id = s.claim_id AND n.attempt > s.attempt)"
+    )
+    touched = (
+        "(SELECT submission_id FROM cf_ack_reject UNION SELECT submission_id FROM cf_ack_277 "
+        "WHERE rej = 1 OR acc = 1)"
+    )
     q.temp_table(
         "cf_ack_claim",
         f"""SELECT c.id AS claim_id, MAX(x.payer_claim_number) AS payer_claim_number,
@@ -204,8 +226,12 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
             JOIN claims c ON c.id = x.claim_id
             GROUP BY c.id, c.status""",
     )
-    claims_rejected = int(q.scalar(f"SELECT COUNT(*) FROM cf_ack_claim WHERE new_status = '{S.REJECTED}'") or 0)
-    claims_accepted = int(q.scalar(f"SELECT COUNT(*) FROM cf_ack_claim WHERE new_status = '{S.ACCEPTED}'") or 0)
+    claims_rejected = int(
+        q.scalar(f"SELECT COUNT(*) FROM cf_ack_claim WHERE new_status = '{S.REJECTED}'") or 0
+    )
+    claims_accepted = int(
+        q.scalar(f"SELECT COUNT(*) FROM cf_ack_claim WHERE new_status = '{S.ACCEPTED}'") or 0
+    )
     q.run(
         """UPDATE claims SET payer_claim_number = COALESCE(v.payer_claim_number, claims.payer_claim_number),
                              status = COALESCE(v.new_status, claims.status),
@@ -218,7 +244,10 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
     q.drop("cf_ack_reject", "cf_ack_277", "cf_ack_claim")
     return {
         "accepted": accepted,
-        "rejected": rejected + rejected_999 + rejected_ta1 + levels["rejected_277ca_batch"]
+        "rejected": rejected
+        + rejected_999
+        + rejected_ta1
+        + levels["rejected_277ca_batch"]
         + levels["rejected_277ca_provider"],
         "rejected_277ca": rejected,
         **levels,

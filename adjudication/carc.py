@@ -24,8 +24,28 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "authorization": ("15", "38", "39", "62", "197", "198", "243", "288"),
     "medical_necessity": ("50", "55", "56", "57", "150", "151", "152", "153", "154", "167"),
     "non_covered": ("49", "96", "108", "119", "170", "171", "204", "A1"),
-    "coding": ("4", "5", "6", "7", "8", "9", "10", "11", "12", "13", "14", "40", "58", "146", "181",
-               "182", "185", "189", "199", "B5"),
+    "coding": (
+        "4",
+        "5",
+        "6",
+        "7",
+        "8",
+        "9",
+        "10",
+        "11",
+        "12",
+        "13",
+        "14",
+        "40",
+        "58",
+        "146",
+        "181",
+        "182",
+        "185",
+        "189",
+        "199",
+        "B5",
+    ),
     "bundling": ("97", "231", "234", "236", "B15"),
     "missing_information": ("16", "17", "125", "226", "227", "252", "251"),
     "duplicate": ("18",),
@@ -93,8 +113,10 @@ DENIAL_DEFINITION = (
 def denial_adjustment_sql(alias: str = "a") -> str:
     """SQL condition: the adjustment row ``alias`` is a denial (:data:`DENIAL_DEFINITION`; the claim
     payment conditions are applied by ``adjudication.denials``)."""
-    return (f"({alias}.group_code <> 'PR' AND {alias}.amount <> 0 "
-            f"AND {alias}.reason_code NOT IN {non_denial_codes_sql()})")
+    return (
+        f"({alias}.group_code <> 'PR' AND {alias}.amount <> 0 "
+        f"AND {alias}.reason_code NOT IN {non_denial_codes_sql()})"
+    )
 
 
 def is_denial_adjustment(group_code: str, reason_code: str, amount: object) -> bool:

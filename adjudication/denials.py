@@ -19,8 +19,10 @@ from .posting import POSTABLE
 ZERO = Decimal("0.00")
 
 #: A claim payment's effective date (aliases cp and r): BPR16, else DTM*405, else its posting date.
-EFFECTIVE_SQL = ("COALESCE(r.payment_date, r.production_date, "
-                 "(SELECT MIN(le.effective_date) FROM ledger_entries le WHERE le.claim_payment_id = cp.id))")
+EFFECTIVE_SQL = (
+    "COALESCE(r.payment_date, r.production_date, "
+    "(SELECT MIN(le.effective_date) FROM ledger_entries le WHERE le.claim_payment_id = cp.id))"
+)
 
 
 @dataclass
@@ -47,14 +49,18 @@ class Denials:
 def claim_payment_scope_sql(cp: str = "cp") -> str:
     """SQL condition: claim payment ``cp`` can carry denials (matched to our claim, posted, CLP02 not a
     reversal or an unknown claim) - the claim-payment half of the definition."""
-    return f"{cp}.claim_id IS NOT NULL AND {cp}.posted_at IS NOT NULL AND {cp}.status_code IN {sql_in(POSTABLE)}"
+    return (
+        f"{cp}.claim_id IS NOT NULL AND {cp}.posted_at IS NOT NULL AND {cp}.status_code IN {sql_in(POSTABLE)}"
+    )
 
 
 def _scope(first_only: bool) -> str:
     first = ""
     if first_only:
-        first = (f"AND cp.id IN (SELECT MIN(f.id) FROM claim_payments f WHERE f.claim_id IS NOT NULL "
-                 f"AND f.posted_at IS NOT NULL AND f.status_code IN {sql_in(POSTABLE)} GROUP BY f.claim_id)")
+        first = (
+            f"AND cp.id IN (SELECT MIN(f.id) FROM claim_payments f WHERE f.claim_id IS NOT NULL "
+            f"AND f.posted_at IS NOT NULL AND f.status_code IN {sql_in(POSTABLE)} GROUP BY f.claim_id)"
+        )
     return f"""SELECT cp.id AS cp_id, cp.claim_id AS claim_id FROM claim_payments cp
                JOIN remittances r ON r.id = cp.remittance_id
                WHERE {claim_payment_scope_sql("cp")} {first}
@@ -70,29 +76,37 @@ def denials(q: Sql, start: dt.date, end: dt.date, *, first_only: bool = False) -
     out = Denials()
     base = f"FROM ({scope}) s JOIN adjustments a ON a.claim_payment_id = s.cp_id WHERE {denial_adjustment_sql('a')}"
     for cat, lvl, amount in q.run(
-            f"SELECT {category_sql('a.reason_code')}, {level}, SUM(a.amount) {base} "
-            f"GROUP BY {category_sql('a.reason_code')}, {level}", p).all():
+        f"SELECT {category_sql('a.reason_code')}, {level}, SUM(a.amount) {base} "
+        f"GROUP BY {category_sql('a.reason_code')}, {level}",
+        p,
+    ).all():
         c = out.by_category.setdefault(str(cat), DenialCount())
         if lvl == "claim":
             c.claim_level += q.money(amount)
         else:
             c.line_level += q.money(amount)
     for cat, claims, cps in q.run(
-            f"SELECT {category_sql('a.reason_code')}, COUNT(DISTINCT s.claim_id), COUNT(DISTINCT s.cp_id) {base} "
-            f"GROUP BY {category_sql('a.reason_code')}", p).all():
+        f"SELECT {category_sql('a.reason_code')}, COUNT(DISTINCT s.claim_id), COUNT(DISTINCT s.cp_id) {base} "
+        f"GROUP BY {category_sql('a.reason_code')}",
+        p,
+    ).all():
         c = out.by_category.setdefault(str(cat), DenialCount())
         c.claims, c.claim_payments = int(claims), int(cps)
     for grp, code, lvl, amount in q.run(
-            f"SELECT a.group_code, a.reason_code, {level}, SUM(a.amount) {base} "
-            f"GROUP BY a.group_code, a.reason_code, {level}", p).all():
+        f"SELECT a.group_code, a.reason_code, {level}, SUM(a.amount) {base} "
+        f"GROUP BY a.group_code, a.reason_code, {level}",
+        p,
+    ).all():
         c = out.by_code.setdefault((str(grp), str(code)), DenialCount())
         if lvl == "claim":
             c.claim_level += q.money(amount)
         else:
             c.line_level += q.money(amount)
     for grp, code, claims, cps in q.run(
-            f"SELECT a.group_code, a.reason_code, COUNT(DISTINCT s.claim_id), COUNT(DISTINCT s.cp_id) {base} "
-            "GROUP BY a.group_code, a.reason_code", p).all():
+        f"SELECT a.group_code, a.reason_code, COUNT(DISTINCT s.claim_id), COUNT(DISTINCT s.cp_id) {base} "
+        "GROUP BY a.group_code, a.reason_code",
+        p,
+    ).all():
         c = out.by_code.setdefault((str(grp), str(code)), DenialCount())
         c.claims, c.claim_payments = int(claims), int(cps)
     out.claims = int(q.scalar(f"SELECT COUNT(DISTINCT s.claim_id) {base}", p) or 0)

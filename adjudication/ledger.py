@@ -121,8 +121,10 @@ COB_TRANSFER = "cob_transfer"
 #: a claim takes part in the ``cob:`` scheme above. A follow-up claim whose primary was adjudicated before
 #: claimflow (the primary never went out from here, so its charge is in nobody's ledger) is booked like a
 #: primary: its own ``chg:``, and every CAS of its 835 posted, CARC 23 included.
-FOLLOWS_BILLED_CLAIM_SQL = ("({c}.primary_claim_id IS NOT NULL AND EXISTS "
-                            "(SELECT 1 FROM submissions fbs WHERE fbs.claim_id = {c}.primary_claim_id))")
+FOLLOWS_BILLED_CLAIM_SQL = (
+    "({c}.primary_claim_id IS NOT NULL AND EXISTS "
+    "(SELECT 1 FROM submissions fbs WHERE fbs.claim_id = {c}.primary_claim_id))"
+)
 
 PRIOR_PAYER_CAS_SQL = "(" + FOLLOWS_BILLED_CLAIM_SQL + " AND {a}.reason_code = '23')"
 
@@ -145,6 +147,7 @@ def cob_adjusted_sql(co: str, oa: str, co23: str, oa23: str, prior: str) -> tupl
     dco = _least(_pos(f"{co} - {co23}"), rem)
     doa = _least(_pos(f"{oa} - {oa23}"), f"{rem} - {dco}")
     return f"({co} - {co23} - {dco})", f"({oa} - {oa23} - {doa})"
+
 
 #: Entry types of a claim payment that a reversal negates.
 REVERSIBLE = (PAYER_PAYMENT, CONTRACTUAL_ADJ, OTHER_ADJ, PR_TRANSFER)
@@ -184,10 +187,16 @@ def write_entries(conn: Connection, entries: Iterable[Entry]) -> int:
             insert(LedgerEntry),
             [
                 {
-                    "txn_key": e.txn_key, "entry_type": e.entry_type, "account": e.account,
-                    "amount": e.amount, "claim_id": e.claim_id, "patient_id": e.patient_id,
-                    "payer_id": e.payer_id, "claim_payment_id": e.claim_payment_id,
-                    "patient_payment_id": e.patient_payment_id, "effective_date": e.effective_date,
+                    "txn_key": e.txn_key,
+                    "entry_type": e.entry_type,
+                    "account": e.account,
+                    "amount": e.amount,
+                    "claim_id": e.claim_id,
+                    "patient_id": e.patient_id,
+                    "payer_id": e.payer_id,
+                    "claim_payment_id": e.claim_payment_id,
+                    "patient_payment_id": e.patient_payment_id,
+                    "effective_date": e.effective_date,
                 }
                 for e in rows
             ],

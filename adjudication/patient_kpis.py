@@ -35,12 +35,16 @@ WINDOW_DAYS = 90
 ZERO = Decimal("0.00")
 
 #: Patient cash rows of the ledger (alias ``e``).
-PATIENT_CASH_SQL = (f"e.account = '{L.CASH}' AND e.patient_id IS NOT NULL AND (e.entry_type IN "
-                    f"('{L.PATIENT_PAYMENT}', '{ONLINE_REFUND}') OR (e.entry_type = '{REFUND_ISSUED}' "
-                    "AND e.payer_id IS NULL))")
+PATIENT_CASH_SQL = (
+    f"e.account = '{L.CASH}' AND e.patient_id IS NOT NULL AND (e.entry_type IN "
+    f"('{L.PATIENT_PAYMENT}', '{ONLINE_REFUND}') OR (e.entry_type = '{REFUND_ISSUED}' "
+    "AND e.payer_id IS NULL))"
+)
 #: Net patient responsibility assigned (alias ``e``).
-PATIENT_RESPONSIBILITY_SQL = (f"e.account = '{L.AR_PATIENT}' AND e.entry_type IN ('{L.PR_TRANSFER}', "
-                              f"'{L.REVERSAL}', '{L.COB_TRANSFER}')")
+PATIENT_RESPONSIBILITY_SQL = (
+    f"e.account = '{L.AR_PATIENT}' AND e.entry_type IN ('{L.PR_TRANSFER}', "
+    f"'{L.REVERSAL}', '{L.COB_TRANSFER}')"
+)
 
 
 @dataclass
@@ -53,7 +57,9 @@ class StageRecovery:
 
     @property
     def rate(self) -> Decimal | None:
-        return None if self.amount_due == 0 else (self.recovered / self.amount_due).quantize(Decimal("0.000001"))
+        return (
+            None if self.amount_due == 0 else (self.recovered / self.amount_due).quantize(Decimal("0.000001"))
+        )
 
 
 @dataclass
@@ -64,7 +70,9 @@ class PatientCollections:
     responsibility: Decimal = ZERO
     stages: list[StageRecovery] = field(default_factory=list)
     plans: dict[str, tuple[int, Decimal]] = field(default_factory=dict)  # status -> (plans, total)
-    events: dict[str, tuple[int, Decimal]] = field(default_factory=dict)  # outcome -> (events, amount), all so far
+    events: dict[str, tuple[int, Decimal]] = field(
+        default_factory=dict
+    )  # outcome -> (events, amount), all so far
 
     @property
     def collection_rate(self) -> Decimal | None:
@@ -94,7 +102,9 @@ def patient_collections(q: Sql, run_date: dt.date, *, window_days: int = WINDOW_
         f"""SELECT SUM(CASE WHEN {PATIENT_CASH_SQL} THEN e.amount ELSE 0 END),
                    SUM(CASE WHEN {PATIENT_RESPONSIBILITY_SQL} THEN e.amount ELSE 0 END)
             FROM ledger_entries e WHERE e.effective_date BETWEEN :s AND :d
-              AND e.account IN ('{L.CASH}', '{L.AR_PATIENT}')""", p).one()
+              AND e.account IN ('{L.CASH}', '{L.AR_PATIENT}')""",
+        p,
+    ).one()
     out.patient_cash, out.responsibility = q.money(cash), q.money(resp)
     rows = q.run(
         f"""WITH st AS (
@@ -114,33 +124,64 @@ def patient_collections(q: Sql, run_date: dt.date, *, window_days: int = WINDOW_
             SELECT stage, COUNT(*), SUM(amount_due),
                    SUM(CASE WHEN paid <= 0 THEN 0 WHEN paid > amount_due THEN amount_due ELSE paid END),
                    SUM(CASE WHEN paid > 0 THEN 1 ELSE 0 END)
-            FROM per GROUP BY stage""", p).all()
-    out.stages = sorted((StageRecovery(str(st), int(n or 0), q.money(due), q.money(rec), int(k or 0))
-                         for st, n, due, rec, k in rows), key=lambda s: _order(s.stage))
-    out.plans = {str(st): (int(n), q.money(t)) for st, n, t in q.run(
-        "SELECT status, COUNT(*), SUM(total) FROM payment_plans GROUP BY status").all()}
-    out.events = {str(o): (int(n), (Decimal(int(c or 0)) / 100).quantize(Decimal("0.01"))) for o, n, c in q.run(
-        "SELECT outcome, COUNT(*), SUM(amount_cents) FROM payment_events GROUP BY outcome").all()}
+            FROM per GROUP BY stage""",
+        p,
+    ).all()
+    out.stages = sorted(
+        (
+            StageRecovery(str(st), int(n or 0), q.money(due), q.money(rec), int(k or 0))
+            for st, n, due, rec, k in rows
+        ),
+        key=lambda s: _order(s.stage),
+    )
+    out.plans = {
+        str(st): (int(n), q.money(t))
+        for st, n, t in q.run("SELECT status, COUNT(*), SUM(total) FROM payment_plans GROUP BY status").all()
+    }
+    out.events = {
+        str(o): (int(n), (Decimal(int(c or 0)) / 100).quantize(Decimal("0.01")))
+        for o, n, c in q.run(
+            "SELECT outcome, COUNT(*), SUM(amount_cents) FROM payment_events GROUP BY outcome"
+        ).all()
+    }
     return out
 
 
 def kpi_rows(pc: PatientCollections) -> list[tuple[str, Decimal, Decimal, str]]:
     """``(name, numerator, denominator, definition)`` for the ``kpis`` table."""
     window = pc.window
-    rows = [("patient_collection_rate", pc.patient_cash, pc.responsibility,
-             "Patient collection rate: patient cash (patient payments of any method, online included, less online "
-             "refunds and patient refunds issued; ledger cash) ÷ patient responsibility assigned (ar_patient of "
-             f"PR transfers, their reversals and COB moves), both by ledger effective date in the window {window}.")]
+    rows = [
+        (
+            "patient_collection_rate",
+            pc.patient_cash,
+            pc.responsibility,
+            "Patient collection rate: patient cash (patient payments of any method, online included, less online "
+            "refunds and patient refunds issued; ledger cash) ÷ patient responsibility assigned (ar_patient of "
+            f"PR transfers, their reversals and COB moves), both by ledger effective date in the window {window}.",
+        )
+    ]
     names = list(dict.fromkeys([*STAGES, PLAN_STAGE, *(s.stage for s in pc.stages)]))
     for name in names:
         s = pc.stage(name)
-        rows.append((f"dunning_recovery_{name}"[:60], s.recovered, s.amount_due,
-                     f"Dunning recovery at stage '{name}': for each statement at this stage dated in the window "
-                     f"{window}, patient cash received on or after its date and before the patient's next "
-                     "statement (up to the run date), capped at its amount due; Σ recovered ÷ Σ amount due."))
+        rows.append(
+            (
+                f"dunning_recovery_{name}"[:60],
+                s.recovered,
+                s.amount_due,
+                f"Dunning recovery at stage '{name}': for each statement at this stage dated in the window "
+                f"{window}, patient cash received on or after its date and before the patient's next "
+                "statement (up to the run date), capped at its amount due; Σ recovered ÷ Σ amount due.",
+            )
+        )
     active = Decimal(pc.plans.get("active", (0, ZERO))[0])
     delinquent = Decimal(pc.plans.get("delinquent", (0, ZERO))[0])
-    rows.append(("plan_delinquency_rate", delinquent, active + delinquent,
-                 "Payment plans delinquent (money received short of the installments due more than grace_days "
-                 "ago, as of the last statement run) ÷ plans active or delinquent."))
+    rows.append(
+        (
+            "plan_delinquency_rate",
+            delinquent,
+            active + delinquent,
+            "Payment plans delinquent (money received short of the installments due more than grace_days "
+            "ago, as of the last statement run) ÷ plans active or delinquent.",
+        )
+    )
     return rows

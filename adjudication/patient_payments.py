@@ -106,8 +106,9 @@ def import_payments_csv(engine: Engine, path: Path | str, *, actor: str) -> dict
     header = [h.strip() for h in (reader.fieldnames or [])]
     missing = [c for c in REQUIRED if c not in header]
     if missing:
-        raise PaymentFileError(f"{path.name}: header lacks required column(s) {', '.join(missing)}; "
-                               f"expected {','.join(COLUMNS)}")
+        raise PaymentFileError(
+            f"{path.name}: header lacks required column(s) {', '.join(missing)}; expected {','.join(COLUMNS)}"
+        )
     reader.fieldnames = header
 
     errors: list[str] = []
@@ -148,12 +149,18 @@ def import_payments_csv(engine: Engine, path: Path | str, *, actor: str) -> dict
         patient_by_account: dict[str, int] = {}
         for chunk in _chunks(accounts):
             patient_by_account.update(
-                conn.execute(select(m.Patient.account_number, m.Patient.id)
-                             .where(m.Patient.account_number.in_(chunk))).tuples().all())
+                conn.execute(
+                    select(m.Patient.account_number, m.Patient.id).where(m.Patient.account_number.in_(chunk))
+                )
+                .tuples()
+                .all()
+            )
         claim_by_number: dict[str, tuple[int, int]] = {}
         for chunk in _chunks(claim_numbers):
             for number, cid, pid in conn.execute(
-                select(m.Claim.claim_number, m.Claim.id, m.Claim.patient_id).where(m.Claim.claim_number.in_(chunk))
+                select(m.Claim.claim_number, m.Claim.id, m.Claim.patient_id).where(
+                    m.Claim.claim_number.in_(chunk)
+                )
             ):
                 claim_by_number[number] = (cid, pid)
         good: list[dict[str, Any]] = []
@@ -172,16 +179,26 @@ def import_payments_csv(engine: Engine, path: Path | str, *, actor: str) -> dict
                     errors.append(f"line {line_no}: claim_number belongs to another patient's claim")
                     continue
                 claim_id = found[0]
-            good.append({"external_id": r["external_id"], "patient_id": pid, "claim_id": claim_id,
-                         "amount": r["amount"], "received_on": r["received_on"],
-                         "method": r["method"] or None, "source_sha256": sha})
+            good.append(
+                {
+                    "external_id": r["external_id"],
+                    "patient_id": pid,
+                    "claim_id": claim_id,
+                    "amount": r["amount"],
+                    "received_on": r["received_on"],
+                    "method": r["method"] or None,
+                    "source_sha256": sha,
+                }
+            )
 
         imported: list[tuple[int, Decimal]] = []
         if good:
             dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-            stmt = (dialect_insert(m.PatientPayment)
-                    .on_conflict_do_nothing(index_elements=["external_id"])
-                    .returning(m.PatientPayment.id, m.PatientPayment.amount))
+            stmt = (
+                dialect_insert(m.PatientPayment)
+                .on_conflict_do_nothing(index_elements=["external_id"])
+                .returning(m.PatientPayment.id, m.PatientPayment.amount)
+            )
             for start in range(0, len(good), 1000):
                 imported.extend(conn.execute(stmt, good[start : start + 1000]).tuples().all())
         posted = post_patient_payments(conn)
@@ -196,9 +213,18 @@ def import_payments_csv(engine: Engine, path: Path | str, *, actor: str) -> dict
             "unapplied_credit": posted["unapplied_credit"],
             "errors": errors,
         }
-        audit(conn, actor=actor, action="import_patient_payments", object_type="file", object_id=sha,
-              detail={"file": path.name, **{k: v for k, v in result.items() if k != "errors"},
-                      "errors": len(errors)})
+        audit(
+            conn,
+            actor=actor,
+            action="import_patient_payments",
+            object_type="file",
+            object_id=sha,
+            detail={
+                "file": path.name,
+                **{k: v for k, v in result.items() if k != "errors"},
+                "errors": len(errors),
+            },
+        )
     return result
 
 
@@ -206,12 +232,18 @@ def _open_claim_balances(conn: Connection, patients: list[int]) -> dict[int, lis
     """Per patient: [(claim id, open patient balance > 0)], oldest service date first."""
     out: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
     for chunk in _chunks(patients):
-        rows = conn.execute(
-            select(m.Claim.patient_id, m.Claim.id, m.Claim.service_date_from, func.sum(m.LedgerEntry.amount))
-            .join(m.LedgerEntry, m.LedgerEntry.claim_id == m.Claim.id)
-            .where(m.LedgerEntry.account == L.AR_PATIENT, m.Claim.patient_id.in_(chunk))
-            .group_by(m.Claim.patient_id, m.Claim.id, m.Claim.service_date_from)
-        ).tuples().all()
+        rows = (
+            conn.execute(
+                select(
+                    m.Claim.patient_id, m.Claim.id, m.Claim.service_date_from, func.sum(m.LedgerEntry.amount)
+                )
+                .join(m.LedgerEntry, m.LedgerEntry.claim_id == m.Claim.id)
+                .where(m.LedgerEntry.account == L.AR_PATIENT, m.Claim.patient_id.in_(chunk))
+                .group_by(m.Claim.patient_id, m.Claim.id, m.Claim.service_date_from)
+            )
+            .tuples()
+            .all()
+        )
         for patient_id, claim_id, _service_date, amount in sorted(rows, key=lambda r: (r[0], r[2], r[1])):
             if amount is not None and amount > 0:
                 out[patient_id].append((claim_id, amount))
@@ -222,12 +254,21 @@ def post_patient_payments(conn: Connection) -> dict[str, str]:
     """Post every patient payment not yet posted (see the module docstring), then apply credits.
     Runs in ``conn``'s transaction. Returns the applied and unapplied (credit) totals."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    pending = conn.execute(
-        select(m.PatientPayment.id, m.PatientPayment.patient_id, m.PatientPayment.claim_id,
-               m.PatientPayment.amount, m.PatientPayment.received_on)
-        .where(m.PatientPayment.posted_at.is_(None))
-        .order_by(m.PatientPayment.received_on, m.PatientPayment.id)
-    ).tuples().all()
+    pending = (
+        conn.execute(
+            select(
+                m.PatientPayment.id,
+                m.PatientPayment.patient_id,
+                m.PatientPayment.claim_id,
+                m.PatientPayment.amount,
+                m.PatientPayment.received_on,
+            )
+            .where(m.PatientPayment.posted_at.is_(None))
+            .order_by(m.PatientPayment.received_on, m.PatientPayment.id)
+        )
+        .tuples()
+        .all()
+    )
     applied_total = credit_total = Decimal("0.00")
     if pending:
         open_by_patient = _open_claim_balances(conn, sorted({p[1] for p in pending}))
@@ -250,8 +291,18 @@ def post_patient_payments(conn: Connection) -> dict[str, str]:
                 key = f"ppay:{pp_id}:{n}"
                 credit_account = L.AR_PATIENT if target is not None else L.PATIENT_CREDIT
                 for account, v in ((L.CASH, value), (credit_account, -value)):
-                    entries.append(L.Entry(key, L.PATIENT_PAYMENT, account, v, received_on, claim_id=target,
-                                           patient_id=patient_id, patient_payment_id=pp_id))
+                    entries.append(
+                        L.Entry(
+                            key,
+                            L.PATIENT_PAYMENT,
+                            account,
+                            v,
+                            received_on,
+                            claim_id=target,
+                            patient_id=patient_id,
+                            patient_payment_id=pp_id,
+                        )
+                    )
                 if target is None:
                     credit_total += value
                 else:
@@ -276,7 +327,8 @@ def _next_seq(conn: Connection, entry_type: str, claim_ids: list[int]) -> dict[i
         for claim_id, n in conn.execute(
             select(m.LedgerEntry.claim_id, func.count(func.distinct(m.LedgerEntry.txn_key)))
             .where(m.LedgerEntry.entry_type == entry_type, m.LedgerEntry.claim_id.in_(chunk))
-            .group_by(m.LedgerEntry.claim_id)).tuples():
+            .group_by(m.LedgerEntry.claim_id)
+        ).tuples():
             if claim_id is not None:
                 seq[claim_id] = int(n)
     return seq
@@ -289,13 +341,17 @@ def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
     Reads only the patients that have a credit (a small set); the allocation is computed in Python and
     written in one bulk insert."""
     # 1. Claims the payer has decided on whose patient balance is negative: the patient overpaid them.
-    swept = conn.execute(
-        select(m.LedgerEntry.claim_id, m.Claim.patient_id, func.sum(m.LedgerEntry.amount))
-        .join(m.Claim, m.Claim.id == m.LedgerEntry.claim_id)
-        .where(m.LedgerEntry.account == L.AR_PATIENT, m.Claim.status.in_(_ADJUDICATED))
-        .group_by(m.LedgerEntry.claim_id, m.Claim.patient_id)
-        .having(func.sum(m.LedgerEntry.amount) < 0)
-    ).tuples().all()
+    swept = (
+        conn.execute(
+            select(m.LedgerEntry.claim_id, m.Claim.patient_id, func.sum(m.LedgerEntry.amount))
+            .join(m.Claim, m.Claim.id == m.LedgerEntry.claim_id)
+            .where(m.LedgerEntry.account == L.AR_PATIENT, m.Claim.status.in_(_ADJUDICATED))
+            .group_by(m.LedgerEntry.claim_id, m.Claim.patient_id)
+            .having(func.sum(m.LedgerEntry.amount) < 0)
+        )
+        .tuples()
+        .all()
+    )
     entries: list[L.Entry] = []
     seq = _next_seq(conn, L.CREDIT_SWEEP, [c for c, _, _ in swept if c is not None])
     sweep_total = Decimal("0.00")
@@ -303,19 +359,27 @@ def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
         if claim_id is None:
             continue
         key = f"psw:{claim_id}:{seq.get(claim_id, 0) + 1}"
-        entries += [L.Entry(key, L.CREDIT_SWEEP, L.AR_PATIENT, -amount, as_of, claim_id=claim_id, patient_id=patient_id),
-                    L.Entry(key, L.CREDIT_SWEEP, L.PATIENT_CREDIT, amount, as_of, claim_id=claim_id,
-                            patient_id=patient_id)]
+        entries += [
+            L.Entry(
+                key, L.CREDIT_SWEEP, L.AR_PATIENT, -amount, as_of, claim_id=claim_id, patient_id=patient_id
+            ),
+            L.Entry(
+                key, L.CREDIT_SWEEP, L.PATIENT_CREDIT, amount, as_of, claim_id=claim_id, patient_id=patient_id
+            ),
+        ]
         sweep_total -= amount
     L.write_entries(conn, entries)
 
     # 2. Patient credits → open claim balances.
     credits: dict[int, Decimal] = {
-        pid: amount for pid, amount in conn.execute(
+        pid: amount
+        for pid, amount in conn.execute(
             select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
             .where(m.LedgerEntry.account == L.PATIENT_CREDIT, m.LedgerEntry.patient_id.is_not(None))
-            .group_by(m.LedgerEntry.patient_id).having(func.sum(m.LedgerEntry.amount) < 0)
-        ).tuples() if pid is not None
+            .group_by(m.LedgerEntry.patient_id)
+            .having(func.sum(m.LedgerEntry.amount) < 0)
+        ).tuples()
+        if pid is not None
     }
     applied_total = Decimal("0.00")
     entries = []
@@ -329,10 +393,26 @@ def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
                 if take <= 0:
                     break
                 key = f"pcr:{claim_id}:{seq.get(claim_id, 0) + 1}"
-                entries += [L.Entry(key, L.CREDIT_APPLIED, L.PATIENT_CREDIT, take, as_of, claim_id=claim_id,
-                                    patient_id=patient_id),
-                            L.Entry(key, L.CREDIT_APPLIED, L.AR_PATIENT, -take, as_of, claim_id=claim_id,
-                                    patient_id=patient_id)]
+                entries += [
+                    L.Entry(
+                        key,
+                        L.CREDIT_APPLIED,
+                        L.PATIENT_CREDIT,
+                        take,
+                        as_of,
+                        claim_id=claim_id,
+                        patient_id=patient_id,
+                    ),
+                    L.Entry(
+                        key,
+                        L.CREDIT_APPLIED,
+                        L.AR_PATIENT,
+                        -take,
+                        as_of,
+                        claim_id=claim_id,
+                        patient_id=patient_id,
+                    ),
+                ]
                 available -= take
                 applied_total += take
         L.write_entries(conn, entries)
@@ -346,11 +426,16 @@ def refund_patient_credits(
     refunds_due −x), for the given patients or for every patient with a credit and no claim still
     waiting for the payer. One audit row per patient refunded."""
     with engine.begin() as conn:
-        waiting = exists().where(m.Claim.patient_id == m.LedgerEntry.patient_id,
-                                 m.Claim.status.in_(["submitted", "accepted", "reversed"]))
-        stmt = (select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
-                .where(m.LedgerEntry.account == L.PATIENT_CREDIT, m.LedgerEntry.patient_id.is_not(None))
-                .group_by(m.LedgerEntry.patient_id).having(func.sum(m.LedgerEntry.amount) < 0))
+        waiting = exists().where(
+            m.Claim.patient_id == m.LedgerEntry.patient_id,
+            m.Claim.status.in_(["submitted", "accepted", "reversed"]),
+        )
+        stmt = (
+            select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
+            .where(m.LedgerEntry.account == L.PATIENT_CREDIT, m.LedgerEntry.patient_id.is_not(None))
+            .group_by(m.LedgerEntry.patient_id)
+            .having(func.sum(m.LedgerEntry.amount) < 0)
+        )
         if patient_ids is not None:
             stmt = stmt.where(m.LedgerEntry.patient_id.in_(patient_ids))
         else:
@@ -360,10 +445,18 @@ def refund_patient_credits(
         total = Decimal("0.00")
         for patient_id, credit in rows:
             key = f"rfd:{patient_id}:{as_of.isoformat()}"
-            entries += [L.Entry(key, L.REFUND_DUE, L.PATIENT_CREDIT, -credit, as_of, patient_id=patient_id),
-                        L.Entry(key, L.REFUND_DUE, L.REFUNDS_DUE, credit, as_of, patient_id=patient_id)]
+            entries += [
+                L.Entry(key, L.REFUND_DUE, L.PATIENT_CREDIT, -credit, as_of, patient_id=patient_id),
+                L.Entry(key, L.REFUND_DUE, L.REFUNDS_DUE, credit, as_of, patient_id=patient_id),
+            ]
             total -= credit
-            audit(conn, actor=actor, action="refund_due", object_type="patient", object_id=patient_id,
-                  detail={"amount": -credit, "txn_key": key})
+            audit(
+                conn,
+                actor=actor,
+                action="refund_due",
+                object_type="patient",
+                object_id=patient_id,
+                detail={"amount": -credit, "txn_key": key},
+            )
         L.write_entries(conn, entries)
     return {"patients": len(rows), "amount": f"{total:.2f}"}

@@ -130,8 +130,14 @@ def post_remittances(engine: Engine, *, actor: str, as_of: dt.date | None = None
         if q.pg:
             q.run("SELECT pg_advisory_xact_lock(hashtext('claimflow.post_remittances'))")
         result = _post(q, actor=actor, as_of=as_of, now=_utcnow())
-        audit(conn, actor=actor, action="post_remittances", object_type="batch", object_id=as_of.isoformat(),
-              detail=result)
+        audit(
+            conn,
+            actor=actor,
+            action="post_remittances",
+            object_type="batch",
+            object_id=as_of.isoformat(),
+            detail=result,
+        )
     return result
 
 
@@ -141,8 +147,14 @@ def post_charges(engine: Engine, *, actor: str) -> int:
         q = Sql(conn)
         n = _post_charges(q, _utcnow())
         if n:
-            audit(conn, actor=actor, action="post_charges", object_type="batch", object_id=None,
-                  detail={"claims": n})
+            audit(
+                conn,
+                actor=actor,
+                action="post_charges",
+                object_type="batch",
+                object_id=None,
+                detail={"claims": n},
+            )
     return n
 
 
@@ -152,8 +164,16 @@ def post_charges(engine: Engine, *, actor: str) -> int:
 def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, Any]:
     p = {"as_of": as_of, "now": now}
     # Fresh statistics: the loader may have added most of these rows since autovacuum last looked.
-    q.analyze_if_stale("claim_payments", "service_line_payments", "adjustments", "submissions", "ledger_entries",
-                       "claims", "service_lines", "provider_adjustments")
+    q.analyze_if_stale(
+        "claim_payments",
+        "service_line_payments",
+        "adjustments",
+        "submissions",
+        "ledger_entries",
+        "claims",
+        "service_lines",
+        "provider_adjustments",
+    )
     charges = _post_charges(q, now)
     # Work on a private copy of the open claim payments; claim_payments itself is updated once, at the end.
     never = sql_in(NEVER_MATCHED)
@@ -230,8 +250,10 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
     corrections = _pair_corrections(q)
     lines_matched, lines_unmatched = _match_lines(q)
 
-    cols = ("txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, claim_payment_id, "
-            "effective_date, created_at")
+    cols = (
+        "txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, claim_payment_id, "
+        "effective_date, created_at"
+    )
     common = "b.claim_id, b.patient_id, b.payer_id, b.cp_id, b.eff, :now"
     entries = 0
     # Payer payments.
@@ -474,8 +496,8 @@ def payer_key(r: str = "r") -> str:
 def _live(o: str) -> str:
     """``o`` (a claim payment id) has not been taken back: no posted reversal and no reversal paired
     with it in this batch."""
-    return (f"""NOT EXISTS (SELECT 1 FROM claim_payments x WHERE x.reversal_of_id = {o} AND x.posted_at IS NOT NULL)
-            AND {o} NOT IN (SELECT x.reversal_of_id FROM cf_cp x WHERE x.reversal_of_id IS NOT NULL)""")
+    return f"""NOT EXISTS (SELECT 1 FROM claim_payments x WHERE x.reversal_of_id = {o} AND x.posted_at IS NOT NULL)
+            AND {o} NOT IN (SELECT x.reversal_of_id FROM cf_cp x WHERE x.reversal_of_id IS NOT NULL)"""
 
 
 def _hold_duplicates(q: Sql) -> int:
@@ -523,11 +545,15 @@ def _gate_fallback(q: Sql, matched: dict[str, int]) -> dict[str, int]:
     ``matched`` to the matches that stand; returns the held counts by reason."""
     postable = sql_in(POSTABLE)
     fallback = sql_in(FALLBACK_METHODS)
-    open_fb = f"u.method IN {fallback} AND u.status_code IN {postable} AND u.dup_of IS NULL AND u.hold IS NULL"
+    open_fb = (
+        f"u.method IN {fallback} AND u.status_code IN {postable} AND u.dup_of IS NULL AND u.hold IS NULL"
+    )
     # The few fallback matches, then the claims' live payments from the same payer: hash joins against
     # this small table (a correlated EXISTS per match scanned cf_cp once per match).
-    q.temp_table("cf_fb", f"SELECT u.id AS id, u.claim_id AS claim_id, u.payer_key AS payer_key FROM cf_cp u "
-                          f"WHERE {open_fb}")
+    q.temp_table(
+        "cf_fb",
+        f"SELECT u.id AS id, u.claim_id AS claim_id, u.payer_key AS payer_key FROM cf_cp u WHERE {open_fb}",
+    )
     paid = q.run(
         f"""UPDATE cf_cp SET hold = '{FALLBACK_ALREADY_PAID}'
             WHERE id IN (
@@ -604,9 +630,12 @@ def _pair_reversals(q: Sql) -> int:
                 FROM pick WHERE pick.rid = cf_cp.id AND pick.rn2 = 1"""
         )
     q.drop("cf_orig")
-    return int(q.scalar(
-        "SELECT COUNT(*) FROM cf_cp WHERE claim_id IS NOT NULL AND status_code = '22' AND reversal_of_id IS NOT NULL"
-    ) or 0)
+    return int(
+        q.scalar(
+            "SELECT COUNT(*) FROM cf_cp WHERE claim_id IS NOT NULL AND status_code = '22' AND reversal_of_id IS NOT NULL"
+        )
+        or 0
+    )
 
 
 def _pair_corrections(q: Sql) -> int:
@@ -673,9 +702,13 @@ def _match_lines(q: Sql) -> tuple[int, int]:
                  GROUP BY p.id HAVING COUNT(*) = 1) m
            WHERE service_line_payments.id = m.slp_id"""
     ).rowcount
-    unmatched = int(q.scalar(
-        """SELECT COUNT(*) FROM cf_post_batch b JOIN service_line_payments p ON p.claim_payment_id = b.cp_id
-           WHERE p.service_line_id IS NULL""") or 0)
+    unmatched = int(
+        q.scalar(
+            """SELECT COUNT(*) FROM cf_post_batch b JOIN service_line_payments p ON p.claim_payment_id = b.cp_id
+           WHERE p.service_line_id IS NULL"""
+        )
+        or 0
+    )
     return by_6r + by_content, unmatched
 
 
@@ -719,15 +752,18 @@ def _update_claim_status(q: Sql, now: dt.datetime) -> tuple[dict[str, int], int]
 
 
 def _count_secondary_due(q: Sql) -> int:
-    return int(q.scalar(
-        """SELECT COUNT(DISTINCT b.claim_id) FROM cf_post_batch b
+    return int(
+        q.scalar(
+            """SELECT COUNT(DISTINCT b.claim_id) FROM cf_post_batch b
            JOIN cf_post_adj a ON a.cp_id = b.cp_id
            JOIN claims c ON c.id = b.claim_id
            WHERE b.status_code = '1' AND a.pr > 0 AND c.responsibility = 'P'
              AND EXISTS (SELECT 1 FROM coverages v WHERE v.patient_id = c.patient_id AND v.priority = 2
                          AND (v.effective_to IS NULL OR v.effective_to >= c.service_date_from))
              AND NOT EXISTS (SELECT 1 FROM claims s WHERE s.primary_claim_id = c.id)"""
-    ) or 0)
+        )
+        or 0
+    )
 
 
 def _record_unmatched(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
@@ -819,8 +855,10 @@ def _link_plb(q: Sql) -> int:
 
 
 def _post_plb(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
-    counter = (f"CASE WHEN pa.reason_code = 'L6' THEN '{L.INTEREST_INCOME}' "
-               f"WHEN pa.claim_id IS NOT NULL THEN '{L.AR_PAYER}' ELSE '{L.PAYER_OFFSETS}' END")
+    counter = (
+        f"CASE WHEN pa.reason_code = 'L6' THEN '{L.INTEREST_INCOME}' "
+        f"WHEN pa.claim_id IS NOT NULL THEN '{L.AR_PAYER}' ELSE '{L.PAYER_OFFSETS}' END"
+    )
     sel = f"""SELECT {q.key("plb:", "pa.id")}, '{L.PROVIDER_ADJ}', {{acct}}, {{sign}}pa.amount, pa.claim_id,
                      c.patient_id, COALESCE(c.payer_id, r.payer_id), pa.id, {_EFF}, :now
               FROM cf_plb pa

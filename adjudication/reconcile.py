@@ -78,8 +78,10 @@ WINDOW_DAYS = 90
 BUCKETS = ("0-30", "31-60", "61-90", "91-120", "120+")
 SNAPSHOT_TABLES = (m.ClaimBalance, m.PatientBalance, m.AgingBucket, m.Kpi)
 
-_BUCKET_SQL = ("CASE WHEN {a} <= 30 THEN '0-30' WHEN {a} <= 60 THEN '31-60' WHEN {a} <= 90 THEN '61-90' "
-               "WHEN {a} <= 120 THEN '91-120' ELSE '120+' END")
+_BUCKET_SQL = (
+    "CASE WHEN {a} <= 30 THEN '0-30' WHEN {a} <= 60 THEN '31-60' WHEN {a} <= 90 THEN '61-90' "
+    "WHEN {a} <= 120 THEN '91-120' ELSE '120+' END"
+)
 
 
 def _utcnow() -> dt.datetime:
@@ -88,8 +90,10 @@ def _utcnow() -> dt.datetime:
 
 def _cp_effective(q: Sql) -> str:
     """A claim payment's effective date (needs aliases cp and r), as posting used it."""
-    return ("COALESCE(r.payment_date, r.production_date, "
-            "(SELECT MIN(le.effective_date) FROM ledger_entries le WHERE le.claim_payment_id = cp.id))")
+    return (
+        "COALESCE(r.payment_date, r.production_date, "
+        "(SELECT MIN(le.effective_date) FROM ledger_entries le WHERE le.claim_payment_id = cp.id))"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -109,8 +113,16 @@ def reconcile(engine: Engine, run_date: dt.date, *, actor: str = "claimflow:reco
             refresh_patient_keys(conn)
             for table in SNAPSHOT_TABLES:
                 conn.execute(delete(table).where(table.run_date == run_date))
-            q.analyze_if_stale("ledger_entries", "claim_payments", "adjustments", "service_line_payments",
-                               "patient_payments", "provider_adjustments", "claims", "submissions")
+            q.analyze_if_stale(
+                "ledger_entries",
+                "claim_payments",
+                "adjustments",
+                "service_line_payments",
+                "patient_payments",
+                "provider_adjustments",
+                "claims",
+                "submissions",
+            )
             _claim_balances(q, run_date)
             _analyze(q, "claim_balances")
             _patient_balances(q, run_date)
@@ -120,9 +132,14 @@ def reconcile(engine: Engine, run_date: dt.date, *, actor: str = "claimflow:reco
             proof = _balance_proof(q, run_date)
             summary = _summary(q, run_date, kpis, proof)
             _record_run(conn, run_date, "done", started, summary)
-            audit(conn, actor=actor, action="reconcile", object_type="reconciliation_run",
-                  object_id=run_date.isoformat(),
-                  detail={"claims": summary["claims"], "balance_exceptions": summary["balance_exceptions"]})
+            audit(
+                conn,
+                actor=actor,
+                action="reconcile",
+                object_type="reconciliation_run",
+                object_id=run_date.isoformat(),
+                detail={"claims": summary["claims"], "balance_exceptions": summary["balance_exceptions"]},
+            )
     except Exception:
         try:
             with engine.begin() as conn:
@@ -173,31 +190,52 @@ def data_quality_checks(
         if rows:
             total = sum(int(r[2]) for r in rows)
             parts = ", ".join(f"{r[0]}/{r[1]}: {r[2]}" for r in rows)
-            problems.append(f"{total} unexplained balance exception(s) in the reconciliation of "
-                            f"{run_date.isoformat()} ({parts})")
-        n835 = int(q.scalar("SELECT COUNT(*) FROM balance_exceptions WHERE source = '835' AND explained = false")
-                   or 0)
+            problems.append(
+                f"{total} unexplained balance exception(s) in the reconciliation of "
+                f"{run_date.isoformat()} ({parts})"
+            )
+        n835 = int(
+            q.scalar("SELECT COUNT(*) FROM balance_exceptions WHERE source = '835' AND explained = false")
+            or 0
+        )
         if n835:
             problems.append(f"{n835} unexplained balance exception(s) found while loading 835 files")
         cutoff = dt.datetime.combine(run_date - dt.timedelta(days=unmatched_days), dt.time.min)
-        old = q.run(
-            "SELECT u.claim_payment_id FROM unmatched_payments u WHERE u.resolved = false AND u.created_at < :c "
-            "ORDER BY u.claim_payment_id", {"c": cutoff},
-        ).scalars().all()
+        old = (
+            q.run(
+                "SELECT u.claim_payment_id FROM unmatched_payments u WHERE u.resolved = false AND u.created_at < :c "
+                "ORDER BY u.claim_payment_id",
+                {"c": cutoff},
+            )
+            .scalars()
+            .all()
+        )
         if old:
             ids = ", ".join(str(i) for i in old[:10])
-            problems.append(f"{len(old)} unmatched claim payment(s) open for more than {unmatched_days} days "
-                            f"(claim_payment ids {ids}{', …' if len(old) > 10 else ''})")
+            problems.append(
+                f"{len(old)} unmatched claim payment(s) open for more than {unmatched_days} days "
+                f"(claim_payment ids {ids}{', …' if len(old) > 10 else ''})"
+            )
         ack_cutoff = dt.datetime.combine(run_date - dt.timedelta(days=ack_days), dt.time.min)
-        waiting = int(q.scalar(
-            "SELECT COUNT(*) FROM submissions WHERE status = 'submitted' AND created_at < :c",
-            {"c": ack_cutoff}) or 0)
+        waiting = int(
+            q.scalar(
+                "SELECT COUNT(*) FROM submissions WHERE status = 'submitted' AND created_at < :c",
+                {"c": ack_cutoff},
+            )
+            or 0
+        )
         if waiting:
-            problems.append(f"{waiting} submission(s) without a 999 rejection or 277CA acknowledgment after "
-                            f"{ack_days} days")
-        stuck = int(q.scalar(
-            "SELECT COUNT(*) FROM claim_payments cp WHERE cp.claim_id IS NOT NULL AND cp.posted_at IS NULL "
-            "AND NOT EXISTS (SELECT 1 FROM unmatched_payments u WHERE u.claim_payment_id = cp.id)") or 0)
+            problems.append(
+                f"{waiting} submission(s) without a 999 rejection or 277CA acknowledgment after "
+                f"{ack_days} days"
+            )
+        stuck = int(
+            q.scalar(
+                "SELECT COUNT(*) FROM claim_payments cp WHERE cp.claim_id IS NOT NULL AND cp.posted_at IS NULL "
+                "AND NOT EXISTS (SELECT 1 FROM unmatched_payments u WHERE u.claim_payment_id = cp.id)"
+            )
+            or 0
+        )
         if stuck:
             problems.append(f"{stuck} matched claim payment(s) not posted (run post_remittances)")
         pp = int(q.scalar("SELECT COUNT(*) FROM patient_payments WHERE posted_at IS NULL") or 0)
@@ -216,38 +254,57 @@ def _ids(kind: str, ids: Sequence[Any]) -> str:
 def _money_problems(q: Sql, run_date: dt.date) -> list[str]:
     """What posting cannot prevent, found in the books: money that should not be there. Counts and ids."""
     problems: list[str] = []
-    negative = q.run(
-        "SELECT claim_id FROM claim_balances WHERE run_date = :d AND insurance_balance < 0 ORDER BY claim_id",
-        {"d": run_date},
-    ).scalars().all()
+    negative = (
+        q.run(
+            "SELECT claim_id FROM claim_balances WHERE run_date = :d AND insurance_balance < 0 ORDER BY claim_id",
+            {"d": run_date},
+        )
+        .scalars()
+        .all()
+    )
     if negative:
-        problems.append(f"{len(negative)} claim(s) with a negative insurance balance on {run_date.isoformat()} "
-                        f"{_ids('claim', negative)}")
-    over = q.run(
-        f"""SELECT c.id FROM claims c
+        problems.append(
+            f"{len(negative)} claim(s) with a negative insurance balance on {run_date.isoformat()} "
+            f"{_ids('claim', negative)}"
+        )
+    over = (
+        q.run(
+            f"""SELECT c.id FROM claims c
             JOIN (SELECT cp.claim_id AS claim_id, SUM(cp.paid) AS paid FROM claim_payments cp
                   WHERE cp.claim_id IS NOT NULL AND cp.posted_at IS NOT NULL AND cp.status_code IN {sql_in(POSTABLE)}
                     AND NOT EXISTS (SELECT 1 FROM claim_payments x
                                     WHERE x.reversal_of_id = cp.id AND x.posted_at IS NOT NULL)
                   GROUP BY cp.claim_id) p ON p.claim_id = c.id
             WHERE p.paid > c.total_charge ORDER BY c.id"""
-    ).scalars().all()
+        )
+        .scalars()
+        .all()
+    )
     if over:
-        problems.append(f"{len(over)} claim(s) paid more than their charge by their not reversed payments "
-                        f"{_ids('claim', over)}")
-    twice = q.run(
-        """SELECT r.id FROM remittances r
+        problems.append(
+            f"{len(over)} claim(s) paid more than their charge by their not reversed payments "
+            f"{_ids('claim', over)}"
+        )
+    twice = (
+        q.run(
+            """SELECT r.id FROM remittances r
            JOIN (SELECT COALESCE(trace_payer, payer_identifier, '') AS payer, trace_number FROM remittances
                  WHERE trace_number IS NOT NULL AND trace_number <> ''
                  GROUP BY COALESCE(trace_payer, payer_identifier, ''), trace_number HAVING COUNT(*) > 1) t
              ON t.payer = COALESCE(r.trace_payer, r.payer_identifier, '') AND t.trace_number = r.trace_number
            ORDER BY r.id"""
-    ).scalars().all()
+        )
+        .scalars()
+        .all()
+    )
     if twice:
-        problems.append(f"{len(twice)} remittance(s) share a payer + trace number (TRN02) with another: the same "
-                        f"payment stored twice {_ids('remittance', twice)}")
-    untraced = q.run(
-        f"""SELECT r.id FROM remittances r
+        problems.append(
+            f"{len(twice)} remittance(s) share a payer + trace number (TRN02) with another: the same "
+            f"payment stored twice {_ids('remittance', twice)}"
+        )
+    untraced = (
+        q.run(
+            f"""SELECT r.id FROM remittances r
             WHERE (r.trace_number IS NULL OR trim(r.trace_number) = '')
               AND (EXISTS (SELECT 1 FROM claim_payments cp JOIN ledger_entries e ON e.claim_payment_id = cp.id
                            WHERE cp.remittance_id = r.id AND e.account = '{L.CASH}' AND e.amount <> 0)
@@ -255,10 +312,15 @@ def _money_problems(q: Sql, run_date: dt.date) -> list[str]:
                               JOIN ledger_entries e ON e.txn_key = {q.key("plb:", "pa.id")}
                               WHERE pa.remittance_id = r.id AND e.account = '{L.CASH}' AND e.amount <> 0))
             ORDER BY r.id"""
-    ).scalars().all()
+        )
+        .scalars()
+        .all()
+    )
     if untraced:
-        problems.append(f"{len(untraced)} remittance(s) without a trace number (TRN02) posted cash "
-                        f"{_ids('remittance', untraced)}")
+        problems.append(
+            f"{len(untraced)} remittance(s) without a trace number (TRN02) posted cash "
+            f"{_ids('remittance', untraced)}"
+        )
     return problems
 
 
@@ -268,9 +330,11 @@ def _money_problems(q: Sql, run_date: dt.date) -> list[str]:
 
 
 def _claim_balances(q: Sql, run_date: dt.date) -> None:
-    cols = ("run_date, claim_id, patient_id, payer_id, status, charge, payer_paid, contractual, "
-            "other_adjustments, patient_responsibility, patient_paid, provider_adjustments, insurance_write_off, "
-            "patient_write_off, insurance_balance, patient_balance, service_date, age_days, secondary_due")
+    cols = (
+        "run_date, claim_id, patient_id, payer_id, status, charge, payer_paid, contractual, "
+        "other_adjustments, patient_responsibility, patient_paid, provider_adjustments, insurance_write_off, "
+        "patient_write_off, insurance_balance, patient_balance, service_date, age_days, secondary_due"
+    )
     z = "COALESCE({}, 0)"
     paid, co, oa, pr = z.format("pay.paid"), z.format("adj.co"), z.format("adj.oa"), z.format("adj.pr")
     plb, ppaid = z.format("plb.amount"), z.format("led.patient_paid")
@@ -278,8 +342,10 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
     # Coordination of benefits (adjudication.ledger): a secondary/tertiary claim's charge is what was
     # moved to it by cob: (its own CLM02 repeats the primary's), and the patient responsibility of the
     # claim it follows is what is left after that transfer.
-    charge = (f"CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c='c')} THEN c.total_charge "
-              f"ELSE {z.format('led.cob_in')} END")
+    charge = (
+        f"CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c='c')} THEN c.total_charge "
+        f"ELSE {z.format('led.cob_in')} END"
+    )
     cob_out = z.format("led.cob_out")
     prior23 = L.PRIOR_PAYER_CAS_SQL.format(a="a", c="ac")
     co_post, oa_post = L.cob_adjusted_sql("co", "oa", "co23", "oa23", "prior")
@@ -368,7 +434,12 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
 
 def _patient_balances(q: Sql, run_date: dt.date) -> None:
     z = "COALESCE({}, 0)"
-    pr, paid, refunds, wo = z.format("cb.pr"), z.format("pp.amount"), z.format("rf.refunds"), z.format("cb.wo")
+    pr, paid, refunds, wo = (
+        z.format("cb.pr"),
+        z.format("pp.amount"),
+        z.format("rf.refunds"),
+        z.format("cb.wo"),
+    )
     q.run(
         f"""INSERT INTO patient_balances (run_date, patient_id, charges, payer_paid, adjustments,
                 patient_responsibility, patient_paid, insurance_balance, patient_balance, refunds_due,
@@ -438,8 +509,16 @@ def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
     rows: list[dict[str, Any]] = []
 
     def kpi(name: str, num: Decimal, den: Decimal, definition: str, value: Decimal | None = None) -> None:
-        rows.append({"run_date": run_date, "name": name, "numerator": num, "denominator": den,
-                     "value": _ratio(num, den) if value is None and den else value, "definition": definition})
+        rows.append(
+            {
+                "run_date": run_date,
+                "name": name,
+                "numerator": num,
+                "denominator": den,
+                "value": _ratio(num, den) if value is None and den else value,
+                "definition": definition,
+            }
+        )
 
     # Clean claim rate.
     first_sub = q.date_of("f.sub_at")
@@ -456,10 +535,14 @@ def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
                        THEN {first_scrub} ELSE {first_sub} END BETWEEN :s AND :d""",
         w,
     ).one()
-    kpi("clean_claim_rate", Decimal(r[1] or 0), Decimal(r[0] or 0),
+    kpi(
+        "clean_claim_rate",
+        Decimal(r[1] or 0),
+        Decimal(r[0] or 0),
         "HFMA MAP Key 'clean claim rate': claims that passed all edits (claimflow's scrubber and 5010 "
         "validation) without manual intervention ÷ claims that entered billing (first scrub result or first "
-        f"submission) in the window {window}. A claim with any scrub_results row is not clean.")
+        f"submission) in the window {window}. A claim with any scrub_results row is not clean.",
+    )
 
     # First-pass acceptance rate.
     r = q.run(
@@ -471,10 +554,14 @@ def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
             WHERE {q.date_of("s.created_at")} BETWEEN :s AND :d""",
         w,
     ).one()
-    kpi("first_pass_acceptance_rate", Decimal(r[1] or 0), Decimal(r[0] or 0),
+    kpi(
+        "first_pass_acceptance_rate",
+        Decimal(r[1] or 0),
+        Decimal(r[0] or 0),
         "Claims whose first submission was accepted by the payer front end (277CA A1/A2/A5) ÷ claims whose "
         "first submission was acknowledged (accepted, or rejected by 999/TA1/277CA), first submitted in the "
-        f"window {window}.")
+        f"window {window}.",
+    )
 
     # Initial denial rate, overall and by CARC category.
     eff = _cp_effective(q)
@@ -491,44 +578,74 @@ def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
     )
     total = Decimal(q.scalar("SELECT COUNT(*) FROM cf_kpi_first") or 0)
     denied = Decimal(q.scalar("SELECT COUNT(*) FROM cf_kpi_first WHERE outcome = 'denied'") or 0)
-    kpi("denial_rate", denied, total,
+    kpi(
+        "denial_rate",
+        denied,
+        total,
         "HFMA MAP Key 'initial denial rate': claims whose first adjudication (first posted 835 claim payment, "
         "CLP02 1/2/3/4/19/20/21) was a denial (CLP02=4, or nothing paid with a denial CARC on a non-PR "
-        f"adjustment) ÷ claims first adjudicated, by 835 effective date in the window {window}.")
+        f"adjustment) ÷ claims first adjudicated, by 835 effective date in the window {window}.",
+    )
     # Per category: the one denial definition (adjudication.carc.DENIAL_DEFINITION), applied by
     # adjudication.denials to each claim's first adjudication - the run report shows the same counts.
     initial = denials(q, start, run_date, first_only=True)
     for cat in DENIAL_CATEGORIES:
-        kpi(f"denial_rate_{cat}", Decimal(initial.by_category.get(cat, DenialCount()).claims), total,
+        kpi(
+            f"denial_rate_{cat}",
+            Decimal(initial.by_category.get(cat, DenialCount()).claims),
+            total,
             f"Initial denial rate for CARC category '{cat}' (adjudication.carc): claims whose first adjudication "
             f"(first posted 835 claim payment) carries a denial in this category ÷ claims first adjudicated in "
-            f"the window {window}. A claim may count in several categories. ({DENIAL_DEFINITION})")
+            f"the window {window}. A claim may count in several categories. ({DENIAL_DEFINITION})",
+        )
     q.drop("cf_kpi_first")
 
     # Days in A/R, net collection rate, aged A/R.
-    ar_total, ar_90 = (q.money(v) for v in q.run(
-        """SELECT SUM(insurance_balance + patient_balance),
+    ar_total, ar_90 = (
+        q.money(v)
+        for v in q.run(
+            """SELECT SUM(insurance_balance + patient_balance),
                   SUM(CASE WHEN age_days > 90 THEN insurance_balance + patient_balance ELSE 0 END)
-           FROM claim_balances WHERE run_date = :d""", w).one())
-    charges, contractual, payments = (q.money(v) for v in q.run(
-        f"""SELECT SUM(CASE WHEN entry_type = '{L.CHARGE}' AND account = '{L.AR_PAYER}' THEN amount ELSE 0 END),
+           FROM claim_balances WHERE run_date = :d""",
+            w,
+        ).one()
+    )
+    charges, contractual, payments = (
+        q.money(v)
+        for v in q.run(
+            f"""SELECT SUM(CASE WHEN entry_type = '{L.CHARGE}' AND account = '{L.AR_PAYER}' THEN amount ELSE 0 END),
                    SUM(CASE WHEN account = '{L.CONTRACTUAL}' THEN amount ELSE 0 END),
                    SUM(CASE WHEN account = '{L.CASH}' AND entry_type IN ('{L.PAYER_PAYMENT}',
                             '{L.PATIENT_PAYMENT}', '{L.REVERSAL}') THEN amount ELSE 0 END)
-            FROM ledger_entries WHERE effective_date BETWEEN :s AND :d""", w).one())
+            FROM ledger_entries WHERE effective_date BETWEEN :s AND :d""",
+            w,
+        ).one()
+    )
     daily = (charges / WINDOW_DAYS).quantize(Decimal("0.01"))
-    kpi("days_in_ar", ar_total, daily,
+    kpi(
+        "days_in_ar",
+        ar_total,
+        daily,
         "Days in A/R (HFMA MAP Key 'days in A/R', on gross charges): total A/R (insurance + patient balances "
         f"of claim_balances on the run date) ÷ average daily gross charges over {window} (charges posted in "
         "the window ÷ 90; the denominator column shows that average, the value uses it unrounded).",
-        value=(ar_total * WINDOW_DAYS / charges).quantize(Decimal("0.000001")) if charges else None)
-    kpi("net_collection_rate", payments, charges - contractual,
+        value=(ar_total * WINDOW_DAYS / charges).quantize(Decimal("0.000001")) if charges else None,
+    )
+    kpi(
+        "net_collection_rate",
+        payments,
+        charges - contractual,
         "HFMA MAP Key 'net collection rate': payments (payer payments net of reversals + patient payments "
         "applied to balances, cash in the ledger) ÷ (gross charges − contractual adjustments), all by "
-        f"ledger effective date in the window {window}.")
-    kpi("aged_ar_over_90_rate", ar_90, ar_total,
+        f"ledger effective date in the window {window}.",
+    )
+    kpi(
+        "aged_ar_over_90_rate",
+        ar_90,
+        ar_total,
         "HFMA MAP Key 'aged A/R as a percentage of total billed A/R': A/R on claims more than 90 days from "
-        "the first date of service ÷ total A/R, on the run date.")
+        "the first date of service ÷ total A/R, on the run date.",
+    )
     # Patient collections (adjudication.patient_kpis): collection rate, dunning recovery by stage, plans.
     for name, num, den, definition in kpi_rows(patient_collections(q, run_date, window_days=WINDOW_DAYS)):
         kpi(name, num, den, definition)
@@ -540,8 +657,10 @@ def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
 # balance proof
 # --------------------------------------------------------------------------------------------------
 
-_EXC_COLS = ("source, level, kind, interchange_id, remittance_id, claim_payment_id, claim_id, reference, "
-             "expected, found, run_date, explained, created_at")
+_EXC_COLS = (
+    "source, level, kind, interchange_id, remittance_id, claim_payment_id, claim_id, reference, "
+    "expected, found, run_date, explained, created_at"
+)
 
 
 def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
@@ -551,8 +670,9 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
     ins = f"INSERT INTO balance_exceptions ({_EXC_COLS}) SELECT x.* FROM ({{}}) x WHERE x.expected <> x.found"
     head = "'reconciliation', '{level}', '{kind}'"
     # Remittance: BPR02 = ΣCLP04 − ΣPLB.
-    q.run(ins.format(
-        f"""SELECT {head.format(level="remittance", kind="bpr02_vs_clp04_minus_plb")}, r.interchange_id,
+    q.run(
+        ins.format(
+            f"""SELECT {head.format(level="remittance", kind="bpr02_vs_clp04_minus_plb")}, r.interchange_id,
                    r.id, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), r.st02,
                    CASE WHEN r.credit_debit = 'D' THEN -r.payment_amount ELSE r.payment_amount END AS expected,
                    COALESCE(cp.paid, 0) - COALESCE(pl.amount, 0) AS found, :d, false, :now
@@ -560,18 +680,26 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
             LEFT JOIN (SELECT remittance_id, SUM(paid) AS paid FROM claim_payments GROUP BY remittance_id) cp
                    ON cp.remittance_id = r.id
             LEFT JOIN (SELECT remittance_id, SUM(amount) AS amount FROM provider_adjustments
-                       GROUP BY remittance_id) pl ON pl.remittance_id = r.id"""), p)
+                       GROUP BY remittance_id) pl ON pl.remittance_id = r.id"""
+        ),
+        p,
+    )
     # Claim: CLP03 − CLP04 = Σ CAS (claim + line level).
-    q.run(ins.format(
-        f"""SELECT {head.format(level="claim", kind="clp03_minus_clp04_vs_cas")}, r.interchange_id, r.id, cp.id,
+    q.run(
+        ins.format(
+            f"""SELECT {head.format(level="claim", kind="clp03_minus_clp04_vs_cas")}, r.interchange_id, r.id, cp.id,
                    cp.claim_id, cp.patient_control_number, cp.charge - cp.paid AS expected,
                    COALESCE(a.amount, 0) AS found, :d, false, :now
             FROM claim_payments cp JOIN remittances r ON r.id = cp.remittance_id
             LEFT JOIN (SELECT claim_payment_id, SUM(amount) AS amount FROM adjustments GROUP BY claim_payment_id) a
-                   ON a.claim_payment_id = cp.id"""), p)
+                   ON a.claim_payment_id = cp.id"""
+        ),
+        p,
+    )
     # Line: SVC02 − SVC03 = Σ line CAS.
-    q.run(ins.format(
-        f"""SELECT {head.format(level="line", kind="svc02_minus_svc03_vs_cas")}, r.interchange_id, r.id, cp.id,
+    q.run(
+        ins.format(
+            f"""SELECT {head.format(level="line", kind="svc02_minus_svc03_vs_cas")}, r.interchange_id, r.id, cp.id,
                    cp.claim_id, COALESCE(l.line_control_number, 'SVC segment ' || CAST(l.segment_no AS TEXT)),
                    l.charge - l.paid AS expected, COALESCE(a.amount, 0) AS found, :d, false, :now
             FROM service_line_payments l
@@ -579,13 +707,20 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
             JOIN remittances r ON r.id = cp.remittance_id
             LEFT JOIN (SELECT service_line_payment_id, SUM(amount) AS amount FROM adjustments
                        WHERE service_line_payment_id IS NOT NULL GROUP BY service_line_payment_id) a
-                   ON a.service_line_payment_id = l.id"""), p)
+                   ON a.service_line_payment_id = l.id"""
+        ),
+        p,
+    )
     # Ledger: every txn_key sums to zero.
-    q.run(ins.format(
-        f"""SELECT {head.format(level="ledger", kind="txn_not_zero")}, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER),
+    q.run(
+        ins.format(
+            f"""SELECT {head.format(level="ledger", kind="txn_not_zero")}, CAST(NULL AS INTEGER), CAST(NULL AS INTEGER),
                    MAX(e.claim_payment_id), MAX(e.claim_id), substr(e.txn_key, 1, 60), 0 AS expected,
                    SUM(e.amount) AS found, :d, false, :now
-            FROM ledger_entries e WHERE e.effective_date <= :d GROUP BY e.txn_key"""), p)
+            FROM ledger_entries e WHERE e.effective_date <= :d GROUP BY e.txn_key"""
+        ),
+        p,
+    )
     # Ledger per claim ties to claim_balances (both directions: claims only one side knows about count).
     q.temp_table(
         "cf_led_claim",
@@ -596,12 +731,15 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
               AND account IN ('{L.AR_PAYER}', '{L.AR_PATIENT}') GROUP BY claim_id""",
         p,
     )
-    for kind, bal_col, led_col in (("claim_insurance_balance_vs_ledger", "insurance_balance", "ar_payer"),
-                                   ("claim_patient_balance_vs_ledger", "patient_balance", "ar_patient")):
+    for kind, bal_col, led_col in (
+        ("claim_insurance_balance_vs_ledger", "insurance_balance", "ar_payer"),
+        ("claim_patient_balance_vs_ledger", "patient_balance", "ar_patient"),
+    ):
         head_k = head.format(level="ledger", kind=kind)
         nulls = "CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), CAST(NULL AS INTEGER)"
-        q.run(ins.format(
-            f"""SELECT {head_k}, {nulls}, b.claim_id, c.claim_number, b.{bal_col} AS expected,
+        q.run(
+            ins.format(
+                f"""SELECT {head_k}, {nulls}, b.claim_id, c.claim_number, b.{bal_col} AS expected,
                        COALESCE(l.{led_col}, 0) AS found, :d, false, :now
                 FROM claim_balances b JOIN claims c ON c.id = b.claim_id
                 LEFT JOIN cf_led_claim l ON l.claim_id = b.claim_id
@@ -611,11 +749,15 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
                        false, :now
                 FROM cf_led_claim l JOIN claims c ON c.id = l.claim_id
                 LEFT JOIN claim_balances b ON b.claim_id = l.claim_id AND b.run_date = :d
-                WHERE b.claim_id IS NULL"""), p)
+                WHERE b.claim_id IS NULL"""
+            ),
+            p,
+        )
     q.drop("cf_led_claim")
     # Patient: responsibility − payments + refunds due − write-offs = Σ ar_patient.
-    q.run(ins.format(
-        f"""SELECT {head.format(level="patient", kind="patient_balance_vs_ledger")}, CAST(NULL AS INTEGER),
+    q.run(
+        ins.format(
+            f"""SELECT {head.format(level="patient", kind="patient_balance_vs_ledger")}, CAST(NULL AS INTEGER),
                    CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), pk.patient_key,
                    b.patient_responsibility - b.patient_paid + b.refunds_due - b.write_offs AS expected,
                    COALESCE(l.amount, 0) AS found, :d, false, :now
@@ -625,28 +767,48 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
                        WHERE account IN ('{L.AR_PATIENT}', '{L.PATIENT_CREDIT}') AND effective_date <= :d
                          AND patient_id IS NOT NULL
                        GROUP BY patient_id) l ON l.patient_id = b.patient_id
-            WHERE b.run_date = :d"""), p)
+            WHERE b.run_date = :d"""
+        ),
+        p,
+    )
 
     # Ledger references (the ledger has no foreign keys, by design): every id must exist.
-    refs = (("claim_id", "claims"), ("patient_id", "patients"), ("claim_payment_id", "claim_payments"),
-            ("patient_payment_id", "patient_payments"), ("provider_adjustment_id", "provider_adjustments"))
+    refs = (
+        ("claim_id", "claims"),
+        ("patient_id", "patients"),
+        ("claim_payment_id", "claim_payments"),
+        ("patient_payment_id", "patient_payments"),
+        ("provider_adjustment_id", "provider_adjustments"),
+    )
     joins = " ".join(f"LEFT JOIN {t} t{i} ON t{i}.id = e.{c}" for i, (c, t) in enumerate(refs))
-    sums = ", ".join(f"SUM(CASE WHEN e.{c} IS NOT NULL AND t{i}.id IS NULL THEN 1 ELSE 0 END)"
-                     for i, (c, _) in enumerate(refs))
+    sums = ", ".join(
+        f"SUM(CASE WHEN e.{c} IS NOT NULL AND t{i}.id IS NULL THEN 1 ELSE 0 END)"
+        for i, (c, _) in enumerate(refs)
+    )
     dangling = q.run(f"SELECT {sums} FROM ledger_entries e {joins} WHERE e.effective_date <= :d", p).one()
     for (col, _), n in zip(refs, dangling, strict=True):
         if n:
-            q.run(f"""INSERT INTO balance_exceptions ({_EXC_COLS})
+            q.run(
+                f"""INSERT INTO balance_exceptions ({_EXC_COLS})
                       VALUES ('reconciliation', 'ledger', 'dangling_reference', NULL, NULL, NULL, NULL,
                               :ref, NULL, NULL, :d, false, :now)""",
-                  {**p, "ref": f"ledger_entries.{col}: {int(n)} row(s)"})
+                {**p, "ref": f"ledger_entries.{col}: {int(n)} row(s)"},
+            )
 
     # Keep explanations: a new exception identical to an explained one (same run date being replaced, or
     # an earlier run) inherits its explanation.
     same = " AND ".join(
         q.same(f"o.{c}", f"balance_exceptions.{c}")
-        for c in ("level", "kind", "remittance_id", "claim_payment_id", "claim_id", "reference", "expected",
-                  "found")
+        for c in (
+            "level",
+            "kind",
+            "remittance_id",
+            "claim_payment_id",
+            "claim_id",
+            "reference",
+            "expected",
+            "found",
+        )
     )
     match = f"""SELECT {{col}} FROM balance_exceptions o
                 WHERE o.source = 'reconciliation' AND o.explained = true AND o.id <= :before
@@ -657,8 +819,10 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
             WHERE id > :before AND EXISTS ({match.format(col="1")})""",
         {"before": before, "d": run_date},
     )
-    q.run("DELETE FROM balance_exceptions WHERE source = 'reconciliation' AND run_date = :d AND id <= :before",
-          {"d": run_date, "before": before})
+    q.run(
+        "DELETE FROM balance_exceptions WHERE source = 'reconciliation' AND run_date = :d AND id <= :before",
+        {"d": run_date, "before": before},
+    )
     rows = q.run(
         """SELECT kind, COUNT(*), SUM(CASE WHEN explained = false THEN 1 ELSE 0 END) FROM balance_exceptions
            WHERE source = 'reconciliation' AND run_date = :d GROUP BY kind ORDER BY kind""",
@@ -677,23 +841,34 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------------
 
 
-def _summary(q: Sql, run_date: dt.date, kpis: dict[str, Decimal | None], proof: dict[str, Any]) -> dict[str, Any]:
+def _summary(
+    q: Sql, run_date: dt.date, kpis: dict[str, Decimal | None], proof: dict[str, Any]
+) -> dict[str, Any]:
     d = {"d": run_date}
     cb = q.run(
         """SELECT COUNT(*), SUM(charge), SUM(payer_paid), SUM(contractual), SUM(other_adjustments),
                   SUM(patient_responsibility), SUM(insurance_balance), SUM(insurance_write_off + patient_write_off),
                   SUM(provider_adjustments), SUM(CASE WHEN secondary_due THEN 1 ELSE 0 END)
-           FROM claim_balances WHERE run_date = :d""", d).one()
+           FROM claim_balances WHERE run_date = :d""",
+        d,
+    ).one()
     pb = q.run(
         """SELECT SUM(patient_paid), SUM(patient_balance), SUM(refunds_due), COUNT(*),
                   SUM(CASE WHEN patient_balance > 0 THEN 1 ELSE 0 END), SUM(unapplied_credit)
-           FROM patient_balances WHERE run_date = :d""", d).one()
+           FROM patient_balances WHERE run_date = :d""",
+        d,
+    ).one()
     unmatched = q.run(
         """SELECT COUNT(*), SUM(cp.paid) FROM unmatched_payments u JOIN claim_payments cp ON cp.id = u.claim_payment_id
-           WHERE u.resolved = false""").one()
-    by_status = {str(s): int(n) for s, n in q.run(
-        "SELECT status, COUNT(*) FROM claims GROUP BY status ORDER BY status").all()}
-    n835 = int(q.scalar("SELECT COUNT(*) FROM balance_exceptions WHERE source = '835' AND explained = false") or 0)
+           WHERE u.resolved = false"""
+    ).one()
+    by_status = {
+        str(s): int(n)
+        for s, n in q.run("SELECT status, COUNT(*) FROM claims GROUP BY status ORDER BY status").all()
+    }
+    n835 = int(
+        q.scalar("SELECT COUNT(*) FROM balance_exceptions WHERE source = '835' AND explained = false") or 0
+    )
     money = q.money
     ins_total, pat_total = money(cb[6]), money(pb[1])
 
@@ -730,11 +905,16 @@ def _summary(q: Sql, run_date: dt.date, kpis: dict[str, Decimal | None], proof: 
     }
 
 
-def _record_run(conn: Any, run_date: dt.date, status: str, started: dt.datetime,
-                summary: dict[str, Any] | None) -> None:
-    exists = conn.execute(select(m.ReconciliationRun.id).where(m.ReconciliationRun.run_date == run_date)).first()
+def _record_run(
+    conn: Any, run_date: dt.date, status: str, started: dt.datetime, summary: dict[str, Any] | None
+) -> None:
+    exists = conn.execute(
+        select(m.ReconciliationRun.id).where(m.ReconciliationRun.run_date == run_date)
+    ).first()
     values = {"status": status, "started_at": started, "finished_at": _utcnow(), "summary": summary}
     if exists:
-        conn.execute(update(m.ReconciliationRun).where(m.ReconciliationRun.run_date == run_date).values(**values))
+        conn.execute(
+            update(m.ReconciliationRun).where(m.ReconciliationRun.run_date == run_date).values(**values)
+        )
     else:
         conn.execute(insert(m.ReconciliationRun).values(run_date=run_date, **values))

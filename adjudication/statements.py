@@ -108,7 +108,9 @@ PR_REASONS: dict[str, str] = {
 
 
 def reason_line(reason_code: str, amount: Decimal) -> str:
-    text = PR_REASONS.get(reason_code, "your plan assigned {amount} to you (reason code PR-" + reason_code + ")")
+    text = PR_REASONS.get(
+        reason_code, "your plan assigned {amount} to you (reason code PR-" + reason_code + ")"
+    )
     return text.format(amount=f"${amount:,.2f}")
 
 
@@ -158,10 +160,13 @@ def new_statement_id(run_date: dt.date) -> str:
 
 def patient_balances(conn: Connection, patient_ids: list[int] | None = None) -> dict[int, Decimal]:
     """Per patient: Σ ar_patient + Σ patient_credit (positive = the patient owes us)."""
-    stmt = (select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
-            .where(m.LedgerEntry.account.in_([L.AR_PATIENT, L.PATIENT_CREDIT]),
-                   m.LedgerEntry.patient_id.is_not(None))
-            .group_by(m.LedgerEntry.patient_id))
+    stmt = (
+        select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
+        .where(
+            m.LedgerEntry.account.in_([L.AR_PATIENT, L.PATIENT_CREDIT]), m.LedgerEntry.patient_id.is_not(None)
+        )
+        .group_by(m.LedgerEntry.patient_id)
+    )
     if patient_ids is not None:
         stmt = stmt.where(m.LedgerEntry.patient_id.in_(patient_ids))
     return {int(pid): (amt or ZERO) for pid, amt in conn.execute(stmt).tuples() if pid is not None}
@@ -169,11 +174,20 @@ def patient_balances(conn: Connection, patient_ids: list[int] | None = None) -> 
 
 def _visits(conn: Connection, patient_id: int) -> list[VisitLine]:
     """The patient's claims with a non-zero patient balance, oldest service first."""
-    rows = conn.execute(
-        select(m.LedgerEntry.claim_id, m.LedgerEntry.account, m.LedgerEntry.entry_type, func.sum(m.LedgerEntry.amount))
-        .where(m.LedgerEntry.patient_id == patient_id, m.LedgerEntry.claim_id.is_not(None))
-        .group_by(m.LedgerEntry.claim_id, m.LedgerEntry.account, m.LedgerEntry.entry_type)
-    ).tuples().all()
+    rows = (
+        conn.execute(
+            select(
+                m.LedgerEntry.claim_id,
+                m.LedgerEntry.account,
+                m.LedgerEntry.entry_type,
+                func.sum(m.LedgerEntry.amount),
+            )
+            .where(m.LedgerEntry.patient_id == patient_id, m.LedgerEntry.claim_id.is_not(None))
+            .group_by(m.LedgerEntry.claim_id, m.LedgerEntry.account, m.LedgerEntry.entry_type)
+        )
+        .tuples()
+        .all()
+    )
     sums: dict[int, dict[tuple[str, str], Decimal]] = defaultdict(dict)
     for cid, account, etype, amount in rows:
         if cid is None:
@@ -185,38 +199,65 @@ def _visits(conn: Connection, patient_id: int) -> list[VisitLine]:
         return []
     claims = {c.id: c for c in _orm(conn, select(m.Claim).where(m.Claim.id.in_(open_ids)))}
     codes: dict[int, list[str]] = defaultdict(list)
-    for cid, code in conn.execute(select(m.ServiceLine.claim_id, m.ServiceLine.procedure_code)
-                                  .where(m.ServiceLine.claim_id.in_(open_ids))
-                                  .order_by(m.ServiceLine.claim_id, m.ServiceLine.line_number)).tuples():
+    for cid, code in conn.execute(
+        select(m.ServiceLine.claim_id, m.ServiceLine.procedure_code)
+        .where(m.ServiceLine.claim_id.in_(open_ids))
+        .order_by(m.ServiceLine.claim_id, m.ServiceLine.line_number)
+    ).tuples():
         if code and code not in codes[cid]:
             codes[cid].append(code)
     # PR reasons from the claim's latest posted, not reversed, non-reversal claim payment.
     reversed_ids = select(m.ClaimPayment.reversal_of_id).where(m.ClaimPayment.reversal_of_id.is_not(None))
-    cps = conn.execute(
-        select(m.ClaimPayment.claim_id, func.max(m.ClaimPayment.id))
-        .where(m.ClaimPayment.claim_id.in_(open_ids), m.ClaimPayment.posted_at.is_not(None),
-               m.ClaimPayment.status_code != "22", m.ClaimPayment.id.not_in(reversed_ids))
-        .group_by(m.ClaimPayment.claim_id)).tuples().all()
+    cps = (
+        conn.execute(
+            select(m.ClaimPayment.claim_id, func.max(m.ClaimPayment.id))
+            .where(
+                m.ClaimPayment.claim_id.in_(open_ids),
+                m.ClaimPayment.posted_at.is_not(None),
+                m.ClaimPayment.status_code != "22",
+                m.ClaimPayment.id.not_in(reversed_ids),
+            )
+            .group_by(m.ClaimPayment.claim_id)
+        )
+        .tuples()
+        .all()
+    )
     cp_claim = {int(cp): int(cid) for cid, cp in cps if cid is not None}
     reasons: dict[int, dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
     if cp_claim:
         for cp, code, amount in conn.execute(
-            select(m.Adjustment.claim_payment_id, m.Adjustment.reason_code, m.Adjustment.amount)
-            .where(m.Adjustment.claim_payment_id.in_(list(cp_claim)), m.Adjustment.group_code == "PR")).tuples():
+            select(m.Adjustment.claim_payment_id, m.Adjustment.reason_code, m.Adjustment.amount).where(
+                m.Adjustment.claim_payment_id.in_(list(cp_claim)), m.Adjustment.group_code == "PR"
+            )
+        ).tuples():
             reasons[cp_claim[int(cp)]][code] += amount
     out = []
     for cid in open_ids:
         s, c = sums[cid], claims[cid]
         paid = s.get((L.CASH, L.PAYER_PAYMENT), ZERO) + s.get((L.CASH, L.REVERSAL), ZERO)
         adjusted = sum((v for (a, _), v in s.items() if a in (L.CONTRACTUAL, L.ADJUSTMENTS)), ZERO)
-        patient_paid = -sum((v for (a, t), v in s.items()
-                             if a == L.AR_PATIENT and t in (L.PATIENT_PAYMENT, L.CREDIT_APPLIED, L.CREDIT_SWEEP)),
-                            ZERO)
-        out.append(VisitLine(
-            claim_id=cid, claim_number=c.claim_number, service_date=c.service_date_from,
-            procedure_codes=codes.get(cid, []), charge=c.total_charge, insurance_paid=paid,
-            insurance_adjusted=adjusted, patient_paid=patient_paid, patient_owes=owes[cid],
-            reasons=[reason_line(code, amt) for code, amt in sorted(reasons[cid].items()) if amt != 0]))
+        patient_paid = -sum(
+            (
+                v
+                for (a, t), v in s.items()
+                if a == L.AR_PATIENT and t in (L.PATIENT_PAYMENT, L.CREDIT_APPLIED, L.CREDIT_SWEEP)
+            ),
+            ZERO,
+        )
+        out.append(
+            VisitLine(
+                claim_id=cid,
+                claim_number=c.claim_number,
+                service_date=c.service_date_from,
+                procedure_codes=codes.get(cid, []),
+                charge=c.total_charge,
+                insurance_paid=paid,
+                insurance_adjusted=adjusted,
+                patient_paid=patient_paid,
+                patient_owes=owes[cid],
+                reasons=[reason_line(code, amt) for code, amt in sorted(reasons[cid].items()) if amt != 0],
+            )
+        )
     out.sort(key=lambda v: (v.service_date, v.claim_id))
     return out
 
@@ -232,9 +273,14 @@ def _aging(visits: list[VisitLine], run_date: dt.date) -> dict[str, Decimal]:
     return buckets
 
 
-def _payments(conn: Connection, patient_id: int, since: dt.date | None = None) -> list[tuple[dt.date, Decimal]]:
-    stmt = (select(m.PatientPayment.received_on, m.PatientPayment.amount)
-            .where(m.PatientPayment.patient_id == patient_id).order_by(m.PatientPayment.received_on))
+def _payments(
+    conn: Connection, patient_id: int, since: dt.date | None = None
+) -> list[tuple[dt.date, Decimal]]:
+    stmt = (
+        select(m.PatientPayment.received_on, m.PatientPayment.amount)
+        .where(m.PatientPayment.patient_id == patient_id)
+        .order_by(m.PatientPayment.received_on)
+    )
     if since is not None:
         stmt = stmt.where(m.PatientPayment.received_on >= since)
     return [(d, a) for d, a in conn.execute(stmt).tuples()]
@@ -252,15 +298,25 @@ def _add_months(day: dt.date, months: int, dom: int) -> dt.date:
     return dt.date(year, month, min(dom, last))
 
 
-def plan_schedule(total: Decimal, installments: int, first_due: dt.date, dom: int) -> list[tuple[dt.date, Decimal]]:
+def plan_schedule(
+    total: Decimal, installments: int, first_due: dt.date, dom: int
+) -> list[tuple[dt.date, Decimal]]:
     """Due dates and amounts: equal installments rounded down to the cent, the last takes the rest."""
     each = (total / installments).quantize(CENT, rounding=ROUND_DOWN)
     amounts = [each] * (installments - 1) + [total - each * (installments - 1)]
     return [(_add_months(first_due, i, dom), amounts[i]) for i in range(installments)]
 
 
-def create_plan(engine: Engine, *, account_number: str, amount: Decimal, installments: int, day: int | None,
-                start: dt.date, actor: str) -> dict[str, Any]:
+def create_plan(
+    engine: Engine,
+    *,
+    account_number: str,
+    amount: Decimal,
+    installments: int,
+    day: int | None,
+    start: dt.date,
+    actor: str,
+) -> dict[str, Any]:
     """Create an active payment plan for the patient with this account number (MRN)."""
     amount = Decimal(amount).quantize(CENT)
     if amount <= 0 or installments < 1 or installments > 120:
@@ -272,23 +328,47 @@ def create_plan(engine: Engine, *, account_number: str, amount: Decimal, install
         pid = conn.execute(select(m.Patient.id).where(m.Patient.account_number == account_number)).scalar()
         if pid is None:
             raise PatientBillingError("no patient has that account number")
-        active = conn.execute(select(m.PaymentPlan.id).where(m.PaymentPlan.patient_id == pid,
-                                                             m.PaymentPlan.status.in_(["active", "delinquent"]))
-                              ).scalar()
+        active = conn.execute(
+            select(m.PaymentPlan.id).where(
+                m.PaymentPlan.patient_id == pid, m.PaymentPlan.status.in_(["active", "delinquent"])
+            )
+        ).scalar()
         if active is not None:
             raise PatientBillingError(f"patient id {pid} already has plan {active}; cancel it first")
         first_due = dt.date(start.year, start.month, dom)
         if first_due < start:
             first_due = _add_months(first_due, 1, dom)
         sched = plan_schedule(amount, installments, first_due, dom)
-        plan_id = conn.execute(insert(m.PaymentPlan).values(
-            patient_id=pid, total=amount, installments=installments, installment_amount=sched[0][1],
-            day_of_month=dom, start_date=start, first_due=first_due, status="active").returning(m.PaymentPlan.id)
+        plan_id = conn.execute(
+            insert(m.PaymentPlan)
+            .values(
+                patient_id=pid,
+                total=amount,
+                installments=installments,
+                installment_amount=sched[0][1],
+                day_of_month=dom,
+                start_date=start,
+                first_due=first_due,
+                status="active",
+            )
+            .returning(m.PaymentPlan.id)
         ).scalar_one()
-        audit(conn, actor=actor, action="create_payment_plan", object_type="payment_plan", object_id=plan_id,
-              detail={"patient_id": pid, "total": amount, "installments": installments})
-    return {"plan_id": plan_id, "patient_id": pid, "total": f"{amount:.2f}", "installments": installments,
-            "installment_amount": f"{sched[0][1]:.2f}", "first_due": first_due.isoformat()}
+        audit(
+            conn,
+            actor=actor,
+            action="create_payment_plan",
+            object_type="payment_plan",
+            object_id=plan_id,
+            detail={"patient_id": pid, "total": amount, "installments": installments},
+        )
+    return {
+        "plan_id": plan_id,
+        "patient_id": pid,
+        "total": f"{amount:.2f}",
+        "installments": installments,
+        "installment_amount": f"{sched[0][1]:.2f}",
+        "first_due": first_due.isoformat(),
+    }
 
 
 def _plan_state(conn: Connection, plan: m.PaymentPlan, run_date: dt.date, grace_days: int) -> dict[str, Any]:
@@ -305,25 +385,48 @@ def _plan_state(conn: Connection, plan: m.PaymentPlan, run_date: dt.date, grace_
         status = "active"
     next_due, next_amount = upcoming[0] if upcoming else (sched[-1][0], ZERO)
     owed_now = max(due_now - paid, ZERO)
-    return {"plan_id": plan.id, "status": status, "paid": paid, "remaining": max(plan.total - paid, ZERO),
-            "past_due": owed_now, "next_due": next_due,
-            "next_amount": min(next_amount + owed_now, max(plan.total - paid, ZERO)),
-            "installment_amount": plan.installment_amount, "installments": plan.installments, "total": plan.total}
+    return {
+        "plan_id": plan.id,
+        "status": status,
+        "paid": paid,
+        "remaining": max(plan.total - paid, ZERO),
+        "past_due": owed_now,
+        "next_due": next_due,
+        "next_amount": min(next_amount + owed_now, max(plan.total - paid, ZERO)),
+        "installment_amount": plan.installment_amount,
+        "installments": plan.installments,
+        "total": plan.total,
+    }
 
 
-def update_plans(conn: Connection, run_date: dt.date, grace_days: int, actor: str) -> dict[int, dict[str, Any]]:
+def update_plans(
+    conn: Connection, run_date: dt.date, grace_days: int, actor: str
+) -> dict[int, dict[str, Any]]:
     """Recompute every open plan's status (active/delinquent/completed); audit each change. Returns the
     state of plans still active or delinquent, by patient id."""
     out: dict[int, dict[str, Any]] = {}
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    for plan in _orm(conn, select(m.PaymentPlan).where(m.PaymentPlan.status.in_(["active", "delinquent"]))
-                     .order_by(m.PaymentPlan.id)):
+    for plan in _orm(
+        conn,
+        select(m.PaymentPlan)
+        .where(m.PaymentPlan.status.in_(["active", "delinquent"]))
+        .order_by(m.PaymentPlan.id),
+    ):
         st = _plan_state(conn, plan, run_date, grace_days)
         if st["status"] != plan.status:
-            conn.execute(update(m.PaymentPlan).where(m.PaymentPlan.id == plan.id)
-                         .values(status=st["status"], status_changed_at=now))
-            audit(conn, actor=actor, action="payment_plan_status", object_type="payment_plan", object_id=plan.id,
-                  detail={"from": plan.status, "to": st["status"], "run_date": run_date.isoformat()})
+            conn.execute(
+                update(m.PaymentPlan)
+                .where(m.PaymentPlan.id == plan.id)
+                .values(status=st["status"], status_changed_at=now)
+            )
+            audit(
+                conn,
+                actor=actor,
+                action="payment_plan_status",
+                object_type="payment_plan",
+                object_id=plan.id,
+                detail={"from": plan.status, "to": st["status"], "run_date": run_date.isoformat()},
+            )
         if st["status"] in ("active", "delinquent"):
             out[plan.patient_id] = st
     return out
@@ -335,10 +438,20 @@ def list_plans(engine: Engine, *, as_of: dt.date, grace_days: int = 10) -> list[
         out = []
         for p in plans:
             st = _plan_state(conn, p, as_of, grace_days)
-            out.append({"plan_id": p.id, "patient_id": p.patient_id, "status": p.status, "total": f"{p.total:.2f}",
-                        "installments": p.installments, "installment_amount": f"{p.installment_amount:.2f}",
-                        "day": p.day_of_month, "paid": f"{st['paid']:.2f}", "remaining": f"{st['remaining']:.2f}",
-                        "next_due": st["next_due"].isoformat()})
+            out.append(
+                {
+                    "plan_id": p.id,
+                    "patient_id": p.patient_id,
+                    "status": p.status,
+                    "total": f"{p.total:.2f}",
+                    "installments": p.installments,
+                    "installment_amount": f"{p.installment_amount:.2f}",
+                    "day": p.day_of_month,
+                    "paid": f"{st['paid']:.2f}",
+                    "remaining": f"{st['remaining']:.2f}",
+                    "next_due": st["next_due"].isoformat(),
+                }
+            )
     return out
 
 
@@ -347,11 +460,22 @@ def set_dispute(engine: Engine, patient_id: int, dispute: bool, *, actor: str) -
     with engine.begin() as conn:
         if conn.execute(select(m.Patient.id).where(m.Patient.id == patient_id)).scalar() is None:
             raise PatientBillingError(f"patient id {patient_id} does not exist")
-        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(m.PatientAccountFlag)
-        conn.execute(ins.values(patient_id=patient_id, dispute=dispute).on_conflict_do_update(
-            index_elements=["patient_id"], set_={"dispute": dispute}))
-        audit(conn, actor=actor, action="patient_dispute", object_type="patient", object_id=patient_id,
-              detail={"dispute": dispute})
+        ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+            m.PatientAccountFlag
+        )
+        conn.execute(
+            ins.values(patient_id=patient_id, dispute=dispute).on_conflict_do_update(
+                index_elements=["patient_id"], set_={"dispute": dispute}
+            )
+        )
+        audit(
+            conn,
+            actor=actor,
+            action="patient_dispute",
+            object_type="patient",
+            object_id=patient_id,
+            detail={"dispute": dispute},
+        )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -383,21 +507,38 @@ def plan_statement_run(engine: Engine, run_date: dt.date, cfg: DunningConfig, *,
             claims = [v for v in _visits(conn, pid) if v.patient_owes > 0]
         for v in claims:
             try:
-                wo_total += write_off(engine, claim_id=v.claim_id, side="patient", actor=actor, as_of=run_date,
-                                      reason="small patient balance (statement rule)")
+                wo_total += write_off(
+                    engine,
+                    claim_id=v.claim_id,
+                    side="patient",
+                    actor=actor,
+                    as_of=run_date,
+                    reason="small patient balance (statement rule)",
+                )
                 wo_claims += 1
             except AdjudicationError:
                 continue  # written off today already: the ledger key refused it
-    result = RunPlan(statements=[], collections=[],
-                     written_off={"patients": len(small), "claims": wo_claims, "amount": f"{wo_total:.2f}"})
+    result = RunPlan(
+        statements=[],
+        collections=[],
+        written_off={"patients": len(small), "claims": wo_claims, "amount": f"{wo_total:.2f}"},
+    )
     with engine.begin() as conn:
         plans = update_plans(conn, run_date, cfg.grace_days, actor)
         balances = patient_balances(conn)
-        disputes = {pid for pid, d in conn.execute(select(m.PatientAccountFlag.patient_id,
-                                                          m.PatientAccountFlag.dispute)).tuples() if d}
+        disputes = {
+            pid
+            for pid, d in conn.execute(
+                select(m.PatientAccountFlag.patient_id, m.PatientAccountFlag.dispute)
+            ).tuples()
+            if d
+        }
         last_stmt: dict[int, tuple[dt.date, str]] = {}
-        for pid, d, stage in conn.execute(select(m.Statement.patient_id, m.Statement.run_date, m.Statement.stage)
-                                          .order_by(m.Statement.run_date, m.Statement.id)).tuples():
+        for pid, d, stage in conn.execute(
+            select(m.Statement.patient_id, m.Statement.run_date, m.Statement.stage).order_by(
+                m.Statement.run_date, m.Statement.id
+            )
+        ).tuples():
             last_stmt[pid] = (d, stage)
         for pid in sorted(balances):
             balance = balances[pid]
@@ -416,8 +557,11 @@ def plan_statement_run(engine: Engine, run_date: dt.date, cfg: DunningConfig, *,
                 amount_due = min(plan["next_amount"], max(balance, ZERO))
                 result.skipped_plan += 1
             else:
-                stmt = select(func.count()).select_from(m.Statement).where(
-                    m.Statement.patient_id == pid, m.Statement.stage.in_(cfg.stages))
+                stmt = (
+                    select(func.count())
+                    .select_from(m.Statement)
+                    .where(m.Statement.patient_id == pid, m.Statement.stage.in_(cfg.stages))
+                )
                 if plan is not None:  # delinquent: dunning starts again from the plan's start
                     stmt = stmt.where(m.Statement.run_date >= _plan_start(conn, plan["plan_id"]))
                 elif last_pay is not None:  # a payment restarts the episode
@@ -430,9 +574,20 @@ def plan_statement_run(engine: Engine, run_date: dt.date, cfg: DunningConfig, *,
             data = _build(conn, pid, run_date, cfg, stage, cycle, balance, amount_due, plan)
             _record(conn, data)
             (result.collections if stage == COLLECTIONS else result.statements).append(data)
-        audit(conn, actor=actor, action="statement_run", object_type="statement_run", object_id=run_date.isoformat(),
-              detail={"statements": len(result.statements), "collections": len(result.collections),
-                      "on_plan": result.skipped_plan, "disputed": result.skipped_dispute, **result.written_off})
+        audit(
+            conn,
+            actor=actor,
+            action="statement_run",
+            object_type="statement_run",
+            object_id=run_date.isoformat(),
+            detail={
+                "statements": len(result.statements),
+                "collections": len(result.collections),
+                "on_plan": result.skipped_plan,
+                "disputed": result.skipped_dispute,
+                **result.written_off,
+            },
+        )
     return result
 
 
@@ -440,53 +595,131 @@ def _plan_start(conn: Connection, plan_id: int) -> dt.date:
     return conn.execute(select(m.PaymentPlan.start_date).where(m.PaymentPlan.id == plan_id)).scalar_one()
 
 
-def _build(conn: Connection, pid: int, run_date: dt.date, cfg: DunningConfig, stage: str, cycle: int,
-           balance: Decimal, amount_due: Decimal, plan: dict[str, Any] | None) -> StatementData:
+def _build(
+    conn: Connection,
+    pid: int,
+    run_date: dt.date,
+    cfg: DunningConfig,
+    stage: str,
+    cycle: int,
+    balance: Decimal,
+    amount_due: Decimal,
+    plan: dict[str, Any] | None,
+) -> StatementData:
     p = _orm(conn, select(m.Patient).where(m.Patient.id == pid))[0]
     visits = _visits(conn, pid)
     due = run_date + dt.timedelta(days=cfg.due_days)
     if plan is not None and stage == PLAN_STAGE:
         due = plan["next_due"]
     return StatementData(
-        statement_id=new_statement_id(run_date), patient_id=pid, account_number=p.account_number,
-        patient={"name": " ".join(x for x in (p.first_name, p.middle_name, p.last_name) if x),
-                 "line1": p.address_line1, "line2": p.address_line2 or "",
-                 "city_state_zip": f"{p.city}, {p.state} {p.postal_code[:5]}"},
-        run_date=run_date, due_date=due, cycle=cycle, stage=stage, balance=balance,
-        amount_due=max(amount_due, ZERO), visits=visits,
+        statement_id=new_statement_id(run_date),
+        patient_id=pid,
+        account_number=p.account_number,
+        patient={
+            "name": " ".join(x for x in (p.first_name, p.middle_name, p.last_name) if x),
+            "line1": p.address_line1,
+            "line2": p.address_line2 or "",
+            "city_state_zip": f"{p.city}, {p.state} {p.postal_code[:5]}",
+        },
+        run_date=run_date,
+        due_date=due,
+        cycle=cycle,
+        stage=stage,
+        balance=balance,
+        amount_due=max(amount_due, ZERO),
+        visits=visits,
         prior_payments=[(d, a) for d, a in _payments(conn, pid) if d <= run_date][-6:],
-        aging=_aging(visits, run_date), plan=plan)
+        aging=_aging(visits, run_date),
+        plan=plan,
+    )
 
 
 def _record(conn: Connection, s: StatementData) -> None:
-    sid = conn.execute(insert(m.Statement).values(
-        statement_id=s.statement_id, patient_id=s.patient_id, run_date=s.run_date, cycle=s.cycle, stage=s.stage,
-        balance=s.balance, amount_due=s.amount_due, due_date=s.due_date,
-        plan_id=s.plan["plan_id"] if s.plan else None).returning(m.Statement.id)).scalar_one()
+    sid = conn.execute(
+        insert(m.Statement)
+        .values(
+            statement_id=s.statement_id,
+            patient_id=s.patient_id,
+            run_date=s.run_date,
+            cycle=s.cycle,
+            stage=s.stage,
+            balance=s.balance,
+            amount_due=s.amount_due,
+            due_date=s.due_date,
+            plan_id=s.plan["plan_id"] if s.plan else None,
+        )
+        .returning(m.Statement.id)
+    ).scalar_one()
     if s.visits:
-        conn.execute(insert(m.StatementLine), [
-            {"statement_id": sid, "claim_id": v.claim_id, "service_date": v.service_date,
-             "procedure_codes": ",".join(v.procedure_codes)[:60], "charge": v.charge,
-             "insurance_paid": v.insurance_paid, "insurance_adjusted": v.insurance_adjusted,
-             "patient_paid": v.patient_paid, "patient_owes": v.patient_owes, "reasons": "; ".join(v.reasons) or None}
-            for v in s.visits])
+        conn.execute(
+            insert(m.StatementLine),
+            [
+                {
+                    "statement_id": sid,
+                    "claim_id": v.claim_id,
+                    "service_date": v.service_date,
+                    "procedure_codes": ",".join(v.procedure_codes)[:60],
+                    "charge": v.charge,
+                    "insurance_paid": v.insurance_paid,
+                    "insurance_adjusted": v.insurance_adjusted,
+                    "patient_paid": v.patient_paid,
+                    "patient_owes": v.patient_owes,
+                    "reasons": "; ".join(v.reasons) or None,
+                }
+                for v in s.visits
+            ],
+        )
 
 
-def open_work_item(conn: Connection, *, queue: str, claim_id: int, reason_key: str, reason: str, amount: Decimal,
-                   next_action: str, run_date: dt.date, due_days: int, actor: str) -> int | None:
+def open_work_item(
+    conn: Connection,
+    *,
+    queue: str,
+    claim_id: int,
+    reason_key: str,
+    reason: str,
+    amount: Decimal,
+    next_action: str,
+    run_date: dt.date,
+    due_days: int,
+    actor: str,
+) -> int | None:
     """One work item (idempotent by ``(queue, claim_id, reason_key)``) with its ``opened`` event."""
-    exists_id = conn.execute(select(m.WorkItem.id).where(m.WorkItem.queue == queue, m.WorkItem.claim_id == claim_id,
-                                                         m.WorkItem.reason_key == reason_key)).scalar()
+    exists_id = conn.execute(
+        select(m.WorkItem.id).where(
+            m.WorkItem.queue == queue, m.WorkItem.claim_id == claim_id, m.WorkItem.reason_key == reason_key
+        )
+    ).scalar()
     if exists_id is not None:
         return None
     payer = conn.execute(select(m.Claim.payer_id).where(m.Claim.id == claim_id)).scalar()
     priority = 1 if amount >= 1000 else 2 if amount >= 250 else 3 if amount >= 50 else 4
-    wid = conn.execute(insert(m.WorkItem).values(
-        queue=queue, claim_id=claim_id, reason_key=reason_key, payer_id=payer, reason=reason, amount=amount,
-        next_action=next_action, priority=priority, due_date=run_date + dt.timedelta(days=due_days),
-        status=m.WorkItemStatus.OPEN, opened_on=run_date, last_seen=run_date).returning(m.WorkItem.id)).scalar_one()
-    conn.execute(insert(m.WorkItemEvent).values(work_item_id=wid, actor=actor, kind="opened",
-                                                detail={"run_date": run_date.isoformat(), "queue": queue}))
+    wid = conn.execute(
+        insert(m.WorkItem)
+        .values(
+            queue=queue,
+            claim_id=claim_id,
+            reason_key=reason_key,
+            payer_id=payer,
+            reason=reason,
+            amount=amount,
+            next_action=next_action,
+            priority=priority,
+            due_date=run_date + dt.timedelta(days=due_days),
+            status=m.WorkItemStatus.OPEN,
+            opened_on=run_date,
+            last_seen=run_date,
+        )
+        .returning(m.WorkItem.id)
+    ).scalar_one()
+    conn.execute(
+        insert(m.WorkItemEvent).values(
+            work_item_id=wid,
+            actor=actor,
+            kind="opened",
+            detail={"run_date": run_date.isoformat(), "queue": queue},
+        )
+    )
     return int(wid)
 
 
@@ -498,11 +731,21 @@ def hand_off_collections(engine: Engine, items: list[StatementData], *, actor: s
             owed = [v for v in s.visits if v.patient_owes > 0]
             if not owed:
                 continue
-            if open_work_item(conn, queue=COLLECTIONS, claim_id=owed[0].claim_id,
-                              reason_key=f"collections:{s.statement_id}",
-                              reason=f"patient account past the last dunning stage ({len(owed)} visit(s))",
-                              amount=s.amount_due, next_action="write_off", run_date=s.run_date, due_days=30,
-                              actor=actor) is not None:
+            if (
+                open_work_item(
+                    conn,
+                    queue=COLLECTIONS,
+                    claim_id=owed[0].claim_id,
+                    reason_key=f"collections:{s.statement_id}",
+                    reason=f"patient account past the last dunning stage ({len(owed)} visit(s))",
+                    amount=s.amount_due,
+                    next_action="write_off",
+                    run_date=s.run_date,
+                    due_days=30,
+                    actor=actor,
+                )
+                is not None
+            ):
                 n += 1
     return n
 
@@ -519,41 +762,79 @@ def find_refunds(engine: Engine, run_date: dt.date, *, actor: str) -> dict[str, 
     new = 0
     total = ZERO
     with engine.begin() as conn:
-        due = {pid: -amt for pid, amt in conn.execute(
-            select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
-            .where(m.LedgerEntry.account == L.REFUNDS_DUE, m.LedgerEntry.patient_id.is_not(None))
-            .group_by(m.LedgerEntry.patient_id)).tuples() if amt is not None and amt < 0}
-        recorded = dict(conn.execute(select(m.Refund.patient_id, func.sum(m.Refund.amount))
-                                     .where(m.Refund.payee == "patient", m.Refund.status == "due")
-                                     .group_by(m.Refund.patient_id)).tuples().all())
+        due = {
+            pid: -amt
+            for pid, amt in conn.execute(
+                select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
+                .where(m.LedgerEntry.account == L.REFUNDS_DUE, m.LedgerEntry.patient_id.is_not(None))
+                .group_by(m.LedgerEntry.patient_id)
+            ).tuples()
+            if amt is not None and amt < 0
+        }
+        recorded = dict(
+            conn.execute(
+                select(m.Refund.patient_id, func.sum(m.Refund.amount))
+                .where(m.Refund.payee == "patient", m.Refund.status == "due")
+                .group_by(m.Refund.patient_id)
+            )
+            .tuples()
+            .all()
+        )
         targets: list[dict[str, Any]] = []
         for pid, amt in sorted(due.items()):
             rest = amt - (recorded.get(pid) or ZERO)
             if rest > 0:
                 claim = conn.execute(select(func.max(m.Claim.id)).where(m.Claim.patient_id == pid)).scalar()
-                targets.append({"payee": "patient", "patient_id": pid, "payer_id": None, "claim_id": claim,
-                                "amount": rest})
-        open_payer = {c for (c,) in conn.execute(select(m.Refund.claim_id).where(
-            m.Refund.payee == "payer", m.Refund.status == "due")).tuples()}
+                targets.append(
+                    {
+                        "payee": "patient",
+                        "patient_id": pid,
+                        "payer_id": None,
+                        "claim_id": claim,
+                        "amount": rest,
+                    }
+                )
+        open_payer = {
+            c
+            for (c,) in conn.execute(
+                select(m.Refund.claim_id).where(m.Refund.payee == "payer", m.Refund.status == "due")
+            ).tuples()
+        }
         for cid, payer, pid, amt in conn.execute(
-            select(m.LedgerEntry.claim_id, m.Claim.payer_id, m.Claim.patient_id, func.sum(m.LedgerEntry.amount))
+            select(
+                m.LedgerEntry.claim_id, m.Claim.payer_id, m.Claim.patient_id, func.sum(m.LedgerEntry.amount)
+            )
             .join(m.Claim, m.Claim.id == m.LedgerEntry.claim_id)
-            .where(m.LedgerEntry.account == L.AR_PAYER, m.Claim.status.in_(["paid", "partially_paid", "denied",
-                                                                              "closed"]))
+            .where(
+                m.LedgerEntry.account == L.AR_PAYER,
+                m.Claim.status.in_(["paid", "partially_paid", "denied", "closed"]),
+            )
             .group_by(m.LedgerEntry.claim_id, m.Claim.payer_id, m.Claim.patient_id)
-            .having(func.sum(m.LedgerEntry.amount) < 0)).tuples():
+            .having(func.sum(m.LedgerEntry.amount) < 0)
+        ).tuples():
             if cid not in open_payer:
-                targets.append({"payee": "payer", "patient_id": pid, "payer_id": payer, "claim_id": cid,
-                                "amount": -amt})
+                targets.append(
+                    {"payee": "payer", "patient_id": pid, "payer_id": payer, "claim_id": cid, "amount": -amt}
+                )
         for t in targets:
-            rid = conn.execute(insert(m.Refund).values(**t, status="due", found_on=run_date)
-                               .returning(m.Refund.id)).scalar_one()
+            rid = conn.execute(
+                insert(m.Refund).values(**t, status="due", found_on=run_date).returning(m.Refund.id)
+            ).scalar_one()
             total += t["amount"]
             new += 1
             if t["claim_id"] is not None:
-                open_work_item(conn, queue="refunds", claim_id=t["claim_id"], reason_key=f"refund:{rid}",
-                               reason=f"{t['payee']} overpayment: refund {rid} is due", amount=t["amount"],
-                               next_action="refund", run_date=run_date, due_days=60, actor=actor)
+                open_work_item(
+                    conn,
+                    queue="refunds",
+                    claim_id=t["claim_id"],
+                    reason_key=f"refund:{rid}",
+                    reason=f"{t['payee']} overpayment: refund {rid} is due",
+                    amount=t["amount"],
+                    next_action="refund",
+                    run_date=run_date,
+                    due_days=60,
+                    actor=actor,
+                )
     return {"refunds": new, "amount": f"{total:.2f}"}
 
 
@@ -568,23 +849,64 @@ def issue_refund(engine: Engine, refund_id: int, *, as_of: dt.date, actor: str) 
             raise PatientBillingError(f"refund {refund_id} was issued already")
         key = f"rfi:{refund_id}"
         debit = L.REFUNDS_DUE if r.payee == "patient" else L.AR_PAYER
-        L.write_entries(conn, [
-            L.Entry(key, REFUND_ISSUED, debit, r.amount, as_of, claim_id=r.claim_id if r.payee == "payer" else None,
-                    patient_id=r.patient_id, payer_id=r.payer_id),
-            L.Entry(key, REFUND_ISSUED, L.CASH, -r.amount, as_of, claim_id=r.claim_id if r.payee == "payer" else None,
-                    patient_id=r.patient_id, payer_id=r.payer_id)])
-        conn.execute(update(m.Refund).where(m.Refund.id == refund_id)
-                     .values(status="issued", issued_on=as_of, issued_by=actor[:120]))
+        L.write_entries(
+            conn,
+            [
+                L.Entry(
+                    key,
+                    REFUND_ISSUED,
+                    debit,
+                    r.amount,
+                    as_of,
+                    claim_id=r.claim_id if r.payee == "payer" else None,
+                    patient_id=r.patient_id,
+                    payer_id=r.payer_id,
+                ),
+                L.Entry(
+                    key,
+                    REFUND_ISSUED,
+                    L.CASH,
+                    -r.amount,
+                    as_of,
+                    claim_id=r.claim_id if r.payee == "payer" else None,
+                    patient_id=r.patient_id,
+                    payer_id=r.payer_id,
+                ),
+            ],
+        )
+        conn.execute(
+            update(m.Refund)
+            .where(m.Refund.id == refund_id)
+            .values(status="issued", issued_on=as_of, issued_by=actor[:120])
+        )
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        wid = conn.execute(select(m.WorkItem.id).where(m.WorkItem.queue == "refunds",
-                                                       m.WorkItem.reason_key == f"refund:{refund_id}")).scalar()
+        wid = conn.execute(
+            select(m.WorkItem.id).where(
+                m.WorkItem.queue == "refunds", m.WorkItem.reason_key == f"refund:{refund_id}"
+            )
+        ).scalar()
         if wid is not None:
-            conn.execute(update(m.WorkItem).where(m.WorkItem.id == wid).values(
-                status=m.WorkItemStatus.CLOSED, resolution="closed", closed_at=now, updated_at=now))
-            conn.execute(insert(m.WorkItemEvent).values(work_item_id=wid, actor=actor[:120], kind="closed",
-                                                        detail={"resolution": "closed", "refund": refund_id}))
-        audit(conn, actor=actor, action="issue_refund", object_type="refund", object_id=refund_id,
-              detail={"payee": r.payee, "amount": r.amount, "txn_key": key})
+            conn.execute(
+                update(m.WorkItem)
+                .where(m.WorkItem.id == wid)
+                .values(status=m.WorkItemStatus.CLOSED, resolution="closed", closed_at=now, updated_at=now)
+            )
+            conn.execute(
+                insert(m.WorkItemEvent).values(
+                    work_item_id=wid,
+                    actor=actor[:120],
+                    kind="closed",
+                    detail={"resolution": "closed", "refund": refund_id},
+                )
+            )
+        audit(
+            conn,
+            actor=actor,
+            action="issue_refund",
+            object_type="refund",
+            object_id=refund_id,
+            detail={"payee": r.payee, "amount": r.amount, "txn_key": key},
+        )
     return {"refund_id": refund_id, "payee": r.payee, "amount": f"{r.amount:.2f}", "txn_key": key}
 
 
@@ -595,22 +917,30 @@ def issue_refund(engine: Engine, refund_id: int, *, as_of: dt.date, actor: str) 
 EVENT_TYPES = ("payment_intent.succeeded", "payment_intent.payment_failed", "charge.refunded")
 
 
-def apply_payment_event(engine: Engine, event: dict[str, Any], *, actor: str = "webhook:payments") -> dict[str, Any]:
+def apply_payment_event(
+    engine: Engine, event: dict[str, Any], *, actor: str = "webhook:payments"
+) -> dict[str, Any]:
     """Store and apply one processor event exactly once (see the module docstring). Returns
     ``{"event_id", "applied": bool, "outcome"}``; ``applied`` is False for a replay."""
     try:
         event_id, etype = str(event["id"]), str(event["type"])
         obj = event["data"]["object"]
-        amount_cents = obj.get("amount_received", obj.get("amount")) if etype != "charge.refunded" else \
-            obj.get("amount_refunded", obj.get("amount"))
+        amount_cents = (
+            obj.get("amount_received", obj.get("amount"))
+            if etype != "charge.refunded"
+            else obj.get("amount_refunded", obj.get("amount"))
+        )
         if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents < 0:
             raise TypeError
         currency = str(obj.get("currency", "usd")).lower()
         statement_id = (obj.get("metadata") or {}).get("statement_id")
         object_id = str(obj.get("payment_intent") or obj.get("id") or "")
         created = event.get("created")
-        received_on = (dt.datetime.fromtimestamp(created, dt.UTC).date() if isinstance(created, int)
-                       and not isinstance(created, bool) and created > 0 else dt.datetime.now(dt.UTC).date())
+        received_on = (
+            dt.datetime.fromtimestamp(created, dt.UTC).date()
+            if isinstance(created, int) and not isinstance(created, bool) and created > 0
+            else dt.datetime.now(dt.UTC).date()
+        )
     except (KeyError, TypeError, AttributeError, ValueError, OverflowError, OSError):
         raise WebhookEventError("event lacks id, type or an integer data.object.amount") from None
     if len(event_id) > 255 or not event_id:
@@ -619,8 +949,9 @@ def apply_payment_event(engine: Engine, event: dict[str, Any], *, actor: str = "
     with engine.begin() as conn:
         pid = None
         if statement_id:
-            pid = conn.execute(select(m.Statement.patient_id).where(m.Statement.statement_id == str(statement_id)[:32])
-                               ).scalar()
+            pid = conn.execute(
+                select(m.Statement.patient_id).where(m.Statement.statement_id == str(statement_id)[:32])
+            ).scalar()
         if etype not in EVENT_TYPES or currency != "usd":
             outcome = "ignored"
         elif pid is None:
@@ -632,31 +963,62 @@ def apply_payment_event(engine: Engine, event: dict[str, Any], *, actor: str = "
         else:
             outcome = "refunded"
         ins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(m.PaymentEvent)
-        row_id = conn.execute(ins.values(
-            event_id=event_id, event_type=etype[:60], object_id=object_id[:255] or None, amount_cents=amount_cents,
-            currency=currency[:3], statement_id=str(statement_id)[:32] if statement_id else None, patient_id=pid,
-            outcome=outcome).on_conflict_do_nothing(index_elements=["event_id"]).returning(m.PaymentEvent.id)).scalar()
+        row_id = conn.execute(
+            ins.values(
+                event_id=event_id,
+                event_type=etype[:60],
+                object_id=object_id[:255] or None,
+                amount_cents=amount_cents,
+                currency=currency[:3],
+                statement_id=str(statement_id)[:32] if statement_id else None,
+                patient_id=pid,
+                outcome=outcome,
+            )
+            .on_conflict_do_nothing(index_elements=["event_id"])
+            .returning(m.PaymentEvent.id)
+        ).scalar()
         if row_id is None:
             return {"event_id": event_id, "applied": False, "outcome": "replay"}
         if outcome == "posted" and pid is not None and amount > 0:
-            pins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(m.PatientPayment)
-            pp_id = conn.execute(pins.values(
-                external_id=(object_id or event_id)[:80], patient_id=pid, amount=amount,
-                received_on=received_on,
-                method="online").on_conflict_do_nothing(index_elements=["external_id"])
-                .returning(m.PatientPayment.id)).scalar()
+            pins = (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(
+                m.PatientPayment
+            )
+            pp_id = conn.execute(
+                pins.values(
+                    external_id=(object_id or event_id)[:80],
+                    patient_id=pid,
+                    amount=amount,
+                    received_on=received_on,
+                    method="online",
+                )
+                .on_conflict_do_nothing(index_elements=["external_id"])
+                .returning(m.PatientPayment.id)
+            ).scalar()
             if pp_id is None:
                 outcome = "duplicate_payment"
             else:
                 post_patient_payments(conn)
-            conn.execute(update(m.PaymentEvent).where(m.PaymentEvent.id == row_id)
-                         .values(patient_payment_id=pp_id, outcome=outcome))
+            conn.execute(
+                update(m.PaymentEvent)
+                .where(m.PaymentEvent.id == row_id)
+                .values(patient_payment_id=pp_id, outcome=outcome)
+            )
         elif outcome == "refunded" and pid is not None and amount > 0:
             day = received_on
             key = f"orf:{row_id}"
-            L.write_entries(conn, [
-                L.Entry(key, ONLINE_REFUND, L.AR_PATIENT, amount, day, patient_id=pid),
-                L.Entry(key, ONLINE_REFUND, L.CASH, -amount, day, patient_id=pid)])
-        audit(conn, actor=actor, action="payment_event", object_type="payment_event", object_id=row_id,
-              detail={"type": etype[:60], "outcome": outcome, "amount": amount})
+            L.write_entries(
+                conn,
+                [
+                    L.Entry(key, ONLINE_REFUND, L.AR_PATIENT, amount, day, patient_id=pid),
+                    L.Entry(key, ONLINE_REFUND, L.CASH, -amount, day, patient_id=pid),
+                ],
+            )
+        audit(
+            conn,
+            actor=actor,
+            action="payment_event",
+            object_type="payment_event",
+            object_id=row_id,
+            detail={"type": etype[:60], "outcome": outcome, "amount": amount},
+        )
     return {"event_id": event_id, "applied": True, "outcome": outcome}

@@ -63,8 +63,15 @@ from ._sql import Sql
 from .carc import category_sql, non_denial_codes_sql
 from .errors import AdjudicationError
 
-BUILT_QUEUES: tuple[str, ...] = ("scrub_holds", "rejections", "denials", "underpayments", "no_response",
-                                 "secondary_due", "credit_balances")
+BUILT_QUEUES: tuple[str, ...] = (
+    "scrub_holds",
+    "rejections",
+    "denials",
+    "underpayments",
+    "no_response",
+    "secondary_due",
+    "credit_balances",
+)
 #: Queues filled by other workflows (adjudication.statements: collections hand-offs, refunds due); the
 #: nightly build never closes their items.
 QUEUES: tuple[str, ...] = (*BUILT_QUEUES, "collections", "refunds")
@@ -72,8 +79,16 @@ _BUILT_SQL = "(" + ", ".join(f"'{b}'" for b in BUILT_QUEUES) + ")"
 
 #: Suggested next actions; the last four are for the workflows that attach later (corrected/void claims,
 #: secondary 837s, patient statements, write-offs).
-NEXT_ACTIONS: tuple[str, ...] = ("correct_and_resubmit", "appeal", "bill_secondary", "ask_status", "refund",
-                                 "void", "bill_patient", "write_off")
+NEXT_ACTIONS: tuple[str, ...] = (
+    "correct_and_resubmit",
+    "appeal",
+    "bill_secondary",
+    "ask_status",
+    "refund",
+    "void",
+    "bill_patient",
+    "write_off",
+)
 
 #: Next action per denial category (adjudication.carc); anything else: ask_status.
 DENIAL_ACTIONS: dict[str, str] = {
@@ -105,7 +120,8 @@ class WorklistConfig:
     """Limits of the nightly build (the app fills it from settings; see ``claimflow.worklist_cli``)."""
 
     filing_days: dict[str, int] = field(
-        default_factory=lambda: {"commercial": 90, "medicaid": 180, "medicare": 365})
+        default_factory=lambda: {"commercial": 90, "medicaid": 180, "medicare": 365}
+    )
     default_filing_days: int = 90
     no_277ca_days: int = 14
     no_835_days: int = 45
@@ -117,8 +133,13 @@ class WorklistConfig:
 # --------------------------------------------------------------------------------------------------
 
 
-def build_worklist(engine: Engine, run_date: dt.date, *, config: WorklistConfig | None = None,
-                   actor: str = "claimflow:worklist") -> dict[str, Any]:
+def build_worklist(
+    engine: Engine,
+    run_date: dt.date,
+    *,
+    config: WorklistConfig | None = None,
+    actor: str = "claimflow:worklist",
+) -> dict[str, Any]:
     """Build tonight's work items (see the module docstring). Idempotent for a run date: a second run
     changes nothing. Returns counts: ``opened, updated, reopened, closed, open`` and ``queues``
     (``{queue: {"items": n, "amount": "0.00"}}`` for open items; money as strings)."""
@@ -133,10 +154,25 @@ def build_worklist(engine: Engine, run_date: dt.date, *, config: WorklistConfig 
         counts = _apply(q, run_date, now, actor, cfg)
         summary = {**counts, **_open_summary(q)}
         summary["run_date"] = run_date.isoformat()
-        audit(conn, actor=actor, action="build_worklist", object_type="worklist", object_id=run_date.isoformat(),
-              detail={k: summary[k] for k in ("opened", "updated", "reopened", "closed", "open")})
-        q.drop("cf_wi_src", "cf_wi_codes", "cf_wi_new", "cf_wi_cur", "cf_wi_den", "cf_wi_allowed", "cf_wi_rates",
-               "cf_wi_rate", "cf_wi_lines")
+        audit(
+            conn,
+            actor=actor,
+            action="build_worklist",
+            object_type="worklist",
+            object_id=run_date.isoformat(),
+            detail={k: summary[k] for k in ("opened", "updated", "reopened", "closed", "open")},
+        )
+        q.drop(
+            "cf_wi_src",
+            "cf_wi_codes",
+            "cf_wi_new",
+            "cf_wi_cur",
+            "cf_wi_den",
+            "cf_wi_allowed",
+            "cf_wi_rates",
+            "cf_wi_rate",
+            "cf_wi_lines",
+        )
     return summary
 
 
@@ -153,8 +189,10 @@ def _add_days(q: Sql, date_expr: str, days_expr: str) -> str:
 def _money_text(q: Sql, expr: str) -> str:
     """A money expression as text with two decimals (for event details; exact, no float)."""
     if q.sqlite:
-        return (f"(CASE WHEN {expr} < 0 THEN '-' ELSE '' END || CAST(abs({expr}) / 100 AS TEXT) || '.' || "
-                f"substr('0' || CAST(abs({expr}) % 100 AS TEXT), -2))")
+        return (
+            f"(CASE WHEN {expr} < 0 THEN '-' ELSE '' END || CAST(abs({expr}) / 100 AS TEXT) || '.' || "
+            f"substr('0' || CAST(abs({expr}) % 100 AS TEXT), -2))"
+        )
     return f"CAST({expr} AS TEXT)"
 
 
@@ -171,8 +209,10 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
     q.run(f"""CREATE TEMPORARY TABLE cf_wi_src (queue VARCHAR(30), claim_id INTEGER, reason_key VARCHAR(120),
               payer_id INTEGER, reason TEXT, amount {money}, next_action VARCHAR(30), due_base DATE,
               refund_due INTEGER)""")
-    q.run("CREATE TEMPORARY TABLE cf_wi_codes (queue VARCHAR(30), claim_id INTEGER, reason_key VARCHAR(120), "
-          "code VARCHAR(60))")
+    q.run(
+        "CREATE TEMPORARY TABLE cf_wi_codes (queue VARCHAR(30), claim_id INTEGER, reason_key VARCHAR(120), "
+        "code VARCHAR(60))"
+    )
     p: dict[str, Any] = {"d": d, "zero": Decimal("0")}
     cols = "queue, claim_id, reason_key, payer_id, reason, amount, next_action, due_base, refund_due"
 
@@ -198,18 +238,22 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
                c.total_charge, 'correct_and_resubmit', c.service_date_from, 0
         FROM claims c JOIN submissions s ON s.claim_id = c.id AND {latest}
         WHERE c.status = '{S.REJECTED}' AND s.status = 'rejected'""")
-    rej = ("FROM cf_wi_src w JOIN submissions s ON s.claim_id = w.claim_id "
-           "AND w.reason_key = 'attempt:' || CAST(s.attempt AS TEXT) ")
+    rej = (
+        "FROM cf_wi_src w JOIN submissions s ON s.claim_id = w.claim_id "
+        "AND w.reason_key = 'attempt:' || CAST(s.attempt AS TEXT) "
+    )
     q.run(f"""INSERT INTO cf_wi_codes SELECT DISTINCT 'rejections', w.claim_id, w.reason_key,
                '277CA ' || cs.category || COALESCE(':' || cs.status_code, '')
         {rej} JOIN claim_statuses cs ON cs.level = 'claim' AND cs.patient_control_number = s.patient_control_number
               AND cs.accepted = false
         WHERE w.queue = 'rejections'""")
-    ack_match = ("((a.kind = '999_set' AND a.acked_gs06 = s.gs06 AND a.acked_st02 = s.st02) "
-                 "OR (a.kind = '999_group' AND a.acked_gs06 = s.gs06) "
-                 "OR (a.kind = 'TA1' AND a.acked_isa13 = i.isa13)) "
-                 "AND (a.matched_interchange_id IS NULL OR a.matched_interchange_id = s.interchange_id "
-                 "OR a.kind = 'TA1') AND a.accepted = false")
+    ack_match = (
+        "((a.kind = '999_set' AND a.acked_gs06 = s.gs06 AND a.acked_st02 = s.st02) "
+        "OR (a.kind = '999_group' AND a.acked_gs06 = s.gs06) "
+        "OR (a.kind = 'TA1' AND a.acked_isa13 = i.isa13)) "
+        "AND (a.matched_interchange_id IS NULL OR a.matched_interchange_id = s.interchange_id "
+        "OR a.kind = 'TA1') AND a.accepted = false"
+    )
     q.run(f"""INSERT INTO cf_wi_codes SELECT DISTINCT 'rejections', w.claim_id, w.reason_key,
                CASE a.kind WHEN '999_set' THEN '999 IK5 ' WHEN '999_group' THEN '999 AK9 ' ELSE 'TA1 ' END
                || a.code || COALESCE('-' || a.note_code, '')
@@ -224,19 +268,25 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
         WHERE w.queue = 'rejections'""")
 
     # ---- the current adjudication of each claim ----------------------------------------------------
-    q.temp_table("cf_wi_cur", f"""SELECT cp.claim_id AS claim_id, MAX(cp.id) AS cp_id FROM claim_payments cp
+    q.temp_table(
+        "cf_wi_cur",
+        f"""SELECT cp.claim_id AS claim_id, MAX(cp.id) AS cp_id FROM claim_payments cp
         JOIN claims c ON c.id = cp.claim_id
         WHERE cp.posted_at IS NOT NULL AND cp.status_code NOT IN ('22', '23', '25')
           AND c.status <> '{S.CLOSED}'
           AND NOT EXISTS (SELECT 1 FROM claim_payments r WHERE r.reversal_of_id = cp.id)
-        GROUP BY cp.claim_id""")
+        GROUP BY cp.claim_id""",
+    )
 
     # ---- denials -----------------------------------------------------------------------------------
-    q.temp_table("cf_wi_den", f"""SELECT cur.claim_id AS claim_id, cur.cp_id AS cp_id, a.group_code AS group_code,
-               {category_sql('a.reason_code')} AS category, a.reason_code AS reason_code, a.amount AS amount,
+    q.temp_table(
+        "cf_wi_den",
+        f"""SELECT cur.claim_id AS claim_id, cur.cp_id AS cp_id, a.group_code AS group_code,
+               {category_sql("a.reason_code")} AS category, a.reason_code AS reason_code, a.amount AS amount,
                a.service_line_payment_id AS slp_id
         FROM cf_wi_cur cur JOIN adjustments a ON a.claim_payment_id = cur.cp_id
-        WHERE a.group_code <> 'PR' AND a.reason_code NOT IN {non_denial_codes_sql()} AND a.amount > 0""")
+        WHERE a.group_code <> 'PR' AND a.reason_code NOT IN {non_denial_codes_sql()} AND a.amount > 0""",
+    )
     actions = " ".join(f"WHEN '{cat}' THEN '{act}'" for cat, act in DENIAL_ACTIONS.items())
     q.run(f"""INSERT INTO cf_wi_src ({cols})
         SELECT 'denials', dn.claim_id, 'denial:' || dn.group_code || ':' || dn.category, c.payer_id,
@@ -257,38 +307,57 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
              AND (rc.service_line_payment_id IS NULL OR rc.service_line_payment_id = dn.slp_id)""")
 
     # ---- underpayments -----------------------------------------------------------------------------
-    pr_sum = ("COALESCE((SELECT SUM(a.amount) FROM adjustments a WHERE a.service_line_payment_id = slp.id "
-              "AND a.group_code = 'PR'), 0)")
-    q.temp_table("cf_wi_allowed", f"""SELECT slp.id AS slp_id, cp.id AS cp_id, c.payer_id AS payer_id,
+    pr_sum = (
+        "COALESCE((SELECT SUM(a.amount) FROM adjustments a WHERE a.service_line_payment_id = slp.id "
+        "AND a.group_code = 'PR'), 0)"
+    )
+    q.temp_table(
+        "cf_wi_allowed",
+        f"""SELECT slp.id AS slp_id, cp.id AS cp_id, c.payer_id AS payer_id,
                slp.procedure_code AS procedure_code, COALESCE(slp.units, 1) AS units,
                COALESCE(slp.allowed, slp.paid + {pr_sum}) AS allowed
         FROM service_line_payments slp JOIN claim_payments cp ON cp.id = slp.claim_payment_id
         JOIN claims c ON c.id = cp.claim_id
         WHERE cp.posted_at IS NOT NULL AND cp.status_code NOT IN ('4', '22', '23', '25') AND slp.paid > 0
           AND slp.procedure_code IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM claim_payments r WHERE r.reversal_of_id = cp.id)""")
+          AND NOT EXISTS (SELECT 1 FROM claim_payments r WHERE r.reversal_of_id = cp.id)""",
+    )
     # The payer's rate for a procedure and number of units: an allowed amount on more than half (and at
     # least RATE_MIN_LINES) of its paid lines. Percent-of-charge payers have none, so they are not flagged.
-    q.temp_table("cf_wi_rates", """SELECT payer_id, procedure_code, units, allowed, COUNT(*) AS n
-        FROM cf_wi_allowed GROUP BY payer_id, procedure_code, units, allowed""")
-    q.temp_table("cf_wi_rate", f"""SELECT r.payer_id AS payer_id, r.procedure_code AS procedure_code, r.units AS units,
+    q.temp_table(
+        "cf_wi_rates",
+        """SELECT payer_id, procedure_code, units, allowed, COUNT(*) AS n
+        FROM cf_wi_allowed GROUP BY payer_id, procedure_code, units, allowed""",
+    )
+    q.temp_table(
+        "cf_wi_rate",
+        f"""SELECT r.payer_id AS payer_id, r.procedure_code AS procedure_code, r.units AS units,
                r.allowed AS allowed FROM cf_wi_rates r
         WHERE r.n >= {RATE_MIN_LINES} AND 2 * r.n > (SELECT SUM(r2.n) FROM cf_wi_rates r2 WHERE r2.payer_id = r.payer_id
-              AND r2.procedure_code = r.procedure_code AND r2.units = r.units)""")
-    fee_per_unit = ("COALESCE((SELECT f.allowed FROM fee_schedule f WHERE f.payer_id = al.payer_id "
-                    "AND f.procedure_code = al.procedure_code), (SELECT f.allowed FROM fee_schedule f "
-                    "WHERE f.payer_id IS NULL AND f.procedure_code = al.procedure_code))")
-    fee = (f"CAST(ROUND({fee_per_unit} * al.units) AS BIGINT)" if q.sqlite
-           else f"ROUND({fee_per_unit} * al.units, 2)")
-    q.temp_table("cf_wi_lines", f"""SELECT al.slp_id AS slp_id, cur.claim_id AS claim_id, al.payer_id AS payer_id,
+              AND r2.procedure_code = r.procedure_code AND r2.units = r.units)""",
+    )
+    fee_per_unit = (
+        "COALESCE((SELECT f.allowed FROM fee_schedule f WHERE f.payer_id = al.payer_id "
+        "AND f.procedure_code = al.procedure_code), (SELECT f.allowed FROM fee_schedule f "
+        "WHERE f.payer_id IS NULL AND f.procedure_code = al.procedure_code))"
+    )
+    fee = (
+        f"CAST(ROUND({fee_per_unit} * al.units) AS BIGINT)"
+        if q.sqlite
+        else f"ROUND({fee_per_unit} * al.units, 2)"
+    )
+    q.temp_table(
+        "cf_wi_lines",
+        f"""SELECT al.slp_id AS slp_id, cur.claim_id AS claim_id, al.payer_id AS payer_id,
                al.procedure_code AS procedure_code, al.allowed AS allowed, {fee} AS fee, rt.allowed AS seen,
                slp.service_line_id AS service_line_id, sl.line_number AS line_number
         FROM cf_wi_cur cur JOIN cf_wi_allowed al ON al.cp_id = cur.cp_id
         JOIN service_line_payments slp ON slp.id = al.slp_id
         LEFT JOIN service_lines sl ON sl.id = slp.service_line_id
         LEFT JOIN cf_wi_rate rt ON rt.payer_id = al.payer_id AND rt.procedure_code = al.procedure_code
-             AND rt.units = al.units""")
-    line_key = ("'line:' || COALESCE(CAST(ln.service_line_id AS TEXT), 'p' || CAST(ln.slp_id AS TEXT))")
+             AND rt.units = al.units""",
+    )
+    line_key = "'line:' || COALESCE(CAST(ln.service_line_id AS TEXT), 'p' || CAST(ln.slp_id AS TEXT))"
     q.run(f"""INSERT INTO cf_wi_src ({cols})
         SELECT 'underpayments', ln.claim_id, {line_key}, ln.payer_id,
                'Line ' || COALESCE(CAST(ln.line_number AS TEXT), '?') || ' (' || ln.procedure_code || ') allowed below '
@@ -306,15 +375,19 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
     age = q.days_between(":d", q.date_of("s.created_at"))
     rules = "LEFT JOIN payer_rules pr ON pr.payer_id = c.payer_id"
     p.update(n277=cfg.no_277ca_days, n835=cfg.no_835_days)
-    q.run(f"""INSERT INTO cf_wi_src ({cols})
+    q.run(
+        f"""INSERT INTO cf_wi_src ({cols})
         SELECT 'no_response', c.id, 'no_277ca', c.payer_id,
                'No claim acknowledgment (277CA) since the claim was sent: ask the clearinghouse or payer',
                c.total_charge, 'ask_status', c.service_date_from, 0
         FROM claims c JOIN submissions s ON s.claim_id = c.id AND {latest} {rules}
         WHERE c.status = '{S.SUBMITTED}' AND {age} >= COALESCE(pr.no_277ca_days, :n277)
           AND NOT EXISTS (SELECT 1 FROM claim_statuses cs WHERE cs.patient_control_number = s.patient_control_number)
-          AND NOT EXISTS (SELECT 1 FROM claim_payments cp WHERE cp.claim_id = c.id)""", p)
-    q.run(f"""INSERT INTO cf_wi_src ({cols})
+          AND NOT EXISTS (SELECT 1 FROM claim_payments cp WHERE cp.claim_id = c.id)""",
+        p,
+    )
+    q.run(
+        f"""INSERT INTO cf_wi_src ({cols})
         SELECT 'no_response', c.id, 'no_835', c.payer_id,
                CASE SUBSTR(COALESCE((SELECT cs.category FROM claim_statuses cs
                                      WHERE cs.level = 'claim' AND cs.patient_control_number = s.patient_control_number
@@ -327,68 +400,97 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
                c.total_charge, 'ask_status', c.service_date_from, 0
         FROM claims c JOIN submissions s ON s.claim_id = c.id AND {latest} {rules}
         WHERE c.status = '{S.ACCEPTED}' AND {age} >= COALESCE(pr.no_835_days, :n835)
-          AND NOT EXISTS (SELECT 1 FROM claim_payments cp WHERE cp.claim_id = c.id)""", p)
+          AND NOT EXISTS (SELECT 1 FROM claim_payments cp WHERE cp.claim_id = c.id)""",
+        p,
+    )
 
     # ---- secondary due and credit balances (tonight's reconciliation snapshot) ---------------------
     snap = "b.run_date = (SELECT MAX(b2.run_date) FROM claim_balances b2 WHERE b2.run_date <= :d)"
-    q.run(f"""INSERT INTO cf_wi_src ({cols})
+    q.run(
+        f"""INSERT INTO cf_wi_src ({cols})
         SELECT 'secondary_due', c.id, 'secondary',
                COALESCE((SELECT MIN(cv.payer_id) FROM coverages cv WHERE cv.patient_id = c.patient_id
                          AND cv.priority = 2), c.payer_id),
                'Primary payer left patient responsibility and the patient has secondary coverage: bill the secondary',
                b.patient_responsibility, 'bill_secondary', c.service_date_from, 0
         FROM claim_balances b JOIN claims c ON c.id = b.claim_id
-        WHERE {snap} AND b.secondary_due = true AND c.status <> '{S.CLOSED}'""", p)
-    q.run(f"""INSERT INTO cf_wi_src ({cols})
+        WHERE {snap} AND b.secondary_due = true AND c.status <> '{S.CLOSED}'""",
+        p,
+    )
+    q.run(
+        f"""INSERT INTO cf_wi_src ({cols})
         SELECT 'credit_balances', c.id, 'insurance_credit', c.payer_id,
                'The payer paid more than the claim''s insurance balance (credit): refund it or confirm the recoupment',
                -b.insurance_balance, 'refund', NULL, 1
         FROM claim_balances b JOIN claims c ON c.id = b.claim_id
-        WHERE {snap} AND b.insurance_balance < :zero""", p)
-    q.run(f"""INSERT INTO cf_wi_src ({cols})
+        WHERE {snap} AND b.insurance_balance < :zero""",
+        p,
+    )
+    q.run(
+        f"""INSERT INTO cf_wi_src ({cols})
         SELECT 'credit_balances', c.id, 'patient_credit', c.payer_id,
                'The patient paid more than their share on this claim (credit): apply it or refund it',
                -b.patient_balance, 'refund', NULL, 1
         FROM claim_balances b JOIN claims c ON c.id = b.claim_id
-        WHERE {snap} AND b.patient_balance < :zero""", p)
+        WHERE {snap} AND b.patient_balance < :zero""",
+        p,
+    )
 
 
 def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig) -> dict[str, int]:
     """Match tonight's problems to work items; close, update, reopen, insert; one event per change."""
     money = _money_type(q)
-    p: dict[str, Any] = {"d": d, "now": now, "actor": actor[:120], "refund": cfg.refund_days,
-                         "tf_default": cfg.default_filing_days,
-                         "p1": Decimal("1000"), "p2": Decimal("250"), "p3": Decimal("50")}
+    p: dict[str, Any] = {
+        "d": d,
+        "now": now,
+        "actor": actor[:120],
+        "refund": cfg.refund_days,
+        "tf_default": cfg.default_filing_days,
+        "p1": Decimal("1000"),
+        "p2": Decimal("250"),
+        "p3": Decimal("50"),
+    }
     tf_cases = []
     for i, (ptype, days) in enumerate(sorted(cfg.filing_days.items())):
         p[f"tf_t{i}"], p[f"tf_d{i}"] = ptype, days
         tf_cases.append(f"WHEN py.payer_type = :tf_t{i} THEN :tf_d{i}")
     filing = f"COALESCE(pr.timely_filing_days, CASE {' '.join(tf_cases)} ELSE :tf_default END)"
-    due = (f"CASE WHEN MAX(s.refund_due) = 1 THEN {_add_days(q, ':d', ':refund')} "
-           f"ELSE {_add_days(q, 'MIN(s.due_base)', f'MIN({filing})')} END")
+    due = (
+        f"CASE WHEN MAX(s.refund_due) = 1 THEN {_add_days(q, ':d', ':refund')} "
+        f"ELSE {_add_days(q, 'MIN(s.due_base)', f'MIN({filing})')} END"
+    )
     q.drop("cf_wi_new")
     q.run(f"""CREATE TEMPORARY TABLE cf_wi_new (queue VARCHAR(30), claim_id INTEGER, reason_key VARCHAR(120),
               payer_id INTEGER, reason_codes VARCHAR(200), reason TEXT, amount {money}, next_action VARCHAR(30),
               due_date DATE, refund_due INTEGER, priority INTEGER, work_item_id INTEGER, action VARCHAR(10))""")
-    codes = _agg_sql(q, "cf_wi_codes x WHERE x.queue = s.queue AND x.claim_id = s.claim_id "
-                        "AND x.reason_key = s.reason_key")
-    q.run(f"""INSERT INTO cf_wi_new (queue, claim_id, reason_key, payer_id, reason_codes, reason, amount,
+    codes = _agg_sql(
+        q, "cf_wi_codes x WHERE x.queue = s.queue AND x.claim_id = s.claim_id AND x.reason_key = s.reason_key"
+    )
+    q.run(
+        f"""INSERT INTO cf_wi_new (queue, claim_id, reason_key, payer_id, reason_codes, reason, amount,
               next_action, due_date, refund_due)
         SELECT s.queue, s.claim_id, s.reason_key, MIN(s.payer_id), {codes}, MIN(s.reason), SUM(s.amount),
                MIN(s.next_action), {due}, MAX(s.refund_due)
         FROM cf_wi_src s LEFT JOIN payers py ON py.id = s.payer_id LEFT JOIN payer_rules pr ON pr.payer_id = s.payer_id
-        GROUP BY s.queue, s.claim_id, s.reason_key""", p)
+        GROUP BY s.queue, s.claim_id, s.reason_key""",
+        p,
+    )
     q.run("""UPDATE cf_wi_new SET work_item_id = (SELECT w.id FROM work_items w WHERE w.queue = cf_wi_new.queue
               AND w.claim_id = cf_wi_new.claim_id AND w.reason_key = cf_wi_new.reason_key)""")
     # Credit balances keep the deadline set when they were first seen.
     q.run("""UPDATE cf_wi_new SET due_date = (SELECT w.due_date FROM work_items w WHERE w.id = cf_wi_new.work_item_id)
              WHERE refund_due = 1 AND work_item_id IS NOT NULL""")
     left = q.days_between("due_date", ":d")
-    q.run(f"""UPDATE cf_wi_new SET priority = CASE
+    q.run(
+        f"""UPDATE cf_wi_new SET priority = CASE
                 WHEN {left} <= 14 OR amount >= :p1 THEN 1 WHEN {left} <= 30 OR amount >= :p2 THEN 2
-                WHEN {left} <= 60 OR amount >= :p3 THEN 3 ELSE 4 END""", p)
-    changed = " OR ".join(f"NOT {q.same(f'w.{c}', f'cf_wi_new.{c}')}" for c in
-                          ("payer_id", "reason_codes", "reason", "amount", "next_action", "due_date", "priority"))
+                WHEN {left} <= 60 OR amount >= :p3 THEN 3 ELSE 4 END""",
+        p,
+    )
+    changed = " OR ".join(
+        f"NOT {q.same(f'w.{c}', f'cf_wi_new.{c}')}"
+        for c in ("payer_id", "reason_codes", "reason", "amount", "next_action", "due_date", "priority")
+    )
     q.run(f"""UPDATE cf_wi_new SET action = (SELECT CASE
                 WHEN w.status = '{W.CLOSED}' AND w.resolution = '{CLOSED_BY_PERSON}' THEN 'skip'
                 WHEN w.status = '{W.CLOSED}' THEN 'reopen'
@@ -401,42 +503,81 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
     run_date = "CAST(:d AS TEXT)" if q.sqlite else "CAST(CAST(:d AS DATE) AS TEXT)"
 
     # 1. close what is gone
-    gone = (f"w.status IN ('{W.OPEN}', '{W.IN_PROGRESS}') AND w.queue IN {_BUILT_SQL} AND NOT EXISTS "
-            "(SELECT 1 FROM cf_wi_new n WHERE n.work_item_id = w.id)")
+    gone = (
+        f"w.status IN ('{W.OPEN}', '{W.IN_PROGRESS}') AND w.queue IN {_BUILT_SQL} AND NOT EXISTS "
+        "(SELECT 1 FROM cf_wi_new n WHERE n.work_item_id = w.id)"
+    )
     closing = q.json_object(run_date=run_date, resolution=f"'{RESOLVED}'")
-    closed = q.run(ev + f"SELECT w.id, :now, :actor, 'closed', {closing} FROM work_items w WHERE {gone}",
-                   p).rowcount
-    q.run(f"""UPDATE work_items SET status = '{W.CLOSED}', resolution = '{RESOLVED}', closed_at = :now, updated_at = :now
-              WHERE id IN (SELECT w.id FROM work_items w WHERE {gone})""", p)
+    closed = q.run(
+        ev + f"SELECT w.id, :now, :actor, 'closed', {closing} FROM work_items w WHERE {gone}", p
+    ).rowcount
+    q.run(
+        f"""UPDATE work_items SET status = '{W.CLOSED}', resolution = '{RESOLVED}', closed_at = :now, updated_at = :now
+              WHERE id IN (SELECT w.id FROM work_items w WHERE {gone})""",
+        p,
+    )
 
     # 2. update and reopen what is still (or again) there
-    detail = q.json_object(run_date=run_date, amount=_money_text(q, "n.amount"), priority="n.priority",
-                           due_date="CAST(n.due_date AS TEXT)", reason_codes="n.reason_codes")
-    q.run(ev + f"""SELECT n.work_item_id, :now, :actor, CASE n.action WHEN 'reopen' THEN 'reopened'
-                   ELSE 'updated' END, {detail} FROM cf_wi_new n WHERE n.action IN ('update', 'reopen')""", p)
+    detail = q.json_object(
+        run_date=run_date,
+        amount=_money_text(q, "n.amount"),
+        priority="n.priority",
+        due_date="CAST(n.due_date AS TEXT)",
+        reason_codes="n.reason_codes",
+    )
+    q.run(
+        ev
+        + f"""SELECT n.work_item_id, :now, :actor, CASE n.action WHEN 'reopen' THEN 'reopened'
+                   ELSE 'updated' END, {detail} FROM cf_wi_new n WHERE n.action IN ('update', 'reopen')""",
+        p,
+    )
     counts = {str(r[0]): int(r[1]) for r in q.run("SELECT action, COUNT(*) FROM cf_wi_new GROUP BY action")}
-    sets = ", ".join(f"{c} = n.{c}" for c in
-                     ("payer_id", "reason_codes", "reason", "amount", "next_action", "due_date", "priority"))
-    q.run(f"""UPDATE work_items SET {sets}, last_seen = :d, updated_at = :now,
+    sets = ", ".join(
+        f"{c} = n.{c}"
+        for c in ("payer_id", "reason_codes", "reason", "amount", "next_action", "due_date", "priority")
+    )
+    q.run(
+        f"""UPDATE work_items SET {sets}, last_seen = :d, updated_at = :now,
                   status = CASE WHEN work_items.status = '{W.CLOSED}' THEN '{W.OPEN}' ELSE work_items.status END,
                   resolution = CASE WHEN work_items.status = '{W.CLOSED}' THEN NULL ELSE work_items.resolution END,
                   closed_at = CASE WHEN work_items.status = '{W.CLOSED}' THEN NULL ELSE work_items.closed_at END
-              FROM cf_wi_new n WHERE n.work_item_id = work_items.id AND n.action IN ('update', 'reopen')""", p)
-    q.run("""UPDATE work_items SET last_seen = :d
-             WHERE id IN (SELECT n.work_item_id FROM cf_wi_new n WHERE n.action = 'touch')""", p)
+              FROM cf_wi_new n WHERE n.work_item_id = work_items.id AND n.action IN ('update', 'reopen')""",
+        p,
+    )
+    q.run(
+        """UPDATE work_items SET last_seen = :d
+             WHERE id IN (SELECT n.work_item_id FROM cf_wi_new n WHERE n.action = 'touch')""",
+        p,
+    )
 
     # 3. insert what is new
-    q.run(f"""INSERT INTO work_items (queue, claim_id, reason_key, payer_id, reason_codes, reason, amount, next_action,
+    q.run(
+        f"""INSERT INTO work_items (queue, claim_id, reason_key, payer_id, reason_codes, reason, amount, next_action,
                   priority, due_date, status, opened_on, last_seen, created_at)
               SELECT queue, claim_id, reason_key, payer_id, reason_codes, reason, amount, next_action, priority,
                   due_date, '{W.OPEN}', :d, :d, :now
-              FROM cf_wi_new WHERE action = 'insert'""", p)
-    opened = q.json_object(run_date=run_date, queue="w.queue", reason_key="w.reason_key",
-                           amount=_money_text(q, "w.amount"), next_action="w.next_action")
-    q.run(ev + f"""SELECT w.id, :now, :actor, 'opened', {opened} FROM work_items w
-                   WHERE NOT EXISTS (SELECT 1 FROM work_item_events e WHERE e.work_item_id = w.id)""", p)
-    return {"opened": int(counts.get("insert", 0)), "updated": int(counts.get("update", 0)),
-            "reopened": int(counts.get("reopen", 0)), "closed": int(closed or 0)}
+              FROM cf_wi_new WHERE action = 'insert'""",
+        p,
+    )
+    opened = q.json_object(
+        run_date=run_date,
+        queue="w.queue",
+        reason_key="w.reason_key",
+        amount=_money_text(q, "w.amount"),
+        next_action="w.next_action",
+    )
+    q.run(
+        ev
+        + f"""SELECT w.id, :now, :actor, 'opened', {opened} FROM work_items w
+                   WHERE NOT EXISTS (SELECT 1 FROM work_item_events e WHERE e.work_item_id = w.id)""",
+        p,
+    )
+    return {
+        "opened": int(counts.get("insert", 0)),
+        "updated": int(counts.get("update", 0)),
+        "reopened": int(counts.get("reopen", 0)),
+        "closed": int(closed or 0),
+    }
 
 
 def _open_summary(q: Sql) -> dict[str, Any]:
@@ -450,19 +591,36 @@ def _open_summary(q: Sql) -> dict[str, Any]:
 
 def describe(summary: dict[str, Any]) -> str:
     """The build's counts in revenue-cycle words: ``312 open work items: 52 denials ($15,327.00), …``."""
-    parts = [f"{v['items']} {k.replace('_', ' ')} (${Decimal(v['amount']):,.2f})"
-             for k, v in summary["queues"].items() if v["items"]]
-    return (f"{summary['open']} open work items: " + (", ".join(parts) or "none")
-            + f"; tonight {summary['opened']} opened, {summary['updated']} updated, "
-            f"{summary['reopened']} reopened, {summary['closed']} closed as resolved")
+    parts = [
+        f"{v['items']} {k.replace('_', ' ')} (${Decimal(v['amount']):,.2f})"
+        for k, v in summary["queues"].items()
+        if v["items"]
+    ]
+    return (
+        f"{summary['open']} open work items: "
+        + (", ".join(parts) or "none")
+        + f"; tonight {summary['opened']} opened, {summary['updated']} updated, "
+        f"{summary['reopened']} reopened, {summary['closed']} closed as resolved"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
 # reading and working items
 # --------------------------------------------------------------------------------------------------
 
-LIST_KEYS = ("id", "queue", "claim", "payer", "reason_codes", "reason", "amount", "next_action", "due_date",
-             "status", "assignee")
+LIST_KEYS = (
+    "id",
+    "queue",
+    "claim",
+    "payer",
+    "reason_codes",
+    "reason",
+    "amount",
+    "next_action",
+    "due_date",
+    "status",
+    "assignee",
+)
 
 
 def list_items(engine: Engine, *, queue: str | None = None, status: str = "open") -> list[dict[str, Any]]:
@@ -478,18 +636,33 @@ def list_items(engine: Engine, *, queue: str | None = None, status: str = "open"
         params["queue"] = queue
     if status == "open":
         where.append(f"w.status IN ('{W.OPEN}', '{W.IN_PROGRESS}')")
-    sql = ("SELECT w.id, w.queue, c.claim_number, py.payer_id, w.reason_codes, w.reason, w.amount, w.next_action, "
-           "w.due_date, w.status, w.assignee, w.priority FROM work_items w JOIN claims c ON c.id = w.claim_id "
-           "LEFT JOIN payers py ON py.id = w.payer_id"
-           + (" WHERE " + " AND ".join(where) if where else "")
-           + " ORDER BY CASE WHEN w.status = 'closed' THEN 1 ELSE 0 END, w.priority, w.due_date, w.amount DESC, w.id")
+    sql = (
+        "SELECT w.id, w.queue, c.claim_number, py.payer_id, w.reason_codes, w.reason, w.amount, w.next_action, "
+        "w.due_date, w.status, w.assignee, w.priority FROM work_items w JOIN claims c ON c.id = w.claim_id "
+        "LEFT JOIN payers py ON py.id = w.payer_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY CASE WHEN w.status = 'closed' THEN 1 ELSE 0 END, w.priority, w.due_date, w.amount DESC, w.id"
+    )
     with engine.connect() as conn:
         q = Sql(conn)
         rows = q.run(sql, params).all()
-    return [{"id": r[0], "queue": r[1], "claim": r[2], "payer": r[3],
-             "reason_codes": r[4].split(",") if r[4] else [], "reason": r[5], "amount": q.money(r[6]),
-             "next_action": r[7], "due_date": q.date(r[8]), "status": r[9], "assignee": r[10], "priority": r[11]}
-            for r in rows]
+    return [
+        {
+            "id": r[0],
+            "queue": r[1],
+            "claim": r[2],
+            "payer": r[3],
+            "reason_codes": r[4].split(",") if r[4] else [],
+            "reason": r[5],
+            "amount": q.money(r[6]),
+            "next_action": r[7],
+            "due_date": q.date(r[8]),
+            "status": r[9],
+            "assignee": r[10],
+            "priority": r[11],
+        }
+        for r in rows
+    ]
 
 
 def _item(q: Sql, item_id: int) -> tuple[str, str | None]:
@@ -502,8 +675,11 @@ def _item(q: Sql, item_id: int) -> tuple[str, str | None]:
 def _event(q: Sql, item_id: int, now: dt.datetime, actor: str, kind: str, detail: dict[str, Any]) -> None:
     from claimflow.db.models import WorkItemEvent
 
-    q.conn.execute(insert(WorkItemEvent).values(work_item_id=item_id, at=now, actor=actor[:120], kind=kind,
-                                                detail=detail))
+    q.conn.execute(
+        insert(WorkItemEvent).values(
+            work_item_id=item_id, at=now, actor=actor[:120], kind=kind, detail=detail
+        )
+    )
 
 
 def _note_line(now: dt.datetime, actor: str, body: str) -> str:
@@ -521,12 +697,20 @@ def assign(engine: Engine, item_id: int, to: str, *, actor: str) -> None:
         status, _ = _item(q, item_id)
         if status == W.CLOSED:
             raise WorkItemError(f"work item {item_id} is closed")
-        q.run("UPDATE work_items SET assignee = :to, updated_at = :now, "
-              f"status = CASE WHEN status = '{W.OPEN}' THEN '{W.IN_PROGRESS}' ELSE status END WHERE id = :id",
-              {"to": name[:80], "now": now, "id": item_id})
+        q.run(
+            "UPDATE work_items SET assignee = :to, updated_at = :now, "
+            f"status = CASE WHEN status = '{W.OPEN}' THEN '{W.IN_PROGRESS}' ELSE status END WHERE id = :id",
+            {"to": name[:80], "now": now, "id": item_id},
+        )
         _event(q, item_id, now, actor, "assigned", {"to": name[:80]})
-        audit(conn, actor=actor, action="work_item_assign", object_type="work_item", object_id=item_id,
-              detail={"to": name[:80]})
+        audit(
+            conn,
+            actor=actor,
+            action="work_item_assign",
+            object_type="work_item",
+            object_id=item_id,
+            detail={"to": name[:80]},
+        )
 
 
 def add_note(engine: Engine, item_id: int, body: str, *, actor: str) -> None:
@@ -540,11 +724,19 @@ def add_note(engine: Engine, item_id: int, body: str, *, actor: str) -> None:
         q = Sql(conn)
         _, notes = _item(q, item_id)
         line = _note_line(now, actor, body)
-        q.run("UPDATE work_items SET notes = :notes, updated_at = :now WHERE id = :id",
-              {"notes": f"{notes}\n{line}" if notes else line, "now": now, "id": item_id})
+        q.run(
+            "UPDATE work_items SET notes = :notes, updated_at = :now WHERE id = :id",
+            {"notes": f"{notes}\n{line}" if notes else line, "now": now, "id": item_id},
+        )
         _event(q, item_id, now, actor, "note", {"text": body})
-        audit(conn, actor=actor, action="work_item_note", object_type="work_item", object_id=item_id,
-              detail={"chars": len(body)})
+        audit(
+            conn,
+            actor=actor,
+            action="work_item_note",
+            object_type="work_item",
+            object_id=item_id,
+            detail={"chars": len(body)},
+        )
 
 
 def close_item(engine: Engine, item_id: int, why: str, *, actor: str) -> None:
@@ -559,9 +751,17 @@ def close_item(engine: Engine, item_id: int, why: str, *, actor: str) -> None:
         if status == W.CLOSED:
             raise WorkItemError(f"work item {item_id} is already closed")
         line = _note_line(now, actor, f"closed: {why}")
-        q.run(f"UPDATE work_items SET status = '{W.CLOSED}', resolution = '{CLOSED_BY_PERSON}', closed_at = :now, "
-              "updated_at = :now, notes = :notes WHERE id = :id",
-              {"now": now, "id": item_id, "notes": f"{notes}\n{line}" if notes else line})
+        q.run(
+            f"UPDATE work_items SET status = '{W.CLOSED}', resolution = '{CLOSED_BY_PERSON}', closed_at = :now, "
+            "updated_at = :now, notes = :notes WHERE id = :id",
+            {"now": now, "id": item_id, "notes": f"{notes}\n{line}" if notes else line},
+        )
         _event(q, item_id, now, actor, "closed", {"resolution": CLOSED_BY_PERSON, "why": why})
-        audit(conn, actor=actor, action="work_item_close", object_type="work_item", object_id=item_id,
-              detail={"resolution": CLOSED_BY_PERSON, "from_status": status})
+        audit(
+            conn,
+            actor=actor,
+            action="work_item_close",
+            object_type="work_item",
+            object_id=item_id,
+            detail={"resolution": CLOSED_BY_PERSON, "from_status": status},
+        )

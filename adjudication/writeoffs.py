@@ -53,23 +53,56 @@ def write_off(
         balance = q.money(row[2])
         value = balance if amount is None else Decimal(amount).quantize(Decimal("0.01"))
         if value <= 0 or value > balance:
-            raise WriteOffError(f"claim id {claim_id}: {side} write-off must be more than 0 and at most the "
-                                f"open balance ({balance:.2f})")
+            raise WriteOffError(
+                f"claim id {claim_id}: {side} write-off must be more than 0 and at most the "
+                f"open balance ({balance:.2f})"
+            )
         key = f"wo:{claim_id}:{side}:{as_of.isoformat()}"
-        L.write_entries(conn, [
-            L.Entry(key, L.WRITE_OFF_TYPE, L.WRITE_OFF, value, as_of, claim_id=claim_id, patient_id=row[0],
-                    payer_id=row[1]),
-            L.Entry(key, L.WRITE_OFF_TYPE, _ACCOUNT[side], -value, as_of, claim_id=claim_id, patient_id=row[0],
-                    payer_id=row[1]),
-        ])
-        audit(conn, actor=actor, action="write_off", object_type="claim", object_id=claim_id,
-              detail={"side": side, "amount": value, "reason": reason[:200], "txn_key": key})
+        L.write_entries(
+            conn,
+            [
+                L.Entry(
+                    key,
+                    L.WRITE_OFF_TYPE,
+                    L.WRITE_OFF,
+                    value,
+                    as_of,
+                    claim_id=claim_id,
+                    patient_id=row[0],
+                    payer_id=row[1],
+                ),
+                L.Entry(
+                    key,
+                    L.WRITE_OFF_TYPE,
+                    _ACCOUNT[side],
+                    -value,
+                    as_of,
+                    claim_id=claim_id,
+                    patient_id=row[0],
+                    payer_id=row[1],
+                ),
+            ],
+        )
+        audit(
+            conn,
+            actor=actor,
+            action="write_off",
+            object_type="claim",
+            object_id=claim_id,
+            detail={"side": side, "amount": value, "reason": reason[:200], "txn_key": key},
+        )
         _close_settled(q, [claim_id])
     return value
 
 
 def write_off_small_balances(
-    engine: Engine, *, max_amount: Decimal, side: Side, actor: str, as_of: dt.date, reason: str = "small balance"
+    engine: Engine,
+    *,
+    max_amount: Decimal,
+    side: Side,
+    actor: str,
+    as_of: dt.date,
+    reason: str = "small balance",
 ) -> dict[str, Any]:
     """Set-based: write off every claim whose open ``side`` balance is more than 0 and at most
     ``max_amount``. Returns ``{"claims": n, "amount": "…"}``."""
@@ -87,17 +120,26 @@ def write_off_small_balances(
             {"max": Decimal(max_amount)},
         )
         key = q.key("wo:", "w.claim_id") + f" || ':{side}:{as_of.isoformat()}'"
-        cols = "txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, effective_date, created_at"
+        cols = (
+            "txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, effective_date, created_at"
+        )
         sel = f"""SELECT {key}, '{L.WRITE_OFF_TYPE}', '{{acct}}', {{sign}}w.amount, w.claim_id, w.patient_id,
                          w.payer_id, :as_of, :now FROM cf_wo w"""
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-        q.run(f"INSERT INTO ledger_entries ({cols}) " + sel.format(acct=L.WRITE_OFF, sign="") + " UNION ALL "
-              + sel.format(acct=acct, sign="-"), {"as_of": as_of, "now": now})
+        q.run(
+            f"INSERT INTO ledger_entries ({cols}) "
+            + sel.format(acct=L.WRITE_OFF, sign="")
+            + " UNION ALL "
+            + sel.format(acct=acct, sign="-"),
+            {"as_of": as_of, "now": now},
+        )
         total = q.money(q.scalar("SELECT SUM(amount) FROM cf_wo"))
         detail = q.json_object(side=f"'{side}'", reason="CAST(:reason AS TEXT)", txn_key=key)
-        q.run(f"""INSERT INTO audit_log (at, actor, action, object_type, object_id, detail)
+        q.run(
+            f"""INSERT INTO audit_log (at, actor, action, object_type, object_id, detail)
                   SELECT :now, :actor, 'write_off', 'claim', CAST(w.claim_id AS TEXT), {detail} FROM cf_wo w""",
-              {"now": now, "actor": actor[:120], "reason": reason[:200]})
+            {"now": now, "actor": actor[:120], "reason": reason[:200]},
+        )
         ids = [int(r[0]) for r in q.run("SELECT claim_id FROM cf_wo")]
         _close_settled(q, ids)
         q.drop("cf_wo")

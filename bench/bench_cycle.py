@@ -60,7 +60,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 ADMIN = os.environ.get("CLAIMFLOW_BENCH_PG_URL") or os.environ.get(
-    "CLAIMFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    "CLAIMFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 PARTNER = "sandbox"
 TARGET_S = 120.0
 SEED = 7
@@ -113,8 +114,10 @@ class Clock:
         result = fn()
         self.times[key] = time.perf_counter() - t0
         self.cpu[key] = _cpu() - c0
-        print(f"  {label:<58} {self.times[key]:8.2f} s   (cpu {self.cpu[key]:6.2f} s, load {_load()}){note}",
-              flush=True)
+        print(
+            f"  {label:<58} {self.times[key]:8.2f} s   (cpu {self.cpu[key]:6.2f} s, load {_load()}){note}",
+            flush=True,
+        )
         return result
 
 
@@ -129,19 +132,25 @@ def _patient_payments_csv(engine: Any, path: Path, received_on: dt.date, limit: 
     from sqlalchemy import text
 
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            """SELECT c.claim_number, p.account_number, cp.patient_responsibility
+        rows = conn.execute(
+            text(
+                """SELECT c.claim_number, p.account_number, cp.patient_responsibility
                FROM claim_payments cp
                JOIN submissions s ON s.patient_control_number = cp.patient_control_number
                JOIN claims c ON c.id = s.claim_id
                JOIN patients p ON p.id = c.patient_id
                WHERE cp.patient_responsibility > 0 AND cp.status_code IN ('1', '2', '3')
-               ORDER BY c.claim_number LIMIT :n"""), {"n": limit}).all()
+               ORDER BY c.claim_number LIMIT :n"""
+            ),
+            {"n": limit},
+        ).all()
     lines = ["external_id,account_number,claim_number,amount,received_on,method"]
     for i, (claim_number, account, owed) in enumerate(rows):
         amount = owed if i % 2 == 0 else (owed / 2).quantize(Decimal("0.01"))
-        lines.append(f"BENCH-{claim_number},{account},{claim_number},{amount:.2f},{received_on.isoformat()},"
-                     + ("card" if i % 4 else "check"))
+        lines.append(
+            f"BENCH-{claim_number},{account},{claim_number},{amount:.2f},{received_on.isoformat()},"
+            + ("card" if i % 4 else "check")
+        )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return len(rows)
 
@@ -169,9 +178,16 @@ def _files(engine: Any, ids: list[int]) -> list[dict[str, Any]]:
     from sqlalchemy import text
 
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(text(
-            "SELECT id, file_name, archive_path, transaction_type, bytes, claim_count FROM interchanges "
-            "WHERE id = ANY(:ids) ORDER BY id"), {"ids": ids}).mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(
+                text(
+                    "SELECT id, file_name, archive_path, transaction_type, bytes, claim_count FROM interchanges "
+                    "WHERE id = ANY(:ids) ORDER BY id"
+                ),
+                {"ids": ids},
+            ).mappings()
+        ]
 
 
 def validation(engine: Any, ids: list[int], *, sample: int, full: bool, workers: int = 2) -> dict[str, Any]:
@@ -187,8 +203,12 @@ def validation(engine: Any, ids: list[int], *, sample: int, full: bool, workers:
 
         with _pool(workers) as pool:
             list(pool.map(pipeline.validate_file, [f["id"] for f in files]))
-        out.update(mode="full", seconds=time.perf_counter() - t0, parent_cpu=_cpu() - c0,
-                   mb_per_s=total_bytes / 1e6 / (time.perf_counter() - t0))
+        out.update(
+            mode="full",
+            seconds=time.perf_counter() - t0,
+            parent_cpu=_cpu() - c0,
+            mb_per_s=total_bytes / 1e6 / (time.perf_counter() - t0),
+        )
         return out
     by_type: dict[str, list[dict[str, Any]]] = {}
     for f in files:
@@ -210,9 +230,16 @@ def validation(engine: Any, ids: list[int], *, sample: int, full: bool, workers:
         rate = nbytes / 1e6 / secs
         type_bytes = sum(f["bytes"] for f in items)
         extrapolated += type_bytes / 1e6 / rate / workers
-        per_type[kind] = {"sample_files": len(chosen), "sample_bytes": nbytes, "seconds": round(secs, 2),
-                          "cpu": round(cpu, 2), "mb_per_s": round(rate, 3), "valid": ok, "files": len(items),
-                          "bytes": type_bytes}
+        per_type[kind] = {
+            "sample_files": len(chosen),
+            "sample_bytes": nbytes,
+            "seconds": round(secs, 2),
+            "cpu": round(cpu, 2),
+            "mb_per_s": round(rate, 3),
+            "valid": ok,
+            "files": len(items),
+            "bytes": type_bytes,
+        }
     out.update(mode="sample", per_type=per_type, extrapolated_seconds=extrapolated)
     return out
 
@@ -238,19 +265,26 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
     url = make_url(ADMIN).set(database=name).render_as_string(hide_password=False)
     night2 = dt.date.today()
     night1 = night2 - dt.timedelta(days=1)
-    os.environ.update({
-        "CLAIMFLOW_DATABASE_URL": url,
-        "CLAIMFLOW_DATA_DIR": str(workdir / "data"),
-        "CLAIMFLOW_DEFAULT_PARTNER": PARTNER,
-    })
+    os.environ.update(
+        {
+            "CLAIMFLOW_DATABASE_URL": url,
+            "CLAIMFLOW_DATA_DIR": str(workdir / "data"),
+            "CLAIMFLOW_DEFAULT_PARTNER": PARTNER,
+        }
+    )
     from claimflow.settings import get_settings, reset_settings_cache
 
     reset_settings_cache()
     settings = get_settings()
     clock = Clock()
     setup = Clock()
-    result: dict[str, Any] = {"claims": claims, "patients": patients, "database": name,
-                              "load_start": list(os.getloadavg()), "cpus": os.cpu_count()}
+    result: dict[str, Any] = {
+        "claims": claims,
+        "patients": patients,
+        "database": name,
+        "load_start": list(os.getloadavg()),
+        "cpus": os.cpu_count(),
+    }
     server = None
     try:
         from claimflow import pipeline
@@ -258,15 +292,25 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         from claimflow.db.session import get_engine
         from claimflow.seed import seed_practice
 
-        print(f"claimflow nightly cycle bench: {claims:,} claims, {patients:,} patients, PostgreSQL database "
-              f"{name}, data {workdir}; {os.cpu_count()} CPUs, load average {_load()}", flush=True)
+        print(
+            f"claimflow nightly cycle bench: {claims:,} claims, {patients:,} patients, PostgreSQL database "
+            f"{name}, data {workdir}; {os.cpu_count()} CPUs, load average {_load()}",
+            flush=True,
+        )
         print("setup (not timed as part of the cycle):")
         setup("migrate", "migrate (alembic)", lambda: upgrade(url))
         engine = get_engine()
-        seeded = setup("seed", "seed synthetic practice (claimflow.seed)", lambda: seed_practice(
-            engine, patients=patients, claims=claims, seed=SEED, as_of=night1, replace=True))
-        print(f"    {seeded.claims:,} claims ({seeded.deliberately_flawed:,} deliberately flawed), "
-              f"{seeded.service_lines:,} service lines, {seeded.patients:,} patients")
+        seeded = setup(
+            "seed",
+            "seed synthetic practice (claimflow.seed)",
+            lambda: seed_practice(
+                engine, patients=patients, claims=claims, seed=SEED, as_of=night1, replace=True
+            ),
+        )
+        print(
+            f"    {seeded.claims:,} claims ({seeded.deliberately_flawed:,} deliberately flawed), "
+            f"{seeded.service_lines:,} service lines, {seeded.patients:,} patients"
+        )
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE"))
 
@@ -281,36 +325,54 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         root.mkdir(mode=0o700)
         (workdir / "keys").mkdir(mode=0o700)
         key = generate_ed25519(workdir / "keys" / "claimflow_ed25519", comment="claimflow-bench")
-        payer = make_upload_handler(root, seed=SANDBOX_SEED, state_path=default_state_path(root),
-                                    defer_payments=True)
+        payer = make_upload_handler(
+            root, seed=SANDBOX_SEED, state_path=default_state_path(root), defer_payments=True
+        )
         received: list[tuple[str, Path]] = []
-        server = SandboxServer(root, authorized_keys={PARTNER: key.public_line},
-                               on_upload=lambda partner, path: received.append((partner, path))).start()
-        profile = server.profile(PARTNER, private_key_path=str(key.private_path),
-                                 isa_receiver_id=settings.receiver_id, usage_indicator=settings.isa_usage,
-                                 stability_wait=0.2)
+        server = SandboxServer(
+            root,
+            authorized_keys={PARTNER: key.public_line},
+            on_upload=lambda partner, path: received.append((partner, path)),
+        ).start()
+        profile = server.profile(
+            PARTNER,
+            private_key_path=str(key.private_path),
+            isa_receiver_id=settings.receiver_id,
+            usage_indicator=settings.isa_usage,
+            stability_wait=0.2,
+        )
 
         print("nightly cycle — night 1, claims_submission:")
-        batch = clock("scrub_and_batch", CYCLE[0][1], lambda: pipeline.scrub_and_batch("bench:claims_submission"))
+        batch = clock(
+            "scrub_and_batch", CYCLE[0][1], lambda: pipeline.scrub_and_batch("bench:claims_submission")
+        )
         ids = list(batch["interchange_ids"])
-        print(f"    {batch['claims_in']:,} ready, {batch['scrubbed_out']:,} held back by scrubbing, "
-              f"{batch['claims_batched']:,} claims in {batch['files_written']} files, ${batch['total_charge']}")
+        print(
+            f"    {batch['claims_in']:,} ready, {batch['scrubbed_out']:,} held back by scrubbing, "
+            f"{batch['claims_batched']:,} claims in {batch['files_written']} files, ${batch['total_charge']}"
+        )
 
         val = validation(engine, ids, sample=args.validate_sample, full=args.full_validation)
         result["validation"] = val
         if val["mode"] == "full":
-            print(f"  {'3  validate_file × files (pyx12) — SEPARATE, not in total':<58} {val['seconds']:8.2f} s   "
-                  f"(all {val['files']} files, {val['bytes'] / 1e6:.1f} MB, {val['workers']} processes, "
-                  f"{val['mb_per_s']:.2f} MB/s, load {_load()})")
+            print(
+                f"  {'3  validate_file × files (pyx12) — SEPARATE, not in total':<58} {val['seconds']:8.2f} s   "
+                f"(all {val['files']} files, {val['bytes'] / 1e6:.1f} MB, {val['workers']} processes, "
+                f"{val['mb_per_s']:.2f} MB/s, load {_load()})"
+            )
         else:
             for kind, v in val["per_type"].items():
-                print(f"  3  pyx12 sample, {kind}: {v['sample_files']} file(s), {v['sample_bytes'] / 1e6:.2f} MB in "
-                      f"{v['seconds']:.2f} s = {v['mb_per_s']:.3f} MB/s (cpu {v['cpu']:.2f} s), "
-                      f"{'valid' if v['valid'] else 'INVALID'}")
-            print(f"  {'3  pyx12, whole batch — EXTRAPOLATED, not in total':<58} {val['extrapolated_seconds']:8.2f} s   "
-                  f"({val['files']} files, {val['bytes'] / 1e6:.1f} MB on {val['workers']} workers; from the "
-                  f"sample's MB/s, not measured; a lower bound: it assumes a perfect {val['workers']}-way split "
-                  "and no per-file start-up — --full-validation measures it)")
+                print(
+                    f"  3  pyx12 sample, {kind}: {v['sample_files']} file(s), {v['sample_bytes'] / 1e6:.2f} MB in "
+                    f"{v['seconds']:.2f} s = {v['mb_per_s']:.3f} MB/s (cpu {v['cpu']:.2f} s), "
+                    f"{'valid' if v['valid'] else 'INVALID'}"
+                )
+            print(
+                f"  {'3  pyx12, whole batch — EXTRAPOLATED, not in total':<58} {val['extrapolated_seconds']:8.2f} s   "
+                f"({val['files']} files, {val['bytes'] / 1e6:.1f} MB on {val['workers']} workers; from the "
+                f"sample's MB/s, not measured; a lower bound: it assumes a perfect {val['workers']}-way split "
+                "and no per-file start-up — --full-validation measures it)"
+            )
 
         def upload() -> dict[str, Any]:
             with open_sftp(profile) as client:
@@ -323,34 +385,51 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
 
         print("clearinghouse (sandbox payer simulator) — SEPARATE, not in total:")
         sim = Clock()
+
         def answer_uploads() -> int:
             for partner, path in received:
                 payer(partner, path)
             return len(received)
 
-        sim("acknowledge", f"answer {len(received)} uploads (pyx12 + TA1/999/277CA + adjudication)",
-            answer_uploads)
-        released = sim("payment_run", f"payment run {night2} (835s)",
-                       lambda: payer.release_payments(run_date=night2, partner=PARTNER))
+        sim(
+            "acknowledge",
+            f"answer {len(received)} uploads (pyx12 + TA1/999/277CA + adjudication)",
+            answer_uploads,
+        )
+        released = sim(
+            "payment_run",
+            f"payment run {night2} (835s)",
+            lambda: payer.release_payments(run_date=night2, partner=PARTNER),
+        )
         state = json.loads(default_state_path(root).read_text(encoding="utf-8"))
-        result["clearinghouse"] = {"seconds": round(sum(sim.times.values()), 2), **{k: round(v, 2) for k, v in
-                                                                                    sim.times.items()},
-                                   "files_835": len(released), "pending_after_run": len(state.get("pending", [])),
-                                   "scheduled_after_run": len(state.get("scheduled", []))}
-        print(f"    {len(released)} 835 files; {len(state.get('pending', []))} items still pending, "
-              f"{len(state.get('scheduled', []))} follow-ups scheduled for later runs")
+        result["clearinghouse"] = {
+            "seconds": round(sum(sim.times.values()), 2),
+            **{k: round(v, 2) for k, v in sim.times.items()},
+            "files_835": len(released),
+            "pending_after_run": len(state.get("pending", [])),
+            "scheduled_after_run": len(state.get("scheduled", [])),
+        }
+        print(
+            f"    {len(released)} 835 files; {len(state.get('pending', []))} items still pending, "
+            f"{len(state.get('scheduled', []))} follow-ups scheduled for later runs"
+        )
 
         print("nightly cycle — night 2, clearinghouse_inbox:")
         with open_sftp(profile) as client:
             waiting = clock("fetch", CYCLE[2][1], lambda: pipeline.fetch_new_files(client, profile))
-        outcomes = clock("load", f"{CYCLE[3][1][:-1]}, {len(waiting)} files, {args.workers} at a time)",
-                         lambda: _load_files(waiting, args.workers))
+        outcomes = clock(
+            "load",
+            f"{CYCLE[3][1][:-1]}, {len(waiting)} files, {args.workers} at a time)",
+            lambda: _load_files(waiting, args.workers),
+        )
         inbox = pipeline.summarize_inbox(outcomes)
         print(f"    loaded {inbox['loaded']}, quarantined {inbox['quarantined']}")
 
         if args.stop_before == "nightly":
             args.keep = True
-            print(f"stopped before nightly_reconciliation; CLAIMFLOW_DATABASE_URL={url} CLAIMFLOW_DATA_DIR={workdir / 'data'}")
+            print(
+                f"stopped before nightly_reconciliation; CLAIMFLOW_DATABASE_URL={url} CLAIMFLOW_DATA_DIR={workdir / 'data'}"
+            )
             return result
         print("nightly cycle — night 2, nightly_reconciliation:")
         csv_path = workdir / "data" / f"patient-payments-{night2.isoformat()}.csv"
@@ -359,8 +438,11 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         n_pay = _patient_payments_csv(engine, csv_path, night2, args.payments)
         run_date = night2.isoformat()
         acks = clock("apply_acknowledgments", CYCLE[4][1], pipeline.apply_acknowledgments)
-        imported = clock("import_patient_payments", f"7  import {n_pay:,} patient payments (CSV)",
-                         lambda: import_payments_csv(engine, csv_path, actor="bench:payments-import"))
+        imported = clock(
+            "import_patient_payments",
+            f"7  import {n_pay:,} patient payments (CSV)",
+            lambda: import_payments_csv(engine, csv_path, actor="bench:payments-import"),
+        )
         posted = clock("post_remittances", CYCLE[6][1], lambda: pipeline.post_remittances(run_date))
         recon = clock("reconcile", CYCLE[7][1], lambda: pipeline.reconcile_balances(run_date))
         proof = clock("balance_proof", CYCLE[8][1], lambda: pipeline.balance_proof(run_date))
@@ -378,31 +460,48 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         total = sum(clock.times[k] for k, _ in CYCLE)
         cpu_total = sum(clock.cpu[k] for k, _ in CYCLE)
         verdict = "MET" if total <= TARGET_S else "NOT MET"
-        print(f"  {'TOTAL (stages 2, 4, 6, 7)':<58} {total:8.2f} s   (cpu of the bench + workers {cpu_total:.2f} s; "
-              f"target {TARGET_S:.0f} s: {verdict})")
+        print(
+            f"  {'TOTAL (stages 2, 4, 6, 7)':<58} {total:8.2f} s   (cpu of the bench + workers {cpu_total:.2f} s; "
+            f"target {TARGET_S:.0f} s: {verdict})"
+        )
         print(f"    acknowledgments: {acks}")
         print(f"    imported {imported.get('imported')} patient payments (${imported.get('amount')})")
         print(f"    posting: {posted}")
-        print(f"    reconcile: claims {recon.get('claims')}, paid ${recon.get('total_paid')}, patient balance "
-              f"${recon.get('patient_balance_total')}, unexplained balance exceptions "
-              f"{recon.get('balance_exceptions')}; balance proof {proof}; data quality {quality}")
+        print(
+            f"    reconcile: claims {recon.get('claims')}, paid ${recon.get('total_paid')}, patient balance "
+            f"${recon.get('patient_balance_total')}, unexplained balance exceptions "
+            f"{recon.get('balance_exceptions')}; balance proof {proof}; data quality {quality}"
+        )
 
         with engine.connect() as conn:
-            status = {str(k): int(v) for k, v in conn.execute(text(
-                "SELECT status, COUNT(*) FROM claims GROUP BY status")).all()}
-            cps = {str(k): int(v) for k, v in conn.execute(text(
-                "SELECT status_code, COUNT(*) FROM claim_payments GROUP BY status_code")).all()}
-            paid_claims = conn.execute(text(
-                "SELECT COUNT(DISTINCT claim_id) FROM claim_payments WHERE claim_id IS NOT NULL "
-                "AND status_code IN ('1','2','3','4','19','20','21','22','23')")).scalar_one()
+            status = {
+                str(k): int(v)
+                for k, v in conn.execute(text("SELECT status, COUNT(*) FROM claims GROUP BY status")).all()
+            }
+            cps = {
+                str(k): int(v)
+                for k, v in conn.execute(
+                    text("SELECT status_code, COUNT(*) FROM claim_payments GROUP BY status_code")
+                ).all()
+            }
+            paid_claims = conn.execute(
+                text(
+                    "SELECT COUNT(DISTINCT claim_id) FROM claim_payments WHERE claim_id IS NOT NULL "
+                    "AND status_code IN ('1','2','3','4','19','20','21','22','23')"
+                )
+            ).scalar_one()
         result["claim_status"] = dict(sorted(status.items()))
         result["claim_payments_by_clp02"] = dict(sorted(cps.items()))
         result["claims_in_835s"] = int(paid_claims)
-        print("    claims by status after the cycle: "
-              + ", ".join(f"{k} {v:,}" for k, v in result["claim_status"].items()))
-        print("    835 claim payments by CLP02: "
-              + ", ".join(f"{k} {v:,}" for k, v in result["claim_payments_by_clp02"].items())
-              + f"; {paid_claims:,} of our claims answered by an 835")
+        print(
+            "    claims by status after the cycle: "
+            + ", ".join(f"{k} {v:,}" for k, v in result["claim_status"].items())
+        )
+        print(
+            "    835 claim payments by CLP02: "
+            + ", ".join(f"{k} {v:,}" for k, v in result["claim_payments_by_clp02"].items())
+            + f"; {paid_claims:,} of our claims answered by an 835"
+        )
 
         print("idempotent rerun of the night-2 stages:")
         again = Clock()
@@ -410,8 +509,11 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
             waiting2 = again("fetch", RERUN[0][1], lambda: pipeline.fetch_new_files(client, profile))
         again("load", f"{RERUN[1][1]}: {len(waiting2)}", lambda: [pipeline.load_file(i) for i in waiting2])
         acks2 = again("apply_acknowledgments", RERUN[2][1], pipeline.apply_acknowledgments)
-        imported2 = again("import_patient_payments", RERUN[3][1],
-                          lambda: import_payments_csv(engine, csv_path, actor="bench:payments-import"))
+        imported2 = again(
+            "import_patient_payments",
+            RERUN[3][1],
+            lambda: import_payments_csv(engine, csv_path, actor="bench:payments-import"),
+        )
         posted2 = again("post_remittances", RERUN[4][1], lambda: pipeline.post_remittances(run_date))
         recon2 = again("reconcile", RERUN[5][1], lambda: pipeline.reconcile_balances(run_date))
         again("balance_proof", RERUN[6][1], lambda: pipeline.balance_proof(run_date))
@@ -419,31 +521,35 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         again("run_report", RERUN[8][1], lambda: pipeline.run_report(run_date))
         rerun_total = sum(again.times.values())
         print(f"  {'rerun total':<58} {rerun_total:8.2f} s")
-        print(f"    second pass: acknowledgments {acks2}; imported {imported2.get('imported')}; posted "
-              f"{posted2.get('claim_payments_posted')} claim payments; same reconcile result: "
-              f"{recon2 == recon}")
+        print(
+            f"    second pass: acknowledgments {acks2}; imported {imported2.get('imported')}; posted "
+            f"{posted2.get('claim_payments_posted')} claim payments; same reconcile result: "
+            f"{recon2 == recon}"
+        )
 
-        result.update({
-            "stages": {k: round(clock.times[k], 2) for k, _ in CYCLE},
-            "cpu": {k: round(clock.cpu[k], 2) for k, _ in CYCLE},
-            "total": round(total, 2),
-            "target_met": total <= TARGET_S,
-            "rerun": {k: round(v, 2) for k, v in again.times.items()},
-            "rerun_total": round(rerun_total, 2),
-            "setup": {k: round(v, 2) for k, v in setup.times.items()},
-            "files_837": len(ids),
-            "bytes_837": val["bytes"],
-            "claims_batched": batch["claims_batched"],
-            "scrubbed_out": batch["scrubbed_out"],
-            "files_in": len(waiting),
-            "load_workers": args.workers,
-            "inbox": inbox["loaded"],
-            "patient_payments": n_pay,
-            "posting": {k: v for k, v in posted.items() if isinstance(v, (int, str))},
-            "balance_exceptions": recon.get("balance_exceptions"),
-            "data_quality": quality,
-            "load_end": list(os.getloadavg()),
-        })
+        result.update(
+            {
+                "stages": {k: round(clock.times[k], 2) for k, _ in CYCLE},
+                "cpu": {k: round(clock.cpu[k], 2) for k, _ in CYCLE},
+                "total": round(total, 2),
+                "target_met": total <= TARGET_S,
+                "rerun": {k: round(v, 2) for k, v in again.times.items()},
+                "rerun_total": round(rerun_total, 2),
+                "setup": {k: round(v, 2) for k, v in setup.times.items()},
+                "files_837": len(ids),
+                "bytes_837": val["bytes"],
+                "claims_batched": batch["claims_batched"],
+                "scrubbed_out": batch["scrubbed_out"],
+                "files_in": len(waiting),
+                "load_workers": args.workers,
+                "inbox": inbox["loaded"],
+                "patient_payments": n_pay,
+                "posting": {k: v for k, v in posted.items() if isinstance(v, (int, str))},
+                "balance_exceptions": recon.get("balance_exceptions"),
+                "data_quality": quality,
+                "load_end": list(os.getloadavg()),
+            }
+        )
         engine.dispose()
         return result
     finally:
@@ -478,8 +584,10 @@ def _fit(points: list[tuple[float, float]]) -> tuple[float, float]:
 
 def project(runs: list[dict[str, Any]], target: int) -> dict[str, Any]:
     sizes = sorted({r["claims"] for r in runs})
-    print(f"\nPROJECTION to {target:,} claims — a linear fit a + b·N per stage over the MEASURED runs at "
-          f"{', '.join(f'{s:,}' for s in sizes)} claims ({len(runs)} runs); not a measurement:")
+    print(
+        f"\nPROJECTION to {target:,} claims — a linear fit a + b·N per stage over the MEASURED runs at "
+        f"{', '.join(f'{s:,}' for s in sizes)} claims ({len(runs)} runs); not a measurement:"
+    )
     out: dict[str, Any] = {"target_claims": target, "from_sizes": sizes, "stages": {}}
     # The patient-payment CSV has the same number of rows at every size (--payments): not scaled.
     fixed = {"import_patient_payments"} if len({r.get("patient_payments") for r in runs}) == 1 else set()
@@ -489,9 +597,14 @@ def project(runs: list[dict[str, Any]], target: int) -> dict[str, Any]:
         if key in fixed:
             value = sum(y for _, y in points) / len(points)
             total += value
-            out["stages"][key] = {"fixed_input_rows": runs[0].get("patient_payments"), "projected": round(value, 1)}
-            print(f"  {label:<58} {value:9.1f} s   (same {runs[0].get('patient_payments'):,} rows at every size: "
-                  "the measured mean, not scaled)")
+            out["stages"][key] = {
+                "fixed_input_rows": runs[0].get("patient_payments"),
+                "projected": round(value, 1),
+            }
+            print(
+                f"  {label:<58} {value:9.1f} s   (same {runs[0].get('patient_payments'):,} rows at every size: "
+                "the measured mean, not scaled)"
+            )
             continue
         a, b = _fit(points)
         value = max(a + b * target, 0.0)
@@ -504,16 +617,27 @@ def project(runs: list[dict[str, Any]], target: int) -> dict[str, Any]:
     if len({x for x, _ in pts}) >= 2:
         a, b = _fit(pts)
         out["clearinghouse"] = round(a + b * target, 1)
-        print(f"  {'clearinghouse simulation (separate)':<58} {a + b * target:9.1f} s   (projected; the simulator "
-              "rewrites its whole JSON state per upload, so likely more)")
-    full = [(r["claims"], r["validation"]["seconds"]) for r in runs if r.get("validation", {}).get("mode") == "full"]
-    sample = [(r["claims"], r["validation"]["extrapolated_seconds"]) for r in runs
-              if r.get("validation", {}).get("mode") == "sample"]
+        print(
+            f"  {'clearinghouse simulation (separate)':<58} {a + b * target:9.1f} s   (projected; the simulator "
+            "rewrites its whole JSON state per upload, so likely more)"
+        )
+    full = [
+        (r["claims"], r["validation"]["seconds"])
+        for r in runs
+        if r.get("validation", {}).get("mode") == "full"
+    ]
+    sample = [
+        (r["claims"], r["validation"]["extrapolated_seconds"])
+        for r in runs
+        if r.get("validation", {}).get("mode") == "sample"
+    ]
     for pts, how in ((full, "from --full-validation runs"), (sample, "from sample extrapolations")):
         if len({x for x, _ in pts}) >= 2:
             a, b = _fit(pts)
             out["validation"] = {"projected": round(a + b * target, 1), "basis": how}
-            print(f"  {'pyx12 validation on 2 workers (separate)':<58} {a + b * target:9.1f} s   (projected, {how})")
+            print(
+                f"  {'pyx12 validation on 2 workers (separate)':<58} {a + b * target:9.1f} s   (projected, {how})"
+            )
             break
     return out
 
@@ -522,18 +646,31 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--claims", type=int, default=100_000)
     ap.add_argument("--patients", type=int, default=0, help="default claims / 5")
-    ap.add_argument("--payments", type=int, default=5_000, help="patient payments in the CSV import (at most)")
-    ap.add_argument("--workers", type=int, default=2,
-                    help="load_file processes at a time (the DAG's max_active_tis_per_dagrun for load_file: 2)")
+    ap.add_argument(
+        "--payments", type=int, default=5_000, help="patient payments in the CSV import (at most)"
+    )
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="load_file processes at a time (the DAG's max_active_tis_per_dagrun for load_file: 2)",
+    )
     ap.add_argument("--validate-sample", type=int, default=1, help="files per claim type validated for real")
     ap.add_argument("--full-validation", action="store_true", help="validate every 837 with pyx12 (slow)")
     ap.add_argument("--sizes", type=int, nargs="+", help="run each size (own process) and fit a + b·N")
-    ap.add_argument("--prior", type=Path, nargs="+", default=[],
-                    help="files holding the final JSON line of earlier runs, added to the fit")
+    ap.add_argument(
+        "--prior",
+        type=Path,
+        nargs="+",
+        default=[],
+        help="files holding the final JSON line of earlier runs, added to the fit",
+    )
     ap.add_argument("--project", type=int, default=0, help="project this many claims from the measured sizes")
     ap.add_argument("--json-out", type=Path, help="also write the final JSON line here")
     ap.add_argument("--keep", action="store_true", help="keep the scratch database and data directory")
-    ap.add_argument("--stop-before", choices=["nightly"], help="(profiling) stop after the inbox load; implies --keep")
+    ap.add_argument(
+        "--stop-before", choices=["nightly"], help="(profiling) stop after the inbox load; implies --keep"
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
@@ -543,10 +680,20 @@ def main(argv: list[str] | None = None) -> int:
     if args.sizes:
         for size in args.sizes:
             with tempfile.NamedTemporaryFile("r", suffix=".json") as tmp:
-                cmd = [sys.executable, str(Path(__file__).resolve()), "--claims", str(size),
-                       "--payments", str(args.payments), "--validate-sample", str(args.validate_sample),
-                       "--workers", str(args.workers),
-                       "--json-out", tmp.name]
+                cmd = [
+                    sys.executable,
+                    str(Path(__file__).resolve()),
+                    "--claims",
+                    str(size),
+                    "--payments",
+                    str(args.payments),
+                    "--validate-sample",
+                    str(args.validate_sample),
+                    "--workers",
+                    str(args.workers),
+                    "--json-out",
+                    tmp.name,
+                ]
                 cmd += ["--full-validation"] if args.full_validation else []
                 cmd += ["--keep"] if args.keep else []
                 cmd += ["--patients", str(args.patients)] if args.patients else []

@@ -42,7 +42,8 @@ from claimflow.db.session import make_engine
 from claimflow.seed import seed_practice
 
 ADMIN = os.environ.get("CLAIMFLOW_BENCH_PG_URL") or os.environ.get(
-    "CLAIMFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+    "CLAIMFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 AS_OF = dt.date(2026, 11, 25)
 PAY1 = AS_OF - dt.timedelta(days=10)
 PAY2 = AS_OF - dt.timedelta(days=3)
@@ -201,12 +202,21 @@ def synthesize(engine: Engine) -> dict[str, int]:
         for stmt in sql:
             if stmt == "ANALYZE":
                 continue
-            conn.execute(text(stmt.format(pay1=PAY1.isoformat(), pay2=PAY2.isoformat(), rev=OFFSET_REV,
-                                          cor=OFFSET_COR)))
+            conn.execute(
+                text(
+                    stmt.format(pay1=PAY1.isoformat(), pay2=PAY2.isoformat(), rev=OFFSET_REV, cor=OFFSET_COR)
+                )
+            )
         counts = {
             name: int(conn.execute(text(f"SELECT COUNT(*) FROM {name}")).scalar_one())
-            for name in ("submissions", "remittances", "claim_payments", "service_line_payments", "adjustments",
-                         "provider_adjustments")
+            for name in (
+                "submissions",
+                "remittances",
+                "claim_payments",
+                "service_line_payments",
+                "adjustments",
+                "provider_adjustments",
+            )
         }
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
         conn.execute(text("ANALYZE"))
@@ -215,10 +225,14 @@ def synthesize(engine: Engine) -> dict[str, int]:
 
 def _payments_csv(engine: Engine, path: Path, n: int) -> None:
     with engine.connect() as conn:
-        rows = conn.execute(text(
-            """SELECT p.account_number, c.claim_number, LEAST(cp.patient_responsibility, 15.00)
+        rows = conn.execute(
+            text(
+                """SELECT p.account_number, c.claim_number, LEAST(cp.patient_responsibility, 15.00)
                FROM claim_payments cp JOIN claims c ON c.id = cp.claim_id JOIN patients p ON p.id = c.patient_id
-               WHERE cp.patient_responsibility > 0 AND cp.status_code = '1' ORDER BY cp.id LIMIT :n"""), {"n": n}).all()
+               WHERE cp.patient_responsibility > 0 AND cp.status_code = '1' ORDER BY cp.id LIMIT :n"""
+            ),
+            {"n": n},
+        ).all()
     lines = ["external_id,account_number,claim_number,amount,received_on,method"]
     lines += [f"BENCH-{i},{a},{c},{amt:.2f},{AS_OF.isoformat()},card" for i, (a, c, amt) in enumerate(rows)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -239,25 +253,39 @@ def main(argv: list[str] | None = None) -> int:
     url = make_url(ADMIN).set(database=name).render_as_string(hide_password=False)
     times: dict[str, float] = {}
     try:
-        print(f"claimflow posting/reconciliation bench: {args.claims:,} claims, {args.patients:,} patients, "
-              f"PostgreSQL database {name}")
+        print(
+            f"claimflow posting/reconciliation bench: {args.claims:,} claims, {args.patients:,} patients, "
+            f"PostgreSQL database {name}"
+        )
         print("setup (not part of the nightly cycle):")
         _timed("migrate (alembic 0001 + 0002)", lambda: upgrade(url), times)
         engine = make_engine(url)
-        _timed("seed synthetic practice (claimflow.seed)", lambda: seed_practice(
-            engine, patients=args.patients, claims=args.claims, seed=7, as_of=AS_OF, replace=True), times)
+        _timed(
+            "seed synthetic practice (claimflow.seed)",
+            lambda: seed_practice(
+                engine, patients=args.patients, claims=args.claims, seed=7, as_of=AS_OF, replace=True
+            ),
+            times,
+        )
         counts = _timed("synthesize submissions + 835 rows (SQL)", lambda: synthesize(engine), times)
         print("   ", ", ".join(f"{k} {v:,}" for k, v in counts.items()))
         csv = Path(os.environ.get("TMPDIR", "/tmp")) / f"{name}-payments.csv"
 
         print("nightly cycle:")
-        posted = _timed("post_remittances", lambda: post_remittances(engine, actor="bench", as_of=AS_OF), times)
-        print(f"    posted {posted['claim_payments_posted']:,} claim payments + {posted['reversals_posted']:,} "
-              f"reversals, {posted['ledger_entries']:,} ledger rows, matched {posted['matched_by']}, "
-              f"unmatched {posted['unmatched_new']:,}, PLB {posted['plb_posted']:,}")
+        posted = _timed(
+            "post_remittances", lambda: post_remittances(engine, actor="bench", as_of=AS_OF), times
+        )
+        print(
+            f"    posted {posted['claim_payments_posted']:,} claim payments + {posted['reversals_posted']:,} "
+            f"reversals, {posted['ledger_entries']:,} ledger rows, matched {posted['matched_by']}, "
+            f"unmatched {posted['unmatched_new']:,}, PLB {posted['plb_posted']:,}"
+        )
         _payments_csv(engine, csv, args.payments)
-        imported = _timed(f"import {args.payments:,} patient payments (CSV)",
-                          lambda: import_payments_csv(engine, csv, actor="bench"), times)
+        imported = _timed(
+            f"import {args.payments:,} patient payments (CSV)",
+            lambda: import_payments_csv(engine, csv, actor="bench"),
+            times,
+        )
         print(f"    imported {imported['imported']:,} (${imported['amount']})")
         summary = _timed("reconcile", lambda: reconcile(engine, AS_OF, actor="bench"), times)
         problems = _timed("data_quality_checks", lambda: data_quality_checks(engine, AS_OF), times)
@@ -266,13 +294,18 @@ def main(argv: list[str] | None = None) -> int:
         nightly = sum(times[k] for k in times if not k.startswith(("migrate", "seed", "synthesize")))
         print(f"  {'nightly cycle total':<44} {nightly:8.2f} s")
         print("idempotent re-runs:")
-        again = _timed("post_remittances again (nothing to post)",
-                       lambda: post_remittances(engine, actor="bench", as_of=AS_OF), times)
+        again = _timed(
+            "post_remittances again (nothing to post)",
+            lambda: post_remittances(engine, actor="bench", as_of=AS_OF),
+            times,
+        )
         _timed("reconcile again (same snapshot)", lambda: reconcile(engine, AS_OF, actor="bench"), times)
-        print(f"results: claims in A/R {summary['claims']:,}, charges ${summary['total_charge']}, "
-              f"paid ${summary['total_paid']}, patient balance ${summary['patient_balance_total']}, "
-              f"unexplained balance exceptions {summary['balance_exceptions']}, data-quality problems {len(problems)}, "
-              f"second posting {again['claim_payments_posted']} claim payments")
+        print(
+            f"results: claims in A/R {summary['claims']:,}, charges ${summary['total_charge']}, "
+            f"paid ${summary['total_paid']}, patient balance ${summary['patient_balance_total']}, "
+            f"unexplained balance exceptions {summary['balance_exceptions']}, data-quality problems {len(problems)}, "
+            f"second posting {again['claim_payments_posted']} claim payments"
+        )
         engine.dispose()
         csv.unlink(missing_ok=True)
         return 0 if summary["balance_exceptions"] == 0 else 1

@@ -33,7 +33,9 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smaller sizes (a smoke run, not the recorded figures)")
+    ap.add_argument(
+        "--quick", action="store_true", help="smaller sizes (a smoke run, not the recorded figures)"
+    )
     ap.add_argument("--only", nargs="+", choices=sorted(BENCHES), help="run only these")
     a = ap.parse_args(argv)
     names = a.only or list(BENCHES)

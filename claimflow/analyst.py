@@ -126,7 +126,6 @@ VIEWS: dict[str, str] = {
 }
 
 
-
 def _ts(dialect: str, expr: str) -> str:
     """A date or timestamp expression as a timestamp (text ``YYYY-MM-DD HH:MM:SS`` on SQLite)."""
     return f"datetime({expr})" if dialect == "sqlite" else f"CAST({expr} AS TIMESTAMP)"
@@ -239,8 +238,13 @@ def _denials(d: str) -> str:
 
 
 #: Views whose SQL differs by dialect (date arithmetic, casts): name → builder(dialect).
-DIALECT_VIEWS = {"denials": _denials, "scrub_reasons": _scrub_reasons, "rejection_reasons": _rejection_reasons,
-                 "days_to_pay": _days_to_pay, "claim_timeline": _claim_timeline}
+DIALECT_VIEWS = {
+    "denials": _denials,
+    "scrub_reasons": _scrub_reasons,
+    "rejection_reasons": _rejection_reasons,
+    "days_to_pay": _days_to_pay,
+    "claim_timeline": _claim_timeline,
+}
 VIEWS.update({name: build("postgresql") for name, build in DIALECT_VIEWS.items()})
 
 
@@ -252,28 +256,64 @@ def view_sql(dialect: str, name: str) -> str:
 
 #: Views over tables a later migration creates: created by :func:`create_views` only once that table
 #: exists (migration 0002 runs before them; the migration that adds the table calls create_views again).
-LATER_VIEWS: dict[str, str] = {"work_items": "work_items", "work_item_events": "work_item_events",
-                               "claim_timeline": "work_item_events", "statements": "statements",
-                               "statement_lines": "statement_lines", "payment_plans": "payment_plans",
-                               "payment_events": "payment_events", "refunds": "refunds"}
+LATER_VIEWS: dict[str, str] = {
+    "work_items": "work_items",
+    "work_item_events": "work_item_events",
+    "claim_timeline": "work_item_events",
+    "statements": "statements",
+    "statement_lines": "statement_lines",
+    "payment_plans": "payment_plans",
+    "payment_events": "payment_events",
+    "refunds": "refunds",
+}
 #: Columns a view shows once a later migration added them (an earlier migration's create_views leaves
 #: them out): view → (table, column).
-LATER_COLUMNS: dict[str, tuple[str, str]] = {"submissions": ("submissions", "replaces_submission_id"),
-                                             "claim_payments": ("claim_payments", "original_reference_number")}
+LATER_COLUMNS: dict[str, tuple[str, str]] = {
+    "submissions": ("submissions", "replaces_submission_id"),
+    "claim_payments": ("claim_payments", "original_reference_number"),
+}
 
 #: Money columns per view (integer cents on SQLite; :func:`read_view` converts them).
 MONEY_COLUMNS: dict[str, tuple[str, ...]] = {
     "claims": ("total_charge",),
     "service_lines": ("charge",),
-    "claim_balances": ("charge", "payer_paid", "contractual", "other_adjustments", "patient_responsibility",
-                       "patient_paid", "provider_adjustments", "insurance_write_off", "patient_write_off",
-                       "insurance_balance", "patient_balance"),
-    "patient_balances": ("charges", "payer_paid", "adjustments", "patient_responsibility", "patient_paid",
-                         "unapplied_credit", "refunds_due", "write_offs", "insurance_balance", "patient_balance"),
+    "claim_balances": (
+        "charge",
+        "payer_paid",
+        "contractual",
+        "other_adjustments",
+        "patient_responsibility",
+        "patient_paid",
+        "provider_adjustments",
+        "insurance_write_off",
+        "patient_write_off",
+        "insurance_balance",
+        "patient_balance",
+    ),
+    "patient_balances": (
+        "charges",
+        "payer_paid",
+        "adjustments",
+        "patient_responsibility",
+        "patient_paid",
+        "unapplied_credit",
+        "refunds_due",
+        "write_offs",
+        "insurance_balance",
+        "patient_balance",
+    ),
     "aging_buckets": ("amount",),
     "remittances": ("payment_amount",),
-    "claim_payments": ("charge", "paid", "patient_responsibility", "deductible", "coinsurance", "copay",
-                       "contractual", "other_adjustments"),
+    "claim_payments": (
+        "charge",
+        "paid",
+        "patient_responsibility",
+        "deductible",
+        "coinsurance",
+        "copay",
+        "contractual",
+        "other_adjustments",
+    ),
     "service_line_payments": ("charge", "paid", "allowed"),
     "adjustments": ("amount",),
     "provider_adjustments": ("amount",),
@@ -368,10 +408,16 @@ def refresh_patient_keys(conn: Connection, salt: str | None = None) -> int:
             ),
             {"salt": salt},
         ).rowcount
-    missing = conn.execute(
-        text("SELECT p.id FROM patients p WHERE NOT EXISTS "
-             "(SELECT 1 FROM patient_keys k WHERE k.patient_id = p.id)")
-    ).scalars().all()
+    missing = (
+        conn.execute(
+            text(
+                "SELECT p.id FROM patients p WHERE NOT EXISTS "
+                "(SELECT 1 FROM patient_keys k WHERE k.patient_id = p.id)"
+            )
+        )
+        .scalars()
+        .all()
+    )
     if missing:
         conn.execute(
             text("INSERT INTO patient_keys (patient_id, patient_key) VALUES (:pid, :key)"),
@@ -386,10 +432,21 @@ _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 #: Large-object functions PUBLIC may execute by default (server-side import/export are superuser-only
 #: already; revoked anyway in case ``lo_compat_privileges`` or a grant opened them).
 LARGE_OBJECT_FUNCTIONS = (
-    "lo_create(oid)", "lo_creat(integer)", "lo_from_bytea(oid, bytea)", "lo_import(text)",
-    "lo_import(text, oid)", "lo_export(oid, text)", "lo_open(oid, integer)", "lo_put(oid, bigint, bytea)",
-    "lo_get(oid)", "lo_get(oid, bigint, integer)", "lo_unlink(oid)", "lowrite(integer, bytea)",
-    "loread(integer, integer)", "lo_truncate(integer, integer)", "lo_truncate64(integer, bigint)",
+    "lo_create(oid)",
+    "lo_creat(integer)",
+    "lo_from_bytea(oid, bytea)",
+    "lo_import(text)",
+    "lo_import(text, oid)",
+    "lo_export(oid, text)",
+    "lo_open(oid, integer)",
+    "lo_put(oid, bigint, bytea)",
+    "lo_get(oid)",
+    "lo_get(oid, bigint, integer)",
+    "lo_unlink(oid)",
+    "lowrite(integer, bytea)",
+    "loread(integer, integer)",
+    "lo_truncate(integer, integer)",
+    "lo_truncate64(integer, bigint)",
 )
 
 
@@ -397,17 +454,22 @@ def check_salt() -> None:
     """Refuse the public default salt (:class:`DefaultSaltRefused`)."""
     salt = configured_salt()
     if not salt or salt == DEFAULT_SALT:
-        raise DefaultSaltRefused(f"set {SALT_ENV} to a secret salt first: with the default salt every "
-                                 "patient key can be reversed")
+        raise DefaultSaltRefused(
+            f"set {SALT_ENV} to a secret salt first: with the default salt every patient key can be reversed"
+        )
 
 
 def _default_salted_keys(conn: Connection) -> int:
     """How many stored patient keys were computed with the public default salt."""
-    return int(conn.execute(
-        text("SELECT count(*) FROM patient_keys k WHERE k.patient_key = substr(encode(sha256(convert_to("
-             f":salt || ':' || CAST(k.patient_id AS TEXT), 'UTF8')), 'hex'), 1, {KEY_LENGTH})"),
-        {"salt": DEFAULT_SALT},
-    ).scalar_one())
+    return int(
+        conn.execute(
+            text(
+                "SELECT count(*) FROM patient_keys k WHERE k.patient_key = substr(encode(sha256(convert_to("
+                f":salt || ':' || CAST(k.patient_id AS TEXT), 'UTF8')), 'hex'), 1, {KEY_LENGTH})"
+            ),
+            {"salt": DEFAULT_SALT},
+        ).scalar_one()
+    )
 
 
 def grant_analyst(engine: Engine, role: str) -> list[str]:
@@ -433,23 +495,33 @@ def grant_analyst(engine: Engine, role: str) -> list[str]:
     check_salt()
     with engine.begin() as conn:
         if conn.execute(text("SHOW lo_compat_privileges")).scalar_one() == "on":
-            raise AnalystError("lo_compat_privileges is on (every role can read and write every large "
-                               "object): set it off in postgresql.conf first")
+            raise AnalystError(
+                "lo_compat_privileges is on (every role can read and write every large "
+                "object): set it off in postgresql.conf first"
+            )
         stale = _default_salted_keys(conn)
         if stale:
             raise DefaultSaltRefused(
                 f"{stale} stored patient keys were made with the default salt: rotate them first "
-                "(DELETE FROM patient_keys, then claimflow reconcile) with the secret salt set")
+                "(DELETE FROM patient_keys, then claimflow reconcile) with the secret salt set"
+            )
         exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).first()
         if not exists:
             conn.execute(text(f'CREATE ROLE "{role}" NOLOGIN'))
         refresh_patient_keys(conn)
         db = conn.execute(text("SELECT current_database()")).scalar_one()
         # Roles that write claimflow's tables (the pipeline) keep temporary tables explicitly.
-        writers = conn.execute(text(
-            "SELECT rolname FROM pg_roles WHERE rolname <> :r AND left(rolname, 3) <> 'pg_' "
-            "AND NOT rolsuper AND has_table_privilege(oid, 'public.ledger_entries', 'INSERT')"
-        ), {"r": role}).scalars().all()
+        writers = (
+            conn.execute(
+                text(
+                    "SELECT rolname FROM pg_roles WHERE rolname <> :r AND left(rolname, 3) <> 'pg_' "
+                    "AND NOT rolsuper AND has_table_privilege(oid, 'public.ledger_entries', 'INSERT')"
+                ),
+                {"r": role},
+            )
+            .scalars()
+            .all()
+        )
         for writer in writers:
             conn.execute(text(f'GRANT TEMPORARY ON DATABASE "{db}" TO "{writer}"'))
         conn.execute(text(f'REVOKE TEMPORARY ON DATABASE "{db}" FROM PUBLIC'))
@@ -468,8 +540,10 @@ def grant_analyst(engine: Engine, role: str) -> list[str]:
             if superuser:
                 conn.execute(text(f"REVOKE EXECUTE ON FUNCTION pg_catalog.{fn} FROM PUBLIC"))
             elif _public_can_execute(conn, f"pg_catalog.{fn}"):
-                notes.append("PUBLIC may still call the large-object functions (lo_create, …): run "
-                             "grant-analyst once as a PostgreSQL superuser to revoke them")
+                notes.append(
+                    "PUBLIC may still call the large-object functions (lo_create, …): run "
+                    "grant-analyst once as a PostgreSQL superuser to revoke them"
+                )
                 break
         conn.execute(text(f'GRANT USAGE ON SCHEMA {SCHEMA} TO "{role}"'))
         conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO "{role}"'))
@@ -479,10 +553,15 @@ def grant_analyst(engine: Engine, role: str) -> list[str]:
 
 def _public_can_execute(conn: Connection, signature: str) -> bool:
     """Whether PUBLIC (grantee 0) holds EXECUTE on the function (a NULL ACL means the default: yes)."""
-    return bool(conn.execute(text(
-        "SELECT EXISTS (SELECT 1 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
-        "WHERE p.oid = CAST(:fn AS regprocedure) AND a.grantee = 0 AND a.privilege_type = 'EXECUTE')"
-    ), {"fn": signature}).scalar_one())
+    return bool(
+        conn.execute(
+            text(
+                "SELECT EXISTS (SELECT 1 FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a "
+                "WHERE p.oid = CAST(:fn AS regprocedure) AND a.grantee = 0 AND a.privilege_type = 'EXECUTE')"
+            ),
+            {"fn": signature},
+        ).scalar_one()
+    )
 
 
 def _cents_to_decimal(value: Any) -> Any:

@@ -65,6 +65,11 @@ def _chmod_if_open(path: Path, mode: int, *, quiet: bool = False) -> bool:
     os.chmod(path, mode)
     if not quiet:
         kind = "folder" if stat.S_ISDIR(st.st_mode) else "file"
-        log.warning("tightened %s %s from %o to %o (claimflow's files are private)", kind, path,
-                    stat.S_IMODE(st.st_mode), mode)
+        log.warning(
+            "tightened %s %s from %o to %o (claimflow's files are private)",
+            kind,
+            path,
+            stat.S_IMODE(st.st_mode),
+            mode,
+        )
     return True

@@ -54,8 +54,9 @@ def cmd_claim_action(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(result.as_dict()))
         return 0
-    what = {"7": "replacement (frequency 7)", "8": "void (frequency 8)",
-            "1": "new original (frequency 1)"}[result.frequency]
+    what = {"7": "replacement (frequency 7)", "8": "void (frequency 8)", "1": "new original (frequency 1)"}[
+        result.frequency
+    ]
     ref = f", REF*F8 {result.payer_claim_number}" if result.payer_claim_number else ""
     print(f"claim {result.claim_number}: {what}{ref} queued for the next 837")
     if result.changed:
@@ -94,15 +95,19 @@ def cmd_claim_appeal(args: argparse.Namespace) -> int:
         print(f"{prog}: --format must be text or json", file=sys.stderr)
         return 2
     try:
-        result = write_appeal(get_engine(), args.claim, Path(args.out), template=args.template, actor=_actor())
+        result = write_appeal(
+            get_engine(), args.claim, Path(args.out), template=args.template, actor=_actor()
+        )
     except AppealError as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return 2
     if args.format == "json":
         print(json.dumps(result))
         return 0
-    print(f"claim {result['claim']}: appeal {result['appeal']} ({', '.join(result['categories'])}; "
-          f"{', '.join(result['reason_codes'])}; ${result['amount']}) written to {result['pdf']} and {result['html']}")
+    print(
+        f"claim {result['claim']}: appeal {result['appeal']} ({', '.join(result['categories'])}; "
+        f"{', '.join(result['reason_codes'])}; ${result['amount']}) written to {result['pdf']} and {result['html']}"
+    )
     if result["work_items_noted"]:
         print(f"  work items noted: {result['work_items_noted']}")
     return 0
@@ -120,24 +125,39 @@ def add_claim_actions(cs: Any) -> None:
         ("resubmit", "send a rejected claim again as a new original (frequency 1)"),
     ):
         p = cs.add_parser(name, help=help_text, description=help_text)
-        p.add_argument("claim", metavar="CLAIM", help="our claim number, the CLM01 we sent, or the payer's claim number")
+        p.add_argument(
+            "claim", metavar="CLAIM", help="our claim number, the CLM01 we sent, or the payer's claim number"
+        )
         if name != "void":
             p.add_argument("--set", action="append", metavar="FIELD=VALUE", help=f"change a field ({fields})")
         p.add_argument("--format", default="text", help="text (default) or json")
         p.set_defaults(handler=cmd_claim_action)
         _one_line_errors(p, f"claimflow claim {name}")
-    f = cs.add_parser("follow-up", help="create the secondary/tertiary claims due and settle answered voids "
-                      "(the nightly step, by hand); prints the counts as JSON")
+    f = cs.add_parser(
+        "follow-up",
+        help="create the secondary/tertiary claims due and settle answered voids "
+        "(the nightly step, by hand); prints the counts as JSON",
+    )
     f.add_argument("--date", help="run date (YYYY-MM-DD, default today)")
     f.set_defaults(handler=cmd_claim_follow_up)
     _one_line_errors(f, "claimflow claim follow-up")
-    a = cs.add_parser("appeal", help="write an appeal letter (HTML and PDF) for a medical-necessity or "
-                      "authorization denial", description="claimflow claim appeal CLAIM --out DIR "
-                      "[--template FILE] [--format text|json]")
-    a.add_argument("claim", metavar="CLAIM", help="our claim number, the CLM01 we sent, or the payer's claim number")
-    a.add_argument("--out", required=True, metavar="DIR", help="folder for the letter (made 0700; files 0600)")
-    a.add_argument("--template", metavar="FILE", help="Jinja2 HTML template (default: $CLAIMFLOW_APPEAL_TEMPLATE, "
-                   "else the sample claimflow/appeals/templates/appeal.html.j2)")
+    a = cs.add_parser(
+        "appeal",
+        help="write an appeal letter (HTML and PDF) for a medical-necessity or authorization denial",
+        description="claimflow claim appeal CLAIM --out DIR [--template FILE] [--format text|json]",
+    )
+    a.add_argument(
+        "claim", metavar="CLAIM", help="our claim number, the CLM01 we sent, or the payer's claim number"
+    )
+    a.add_argument(
+        "--out", required=True, metavar="DIR", help="folder for the letter (made 0700; files 0600)"
+    )
+    a.add_argument(
+        "--template",
+        metavar="FILE",
+        help="Jinja2 HTML template (default: $CLAIMFLOW_APPEAL_TEMPLATE, "
+        "else the sample claimflow/appeals/templates/appeal.html.j2)",
+    )
     a.add_argument("--format", default="text", help="text (default) or json")
     a.set_defaults(handler=cmd_claim_appeal)
     _one_line_errors(a, "claimflow claim appeal")

@@ -72,7 +72,9 @@ class ReferenceData:
         self.providers = {r.id: _provider(r) for r in conn.execute(select(m.Provider.__table__))}
 
 
-def load_claims(conn: Connection, claim_ids: Sequence[int], ref: ReferenceData | None = None) -> Iterator[ec.Claim]:
+def load_claims(
+    conn: Connection, claim_ids: Sequence[int], ref: ReferenceData | None = None
+) -> Iterator[ec.Claim]:
     """Yield ``edi.claim.Claim`` for ``claim_ids`` in the given order (chunked)."""
     ref = ref or ReferenceData(conn)
     chunk = PG_CHUNK if conn.dialect.name == "postgresql" else CHUNK
@@ -127,7 +129,9 @@ def _load_chunk(conn: Connection, ids: list[int], ref: ReferenceData) -> Iterato
     }
     coverages = {
         r.id: r
-        for r in conn.execute(select(m.Coverage.__table__).where(id_in(conn, m.Coverage.id, coverage_ids))).all()
+        for r in conn.execute(
+            select(m.Coverage.__table__).where(id_in(conn, m.Coverage.id, coverage_ids))
+        ).all()
     }
     subscribers = {
         r.id: r
@@ -211,8 +215,12 @@ def _load_chunk(conn: Connection, ids: list[int], ref: ReferenceData) -> Iterato
             responsibility=ec.PayerResponsibility(row.responsibility),
             relationship=relationship,
             patient=patient,
-            rendering_provider=ref.providers[row.rendering_provider_id] if row.rendering_provider_id else None,
-            attending_provider=ref.providers[row.attending_provider_id] if row.attending_provider_id else None,
+            rendering_provider=ref.providers[row.rendering_provider_id]
+            if row.rendering_provider_id
+            else None,
+            attending_provider=ref.providers[row.attending_provider_id]
+            if row.attending_provider_id
+            else None,
             payer_claim_control_number=row.original_payer_claim_number,
             prior_authorization=row.prior_authorization,
             onset_date=row.onset_date,
@@ -248,7 +256,9 @@ class PriorAdjudications:
 _ADJUDICATED = ("1", "2", "3", "19", "20", "21")
 
 
-def _prior_adjudications(conn: Connection, claims: dict[int, Any], others: dict[int, list[Any]]) -> PriorAdjudications:
+def _prior_adjudications(
+    conn: Connection, claims: dict[int, Any], others: dict[int, list[Any]]
+) -> PriorAdjudications:
     """For claims billed after another payer (``primary_claim_id`` set, ``claim_other_payers`` rows): the
     earlier claim of each other payer (same primary, that payer's coverage), its latest live (posted, not
     reversed) claim payment, and that payment's service lines matched to our lines by line number. A
@@ -260,8 +270,9 @@ def _prior_adjudications(conn: Connection, claims: dict[int, Any], others: dict[
     roots = {r.primary_claim_id for r in wanted.values()}
     c = m.Claim.__table__
     family = conn.execute(
-        select(c.c.id, c.c.coverage_id, c.c.primary_claim_id)
-        .where(id_in(conn, c.c.id, roots) | id_in(conn, c.c.primary_claim_id, roots))
+        select(c.c.id, c.c.coverage_id, c.c.primary_claim_id).where(
+            id_in(conn, c.c.id, roots) | id_in(conn, c.c.primary_claim_id, roots)
+        )
     ).all()
     claim_of: dict[tuple[int, int], int] = {}  # (root claim id, coverage id) -> that payer's claim id
     for f in family:
@@ -279,14 +290,23 @@ def _prior_adjudications(conn: Connection, claims: dict[int, Any], others: dict[
     payments = conn.execute(
         select(cp.c.id, cp.c.claim_id, cp.c.patient_responsibility, rem.c.payment_date, rem.c.production_date)
         .join(rem, rem.c.id == cp.c.remittance_id)
-        .where(id_in(conn, cp.c.claim_id, set(source.values())), cp.c.posted_at.is_not(None),
-               cp.c.status_code.in_(_ADJUDICATED), cp.c.duplicate_of_id.is_(None))
+        .where(
+            id_in(conn, cp.c.claim_id, set(source.values())),
+            cp.c.posted_at.is_not(None),
+            cp.c.status_code.in_(_ADJUDICATED),
+            cp.c.duplicate_of_id.is_(None),
+        )
         .order_by(cp.c.id)
     ).all()
-    reversed_ids = set(conn.execute(
-        select(cp.c.reversal_of_id).where(cp.c.reversal_of_id.is_not(None), cp.c.posted_at.is_not(None),
-                                          id_in(conn, cp.c.claim_id, set(source.values())))
-    ).scalars())
+    reversed_ids = set(
+        conn.execute(
+            select(cp.c.reversal_of_id).where(
+                cp.c.reversal_of_id.is_not(None),
+                cp.c.posted_at.is_not(None),
+                id_in(conn, cp.c.claim_id, set(source.values())),
+            )
+        ).scalars()
+    )
     live: dict[int, Any] = {}
     for p in payments:
         if p.id not in reversed_ids:
@@ -320,8 +340,12 @@ def _prior_adjudications(conn: Connection, claims: dict[int, Any], others: dict[
             out.liability[(cid, coverage_id)] = Decimal(pay.patient_responsibility)
         paid_on = pay.payment_date or pay.production_date
         for ln in by_payment.get(pay.id, []):
-            out.lines.setdefault(cid, {})[ln.line_number] = (coverage_id, ec.OtherPayerLine(
-                paid=Decimal(ln.paid), adjustments=tuple(cas.get(ln.id, ())),
-                adjudication_date=paid_on or ln.service_date,
-            ))
+            out.lines.setdefault(cid, {})[ln.line_number] = (
+                coverage_id,
+                ec.OtherPayerLine(
+                    paid=Decimal(ln.paid),
+                    adjustments=tuple(cas.get(ln.id, ())),
+                    adjudication_date=paid_on or ln.service_date,
+                ),
+            )
     return out

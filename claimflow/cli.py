@@ -113,8 +113,12 @@ class OneLineParser(argparse.ArgumentParser):
 
 
 def _add_format(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--format", choices=FORMATS, default="json",
-                   help="output: json (one line, the default and the scripting contract), table or csv")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="json",
+        help="output: json (one line, the default and the scripting contract), table or csv",
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -160,7 +164,11 @@ def cmd_seed(args: argparse.Namespace) -> int:
     try:
         with working(f"seeding {args.patients} patients, {args.claims} claims"):
             summary = seed_practice(
-                get_engine(), patients=args.patients, claims=args.claims, seed=args.seed, as_of=as_of,
+                get_engine(),
+                patients=args.patients,
+                claims=args.claims,
+                seed=args.seed,
+                as_of=as_of,
                 replace=args.replace,
             )
     except SeedRefused as exc:
@@ -188,7 +196,9 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     for name in args.files:  # every path checked before the (slow) validation starts
         if not Path(name).is_file():
-            raise _usage(f"{name}: no such file" if not Path(name).exists() else f"{name}: not a regular file")
+            raise _usage(
+                f"{name}: no such file" if not Path(name).exists() else f"{name}: not a regular file"
+            )
     bad = 0
     with Bar("validating", total=len(args.files)) as bar:
         for name in args.files:
@@ -230,7 +240,9 @@ def cmd_payments_import(args: argparse.Namespace) -> int:
 
     path = Path(args.file)
     if not path.is_file():
-        raise _usage(f"{args.file}: no such file" if not path.exists() else f"{args.file}: not a regular file")
+        raise _usage(
+            f"{args.file}: no such file" if not path.exists() else f"{args.file}: not a regular file"
+        )
     result = import_payments_csv(get_engine(), path, actor="cli:payments-import")
     _emit(result, args.format)
     return 0
@@ -255,7 +267,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from claimflow.demo import run_demo
 
     return run_demo(
-        workdir=Path(args.workdir), patients=args.patients, claims=args.claims, seed=args.seed,
+        workdir=Path(args.workdir),
+        patients=args.patients,
+        claims=args.claims,
+        seed=args.seed,
         quiet=args.quiet,
     )
 
@@ -297,12 +312,23 @@ def cmd_nightly(args: argparse.Namespace) -> int:
 
     result = nightly(args.run_date, actor="cli:nightly")
     problems: list[str] = result.pop("problems")
-    out = {k: result[k] for k in ("acknowledgments_applied", "claim_payments_posted", "balance_exceptions",
-                                   "data_quality_problems", "report")}
+    out = {
+        k: result[k]
+        for k in (
+            "acknowledgments_applied",
+            "claim_payments_posted",
+            "balance_exceptions",
+            "data_quality_problems",
+            "report",
+        )
+    }
     _emit(out, args.format)
     if problems:
-        print(f"claimflow nightly: {len(problems)} data-quality problems (first: {problems[0]}); "
-              f"see {result['report']}", file=sys.stderr)
+        print(
+            f"claimflow nightly: {len(problems)} data-quality problems (first: {problems[0]}); "
+            f"see {result['report']}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -335,12 +361,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(handler=cmd_init_db)
 
     s = sub.add_parser("seed", help="write a deterministic synthetic practice (no real PHI)")
-    s.add_argument("--patients", type=_count(1), default=200, metavar="N", help="patients to create (default 200)")
-    s.add_argument("--claims", type=_count(0), default=500, metavar="N",
-                   help="claims to create (default 500)")
-    s.add_argument("--seed", type=int, default=7, metavar="N", help="random seed: same seed, same practice (default 7)")
-    s.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD",
-                   help="practice date (default today); service dates precede it")
+    s.add_argument(
+        "--patients", type=_count(1), default=200, metavar="N", help="patients to create (default 200)"
+    )
+    s.add_argument(
+        "--claims", type=_count(0), default=500, metavar="N", help="claims to create (default 500)"
+    )
+    s.add_argument(
+        "--seed", type=int, default=7, metavar="N", help="random seed: same seed, same practice (default 7)"
+    )
+    s.add_argument(
+        "--as-of",
+        type=_date,
+        metavar="YYYY-MM-DD",
+        help="practice date (default today); service dates precede it",
+    )
     s.add_argument("--replace", action="store_true", help="wipe existing practice data first")
     _add_format(s)
     s.set_defaults(handler=cmd_seed)
@@ -386,8 +421,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(s)
     s.set_defaults(handler=cmd_post)
 
-    s = sub.add_parser("reconcile", help="reconcile balances for a date from what has been posted "
-                       "(run `claimflow nightly` for the whole cycle)")
+    s = sub.add_parser(
+        "reconcile",
+        help="reconcile balances for a date from what has been posted "
+        "(run `claimflow nightly` for the whole cycle)",
+    )
     s.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help=run_date_help)
     _add_format(s)
     s.set_defaults(handler=cmd_reconcile)
@@ -397,8 +435,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format(s)
     s.set_defaults(handler=cmd_report)
 
-    s = sub.add_parser("nightly", help="the nightly_reconciliation DAG's steps: acknowledgments, posting, "
-                       "follow-up claims, reconciliation, balance proof, data quality, work items, report")
+    s = sub.add_parser(
+        "nightly",
+        help="the nightly_reconciliation DAG's steps: acknowledgments, posting, "
+        "follow-up claims, reconciliation, balance proof, data quality, work items, report",
+    )
     s.add_argument("--run-date", type=_date, metavar="YYYY-MM-DD", help=run_date_help)
     _add_format(s)
     s.set_defaults(handler=cmd_nightly)
@@ -410,8 +451,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(handler=cmd_grant_analyst)
 
     s = sub.add_parser("demo", help="full nightly cycle on SQLite against the built-in sandbox clearinghouse")
-    s.add_argument("--workdir", default="./claimflow-demo", metavar="DIR",
-                   help="folder for the demo's database, files and keys (default ./claimflow-demo)")
+    s.add_argument(
+        "--workdir",
+        default="./claimflow-demo",
+        metavar="DIR",
+        help="folder for the demo's database, files and keys (default ./claimflow-demo)",
+    )
     s.add_argument("--patients", type=_count(1), default=300, metavar="N", help="patients (default 300)")
     s.add_argument("--claims", type=_count(1), default=800, metavar="N", help="claims (default 800)")
     s.add_argument("--seed", type=int, default=7, metavar="N", help="random seed (default 7)")
@@ -553,16 +598,22 @@ def _check_url(url: str) -> None:
     from claimflow.errors import ConfigurationError
 
     if url.startswith("postgres://"):
-        raise ConfigurationError("CLAIMFLOW_DATABASE_URL starts with postgres://, which SQLAlchemy does not "
-                                 "accept; use postgresql+psycopg://user@host:5432/db")
+        raise ConfigurationError(
+            "CLAIMFLOW_DATABASE_URL starts with postgres://, which SQLAlchemy does not "
+            "accept; use postgresql+psycopg://user@host:5432/db"
+        )
     try:
         u = make_url(url)
     except ArgumentError:
-        raise ConfigurationError("CLAIMFLOW_DATABASE_URL is not a database URL; expected e.g. "
-                                 "sqlite:///./claimflow.db or postgresql+psycopg://user@host:5432/db") from None
+        raise ConfigurationError(
+            "CLAIMFLOW_DATABASE_URL is not a database URL; expected e.g. "
+            "sqlite:///./claimflow.db or postgresql+psycopg://user@host:5432/db"
+        ) from None
     if u.get_backend_name() not in ("sqlite", "postgresql"):
-        raise ConfigurationError(f"CLAIMFLOW_DATABASE_URL uses {u.get_backend_name()!r}; claimflow supports "
-                                 "sqlite and postgresql (postgresql+psycopg://…)")
+        raise ConfigurationError(
+            f"CLAIMFLOW_DATABASE_URL uses {u.get_backend_name()!r}; claimflow supports "
+            "sqlite and postgresql (postgresql+psycopg://…)"
+        )
 
 
 def _sqlite_path(url: str) -> Path | None:
@@ -615,7 +666,10 @@ def explain(exc: BaseException) -> tuple[int, str]:
         return (2 if isinstance(exc, adj_errors.PaymentFileError) else 1), _first_line(str(exc))
     sa_exc = mod("sqlalchemy.exc")
     if sa_exc is not None and isinstance(exc, sa_exc.ArgumentError):
-        return 2, "CLAIMFLOW_DATABASE_URL is not a usable database URL (e.g. postgresql+psycopg://user@host:5432/db)"
+        return (
+            2,
+            "CLAIMFLOW_DATABASE_URL is not a usable database URL (e.g. postgresql+psycopg://user@host:5432/db)",
+        )
     if sa_exc is not None and isinstance(exc, sa_exc.DBAPIError):
         # Only the driver's first line, and only for the kinds whose first line names no values: a missing
         # table, a connection problem. Other database errors (which may quote a row) are named by class.
@@ -624,8 +678,10 @@ def explain(exc: BaseException) -> tuple[int, str]:
             return 2, f"the database is not initialised ({orig[:120]}); {_INIT_HINT}"
         if isinstance(exc, sa_exc.OperationalError):
             return 1, f"cannot use the database: {orig[:240] or type(exc).__name__}"
-        return 1, (f"database error {type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__}; "
-                   "run with CLAIMFLOW_DEBUG=1 for the traceback")
+        return 1, (
+            f"database error {type(exc.orig).__name__ if exc.orig is not None else type(exc).__name__}; "
+            "run with CLAIMFLOW_DEBUG=1 for the traceback"
+        )
     if isinstance(exc, OSError) and exc.filename is not None:
         return 2, f"{exc.filename}: {exc.strerror or type(exc).__name__}"
     return 1, f"unexpected {type(exc).__name__}; run with CLAIMFLOW_DEBUG=1 for the traceback"

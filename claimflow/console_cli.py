@@ -22,8 +22,11 @@ def cmd_console(args: argparse.Namespace) -> int:
 
 
 def add_subcommands(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("console", help="the RCM console in a browser (dashboard, work queues, claims, files)",
-                       description="claimflow console [--host 127.0.0.1] [--port 8765] [--user NAME]")
+    s = sub.add_parser(
+        "console",
+        help="the RCM console in a browser (dashboard, work queues, claims, files)",
+        description="claimflow console [--host 127.0.0.1] [--port 8765] [--user NAME]",
+    )
     s.add_argument("--host", default="127.0.0.1")
     s.add_argument("--port", type=int, default=8765)
     s.add_argument("--user", default=None, help="name written in the audit trail (default: the OS user)")

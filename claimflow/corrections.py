@@ -40,8 +40,14 @@ from claimflow.errors import ClaimflowError
 CORRECTED = "corrected"  # adjudication.lifecycle.CORRECTED: a replacement or void waiting to be sent
 
 #: Claim statuses a replacement or void may follow: the payer holds a claim number for it.
-CORRECTABLE = (m.ClaimStatus.ACCEPTED, m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID, m.ClaimStatus.DENIED,
-               m.ClaimStatus.REVERSED, CORRECTED)
+CORRECTABLE = (
+    m.ClaimStatus.ACCEPTED,
+    m.ClaimStatus.PAID,
+    m.ClaimStatus.PARTIALLY_PAID,
+    m.ClaimStatus.DENIED,
+    m.ClaimStatus.REVERSED,
+    CORRECTED,
+)
 #: Claim statuses a resubmission (a new original) may follow: the payer never adjudicated the claim.
 RESUBMITTABLE = (m.ClaimStatus.REJECTED, m.ClaimStatus.SCRUB_FAILED)
 
@@ -82,10 +88,17 @@ class CorrectionResult:
     work_items_noted: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"claim_id": self.claim_id, "claim": self.claim_number, "action": self.action,
-                "frequency": self.frequency, "payer_claim_number": self.payer_claim_number,
-                "changed": self.changed, "charge_before": f"{self.charge_before:.2f}",
-                "charge_after": f"{self.charge_after:.2f}", "work_items_noted": self.work_items_noted}
+        return {
+            "claim_id": self.claim_id,
+            "claim": self.claim_number,
+            "action": self.action,
+            "frequency": self.frequency,
+            "payer_claim_number": self.payer_claim_number,
+            "changed": self.changed,
+            "charge_before": f"{self.charge_before:.2f}",
+            "charge_after": f"{self.charge_after:.2f}",
+            "work_items_noted": self.work_items_noted,
+        }
 
 
 def _now() -> dt.datetime:
@@ -111,9 +124,15 @@ def payer_claim_number(conn: Connection, claim_id: int) -> str | None:
     for cond in (cp.id.not_in(reversed_ids), cp.id.is_not(None)):
         found = conn.execute(
             select(cp.payer_claim_number)
-            .where(cp.claim_id == claim_id, cp.posted_at.is_not(None), cp.payer_claim_number.is_not(None),
-                   cp.status_code.in_(("1", "2", "3", "4", "19", "20", "21")), cond)
-            .order_by(cp.id.desc()).limit(1)
+            .where(
+                cp.claim_id == claim_id,
+                cp.posted_at.is_not(None),
+                cp.payer_claim_number.is_not(None),
+                cp.status_code.in_(("1", "2", "3", "4", "19", "20", "21")),
+                cond,
+            )
+            .order_by(cp.id.desc())
+            .limit(1)
         ).scalar()
         if found:
             return str(found)
@@ -140,10 +159,14 @@ def parse_changes(words: list[str]) -> list[tuple[str, str]]:
 def _apply(conn: Connection, claim: Any, changes: list[tuple[str, str]]) -> tuple[list[str], Decimal]:
     """Apply validated changes to the claim's rows; returns the changed field names and the new total."""
     cid, num = claim.id, claim.claim_number
-    lines = {ln.line_number: ln for ln in conn.execute(
-        select(m.ServiceLine.__table__).where(m.ServiceLine.claim_id == cid))}
-    dxs = {d.sequence: d.code for d in conn.execute(
-        select(m.ClaimDiagnosis.__table__).where(m.ClaimDiagnosis.claim_id == cid))}
+    lines = {
+        ln.line_number: ln
+        for ln in conn.execute(select(m.ServiceLine.__table__).where(m.ServiceLine.claim_id == cid))
+    }
+    dxs = {
+        d.sequence: d.code
+        for d in conn.execute(select(m.ClaimDiagnosis.__table__).where(m.ClaimDiagnosis.claim_id == cid))
+    }
     claim_values: dict[str, Any] = {}
     line_values: dict[int, dict[str, Any]] = {}
     dx_values: dict[int, str] = {}
@@ -152,7 +175,9 @@ def _apply(conn: Connection, claim: Any, changes: list[tuple[str, str]]) -> tupl
         where = f"--set {name} on claim {num}"
         if name == "place_of_service":
             if claim.claim_type != "professional":
-                raise CorrectionError(f"{where}: place of service is an 837P field (institutional claims use the bill type)")
+                raise CorrectionError(
+                    f"{where}: place of service is an 837P field (institutional claims use the bill type)"
+                )
             if not _POS.match(value):
                 raise CorrectionError(f"{where}: must be two digits")
             claim_values["place_of_service"] = value
@@ -164,10 +189,14 @@ def _apply(conn: Connection, claim: Any, changes: list[tuple[str, str]]) -> tupl
             n = int(dm.group(1))
             code = value.upper().replace(".", "")
             if not 1 <= n <= min(len(dxs) + 1, 12):
-                raise CorrectionError(f"{where}: diagnosis {n} does not exist (the claim has {len(dxs)}; "
-                                      f"{len(dxs) + 1} adds one, at most 12)")
+                raise CorrectionError(
+                    f"{where}: diagnosis {n} does not exist (the claim has {len(dxs)}; "
+                    f"{len(dxs) + 1} adds one, at most 12)"
+                )
             if not _ICD10.match(code):
-                raise CorrectionError(f"{where}: not an ICD-10-CM code (a letter, a digit, then 1 to 5 letters or digits)")
+                raise CorrectionError(
+                    f"{where}: not an ICD-10-CM code (a letter, a digit, then 1 to 5 letters or digits)"
+                )
             dx_values[n] = code
         else:
             lm = _LINE_FIELD.match(name)
@@ -184,7 +213,9 @@ def _apply(conn: Connection, claim: Any, changes: list[tuple[str, str]]) -> tupl
             elif what == "modifiers":
                 mods = [x.upper() for x in value.split(":")] if value else []
                 if len(mods) > 4 or not all(_MOD.match(x) for x in mods):
-                    raise CorrectionError(f"{where}: up to 4 modifiers of 2 letters or digits, separated by ':'")
+                    raise CorrectionError(
+                        f"{where}: up to 4 modifiers of 2 letters or digits, separated by ':'"
+                    )
                 vals["modifiers"] = ":".join(mods) or None
             else:
                 try:
@@ -194,12 +225,22 @@ def _apply(conn: Connection, claim: Any, changes: list[tuple[str, str]]) -> tupl
                 if not amount.is_finite():
                     raise CorrectionError(f"{where}: not a number")
                 if what == "units":
-                    if amount <= 0 or amount != amount.quantize(Decimal("0.001")) or amount >= Decimal("1000000"):
+                    if (
+                        amount <= 0
+                        or amount != amount.quantize(Decimal("0.001"))
+                        or amount >= Decimal("1000000")
+                    ):
                         raise CorrectionError(f"{where}: units must be more than 0 with at most 3 decimals")
                     vals["units"] = amount
                 else:
-                    if amount < 0 or amount != amount.quantize(Decimal("0.01")) or amount >= Decimal("100000000"):
-                        raise CorrectionError(f"{where}: a charge is dollars with at most 2 decimals, not negative")
+                    if (
+                        amount < 0
+                        or amount != amount.quantize(Decimal("0.01"))
+                        or amount >= Decimal("100000000")
+                    ):
+                        raise CorrectionError(
+                            f"{where}: a charge is dollars with at most 2 decimals, not negative"
+                        )
                     vals["charge"] = amount.quantize(Decimal("0.01"))
         changed.append(name)
     # Write.
@@ -207,8 +248,11 @@ def _apply(conn: Connection, claim: Any, changes: list[tuple[str, str]]) -> tupl
         conn.execute(update(m.ServiceLine).where(m.ServiceLine.id == lines[n].id).values(**vals))
     for n, code in dx_values.items():
         if n in dxs:
-            conn.execute(update(m.ClaimDiagnosis)
-                         .where(m.ClaimDiagnosis.claim_id == cid, m.ClaimDiagnosis.sequence == n).values(code=code))
+            conn.execute(
+                update(m.ClaimDiagnosis)
+                .where(m.ClaimDiagnosis.claim_id == cid, m.ClaimDiagnosis.sequence == n)
+                .values(code=code)
+            )
         else:
             conn.execute(insert(m.ClaimDiagnosis).values(claim_id=cid, sequence=n, code=code))
     total = conn.execute(
@@ -231,7 +275,9 @@ def _scrub(conn: Connection, claim_id: int, claim_number: str, today: dt.date) -
     findings = scrub_claim(loaded[0], today) if loaded else []
     if findings:
         rules = sorted({f.rule for f in findings})
-        raise CorrectionError(f"claim {claim_number} would fail scrubbing ({', '.join(rules)}); nothing was changed")
+        raise CorrectionError(
+            f"claim {claim_number} would fail scrubbing ({', '.join(rules)}); nothing was changed"
+        )
 
 
 def _charge_adjustment(conn: Connection, claim: Any, before: Decimal, after: Decimal, today: dt.date) -> None:
@@ -240,17 +286,33 @@ def _charge_adjustment(conn: Connection, claim: Any, before: Decimal, after: Dec
     from adjudication import ledger as L
 
     le = m.LedgerEntry
-    charged = conn.execute(select(func.count()).select_from(le).where(le.txn_key == f"chg:{claim.id}")).scalar_one()
+    charged = conn.execute(
+        select(func.count()).select_from(le).where(le.txn_key == f"chg:{claim.id}")
+    ).scalar_one()
     if not charged or before == after:
         return
-    n = conn.execute(select(func.count()).select_from(le).where(
-        le.txn_key.like(f"chgadj:{claim.id}:%"), le.account == L.REVENUE)).scalar_one()
+    n = conn.execute(
+        select(func.count())
+        .select_from(le)
+        .where(le.txn_key.like(f"chgadj:{claim.id}:%"), le.account == L.REVENUE)
+    ).scalar_one()
     key = f"chgadj:{claim.id}:{int(n) + 1}"
     diff = after - before
-    common = {"txn_key": key, "entry_type": L.CHARGE, "claim_id": claim.id, "patient_id": claim.patient_id,
-              "payer_id": claim.payer_id, "effective_date": today}
-    conn.execute(insert(le), [{**common, "account": L.AR_PAYER, "amount": diff},
-                              {**common, "account": L.REVENUE, "amount": -diff}])
+    common = {
+        "txn_key": key,
+        "entry_type": L.CHARGE,
+        "claim_id": claim.id,
+        "patient_id": claim.patient_id,
+        "payer_id": claim.payer_id,
+        "effective_date": today,
+    }
+    conn.execute(
+        insert(le),
+        [
+            {**common, "account": L.AR_PAYER, "amount": diff},
+            {**common, "account": L.REVENUE, "amount": -diff},
+        ],
+    )
 
 
 def _note_items(engine: Engine, claim_id: int, text: str, actor: str, queues: tuple[str, ...]) -> int:
@@ -259,10 +321,17 @@ def _note_items(engine: Engine, claim_id: int, text: str, actor: str, queues: tu
     from adjudication import worklist as wl
 
     with engine.connect() as conn:
-        ids = list(conn.execute(
-            select(m.WorkItem.id).where(m.WorkItem.claim_id == claim_id, m.WorkItem.queue.in_(queues),
-                                        m.WorkItem.status != m.WorkItemStatus.CLOSED)
-            .order_by(m.WorkItem.id)).scalars())
+        ids = list(
+            conn.execute(
+                select(m.WorkItem.id)
+                .where(
+                    m.WorkItem.claim_id == claim_id,
+                    m.WorkItem.queue.in_(queues),
+                    m.WorkItem.status != m.WorkItemStatus.CLOSED,
+                )
+                .order_by(m.WorkItem.id)
+            ).scalars()
+        )
     for item in ids:
         wl.add_note(engine, item, text, actor=actor)
     return len(ids)
@@ -273,8 +342,9 @@ def _load(conn: Connection, ref: str) -> Any:
     return conn.execute(select(m.Claim.__table__).where(m.Claim.id == cid)).one()
 
 
-def _finish(engine: Engine, action: str, ref: str, changes: list[str], *, actor: str,
-            today: dt.date | None) -> CorrectionResult:
+def _finish(
+    engine: Engine, action: str, ref: str, changes: list[str], *, actor: str, today: dt.date | None
+) -> CorrectionResult:
     from claimflow.audit import audit
 
     today = today or dt.date.today()
@@ -284,9 +354,13 @@ def _finish(engine: Engine, action: str, ref: str, changes: list[str], *, actor:
         num = claim.claim_number
         allowed = RESUBMITTABLE if action == "resubmit" else CORRECTABLE
         if claim.status not in allowed:
-            hint = ("use claimflow claim resubmit" if claim.status in RESUBMITTABLE
-                    else "use claimflow claim correct or void" if claim.status in CORRECTABLE
-                    else "nothing was sent yet or the claim is closed")
+            hint = (
+                "use claimflow claim resubmit"
+                if claim.status in RESUBMITTABLE
+                else "use claimflow claim correct or void"
+                if claim.status in CORRECTABLE
+                else "nothing was sent yet or the claim is closed"
+            )
             raise CorrectionError(f"claim {num} is {claim.status}: cannot {action} it ({hint})")
         if action == "void" and claim.status == m.ClaimStatus.REVERSED:
             raise CorrectionError(f"claim {num} is reversed: the payer already took its payment back")
@@ -294,8 +368,10 @@ def _finish(engine: Engine, action: str, ref: str, changes: list[str], *, actor:
         if action != "resubmit":
             pccn = payer_claim_number(conn, claim.id)
             if not pccn:
-                raise CorrectionError(f"claim {num} has no payer claim number yet (no 277CA acceptance or 835): "
-                                      "wait for the payer's answer, or resubmit a rejected claim")
+                raise CorrectionError(
+                    f"claim {num} has no payer claim number yet (no 277CA acceptance or 835): "
+                    "wait for the payer's answer, or resubmit a rejected claim"
+                )
         before = Decimal(claim.total_charge)
         changed, after = _apply(conn, claim, pairs) if pairs else ([], before)
         frequency = {"correct": "7", "void": "8", "resubmit": "1"}[action]
@@ -303,28 +379,52 @@ def _finish(engine: Engine, action: str, ref: str, changes: list[str], *, actor:
             # a rejected replacement or void goes out again as what it was (the payer holds the original)
             frequency, pccn = claim.frequency, claim.original_payer_claim_number
         status = m.ClaimStatus.READY if action == "resubmit" else CORRECTED
-        conn.execute(update(m.Claim).where(m.Claim.id == claim.id).values(
-            frequency=frequency, original_payer_claim_number=pccn, status=status, status_changed_at=_now()))
+        conn.execute(
+            update(m.Claim)
+            .where(m.Claim.id == claim.id)
+            .values(
+                frequency=frequency, original_payer_claim_number=pccn, status=status, status_changed_at=_now()
+            )
+        )
         if action == "resubmit":
-            conn.execute(update(m.ScrubResult).where(m.ScrubResult.claim_id == claim.id,
-                                                     m.ScrubResult.resolved.is_(False)).values(resolved=True))
+            conn.execute(
+                update(m.ScrubResult)
+                .where(m.ScrubResult.claim_id == claim.id, m.ScrubResult.resolved.is_(False))
+                .values(resolved=True)
+            )
         if action != "void":
             _scrub(conn, claim.id, num, today)
         _charge_adjustment(conn, claim, before, after, today)
-        audit(conn, actor=actor, action=f"claim_{action}", object_type="claim", object_id=str(claim.id),
-              detail={"claim": num, "frequency": frequency, "from_status": claim.status, "fields": changed,
-                      "charge_changed": before != after})
+        audit(
+            conn,
+            actor=actor,
+            action=f"claim_{action}",
+            object_type="claim",
+            object_id=str(claim.id),
+            detail={
+                "claim": num,
+                "frequency": frequency,
+                "from_status": claim.status,
+                "fields": changed,
+                "charge_changed": before != after,
+            },
+        )
         result = CorrectionResult(claim.id, num, action, frequency, pccn, changed, before, after)
-    text = {"correct": "replacement claim (frequency 7) queued for the next 837",
-            "void": "void (frequency 8) queued for the next 837",
-            "resubmit": "claim fixed and queued again as a new original (frequency 1)"}[action]
-    queues = ("rejections", "scrub_holds") if action == "resubmit" else ("denials", "underpayments", "rejections")
+    text = {
+        "correct": "replacement claim (frequency 7) queued for the next 837",
+        "void": "void (frequency 8) queued for the next 837",
+        "resubmit": "claim fixed and queued again as a new original (frequency 1)",
+    }[action]
+    queues = (
+        ("rejections", "scrub_holds") if action == "resubmit" else ("denials", "underpayments", "rejections")
+    )
     result.work_items_noted = _note_items(engine, result.claim_id, text, actor, queues)
     return result
 
 
-def correct_claim(engine: Engine, ref: str, changes: list[str] | None = None, *, actor: str,
-                  today: dt.date | None = None) -> CorrectionResult:
+def correct_claim(
+    engine: Engine, ref: str, changes: list[str] | None = None, *, actor: str, today: dt.date | None = None
+) -> CorrectionResult:
     """Queue a replacement claim (frequency 7, REF*F8) with optional ``FIELD=VALUE`` changes."""
     return _finish(engine, "correct", ref, changes or [], actor=actor, today=today)
 
@@ -334,8 +434,9 @@ def void_claim(engine: Engine, ref: str, *, actor: str, today: dt.date | None = 
     return _finish(engine, "void", ref, [], actor=actor, today=today)
 
 
-def resubmit_claim(engine: Engine, ref: str, changes: list[str] | None = None, *, actor: str,
-                   today: dt.date | None = None) -> CorrectionResult:
+def resubmit_claim(
+    engine: Engine, ref: str, changes: list[str] | None = None, *, actor: str, today: dt.date | None = None
+) -> CorrectionResult:
     """Queue a rejected claim again as a new original (frequency 1), after optional changes."""
     return _finish(engine, "resubmit", ref, changes or [], actor=actor, today=today)
 
@@ -353,31 +454,58 @@ def settle_voids(engine: Engine, run_date: dt.date, *, actor: str) -> int:
         latest = select(s.claim_id, func.max(s.id).label("sid")).group_by(s.claim_id).subquery()
         rows = conn.execute(
             select(m.Claim.id, s.created_at)
-            .join(latest, latest.c.claim_id == m.Claim.id).join(s, s.id == latest.c.sid)
+            .join(latest, latest.c.claim_id == m.Claim.id)
+            .join(s, s.id == latest.c.sid)
             .where(m.Claim.status == m.ClaimStatus.REVERSED, m.Claim.frequency == "8", s.frequency == "8")
         ).all()
         due = []
         for cid, sent_at in rows:
-            reversed_after = conn.execute(select(func.count()).select_from(cp).where(
-                cp.claim_id == cid, cp.status_code == "22", cp.posted_at.is_not(None),
-                cp.reversal_of_id.is_not(None), cp.posted_at >= sent_at)).scalar_one()
-            balance = conn.execute(select(func.coalesce(func.sum(le.amount), 0)).where(
-                le.claim_id == cid, le.account == "ar_payer")).scalar_one()
+            reversed_after = conn.execute(
+                select(func.count())
+                .select_from(cp)
+                .where(
+                    cp.claim_id == cid,
+                    cp.status_code == "22",
+                    cp.posted_at.is_not(None),
+                    cp.reversal_of_id.is_not(None),
+                    cp.posted_at >= sent_at,
+                )
+            ).scalar_one()
+            balance = conn.execute(
+                select(func.coalesce(func.sum(le.amount), 0)).where(
+                    le.claim_id == cid, le.account == "ar_payer"
+                )
+            ).scalar_one()
             if reversed_after and Decimal(balance) > 0:
                 due.append(cid)
     settled = 0
     for cid in due:
         try:
-            write_off(engine, claim_id=cid, side="insurance", actor=actor, as_of=run_date,
-                      reason="void: the claim was voided (frequency 8) and the payer reversed its payment")
+            write_off(
+                engine,
+                claim_id=cid,
+                side="insurance",
+                actor=actor,
+                as_of=run_date,
+                reason="void: the claim was voided (frequency 8) and the payer reversed its payment",
+            )
         except WriteOffError:
             continue
         settled += 1
         with engine.begin() as conn:  # reversed -> closed (the write-off rule leaves reversed claims alone)
-            open_ = conn.execute(select(func.count()).select_from(
-                select(le.account).where(le.claim_id == cid, le.account.in_(("ar_payer", "ar_patient")))
-                .group_by(le.account).having(func.sum(le.amount) != 0).subquery())).scalar_one()
+            open_ = conn.execute(
+                select(func.count()).select_from(
+                    select(le.account)
+                    .where(le.claim_id == cid, le.account.in_(("ar_payer", "ar_patient")))
+                    .group_by(le.account)
+                    .having(func.sum(le.amount) != 0)
+                    .subquery()
+                )
+            ).scalar_one()
             if not open_:
-                conn.execute(update(m.Claim).where(m.Claim.id == cid, m.Claim.status == m.ClaimStatus.REVERSED)
-                             .values(status=m.ClaimStatus.CLOSED, status_changed_at=_now()))
+                conn.execute(
+                    update(m.Claim)
+                    .where(m.Claim.id == cid, m.Claim.status == m.ClaimStatus.REVERSED)
+                    .values(status=m.ClaimStatus.CLOSED, status_changed_at=_now())
+                )
     return settled

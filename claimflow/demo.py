@@ -27,7 +27,6 @@ voided_claims, worklist_open, worklist_closed, statements_sent, patient_payments
 patient_refunds.
 """
 
-
 from __future__ import annotations
 
 import csv
@@ -100,22 +99,33 @@ def _fresh_workdir(workdir: Path) -> None:
 
 def _airflow_migrate(env: dict[str, str], log_path: Path) -> None:
     airflow = Path(sys.executable).with_name("airflow")
-    cmd = [str(airflow), "db", "migrate"] if airflow.exists() else [sys.executable, "-m", "airflow", "db", "migrate"]
+    cmd = (
+        [str(airflow), "db", "migrate"]
+        if airflow.exists()
+        else [sys.executable, "-m", "airflow", "db", "migrate"]
+    )
     with log_path.open("ab") as out:
         rc = subprocess.run(cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT).returncode
     if rc != 0:
         raise DemoFailed(f"airflow db migrate failed; see {log_path}")
 
 
-def run_dag(dag_id: str, logical_date: dt.date, env: dict[str, str], log_path: Path,
-            timeout: float = 900.0) -> dict[str, Any]:
+def run_dag(
+    dag_id: str, logical_date: dt.date, env: dict[str, str], log_path: Path, timeout: float = 900.0
+) -> dict[str, Any]:
     """Run one DAG with dag.test() in a child process; returns its run state and failed tasks."""
     result_path = log_path.with_suffix(".result.json")
     cmd = [sys.executable, "-m", "claimflow.demo_runner", dag_id, logical_date.isoformat(), str(result_path)]
     with log_path.open("wb") as out:
         try:
-            subprocess.run(cmd, env={**os.environ, **env}, stdout=out, stderr=subprocess.STDOUT, check=False,
-                           timeout=timeout)
+            subprocess.run(
+                cmd,
+                env={**os.environ, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+                timeout=timeout,
+            )
         except subprocess.TimeoutExpired:
             raise DemoFailed(f"{dag_id} did not finish within {timeout:.0f} s; see {log_path}") from None
     if not result_path.exists():
@@ -123,15 +133,19 @@ def run_dag(dag_id: str, logical_date: dt.date, env: dict[str, str], log_path: P
     return json.loads(result_path.read_text())
 
 
-def _dag(dag_id: str, day: dt.date, env: dict[str, str], workdir: Path, progress: Callable[[str], None],
-         night: int) -> dict[str, Any]:
+def _dag(
+    dag_id: str, day: dt.date, env: dict[str, str], workdir: Path, progress: Callable[[str], None], night: int
+) -> dict[str, Any]:
     log_path = workdir / "logs" / f"night{night}-{dag_id}.log"
     progress(f"night {night}: running DAG {dag_id} …")
     result = run_dag(dag_id, day, env, log_path)
     tasks = result.get("tasks", {})
     failed = [t for t, s in tasks.items() if s not in ("success", "skipped")]
-    progress(f"night {night}: {dag_id} {result.get('state')} ({len(tasks)} task runs"
-             + (f"; not successful: {', '.join(failed)}" if failed else "") + f") — log {log_path}")
+    progress(
+        f"night {night}: {dag_id} {result.get('state')} ({len(tasks)} task runs"
+        + (f"; not successful: {', '.join(failed)}" if failed else "")
+        + f") — log {log_path}"
+    )
     if result.get("state") != "success":
         raise DemoFailed(f"{dag_id} finished {result.get('state')}: {', '.join(failed)}; see {log_path}")
     return result
@@ -149,16 +163,26 @@ class SandboxClearinghouse:
         root = workdir / "sandbox"
         root.mkdir(mode=0o700, exist_ok=True)
         self.client_key = generate_ed25519(workdir / "keys" / "claimflow_ed25519", comment="claimflow-demo")
-        self.payer = make_upload_handler(root, seed=seed, state_path=default_state_path(root), defer_payments=True)
-        self.server = SandboxServer(root, authorized_keys={PARTNER: self.client_key.public_line},
-                                    on_upload=self.payer).start()
-        self.description = f"sandbox clearinghouse on 127.0.0.1:{self.server.port} (host key pinned, key auth)"
+        self.payer = make_upload_handler(
+            root, seed=seed, state_path=default_state_path(root), defer_payments=True
+        )
+        self.server = SandboxServer(
+            root, authorized_keys={PARTNER: self.client_key.public_line}, on_upload=self.payer
+        ).start()
+        self.description = (
+            f"sandbox clearinghouse on 127.0.0.1:{self.server.port} (host key pinned, key auth)"
+        )
 
     def connection(self) -> dict[str, Any]:
-        return {"host": "127.0.0.1", "port": self.server.port, "login": PARTNER,
-                "host_key": " ".join(self.server.host_key_line().split()[:2]),  # "ssh-ed25519 AAAA…"
-                "key_file": str(self.client_key.private_path), "remote_outbound": "/inbound",
-                "remote_inbound": "/outbound"}
+        return {
+            "host": "127.0.0.1",
+            "port": self.server.port,
+            "login": PARTNER,
+            "host_key": " ".join(self.server.host_key_line().split()[:2]),  # "ssh-ed25519 AAAA…"
+            "key_file": str(self.client_key.private_path),
+            "remote_outbound": "/inbound",
+            "remote_inbound": "/outbound",
+        }
 
     def acknowledge(self) -> None:
         self.server.wait_idle(timeout=300)
@@ -177,8 +201,14 @@ def airflow_connection_env(clearinghouse: Any) -> dict[str, str]:
     settings = get_settings()
     c = clearinghouse.connection()
     extra = {k: v for k, v in c.items() if k not in ("host", "port", "login")}
-    extra.update({"isa_receiver_id": settings.receiver_id, "usage_indicator": settings.isa_usage,
-                  "stability_wait": "0.2", "look_for_keys": "false"})
+    extra.update(
+        {
+            "isa_receiver_id": settings.receiver_id,
+            "usage_indicator": settings.isa_usage,
+            "stability_wait": "0.2",
+            "look_for_keys": "false",
+        }
+    )
     conn = {"conn_type": "sftp", "host": c["host"], "port": c["port"], "login": c["login"], "extra": extra}
     return {f"AIRFLOW_CONN_CLAIMFLOW_{PARTNER.upper()}": json.dumps(conn)}
 
@@ -206,8 +236,16 @@ def _patient_payments_csv(engine: Any, path: Path, received_on: dt.date) -> int:
             if i % 3:
                 continue
             amount = owed if i % 2 == 0 else (owed / 2).quantize(Decimal("0.01"))
-            out.writerow([f"DEMO-{claim_number}", account, claim_number, f"{amount:.2f}", received_on.isoformat(),
-                          "card" if i % 4 else "check"])
+            out.writerow(
+                [
+                    f"DEMO-{claim_number}",
+                    account,
+                    claim_number,
+                    f"{amount:.2f}",
+                    received_on.isoformat(),
+                    "card" if i % 4 else "check",
+                ]
+            )
             written += 1
     os.chmod(path, 0o600)
     return written
@@ -222,20 +260,32 @@ def _summary(engine: Any, recon: dict[str, Any], report: str) -> dict[str, Any]:
 
     primary = m.Claim.responsibility == "P"
     with engine.connect() as conn:
-        submitted = conn.execute(select(func.count(distinct(m.Submission.claim_id)))
-                                 .join(m.Claim, m.Claim.id == m.Submission.claim_id).where(primary)).scalar_one()
-        accepted = conn.execute(select(func.count(distinct(m.ClaimStatusRecord.claim_id)))
-                                .join(m.Claim, m.Claim.id == m.ClaimStatusRecord.claim_id)
-                                .where(m.ClaimStatusRecord.accepted.is_(True), m.ClaimStatusRecord.level == "claim",
-                                       primary)).scalar_one()
-        rejected = conn.execute(select(func.count()).select_from(m.Claim)
-                                .where(m.Claim.status == m.ClaimStatus.REJECTED, primary)).scalar_one()
-        paid = conn.execute(select(func.count()).select_from(m.Claim).where(
-            m.Claim.status.in_([m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID]), primary)).scalar_one()
-        denied = conn.execute(select(func.count()).select_from(m.Claim)
-                              .where(m.Claim.status == m.ClaimStatus.DENIED, primary)).scalar_one()
-        total_charge = conn.execute(select(func.coalesce(func.sum(m.Claim.total_charge), 0))
-                                    .where(m.Claim.id.in_(select(m.Submission.claim_id)), primary)).scalar_one()
+        submitted = conn.execute(
+            select(func.count(distinct(m.Submission.claim_id)))
+            .join(m.Claim, m.Claim.id == m.Submission.claim_id)
+            .where(primary)
+        ).scalar_one()
+        accepted = conn.execute(
+            select(func.count(distinct(m.ClaimStatusRecord.claim_id)))
+            .join(m.Claim, m.Claim.id == m.ClaimStatusRecord.claim_id)
+            .where(m.ClaimStatusRecord.accepted.is_(True), m.ClaimStatusRecord.level == "claim", primary)
+        ).scalar_one()
+        rejected = conn.execute(
+            select(func.count()).select_from(m.Claim).where(m.Claim.status == m.ClaimStatus.REJECTED, primary)
+        ).scalar_one()
+        paid = conn.execute(
+            select(func.count())
+            .select_from(m.Claim)
+            .where(m.Claim.status.in_([m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID]), primary)
+        ).scalar_one()
+        denied = conn.execute(
+            select(func.count()).select_from(m.Claim).where(m.Claim.status == m.ClaimStatus.DENIED, primary)
+        ).scalar_one()
+        total_charge = conn.execute(
+            select(func.coalesce(func.sum(m.Claim.total_charge), 0)).where(
+                m.Claim.id.in_(select(m.Submission.claim_id)), primary
+            )
+        ).scalar_one()
     return {
         "claims_submitted": submitted,
         "accepted": accepted,
@@ -262,15 +312,23 @@ def _follow_up_summary(engine: Any) -> dict[str, int]:
     later_payer = m.Claim.responsibility.in_(("S", "T"))
     with engine.connect() as conn:
         secondary_submitted = conn.execute(
-            select(func.count(distinct(m.Submission.claim_id))).join(m.Claim, m.Claim.id == m.Submission.claim_id)
-            .where(later_payer)).scalar_one()
-        secondary_paid = conn.execute(select(func.count()).select_from(m.Claim).where(
-            later_payer, m.Claim.status.in_([m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID]))).scalar_one()
-        by_frequency = dict(conn.execute(
-            select(m.Submission.frequency, func.count(distinct(m.Submission.claim_id)))
-            .where(m.Submission.frequency.in_(("7", "8"))).group_by(m.Submission.frequency)).all())
-        items = dict(conn.execute(
-            select(m.WorkItem.status, func.count()).group_by(m.WorkItem.status)).all())
+            select(func.count(distinct(m.Submission.claim_id)))
+            .join(m.Claim, m.Claim.id == m.Submission.claim_id)
+            .where(later_payer)
+        ).scalar_one()
+        secondary_paid = conn.execute(
+            select(func.count())
+            .select_from(m.Claim)
+            .where(later_payer, m.Claim.status.in_([m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID]))
+        ).scalar_one()
+        by_frequency = dict(
+            conn.execute(
+                select(m.Submission.frequency, func.count(distinct(m.Submission.claim_id)))
+                .where(m.Submission.frequency.in_(("7", "8")))
+                .group_by(m.Submission.frequency)
+            ).all()
+        )
+        items = dict(conn.execute(select(m.WorkItem.status, func.count()).group_by(m.WorkItem.status)).all())
     closed = int(items.pop(m.WorkItemStatus.CLOSED, 0))
     return {
         "secondary_claims_submitted": int(secondary_submitted),
@@ -293,14 +351,21 @@ def _work_the_queues(engine: Any, today: dt.date, progress: Callable[[str], None
 
     def pick(status: str, limit: int) -> list[str]:
         with engine.connect() as conn:
-            return list(conn.execute(
-                select(m.Claim.claim_number).where(m.Claim.status == status, m.Claim.responsibility == "P")
-                .order_by(m.Claim.claim_number).limit(limit * 3)).scalars())
+            return list(
+                conn.execute(
+                    select(m.Claim.claim_number)
+                    .where(m.Claim.status == status, m.Claim.responsibility == "P")
+                    .order_by(m.Claim.claim_number)
+                    .limit(limit * 3)
+                ).scalars()
+            )
 
     done = {"resubmitted": 0, "corrected": 0, "voided": 0}
-    plan = [("resubmitted", resubmit_claim, m.ClaimStatus.REJECTED, RESUBMITS),
-            ("corrected", correct_claim, m.ClaimStatus.DENIED, CORRECTIONS),
-            ("voided", void_claim, m.ClaimStatus.PAID, VOIDS)]
+    plan = [
+        ("resubmitted", resubmit_claim, m.ClaimStatus.REJECTED, RESUBMITS),
+        ("corrected", correct_claim, m.ClaimStatus.DENIED, CORRECTIONS),
+        ("voided", void_claim, m.ClaimStatus.PAID, VOIDS),
+    ]
     for key, action, status, limit in plan:
         for claim_number in pick(status, limit):
             if done[key] >= limit:
@@ -310,8 +375,10 @@ def _work_the_queues(engine: Any, today: dt.date, progress: Callable[[str], None
             except CorrectionError:
                 continue
             done[key] += 1
-    progress(f"night 3: the billing office resubmitted {done['resubmitted']} rejected claims, corrected "
-             f"{done['corrected']} denied claims and voided {done['voided']} paid claims")
+    progress(
+        f"night 3: the billing office resubmitted {done['resubmitted']} rejected claims, corrected "
+        f"{done['corrected']} denied claims and voided {done['voided']} paid claims"
+    )
     return done
 
 
@@ -334,9 +401,16 @@ def run_two_nights(
 
     previous_umask = private_umask()  # inherited by the DAG runners and airflow db migrate
     try:
-        return _run_two_nights(workdir, database_url=database_url, make_clearinghouse=make_clearinghouse,
-                               patients=patients, claims=claims, seed=seed, progress=progress,
-                               after_seed=after_seed)
+        return _run_two_nights(
+            workdir,
+            database_url=database_url,
+            make_clearinghouse=make_clearinghouse,
+            patients=patients,
+            claims=claims,
+            seed=seed,
+            progress=progress,
+            after_seed=after_seed,
+        )
     finally:
         os.umask(previous_umask)
 
@@ -373,8 +447,10 @@ def _run_two_nights(
     upgrade(database_url)
     engine = get_engine()
     seeded = seed_practice(engine, patients=patients, claims=claims, seed=seed, as_of=night1)
-    progress(f"claimflow database ready; seeded {seeded.patients} patients, {seeded.claims} claims "
-             f"({seeded.deliberately_flawed} deliberately flawed for the scrubber)")
+    progress(
+        f"claimflow database ready; seeded {seeded.patients} patients, {seeded.claims} claims "
+        f"({seeded.deliberately_flawed} deliberately flawed for the scrubber)"
+    )
     if after_seed is not None:
         after_seed(engine)
     _airflow_migrate(env, workdir / "logs" / "airflow-db-migrate.log")
@@ -404,7 +480,9 @@ def _run_two_nights(
         _dag("claims_submission", night3, env, workdir, progress, 3)
         clearinghouse.acknowledge()
         released = clearinghouse.payment_run(night3)
-        progress(f"night 3: the payers answered replacements, voids and secondary claims ({released} 835 files)")
+        progress(
+            f"night 3: the payers answered replacements, voids and secondary claims ({released} 835 files)"
+        )
         _dag("clearinghouse_inbox", night3, env, workdir, progress, 3)
         _dag("nightly_reconciliation", night3, env, workdir, progress, 3)
     finally:
@@ -418,8 +496,9 @@ def _run_two_nights(
     return {**_summary(engine, recon, report), **patients}
 
 
-def _patient_side(engine: Any, night: dt.date, out: Path, progress: Callable[[str], None],
-                  seed: int = 2026) -> dict[str, int]:
+def _patient_side(
+    engine: Any, night: dt.date, out: Path, progress: Callable[[str], None], seed: int = 2026
+) -> dict[str, int]:
     """Night 3's patient side: refunds found, statements (PDF + HTML + manifest) for balances due, then the
     simulated patients answer them (claimflow.sandbox.patients: signed webhook events over HTTP to a local
     webhook server, plans through create_plan), seeded so the demo's numbers repeat."""
@@ -430,10 +509,12 @@ def _patient_side(engine: Any, night: dt.date, out: Path, progress: Callable[[st
     progress(f"night 3: {done['statements_sent']} patient statements (${done['amount_due']} due) in {out}")
     sim = simulate_patients(engine, night, seed=seed, manifest=out / "statements.csv", actor="demo:patients")
     done.update(online_summary(engine))
-    progress(f"night 3: simulated patients answered {sim.statements} statements: "
-             f"{done['patient_payments_online']['posted']} online payments "
-             f"(${done['patient_payments_online']['amount']}), {sim.plans_created} payment plans, "
-             f"{sim.events.get('failed', 0)} failed and {sim.events.get('refunded', 0)} refunded")
+    progress(
+        f"night 3: simulated patients answered {sim.statements} statements: "
+        f"{done['patient_payments_online']['posted']} online payments "
+        f"(${done['patient_payments_online']['amount']}), {sim.plans_created} payment plans, "
+        f"{sim.events.get('failed', 0)} failed and {sim.events.get('refunded', 0)} refunded"
+    )
     return {
         "statements_sent": int(done["statements_sent"]),
         "patient_payments_online": int(done["patient_payments_online"]["posted"]),
@@ -447,9 +528,13 @@ def run_demo(*, workdir: Path, patients: int, claims: int, seed: int, quiet: boo
     workdir = workdir.resolve()
     try:
         summary = run_two_nights(
-            workdir, database_url=f"sqlite:///{workdir / 'claimflow.db'}",
+            workdir,
+            database_url=f"sqlite:///{workdir / 'claimflow.db'}",
             make_clearinghouse=lambda wd: SandboxClearinghouse(wd, seed),
-            patients=patients, claims=claims, seed=seed, progress=progress,
+            patients=patients,
+            claims=claims,
+            seed=seed,
+            progress=progress,
         )
     except DemoFailed as exc:
         print(f"claimflow demo failed: {exc}", file=sys.stderr)

@@ -24,7 +24,9 @@ class ClaimflowError(Exception):
 class BadDataError(ClaimflowError):
     """The data is wrong (an invalid 837, a malformed inbound file): retrying cannot help."""
 
-    operator_hint = "The file is quarantined or held back; the rest of the batch went on. Correct or resend it."
+    operator_hint = (
+        "The file is quarantined or held back; the rest of the batch went on. Correct or resend it."
+    )
     exit_code = 2
 
 

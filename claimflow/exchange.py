@@ -33,32 +33,50 @@ class DatabaseFetchLedger:
 
     def seen(self, name: str, size: int, mtime: int) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(
-                select(m.Interchange.id).where(
-                    m.Interchange.direction == "in", m.Interchange.partner == self.partner,
-                    m.Interchange.remote_name == name, m.Interchange.remote_size == size,
-                    m.Interchange.remote_mtime == mtime,
-                ).limit(1)
-            ).first() is not None
+            return (
+                conn.execute(
+                    select(m.Interchange.id)
+                    .where(
+                        m.Interchange.direction == "in",
+                        m.Interchange.partner == self.partner,
+                        m.Interchange.remote_name == name,
+                        m.Interchange.remote_size == size,
+                        m.Interchange.remote_mtime == mtime,
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
 
     def seen_sha256(self, sha256: str) -> bool:
         with self.engine.connect() as conn:
-            return conn.execute(select(m.Interchange.id).where(m.Interchange.sha256 == sha256)).first() is not None
+            return (
+                conn.execute(select(m.Interchange.id).where(m.Interchange.sha256 == sha256)).first()
+                is not None
+            )
 
     def record(self, fetched: FetchedFile) -> None:
         interchange_id, new = receive_file(
-            self.engine, fetched.local_path, partner=self.partner, remote_name=fetched.remote_name,
-            sha256=fetched.sha256, settings=self.settings,
+            self.engine,
+            fetched.local_path,
+            partner=self.partner,
+            remote_name=fetched.remote_name,
+            sha256=fetched.sha256,
+            settings=self.settings,
         )
         with self.engine.begin() as conn:
-            conn.execute(update(m.Interchange).where(m.Interchange.id == interchange_id)
-                         .values(remote_size=fetched.size, remote_mtime=fetched.mtime))
+            conn.execute(
+                update(m.Interchange)
+                .where(m.Interchange.id == interchange_id)
+                .values(remote_size=fetched.size, remote_mtime=fetched.mtime)
+            )
         if new:
             self.new_ids.append(interchange_id)
 
 
-def fetch_partner_inbox(client: Any, profile: PartnerProfile, *, engine: Engine | None = None,
-                        settings: Settings | None = None) -> list[int]:
+def fetch_partner_inbox(
+    client: Any, profile: PartnerProfile, *, engine: Engine | None = None, settings: Settings | None = None
+) -> list[int]:
     """Fetch every new file from the partner's mailbox; returns the new interchange ids."""
     engine = engine or get_engine()
     settings = settings or get_settings()
@@ -68,8 +86,14 @@ def fetch_partner_inbox(client: Any, profile: PartnerProfile, *, engine: Engine 
     return ledger.new_ids
 
 
-def upload_interchange(interchange_id: int, client: Any, profile: PartnerProfile, *,
-                       engine: Engine | None = None, actor: str = "airflow:claims_submission") -> dict[str, Any]:
+def upload_interchange(
+    interchange_id: int,
+    client: Any,
+    profile: PartnerProfile,
+    *,
+    engine: Engine | None = None,
+    actor: str = "airflow:claims_submission",
+) -> dict[str, Any]:
     """Upload one generated (and validated) 837; idempotent (a file already sent is not sent again)."""
     from claimflow.audit import audit
 
@@ -83,10 +107,28 @@ def upload_interchange(interchange_id: int, client: Any, profile: PartnerProfile
         raise ValueError(f"{row['file_name']}: interchange {interchange_id} is {row['status']}, not sendable")
     result = upload(client, Path(row["archive_path"]), profile)
     with engine.begin() as conn:
-        conn.execute(update(m.Interchange).where(m.Interchange.id == interchange_id).values(
-            status="uploaded", uploaded_at=func.current_timestamp(), remote_name=result.remote_path))
-        audit(conn, actor=actor, action="file_sent", object_type="interchange", object_id=str(interchange_id),
-              detail={"file": row["file_name"], "partner": profile.name, "already_present": result.already_present})
-    log.info("%s %s to %s (%d claims)", row["file_name"],
-             "was already on the server" if result.already_present else "sent", profile.name, base["claims"])
+        conn.execute(
+            update(m.Interchange)
+            .where(m.Interchange.id == interchange_id)
+            .values(status="uploaded", uploaded_at=func.current_timestamp(), remote_name=result.remote_path)
+        )
+        audit(
+            conn,
+            actor=actor,
+            action="file_sent",
+            object_type="interchange",
+            object_id=str(interchange_id),
+            detail={
+                "file": row["file_name"],
+                "partner": profile.name,
+                "already_present": result.already_present,
+            },
+        )
+    log.info(
+        "%s %s to %s (%d claims)",
+        row["file_name"],
+        "was already on the server" if result.already_present else "sent",
+        profile.name,
+        base["claims"],
+    )
     return {**base, "already_present": result.already_present, "bytes": result.size}

@@ -147,9 +147,17 @@ def _open_regular(path: Path) -> int:
 def _require_regular(name: str, mode: int) -> None:
     if stat.S_ISREG(mode):
         return
-    what = ("a directory" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
-            else "a socket" if stat.S_ISSOCK(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
-            else "not a regular file")
+    what = (
+        "a directory"
+        if stat.S_ISDIR(mode)
+        else "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a device"
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+        else "not a regular file"
+    )
     raise InboundFileRefused(f"{name}: is {what}, not a regular file")
 
 
@@ -198,7 +206,9 @@ def _write_atomically(src: Path, dest: Path) -> None:
     # A private temporary name per writer: two loaders of the same file never write or rename each other's.
     # The writer holds an flock on it; a temporary file nobody holds a lock on belongs to a dead writer.
     tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.tmp")
-    fout = os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), "wb")
+    fout = os.fdopen(
+        os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), "wb"
+    )
     try:
         fcntl.flock(fout.fileno(), fcntl.LOCK_EX)
         with fout, os.fdopen(_open_regular(src), "rb") as fin:
@@ -217,7 +227,9 @@ def _sweep_stale_temps(dest: Path) -> None:
     flock went with the process. A live writer's file is locked and left alone."""
     for tmp in dest.parent.glob(f".{glob.escape(dest.name)}.*tmp"):
         try:
-            fd = os.open(tmp, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+            fd = os.open(
+                tmp, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
+            )
         except OSError:
             continue
         try:
@@ -255,9 +267,13 @@ def receive_file(
     except InboundFileRefused:
         raise
     except OSError as exc:
-        raise InboundFileRefused(f"{name}: could not be archived ({_errno_name(exc)}); nothing registered") from None
+        raise InboundFileRefused(
+            f"{name}: could not be archived ({_errno_name(exc)}); nothing registered"
+        ) from None
     if sha256_of(dest) != sha:  # never trust a copy we did not check (the source changed while we copied)
-        raise InboundFileRefused(f"{name}: archived copy does not match sha256 {sha[:12]}… (changed while copied?)")
+        raise InboundFileRefused(
+            f"{name}: archived copy does not match sha256 {sha[:12]}… (changed while copied?)"
+        )
     ins = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
     with engine.begin() as conn:
         inserted = conn.execute(
@@ -277,7 +293,9 @@ def receive_file(
         ).scalar()
         if inserted is not None:
             return int(inserted), True
-        return int(conn.execute(select(m.Interchange.id).where(m.Interchange.sha256 == sha)).scalar_one()), False
+        return int(
+            conn.execute(select(m.Interchange.id).where(m.Interchange.sha256 == sha)).scalar_one()
+        ), False
 
 
 def _safe_display_name(name: str) -> str:
@@ -311,7 +329,9 @@ def load_files(paths: Iterable[Path], *, actor: str, partner: str | None = None)
         try:
             outcome = load_interchange(engine, interchange_id, actor=actor, settings=settings)
         except (sa_exc.SQLAlchemyError, OSError) as exc:  # transient: stays received, the next run retries
-            reason = f"database or disk unavailable ({type(exc).__name__}); left received, the next run retries"
+            reason = (
+                f"database or disk unavailable ({type(exc).__name__}); left received, the next run retries"
+            )
             log.error("%s: %s", name, reason)
             outcomes.append(LoadOutcome(interchange_id, name, "refused", error=reason))
             continue
@@ -322,7 +342,7 @@ def load_files(paths: Iterable[Path], *, actor: str, partner: str | None = None)
 
 def _reason(exc: Exception, name: str) -> str:
     text = str(exc)
-    return text[len(name) + 2:] if text.startswith(f"{name}: ") else text
+    return text[len(name) + 2 :] if text.startswith(f"{name}: ") else text
 
 
 class _Refused(Exception):
@@ -355,11 +375,22 @@ def load_interchange(
         try:
             return _load_once(engine, interchange_id, actor, settings)
         except _RaceLost:
-            log.info("interchange %s: another loader stored the same identity first; looking again", interchange_id)
+            log.info(
+                "interchange %s: another loader stored the same identity first; looking again", interchange_id
+            )
     with engine.connect() as conn:
-        name = conn.execute(select(m.Interchange.file_name).where(m.Interchange.id == interchange_id)).scalar_one()
-    return _quarantine(engine, interchange_id, None, name,
-                       f"{name}: kept colliding with concurrent loaders on its identity; not stored", settings, actor)
+        name = conn.execute(
+            select(m.Interchange.file_name).where(m.Interchange.id == interchange_id)
+        ).scalar_one()
+    return _quarantine(
+        engine,
+        interchange_id,
+        None,
+        name,
+        f"{name}: kept colliding with concurrent loaders on its identity; not stored",
+        settings,
+        actor,
+    )
 
 
 def _load_once(engine: Engine, interchange_id: int, actor: str, settings: Settings) -> LoadOutcome:
@@ -369,8 +400,13 @@ def _load_once(engine: Engine, interchange_id: int, actor: str, settings: Settin
         row = conn.execute(select(m.Interchange).where(m.Interchange.id == interchange_id)).mappings().one()
     name = row["file_name"]
     if row["status"] in ("loaded", "duplicate", "quarantined"):
-        return LoadOutcome(interchange_id, name, "already_loaded" if row["status"] == "loaded" else row["status"],
-                           row["transaction_type"], error=row["error"])
+        return LoadOutcome(
+            interchange_id,
+            name,
+            "already_loaded" if row["status"] == "loaded" else row["status"],
+            row["transaction_type"],
+            error=row["error"],
+        )
     path = Path(row["archive_path"])
     kind: str | None = None
     envelope: dict[str, str | None] = {"sender_id": None, "receiver_id": None, "isa13": None, "usage": None}
@@ -379,16 +415,25 @@ def _load_once(engine: Engine, interchange_id: int, actor: str, settings: Settin
             head = _read_head(path)
             interchanges = _count_interchanges(path, head)
         except OSError as exc:
-            return _quarantine(engine, interchange_id, None, name,
-                               f"{name}: archived copy cannot be read ({_errno_name(exc)})", settings, actor)
+            return _quarantine(
+                engine,
+                interchange_id,
+                None,
+                name,
+                f"{name}: archived copy cannot be read ({_errno_name(exc)})",
+                settings,
+                actor,
+            )
         kind = detect_transaction(head, name=name)
         envelope = _envelope(head, name)
         with engine.begin() as conn:
             _lock_for_write(conn, interchange_id)
             dup = _duplicate_of(conn, interchange_id, envelope) if interchanges == 1 else None
             if dup is not None:
-                msg = (f"ISA13 {envelope['isa13']} from sender {envelope['sender_id']} was already loaded "
-                       f"from interchange {dup}")
+                msg = (
+                    f"ISA13 {envelope['isa13']} from sender {envelope['sender_id']} was already loaded "
+                    f"from interchange {dup}"
+                )
                 _set_status(conn, interchange_id, "duplicate", kind, envelope, msg)
                 log.warning("%s: duplicate, not stored: %s", name, msg)
                 return LoadOutcome(interchange_id, name, "duplicate", kind, error=msg)
@@ -399,16 +444,23 @@ def _load_once(engine: Engine, interchange_id: int, actor: str, settings: Settin
                 raise _StoreFailed("interchanges", None, None, exc) from exc
             from claimflow.audit import audit
 
-            audit(conn, actor=actor, action="file_loaded", object_type="interchange",
-                  object_id=str(interchange_id), detail={"transaction": kind, **_jsonable(counts)})
+            audit(
+                conn,
+                actor=actor,
+                action="file_loaded",
+                object_type="interchange",
+                object_id=str(interchange_id),
+                detail={"transaction": kind, **_jsonable(counts)},
+            )
         log.info("loaded %s (%s): %s", name, kind, counts)
         return LoadOutcome(interchange_id, name, "loaded", kind, counts=_jsonable(counts))
     except _AlreadyHandled as handled:
         # Another loader (a retried task and its zombie, or a rerun racing a killed run's commit) finished this
         # file while we waited for the lock: report what it did, store nothing.
         status = handled.args[0]
-        return LoadOutcome(interchange_id, name, "already_loaded" if status == "loaded" else status,
-                           row["transaction_type"])
+        return LoadOutcome(
+            interchange_id, name, "already_loaded" if status == "loaded" else status, row["transaction_type"]
+        )
     except X12ParseError as exc:
         exc.with_file(name)
         return _quarantine(engine, interchange_id, path, name, exc.line(), settings, actor)
@@ -430,20 +482,40 @@ def _load_once(engine: Engine, interchange_id: int, actor: str, settings: Settin
             raise
         if _is_identity_race(exc):
             raise _RaceLost() from None
-        return _quarantine(engine, interchange_id, path, name,
-                           _poison_line(name, _StoreFailed("?", None, None, exc)), settings, actor)
+        return _quarantine(
+            engine,
+            interchange_id,
+            path,
+            name,
+            _poison_line(name, _StoreFailed("?", None, None, exc)),
+            settings,
+            actor,
+        )
 
 
-def _mark_duplicate(engine: Engine, interchange_id: int, name: str, kind: str | None,
-                    envelope: dict[str, str | None], msg: str, actor: str) -> LoadOutcome:
+def _mark_duplicate(
+    engine: Engine,
+    interchange_id: int,
+    name: str,
+    kind: str | None,
+    envelope: dict[str, str | None],
+    msg: str,
+    actor: str,
+) -> LoadOutcome:
     from claimflow.audit import audit
 
     try:
         with engine.begin() as conn:
             _lock_for_write(conn, interchange_id)
             _set_status(conn, interchange_id, "duplicate", kind, envelope, msg)
-            audit(conn, actor=actor, action="file_duplicate", object_type="interchange",
-                  object_id=str(interchange_id), detail={"error": msg})
+            audit(
+                conn,
+                actor=actor,
+                action="file_duplicate",
+                object_type="interchange",
+                object_id=str(interchange_id),
+                detail={"error": msg},
+            )
     except _AlreadyHandled as handled:
         status = handled.args[0]
         return LoadOutcome(interchange_id, name, "already_loaded" if status == "loaded" else status, kind)
@@ -455,13 +527,22 @@ def _jsonable(counts: dict[str, Any]) -> dict[str, Any]:
     return {k: (f"{v:.2f}" if isinstance(v, Decimal) else v) for k, v in counts.items()}
 
 
-def _quarantine(engine: Engine, interchange_id: int, path: Path | None, name: str, error: str,
-                settings: Settings, actor: str) -> LoadOutcome:
+def _quarantine(
+    engine: Engine,
+    interchange_id: int,
+    path: Path | None,
+    name: str,
+    error: str,
+    settings: Settings,
+    actor: str,
+) -> LoadOutcome:
     if path is not None and path.exists():
         target = settings.quarantine_dir / f"interchange-{interchange_id}.x12"
         try:
             settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
-            _archive(path, target)  # temp + fsync + rename, 0600: a crash never leaves a partial or readable copy
+            _archive(
+                path, target
+            )  # temp + fsync + rename, 0600: a crash never leaves a partial or readable copy
         except OSError as exc:  # the archive keeps the bytes; the status below is what matters
             log.error("%s: quarantine copy not written (%s); the archived copy stays", name, _errno_name(exc))
     from claimflow.audit import audit
@@ -473,10 +554,18 @@ def _quarantine(engine: Engine, interchange_id: int, path: Path | None, name: st
             .values(status="quarantined", error=error)
         ).rowcount
         if not changed:  # another loader decided first: report what it did
-            status = conn.execute(select(m.Interchange.status).where(m.Interchange.id == interchange_id)).scalar_one()
+            status = conn.execute(
+                select(m.Interchange.status).where(m.Interchange.id == interchange_id)
+            ).scalar_one()
             return LoadOutcome(interchange_id, name, "already_loaded" if status == "loaded" else status)
-        audit(conn, actor=actor, action="file_quarantined", object_type="interchange",
-              object_id=str(interchange_id), detail={"error": error})
+        audit(
+            conn,
+            actor=actor,
+            action="file_quarantined",
+            object_type="interchange",
+            object_id=str(interchange_id),
+            detail={"error": error},
+        )
     log.warning("quarantined %s: %s", name, error)
     return LoadOutcome(interchange_id, name, "quarantined", error=error)
 
@@ -492,18 +581,18 @@ def _count_interchanges(path: Path, head: bytes) -> int:
     A byte scan, not a parse: ``ISA`` + the element separator preceded (line breaks aside) by the
     segment terminator. ``ISA*`` inside a value ("LISA*") is not preceded by a terminator."""
     start = len(head) - len(head.lstrip())
-    if head[start:start + 3] != b"ISA" or len(head) < start + 106:
+    if head[start : start + 3] != b"ISA" or len(head) < start + 106:
         return 0
-    sep, term = head[start + 3:start + 4], head[start + 105:start + 106]
+    sep, term = head[start + 3 : start + 4], head[start + 105 : start + 106]
     needle = b"ISA" + sep
     count = 1
     with os.fdopen(_open_regular(path), "rb") as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as data:
         pos = data.find(needle, start + 1)
         while pos != -1:
             back = pos - 1
-            while back >= 0 and data[back] in (0x0A, 0x0D) and data[back:back + 1] != term:
+            while back >= 0 and data[back] in (0x0A, 0x0D) and data[back : back + 1] != term:
                 back -= 1
-            if back >= 0 and data[back:back + 1] == term:
+            if back >= 0 and data[back : back + 1] == term:
                 count += 1
             pos = data.find(needle, pos + 1)
     return count
@@ -517,8 +606,12 @@ def _envelope(head: bytes, name: str) -> dict[str, str | None]:
     try:
         for _n, seg in iter_segments(head, name=name):
             if seg[0] == "ISA" and len(seg) > 15:
-                env.update(sender_id=seg[6].strip(), receiver_id=seg[8].strip(), isa13=seg[13].strip(),
-                           usage=seg[15].strip())
+                env.update(
+                    sender_id=seg[6].strip(),
+                    receiver_id=seg[8].strip(),
+                    isa13=seg[13].strip(),
+                    usage=seg[15].strip(),
+                )
             break
     except X12ParseError:
         pass  # the full parse below reports the problem properly
@@ -531,7 +624,11 @@ def _lock_for_write(conn: Connection, interchange_id: int) -> None:
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     else:
-        conn.execute(update(m.Interchange).where(m.Interchange.id == interchange_id).values(status=m.Interchange.status))
+        conn.execute(
+            update(m.Interchange)
+            .where(m.Interchange.id == interchange_id)
+            .values(status=m.Interchange.status)
+        )
     status = conn.execute(stmt).scalar_one()
     if status != "received":
         raise _AlreadyHandled(status)
@@ -555,11 +652,22 @@ def _duplicate_of(conn: Connection, interchange_id: int, env: dict[str, str | No
     ).scalar()
 
 
-def _set_status(conn: Connection, interchange_id: int, status: str, kind: str | None,
-                env: dict[str, str | None], error: str | None, counts: dict[str, Any] | None = None) -> None:
+def _set_status(
+    conn: Connection,
+    interchange_id: int,
+    status: str,
+    kind: str | None,
+    env: dict[str, str | None],
+    error: str | None,
+    counts: dict[str, Any] | None = None,
+) -> None:
     values: dict[str, Any] = {
-        "status": status, "transaction_type": kind, "error": error,
-        "sender_id": env["sender_id"], "receiver_id": env["receiver_id"], "usage": env["usage"],
+        "status": status,
+        "transaction_type": kind,
+        "error": error,
+        "sender_id": env["sender_id"],
+        "receiver_id": env["receiver_id"],
+        "usage": env["usage"],
     }
     if status == "loaded":
         values.update(isa13=env["isa13"], loaded_at=func.current_timestamp())
@@ -579,8 +687,16 @@ def _driver_error(exc: BaseException) -> BaseException:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.DisconnectionError,
-                        sa_exc.TimeoutError, sa_exc.ResourceClosedError)):
+    if isinstance(
+        exc,
+        (
+            sa_exc.OperationalError,
+            sa_exc.InterfaceError,
+            sa_exc.DisconnectionError,
+            sa_exc.TimeoutError,
+            sa_exc.ResourceClosedError,
+        ),
+    ):
         return True
     orig = _driver_error(exc)
     if isinstance(orig, sqlite3.OperationalError):
@@ -599,8 +715,10 @@ def _constraint_name(exc: BaseException) -> str | None:
     return str(name) if name else None
 
 
-_SQLITE_IDENTITY = ("remittances.trace_payer, remittances.trace_number",
-                    "interchanges.direction, interchanges.sender_id, interchanges.isa13")
+_SQLITE_IDENTITY = (
+    "remittances.trace_payer, remittances.trace_number",
+    "interchanges.direction, interchanges.sender_id, interchanges.isa13",
+)
 
 
 def _is_identity_race(exc: BaseException) -> bool:
@@ -632,8 +750,11 @@ def _poison_line(name: str, failed: _StoreFailed) -> str:
             column = f"constraint {constraint}"
     parts = [f"the database refused this file ({type(orig).__name__})"]
     if where:
-        parts.append(f"in {where}.{column}" if column and not column.startswith("constraint") else
-                     f"in {where}" + (f" ({column})" if column else ""))
+        parts.append(
+            f"in {where}.{column}"
+            if column and not column.startswith("constraint")
+            else f"in {where}" + (f" ({column})" if column else "")
+        )
     if failed.segment_no is not None:
         parts.append(f"at segment {failed.segment_no}")
     return f"{name}: " + " ".join(parts) + "; nothing from this file was stored"
@@ -690,9 +811,18 @@ class BulkWriter:
     transaction, so no other writer can take the same ids.
     """
 
-    ORDER = ("remittances", "claim_payments", "service_line_payments", "adjustments", "remark_codes",
-             "provider_adjustments", "acknowledgments", "acknowledgment_errors", "claim_statuses",
-             "balance_exceptions")
+    ORDER = (
+        "remittances",
+        "claim_payments",
+        "service_line_payments",
+        "adjustments",
+        "remark_codes",
+        "provider_adjustments",
+        "acknowledgments",
+        "acknowledgment_errors",
+        "claim_statuses",
+        "balance_exceptions",
+    )
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -714,14 +844,24 @@ class BulkWriter:
             if not ids:
                 # Blocks grow 64 → 256 → … → CHUNK: a 3-row 999 does not pay for 5,000 nextval calls.
                 n = self._pg_block[table] = min(CHUNK, self._pg_block.get(table, 16) * 4)
-                ids.extend(self.conn.exec_driver_sql(
-                    f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, {n})"
-                ).scalars().all())
+                ids.extend(
+                    self.conn.exec_driver_sql(
+                        f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, {n})"
+                    )
+                    .scalars()
+                    .all()
+                )
                 ids.reverse()
             return int(ids.pop())
         if table not in self._sqlite_next:
-            self._sqlite_next[table] = int(self.conn.execute(
-                select(func.coalesce(func.max(self.tables[table].c.id), 0))).scalar_one()) + 1
+            self._sqlite_next[table] = (
+                int(
+                    self.conn.execute(
+                        select(func.coalesce(func.max(self.tables[table].c.id), 0))
+                    ).scalar_one()
+                )
+                + 1
+            )
         value = self._sqlite_next[table]
         self._sqlite_next[table] = value + 1
         return value
@@ -767,8 +907,16 @@ class BulkWriter:
                 copy.write_row([r.get(c) for c in cols])
 
 
-def _store(conn: Connection, interchange_id: int, path: Path, sha: str, kind: str, name: str,
-           envelope: dict[str, str | None], interchanges: int) -> dict[str, Any]:
+def _store(
+    conn: Connection,
+    interchange_id: int,
+    path: Path,
+    sha: str,
+    kind: str,
+    name: str,
+    envelope: dict[str, str | None],
+    interchanges: int,
+) -> dict[str, Any]:
     """Parse and write every record; the load-policy checks (envelope, one interchange, payment
     identity) raise only after the whole file parsed, so a malformed file gets the parser's line."""
     from parsers import parse_file
@@ -791,14 +939,21 @@ def _store(conn: Connection, interchange_id: int, path: Path, sha: str, kind: st
 
         counts = apply_271(conn, interchange_id, records, actor="load:271")
     else:
-        raise X12ParseError(f"transaction {kind} is not one claimflow loads (expected TA1, 999, 277CA or 835)",
-                            file=name, segment_no=1)
+        raise X12ParseError(
+            f"transaction {kind} is not one claimflow loads (expected TA1, 999, 277CA or 835)",
+            file=name,
+            segment_no=1,
+        )
     if interchanges == 0 or not envelope["isa13"]:
-        raise _Refused("no ISA/GS envelope: no sender identity to deduplicate by; not loaded "
-                       "(claimflow parse can still read it)")
+        raise _Refused(
+            "no ISA/GS envelope: no sender identity to deduplicate by; not loaded "
+            "(claimflow parse can still read it)"
+        )
     if interchanges > 1:
-        raise _Refused(f"holds {interchanges} interchanges (ISA..IEA); claimflow loads one interchange per "
-                       "file, each checked by its own sender + ISA13: ask the sender to split it")
+        raise _Refused(
+            f"holds {interchanges} interchanges (ISA..IEA); claimflow loads one interchange per "
+            "file, each checked by its own sender + ISA13: ask the sender to split it"
+        )
     identity.verdict()
     writer.flush()
     return counts
@@ -832,13 +987,17 @@ class _PaymentIdentity:
         if self.problem is not None:
             return False
         if trace is None or payer is None:
-            self.problem = (f"remittance at segment {rec.segment_no} has no "
-                            f"{'TRN02 trace number' if trace is None else 'TRN03 or N1*PR payer id'}: "
-                            "no payment identity to deduplicate by (TRN is required by the 835 guide)")
+            self.problem = (
+                f"remittance at segment {rec.segment_no} has no "
+                f"{'TRN02 trace number' if trace is None else 'TRN03 or N1*PR payer id'}: "
+                "no payment identity to deduplicate by (TRN is required by the 835 guide)"
+            )
             return False
         if (payer, trace) in self._seen:
-            self.problem = (f"remittance at segment {rec.segment_no} repeats the payment identity (TRN02 + "
-                            f"payer) of the remittance at segment {self._seen[payer, trace]} in the same file")
+            self.problem = (
+                f"remittance at segment {rec.segment_no} repeats the payment identity (TRN02 + "
+                f"payer) of the remittance at segment {self._seen[payer, trace]} in the same file"
+            )
             return False
         self._seen[payer, trace] = rec.segment_no
         earlier = self.earlier(trace, {payer, (rec.payer_id or "").strip() or payer})
@@ -854,7 +1013,8 @@ class _PaymentIdentity:
         found = self.conn.execute(
             select(m.Remittance.interchange_id)
             .where(m.Remittance.trace_number == trace, m.Remittance.trace_payer.in_(sorted(payers)))
-            .order_by(m.Remittance.id).limit(1)
+            .order_by(m.Remittance.id)
+            .limit(1)
         ).scalar()
         return None if found is None else int(found)
 
@@ -869,17 +1029,25 @@ class _PaymentIdentity:
             raise _Refused(
                 f"{len(self.repeats)} of {self.new + len(self.repeats)} payments were already loaded (the "
                 f"remittance at segment {first_seg}: from interchange {first_iid}); a file mixing new and "
-                "already-loaded payments is not stored: ask the payer to resend only the new ones")
+                "already-loaded payments is not stored: ask the payer to resend only the new ones"
+            )
         raise _DuplicatePayments(
             f"every payment (TRN02 + payer) was already loaded from interchange "
-            f"{', '.join(str(i) for i in earlier)} (first: the remittance at segment {first_seg})")
+            f"{', '.join(str(i) for i in earlier)} (first: the remittance at segment {first_seg})"
+        )
 
 
 _PR = {"1": "deductible", "2": "coinsurance", "3": "copay"}
 
 
 def _breakdown(adjustments: Iterable[Any]) -> dict[str, Decimal]:
-    out = {"deductible": ZERO, "coinsurance": ZERO, "copay": ZERO, "contractual": ZERO, "other_adjustments": ZERO}
+    out = {
+        "deductible": ZERO,
+        "coinsurance": ZERO,
+        "copay": ZERO,
+        "contractual": ZERO,
+        "other_adjustments": ZERO,
+    }
     for a in adjustments:
         if a.group == "PR" and a.reason in _PR:
             out[_PR[a.reason]] += a.amount
@@ -892,83 +1060,164 @@ def _breakdown(adjustments: Iterable[Any]) -> dict[str, Decimal]:
 
 def _payer_pk(conn: Connection, rec: Any) -> int | None:
     """payers.id of an 835's payer: N1*PR N104, else REF*2U (payer identification number), else TRN03."""
-    wanted = [v.strip() for v in (rec.payer_id, *(x for k, x in rec.payer_references or () if k == "2U"),
-                                  rec.trace_originator) if v and v.strip()]
+    wanted = [
+        v.strip()
+        for v in (
+            rec.payer_id,
+            *(x for k, x in rec.payer_references or () if k == "2U"),
+            rec.trace_originator,
+        )
+        if v and v.strip()
+    ]
     if not wanted:
         return None
     found = dict(conn.execute(select(m.Payer.payer_id, m.Payer.id).where(m.Payer.payer_id.in_(wanted))).all())
     return next((int(found[v]) for v in wanted if v in found), None)
 
 
-def _store_835(w: BulkWriter, interchange_id: int, records: Iterator[Any],
-               identity: _PaymentIdentity) -> dict[str, Any]:
+def _store_835(
+    w: BulkWriter, interchange_id: int, records: Iterator[Any], identity: _PaymentIdentity
+) -> dict[str, Any]:
     from eob.balance import check_claim, check_transaction
     from parsers import records as r
 
     remittance_id: int | None = None
-    counts: dict[str, Any] = {"transactions": 0, "claims": 0, "service_lines": 0, "paid": ZERO,
-                              "unbalanced": 0}
+    counts: dict[str, Any] = {
+        "transactions": 0,
+        "claims": 0,
+        "service_lines": 0,
+        "paid": ZERO,
+        "unbalanced": 0,
+    }
     plb_positions: dict[int, int] = defaultdict(int)
     for rec in records:
         if isinstance(rec, r.Remittance):
             if not identity.check(rec):
                 w.discard = True  # refused or a repeat: keep parsing (errors first), store nothing
             payer_key, trace = identity.key(rec)
-            remittance_id = w.add("remittances", {
-                "interchange_id": interchange_id, "isa13": rec.isa13, "gs06": rec.gs06, "st02": rec.st02 or "",
-                "segment_no": rec.segment_no, "handling_code": rec.handling_code,
-                "payment_amount": rec.payment_amount, "credit_debit": rec.credit_debit or None,
-                "payment_method": rec.payment_method or None, "payment_date": rec.payment_date,
-                "trace_number": trace, "trace_payer": payer_key,
-                "payer_identifier": rec.payer_id or rec.trace_originator or None,
-                "payer_name": rec.payer_name or None, "payee_identifier": rec.payee_id or None,
-                "production_date": rec.production_date, "balanced": True,
-                "payer_id": _payer_pk(w.conn, rec),
-            })
+            remittance_id = w.add(
+                "remittances",
+                {
+                    "interchange_id": interchange_id,
+                    "isa13": rec.isa13,
+                    "gs06": rec.gs06,
+                    "st02": rec.st02 or "",
+                    "segment_no": rec.segment_no,
+                    "handling_code": rec.handling_code,
+                    "payment_amount": rec.payment_amount,
+                    "credit_debit": rec.credit_debit or None,
+                    "payment_method": rec.payment_method or None,
+                    "payment_date": rec.payment_date,
+                    "trace_number": trace,
+                    "trace_payer": payer_key,
+                    "payer_identifier": rec.payer_id or rec.trace_originator or None,
+                    "payer_name": rec.payer_name or None,
+                    "payee_identifier": rec.payee_id or None,
+                    "production_date": rec.production_date,
+                    "balanced": True,
+                    "payer_id": _payer_pk(w.conn, rec),
+                },
+            )
             current_payment = rec.payment_amount
             counts["transactions"] += 1
         elif isinstance(rec, r.ClaimPayment):
             assert remittance_id is not None
             all_adj = list(rec.adjustments) + [a for ln in rec.lines for a in ln.adjustments]
-            cp_id = w.add("claim_payments", {
-                "remittance_id": remittance_id, "segment_no": rec.segment_no,
-                "patient_control_number": rec.patient_control_number, "status_code": rec.status,
-                "charge": rec.charge, "paid": rec.paid, "patient_responsibility": rec.patient_responsibility,
-                "filing_indicator": rec.filing_indicator or None,
-                "payer_claim_number": rec.payer_claim_control_number or None,
-                "facility_type": rec.facility_type or None, "frequency": rec.frequency or None,
-                "statement_from": rec.statement_from, "statement_to": rec.statement_to,
-                "received_date": rec.received_date, **_breakdown(all_adj),
-                "original_reference_number": rec.original_reference_number or None,
-            })
+            cp_id = w.add(
+                "claim_payments",
+                {
+                    "remittance_id": remittance_id,
+                    "segment_no": rec.segment_no,
+                    "patient_control_number": rec.patient_control_number,
+                    "status_code": rec.status,
+                    "charge": rec.charge,
+                    "paid": rec.paid,
+                    "patient_responsibility": rec.patient_responsibility,
+                    "filing_indicator": rec.filing_indicator or None,
+                    "payer_claim_number": rec.payer_claim_control_number or None,
+                    "facility_type": rec.facility_type or None,
+                    "frequency": rec.frequency or None,
+                    "statement_from": rec.statement_from,
+                    "statement_to": rec.statement_to,
+                    "received_date": rec.received_date,
+                    **_breakdown(all_adj),
+                    "original_reference_number": rec.original_reference_number or None,
+                },
+            )
             for pos, a in enumerate(rec.adjustments, start=1):
-                w.add("adjustments", {"claim_payment_id": cp_id, "service_line_payment_id": None,
-                                      "segment_no": rec.segment_no, "position": pos, "group_code": a.group,
-                                      "reason_code": a.reason, "amount": a.amount, "quantity": a.quantity})
+                w.add(
+                    "adjustments",
+                    {
+                        "claim_payment_id": cp_id,
+                        "service_line_payment_id": None,
+                        "segment_no": rec.segment_no,
+                        "position": pos,
+                        "group_code": a.group,
+                        "reason_code": a.reason,
+                        "amount": a.amount,
+                        "quantity": a.quantity,
+                    },
+                )
             for pos, code in enumerate(rec.remark_codes, start=1):
-                w.add("remark_codes", {"claim_payment_id": cp_id, "service_line_payment_id": None,
-                                       "segment_no": rec.segment_no, "position": pos,
-                                       "source": "MIA" if rec.inpatient is not None else "MOA", "code": code})
+                w.add(
+                    "remark_codes",
+                    {
+                        "claim_payment_id": cp_id,
+                        "service_line_payment_id": None,
+                        "segment_no": rec.segment_no,
+                        "position": pos,
+                        "source": "MIA" if rec.inpatient is not None else "MOA",
+                        "code": code,
+                    },
+                )
             for ln in rec.lines:
-                line_id = w.add("service_line_payments", {
-                    "claim_payment_id": cp_id, "segment_no": ln.segment_no,
-                    "procedure_qualifier": ln.procedure_qualifier or None,
-                    "procedure_code": ln.procedure_code or None,
-                    "modifiers": ":".join(ln.modifiers) or None,
-                    "revenue_code": (ln.revenue_code or (ln.procedure_code if ln.procedure_qualifier == "NU" else None)) or None,
-                    "charge": ln.charge, "paid": ln.paid, "units": ln.units,
-                    "original_procedure": ln.original_procedure_code or None,
-                    "line_control_number": ln.control_number, "service_date": ln.service_date or ln.service_date_from,
-                    "allowed": ln.allowed,
-                })
+                line_id = w.add(
+                    "service_line_payments",
+                    {
+                        "claim_payment_id": cp_id,
+                        "segment_no": ln.segment_no,
+                        "procedure_qualifier": ln.procedure_qualifier or None,
+                        "procedure_code": ln.procedure_code or None,
+                        "modifiers": ":".join(ln.modifiers) or None,
+                        "revenue_code": (
+                            ln.revenue_code or (ln.procedure_code if ln.procedure_qualifier == "NU" else None)
+                        )
+                        or None,
+                        "charge": ln.charge,
+                        "paid": ln.paid,
+                        "units": ln.units,
+                        "original_procedure": ln.original_procedure_code or None,
+                        "line_control_number": ln.control_number,
+                        "service_date": ln.service_date or ln.service_date_from,
+                        "allowed": ln.allowed,
+                    },
+                )
                 for pos, a in enumerate(ln.adjustments, start=1):
-                    w.add("adjustments", {"claim_payment_id": cp_id, "service_line_payment_id": line_id,
-                                          "segment_no": ln.segment_no, "position": pos, "group_code": a.group,
-                                          "reason_code": a.reason, "amount": a.amount, "quantity": a.quantity})
+                    w.add(
+                        "adjustments",
+                        {
+                            "claim_payment_id": cp_id,
+                            "service_line_payment_id": line_id,
+                            "segment_no": ln.segment_no,
+                            "position": pos,
+                            "group_code": a.group,
+                            "reason_code": a.reason,
+                            "amount": a.amount,
+                            "quantity": a.quantity,
+                        },
+                    )
                 for pos, code in enumerate(ln.remark_codes, start=1):
-                    w.add("remark_codes", {"claim_payment_id": cp_id, "service_line_payment_id": line_id,
-                                           "segment_no": ln.segment_no, "position": pos, "source": "LQ",
-                                           "code": code})
+                    w.add(
+                        "remark_codes",
+                        {
+                            "claim_payment_id": cp_id,
+                            "service_line_payment_id": line_id,
+                            "segment_no": ln.segment_no,
+                            "position": pos,
+                            "source": "LQ",
+                            "code": code,
+                        },
+                    )
             for exc in check_claim(rec):
                 counts["unbalanced"] += 1
                 w.add("balance_exceptions", _exception_row(exc, interchange_id, remittance_id, cp_id))
@@ -978,12 +1227,19 @@ def _store_835(w: BulkWriter, interchange_id: int, records: Iterator[Any],
         elif isinstance(rec, r.ProviderAdjustment):
             assert remittance_id is not None
             plb_positions[rec.segment_no] += 1
-            w.add("provider_adjustments", {
-                "remittance_id": remittance_id, "segment_no": rec.segment_no,
-                "position": plb_positions[rec.segment_no], "provider_identifier": rec.provider_id,
-                "fiscal_period_date": rec.fiscal_period_end, "reason_code": rec.reason,
-                "reference": rec.reference or None, "amount": rec.amount,
-            })
+            w.add(
+                "provider_adjustments",
+                {
+                    "remittance_id": remittance_id,
+                    "segment_no": rec.segment_no,
+                    "position": plb_positions[rec.segment_no],
+                    "provider_identifier": rec.provider_id,
+                    "fiscal_period_date": rec.fiscal_period_end,
+                    "reason_code": rec.reason,
+                    "reference": rec.reference or None,
+                    "amount": rec.amount,
+                },
+            )
         elif isinstance(rec, r.RemittanceTotals):
             assert remittance_id is not None
             problems = list(check_transaction(current_payment, rec))
@@ -991,19 +1247,32 @@ def _store_835(w: BulkWriter, interchange_id: int, records: Iterator[Any],
                 counts["unbalanced"] += len(problems)
                 w.flush()
                 if not w.discard:
-                    w.conn.execute(update(m.Remittance).where(m.Remittance.id == remittance_id)
-                                   .values(balanced=False))
+                    w.conn.execute(
+                        update(m.Remittance).where(m.Remittance.id == remittance_id).values(balanced=False)
+                    )
                 for exc in problems:
                     w.add("balance_exceptions", _exception_row(exc, interchange_id, remittance_id, None))
     return counts
 
 
-def _exception_row(exc: Any, interchange_id: int, remittance_id: int | None, cp_id: int | None) -> dict[str, Any]:
+def _exception_row(
+    exc: Any, interchange_id: int, remittance_id: int | None, cp_id: int | None
+) -> dict[str, Any]:
     return {
-        "source": "835", "level": exc.level, "kind": exc.kind, "interchange_id": interchange_id,
-        "remittance_id": remittance_id, "claim_payment_id": cp_id, "claim_id": None,
-        "reference": exc.reference, "expected": exc.expected, "found": exc.found, "run_date": None,
-        "explained": False, "explanation": None, "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
+        "source": "835",
+        "level": exc.level,
+        "kind": exc.kind,
+        "interchange_id": interchange_id,
+        "remittance_id": remittance_id,
+        "claim_payment_id": cp_id,
+        "claim_id": None,
+        "reference": exc.reference,
+        "expected": exc.expected,
+        "found": exc.found,
+        "run_date": None,
+        "explained": False,
+        "explanation": None,
+        "created_at": dt.datetime.now(dt.UTC).replace(tzinfo=None),
     }
 
 
@@ -1014,38 +1283,72 @@ def _store_999(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
     pending: list[bool] = []  # the group's IK5 verdicts: its AK9 decides with them (parse --summary's rule)
     for rec in records:
         if isinstance(rec, r.TransactionSetAck):
-            ack_id = w.add("acknowledgments", {
-                "interchange_id": interchange_id, "kind": "999_set", "segment_no": rec.segment_no,
-                "acked_isa13": None, "acked_gs06": rec.group_control_number,
-                "acked_st02": rec.set_control_number, "acked_transaction": rec.set_id or None,
-                "code": rec.status, "accepted": rec.accepted,
-                "note_code": rec.syntax_errors[0] if rec.syntax_errors else None,
-                "error_count": len(rec.errors) + len(rec.syntax_errors), "matched_interchange_id": None,
-            })
+            ack_id = w.add(
+                "acknowledgments",
+                {
+                    "interchange_id": interchange_id,
+                    "kind": "999_set",
+                    "segment_no": rec.segment_no,
+                    "acked_isa13": None,
+                    "acked_gs06": rec.group_control_number,
+                    "acked_st02": rec.set_control_number,
+                    "acked_transaction": rec.set_id or None,
+                    "code": rec.status,
+                    "accepted": rec.accepted,
+                    "note_code": rec.syntax_errors[0] if rec.syntax_errors else None,
+                    "error_count": len(rec.errors) + len(rec.syntax_errors),
+                    "matched_interchange_id": None,
+                },
+            )
             pending.append(rec.accepted)
             for err in rec.errors:
-                w.add("acknowledgment_errors", {
-                    "acknowledgment_id": ack_id, "level": "IK3", "segment_id": err.segment_id,
-                    "segment_position": err.position, "loop_id": err.loop_id or None, "element_position": None,
-                    "error_code": err.error_code, "patient_control_number": err.patient_control_number,
-                    "bad_value": None,
-                })
-                for el in err.elements:
-                    w.add("acknowledgment_errors", {
-                        "acknowledgment_id": ack_id, "level": "IK4", "segment_id": err.segment_id,
-                        "segment_position": err.position, "loop_id": err.loop_id or None,
-                        "element_position": _element_position(el), "error_code": el.error_code,
+                w.add(
+                    "acknowledgment_errors",
+                    {
+                        "acknowledgment_id": ack_id,
+                        "level": "IK3",
+                        "segment_id": err.segment_id,
+                        "segment_position": err.position,
+                        "loop_id": err.loop_id or None,
+                        "element_position": None,
+                        "error_code": err.error_code,
                         "patient_control_number": err.patient_control_number,
-                        "bad_value": el.bad_value or None,  # may be PHI: kept in the database only
-                    })
+                        "bad_value": None,
+                    },
+                )
+                for el in err.elements:
+                    w.add(
+                        "acknowledgment_errors",
+                        {
+                            "acknowledgment_id": ack_id,
+                            "level": "IK4",
+                            "segment_id": err.segment_id,
+                            "segment_position": err.position,
+                            "loop_id": err.loop_id or None,
+                            "element_position": _element_position(el),
+                            "error_code": el.error_code,
+                            "patient_control_number": err.patient_control_number,
+                            "bad_value": el.bad_value or None,  # may be PHI: kept in the database only
+                        },
+                    )
         elif isinstance(rec, r.FunctionalGroupAck):
-            w.add("acknowledgments", {
-                "interchange_id": interchange_id, "kind": "999_group", "segment_no": rec.segment_no,
-                "acked_isa13": None, "acked_gs06": rec.group_control_number, "acked_st02": None,
-                "acked_transaction": rec.functional_id or None, "code": rec.status, "accepted": rec.accepted,
-                "note_code": rec.syntax_errors[0] if rec.syntax_errors else None,
-                "error_count": len(rec.syntax_errors), "matched_interchange_id": None,
-            })
+            w.add(
+                "acknowledgments",
+                {
+                    "interchange_id": interchange_id,
+                    "kind": "999_group",
+                    "segment_no": rec.segment_no,
+                    "acked_isa13": None,
+                    "acked_gs06": rec.group_control_number,
+                    "acked_st02": None,
+                    "acked_transaction": rec.functional_id or None,
+                    "code": rec.status,
+                    "accepted": rec.accepted,
+                    "note_code": rec.syntax_errors[0] if rec.syntax_errors else None,
+                    "error_count": len(rec.syntax_errors),
+                    "matched_interchange_id": None,
+                },
+            )
             counts["groups"] += 1
             from parsers.x999_005010x231a1 import REJECTED_GROUP_CODES
 
@@ -1068,13 +1371,23 @@ def _store_ta1(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
     counts = {"accepted": 0, "rejected": 0}
     for rec in records:
         if isinstance(rec, r.InterchangeAck):
-            w.add("acknowledgments", {
-                "interchange_id": interchange_id, "kind": "TA1", "segment_no": rec.segment_no,
-                "acked_isa13": rec.control_number, "acked_gs06": None, "acked_st02": None,
-                "acked_transaction": None, "code": rec.ack_code, "accepted": rec.accepted,
-                "note_code": rec.note_code or None, "error_count": 0 if rec.accepted else 1,
-                "matched_interchange_id": None,
-            })
+            w.add(
+                "acknowledgments",
+                {
+                    "interchange_id": interchange_id,
+                    "kind": "TA1",
+                    "segment_no": rec.segment_no,
+                    "acked_isa13": rec.control_number,
+                    "acked_gs06": None,
+                    "acked_st02": None,
+                    "acked_transaction": None,
+                    "code": rec.ack_code,
+                    "accepted": rec.accepted,
+                    "note_code": rec.note_code or None,
+                    "error_count": 0 if rec.accepted else 1,
+                    "matched_interchange_id": None,
+                },
+            )
             counts["accepted" if rec.accepted else "rejected"] += 1
     return counts
 
@@ -1085,28 +1398,53 @@ def _store_277(w: BulkWriter, interchange_id: int, records: Iterator[Any]) -> di
     counts = {"claims": 0, "accepted": 0, "rejected": 0}
     for rec in records:
         if isinstance(rec, r.ClaimStatus):
-            w.add("claim_statuses", {
-                "interchange_id": interchange_id, "st02": rec.st02 or "", "segment_no": rec.segment_no,
-                "level": "claim", "patient_control_number": rec.patient_control_number,
-                "payer_claim_number": rec.payer_claim_control_number, "category": rec.category,
-                "status_code": rec.status_code or None, "entity_code": _entity(rec.statuses),
-                "accepted": rec.accepted, "status_date": rec.status_date, "amount": rec.charge,
-                "claim_id": None, "applied_at": None, "trace_number": None, "entity_identifier": None,
-            })
+            w.add(
+                "claim_statuses",
+                {
+                    "interchange_id": interchange_id,
+                    "st02": rec.st02 or "",
+                    "segment_no": rec.segment_no,
+                    "level": "claim",
+                    "patient_control_number": rec.patient_control_number,
+                    "payer_claim_number": rec.payer_claim_control_number,
+                    "category": rec.category,
+                    "status_code": rec.status_code or None,
+                    "entity_code": _entity(rec.statuses),
+                    "accepted": rec.accepted,
+                    "status_date": rec.status_date,
+                    "amount": rec.charge,
+                    "claim_id": None,
+                    "applied_at": None,
+                    "trace_number": None,
+                    "entity_identifier": None,
+                },
+            )
             counts["claims"] += 1
             if rec.accepted is not None:
                 counts["accepted" if rec.accepted else "rejected"] += 1
         elif isinstance(rec, r.LevelStatus):
             first = rec.statuses[0] if rec.statuses else None
-            w.add("claim_statuses", {
-                "interchange_id": interchange_id, "st02": rec.st02 or "", "segment_no": rec.segment_no,
-                "level": "batch" if rec.loop == "2200B" else "provider", "patient_control_number": None,
-                "payer_claim_number": None, "category": first.category if first else "",
-                "status_code": first.code if first else None, "entity_code": first.entity if first else None,
-                "accepted": rec.accepted, "status_date": rec.status_date, "amount": rec.accepted_amount,
-                "claim_id": None, "applied_at": None, "trace_number": rec.trace_number,
-                "entity_identifier": rec.entity.id if rec.entity else None,
-            })
+            w.add(
+                "claim_statuses",
+                {
+                    "interchange_id": interchange_id,
+                    "st02": rec.st02 or "",
+                    "segment_no": rec.segment_no,
+                    "level": "batch" if rec.loop == "2200B" else "provider",
+                    "patient_control_number": None,
+                    "payer_claim_number": None,
+                    "category": first.category if first else "",
+                    "status_code": first.code if first else None,
+                    "entity_code": first.entity if first else None,
+                    "accepted": rec.accepted,
+                    "status_date": rec.status_date,
+                    "amount": rec.accepted_amount,
+                    "claim_id": None,
+                    "applied_at": None,
+                    "trace_number": rec.trace_number,
+                    "entity_identifier": rec.entity.id if rec.entity else None,
+                },
+            )
     return counts
 
 

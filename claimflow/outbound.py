@@ -97,8 +97,11 @@ class OutboundResult:
         lines = [
             f"claims ready: {self.claims_in}",
             f"scrubbed out: {self.scrubbed_out}"
-            + (" (" + ", ".join(f"{r}: {n}" for r, n in sorted(self.scrub_reasons.items())) + ")"
-               if self.scrub_reasons else ""),
+            + (
+                " (" + ", ".join(f"{r}: {n}" for r, n in sorted(self.scrub_reasons.items())) + ")"
+                if self.scrub_reasons
+                else ""
+            ),
             f"claims batched: {self.claims_batched} in {len(self.files)} files, charges ${self.total_charge:,.2f}",
         ]
         lines += [f"  {f.file_name}: {f.claims} claims, ${f.total_charge:,.2f}" for f in self.files]
@@ -140,12 +143,16 @@ def sweep_orphans(engine: Engine, out_dir: Path) -> int:
             target = out_dir / "orphaned"
             target.mkdir(exist_ok=True)
             path.rename(target / path.name)
-            log.warning("moved orphaned outbox file %s aside (its database transaction never committed)", path.name)
+            log.warning(
+                "moved orphaned outbox file %s aside (its database transaction never committed)", path.name
+            )
             moved += 1
     return moved
 
 
-def scrub(engine: Engine, claims: list[Claim], today: dt.date, run_id: str) -> tuple[list[Claim], Counter[str]]:
+def scrub(
+    engine: Engine, claims: list[Claim], today: dt.date, run_id: str
+) -> tuple[list[Claim], Counter[str]]:
     """Run every scrub rule; store findings and mark failing claims ``scrub_failed``. Returns the clean ones."""
     from edi.scrub import scrub_claim
 
@@ -159,7 +166,9 @@ def scrub(engine: Engine, claims: list[Claim], today: dt.date, run_id: str) -> t
             failed.append(claim.claim_id)
             reasons.update({f.rule for f in findings})  # claims per rule, not findings per rule
             for f in findings:
-                findings_rows.append({"claim_id": claim.claim_id, "rule": f.rule, "reason": f.reason, "run_id": run_id})
+                findings_rows.append(
+                    {"claim_id": claim.claim_id, "rule": f.rule, "reason": f.reason, "run_id": run_id}
+                )
         else:
             clean.append(claim)
     if failed:
@@ -168,16 +177,22 @@ def scrub(engine: Engine, claims: list[Claim], today: dt.date, run_id: str) -> t
             for start in range(0, len(failed), 1000):
                 conn.execute(
                     update(m.Claim)
-                    .where(m.Claim.id.in_(failed[start : start + 1000]), m.Claim.status == m.ClaimStatus.READY)
+                    .where(
+                        m.Claim.id.in_(failed[start : start + 1000]), m.Claim.status == m.ClaimStatus.READY
+                    )
                     .values(status=m.ClaimStatus.SCRUB_FAILED, status_changed_at=func.current_timestamp())
                 )
     return clean, reasons
 
 
-def _batches(claims: Iterable[Claim], payer_partner: dict[str, str], limit: int) -> list[tuple[str, str, list[Claim]]]:
+def _batches(
+    claims: Iterable[Claim], payer_partner: dict[str, str], limit: int
+) -> list[tuple[str, str, list[Claim]]]:
     groups: dict[tuple[str, str, str], list[Claim]] = defaultdict(list)
     for c in claims:
-        groups[(payer_partner.get(c.payer.payer_id, "sandbox"), c.payer.payer_id, c.claim_type.value)].append(c)
+        groups[(payer_partner.get(c.payer.payer_id, "sandbox"), c.payer.payer_id, c.claim_type.value)].append(
+            c
+        )
     out: list[tuple[str, str, list[Claim]]] = []
     for (partner, _payer, ctype), items in sorted(groups.items()):
         for start in range(0, len(items), limit):
@@ -309,7 +324,9 @@ def _generate_batches(
     return result
 
 
-def _register(engine, built, batch, path, data, partner, code, parties, charge, attempts, run_id, replaces) -> int:  # type: ignore[no-untyped-def]
+def _register(
+    engine, built, batch, path, data, partner, code, parties, charge, attempts, run_id, replaces
+) -> int:  # type: ignore[no-untyped-def]
     """One transaction: interchange row, submissions, claims → submitted. All or nothing."""
     from claimflow.audit import audit
 
@@ -365,20 +382,39 @@ def _register(engine, built, batch, path, data, partner, code, parties, charge, 
             moved += conn.execute(
                 update(m.Claim)
                 .where(id_in(conn, m.Claim.id, chunk), m.Claim.status.in_(SENDABLE))
-                .values(status=m.ClaimStatus.SUBMITTED, submitted_at=func.current_timestamp(),
-                        status_changed_at=func.current_timestamp())
+                .values(
+                    status=m.ClaimStatus.SUBMITTED,
+                    submitted_at=func.current_timestamp(),
+                    status_changed_at=func.current_timestamp(),
+                )
             ).rowcount
         if moved != len(ids):
             raise RuntimeError(
                 f"{path.name}: {len(ids) - moved} claims were taken by another run meanwhile; file discarded"
             )
-        audit(conn, actor=run_id, action="file_generated", object_type="interchange", object_id=str(interchange_id),
-              detail={"file": path.name, "claims": len(batch), "total_charge": f"{charge:.2f}"})
+        audit(
+            conn,
+            actor=run_id,
+            action="file_generated",
+            object_type="interchange",
+            object_id=str(interchange_id),
+            detail={"file": path.name, "claims": len(batch), "total_charge": f"{charge:.2f}"},
+        )
     return int(interchange_id)
 
 
-_SUBMISSION_COLUMNS = ("claim_id", "attempt", "patient_control_number", "interchange_id", "gs06", "st02",
-                       "frequency", "status", "replaces_submission_id", "created_at")
+_SUBMISSION_COLUMNS = (
+    "claim_id",
+    "attempt",
+    "patient_control_number",
+    "interchange_id",
+    "gs06",
+    "st02",
+    "frequency",
+    "status",
+    "replaces_submission_id",
+    "created_at",
+)
 
 
 def _copy_submissions(conn: Connection, rows: list[dict[str, object]]) -> None:
@@ -391,4 +427,3 @@ def _copy_submissions(conn: Connection, rows: list[dict[str, object]]) -> None:
     with raw.cursor() as cur, cur.copy(f"COPY submissions ({cols}) FROM STDIN") as copy:
         for r in rows:
             copy.write_row([*(r[c] for c in _SUBMISSION_COLUMNS[:-1]), created])
-

@@ -61,9 +61,14 @@ def cmd_statements_run(args: argparse.Namespace) -> int:
     from claimflow.db.session import get_engine
     from claimflow.statements import run_statements
 
-    result = run_statements(get_engine(), run_date=_day(args.run_date), out=Path(args.out),
-                            config=Path(args.config) if args.config else None,
-                            codes=Path(args.codes) if args.codes else None, actor=_actor("statements"))
+    result = run_statements(
+        get_engine(),
+        run_date=_day(args.run_date),
+        out=Path(args.out),
+        config=Path(args.config) if args.config else None,
+        codes=Path(args.codes) if args.codes else None,
+        actor=_actor("statements"),
+    )
     _emit(result, args)
     return 0
 
@@ -72,9 +77,15 @@ def cmd_plan_create(args: argparse.Namespace) -> int:
     from adjudication.statements import create_plan
     from claimflow.db.session import get_engine
 
-    result = create_plan(get_engine(), account_number=args.patient, amount=args.amount,
-                         installments=args.installments, day=args.day, start=_day(args.start),
-                         actor=_actor("plan"))
+    result = create_plan(
+        get_engine(),
+        account_number=args.patient,
+        amount=args.amount,
+        installments=args.installments,
+        day=args.day,
+        start=_day(args.start),
+        actor=_actor("plan"),
+    )
     _emit(result, args)
     return 0
 
@@ -136,10 +147,14 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
 
     s = sub.add_parser("statements", help="patient statements and dunning")
     ss = s.add_subparsers(dest="statements_command", required=True, metavar="SUBCOMMAND")
-    r = ss.add_parser("run", help="write tonight's statements (PDF + HTML + statements.csv) and collections hand-off")
+    r = ss.add_parser(
+        "run", help="write tonight's statements (PDF + HTML + statements.csv) and collections hand-off"
+    )
     r.add_argument("--run-date", type=_date_arg, metavar="YYYY-MM-DD", help="statement date (default today)")
     r.add_argument("--out", required=True, metavar="DIR", help="folder for the files (created 0700)")
-    r.add_argument("--config", metavar="TOML", help="statement.toml with branding and dunning (default: sample)")
+    r.add_argument(
+        "--config", metavar="TOML", help="statement.toml with branding and dunning (default: sample)"
+    )
     r.add_argument("--codes", metavar="CSV", help="code,description file for services (default: sample)")
     _add_format(r)
     r.set_defaults(handler=cmd_statements_run)

@@ -43,10 +43,13 @@ def scrub_and_batch(run_id: str | None = None) -> dict[str, Any]:
     # Files written by an earlier run that never got sent (partner outage, a crash between writing and
     # uploading) go out tonight too; files already sent are not in this list.
     with get_engine().connect() as conn:
-        pending = list(conn.execute(
-            select(m.Interchange.id).where(m.Interchange.direction == "out",
-                                           m.Interchange.status.in_(["generated", "validated"]))
-            .order_by(m.Interchange.id)).scalars())
+        pending = list(
+            conn.execute(
+                select(m.Interchange.id)
+                .where(m.Interchange.direction == "out", m.Interchange.status.in_(["generated", "validated"]))
+                .order_by(m.Interchange.id)
+            ).scalars()
+        )
     carried = [i for i in pending if i not in summary["interchange_ids"]]
     if carried:
         log.warning("%d files from earlier runs were not sent yet; they go out tonight", len(carried))
@@ -54,9 +57,12 @@ def scrub_and_batch(run_id: str | None = None) -> dict[str, Any]:
     summary["interchange_ids"] = pending
     log.info(
         "Claims submission: %d claims ready, %d held back by scrubbing (%s), %d claims in %d files, charges $%s",
-        result.claims_in, result.scrubbed_out,
+        result.claims_in,
+        result.scrubbed_out,
         ", ".join(f"{k} {v}" for k, v in sorted(result.scrub_reasons.items())) or "none",
-        result.claims_batched, len(result.files), f"{result.total_charge:,.2f}",
+        result.claims_batched,
+        len(result.files),
+        f"{result.total_charge:,.2f}",
     )
     return summary
 
@@ -76,8 +82,11 @@ def validate_file(interchange_id: int) -> int:
     report = validate_x12(Path(row["archive_path"]), engine="fast")
     if report.ok:
         with engine.begin() as conn:
-            conn.execute(update(m.Interchange).where(m.Interchange.id == interchange_id,
-                                                     m.Interchange.status == "generated").values(status="validated"))
+            conn.execute(
+                update(m.Interchange)
+                .where(m.Interchange.id == interchange_id, m.Interchange.status == "generated")
+                .values(status="validated")
+            )
         log.info("%s passed 5010 validation (%s claims)", row["file_name"], row["claim_count"])
         return interchange_id
     lines = format_report(report, row["file_name"])
@@ -93,22 +102,46 @@ def _reject_invalid_file(interchange_id: int, lines: list[str]) -> None:
 
     engine = get_engine()
     with engine.begin() as conn:
-        conn.execute(update(m.Interchange).where(m.Interchange.id == interchange_id)
-                     .values(status="invalid", error="\n".join(lines[:50])))
-        claim_ids = list(conn.execute(select(m.Submission.claim_id)
-                                      .where(m.Submission.interchange_id == interchange_id)).scalars())
-        conn.execute(update(m.Submission).where(m.Submission.interchange_id == interchange_id)
-                     .values(status="invalid"))
-        conn.execute(update(m.Claim).where(m.Claim.id.in_(claim_ids))
-                     .values(status=m.ClaimStatus.SCRUB_FAILED, status_changed_at=func.current_timestamp()))
+        conn.execute(
+            update(m.Interchange)
+            .where(m.Interchange.id == interchange_id)
+            .values(status="invalid", error="\n".join(lines[:50]))
+        )
+        claim_ids = list(
+            conn.execute(
+                select(m.Submission.claim_id).where(m.Submission.interchange_id == interchange_id)
+            ).scalars()
+        )
+        conn.execute(
+            update(m.Submission).where(m.Submission.interchange_id == interchange_id).values(status="invalid")
+        )
+        conn.execute(
+            update(m.Claim)
+            .where(m.Claim.id.in_(claim_ids))
+            .values(status=m.ClaimStatus.SCRUB_FAILED, status_changed_at=func.current_timestamp())
+        )
         if claim_ids:
-            conn.execute(m.ScrubResult.__table__.insert(), [
-                {"claim_id": cid, "rule": "x12_validation", "reason": "the 837 file this claim was in failed "
-                 "5010 validation: " + (lines[0] if lines else "see interchanges.error"), "run_id": None}
-                for cid in claim_ids
-            ])
-        audit(conn, actor="airflow", action="file_invalid", object_type="interchange",
-              object_id=str(interchange_id), detail={"errors": len(lines)})
+            conn.execute(
+                m.ScrubResult.__table__.insert(),
+                [
+                    {
+                        "claim_id": cid,
+                        "rule": "x12_validation",
+                        "reason": "the 837 file this claim was in failed "
+                        "5010 validation: " + (lines[0] if lines else "see interchanges.error"),
+                        "run_id": None,
+                    }
+                    for cid in claim_ids
+                ],
+            )
+        audit(
+            conn,
+            actor="airflow",
+            action="file_invalid",
+            object_type="interchange",
+            object_id=str(interchange_id),
+            detail={"errors": len(lines)},
+        )
 
 
 def upload_file(interchange_id: int, client: Any, profile: Any) -> dict[str, Any]:
@@ -131,7 +164,8 @@ def record_submission(batch: dict[str, Any], uploads: list[dict[str, Any]]) -> d
     }
     log.info(
         "Tonight: %(claims_sent)d claims sent in %(files_sent)d files ($%(total_charge)s); "
-        "%(claims_held_back)d claims held back for correction", summary,
+        "%(claims_held_back)d claims held back for correction",
+        summary,
     )
     return summary
 
@@ -150,10 +184,13 @@ def fetch_new_files(client: Any, profile: Any) -> list[int]:
     log.info("Collected %d new files from %s", len(new), profile.name)
     engine = get_engine()
     with engine.connect() as conn:
-        return list(conn.execute(
-            select(m.Interchange.id).where(m.Interchange.direction == "in", m.Interchange.status == "received")
-            .order_by(m.Interchange.id)
-        ).scalars())
+        return list(
+            conn.execute(
+                select(m.Interchange.id)
+                .where(m.Interchange.direction == "in", m.Interchange.status == "received")
+                .order_by(m.Interchange.id)
+            ).scalars()
+        )
 
 
 def load_file(interchange_id: int) -> dict[str, Any]:
@@ -161,8 +198,11 @@ def load_file(interchange_id: int) -> dict[str, Any]:
 
     outcome = load_interchange(None, interchange_id, actor="airflow:clearinghouse_inbox")
     if outcome.status == "quarantined":
-        log.error("QUARANTINED %s — %s. The other files still load; ask the clearinghouse to resend this one.",
-                  outcome.file_name, outcome.error)
+        log.error(
+            "QUARANTINED %s — %s. The other files still load; ask the clearinghouse to resend this one.",
+            outcome.file_name,
+            outcome.error,
+        )
     elif outcome.status == "duplicate":
         log.warning("DUPLICATE %s — %s. Nothing stored or posted from it.", outcome.file_name, outcome.error)
     else:
@@ -177,11 +217,21 @@ def summarize_inbox(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
         if o and o.get("status") == "loaded":
             by_type[o.get("transaction") or "?"] = by_type.get(o.get("transaction") or "?", 0) + 1
     duplicates = [o for o in outcomes if o and o.get("status") == "duplicate"]
-    summary = {"files": len(outcomes), "loaded": by_type, "quarantined": len(quarantined),
-               "quarantined_files": [o.get("interchange_id") for o in quarantined],
-               "duplicates": len(duplicates), "duplicate_files": [o.get("interchange_id") for o in duplicates]}
-    log.info("Inbox: %d files; loaded %s; quarantined %d; duplicates (not stored) %d", len(outcomes),
-             by_type or "none", len(quarantined), len(duplicates))
+    summary = {
+        "files": len(outcomes),
+        "loaded": by_type,
+        "quarantined": len(quarantined),
+        "quarantined_files": [o.get("interchange_id") for o in quarantined],
+        "duplicates": len(duplicates),
+        "duplicate_files": [o.get("interchange_id") for o in duplicates],
+    }
+    log.info(
+        "Inbox: %d files; loaded %s; quarantined %d; duplicates (not stored) %d",
+        len(outcomes),
+        by_type or "none",
+        len(quarantined),
+        len(duplicates),
+    )
     for o in quarantined:
         log.error("Quarantined: %s", o.get("error"))
     return summary
@@ -236,8 +286,9 @@ def data_quality(run_date: str | None) -> dict[str, Any]:
     if problems:
         for p in problems:
             log.error("Data quality: %s", p)
-        raise DataQualityError(f"{len(problems)} data-quality problems: " + "; ".join(problems[:5]),
-                               problems=problems)
+        raise DataQualityError(
+            f"{len(problems)} data-quality problems: " + "; ".join(problems[:5]), problems=problems
+        )
     log.info("Data quality: no unexplained exceptions")
     return {"problems": 0}
 
@@ -264,7 +315,8 @@ def build_worklist(run_date: str | None, actor: str = NIGHTLY_ACTOR) -> dict[str
     summary = run(get_engine(), _run_date(run_date), config=worklist_config(), actor=actor)
     log.info("%s", describe(summary))
     return {k: summary[k] for k in ("opened", "updated", "reopened", "closed", "open")} | {
-        "queues": {q: v["items"] for q, v in summary["queues"].items()}}
+        "queues": {q: v["items"] for q, v in summary["queues"].items()}
+    }
 
 
 def nightly(run_date: str | None, actor: str = "cli:nightly") -> dict[str, Any]:
@@ -316,13 +368,22 @@ def issue_follow_up_claims(run_date: str | None = None) -> dict[str, Any]:
     counts: dict[str, Any] = dict(issue_secondary_claims(engine, day, actor="airflow:follow_up"))
     counts["voids_settled"] = settle_voids(engine, day, actor="airflow:follow_up")
     with engine.connect() as conn:
-        queued = dict(conn.execute(
-            select(m.Claim.frequency, func.count()).where(m.Claim.status == "corrected").group_by(m.Claim.frequency)
-        ).all())
+        queued = dict(
+            conn.execute(
+                select(m.Claim.frequency, func.count())
+                .where(m.Claim.status == "corrected")
+                .group_by(m.Claim.frequency)
+            ).all()
+        )
     counts["corrections_queued"] = int(queued.get("7", 0))
     counts["voids_queued"] = int(queued.get("8", 0))
-    log.info("Follow-up claims: %d secondary and %d tertiary claims created, %d crossovers not billed again, "
-             "%d replacements and %d voids waiting to be sent", counts["secondary_created"],
-             counts["tertiary_created"], counts["crossovers_skipped"], counts["corrections_queued"],
-             counts["voids_queued"])
+    log.info(
+        "Follow-up claims: %d secondary and %d tertiary claims created, %d crossovers not billed again, "
+        "%d replacements and %d voids waiting to be sent",
+        counts["secondary_created"],
+        counts["tertiary_created"],
+        counts["crossovers_skipped"],
+        counts["corrections_queued"],
+        counts["voids_queued"],
+    )
     return counts

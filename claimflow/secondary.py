@@ -44,18 +44,31 @@ def _live_payments(conn: Any) -> dict[int, Any]:
     cp = m.ClaimPayment
     reversed_ids = select(cp.reversal_of_id).where(cp.reversal_of_id.is_not(None), cp.posted_at.is_not(None))
     rows = conn.execute(
-        select(cp.id, cp.claim_id, cp.status_code, cp.paid, cp.patient_responsibility, m.Remittance.payment_date,
-               m.Remittance.production_date)
+        select(
+            cp.id,
+            cp.claim_id,
+            cp.status_code,
+            cp.paid,
+            cp.patient_responsibility,
+            m.Remittance.payment_date,
+            m.Remittance.production_date,
+        )
         .join(m.Remittance, m.Remittance.id == cp.remittance_id)
-        .where(cp.posted_at.is_not(None), cp.claim_id.is_not(None), cp.duplicate_of_id.is_(None),
-               cp.status_code.not_in(("22", "23", "25")), cp.id.not_in(reversed_ids))
+        .where(
+            cp.posted_at.is_not(None),
+            cp.claim_id.is_not(None),
+            cp.duplicate_of_id.is_(None),
+            cp.status_code.not_in(("22", "23", "25")),
+            cp.id.not_in(reversed_ids),
+        )
         .order_by(cp.id)
     ).all()
     return {r.claim_id: r for r in rows}
 
 
-def issue_secondary_claims(engine: Engine, run_date: dt.date | None = None, *,
-                           actor: str = "claimflow") -> dict[str, int]:
+def issue_secondary_claims(
+    engine: Engine, run_date: dt.date | None = None, *, actor: str = "claimflow"
+) -> dict[str, int]:
     """Create the secondary/tertiary claims due (see the module docstring). Idempotent.
 
     Returns ``{"secondary_created", "tertiary_created", "crossovers_skipped", "no_coverage_active"}``.
@@ -69,17 +82,30 @@ def issue_secondary_claims(engine: Engine, run_date: dt.date | None = None, *,
         if not live:
             return counts
         c = m.Claim
-        claims = {r.id: r for r in conn.execute(
-            select(c.__table__).where(c.id.in_(list(live)), c.responsibility.in_(("P", "S")),
-                                      c.status.in_((m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID,
-                                                    m.ClaimStatus.CLOSED)))
-        )}
+        claims = {
+            r.id: r
+            for r in conn.execute(
+                select(c.__table__).where(
+                    c.id.in_(list(live)),
+                    c.responsibility.in_(("P", "S")),
+                    c.status.in_((m.ClaimStatus.PAID, m.ClaimStatus.PARTIALLY_PAID, m.ClaimStatus.CLOSED)),
+                )
+            )
+        }
         patients = {cl.patient_id for cl in claims.values()}
         coverages: dict[int, dict[int, list[Any]]] = defaultdict(lambda: defaultdict(list))
-        for cov in conn.execute(select(m.Coverage.__table__).where(m.Coverage.patient_id.in_(patients))) if patients else []:
+        for cov in (
+            conn.execute(select(m.Coverage.__table__).where(m.Coverage.patient_id.in_(patients)))
+            if patients
+            else []
+        ):
             coverages[cov.patient_id][cov.priority].append(cov)
-        billed = {(r.root, r.coverage_id) for r in conn.execute(
-            select(func_coalesce(c.primary_claim_id, c.id).label("root"), c.coverage_id)).all()}
+        billed = {
+            (r.root, r.coverage_id)
+            for r in conn.execute(
+                select(func_coalesce(c.primary_claim_id, c.id).label("root"), c.coverage_id)
+            ).all()
+        }
         taken_numbers = set(conn.execute(select(c.claim_number)).scalars())
         for cid in sorted(claims):
             claim = claims[cid]
@@ -93,9 +119,12 @@ def issue_secondary_claims(engine: Engine, run_date: dt.date | None = None, *,
                 continue
             resp, priority = _NEXT[claim.responsibility]
             root = claim.primary_claim_id or claim.id
-            active = [v for v in coverages[claim.patient_id].get(priority, [])
-                      if (v.effective_from is None or v.effective_from <= claim.service_date_from)
-                      and (v.effective_to is None or v.effective_to >= claim.service_date_from)]
+            active = [
+                v
+                for v in coverages[claim.patient_id].get(priority, [])
+                if (v.effective_from is None or v.effective_from <= claim.service_date_from)
+                and (v.effective_to is None or v.effective_to >= claim.service_date_from)
+            ]
             if not active:
                 if coverages[claim.patient_id].get(priority):
                     counts["no_coverage_active"] += 1
@@ -112,12 +141,26 @@ def issue_secondary_claims(engine: Engine, run_date: dt.date | None = None, *,
             taken_numbers.add(number)
             billed.add((root, cov.id))
             counts["secondary_created" if resp == "S" else "tertiary_created"] += 1
-            audit(conn, actor=actor, action="secondary_claim_created", object_type="claim", object_id=str(new_id),
-                  detail={"claim": number, "primary_claim_id": root, "from_claim_id": claim.id,
-                          "responsibility": resp})
+            audit(
+                conn,
+                actor=actor,
+                action="secondary_claim_created",
+                object_type="claim",
+                object_id=str(new_id),
+                detail={
+                    "claim": number,
+                    "primary_claim_id": root,
+                    "from_claim_id": claim.id,
+                    "responsibility": resp,
+                },
+            )
     if any(counts.values()):
-        log.info("follow-up claims: %d secondary, %d tertiary created; %d crossovers not billed again",
-                 counts["secondary_created"], counts["tertiary_created"], counts["crossovers_skipped"])
+        log.info(
+            "follow-up claims: %d secondary, %d tertiary created; %d crossovers not billed again",
+            counts["secondary_created"],
+            counts["tertiary_created"],
+            counts["crossovers_skipped"],
+        )
     return counts
 
 
@@ -127,21 +170,53 @@ def func_coalesce(*cols: Any) -> Any:
     return func.coalesce(*cols)
 
 
-def _create(conn: Any, claim: Any, root: int, resp: str, cov: Any, number: str, live: dict[int, Any],
-            claims: dict[int, Any], run_date: dt.date) -> int:
+def _create(
+    conn: Any,
+    claim: Any,
+    root: int,
+    resp: str,
+    cov: Any,
+    number: str,
+    live: dict[int, Any],
+    claims: dict[int, Any],
+    run_date: dt.date,
+) -> int:
     """Insert the claim, its diagnoses, lines and one ``claim_other_payers`` row per earlier payer."""
     c = m.Claim
-    skip = {"id", "claim_number", "status", "coverage_id", "payer_id", "responsibility", "primary_claim_id",
-            "frequency", "original_payer_claim_number", "payer_claim_number", "created_at", "submitted_at",
-            "status_changed_at"}
+    skip = {
+        "id",
+        "claim_number",
+        "status",
+        "coverage_id",
+        "payer_id",
+        "responsibility",
+        "primary_claim_id",
+        "frequency",
+        "original_payer_claim_number",
+        "payer_claim_number",
+        "created_at",
+        "submitted_at",
+        "status_changed_at",
+    }
     values = {col.key: getattr(claim, col.key) for col in c.__table__.columns if col.key not in skip}
-    values.update(claim_number=number, status=m.ClaimStatus.READY, coverage_id=cov.id, payer_id=cov.payer_id,
-                  responsibility=resp, primary_claim_id=root, frequency="1")
+    values.update(
+        claim_number=number,
+        status=m.ClaimStatus.READY,
+        coverage_id=cov.id,
+        payer_id=cov.payer_id,
+        responsibility=resp,
+        primary_claim_id=root,
+        frequency="1",
+    )
     new_id = int(conn.execute(insert(c).values(**values).returning(c.id)).scalar_one())
-    conn.execute(insert(m.ClaimDiagnosis).from_select(
-        ["claim_id", "sequence", "code"],
-        select(new_id_literal(new_id), m.ClaimDiagnosis.sequence, m.ClaimDiagnosis.code)
-        .where(m.ClaimDiagnosis.claim_id == claim.id)))
+    conn.execute(
+        insert(m.ClaimDiagnosis).from_select(
+            ["claim_id", "sequence", "code"],
+            select(new_id_literal(new_id), m.ClaimDiagnosis.sequence, m.ClaimDiagnosis.code).where(
+                m.ClaimDiagnosis.claim_id == claim.id
+            ),
+        )
+    )
     sl = m.ServiceLine
     existing = set(conn.execute(select(sl.line_control_number)).scalars())
     rows = []
@@ -150,8 +225,10 @@ def _create(conn: Any, claim: Any, root: int, resp: str, cov: Any, number: str, 
         if lcn in existing or lcn == ln.line_control_number:
             lcn = f"{number}-{ln.line_number}"
         existing.add(lcn)
-        rows.append({k.key: getattr(ln, k.key) for k in sl.__table__.columns if k.key not in ("id", "claim_id")}
-                    | {"claim_id": new_id, "line_control_number": lcn})
+        rows.append(
+            {k.key: getattr(ln, k.key) for k in sl.__table__.columns if k.key not in ("id", "claim_id")}
+            | {"claim_id": new_id, "line_control_number": lcn}
+        )
     if rows:
         conn.execute(insert(sl), rows)
     # Earlier payers: the claim this one follows, and (tertiary) the primary before it.
@@ -161,11 +238,17 @@ def _create(conn: Any, claim: Any, root: int, resp: str, cov: Any, number: str, 
         pay = live.get(prior_id)
         if pay is None:
             continue
-        conn.execute(insert(m.ClaimOtherPayer).values(
-            claim_id=new_id, coverage_id=prior.coverage_id, responsibility=prior.responsibility, paid=pay.paid,
-            adjudication_date=pay.payment_date or pay.production_date or run_date,
-            # 2430 carries only the latest earlier payer's lines: an earlier one's line CAS go to its 2320
-            adjustments=_claim_level_cas(conn, pay.id, every_level=prior_id != claim.id)))
+        conn.execute(
+            insert(m.ClaimOtherPayer).values(
+                claim_id=new_id,
+                coverage_id=prior.coverage_id,
+                responsibility=prior.responsibility,
+                paid=pay.paid,
+                adjudication_date=pay.payment_date or pay.production_date or run_date,
+                # 2430 carries only the latest earlier payer's lines: an earlier one's line CAS go to its 2320
+                adjustments=_claim_level_cas(conn, pay.id, every_level=prior_id != claim.id),
+            )
+        )
     return new_id
 
 
@@ -182,8 +265,9 @@ def _claim_level_cas(conn: Any, claim_payment_id: int, *, every_level: bool = Fa
     a, slp = m.Adjustment, m.ServiceLinePayment
     where = [a.claim_payment_id == claim_payment_id, a.amount != 0]
     if not every_level:
-        where.append(or_(a.service_line_payment_id.is_(None),
-                         and_(slp.id.is_not(None), slp.service_line_id.is_(None))))
+        where.append(
+            or_(a.service_line_payment_id.is_(None), and_(slp.id.is_not(None), slp.service_line_id.is_(None)))
+        )
     rows = conn.execute(
         select(a.group_code, a.reason_code, a.amount)
         .outerjoin(slp, slp.id == a.service_line_payment_id)

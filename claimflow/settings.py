@@ -37,7 +37,9 @@ class Settings(BaseSettings):
         "byte-for-byte by sha256) and quarantine.",
     )
     isa_usage: Literal["T", "P"] = Field(default="T", description="ISA15 for outbound interchanges.")
-    default_partner: str = Field(default="sandbox", description="Clearinghouse partner used when none is named.")
+    default_partner: str = Field(
+        default="sandbox", description="Clearinghouse partner used when none is named."
+    )
     submitter_name: str = "CLAIMFLOW BILLING"
     submitter_id: str = Field(default="CLAIMFLOW01", description="Submitter ID (1000A NM109, ISA06, GS02).")
     submitter_contact: str = "BILLING OFFICE"
@@ -78,8 +80,14 @@ class Settings(BaseSettings):
     @property
     def private_dirs(self) -> tuple[Path, ...]:
         """The folders that hold PHI at rest: all 0700."""
-        return (self.data_dir, self.outbox_dir, self.inbox_dir, self.archive_dir, self.quarantine_dir,
-                self.reports_dir)
+        return (
+            self.data_dir,
+            self.outbox_dir,
+            self.inbox_dir,
+            self.archive_dir,
+            self.quarantine_dir,
+            self.reports_dir,
+        )
 
 
 def prepare_data_dirs(settings: Settings | None = None) -> tuple[Path, ...]:

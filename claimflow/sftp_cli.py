@@ -276,9 +276,15 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         print(f"  export {prefix}_{var}='{value}'")
     from claimflow.sandbox.adjudicate_cli import airflow_connection, write_env_file
 
-    conn = airflow_connection(partner=args.profile_name, host=args.host, port=server.port, user=first,
-                              key_file=keys[first].private_path, host_key_line=server.host_key_line(),
-                              receiver_id=args.receiver_id)
+    conn = airflow_connection(
+        partner=args.profile_name,
+        host=args.host,
+        port=server.port,
+        user=first,
+        key_file=keys[first].private_path,
+        host_key_line=server.host_key_line(),
+        receiver_id=args.receiver_id,
+    )
     print(f"\nor, for Airflow (login {first}, this key file, this host key):\n  export {conn[0]}='{conn[1]}'")
     if args.env_file:
         write_env_file(Path(args.env_file), [conn])
@@ -350,8 +356,11 @@ def add_sandbox_subcommands(sandbox_sub: Any) -> None:
         ("--max-connections", "connections in all (default 64)"),
     ):
         s.add_argument(flag, type=int, default=None, metavar="N", help=what)
-    s.add_argument("--env-file", metavar="FILE",
-                   help="also write `export AIRFLOW_CONN_CLAIMFLOW_<NAME>=…` (user, key file, host key) to FILE")
+    s.add_argument(
+        "--env-file",
+        metavar="FILE",
+        help="also write `export AIRFLOW_CONN_CLAIMFLOW_<NAME>=…` (user, key file, host key) to FILE",
+    )
     s.add_argument("-v", "--verbose", action="store_true", help="log every login and transfer")
     s.set_defaults(handler=cmd_sandbox_serve)
 

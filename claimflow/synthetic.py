@@ -27,20 +27,108 @@ LAST_NAMES = [
     "LEE", "PEREZ", "THOMPSON", "WHITE", "HARRIS", "SANCHEZ", "CLARK", "RAMIREZ", "LEWIS", "ROBINSON",
     "WALKER", "YOUNG", "ALLEN", "KING", "WRIGHT", "SCOTT", "TORRES", "NGUYEN", "HILL", "FLORES",
 ]  # fmt: skip
-FIRST_F = ["MARY", "PATRICIA", "JENNIFER", "LINDA", "ELIZABETH", "SUSAN", "JESSICA", "SARAH", "KAREN", "LISA",
-           "NANCY", "BETTY", "MARGARET", "SANDRA", "ASHLEY", "EMILY", "DONNA", "MICHELLE", "CAROL", "AMANDA"]
-FIRST_M = ["JAMES", "ROBERT", "JOHN", "MICHAEL", "DAVID", "WILLIAM", "RICHARD", "JOSEPH", "THOMAS", "CHARLES",
-           "CHRISTOPHER", "DANIEL", "MATTHEW", "ANTHONY", "MARK", "DONALD", "STEVEN", "PAUL", "ANDREW", "JOSHUA"]
-STREETS = ["MAIN ST", "OAK AVE", "PINE RD", "MAPLE DR", "CEDAR LN", "ELM ST", "LAKE VIEW DR", "HILL RD",
-           "RIVER RD", "PARK AVE", "WASHINGTON ST", "SUNSET BLVD"]
-CITIES = [("SPRINGFIELD", "IL", "62701"), ("MADISON", "WI", "53703"), ("COLUMBUS", "OH", "43215"),
-          ("AUSTIN", "TX", "78701"), ("DENVER", "CO", "80202"), ("RALEIGH", "NC", "27601"),
-          ("PORTLAND", "OR", "97201"), ("RICHMOND", "VA", "23219")]
+FIRST_F = [
+    "MARY",
+    "PATRICIA",
+    "JENNIFER",
+    "LINDA",
+    "ELIZABETH",
+    "SUSAN",
+    "JESSICA",
+    "SARAH",
+    "KAREN",
+    "LISA",
+    "NANCY",
+    "BETTY",
+    "MARGARET",
+    "SANDRA",
+    "ASHLEY",
+    "EMILY",
+    "DONNA",
+    "MICHELLE",
+    "CAROL",
+    "AMANDA",
+]
+FIRST_M = [
+    "JAMES",
+    "ROBERT",
+    "JOHN",
+    "MICHAEL",
+    "DAVID",
+    "WILLIAM",
+    "RICHARD",
+    "JOSEPH",
+    "THOMAS",
+    "CHARLES",
+    "CHRISTOPHER",
+    "DANIEL",
+    "MATTHEW",
+    "ANTHONY",
+    "MARK",
+    "DONALD",
+    "STEVEN",
+    "PAUL",
+    "ANDREW",
+    "JOSHUA",
+]
+STREETS = [
+    "MAIN ST",
+    "OAK AVE",
+    "PINE RD",
+    "MAPLE DR",
+    "CEDAR LN",
+    "ELM ST",
+    "LAKE VIEW DR",
+    "HILL RD",
+    "RIVER RD",
+    "PARK AVE",
+    "WASHINGTON ST",
+    "SUNSET BLVD",
+]
+CITIES = [
+    ("SPRINGFIELD", "IL", "62701"),
+    ("MADISON", "WI", "53703"),
+    ("COLUMBUS", "OH", "43215"),
+    ("AUSTIN", "TX", "78701"),
+    ("DENVER", "CO", "80202"),
+    ("RALEIGH", "NC", "27601"),
+    ("PORTLAND", "OR", "97201"),
+    ("RICHMOND", "VA", "23219"),
+]
 
 # Billable ICD-10-CM codes (leaf codes, checked against simple_icd_10_cm in the tests).
-DIAGNOSES = ["E119", "I10", "J069", "M5450", "Z0000", "R519", "K219", "F329", "N390", "J209", "E785", "Z23",
-             "J45909", "G4733", "L03115", "M25561", "R1030", "H6690", "B349", "R051", "Z1231", "E1165",
-             "I2510", "J0190", "K5900", "M7918", "N186", "E6601", "R42", "M1711"]
+DIAGNOSES = [
+    "E119",
+    "I10",
+    "J069",
+    "M5450",
+    "Z0000",
+    "R519",
+    "K219",
+    "F329",
+    "N390",
+    "J209",
+    "E785",
+    "Z23",
+    "J45909",
+    "G4733",
+    "L03115",
+    "M25561",
+    "R1030",
+    "H6690",
+    "B349",
+    "R051",
+    "Z1231",
+    "E1165",
+    "I2510",
+    "J0190",
+    "K5900",
+    "M7918",
+    "N186",
+    "E6601",
+    "R42",
+    "M1711",
+]
 NON_BILLABLE = ["E11", "M545", "R51", "J45"]  # categories / retired codes: a scrubbing flaw
 
 # (code, modifiers, base charge) — CPT-format five-character tokens only; no descriptions (AMA-licensed).
@@ -49,8 +137,15 @@ NON_BILLABLE = ["E11", "M545", "R51", "J45"]  # categories / retired codes: a sc
 NEW_VISITS = [("99202", "110.00"), ("99203", "160.00"), ("99204", "245.00")]
 ESTABLISHED_VISITS = [("99212", "80.00"), ("99213", "125.00"), ("99213", "125.00"), ("99214", "185.00")]
 # Preventive medicine visits by age band (whole years on the date of service): new 9938x, established 9939x.
-PREVENTIVE_BANDS = [(0, 0, "1"), (1, 4, "2"), (5, 11, "3"), (12, 17, "4"), (18, 39, "5"), (40, 64, "6"),
-                    (65, 200, "7")]
+PREVENTIVE_BANDS = [
+    (0, 0, "1"),
+    (1, 4, "2"),
+    (5, 11, "3"),
+    (12, 17, "4"),
+    (18, 39, "5"),
+    (40, 64, "6"),
+    (65, 200, "7"),
+]
 PREVENTIVE_FEES = {"8": "230.00", "9": "210.00"}
 ANNUAL_WELLNESS = ("G0439", "175.00")  # Medicare only, at most once a year, for a patient seen before
 ANCILLARY_SERVICES = [
@@ -168,47 +263,111 @@ class _Gen:
         p = self.p.providers
         orgs = [("SUNRISE FAMILY MEDICINE", "207Q00000X"), ("LAKESIDE ORTHOPEDIC GROUP", "207X00000X")]
         for name, tax in orgs:
-            p.append({"entity_type": "2", "role": "billing", "last_name": name, "first_name": None,
-                      "taxonomy": tax, "tax_id": f"{self.r.randint(10, 99)}{self.r.randint(1000000, 9999999)}",
-                      "npi": self.npi(), **self.address()})
-        p.append({"entity_type": "2", "role": "facility", "last_name": "RIVERBEND COMMUNITY HOSPITAL",
-                  "first_name": None, "taxonomy": "282N00000X",
-                  "tax_id": f"{self.r.randint(10, 99)}{self.r.randint(1000000, 9999999)}",
-                  "npi": self.npi(), **self.address()})
+            p.append(
+                {
+                    "entity_type": "2",
+                    "role": "billing",
+                    "last_name": name,
+                    "first_name": None,
+                    "taxonomy": tax,
+                    "tax_id": f"{self.r.randint(10, 99)}{self.r.randint(1000000, 9999999)}",
+                    "npi": self.npi(),
+                    **self.address(),
+                }
+            )
+        p.append(
+            {
+                "entity_type": "2",
+                "role": "facility",
+                "last_name": "RIVERBEND COMMUNITY HOSPITAL",
+                "first_name": None,
+                "taxonomy": "282N00000X",
+                "tax_id": f"{self.r.randint(10, 99)}{self.r.randint(1000000, 9999999)}",
+                "npi": self.npi(),
+                **self.address(),
+            }
+        )
         for i in range(8):
             female = i % 2 == 0
-            p.append({"entity_type": "1", "role": "rendering", "last_name": self.r.choice(LAST_NAMES),
-                      "first_name": self.r.choice(FIRST_F if female else FIRST_M),
-                      "taxonomy": self.r.choice(["207Q00000X", "208D00000X", "207R00000X", "363LF0000X"]),
-                      "tax_id": None, "npi": self.npi(), "address_line1": None, "city": None, "state": None,
-                      "postal_code": None})
+            p.append(
+                {
+                    "entity_type": "1",
+                    "role": "rendering",
+                    "last_name": self.r.choice(LAST_NAMES),
+                    "first_name": self.r.choice(FIRST_F if female else FIRST_M),
+                    "taxonomy": self.r.choice(["207Q00000X", "208D00000X", "207R00000X", "363LF0000X"]),
+                    "tax_id": None,
+                    "npi": self.npi(),
+                    "address_line1": None,
+                    "city": None,
+                    "state": None,
+                    "postal_code": None,
+                }
+            )
         for _ in range(2):
-            p.append({"entity_type": "1", "role": "attending", "last_name": self.r.choice(LAST_NAMES),
-                      "first_name": self.r.choice(FIRST_M + FIRST_F), "taxonomy": "207RH0003X", "tax_id": None,
-                      "npi": self.npi(), "address_line1": None, "city": None, "state": None,
-                      "postal_code": None})
+            p.append(
+                {
+                    "entity_type": "1",
+                    "role": "attending",
+                    "last_name": self.r.choice(LAST_NAMES),
+                    "first_name": self.r.choice(FIRST_M + FIRST_F),
+                    "taxonomy": "207RH0003X",
+                    "tax_id": None,
+                    "npi": self.npi(),
+                    "address_line1": None,
+                    "city": None,
+                    "state": None,
+                    "postal_code": None,
+                }
+            )
         # One rendering provider whose NPI fails the Luhn check: claims using it must be scrubbed out.
         bad = luhn_npi("166666666")
         bad = bad[:-1] + str((int(bad[-1]) + 1) % 10)
-        p.append({"entity_type": "1", "role": "rendering", "last_name": "BADNPI", "first_name": "TEST",
-                  "taxonomy": "207Q00000X", "tax_id": None, "npi": bad, "address_line1": None, "city": None,
-                  "state": None, "postal_code": None})
+        p.append(
+            {
+                "entity_type": "1",
+                "role": "rendering",
+                "last_name": "BADNPI",
+                "first_name": "TEST",
+                "taxonomy": "207Q00000X",
+                "tax_id": None,
+                "npi": bad,
+                "address_line1": None,
+                "city": None,
+                "state": None,
+                "postal_code": None,
+            }
+        )
         for i, row in enumerate(p, start=1):
             row["id"] = i
 
     def payers(self) -> None:
         for i, (pid, name, ptype, fi) in enumerate(PAYERS, start=1):
-            self.p.payers.append({"id": i, "payer_id": pid, "name": name, "payer_type": ptype,
-                                  "filing_indicator": fi, "partner": "sandbox",
-                                  "address_line1": f"PO BOX {1000 + i * 17}", "city": "CLAIMSVILLE",
-                                  "state": "TX", "postal_code": "75001"})
+            self.p.payers.append(
+                {
+                    "id": i,
+                    "payer_id": pid,
+                    "name": name,
+                    "payer_type": ptype,
+                    "filing_indicator": fi,
+                    "partner": "sandbox",
+                    "address_line1": f"PO BOX {1000 + i * 17}",
+                    "city": "CLAIMSVILLE",
+                    "state": "TX",
+                    "postal_code": "75001",
+                }
+            )
 
     def person(self, min_age: int, max_age: int) -> Row:
         gender = self.r.choice("MF")
         age_days = self.r.randint(min_age * 365, max_age * 365)
-        return {"last_name": self.r.choice(LAST_NAMES),
-                "first_name": self.r.choice(FIRST_F if gender == "F" else FIRST_M),
-                "birth_date": self.as_of - dt.timedelta(days=age_days), "gender": gender, **self.address()}
+        return {
+            "last_name": self.r.choice(LAST_NAMES),
+            "first_name": self.r.choice(FIRST_F if gender == "F" else FIRST_M),
+            "birth_date": self.as_of - dt.timedelta(days=age_days),
+            "gender": gender,
+            **self.address(),
+        }
 
     def patients(self, n: int) -> None:
         pats, subs, covs = self.p.patients, self.p.subscribers, self.p.coverages
@@ -223,12 +382,32 @@ class _Gen:
             else:
                 person = self.person(18, 90)
                 rel = "18"
-            pats.append({"id": pid, "account_number": f"A{pid:07d}", "middle_name": None,
-                         "address_line2": None, **person})
+            pats.append(
+                {
+                    "id": pid,
+                    "account_number": f"A{pid:07d}",
+                    "middle_name": None,
+                    "address_line2": None,
+                    **person,
+                }
+            )
             if rel == "18":
-                subscriber = {**{k: person[k] for k in ("last_name", "first_name", "birth_date", "gender",
-                                                         "address_line1", "city", "state", "postal_code")},
-                              "patient_id": pid}
+                subscriber = {
+                    **{
+                        k: person[k]
+                        for k in (
+                            "last_name",
+                            "first_name",
+                            "birth_date",
+                            "gender",
+                            "address_line1",
+                            "city",
+                            "state",
+                            "postal_code",
+                        )
+                    },
+                    "patient_id": pid,
+                }
             else:
                 holder = self.person(25, 60) if rel == "01" else self.person(28, 55)
                 holder["last_name"] = person["last_name"]
@@ -255,11 +434,18 @@ class _Gen:
             member = f"{self.r.randint(1, 9)}EG{self.r.randint(0, 9)}TE{self.r.randint(0, 9)}MK{self.r.randint(10, 99)}"
         else:
             member = f"{prefix}{self.r.randint(10_000_000, 99_999_999)}"
-        return {"id": len(self.p.coverages) + 1, "patient_id": patient_id, "subscriber_id": subscriber_id,
-                "payer_id": payer, "member_id": member,
-                "group_number": None if payer in (3, 4, 5) else f"GRP{self.r.randint(1000, 9999)}",
-                "relationship_code": rel, "priority": priority,
-                "effective_from": self.as_of - dt.timedelta(days=1000), "effective_to": None}
+        return {
+            "id": len(self.p.coverages) + 1,
+            "patient_id": patient_id,
+            "subscriber_id": subscriber_id,
+            "payer_id": payer,
+            "member_id": member,
+            "group_number": None if payer in (3, 4, 5) else f"GRP{self.r.randint(1000, 9999)}",
+            "relationship_code": rel,
+            "priority": priority,
+            "effective_from": self.as_of - dt.timedelta(days=1000),
+            "effective_to": None,
+        }
 
     def established(self, patient_id: int) -> bool:
         """Has the practice seen the patient before? Decided once per patient (most were seen before the
@@ -269,7 +455,9 @@ class _Gen:
             seen = self.seen[patient_id] = self.r.random() < 0.7
         return seen
 
-    def professional_services(self, patient: Row, payer_id: int, day: dt.date) -> list[tuple[str, tuple[str, ...], str]]:
+    def professional_services(
+        self, patient: Row, payer_id: int, day: dt.date
+    ) -> list[tuple[str, tuple[str, ...], str]]:
         """One visit's services: at most one E/M visit a day per patient, coded by new/established status,
         age band and payer (annual wellness visits only for Medicare), plus ancillaries."""
         born = patient["birth_date"]
@@ -294,8 +482,11 @@ class _Gen:
             if visit is None:
                 code, fee = self.r.choice(NEW_VISITS if new else ESTABLISHED_VISITS)
                 visit = (code, (), fee)
-        extras = [s for s in self.r.sample(ANCILLARY_SERVICES, self.r.randint(0 if visit else 1, 3))
-                  if s[0] != "90686" or age >= 3]
+        extras = [
+            s
+            for s in self.r.sample(ANCILLARY_SERVICES, self.r.randint(0 if visit else 1, 3))
+            if s[0] != "90686" or age >= 3
+        ]
         if not visit and not extras:
             extras = [ANCILLARY_SERVICES[1]]
         if any(code.startswith("J") for code, _, _ in extras) and not any(c == "96372" for c, _, _ in extras):
@@ -310,7 +501,9 @@ class _Gen:
         """NDC, quantity and unit for a drug line (2410), from the practice's drug map."""
         ndc = NDC_BY_HCPCS.get(line["procedure_code"] or "")
         if ndc is not None:
-            line.update(ndc=ndc[0], ndc_unit=ndc[1], ndc_quantity=(ndc[2] * line["units"]).quantize(Decimal("0.001")))
+            line.update(
+                ndc=ndc[0], ndc_unit=ndc[1], ndc_quantity=(ndc[2] * line["units"]).quantize(Decimal("0.001"))
+            )
 
     def claims(self, n: int) -> None:
         by_patient: dict[int, list[Row]] = {}
@@ -331,38 +524,66 @@ class _Gen:
             institutional = self.r.random() < 0.2
             # Medicare: professional claims go to Part B (payer 3), institutional ones to Part A (payer 4).
             wrong_part = 3 if institutional else 4
-            covs = sorted((c for c in by_patient[patient_id] if c["payer_id"] != wrong_part),
-                          key=lambda c: c["priority"])
+            covs = sorted(
+                (c for c in by_patient[patient_id] if c["payer_id"] != wrong_part),
+                key=lambda c: c["priority"],
+            )
             primary = covs[0]
             service_from = self.as_of - dt.timedelta(days=offset)
             flaw = FLAWS[self.r.randrange(len(FLAWS))] if self.r.random() < 0.04 else None
             n_dx = self.r.randint(1, 4)
             dx = self.r.sample(DIAGNOSES, n_dx)
             claim: Row = {
-                "id": cid, "claim_number": f"C{cid:08d}", "status": "ready", "patient_id": patient_id,
-                "coverage_id": primary["id"], "payer_id": primary["payer_id"], "responsibility": "P",
-                "primary_claim_id": None, "frequency": "1", "original_payer_claim_number": None,
-                "prior_authorization": f"PA{self.r.randint(100000, 999999)}" if self.r.random() < 0.05 else None,
-                "onset_date": None, "bill_type": None, "admission_date": None, "admission_hour": None,
-                "admission_type": None, "admission_source": None, "patient_status": None,
-                "admitting_diagnosis": None, "discharge_hour": None, "reason_for_visit": None,
-                "attending_provider_id": None, "rendering_provider_id": None,
+                "id": cid,
+                "claim_number": f"C{cid:08d}",
+                "status": "ready",
+                "patient_id": patient_id,
+                "coverage_id": primary["id"],
+                "payer_id": primary["payer_id"],
+                "responsibility": "P",
+                "primary_claim_id": None,
+                "frequency": "1",
+                "original_payer_claim_number": None,
+                "prior_authorization": f"PA{self.r.randint(100000, 999999)}"
+                if self.r.random() < 0.05
+                else None,
+                "onset_date": None,
+                "bill_type": None,
+                "admission_date": None,
+                "admission_hour": None,
+                "admission_type": None,
+                "admission_source": None,
+                "patient_status": None,
+                "admitting_diagnosis": None,
+                "discharge_hour": None,
+                "reason_for_visit": None,
+                "attending_provider_id": None,
+                "rendering_provider_id": None,
             }
             lines: list[Row] = []
             if institutional:
                 inpatient = self.r.random() < 0.3
-                claim.update(claim_type="institutional", billing_provider_id=facility["id"],
-                             attending_provider_id=self.r.choice(attending)["id"], place_of_service="21"
-                             if inpatient else "22", bill_type="111" if inpatient else "131")
+                claim.update(
+                    claim_type="institutional",
+                    billing_provider_id=facility["id"],
+                    attending_provider_id=self.r.choice(attending)["id"],
+                    place_of_service="21" if inpatient else "22",
+                    bill_type="111" if inpatient else "131",
+                )
                 picks: list[tuple[str, str | None, str, str, Decimal]] = []  # rev, proc, basis, rate, units
                 if inpatient:
                     stay = self.r.randint(1, 5)
                     service_from = min(service_from, self.as_of - dt.timedelta(days=stay + 1))
-                    claim.update(admission_date=service_from, admission_hour=self.r.choice(["08", "1130", "1745"]),
-                                 admitting_diagnosis=dx[0], admission_type=self.r.choice("123"),
-                                 admission_source=self.r.choice("17"), patient_status="01",
-                                 discharge_hour=self.r.choice(["10", "1100", "1315", "1600"]),
-                                 service_date_to=service_from + dt.timedelta(days=stay))
+                    claim.update(
+                        admission_date=service_from,
+                        admission_hour=self.r.choice(["08", "1130", "1745"]),
+                        admitting_diagnosis=dx[0],
+                        admission_type=self.r.choice("123"),
+                        admission_source=self.r.choice("17"),
+                        patient_status="01",
+                        discharge_hour=self.r.choice(["10", "1100", "1315", "1600"]),
+                        service_date_to=service_from + dt.timedelta(days=stay),
+                    )
                     # Room and board per day: the days of the stay (discharge day not counted), some in ICU.
                     rev, rate = self.r.choice(ROOM_AND_BOARD)
                     icu = 1 if stay > 1 and self.r.random() < 0.25 else 0
@@ -375,40 +596,73 @@ class _Gen:
                     claim.update(patient_status="01", service_date_to=service_from, admission_source="1")
                     emergency = self.r.random() < 0.5
                     if emergency:  # unscheduled: priority of visit and the patient's reason for visit
-                        claim.update(admission_type=self.r.choice("1112"),
-                                     reason_for_visit=self.r.choice(REASONS_FOR_VISIT))
+                        claim.update(
+                            admission_type=self.r.choice("1112"),
+                            reason_for_visit=self.r.choice(REASONS_FOR_VISIT),
+                        )
                         picks.append((*EMERGENCY_VISIT[:2], "UN", EMERGENCY_VISIT[2], Decimal(1)))
                     else:
                         claim.update(admission_type="3")  # elective: scheduled tests and imaging
-                    for rev, proc, base in self.r.sample(INSTITUTIONAL_OUTPATIENT,
-                                                         self.r.randint(0 if emergency else 1, 3)):
+                    for rev, proc, base in self.r.sample(
+                        INSTITUTIONAL_OUTPATIENT, self.r.randint(0 if emergency else 1, 3)
+                    ):
                         picks.append((rev, proc, "UN", base, Decimal(1)))
                 for rev, proc, basis, base, units in picks:
                     charge = _money(Decimal(base) * units * Decimal(self.r.randint(90, 115)) / 100)
-                    lines.append({"revenue_code": rev, "procedure_code": proc, "modifiers": None,
-                                  "unit_basis": basis, "units": units, "charge": charge,
-                                  "diagnosis_pointers": "1"})
+                    lines.append(
+                        {
+                            "revenue_code": rev,
+                            "procedure_code": proc,
+                            "modifiers": None,
+                            "unit_basis": basis,
+                            "units": units,
+                            "charge": charge,
+                            "diagnosis_pointers": "1",
+                        }
+                    )
             else:
-                claim.update(claim_type="professional", billing_provider_id=self.r.choice(billing)["id"],
-                             rendering_provider_id=self.r.choice(rendering)["id"],
-                             place_of_service=self.r.choice(PLACES_OF_SERVICE), service_date_to=service_from)
-                services = self.professional_services(self.p.patients[patient_id - 1], primary["payer_id"],
-                                                      service_from)
+                claim.update(
+                    claim_type="professional",
+                    billing_provider_id=self.r.choice(billing)["id"],
+                    rendering_provider_id=self.r.choice(rendering)["id"],
+                    place_of_service=self.r.choice(PLACES_OF_SERVICE),
+                    service_date_to=service_from,
+                )
+                services = self.professional_services(
+                    self.p.patients[patient_id - 1], primary["payer_id"], service_from
+                )
                 for code, mods, base in services:
                     units = Decimal(self.r.choice([1, 1, 1, 2])) if code in MULTI_UNIT else Decimal(1)
                     charge = _money(Decimal(base) * units)
-                    pointers = ",".join(str(i) for i in sorted(self.r.sample(range(1, n_dx + 1),
-                                                                              self.r.randint(1, n_dx))))
-                    lines.append({"revenue_code": None, "procedure_code": code,
-                                  "modifiers": ":".join(mods) or None, "unit_basis": "UN", "units": units,
-                                  "charge": charge, "diagnosis_pointers": pointers})
+                    pointers = ",".join(
+                        str(i) for i in sorted(self.r.sample(range(1, n_dx + 1), self.r.randint(1, n_dx)))
+                    )
+                    lines.append(
+                        {
+                            "revenue_code": None,
+                            "procedure_code": code,
+                            "modifiers": ":".join(mods) or None,
+                            "unit_basis": "UN",
+                            "units": units,
+                            "charge": charge,
+                            "diagnosis_pointers": pointers,
+                        }
+                    )
             claim["service_date_from"] = service_from
             for i, line in enumerate(lines, start=1):
                 self.line_id += 1
                 line_id = self.line_id
-                line.update(id=line_id, claim_id=cid, line_number=i, line_control_number=f"L{line_id:09d}",
-                            service_date=service_from, place_of_service=None, ndc=None, ndc_quantity=None,
-                            ndc_unit=None)
+                line.update(
+                    id=line_id,
+                    claim_id=cid,
+                    line_number=i,
+                    line_control_number=f"L{line_id:09d}",
+                    service_date=service_from,
+                    place_of_service=None,
+                    ndc=None,
+                    ndc_quantity=None,
+                    ndc_unit=None,
+                )
                 self.drug(line)
             claim["total_charge"] = sum((ln["charge"] for ln in lines), Decimal("0.00"))
             if flaw:
@@ -417,12 +671,15 @@ class _Gen:
             self.p.claims.append(claim)
             self.p.service_lines.extend(lines)
             self.p.claim_diagnoses.extend(
-                {"claim_id": cid, "sequence": i, "code": code} for i, code in enumerate(dx, start=1))
+                {"claim_id": cid, "sequence": i, "code": code} for i, code in enumerate(dx, start=1)
+            )
             # A secondary claim now and then: the primary already paid (on paper, before claimflow).
             if flaw is None and len(covs) > 1 and self.r.random() < 0.25 and not institutional:
                 self.secondary(claim, lines, dx, covs[1], primary)
 
-    def secondary(self, primary_claim: Row, lines: list[Row], dx: list[str], cov: Row, primary_cov: Row) -> None:
+    def secondary(
+        self, primary_claim: Row, lines: list[Row], dx: list[str], cov: Row, primary_cov: Row
+    ) -> None:
         # Bill the secondary payer for the same services, with the primary's adjudication in loop 2320.
         primary_claim["status"] = "closed"  # paid before claimflow; only the secondary is billed
         self.claim_id += 1
@@ -431,21 +688,40 @@ class _Gen:
         paid = _money(total * Decimal("0.62"))
         contractual = _money(total * Decimal("0.18"))
         pr = total - paid - contractual
-        claim = {**primary_claim, "id": cid, "claim_number": f"S{primary_claim['id']:08d}", "status": "ready",
-                 "coverage_id": cov["id"], "payer_id": cov["payer_id"], "responsibility": "S",
-                 "primary_claim_id": primary_claim["id"]}
+        claim = {
+            **primary_claim,
+            "id": cid,
+            "claim_number": f"S{primary_claim['id']:08d}",
+            "status": "ready",
+            "coverage_id": cov["id"],
+            "payer_id": cov["payer_id"],
+            "responsibility": "S",
+            "primary_claim_id": primary_claim["id"],
+        }
         self.p.claims.append(claim)
         for ln in lines:
             self.line_id += 1
-            self.p.service_lines.append({**ln, "id": self.line_id, "claim_id": cid,
-                                         "line_control_number": f"S{ln['line_control_number'][1:]}"})
+            self.p.service_lines.append(
+                {
+                    **ln,
+                    "id": self.line_id,
+                    "claim_id": cid,
+                    "line_control_number": f"S{ln['line_control_number'][1:]}",
+                }
+            )
         self.p.claim_diagnoses.extend(
-            {"claim_id": cid, "sequence": i, "code": code} for i, code in enumerate(dx, start=1))
-        self.p.claim_other_payers.append({
-            "claim_id": cid, "coverage_id": primary_cov["id"], "responsibility": "P", "paid": paid,
-            "adjudication_date": primary_claim["service_date_from"] + dt.timedelta(days=14),
-            "adjustments": [["CO", "45", str(contractual)], ["PR", "2", str(pr)]],
-        })
+            {"claim_id": cid, "sequence": i, "code": code} for i, code in enumerate(dx, start=1)
+        )
+        self.p.claim_other_payers.append(
+            {
+                "claim_id": cid,
+                "coverage_id": primary_cov["id"],
+                "responsibility": "P",
+                "paid": paid,
+                "adjudication_date": primary_claim["service_date_from"] + dt.timedelta(days=14),
+                "adjustments": [["CO", "45", str(contractual)], ["PR", "2", str(pr)]],
+            }
+        )
 
     def apply_flaw(self, flaw: str, claim: Row, lines: list[Row], dx: list[str], bad_npi: Row) -> None:
         institutional = claim["claim_type"] == "institutional"

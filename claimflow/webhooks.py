@@ -47,8 +47,9 @@ def sign(secret: str, body: bytes, timestamp: int) -> str:
     return f"t={timestamp},v1={mac}"
 
 
-def verify(secret: str, body: bytes, header: str | None, *, now: float | None = None,
-           tolerance: int = TOLERANCE) -> bool:
+def verify(
+    secret: str, body: bytes, header: str | None, *, now: float | None = None, tolerance: int = TOLERANCE
+) -> bool:
     if not header:
         return False
     parts: dict[str, list[str]] = {}

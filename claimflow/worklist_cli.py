@@ -49,10 +49,16 @@ def worklist_config() -> Any:
 
     s = WorklistSettings()
     return WorklistConfig(
-        filing_days={"commercial": s.filing_days_commercial, "medicaid": s.filing_days_medicaid,
-                     "medicare": s.filing_days_medicare},
-        default_filing_days=s.filing_days_default, no_277ca_days=s.no_277ca_days, no_835_days=s.no_835_days,
-        refund_days=s.refund_days)
+        filing_days={
+            "commercial": s.filing_days_commercial,
+            "medicaid": s.filing_days_medicaid,
+            "medicare": s.filing_days_medicare,
+        },
+        default_filing_days=s.filing_days_default,
+        no_277ca_days=s.no_277ca_days,
+        no_835_days=s.no_835_days,
+        refund_days=s.refund_days,
+    )
 
 
 def _actor() -> str:
@@ -142,20 +148,41 @@ def _print_items(items: list[dict[str, Any]], fmt: str) -> None:
         for row in rows:
             print(json.dumps(row))
         return
-    flat = [{**row, "reason_codes": ";".join(row["reason_codes"]), "due_date": row["due_date"] or "",
-             "assignee": row["assignee"] or "", "payer": row["payer"] or ""} for row in rows]
+    flat = [
+        {
+            **row,
+            "reason_codes": ";".join(row["reason_codes"]),
+            "due_date": row["due_date"] or "",
+            "assignee": row["assignee"] or "",
+            "payer": row["payer"] or "",
+        }
+        for row in rows
+    ]
     if fmt == "csv":
         writer = csv.DictWriter(sys.stdout, fieldnames=list(LIST_KEYS), lineterminator="\n")
         writer.writeheader()
         writer.writerows(flat)
         return
-    cols = ("id", "queue", "claim", "payer", "amount", "next_action", "due_date", "status", "assignee",
-            "reason_codes", "reason")
+    cols = (
+        "id",
+        "queue",
+        "claim",
+        "payer",
+        "amount",
+        "next_action",
+        "due_date",
+        "status",
+        "assignee",
+        "reason_codes",
+        "reason",
+    )
     widths = {c: max([len(c)] + [len(str(r[c])) for r in flat]) for c in cols[:-1]}
     print("  ".join(c.upper().ljust(widths.get(c, 0)) for c in cols).rstrip())
     for r in flat:
-        cells = [str(r[c]).rjust(widths[c]) if c in ("id", "amount") else str(r[c]).ljust(widths.get(c, 0))
-                 for c in cols]
+        cells = [
+            str(r[c]).rjust(widths[c]) if c in ("id", "amount") else str(r[c]).ljust(widths.get(c, 0))
+            for c in cols
+        ]
         print("  ".join(cells).rstrip())
     total = sum((i["amount"] for i in items), start=Decimal("0.00"))
     print(f"{len(items)} work items, ${total:,.2f} at stake")
@@ -192,14 +219,22 @@ def _one_line_errors(parser: argparse.ArgumentParser, prog: str) -> None:
 def add_subcommands(sub: argparse._SubParsersAction, claim_actions: Any = None) -> None:  # type: ignore[type-arg]
     """``claim_actions(cs)``, when given, adds more actions under ``claim`` (claimflow.claim_cli)."""
     s = sub.add_parser(
-        "worklist", help="work queues: list open work items, or assign / note / close one",
+        "worklist",
+        help="work queues: list open work items, or assign / note / close one",
         description="claimflow worklist [--queue Q] [--status open|all] [--format table|json|csv]; "
         "claimflow worklist assign ID --to NAME; claimflow worklist note ID TEXT; "
-        "claimflow worklist close ID --why TEXT")
-    s.add_argument("words", nargs="*", metavar="ACTION ID [TEXT]",
-                   help="assign ID, note ID TEXT or close ID (nothing: list)")
-    s.add_argument("--queue", help="scrub_holds, rejections, denials, underpayments, no_response, "
-                   "secondary_due, credit_balances")
+        "claimflow worklist close ID --why TEXT",
+    )
+    s.add_argument(
+        "words",
+        nargs="*",
+        metavar="ACTION ID [TEXT]",
+        help="assign ID, note ID TEXT or close ID (nothing: list)",
+    )
+    s.add_argument(
+        "--queue",
+        help="scrub_holds, rejections, denials, underpayments, no_response, secondary_due, credit_balances",
+    )
     s.add_argument("--status", default="open", help="open (default: open and in progress) or all")
     s.add_argument("--format", default="table", help="table (default), json (one object per line) or csv")
     s.add_argument("--to", help="assign: the person's name")
@@ -210,7 +245,9 @@ def add_subcommands(sub: argparse._SubParsersAction, claim_actions: Any = None) 
     c = sub.add_parser("claim", help="one claim: its whole story")
     cs = c.add_subparsers(dest="claim_command", required=True, metavar="ACTION")
     show = cs.add_parser("show", help="everything that happened to a claim, in time order")
-    show.add_argument("claim", metavar="CLAIM", help="our claim number, the CLM01 we sent, or the payer's claim number")
+    show.add_argument(
+        "claim", metavar="CLAIM", help="our claim number, the CLM01 we sent, or the payer's claim number"
+    )
     show.add_argument("--format", default="text", help="text (default) or json")
     show.set_defaults(handler=cmd_claim_show)
     _one_line_errors(c, "claimflow claim")

@@ -28,7 +28,9 @@ START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 # socket timeout, a database outage) are classified by :func:`classify` below; nothing is decided by
 # matching class names.
 DEFAULT_HINT = "See the task log for details; rerunning the task is safe."
-DATABASE_HINT = "claimflow's database could not be reached; the task retries, then rerun it once the database is back."
+DATABASE_HINT = (
+    "claimflow's database could not be reached; the task retries, then rerun it once the database is back."
+)
 
 
 def classify(exc: BaseException | None) -> tuple[bool | None, str]:
@@ -51,12 +53,17 @@ def classify(exc: BaseException | None) -> tuple[bool | None, str]:
         from sftp.retry import is_retryable  # the SFTP layer's own rule for raw paramiko/socket errors
 
         if is_retryable(exc):
-            return True, "The clearinghouse could not be reached; tonight's files stay queued and go out on the next run."
+            return (
+                True,
+                "The clearinghouse could not be reached; tonight's files stay queued and go out on the next run.",
+            )
         paramiko = sys.modules["paramiko"]
         if isinstance(exc, paramiko.AuthenticationException | paramiko.BadHostKeyException):
             from sftp.errors import AuthenticationFailed, HostKeyMismatch
 
-            cls = AuthenticationFailed if isinstance(exc, paramiko.AuthenticationException) else HostKeyMismatch
+            cls = (
+                AuthenticationFailed if isinstance(exc, paramiko.AuthenticationException) else HostKeyMismatch
+            )
             return False, cls.operator_hint
     if isinstance(exc, ConnectionError | TimeoutError):
         return True, "A service could not be reached; the task retries with backoff."
@@ -71,13 +78,18 @@ def retry_policy() -> Any:
         """Bad data and refused credentials fail at once; outages retry with backoff; anything else gets
         the task's ordinary retries. Decided by :func:`classify` (the exception's type)."""
 
-        def evaluate(self, exception: BaseException, try_number: int, max_tries: int,
-                     context: Any = None) -> RetryDecision:
+        def evaluate(
+            self, exception: BaseException, try_number: int, max_tries: int, context: Any = None
+        ) -> RetryDecision:
             retryable, _hint = classify(exception)
             if retryable is False:
-                return RetryDecision.fail(reason=f"{type(exception).__name__}: bad data or refused credentials, not retried")
+                return RetryDecision.fail(
+                    reason=f"{type(exception).__name__}: bad data or refused credentials, not retried"
+                )
             if retryable is True:
-                return RetryDecision.retry(reason=f"{type(exception).__name__}: transient, retrying with backoff")
+                return RetryDecision.retry(
+                    reason=f"{type(exception).__name__}: transient, retrying with backoff"
+                )
             return super().evaluate(exception, try_number, max_tries, context)
 
     return ClaimflowRetryPolicy(rules=[], default=RetryAction.DEFAULT)
@@ -185,6 +197,7 @@ def partner_sftp(partner: str) -> Iterator[tuple[Any, Any]]:
         with typed_ssh_errors(profile, "connecting"):
             client = stack.enter_context(hook.get_managed_conn())
         yield client, profile
+
 
 def deadline_missed(**kwargs: Any) -> None:
     """Deadline alert: the nightly reconciliation has not finished in time."""

@@ -70,7 +70,6 @@ class _Parser(base._Parser):
         self.lines = []
         self.claim_u = self.line_u = self.lvl_u = False
 
-
     def segment(self, segno: int, el: list[str], comp: str) -> Iterator[base.Record277]:
         # X212 names the 2000D/2000E levels subscriber (22) and dependent (23); the 277CA has PT
         if el[0] == "HL" and len(el) > 3 and el[3] in ("22", "23"):

@@ -40,9 +40,7 @@ class HostKeyMismatch(SFTPError):
     refusing to connect (if the partner really rotated its key, update the profile's host_key)``.
     """
 
-    operator_hint = (
-        "The clearinghouse's server key changed: confirm the new key with them before updating the connection."
-    )
+    operator_hint = "The clearinghouse's server key changed: confirm the new key with them before updating the connection."
 
     def __init__(self, message: str, *, expected: str | None = None, got: str | None = None) -> None:
         super().__init__(message)
@@ -67,7 +65,9 @@ class TransientTransferError(SFTPError):
     """
 
     retryable = True
-    operator_hint = "The clearinghouse could not be reached; tonight's files stay queued and go out on the next run."
+    operator_hint = (
+        "The clearinghouse could not be reached; tonight's files stay queued and go out on the next run."
+    )
 
     def __init__(self, message: str, *, fetched: list[object] | None = None) -> None:
         super().__init__(message)

@@ -32,10 +32,12 @@ def console_app() -> Any:
 class ClaimflowConsolePlugin(AirflowPlugin):
     name = "claimflow_console"
     fastapi_apps = [{"app": console_app(), "url_prefix": URL_PREFIX, "name": "claimflow RCM console"}]  # noqa: RUF012 - Airflow reads class attributes
-    external_views = [{  # noqa: RUF012
-        "name": "RCM console",
-        "href": f"{URL_PREFIX}/",
-        "destination": "nav",
-        "category": "claimflow",
-        "url_route": "claimflow-console",
-    }]
+    external_views = [  # noqa: RUF012 - Airflow reads class attributes
+        {
+            "name": "RCM console",
+            "href": f"{URL_PREFIX}/",
+            "destination": "nav",
+            "category": "claimflow",
+            "url_route": "claimflow-console",
+        }
+    ]

@@ -57,10 +57,13 @@ def _date(value: Any) -> dt.date:
 
 def cash_by_day(engine: Engine, days: int = 30) -> list[dict[str, Any]]:
     """Cash posted (ledger account ``cash``, debits) per effective date, the last ``days`` days with cash."""
-    stmt = (select(m.LedgerEntry.effective_date, func.sum(m.LedgerEntry.amount))
-            .where(m.LedgerEntry.account == "cash")
-            .group_by(m.LedgerEntry.effective_date)
-            .order_by(m.LedgerEntry.effective_date.desc()).limit(days))
+    stmt = (
+        select(m.LedgerEntry.effective_date, func.sum(m.LedgerEntry.amount))
+        .where(m.LedgerEntry.account == "cash")
+        .group_by(m.LedgerEntry.effective_date)
+        .order_by(m.LedgerEntry.effective_date.desc())
+        .limit(days)
+    )
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     return [{"day": _date(d), "amount": amount or ZERO} for d, amount in reversed(rows)]
@@ -71,10 +74,17 @@ def aging(engine: Engine, run_date: dt.date | None) -> dict[str, Any]:
     out: dict[str, Any] = {"payers": [], "patient": [], "buckets": BUCKETS}
     if run_date is None:
         return out
-    stmt = (select(m.AgingBucket.dimension, m.AgingBucket.key, m.AgingBucket.bucket,
-                   func.sum(m.AgingBucket.amount), func.sum(m.AgingBucket.claims))
-            .where(m.AgingBucket.run_date == run_date)
-            .group_by(m.AgingBucket.dimension, m.AgingBucket.key, m.AgingBucket.bucket))
+    stmt = (
+        select(
+            m.AgingBucket.dimension,
+            m.AgingBucket.key,
+            m.AgingBucket.bucket,
+            func.sum(m.AgingBucket.amount),
+            func.sum(m.AgingBucket.claims),
+        )
+        .where(m.AgingBucket.run_date == run_date)
+        .group_by(m.AgingBucket.dimension, m.AgingBucket.key, m.AgingBucket.bucket)
+    )
     payers: dict[str, dict[str, Decimal]] = defaultdict(lambda: dict.fromkeys(BUCKETS, ZERO))
     p_amount: dict[str, Decimal] = dict.fromkeys(BUCKETS, ZERO)
     p_claims: dict[str, int] = dict.fromkeys(BUCKETS, 0)
@@ -89,10 +99,13 @@ def aging(engine: Engine, run_date: dt.date | None) -> dict[str, Any]:
                 p_amount[bucket] += amount or ZERO
                 p_claims[bucket] += int(claims or 0)
                 p_people[bucket] += 1
-    out["payers"] = sorted(({"payer": k, "buckets": v, "total": sum(v.values(), ZERO)} for k, v in payers.items()),
-                           key=lambda r: (-r["total"], r["payer"]))
-    out["patient"] = [{"bucket": b, "amount": p_amount[b], "claims": p_claims[b], "patients": p_people[b]}
-                      for b in BUCKETS]
+    out["payers"] = sorted(
+        ({"payer": k, "buckets": v, "total": sum(v.values(), ZERO)} for k, v in payers.items()),
+        key=lambda r: (-r["total"], r["payer"]),
+    )
+    out["patient"] = [
+        {"bucket": b, "amount": p_amount[b], "claims": p_claims[b], "patients": p_people[b]} for b in BUCKETS
+    ]
     return out
 
 
@@ -100,38 +113,61 @@ def denials(engine: Engine, limit: int = 15) -> list[dict[str, Any]]:
     """Denied dollars by payer and CARC (group + reason), with the reason's category and description.
     A denial is a CAS that is not patient responsibility and not contractual/prior payer
     (:mod:`adjudication.carc`), on a claim payment that is not a reversal."""
-    stmt = (select(m.Payer.payer_id, m.Adjustment.group_code, m.Adjustment.reason_code,
-                   func.sum(m.Adjustment.amount), func.count(func.distinct(m.Adjustment.claim_payment_id)))
-            .join(m.ClaimPayment, m.ClaimPayment.id == m.Adjustment.claim_payment_id)
-            .join(m.Remittance, m.Remittance.id == m.ClaimPayment.remittance_id)
-            .outerjoin(m.Claim, m.Claim.id == m.ClaimPayment.claim_id)
-            .outerjoin(m.Payer, m.Payer.id == func.coalesce(m.Claim.payer_id, m.Remittance.payer_id))
-            .where(m.Adjustment.group_code != "PR", m.ClaimPayment.status_code != "22")
-            .group_by(m.Payer.payer_id, m.Adjustment.group_code, m.Adjustment.reason_code))
+    stmt = (
+        select(
+            m.Payer.payer_id,
+            m.Adjustment.group_code,
+            m.Adjustment.reason_code,
+            func.sum(m.Adjustment.amount),
+            func.count(func.distinct(m.Adjustment.claim_payment_id)),
+        )
+        .join(m.ClaimPayment, m.ClaimPayment.id == m.Adjustment.claim_payment_id)
+        .join(m.Remittance, m.Remittance.id == m.ClaimPayment.remittance_id)
+        .outerjoin(m.Claim, m.Claim.id == m.ClaimPayment.claim_id)
+        .outerjoin(m.Payer, m.Payer.id == func.coalesce(m.Claim.payer_id, m.Remittance.payer_id))
+        .where(m.Adjustment.group_code != "PR", m.ClaimPayment.status_code != "22")
+        .group_by(m.Payer.payer_id, m.Adjustment.group_code, m.Adjustment.reason_code)
+    )
     with engine.connect() as conn:
         rows = conn.execute(stmt).all()
     out: list[dict[str, Any]] = []
     for payer, group, reason, amount, claims in rows:
         if not carc.is_denial(str(reason)) or (amount or ZERO) <= 0:
             continue
-        out.append({"payer": payer or "unmatched", "code": f"{group}-{reason}", "category": carc.category(str(reason)),
-                    "description": carc_description(str(reason)) or carc.category(str(reason)).replace("_", " "),
-                    "amount": amount or ZERO, "claims": int(claims)})
+        out.append(
+            {
+                "payer": payer or "unmatched",
+                "code": f"{group}-{reason}",
+                "category": carc.category(str(reason)),
+                "description": carc_description(str(reason)) or carc.category(str(reason)).replace("_", " "),
+                "amount": amount or ZERO,
+                "claims": int(claims),
+            }
+        )
     out.sort(key=lambda r: (-r["amount"], r["payer"], r["code"]))
     return out[:limit]
 
 
 def kpi_trends(engine: Engine, days: int = 30) -> dict[str, list[dict[str, Any]]]:
     """The last ``days`` run dates of each trend KPI: ``{name: [{day, value, numerator, denominator}]}``."""
-    stmt = (select(m.Kpi.run_date, m.Kpi.name, m.Kpi.value, m.Kpi.numerator, m.Kpi.denominator)
-            .where(m.Kpi.name.in_(TREND_KPIS)).order_by(m.Kpi.run_date.desc()))
+    stmt = (
+        select(m.Kpi.run_date, m.Kpi.name, m.Kpi.value, m.Kpi.numerator, m.Kpi.denominator)
+        .where(m.Kpi.name.in_(TREND_KPIS))
+        .order_by(m.Kpi.run_date.desc())
+    )
     out: dict[str, list[dict[str, Any]]] = {n: [] for n in TREND_KPIS}
     with engine.connect() as conn:
         for day, name, value, num, den in conn.execute(stmt):
             series = out[str(name)]
             if len(series) < days:
-                series.append({"day": _date(day), "value": _dec(value), "numerator": _dec(num),
-                               "denominator": _dec(den)})
+                series.append(
+                    {
+                        "day": _date(day),
+                        "value": _dec(value),
+                        "numerator": _dec(num),
+                        "denominator": _dec(den),
+                    }
+                )
     for series in out.values():
         series.reverse()
     return out
@@ -146,14 +182,34 @@ def _dec(value: Any) -> Decimal | None:
 # --------------------------------------------------------------------------------------------------
 
 
-def work_items(engine: Engine, *, queue: str | None = None, status: str | None = "open",
-               payer: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def work_items(
+    engine: Engine,
+    *,
+    queue: str | None = None,
+    status: str | None = "open",
+    payer: str | None = None,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
     """Work items, most urgent first. ``status``: open (open + in progress), in_progress, closed or None."""
-    stmt = (select(m.WorkItem.id, m.WorkItem.queue, m.Claim.id, m.Claim.claim_number, m.Payer.payer_id,
-                   m.WorkItem.reason_codes, m.WorkItem.reason, m.WorkItem.amount, m.WorkItem.next_action,
-                   m.WorkItem.priority, m.WorkItem.due_date, m.WorkItem.status, m.WorkItem.assignee)
-            .join(m.Claim, m.Claim.id == m.WorkItem.claim_id)
-            .outerjoin(m.Payer, m.Payer.id == m.WorkItem.payer_id))
+    stmt = (
+        select(
+            m.WorkItem.id,
+            m.WorkItem.queue,
+            m.Claim.id,
+            m.Claim.claim_number,
+            m.Payer.payer_id,
+            m.WorkItem.reason_codes,
+            m.WorkItem.reason,
+            m.WorkItem.amount,
+            m.WorkItem.next_action,
+            m.WorkItem.priority,
+            m.WorkItem.due_date,
+            m.WorkItem.status,
+            m.WorkItem.assignee,
+        )
+        .join(m.Claim, m.Claim.id == m.WorkItem.claim_id)
+        .outerjoin(m.Payer, m.Payer.id == m.WorkItem.payer_id)
+    )
     if queue:
         stmt = stmt.where(m.WorkItem.queue == queue)
     if status == "open":
@@ -162,10 +218,28 @@ def work_items(engine: Engine, *, queue: str | None = None, status: str | None =
         stmt = stmt.where(m.WorkItem.status == status)
     if payer:
         stmt = stmt.where(m.Payer.payer_id == payer)
-    stmt = stmt.order_by(case((m.WorkItem.status == "closed", 1), else_=0), m.WorkItem.priority,
-                         m.WorkItem.due_date, m.WorkItem.amount.desc(), m.WorkItem.id).limit(limit)
-    keys = ("id", "queue", "claim_id", "claim", "payer", "reason_codes", "reason", "amount", "next_action",
-            "priority", "due_date", "status", "assignee")
+    stmt = stmt.order_by(
+        case((m.WorkItem.status == "closed", 1), else_=0),
+        m.WorkItem.priority,
+        m.WorkItem.due_date,
+        m.WorkItem.amount.desc(),
+        m.WorkItem.id,
+    ).limit(limit)
+    keys = (
+        "id",
+        "queue",
+        "claim_id",
+        "claim",
+        "payer",
+        "reason_codes",
+        "reason",
+        "amount",
+        "next_action",
+        "priority",
+        "due_date",
+        "status",
+        "assignee",
+    )
     with engine.connect() as conn:
         return [dict(zip(keys, r, strict=True)) for r in conn.execute(stmt)]
 
@@ -173,21 +247,42 @@ def work_items(engine: Engine, *, queue: str | None = None, status: str | None =
 def work_item(engine: Engine, item_id: int) -> dict[str, Any]:
     """One work item with its events (newest last). The notes are the billing office's own text."""
     with engine.connect() as conn:
-        row = conn.execute(select(m.WorkItem.__table__, m.Claim.claim_number, m.Payer.payer_id.label("payer_code"))
-                           .join(m.Claim, m.Claim.id == m.WorkItem.claim_id)
-                           .outerjoin(m.Payer, m.Payer.id == m.WorkItem.payer_id)
-                           .where(m.WorkItem.id == item_id)).mappings().first()
+        row = (
+            conn.execute(
+                select(m.WorkItem.__table__, m.Claim.claim_number, m.Payer.payer_id.label("payer_code"))
+                .join(m.Claim, m.Claim.id == m.WorkItem.claim_id)
+                .outerjoin(m.Payer, m.Payer.id == m.WorkItem.payer_id)
+                .where(m.WorkItem.id == item_id)
+            )
+            .mappings()
+            .first()
+        )
         if row is None:
             raise ConsoleError(f"work item {item_id} does not exist")
-        events = conn.execute(select(m.WorkItemEvent.at, m.WorkItemEvent.actor, m.WorkItemEvent.kind,
-                                     m.WorkItemEvent.detail)
-                              .where(m.WorkItemEvent.work_item_id == item_id).order_by(m.WorkItemEvent.id)).all()
+        events = conn.execute(
+            select(m.WorkItemEvent.at, m.WorkItemEvent.actor, m.WorkItemEvent.kind, m.WorkItemEvent.detail)
+            .where(m.WorkItemEvent.work_item_id == item_id)
+            .order_by(m.WorkItemEvent.id)
+        ).all()
     w = row
-    return {"id": w["id"], "queue": w["queue"], "claim": w["claim_number"], "claim_id": w["claim_id"],
-            "payer": w["payer_code"], "reason_codes": w["reason_codes"], "reason": w["reason"], "amount": w["amount"],
-            "next_action": w["next_action"], "priority": w["priority"], "due_date": w["due_date"],
-            "status": w["status"], "assignee": w["assignee"], "notes": w["notes"], "opened_on": w["opened_on"],
-            "events": [{"at": e[0], "actor": e[1], "kind": e[2], "detail": e[3] or {}} for e in events]}
+    return {
+        "id": w["id"],
+        "queue": w["queue"],
+        "claim": w["claim_number"],
+        "claim_id": w["claim_id"],
+        "payer": w["payer_code"],
+        "reason_codes": w["reason_codes"],
+        "reason": w["reason"],
+        "amount": w["amount"],
+        "next_action": w["next_action"],
+        "priority": w["priority"],
+        "due_date": w["due_date"],
+        "status": w["status"],
+        "assignee": w["assignee"],
+        "notes": w["notes"],
+        "opened_on": w["opened_on"],
+        "events": [{"at": e[0], "actor": e[1], "kind": e[2], "detail": e[3] or {}} for e in events],
+    }
 
 
 def payer_codes(engine: Engine) -> list[str]:
@@ -201,32 +296,85 @@ def payer_codes(engine: Engine) -> list[str]:
 
 
 def interchanges(engine: Engine, *, direction: str | None = None, limit: int = 300) -> list[dict[str, Any]]:
-    cols = (m.Interchange.id, m.Interchange.direction, m.Interchange.file_name, m.Interchange.transaction_type,
-            m.Interchange.partner, m.Interchange.isa13, m.Interchange.status, m.Interchange.error,
-            m.Interchange.claim_count, m.Interchange.total_charge, m.Interchange.bytes, m.Interchange.created_at)
+    cols = (
+        m.Interchange.id,
+        m.Interchange.direction,
+        m.Interchange.file_name,
+        m.Interchange.transaction_type,
+        m.Interchange.partner,
+        m.Interchange.isa13,
+        m.Interchange.status,
+        m.Interchange.error,
+        m.Interchange.claim_count,
+        m.Interchange.total_charge,
+        m.Interchange.bytes,
+        m.Interchange.created_at,
+    )
     stmt = select(*cols).order_by(m.Interchange.id.desc()).limit(limit)
     if direction in ("in", "out"):
         stmt = stmt.where(m.Interchange.direction == direction)
-    keys = ("id", "direction", "file_name", "transaction_type", "partner", "isa13", "status", "error",
-            "claim_count", "total_charge", "bytes", "created_at")
+    keys = (
+        "id",
+        "direction",
+        "file_name",
+        "transaction_type",
+        "partner",
+        "isa13",
+        "status",
+        "error",
+        "claim_count",
+        "total_charge",
+        "bytes",
+        "created_at",
+    )
     with engine.connect() as conn:
         return [dict(zip(keys, r, strict=True)) for r in conn.execute(stmt)]
 
 
-def interchange(engine: Engine, file_id: int, *, data_dir: Path | None = None, start: int = 1,
-                max_segments: int = 300) -> dict[str, Any]:
+def interchange(
+    engine: Engine, file_id: int, *, data_dir: Path | None = None, start: int = 1, max_segments: int = 300
+) -> dict[str, Any]:
     """One interchange and its segments, masked (:func:`mask_segment`). The archived bytes are read from
     ``archive_path`` (relative paths are under ``data_dir``); a file that is not there says so."""
     with engine.connect() as conn:
-        ic = conn.execute(select(m.Interchange.__table__).where(m.Interchange.id == file_id)).mappings().first()
+        ic = (
+            conn.execute(select(m.Interchange.__table__).where(m.Interchange.id == file_id))
+            .mappings()
+            .first()
+        )
         if ic is None:
             raise ConsoleError(f"file {file_id} does not exist")
-        acks = conn.execute(select(func.count()).select_from(m.Acknowledgment)
-                            .where(or_(m.Acknowledgment.interchange_id == file_id,
-                                       m.Acknowledgment.matched_interchange_id == file_id))).scalar_one()
-    info: dict[str, Any] = {c: ic[c] for c in ("id", "direction", "file_name", "transaction_type", "partner", "isa13",
-                                       "usage", "status", "error", "claim_count", "total_charge", "bytes",
-                                       "sha256", "created_at", "uploaded_at", "loaded_at")}
+        acks = conn.execute(
+            select(func.count())
+            .select_from(m.Acknowledgment)
+            .where(
+                or_(
+                    m.Acknowledgment.interchange_id == file_id,
+                    m.Acknowledgment.matched_interchange_id == file_id,
+                )
+            )
+        ).scalar_one()
+    info: dict[str, Any] = {
+        c: ic[c]
+        for c in (
+            "id",
+            "direction",
+            "file_name",
+            "transaction_type",
+            "partner",
+            "isa13",
+            "usage",
+            "status",
+            "error",
+            "claim_count",
+            "total_charge",
+            "bytes",
+            "sha256",
+            "created_at",
+            "uploaded_at",
+            "loaded_at",
+        )
+    }
     info["acknowledgments"] = int(acks)
     info["segments"], info["segments_missing"], info["segment_count"] = [], None, 0
     info["start"], info["next"], info["previous"] = start, None, None
@@ -243,12 +391,14 @@ def interchange(engine: Engine, file_id: int, *, data_dir: Path | None = None, s
         return info
     segments = split_segments(raw)
     start = min(max(start, 1), max(len(segments), 1))
-    page = segments[start - 1:start - 1 + max_segments]
+    page = segments[start - 1 : start - 1 + max_segments]
     info["start"], info["segment_count"] = start, len(segments)
     info["next"] = start + max_segments if start - 1 + max_segments < len(segments) else None
     info["previous"] = max(start - max_segments, 1) if start > 1 else None
-    info["segments"] = [{"n": i, "id": seg[0] if seg else "", "elements": mask_segment(seg)}
-                        for i, seg in enumerate(page, start=start)]
+    info["segments"] = [
+        {"n": i, "id": seg[0] if seg else "", "elements": mask_segment(seg)}
+        for i, seg in enumerate(page, start=start)
+    ]
     return info
 
 
@@ -262,7 +412,7 @@ def split_segments(raw: bytes) -> list[list[str]]:
     else:
         element, terminator = "*", "~"
     out = []
-    for chunk in text[max(start, 0):].split(terminator):
+    for chunk in text[max(start, 0) :].split(terminator):
         chunk = chunk.strip("\r\n\t ")
         if chunk:
             out.append(chunk.split(element))
@@ -324,17 +474,33 @@ def find_claims(engine: Engine, ref: str, limit: int = 20) -> list[dict[str, Any
     ref = ref.strip()
     if not ref:
         return []
-    cols = (m.Claim.id, m.Claim.claim_number, m.Claim.payer_claim_number, m.Claim.status, m.Payer.payer_id,
-            m.Claim.total_charge, m.Claim.service_date_from)
+    cols = (
+        m.Claim.id,
+        m.Claim.claim_number,
+        m.Claim.payer_claim_number,
+        m.Claim.status,
+        m.Payer.payer_id,
+        m.Claim.total_charge,
+        m.Claim.service_date_from,
+    )
     base = select(*cols).join(m.Payer, m.Payer.id == m.Claim.payer_id)
     keys = ("id", "claim_number", "payer_claim_number", "status", "payer", "total_charge", "service_date")
     with engine.connect() as conn:
-        rows = conn.execute(base.where(or_(m.Claim.claim_number == ref, m.Claim.payer_claim_number == ref))).all()
+        rows = conn.execute(
+            base.where(or_(m.Claim.claim_number == ref, m.Claim.payer_claim_number == ref))
+        ).all()
         if not rows:
             like = ref.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-            rows = conn.execute(base.where(or_(m.Claim.claim_number.like(like, escape="\\"),
-                                               m.Claim.payer_claim_number.like(like, escape="\\")))
-                                .order_by(m.Claim.claim_number).limit(limit)).all()
+            rows = conn.execute(
+                base.where(
+                    or_(
+                        m.Claim.claim_number.like(like, escape="\\"),
+                        m.Claim.payer_claim_number.like(like, escape="\\"),
+                    )
+                )
+                .order_by(m.Claim.claim_number)
+                .limit(limit)
+            ).all()
     return [dict(zip(keys, r, strict=True)) for r in rows]
 
 
@@ -350,24 +516,41 @@ def payer_stats(engine: Engine) -> list[dict[str, Any]]:
     """Per payer: claims, days to pay (first 837 sent to the 835 payment date, average over paid claim
     payments), denial rate (CLP02=4 among the payer's claim payments, reversals left out) and first-pass
     rate (first submissions accepted among those answered)."""
-    first_sub = (select(m.Submission.claim_id, func.min(m.Submission.created_at).label("sent"))
-                 .group_by(m.Submission.claim_id).subquery())
-    pays = (select(m.Claim.payer_id, m.ClaimPayment.status_code, m.ClaimPayment.paid, m.Remittance.payment_date,
-                   first_sub.c.sent)
-            .join(m.ClaimPayment, m.ClaimPayment.claim_id == m.Claim.id)
-            .join(m.Remittance, m.Remittance.id == m.ClaimPayment.remittance_id)
-            .outerjoin(first_sub, first_sub.c.claim_id == m.Claim.id)
-            .where(m.ClaimPayment.status_code != "22"))
-    first = (select(m.Claim.payer_id,
-                    func.sum(case((m.Submission.status == "accepted", 1), else_=0)),
-                    func.sum(case((m.Submission.status.in_(("accepted", "rejected")), 1), else_=0)))
-             .join(m.Submission, and_(m.Submission.claim_id == m.Claim.id, m.Submission.attempt == 1))
-             .group_by(m.Claim.payer_id))
+    first_sub = (
+        select(m.Submission.claim_id, func.min(m.Submission.created_at).label("sent"))
+        .group_by(m.Submission.claim_id)
+        .subquery()
+    )
+    pays = (
+        select(
+            m.Claim.payer_id,
+            m.ClaimPayment.status_code,
+            m.ClaimPayment.paid,
+            m.Remittance.payment_date,
+            first_sub.c.sent,
+        )
+        .join(m.ClaimPayment, m.ClaimPayment.claim_id == m.Claim.id)
+        .join(m.Remittance, m.Remittance.id == m.ClaimPayment.remittance_id)
+        .outerjoin(first_sub, first_sub.c.claim_id == m.Claim.id)
+        .where(m.ClaimPayment.status_code != "22")
+    )
+    first = (
+        select(
+            m.Claim.payer_id,
+            func.sum(case((m.Submission.status == "accepted", 1), else_=0)),
+            func.sum(case((m.Submission.status.in_(("accepted", "rejected")), 1), else_=0)),
+        )
+        .join(m.Submission, and_(m.Submission.claim_id == m.Claim.id, m.Submission.attempt == 1))
+        .group_by(m.Claim.payer_id)
+    )
     with engine.connect() as conn:
-        payers = conn.execute(select(m.Payer.id, m.Payer.payer_id, m.Payer.name, m.Payer.payer_type)
-                              .order_by(m.Payer.payer_id)).all()
-        claims: dict[int, int] = {int(r[0]): int(r[1]) for r in conn.execute(
-            select(m.Claim.payer_id, func.count()).group_by(m.Claim.payer_id))}
+        payers = conn.execute(
+            select(m.Payer.id, m.Payer.payer_id, m.Payer.name, m.Payer.payer_type).order_by(m.Payer.payer_id)
+        ).all()
+        claims: dict[int, int] = {
+            int(r[0]): int(r[1])
+            for r in conn.execute(select(m.Claim.payer_id, func.count()).group_by(m.Claim.payer_id))
+        }
         firsts = {r[0]: (int(r[1] or 0), int(r[2] or 0)) for r in conn.execute(first)}
         acc: dict[int, dict[str, int]] = defaultdict(lambda: {"n": 0, "denied": 0, "paid_n": 0, "days": 0})
         for payer_id, status, paid, pay_date, sent in conn.execute(pays):
@@ -381,11 +564,18 @@ def payer_stats(engine: Engine) -> list[dict[str, Any]]:
     for pid, code, name, ptype in payers:
         a = acc[pid]
         ok, answered = firsts.get(pid, (0, 0))
-        out.append({"payer": code, "name": name, "type": ptype, "claims": int(claims.get(pid, 0)),
-                    "payments": a["n"],
-                    "days_to_pay": _ratio(Decimal(a["days"]), Decimal(a["paid_n"]), "0.1"),
-                    "denial_rate": _ratio(Decimal(a["denied"]), Decimal(a["n"]), "0.0001"),
-                    "first_pass_rate": _ratio(Decimal(ok), Decimal(answered), "0.0001")})
+        out.append(
+            {
+                "payer": code,
+                "name": name,
+                "type": ptype,
+                "claims": int(claims.get(pid, 0)),
+                "payments": a["n"],
+                "days_to_pay": _ratio(Decimal(a["days"]), Decimal(a["paid_n"]), "0.1"),
+                "denial_rate": _ratio(Decimal(a["denied"]), Decimal(a["n"]), "0.0001"),
+                "first_pass_rate": _ratio(Decimal(ok), Decimal(answered), "0.0001"),
+            }
+        )
     return out
 
 

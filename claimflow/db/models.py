@@ -63,6 +63,7 @@ def _now() -> dt.datetime:
 def _created() -> Mapped[dt.datetime]:
     return mapped_column(DateTime, default=_now, server_default=func.current_timestamp(), nullable=False)
 
+
 # --------------------------------------------------------------------------------------------------
 # Practice and claims
 # --------------------------------------------------------------------------------------------------
@@ -142,7 +143,9 @@ class Coverage(Base):
     payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
     member_id: Mapped[str] = mapped_column(String(80))
     group_number: Mapped[str | None] = mapped_column(String(50))
-    relationship_code: Mapped[str] = mapped_column(String(2), comment="18 self, 01 spouse, 19 child, G8 other")
+    relationship_code: Mapped[str] = mapped_column(
+        String(2), comment="18 self, 01 spouse, 19 child, G8 other"
+    )
     priority: Mapped[int] = mapped_column(Integer, comment="1 primary, 2 secondary, 3 tertiary")
     effective_from: Mapped[dt.date | None] = mapped_column(Date)
     effective_to: Mapped[dt.date | None] = mapped_column(Date)
@@ -233,7 +236,9 @@ class ServiceLine(Base):
     service_date: Mapped[dt.date] = mapped_column(Date)
     diagnosis_pointers: Mapped[str] = mapped_column(String(11), default="1", comment="comma-separated")
     place_of_service: Mapped[str | None] = mapped_column(String(2))
-    ndc: Mapped[str | None] = mapped_column(String(11), comment="2410 LIN03, 11 digits (5-4-2) without hyphens")
+    ndc: Mapped[str | None] = mapped_column(
+        String(11), comment="2410 LIN03, 11 digits (5-4-2) without hyphens"
+    )
     ndc_quantity: Mapped[Decimal | None] = mapped_column(Numeric(12, 3), comment="2410 CTP04")
     ndc_unit: Mapped[str | None] = mapped_column(String(2), comment="2410 CTP05-1: F2, GR, ME, ML, UN")
     __table_args__ = (UniqueConstraint("claim_id", "line_number"),)
@@ -330,7 +335,9 @@ class Submission(Base):
     gs06: Mapped[str | None] = mapped_column(String(9))
     st02: Mapped[str | None] = mapped_column(String(9))
     frequency: Mapped[str] = mapped_column(String(1), default="1")
-    status: Mapped[str] = mapped_column(String(20), default="submitted", comment="submitted/accepted/rejected")
+    status: Mapped[str] = mapped_column(
+        String(20), default="submitted", comment="submitted/accepted/rejected"
+    )
     created_at: Mapped[dt.datetime] = _created()
     replaces_submission_id: Mapped[int | None] = mapped_column(
         Integer, comment="the earlier submission a replacement/void/resubmission answers (submissions.id)"
@@ -396,9 +403,11 @@ class ClaimStatusRecord(Base):
     claim_id: Mapped[int | None] = mapped_column(ForeignKey("claims.id"), index=True)
     applied_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     trace_number: Mapped[str | None] = mapped_column(
-        String(50), comment="TRN02 of 2200B (our BHT03) / 2200C; null at claim level")
+        String(50), comment="TRN02 of 2200B (our BHT03) / 2200C; null at claim level"
+    )
     entity_identifier: Mapped[str | None] = mapped_column(
-        String(80), comment="NM109 of 2100B/2100C (2100C: billing provider NPI); null at claim level")
+        String(80), comment="NM109 of 2100B/2100C (2100C: billing provider NPI); null at claim level"
+    )
     __table_args__ = (UniqueConstraint("interchange_id", "segment_no"),)
 
 
@@ -425,7 +434,8 @@ class Remittance(Base):
     balanced: Mapped[bool] = mapped_column(Boolean, default=True)
     payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
     trace_payer: Mapped[str | None] = mapped_column(
-        String(50), comment="TRN03, else N1*PR payer id: with trace_number the payment identity")
+        String(50), comment="TRN03, else N1*PR payer id: with trace_number the payment identity"
+    )
     __table_args__ = (
         UniqueConstraint("interchange_id", "segment_no"),
         # A payment is stored once, whatever file or ISA13 it is resent in (NULL traces never collide).
@@ -453,7 +463,9 @@ class ClaimPayment(Base):
     coinsurance: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), comment="PR-2 claim+lines")
     copay: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), comment="PR-3 claim+lines")
     contractual: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), comment="CO claim+lines")
-    other_adjustments: Mapped[Decimal] = mapped_column(Money, default=Decimal("0"), comment="OA/PI/CR/other PR")
+    other_adjustments: Mapped[Decimal] = mapped_column(
+        Money, default=Decimal("0"), comment="OA/PI/CR/other PR"
+    )
     statement_from: Mapped[dt.date | None] = mapped_column(Date)
     statement_to: Mapped[dt.date | None] = mapped_column(Date)
     received_date: Mapped[dt.date | None] = mapped_column(Date, comment="DTM*050")
@@ -467,14 +479,20 @@ class ClaimPayment(Base):
         comment="on the claim payment that follows a reversal (CLP02=22): the original payment it corrects",
     )
     original_reference_number: Mapped[str | None] = mapped_column(
-        String(50), comment="REF*F8: payer claim number of the claim this one corrects or reverses")
+        String(50), comment="REF*F8: payer claim number of the claim this one corrects or reverses"
+    )
     duplicate_of_id: Mapped[int | None] = mapped_column(
-        Integer, comment="claim_payments.id this one repeats: held from posting (unmatched_payments)")
+        Integer, comment="claim_payments.id this one repeats: held from posting (unmatched_payments)"
+    )
     __table_args__ = (
         UniqueConstraint("remittance_id", "segment_no"),
         # Posting reads the unposted ones every night; a partial index keeps that independent of history.
-        Index("ix_claim_payments_unposted", "id", postgresql_where=text("posted_at IS NULL"),
-              sqlite_where=text("posted_at IS NULL")),
+        Index(
+            "ix_claim_payments_unposted",
+            "id",
+            postgresql_where=text("posted_at IS NULL"),
+            sqlite_where=text("posted_at IS NULL"),
+        ),
     )
 
 
@@ -695,7 +713,9 @@ class ClaimBalance(Base):
     insurance_write_off: Mapped[Decimal] = _zero()
     patient_write_off: Mapped[Decimal] = _zero()
     secondary_due: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=text("false"),
+        Boolean,
+        default=False,
+        server_default=text("false"),
         comment="primary left patient responsibility and the patient has a secondary coverage not yet billed",
     )
 
@@ -784,23 +804,34 @@ class WorkItem(Base):
 
     __tablename__ = "work_items"
     id: Mapped[int] = mapped_column(primary_key=True)
-    queue: Mapped[str] = mapped_column(String(30), comment="scrub_holds, rejections, denials, underpayments, "
-                                       "no_response, secondary_due, credit_balances")
+    queue: Mapped[str] = mapped_column(
+        String(30),
+        comment="scrub_holds, rejections, denials, underpayments, "
+        "no_response, secondary_due, credit_balances",
+    )
     claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
-    reason_key: Mapped[str] = mapped_column(String(120), comment="what makes the problem distinct on the claim")
+    reason_key: Mapped[str] = mapped_column(
+        String(120), comment="what makes the problem distinct on the claim"
+    )
     payer_id: Mapped[int | None] = mapped_column(ForeignKey("payers.id"))
     reason_codes: Mapped[str | None] = mapped_column(String(200), comment="comma-separated, e.g. CO-50,N115")
     reason: Mapped[str] = mapped_column(Text, comment="plain language, no PHI")
     amount: Mapped[Decimal] = mapped_column(Money, comment="dollars at stake")
     next_action: Mapped[str] = mapped_column(
-        String(30), comment="correct_and_resubmit, void, appeal, bill_secondary, bill_patient, write_off, "
-        "ask_status, refund")
+        String(30),
+        comment="correct_and_resubmit, void, appeal, bill_secondary, bill_patient, write_off, "
+        "ask_status, refund",
+    )
     priority: Mapped[int] = mapped_column(Integer, comment="1 most urgent … 4")
     due_date: Mapped[dt.date | None] = mapped_column(Date, comment="timely-filing (or refund) deadline")
-    status: Mapped[str] = mapped_column(String(20), default=WorkItemStatus.OPEN, comment="open, in_progress, closed")
+    status: Mapped[str] = mapped_column(
+        String(20), default=WorkItemStatus.OPEN, comment="open, in_progress, closed"
+    )
     assignee: Mapped[str | None] = mapped_column(String(80))
     notes: Mapped[str | None] = mapped_column(Text, comment="free text from the billing office; may hold PHI")
-    resolution: Mapped[str | None] = mapped_column(String(20), comment="resolved (nightly) or closed (by a person)")
+    resolution: Mapped[str | None] = mapped_column(
+        String(20), comment="resolved (nightly) or closed (by a person)"
+    )
     opened_on: Mapped[dt.date] = mapped_column(Date)
     last_seen: Mapped[dt.date] = mapped_column(Date, comment="last run date the problem was still there")
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
@@ -854,7 +885,9 @@ class Statement(Base):
 
     __tablename__ = "statements"
     id: Mapped[int] = mapped_column(primary_key=True)
-    statement_id: Mapped[str] = mapped_column(String(32), unique=True, comment="public id: files, payment links")
+    statement_id: Mapped[str] = mapped_column(
+        String(32), unique=True, comment="public id: files, payment links"
+    )
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     run_date: Mapped[dt.date] = mapped_column(Date)
     cycle: Mapped[int] = mapped_column(Integer, comment="1 = first statement of this dunning episode")
@@ -965,7 +998,9 @@ class CoverageEligibility(Base):
     """The latest 271 answer for a coverage (migration 0011). ``status``: active, inactive, error."""
 
     __tablename__ = "coverage_eligibility"
-    coverage_id: Mapped[int] = mapped_column(ForeignKey("coverages.id"), primary_key=True, autoincrement=False)
+    coverage_id: Mapped[int] = mapped_column(
+        ForeignKey("coverages.id"), primary_key=True, autoincrement=False
+    )
     status: Mapped[str] = mapped_column(String(10))
     plan: Mapped[str | None] = mapped_column(String(50))
     coverage_from: Mapped[dt.date | None] = mapped_column(Date)

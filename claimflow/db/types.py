@@ -44,4 +44,3 @@ class Money(TypeDecorator[Decimal]):
                 value = round(value)
             return (Decimal(int(value)) / 100).quantize(CENT)
         return Decimal(value).quantize(CENT)
-

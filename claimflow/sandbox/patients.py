@@ -101,8 +101,9 @@ class Behaviour:
         lo, hi = self.part_percent
         n1, n2 = self.installments
         if not (1 <= lo <= hi <= 99 and 1 <= n1 <= n2 <= 120 and self.max_delay_days >= 0):
-            raise PatientSimulationError("part_percent must be within 1..99, installments within 1..120 and "
-                                         "max_delay_days >= 0")
+            raise PatientSimulationError(
+                "part_percent must be within 1..99, installments within 1..120 and max_delay_days >= 0"
+            )
 
 
 @dataclass
@@ -128,12 +129,16 @@ class SimulationResult:
     plans_created: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"run_date": self.run_date.isoformat(), "seed": self.seed, "statements": self.statements,
-                "behaviours": {b: int(self.behaviours.get(b, 0)) for b in BEHAVIOURS},
-                "events": dict(sorted(self.events.items())),
-                "paid": f"{Decimal(self.paid_cents) / 100:.2f}",
-                "refunded": f"{Decimal(self.refunded_cents) / 100:.2f}",
-                "plans_created": self.plans_created}
+        return {
+            "run_date": self.run_date.isoformat(),
+            "seed": self.seed,
+            "statements": self.statements,
+            "behaviours": {b: int(self.behaviours.get(b, 0)) for b in BEHAVIOURS},
+            "events": dict(sorted(self.events.items())),
+            "paid": f"{Decimal(self.paid_cents) / 100:.2f}",
+            "refunded": f"{Decimal(self.refunded_cents) / 100:.2f}",
+            "plans_created": self.plans_created,
+        }
 
 
 def behaviour_of(seed: int, patient_id: int, shares: Behaviour) -> str:
@@ -149,7 +154,8 @@ def behaviour_of(seed: int, patient_id: int, shares: Behaviour) -> str:
 
 def _defaults_on_plan(seed: int, patient_id: int, shares: Behaviour) -> bool:
     return random.Random(f"claimflow-patients:plan:{seed}:{patient_id}").randrange(BASIS) < _bp(
-        shares.plan_default_rate)
+        shares.plan_default_rate
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -158,21 +164,39 @@ def _defaults_on_plan(seed: int, patient_id: int, shares: Behaviour) -> bool:
 
 
 def _statements(engine: Engine, run_date: dt.date, manifest: Path | None) -> list[_Statement]:
-    cols = (m.Statement.statement_id, m.Statement.patient_id, m.Patient.account_number, m.Statement.run_date,
-            m.Statement.cycle, m.Statement.stage, m.Statement.amount_due)
+    cols = (
+        m.Statement.statement_id,
+        m.Statement.patient_id,
+        m.Patient.account_number,
+        m.Statement.run_date,
+        m.Statement.cycle,
+        m.Statement.stage,
+        m.Statement.amount_due,
+    )
     base = select(*cols).join(m.Patient, m.Patient.id == m.Statement.patient_id)
     with engine.connect() as conn:
         if manifest is None:
-            rows = conn.execute(base.where(m.Statement.run_date == run_date, m.Statement.stage != COLLECTIONS)
-                                .order_by(m.Statement.patient_id)).tuples().all()
+            rows = (
+                conn.execute(
+                    base.where(m.Statement.run_date == run_date, m.Statement.stage != COLLECTIONS).order_by(
+                        m.Statement.patient_id
+                    )
+                )
+                .tuples()
+                .all()
+            )
             return [_Statement(*r) for r in rows]
         ids = _manifest_ids(Path(manifest))
-        found = {r[0]: _Statement(*r) for r in conn.execute(
-            base.where(m.Statement.statement_id.in_(ids or ["-"]))).tuples().all()}
+        found = {
+            r[0]: _Statement(*r)
+            for r in conn.execute(base.where(m.Statement.statement_id.in_(ids or ["-"]))).tuples().all()
+        }
     missing = [i for i, sid in enumerate(ids, start=2) if sid not in found]
     if missing:
-        raise PatientSimulationError(f"{Path(manifest).name}: line(s) {', '.join(map(str, missing[:10]))} name "
-                                     "a statement that is not in the statements table")
+        raise PatientSimulationError(
+            f"{Path(manifest).name}: line(s) {', '.join(map(str, missing[:10]))} name "
+            "a statement that is not in the statements table"
+        )
     return sorted((found[sid] for sid in ids), key=lambda s: s.patient_id)
 
 
@@ -194,23 +218,41 @@ def _manifest_ids(path: Path) -> list[str]:
 
 def _event(event_id: str, etype: str, obj: dict[str, Any], day: dt.date) -> dict[str, Any]:
     created = int(dt.datetime.combine(day, dt.time(12), tzinfo=dt.UTC).timestamp())
-    return {"id": event_id, "object": "event", "type": etype, "created": created, "livemode": False,
-            "data": {"object": obj}}
+    return {
+        "id": event_id,
+        "object": "event",
+        "type": etype,
+        "created": created,
+        "livemode": False,
+        "data": {"object": obj},
+    }
 
 
 def _intent(intent_id: str, cents: int, statement_id: str, *, succeeded: bool) -> dict[str, Any]:
-    obj: dict[str, Any] = {"id": intent_id, "object": "payment_intent", "amount": cents, "currency": "usd",
-                           "status": "succeeded" if succeeded else "requires_payment_method",
-                           "metadata": {"statement_id": statement_id}}
+    obj: dict[str, Any] = {
+        "id": intent_id,
+        "object": "payment_intent",
+        "amount": cents,
+        "currency": "usd",
+        "status": "succeeded" if succeeded else "requires_payment_method",
+        "metadata": {"statement_id": statement_id},
+    }
     if succeeded:
         obj["amount_received"] = cents
     return obj
 
 
 def _charge_refunded(intent_id: str, cents: int, statement_id: str) -> dict[str, Any]:
-    return {"id": "ch_" + intent_id[3:], "object": "charge", "payment_intent": intent_id, "amount": cents,
-            "amount_refunded": cents, "refunded": True, "currency": "usd",
-            "metadata": {"statement_id": statement_id}}
+    return {
+        "id": "ch_" + intent_id[3:],
+        "object": "charge",
+        "payment_intent": intent_id,
+        "amount": cents,
+        "amount_refunded": cents,
+        "refunded": True,
+        "currency": "usd",
+        "metadata": {"statement_id": statement_id},
+    }
 
 
 class _Sender:
@@ -238,8 +280,12 @@ class _Sender:
             try:
                 conn = http.client.HTTPConnection(self.host, self.port, timeout=60)
                 try:
-                    conn.request("POST", self.path, body=body,
-                                 headers={"Content-Type": "application/json", "Stripe-Signature": header})
+                    conn.request(
+                        "POST",
+                        self.path,
+                        body=body,
+                        headers={"Content-Type": "application/json", "Stripe-Signature": header},
+                    )
                     resp = conn.getresponse()
                     status, raw = resp.status, resp.read()
                 finally:
@@ -279,9 +325,17 @@ def _cents(amount: Decimal) -> int:
     return int((Decimal(amount) * 100).to_integral_value())
 
 
-def simulate_patients(engine: Engine, run_date: dt.date, *, seed: int, shares: Behaviour | None = None,
-                      manifest: Path | None = None, webhook_url: str | None = None, secret: str | None = None,
-                      actor: str = "sandbox:patients") -> SimulationResult:
+def simulate_patients(
+    engine: Engine,
+    run_date: dt.date,
+    *,
+    seed: int,
+    shares: Behaviour | None = None,
+    manifest: Path | None = None,
+    webhook_url: str | None = None,
+    secret: str | None = None,
+    actor: str = "sandbox:patients",
+) -> SimulationResult:
     """Let the patients of ``run_date``'s statements answer them (see the module docstring).
 
     Events go over HTTP: to ``webhook_url`` (signed with ``secret``, else ``CLAIMFLOW_WEBHOOK_SECRET``) or, by
@@ -294,22 +348,36 @@ def simulate_patients(engine: Engine, run_date: dt.date, *, seed: int, shares: B
     result = SimulationResult(run_date=run_date, seed=seed, statements=len(statements))
     if webhook_url is not None:
         if not secret:
-            raise PatientSimulationError("an external webhook_url needs its signing secret "
-                                         "(secret= or CLAIMFLOW_WEBHOOK_SECRET)")
+            raise PatientSimulationError(
+                "an external webhook_url needs its signing secret (secret= or CLAIMFLOW_WEBHOOK_SECRET)"
+            )
         _run(engine, statements, _Sender(engine, webhook_url, secret), shares, result, actor)
     else:
         secret = secret or "whsec_sim_" + secrets.token_hex(24)
         with webhook_server(engine, secret) as url:
             _run(engine, statements, _Sender(engine, url, secret), shares, result, actor)
-    log.info("simulated patients %s: %d statements, events %s, %d plan(s) created", run_date.isoformat(),
-             result.statements, dict(result.events), result.plans_created)
+    log.info(
+        "simulated patients %s: %d statements, events %s, %d plan(s) created",
+        run_date.isoformat(),
+        result.statements,
+        dict(result.events),
+        result.plans_created,
+    )
     if result.events.get("refused"):
-        raise PatientSimulationError(f"the webhook refused {result.events['refused']} event(s): check the secret")
+        raise PatientSimulationError(
+            f"the webhook refused {result.events['refused']} event(s): check the secret"
+        )
     return result
 
 
-def _run(engine: Engine, statements: list[_Statement], sender: _Sender, shares: Behaviour,
-         result: SimulationResult, actor: str) -> None:
+def _run(
+    engine: Engine,
+    statements: list[_Statement],
+    sender: _Sender,
+    shares: Behaviour,
+    result: SimulationResult,
+    actor: str,
+) -> None:
     seed = result.seed
     for s in statements:
         kind = behaviour_of(seed, s.patient_id, shares)
@@ -324,8 +392,11 @@ def _run(engine: Engine, statements: list[_Statement], sender: _Sender, shares: 
         if s.stage == PLAN_STAGE:
             if kind == "plan" and not _defaults_on_plan(seed, s.patient_id, shares):
                 pay = due
-        elif kind == "pay_full" or (kind == "after_reminder" and s.cycle >= 2) or (
-                kind == "after_final_notice" and s.cycle >= 3):
+        elif (
+            kind == "pay_full"
+            or (kind == "after_reminder" and s.cycle >= 2)
+            or (kind == "after_final_notice" and s.cycle >= 3)
+        ):
             pay = due
         elif kind == "pay_part":
             lo, hi = shares.part_percent
@@ -333,8 +404,15 @@ def _run(engine: Engine, statements: list[_Statement], sender: _Sender, shares: 
         elif kind == "plan":
             n = rng.randint(*shares.installments)
             try:
-                created = create_plan(engine, account_number=s.account_number, amount=Decimal(due) / 100,
-                                      installments=n, day=min(day.day, 28), start=day, actor=actor)
+                created = create_plan(
+                    engine,
+                    account_number=s.account_number,
+                    amount=Decimal(due) / 100,
+                    installments=n,
+                    day=min(day.day, 28),
+                    start=day,
+                    actor=actor,
+                )
             except PatientBillingError:
                 created = None  # already on a (delinquent) plan: a defaulter does not pay
             if created is not None:
@@ -344,26 +422,61 @@ def _run(engine: Engine, statements: list[_Statement], sender: _Sender, shares: 
             _pay(sender, s, pay, day, rng, shares, result)
 
 
-def _pay(sender: _Sender, s: _Statement, cents: int, day: dt.date, rng: random.Random, shares: Behaviour,
-         result: SimulationResult) -> None:
+def _pay(
+    sender: _Sender,
+    s: _Statement,
+    cents: int,
+    day: dt.date,
+    rng: random.Random,
+    shares: Behaviour,
+    result: SimulationResult,
+) -> None:
     base = f"sim_{s.statement_id}"
     attempt = 1
     if rng.randrange(BASIS) < _bp(shares.failure_rate):
         intent = f"pi_{base}_{attempt}"
-        _send(sender, _event(f"evt_{base}_{attempt}_failed", "payment_intent.payment_failed",
-                             _intent(intent, cents, s.statement_id, succeeded=False), day), result)
+        _send(
+            sender,
+            _event(
+                f"evt_{base}_{attempt}_failed",
+                "payment_intent.payment_failed",
+                _intent(intent, cents, s.statement_id, succeeded=False),
+                day,
+            ),
+            result,
+        )
         if rng.randrange(BASIS) >= _bp(shares.retry_after_failure):
             return
         attempt += 1
     intent = f"pi_{base}_{attempt}"
-    outcome = _send(sender, _event(f"evt_{base}_{attempt}_succeeded", "payment_intent.succeeded",
-                                   _intent(intent, cents, s.statement_id, succeeded=True), day), result)
+    outcome = _send(
+        sender,
+        _event(
+            f"evt_{base}_{attempt}_succeeded",
+            "payment_intent.succeeded",
+            _intent(intent, cents, s.statement_id, succeeded=True),
+            day,
+        ),
+        result,
+    )
     if outcome != "posted":
         return
     result.paid_cents += cents
     refund = rng.randrange(BASIS) < _bp(shares.refund_rate)
-    if refund and _send(sender, _event(f"evt_{base}_{attempt}_refunded", "charge.refunded",
-                                       _charge_refunded(intent, cents, s.statement_id), day), result) == "refunded":
+    if (
+        refund
+        and _send(
+            sender,
+            _event(
+                f"evt_{base}_{attempt}_refunded",
+                "charge.refunded",
+                _charge_refunded(intent, cents, s.statement_id),
+                day,
+            ),
+            result,
+        )
+        == "refunded"
+    ):
         result.refunded_cents += cents
 
 
@@ -379,8 +492,12 @@ def _send(sender: _Sender, event: dict[str, Any], result: SimulationResult) -> s
         return "replay"
     result.events["applied"] += 1
     with sender.engine.connect() as conn:  # what the server recorded (its reply only says "applied")
-        outcome = str(conn.execute(select(m.PaymentEvent.outcome)
-                                   .where(m.PaymentEvent.event_id == event["id"])).scalar() or "unknown")
+        outcome = str(
+            conn.execute(
+                select(m.PaymentEvent.outcome).where(m.PaymentEvent.event_id == event["id"])
+            ).scalar()
+            or "unknown"
+        )
     result.events[outcome] += 1
     return outcome
 
@@ -390,12 +507,26 @@ def online_summary(engine: Engine) -> dict[str, Any]:
     ``{"patient_payments_online": {"events", "posted", "amount"}, "payment_plans": {"active", "delinquent",
     "completed"}}`` (money as a string)."""
     with engine.connect() as conn:
-        events = conn.execute(select(m.PaymentEvent.outcome, func.count(), func.sum(m.PaymentEvent.amount_cents))
-                              .group_by(m.PaymentEvent.outcome)).tuples().all()
-        plans = dict(conn.execute(select(m.PaymentPlan.status, func.count()).group_by(m.PaymentPlan.status))
-                     .tuples().all())
+        events = (
+            conn.execute(
+                select(m.PaymentEvent.outcome, func.count(), func.sum(m.PaymentEvent.amount_cents)).group_by(
+                    m.PaymentEvent.outcome
+                )
+            )
+            .tuples()
+            .all()
+        )
+        plans = dict(
+            conn.execute(select(m.PaymentPlan.status, func.count()).group_by(m.PaymentPlan.status))
+            .tuples()
+            .all()
+        )
     posted_cents = sum(int(c or 0) for o, _, c in events if o == "posted")
-    return {"patient_payments_online": {"events": sum(int(n) for _, n, _ in events),
-                                        "posted": sum(int(n) for o, n, _ in events if o == "posted"),
-                                        "amount": f"{Decimal(posted_cents) / 100:.2f}"},
-            "payment_plans": {k: int(plans.get(k, 0)) for k in ("active", "delinquent", "completed")}}
+    return {
+        "patient_payments_online": {
+            "events": sum(int(n) for _, n, _ in events),
+            "posted": sum(int(n) for o, n, _ in events if o == "posted"),
+            "amount": f"{Decimal(posted_cents) / 100:.2f}",
+        },
+        "payment_plans": {k: int(plans.get(k, 0)) for k in ("active", "delinquent", "completed")},
+    }

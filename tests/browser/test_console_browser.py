@@ -58,15 +58,32 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     archive = tmp / "claims.837"
     archive.write_text(X837)
     with engine.begin() as conn:
-        file_id = conn.execute(insert(m.Interchange).values(
-            direction="out", sha256=uuid.uuid4().hex, bytes=len(X837), file_name="claims.837",
-            archive_path=str(archive), transaction_type="837P", isa13="000000123", status="uploaded",
-            claim_count=1, total_charge=Decimal("125.00"))).inserted_primary_key[0]
+        file_id = conn.execute(
+            insert(m.Interchange).values(
+                direction="out",
+                sha256=uuid.uuid4().hex,
+                bytes=len(X837),
+                file_name="claims.837",
+                archive_path=str(archive),
+                transaction_type="837P",
+                isa13="000000123",
+                status="uploaded",
+                claim_count=1,
+                total_charge=Decimal("125.00"),
+            )
+        ).inserted_primary_key[0]
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(engine, user=USER, data_dir=tmp), host="127.0.0.1",
-                                           port=port, log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(engine, user=USER, data_dir=tmp),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+            access_log=False,
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
@@ -89,8 +106,14 @@ def browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1280,1000", "--disable-extensions"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1280,1000",
+        "--disable-extensions",
+    ):
         options.add_argument(arg)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
@@ -101,8 +124,16 @@ def browser() -> Iterator[Any]:
 
 
 def _pages(site: dict[str, Any]) -> list[str]:
-    return ["/", "/work", f"/work/{_item(site['engine'])}", "/claims", f"/claims/{site['claim_id']}", "/files",
-            f"/files/{site['file_id']}", "/payers"]
+    return [
+        "/",
+        "/work",
+        f"/work/{_item(site['engine'])}",
+        "/claims",
+        f"/claims/{site['claim_id']}",
+        "/files",
+        f"/files/{site['file_id']}",
+        "/payers",
+    ]
 
 
 def _item(engine: Engine, queue: str = "credit_balances") -> int:
@@ -122,20 +153,25 @@ def _submit(driver: Any, button_id: str) -> None:
 
 
 def _scheme(driver: Any, scheme: str) -> None:
-    driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
-                           {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+    driver.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+    )
 
 
 def _errors(driver: Any) -> list[dict[str, Any]]:
     return [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
 
 
-def test_pages_load_charts_draw_and_axe_finds_nothing_light_and_dark(site: dict[str, Any], browser: Any) -> None:
+def test_pages_load_charts_draw_and_axe_finds_nothing_light_and_dark(
+    site: dict[str, Any], browser: Any
+) -> None:
     axe = _axe_source()
     browser.set_window_size(1280, 1000)
     browser.get_log("browser")
     for path in _pages(site):
-        with urllib.request.urlopen(site["base"] + path) as r:  # the status code, which WebDriver does not give
+        with urllib.request.urlopen(
+            site["base"] + path
+        ) as r:  # the status code, which WebDriver does not give
             assert r.status == 200, path
     for scheme in ("light", "dark"):
         _scheme(browser, scheme)
@@ -150,7 +186,9 @@ def test_pages_load_charts_draw_and_axe_finds_nothing_light_and_dark(site: dict[
                 "axe.run(document, {runOnly: {type: 'tag', values: arguments[0]}})"
                 ".then(r => done({violations: r.violations.map(v => ({id: v.id, impact: v.impact,"
                 " nodes: v.nodes.slice(0, 3).map(n => n.target.join(' '))})), passes: r.passes.length}))"
-                ".catch(e => done({error: String(e)}));", AXE_TAGS)
+                ".catch(e => done({error: String(e)}));",
+                AXE_TAGS,
+            )
             assert "error" not in result, result
             assert result["violations"] == [], (scheme, path, result["violations"])
             assert result["passes"] > 5
@@ -160,7 +198,8 @@ def test_pages_load_charts_draw_and_axe_finds_nothing_light_and_dark(site: dict[
     browser.get(site["base"] + "/")
     marks = browser.execute_script(
         "return Array.from(document.querySelectorAll('svg.chart')).map(s => [s.id,"
-        " s.querySelectorAll('[data-value]').length, s.getBoundingClientRect().width])")
+        " s.querySelectorAll('[data-value]').length, s.getBoundingClientRect().width])"
+    )
     drawn = {name: (n, width) for name, n, width in marks}
     for chart in ("chart-cash", "chart-aging-payer", "chart-aging-patient", "chart-denials", "chart-kpis"):
         assert drawn[chart][0] > 0 and drawn[chart][1] > 100, (chart, drawn.get(chart))
@@ -208,12 +247,16 @@ def test_work_item_assigned_noted_and_closed_through_the_ui(site: dict[str, Any]
     assert f"console:{USER}" in history and "assigned" in history and "closed" in history
 
     with engine.connect() as conn:
-        audits = conn.execute(select(m.AuditLog.action, m.AuditLog.actor)
-                              .where(m.AuditLog.object_type == "work_item", m.AuditLog.object_id == str(item))
-                              .order_by(m.AuditLog.id)).all()
-    assert [tuple(a) for a in audits] == [("work_item_assign", f"console:{USER}"),
-                                          ("work_item_note", f"console:{USER}"),
-                                          ("work_item_close", f"console:{USER}")]
+        audits = conn.execute(
+            select(m.AuditLog.action, m.AuditLog.actor)
+            .where(m.AuditLog.object_type == "work_item", m.AuditLog.object_id == str(item))
+            .order_by(m.AuditLog.id)
+        ).all()
+    assert [tuple(a) for a in audits] == [
+        ("work_item_assign", f"console:{USER}"),
+        ("work_item_note", f"console:{USER}"),
+        ("work_item_close", f"console:{USER}"),
+    ]
     assert _errors(browser) == []
 
 
@@ -222,6 +265,7 @@ def test_phone_width_never_scrolls_sideways(site: dict[str, Any], browser: Any) 
     for path in _pages(site):
         browser.get(site["base"] + path)
         inner, scroll = browser.execute_script(
-            "return [window.innerWidth, document.documentElement.scrollWidth]")
+            "return [window.innerWidth, document.documentElement.scrollWidth]"
+        )
         assert inner <= 420 and scroll <= inner, (path, inner, scroll)
     assert _errors(browser) == []

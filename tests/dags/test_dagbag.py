@@ -65,8 +65,16 @@ def test_nightly_reconciliation_runs_after_the_inbox_and_has_a_deadline(dagbag) 
     assert "inbox-loaded" in str(dag.timetable.asset_condition)
     assert dag.deadline, "a nightly run that has not finished by the deadline must alert"
     order = [t.task_id for t in dag.topological_sort()]
-    assert order == ["apply_acknowledgments", "post_remittances", "issue_follow_up_claims", "reconcile_balances",
-                     "balance_proof", "data_quality", "build_worklist", "run_report"]
+    assert order == [
+        "apply_acknowledgments",
+        "post_remittances",
+        "issue_follow_up_claims",
+        "reconcile_balances",
+        "balance_proof",
+        "data_quality",
+        "build_worklist",
+        "run_report",
+    ]
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -76,8 +84,13 @@ def test_each_dag_file_imports_in_under_two_seconds(name: str) -> None:
         "import time, importlib, airflow.sdk, airflow.timetables.assets, airflow.timetables.trigger\n"
         f"t = time.perf_counter(); importlib.import_module('dags.{name}'); print(time.perf_counter() - t)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         env={**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"})
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "AIRFLOW__CORE__LOAD_EXAMPLES": "False"},
+    )
     seconds = float(out.stdout.strip().splitlines()[-1])
     assert seconds < 2.0, f"dags/{name}.py took {seconds:.2f} s to import"
 
@@ -114,7 +127,10 @@ def _decisions() -> list[tuple[BaseException, str]]:
         (AuthenticationFailed("partner sandbox (claimflow@127.0.0.1:2222): authentication failed"), "fail"),
         (HostKeyMismatch("partner sandbox: host key changed"), "fail"),
         (ProfileMismatch("x.837: ISA15 is P, the profile is T"), "fail"),
-        (paramiko.AuthenticationException("Authentication failed."), "fail"),  # raw, from a hook we did not wrap
+        (
+            paramiko.AuthenticationException("Authentication failed."),
+            "fail",
+        ),  # raw, from a hook we did not wrap
         (X12ParseError("bad.835: segment 5 (CLP): CLP04 is not a number"), "fail"),
         (BadDataError("out.837 failed 5010 validation"), "fail"),
         (DataQualityError("3 data-quality problems"), "fail"),
@@ -133,8 +149,12 @@ def test_retry_policy_decides_by_exception_type() -> None:
     policy = retry_policy()
     for exc, expected in _decisions():
         decision = policy.evaluate(exc, try_number=1, max_tries=4)
-        assert decision.action == {"fail": RetryAction.FAIL, "retry": RetryAction.RETRY,
-                                   "default": RetryAction.DEFAULT}[expected], (type(exc).__name__, decision)
+        assert (
+            decision.action
+            == {"fail": RetryAction.FAIL, "retry": RetryAction.RETRY, "default": RetryAction.DEFAULT}[
+                expected
+            ]
+        ), (type(exc).__name__, decision)
 
 
 def test_a_subclass_with_another_name_is_classified_by_its_base() -> None:
@@ -165,8 +185,10 @@ def test_failure_message_is_one_line_with_the_types_hint(caplog: pytest.LogCaptu
         task_id = "fetch_new_files"
         map_index = -1
 
-    for exc in (AuthenticationFailed("partner sandbox (claimflow@127.0.0.1:2222): authentication failed"),
-                paramiko.AuthenticationException("Authentication failed.")):
+    for exc in (
+        AuthenticationFailed("partner sandbox (claimflow@127.0.0.1:2222): authentication failed"),
+        paramiko.AuthenticationException("Authentication failed."),
+    ):
         caplog.clear()
         with caplog.at_level("ERROR", logger="claimflow.dags"):
             explain_failure({"task_instance": TI(), "exception": exc})
@@ -184,8 +206,13 @@ def test_typed_ssh_errors_turns_paramiko_failures_into_sftp_errors() -> None:
     from sftp.errors import AuthenticationFailed, TransientTransferError
     from sftp.partner import PartnerProfile
 
-    profile = PartnerProfile(name="sandbox", host="127.0.0.1", port=2222, username="claimflow",
-                             host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl")
+    profile = PartnerProfile(
+        name="sandbox",
+        host="127.0.0.1",
+        port=2222,
+        username="claimflow",
+        host_key="ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl",
+    )
     with pytest.raises(AuthenticationFailed) as auth, typed_ssh_errors(profile, "connecting"):
         raise paramiko.AuthenticationException("Authentication failed.")
     assert "claimflow@127.0.0.1:2222" in str(auth.value) and auth.value.retryable is False

@@ -155,7 +155,10 @@ def test_277_x228_is_named_x228() -> None:
 
 
 def test_parse_file_names_the_277_guide(tmp_path: pytest.TempPathFactory) -> None:
-    for guide, what in (  # 005010X212 is read since parsers.x277_005010x212 (tests/unit/parsers/test_x277_x212.py)
+    for (
+        guide,
+        what,
+    ) in (  # 005010X212 is read since parsers.x277_005010x212 (tests/unit/parsers/test_x277_x212.py)
         ("005010X228", "health care claim pending status information"),
         ("005010X364", "data reporting acknowledgment"),
     ):

@@ -148,13 +148,16 @@ ANALYST_FORBIDDEN = (
 )
 
 
-def test_analyst_reads_views_and_nothing_else(template_db: str, cluster: Cluster, use_db: Callable[[str], None],
-                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_analyst_reads_views_and_nothing_else(
+    template_db: str, cluster: Cluster, use_db: Callable[[str], None], capsys: pytest.CaptureFixture[str]
+) -> None:
     db = cluster.database(template_db)
     url = _url(db)
     pipeline = cluster.role("cf_pipe")
     with make_engine(url).begin() as conn:  # the pipeline's documented grants, before grant-analyst runs
-        conn.execute(text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{pipeline}"'))
+        conn.execute(
+            text(f'GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO "{pipeline}"')
+        )
         conn.execute(text(f'GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA public TO "{pipeline}"'))
     group = cluster.name("cf_analysts")
     alice = cluster.role("cf_alice")
@@ -174,28 +177,40 @@ def test_analyst_reads_views_and_nothing_else(template_db: str, cluster: Cluster
             rows = conn.execute(text("SELECT claim_number, patient_key FROM analyst.claims")).all()
             assert len(rows) >= 8 and all(len(k) == 32 for _c, k in rows)
             for name in analyst.VIEWS:
-                if name not in analyst.LATER_VIEWS or conn.execute(
-                        text("SELECT to_regclass(:v)"), {"v": f"analyst.{name}"}).scalar_one():
+                if (
+                    name not in analyst.LATER_VIEWS
+                    or conn.execute(text("SELECT to_regclass(:v)"), {"v": f"analyst.{name}"}).scalar_one()
+                ):
                     conn.execute(text(f"SELECT * FROM analyst.{name} LIMIT 1")).all()
     finally:
         as_alice.dispose()
     with make_engine(url).connect() as conn:
         pid = conn.execute(text("SELECT min(patient_id) FROM patient_keys")).scalar_one()
-        stored = conn.execute(text("SELECT patient_key FROM patient_keys WHERE patient_id = :p"), {"p": pid}).scalar_one()
+        stored = conn.execute(
+            text("SELECT patient_key FROM patient_keys WHERE patient_id = :p"), {"p": pid}
+        ).scalar_one()
     assert stored == analyst.patient_key(pid, SALT) != analyst.patient_key(pid, analyst.DEFAULT_SALT)
 
     for sql in ANALYST_FORBIDDEN:
         _denied(_url(db, alice), sql)
     # PUBLIC lost TEMPORARY and the large objects: any other role too, not only the analysts.
-    for sql in ("CREATE TEMPORARY TABLE scratch (x int)", "SELECT lo_create(0)", "CREATE TABLE public.t (x int)"):
+    for sql in (
+        "CREATE TEMPORARY TABLE scratch (x int)",
+        "SELECT lo_create(0)",
+        "CREATE TABLE public.t (x int)",
+    ):
         _denied(_url(db, bystander), sql)
     # The pipeline (it can write claimflow's tables) kept its temporary tables.
     _attempt(_url(db, pipeline), "CREATE TEMPORARY TABLE cf_cp (x int)")
 
 
-def test_default_salt_is_refused_with_one_line(template_db: str, cluster: Cluster, use_db: Callable[[str], None],
-                                               monkeypatch: pytest.MonkeyPatch,
-                                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_default_salt_is_refused_with_one_line(
+    template_db: str,
+    cluster: Cluster,
+    use_db: Callable[[str], None],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     db = cluster.database(template_db)
     use_db(_url(db))
     group = cluster.name("cf_analysts")
@@ -216,8 +231,8 @@ def test_default_salt_is_refused_with_one_line(template_db: str, cluster: Cluste
 
 
 def test_keys_made_with_the_default_salt_must_be_rotated_first(
-        template_db: str, cluster: Cluster, use_db: Callable[[str], None],
-        capsys: pytest.CaptureFixture[str]) -> None:
+    template_db: str, cluster: Cluster, use_db: Callable[[str], None], capsys: pytest.CaptureFixture[str]
+) -> None:
     db = cluster.database(template_db)
     url = _url(db)
     use_db(url)
@@ -237,7 +252,9 @@ def test_keys_made_with_the_default_salt_must_be_rotated_first(
     assert key == analyst.patient_key(pid, SALT)
 
 
-def test_lo_compat_privileges_on_is_refused(template_db: str, cluster: Cluster, use_db: Callable[[str], None]) -> None:
+def test_lo_compat_privileges_on_is_refused(
+    template_db: str, cluster: Cluster, use_db: Callable[[str], None]
+) -> None:
     db = cluster.database(template_db)
     engine = make_engine(_url(db), connect_args={"options": "-c lo_compat_privileges=on"})
     try:
@@ -248,7 +265,8 @@ def test_lo_compat_privileges_on_is_refused(template_db: str, cluster: Cluster, 
 
 
 def test_documented_roles_owner_migrates_pipeline_posts_analyst_reads(
-        cluster: Cluster, use_db: Callable[[str], None]) -> None:
+    cluster: Cluster, use_db: Callable[[str], None]
+) -> None:
     """docs/OPERATIONS.md's split, end to end: a non-superuser owner role migrates and runs
     grant-analyst; the audit log refuses TRUNCATE even to it; what a non-superuser cannot revoke is said."""
     if not dbs.pg_reachable():
@@ -260,8 +278,11 @@ def test_documented_roles_owner_migrates_pipeline_posts_analyst_reads(
     engine = make_engine(owner_url)
     try:
         with engine.connect() as conn:
-            tables_owner = conn.execute(text("SELECT DISTINCT tableowner FROM pg_tables "
-                                             "WHERE schemaname = 'public'")).scalars().all()
+            tables_owner = (
+                conn.execute(text("SELECT DISTINCT tableowner FROM pg_tables WHERE schemaname = 'public'"))
+                .scalars()
+                .all()
+            )
         assert tables_owner == [owner]
         with pytest.raises(DBAPIError, match="append-only"), engine.begin() as conn:
             conn.execute(text("TRUNCATE audit_log"))
@@ -274,5 +295,9 @@ def test_documented_roles_owner_migrates_pipeline_posts_analyst_reads(
     with _admin().connect() as conn:
         conn.execute(text(f'GRANT "{group}" TO "{alice}"'))
     _attempt(_url(db, alice), "SELECT count(*) FROM analyst.claims")
-    for sql in ("CREATE TEMPORARY TABLE scratch (x int)", "SELECT * FROM patients", "CREATE TABLE public.t (x int)"):
+    for sql in (
+        "CREATE TEMPORARY TABLE scratch (x int)",
+        "SELECT * FROM patients",
+        "CREATE TABLE public.t (x int)",
+    ):
         _denied(_url(db, alice), sql)

@@ -27,7 +27,9 @@ PIPELINE_GRANTS = (  # docs/OPERATIONS.md, "Who owns what: database roles"
 
 def _one_audit_row(engine: Engine) -> None:
     with engine.begin() as conn:
-        audit(conn, actor="test", action="probe", object_type="test", object_id=1, detail={"n": Decimal("1.50")})
+        audit(
+            conn, actor="test", action="probe", object_type="test", object_id=1, detail={"n": Decimal("1.50")}
+        )
 
 
 def _rows(engine: Engine) -> int:
@@ -37,8 +39,11 @@ def _rows(engine: Engine) -> int:
 
 def test_audit_log_refuses_update_delete_and_truncate(engine: Engine) -> None:
     _one_audit_row(engine)
-    statements = ["UPDATE audit_log SET actor = 'mallory'", "DELETE FROM audit_log",
-                  "DELETE FROM audit_log WHERE id > 0"]
+    statements = [
+        "UPDATE audit_log SET actor = 'mallory'",
+        "DELETE FROM audit_log",
+        "DELETE FROM audit_log WHERE id > 0",
+    ]
     if engine.dialect.name == "postgresql":
         statements += ["TRUNCATE audit_log", "TRUNCATE audit_log RESTART IDENTITY CASCADE"]
     for stmt in statements:
@@ -63,12 +68,26 @@ def test_truncate_all_still_empties_and_keeps_the_guard(engine: Engine) -> None:
 
 def test_public_holds_no_write_privilege_on_audit_log(pg_engine: Engine) -> None:
     with pg_engine.connect() as conn:
-        public = conn.execute(text(
-            "SELECT a.privilege_type FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a "
-            "WHERE c.oid = 'public.audit_log'::regclass AND a.grantee = 0")).scalars().all()
-        triggers = conn.execute(text(
-            "SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.audit_log'::regclass AND NOT tgisinternal "
-            "AND tgenabled = 'O' ORDER BY tgname")).scalars().all()
+        public = (
+            conn.execute(
+                text(
+                    "SELECT a.privilege_type FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a "
+                    "WHERE c.oid = 'public.audit_log'::regclass AND a.grantee = 0"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        triggers = (
+            conn.execute(
+                text(
+                    "SELECT tgname FROM pg_trigger WHERE tgrelid = 'public.audit_log'::regclass AND NOT tgisinternal "
+                    "AND tgenabled = 'O' ORDER BY tgname"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert not set(public) & {"TRUNCATE", "UPDATE", "DELETE", "INSERT"}
     assert triggers == ["audit_log_append_only", "audit_log_no_truncate"]
 
@@ -94,12 +113,19 @@ def test_pipeline_role_cannot_empty_or_unguard_the_audit_log(pg_engine: Engine, 
         _one_audit_row(as_pipeline)  # it writes the audit trail as part of its work
         with as_pipeline.begin() as conn:  # and posting's temporary tables work
             conn.execute(text("CREATE TEMPORARY TABLE cf_probe (x int)"))
-        for stmt in ("TRUNCATE audit_log", "DELETE FROM audit_log", "UPDATE audit_log SET actor = 'x'",
-                     "ALTER TABLE audit_log DISABLE TRIGGER USER", "ALTER TABLE audit_log DISABLE TRIGGER ALL",
-                     "DROP TRIGGER audit_log_no_truncate ON audit_log",
-                     "SET session_replication_role = replica"):
-            with pytest.raises(DBAPIError, match=r"permission denied|must be owner|append-only"), \
-                    as_pipeline.begin() as conn:
+        for stmt in (
+            "TRUNCATE audit_log",
+            "DELETE FROM audit_log",
+            "UPDATE audit_log SET actor = 'x'",
+            "ALTER TABLE audit_log DISABLE TRIGGER USER",
+            "ALTER TABLE audit_log DISABLE TRIGGER ALL",
+            "DROP TRIGGER audit_log_no_truncate ON audit_log",
+            "SET session_replication_role = replica",
+        ):
+            with (
+                pytest.raises(DBAPIError, match=r"permission denied|must be owner|append-only"),
+                as_pipeline.begin() as conn,
+            ):
                 conn.execute(text(stmt))
     finally:
         as_pipeline.dispose()
@@ -127,7 +153,9 @@ def test_pipeline_role_posts_and_reconciles(pg_engine: Engine, pipeline_role: st
         as_pipeline.dispose()
     with pg_engine.connect() as conn:
         actions = conn.execute(select(m.AuditLog.action)).scalars().all()
-        status = conn.execute(select(m.Claim.status).where(m.Claim.claim_number == c.claim_number)).scalar_one()
+        status = conn.execute(
+            select(m.Claim.status).where(m.Claim.claim_number == c.claim_number)
+        ).scalar_one()
         ledger = conn.execute(select(func.count()).select_from(m.LedgerEntry)).scalar_one()
     assert {"post_remittances", "reconcile"} <= set(actions)
     assert status == m.ClaimStatus.PARTIALLY_PAID  # paid, patient responsibility left

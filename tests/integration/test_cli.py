@@ -17,14 +17,17 @@ def _json_lines(out: str) -> list[dict]:
     return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
 
 
-def test_init_seed_generate_validate_load(claimflow_env: Engine, tmp_path: Path,
-                                          capsys: pytest.CaptureFixture[str]) -> None:
+def test_init_seed_generate_validate_load(
+    claimflow_env: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     assert main(["init-db"]) == 0
     assert "database ready at revision" in capsys.readouterr().out
     assert main(["seed", "--patients", "40", "--claims", "90", "--seed", "7"]) == 0
     seeded = _json_lines(capsys.readouterr().out)[-1]
     assert seeded["patients"] == 40 and seeded["claims"] >= 90
-    assert main(["seed", "--patients", "40", "--claims", "90", "--seed", "7"]) == 2  # refuses a second practice
+    assert (
+        main(["seed", "--patients", "40", "--claims", "90", "--seed", "7"]) == 2
+    )  # refuses a second practice
     capsys.readouterr()
 
     out_dir = tmp_path / "out"
@@ -44,7 +47,10 @@ def test_init_seed_generate_validate_load(claimflow_env: Engine, tmp_path: Path,
     lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith(f"{broken}: segment ") and "(NM1): NM102" in line for line in lines), lines
 
-    assert main(["load", str(FIXTURES / "835" / "denial_with_rarc.835"), str(FIXTURES / "999" / "accepted.999")]) == 0
+    assert (
+        main(["load", str(FIXTURES / "835" / "denial_with_rarc.835"), str(FIXTURES / "999" / "accepted.999")])
+        == 0
+    )
     first = capsys.readouterr().out
     assert "new 835" in first and "new 999" in first
     assert main(["load", str(FIXTURES / "835" / "denial_with_rarc.835")]) == 0
@@ -56,16 +62,26 @@ def test_init_seed_generate_validate_load(claimflow_env: Engine, tmp_path: Path,
 def test_parse_contract(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["parse", str(FIXTURES / "835" / "several_payers.835"), "--summary"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert list(summary) == ["transaction", "transactions", "claims", "service_lines", "total_charge",
-                             "total_paid", "total_patient_responsibility", "provider_adjustments",
-                             "payment_total", "balanced"]
+    assert list(summary) == [
+        "transaction",
+        "transactions",
+        "claims",
+        "service_lines",
+        "total_charge",
+        "total_paid",
+        "total_patient_responsibility",
+        "provider_adjustments",
+        "payment_total",
+        "balanced",
+    ]
     assert main(["parse", str(FIXTURES / "malformed" / "wrong_se_count.835")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("wrong_se_count.835: segment ")
 
 
-def test_nightly_steps_as_commands(claimflow_env: Engine, tmp_path: Path,
-                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_nightly_steps_as_commands(
+    claimflow_env: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """acks apply → post → nightly → report, as the nightly_reconciliation DAG does, on both backends."""
     import datetime as dt
     from decimal import Decimal
@@ -94,8 +110,13 @@ def test_nightly_steps_as_commands(claimflow_env: Engine, tmp_path: Path,
     rc = main(["nightly", "--run-date", today])
     captured = capsys.readouterr()
     night = json.loads(captured.out)
-    assert list(night) == ["acknowledgments_applied", "claim_payments_posted", "balance_exceptions",
-                           "data_quality_problems", "report"]
+    assert list(night) == [
+        "acknowledgments_applied",
+        "claim_payments_posted",
+        "balance_exceptions",
+        "data_quality_problems",
+        "report",
+    ]
     assert night["claim_payments_posted"] == 0, "already posted by `claimflow post`: idempotent"
     # A clean practice is a clean night. (This practice bills secondary claims whose primary was adjudicated
     # before claimflow: they book their own charge — a regression here showed as a negative insurance balance.)
@@ -111,9 +132,16 @@ def test_nightly_steps_as_commands(claimflow_env: Engine, tmp_path: Path,
     # a one-sided ledger entry: the balance proof finds it, data quality fails, the report is still written
     with claimflow_env.begin() as conn:
         claim_id = conn.execute(m.Claim.__table__.select().limit(1)).first().id
-        conn.execute(m.LedgerEntry.__table__.insert().values(
-            txn_key="test:one-sided", entry_type="other_adjustment", account="adjustments",
-            amount=Decimal("1.00"), claim_id=claim_id, effective_date=dt.date.today()))
+        conn.execute(
+            m.LedgerEntry.__table__.insert().values(
+                txn_key="test:one-sided",
+                entry_type="other_adjustment",
+                account="adjustments",
+                amount=Decimal("1.00"),
+                claim_id=claim_id,
+                effective_date=dt.date.today(),
+            )
+        )
     assert main(["nightly", "--run-date", today]) == 1
     captured = capsys.readouterr()
     night = json.loads(captured.out)

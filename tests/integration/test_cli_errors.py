@@ -20,12 +20,20 @@ CLAIMFLOW = Path(sys.executable).with_name("claimflow")
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("CLAIMFLOW_", "AIRFLOW"))}
-    return subprocess.run([str(CLAIMFLOW), *args], cwd=cwd, env={**base, **env}, capture_output=True,
-                          text=True, timeout=120, check=False)
+    return subprocess.run(
+        [str(CLAIMFLOW), *args],
+        cwd=cwd,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
-def assert_one_line(result: subprocess.CompletedProcess[str], code: int, *fragments: str,
-                    prefix: str = "claimflow") -> str:
+def assert_one_line(
+    result: subprocess.CompletedProcess[str], code: int, *fragments: str, prefix: str = "claimflow"
+) -> str:
     err = result.stderr
     assert "Traceback" not in err, err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -84,21 +92,37 @@ def test_usage_mistakes_are_one_line_exit_2(args: list[str], a: str, b: str, emp
     assert list(empty_dir.iterdir()) == [], "a usage error must not create anything"
 
 
-@pytest.mark.parametrize("args", [["reconcile"], ["load", "x.835"], ["payments", "import", "p.csv"],
-                                  ["acks", "apply"], ["post"], ["report"], ["nightly"], ["seed"],
-                                  ["generate-837"], ["worklist"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["reconcile"],
+        ["load", "x.835"],
+        ["payments", "import", "p.csv"],
+        ["acks", "apply"],
+        ["post"],
+        ["report"],
+        ["nightly"],
+        ["seed"],
+        ["generate-837"],
+        ["worklist"],
+    ],
+)
 def test_the_wrong_folder_never_creates_a_database(args: list[str], empty_dir: Path) -> None:
-    line = assert_one_line(run(args, empty_dir), 2, "no claimflow database at", "claimflow init-db",
-                           "CLAIMFLOW_DATABASE_URL")
+    line = assert_one_line(
+        run(args, empty_dir), 2, "no claimflow database at", "claimflow init-db", "CLAIMFLOW_DATABASE_URL"
+    )
     assert str(empty_dir / "claimflow.db") in line
     assert list(empty_dir.iterdir()) == [], "neither claimflow.db nor claimflow-data may appear"
 
 
-@pytest.mark.parametrize(("url", "fragment"), [
-    ("postgres://claimflow@127.0.0.1:5432/claimflow", "postgresql+psycopg://"),
-    ("not a url at all", "not a database URL"),
-    ("mysql://claimflow@127.0.0.1/claimflow", "supports sqlite and postgresql"),
-])
+@pytest.mark.parametrize(
+    ("url", "fragment"),
+    [
+        ("postgres://claimflow@127.0.0.1:5432/claimflow", "postgresql+psycopg://"),
+        ("not a url at all", "not a database URL"),
+        ("mysql://claimflow@127.0.0.1/claimflow", "supports sqlite and postgresql"),
+    ],
+)
 def test_bad_database_urls_are_configuration_errors(url: str, fragment: str, empty_dir: Path) -> None:
     line = assert_one_line(run(["reconcile"], empty_dir, CLAIMFLOW_DATABASE_URL=url), 2, fragment)
     assert "claimflow@" not in line or url.startswith("postgres:"), "the URL itself is not repeated"
@@ -106,17 +130,24 @@ def test_bad_database_urls_are_configuration_errors(url: str, fragment: str, emp
 
 def test_a_password_in_the_url_is_never_printed(empty_dir: Path) -> None:
     url = "postgresql+psycopg://claimflow:s3cret-pw@127.0.0.1:1/claimflow"
-    line = assert_one_line(run(["reconcile"], empty_dir, CLAIMFLOW_DATABASE_URL=url), 1, "cannot use the database")
+    line = assert_one_line(
+        run(["reconcile"], empty_dir, CLAIMFLOW_DATABASE_URL=url), 1, "cannot use the database"
+    )
     assert "s3cret-pw" not in line
 
 
 def test_unreachable_and_missing_postgresql_databases(empty_dir: Path) -> None:
     refused = "postgresql+psycopg://postgres@127.0.0.1:1/claimflow"
-    assert_one_line(run(["post"], empty_dir, CLAIMFLOW_DATABASE_URL=refused), 1, "cannot use the database",
-                    "Connection refused")
+    assert_one_line(
+        run(["post"], empty_dir, CLAIMFLOW_DATABASE_URL=refused),
+        1,
+        "cannot use the database",
+        "Connection refused",
+    )
     missing = dbs.PG_ADMIN_URL.rsplit("/", 1)[0] + "/cf_never_created_db"
-    assert_one_line(run(["post"], empty_dir, CLAIMFLOW_DATABASE_URL=missing), 1, "cf_never_created_db",
-                    "does not exist")
+    assert_one_line(
+        run(["post"], empty_dir, CLAIMFLOW_DATABASE_URL=missing), 1, "cf_never_created_db", "does not exist"
+    )
 
 
 def test_debug_shows_the_traceback(empty_dir: Path) -> None:
@@ -132,8 +163,12 @@ def test_uninitialised_databases_ask_for_init_db(empty_dir: Path, uninitialised_
     with sqlite3.connect(path) as conn:
         conn.execute("CREATE TABLE something_else (a INTEGER)")
     for url in (f"sqlite:///{path}", uninitialised_pg):
-        assert_one_line(run(["nightly"], empty_dir, CLAIMFLOW_DATABASE_URL=url), 2, "is not initialised",
-                        "claimflow init-db")
+        assert_one_line(
+            run(["nightly"], empty_dir, CLAIMFLOW_DATABASE_URL=url),
+            2,
+            "is not initialised",
+            "claimflow init-db",
+        )
     assert not (empty_dir / "claimflow-data").exists()
 
 
@@ -143,8 +178,11 @@ def test_mistakes_against_an_initialised_database(initialised_sqlite: str, empty
     # load reports per file (the other files still load): the line starts with the file's name
     assert_one_line(run(["load", "nope.835"], empty_dir, **env), 2, "no such file", prefix="nope.835: ")
     assert_one_line(run(["db", "grant-analyst", "analysts"], empty_dir, **env), 2, "grant-analyst")
-    assert_one_line(run(["init-db"], empty_dir, CLAIMFLOW_DATABASE_URL=f"sqlite:///{empty_dir}/no/such/dir/x.db"),
-                    2, "does not exist")
+    assert_one_line(
+        run(["init-db"], empty_dir, CLAIMFLOW_DATABASE_URL=f"sqlite:///{empty_dir}/no/such/dir/x.db"),
+        2,
+        "does not exist",
+    )
 
 
 def test_unexpected_errors_name_the_class_only() -> None:
@@ -172,8 +210,22 @@ def test_version_and_help_on_every_option(empty_dir: Path) -> None:
                 yield path, action
 
     missing = [(" ".join(p), a.dest) for p, a in walk(build_parser(), []) if not a.help]
-    mine = {"init-db", "seed", "generate-837", "validate", "parse", "load", "payments import", "acks apply",
-            "post", "reconcile", "report", "nightly", "db grant-analyst", "demo"}
+    mine = {
+        "init-db",
+        "seed",
+        "generate-837",
+        "validate",
+        "parse",
+        "load",
+        "payments import",
+        "acks apply",
+        "post",
+        "reconcile",
+        "report",
+        "nightly",
+        "db grant-analyst",
+        "demo",
+    }
     assert [m for m in missing if m[0] in mine or m[0] == ""] == []
 
 

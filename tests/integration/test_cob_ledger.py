@@ -31,7 +31,8 @@ def _sum(office: Office, account: str, numbers: list[str], entry_type: str | Non
     with office.engine.connect() as conn:
         ids = [office.row(n).id for n in numbers]
         q = select(func.coalesce(func.sum(m.LedgerEntry.amount), 0)).where(
-            m.LedgerEntry.account == account, m.LedgerEntry.claim_id.in_(ids))
+            m.LedgerEntry.account == account, m.LedgerEntry.claim_id.in_(ids)
+        )
         if entry_type:
             q = q.where(m.LedgerEntry.entry_type == entry_type)
         return D(conn.execute(q).scalar_one())
@@ -39,10 +40,16 @@ def _sum(office: Office, account: str, numbers: list[str], entry_type: str | Non
 
 def _patient_row(office: Office, pid: int, day: dt.date) -> tuple[Decimal, Decimal]:
     with office.engine.connect() as conn:
-        pb = conn.execute(select(m.PatientBalance.patient_balance).where(
-            m.PatientBalance.patient_id == pid, m.PatientBalance.run_date == day)).scalar_one()
-        led = conn.execute(select(func.coalesce(func.sum(m.LedgerEntry.amount), 0)).where(
-            m.LedgerEntry.patient_id == pid, m.LedgerEntry.account.in_(("ar_patient", "patient_credit")))).scalar_one()
+        pb = conn.execute(
+            select(m.PatientBalance.patient_balance).where(
+                m.PatientBalance.patient_id == pid, m.PatientBalance.run_date == day
+            )
+        ).scalar_one()
+        led = conn.execute(
+            select(func.coalesce(func.sum(m.LedgerEntry.amount), 0)).where(
+                m.LedgerEntry.patient_id == pid, m.LedgerEntry.account.in_(("ar_patient", "patient_credit"))
+            )
+        ).scalar_one()
     return D(pb), D(led)
 
 
@@ -128,8 +135,10 @@ def test_analyst_views_show_replacement_and_reference_columns(claimflow_env: Eng
     from claimflow.analyst import view_name
 
     with claimflow_env.connect() as conn:
-        for view, column in (("submissions", "replaces_submission_id"),
-                             ("claim_payments", "original_reference_number")):
+        for view, column in (
+            ("submissions", "replaces_submission_id"),
+            ("claim_payments", "original_reference_number"),
+        ):
             name = view_name(conn.dialect.name, view)
             cols = list(conn.exec_driver_sql(f"SELECT * FROM {name} WHERE 1 = 0").keys())
             assert column in cols, (view, cols)

@@ -42,10 +42,20 @@ def console(claimflow_env: Engine, tmp_path: Path) -> dict[str, object]:
     archive.parent.mkdir()
     archive.write_text(X837)
     with claimflow_env.begin() as conn:
-        file_id = conn.execute(insert(m.Interchange).values(
-            direction="out", sha256=uuid.uuid4().hex, bytes=len(X837), file_name="claims.837",
-            archive_path=str(archive), transaction_type="837P", isa13="000000123", status="uploaded",
-            claim_count=1, total_charge=Decimal("125.00"))).inserted_primary_key[0]
+        file_id = conn.execute(
+            insert(m.Interchange).values(
+                direction="out",
+                sha256=uuid.uuid4().hex,
+                bytes=len(X837),
+                file_name="claims.837",
+                archive_path=str(archive),
+                transaction_type="837P",
+                isa13="000000123",
+                status="uploaded",
+                claim_count=1,
+                total_charge=Decimal("125.00"),
+            )
+        ).inserted_primary_key[0]
     client = TestClient(create_app(claimflow_env, user="tester", data_dir=tmp_path))
     return {"engine": claimflow_env, "client": client, "file_id": file_id, "sc": sc}
 
@@ -60,8 +70,18 @@ def _csrf(client: TestClient, path: str) -> str:
 def test_every_page_renders_real_data_without_phi(console: dict) -> None:
     client: TestClient = console["client"]  # type: ignore[assignment]
     engine: Engine = console["engine"]  # type: ignore[assignment]
-    pages = {p: client.get(p) for p in ("/", "/work", "/work?status=all", "/claims", "/files", "/payers",
-                                        f"/files/{console['file_id']}")}
+    pages = {
+        p: client.get(p)
+        for p in (
+            "/",
+            "/work",
+            "/work?status=all",
+            "/claims",
+            "/files",
+            "/payers",
+            f"/files/{console['file_id']}",
+        )
+    }
     assert {p: r.status_code for p, r in pages.items()} == dict.fromkeys(pages, 200)
     for p, r in pages.items():
         assert not any(v in r.text for v in PHI), p
@@ -76,9 +96,13 @@ def test_every_page_renders_real_data_without_phi(console: dict) -> None:
     assert den and den[0]["code"] == "CO-50" and den[0]["payer"] == "SBX01"
     assert f'data-value="{den[0]["amount"]}"' in dash and f"${den[0]['amount']:,.2f}" in dash
     assert "medical necessity" in dash  # the denial category, in words
-    cash = re.findall(r'<rect class="bar" data-value="([0-9.]+)"', dash.split('id="chart-cash"')[1].split("</svg>")[0])
+    cash = re.findall(
+        r'<rect class="bar" data-value="([0-9.]+)"', dash.split('id="chart-cash"')[1].split("</svg>")[0]
+    )
     with engine.connect() as conn:
-        ledger_cash = [a for a, in conn.execute(select(m.LedgerEntry.amount).where(m.LedgerEntry.account == "cash"))]
+        ledger_cash = [
+            a for (a,) in conn.execute(select(m.LedgerEntry.amount).where(m.LedgerEntry.account == "cash"))
+        ]
     assert sum(Decimal(c) for c in cash) == sum(ledger_cash, Decimal("0.00")) > 0
     assert RUN.isoformat() in dash and "<details" in dash
 
@@ -102,8 +126,18 @@ def test_file_segments_are_masked_by_element(console: dict) -> None:
     for shown in ("SUNRISE FAMILY MEDICINE", "1234567893", "C0001A1", "125.00", "000000123"):
         assert shown in html
     assert html.count('class="el masked"') >= 10
-    assert mask_segment(["NM1", "IL", "1", "DOE", "JANE", "", "", "", "MI", "W1"]) == \
-        ["NM1", "IL", "1", "***", "***", "", "", "", "MI", "***"]
+    assert mask_segment(["NM1", "IL", "1", "DOE", "JANE", "", "", "", "MI", "W1"]) == [
+        "NM1",
+        "IL",
+        "1",
+        "***",
+        "***",
+        "",
+        "",
+        "",
+        "MI",
+        "***",
+    ]
     assert mask_segment(["NM1", "PR", "2", "ACME", "", "", "", "", "PI", "SBX01"])[3] == "ACME"
     assert client.get("/files/999999").status_code == 404
     page = interchange(console["engine"], console["file_id"], start=5, max_segments=4)  # type: ignore[arg-type]
@@ -119,34 +153,52 @@ def test_work_item_actions_are_audited_with_the_user_and_need_the_csrf_token(con
         item = conn.execute(select(m.WorkItem.id).where(m.WorkItem.queue == "denials")).scalar_one()
     token = _csrf(client, f"/work/{item}")
 
-    refused = client.post(f"/work/{item}/assign", data={"to": "ana", "csrf": "forged"}, follow_redirects=False)
+    refused = client.post(
+        f"/work/{item}/assign", data={"to": "ana", "csrf": "forged"}, follow_redirects=False
+    )
     assert refused.status_code == 403
     r = client.post(f"/work/{item}/assign", data={"to": "ana", "csrf": token}, follow_redirects=False)
     assert r.status_code == 303 and r.headers["location"] == f"/work/{item}"
-    assert client.post(f"/work/{item}/note", data={"text": "payer wants records", "csrf": token},
-                       follow_redirects=False).status_code == 303
+    assert (
+        client.post(
+            f"/work/{item}/note", data={"text": "payer wants records", "csrf": token}, follow_redirects=False
+        ).status_code
+        == 303
+    )
     empty = client.post(f"/work/{item}/note", data={"text": "  ", "csrf": token}, follow_redirects=False)
     assert empty.headers["location"] == f"/work/{item}?error=text"
     page = client.get(f"/work/{item}").text
     assert "payer wants records" in page and "in progress" in page and "A note needs text." not in page
-    assert client.post(f"/work/{item}/close", data={"why": "appeal won", "csrf": token},
-                       follow_redirects=False).status_code == 303
+    assert (
+        client.post(
+            f"/work/{item}/close", data={"why": "appeal won", "csrf": token}, follow_redirects=False
+        ).status_code
+        == 303
+    )
     again = client.post(f"/work/{item}/close", data={"why": "twice", "csrf": token}, follow_redirects=False)
     assert again.headers["location"] == f"/work/{item}?error=closed"
     assert "This work item is closed." in client.get(again.headers["location"]).text
 
     with engine.connect() as conn:
-        row = conn.execute(select(m.WorkItem.status, m.WorkItem.assignee, m.WorkItem.resolution)
-                           .where(m.WorkItem.id == item)).one()
-        audits = conn.execute(select(m.AuditLog.action, m.AuditLog.actor, m.AuditLog.detail)
-                              .where(m.AuditLog.object_type == "work_item").order_by(m.AuditLog.id)).all()
-        events = conn.execute(select(m.WorkItemEvent.kind, m.WorkItemEvent.actor)
-                              .where(m.WorkItemEvent.work_item_id == item, m.WorkItemEvent.actor.like("console:%"))
-                              .order_by(m.WorkItemEvent.id)).all()
+        row = conn.execute(
+            select(m.WorkItem.status, m.WorkItem.assignee, m.WorkItem.resolution).where(m.WorkItem.id == item)
+        ).one()
+        audits = conn.execute(
+            select(m.AuditLog.action, m.AuditLog.actor, m.AuditLog.detail)
+            .where(m.AuditLog.object_type == "work_item")
+            .order_by(m.AuditLog.id)
+        ).all()
+        events = conn.execute(
+            select(m.WorkItemEvent.kind, m.WorkItemEvent.actor)
+            .where(m.WorkItemEvent.work_item_id == item, m.WorkItemEvent.actor.like("console:%"))
+            .order_by(m.WorkItemEvent.id)
+        ).all()
     assert tuple(row) == ("closed", "ana", "closed")
-    assert [(a, actor) for a, actor, _ in audits] == [("work_item_assign", "console:tester"),
-                                                      ("work_item_note", "console:tester"),
-                                                      ("work_item_close", "console:tester")]
+    assert [(a, actor) for a, actor, _ in audits] == [
+        ("work_item_assign", "console:tester"),
+        ("work_item_note", "console:tester"),
+        ("work_item_close", "console:tester"),
+    ]
     assert "payer wants records" not in str([d for _, _, d in audits])  # note text stays out of the audit log
     assert [k for k, _ in events] == ["assigned", "note", "closed"]
     assert "closed" in client.get("/work?status=closed").text
@@ -198,7 +250,11 @@ def test_inside_airflow_the_console_needs_an_airflow_user(console: dict) -> None
     parent2.mount(plugin.URL_PREFIX, signed_in_app)
     client = TestClient(parent2)
     page = client.get("/claimflow/work").text
-    assert "airflow-admin" in page and 'href="/claimflow/work/' in page and 'href="/claimflow/static/console.css"' in page
+    assert (
+        "airflow-admin" in page
+        and 'href="/claimflow/work/' in page
+        and 'href="/claimflow/static/console.css"' in page
+    )
 
 
 def test_console_command_serves_the_app(claimflow_env: Engine, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -60,20 +60,26 @@ print("RESULT " + json.dumps(out))
 
 @pytest.mark.slow
 def test_airflow_api_server_mounts_the_console_behind_its_login(
-        sqlite_engine: Engine, pg_engine: Engine, tmp_path: Path) -> None:
+    sqlite_engine: Engine, pg_engine: Engine, tmp_path: Path
+) -> None:
     engines = [sqlite_engine, pg_engine]
     for engine in engines:
         every_source(engine)
         build_worklist(engine, RUN)
     home = tmp_path / "airflow"
     home.mkdir()
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-           "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
-           "CLAIMFLOW_DATA_DIR": str(tmp_path / "data")}
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "CLAIMFLOW_DATA_DIR": str(tmp_path / "data"),
+    }
     urls = [e.url.render_as_string(hide_password=False) for e in engines]
-    proc = subprocess.run([sys.executable, "-c", CHILD, *urls], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD, *urls], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     assert line is not None, proc.stderr[-3000:]
     out = json.loads(line.removeprefix("RESULT "))
@@ -84,9 +90,13 @@ def test_airflow_api_server_mounts_the_console_behind_its_login(
         assert run["status"] == 200 and run["admin"] and run["post"] == 303
         assert run["location"] == f"/claimflow/work/{run['item']}"
         with engine.connect() as conn:
-            audit = conn.execute(select(m.AuditLog.action, m.AuditLog.actor)
-                                 .where(m.AuditLog.object_type == "work_item",
-                                        m.AuditLog.object_id == str(run["item"]))).all()
-            assignee = conn.execute(select(m.WorkItem.assignee).where(m.WorkItem.id == run["item"])).scalar_one()
+            audit = conn.execute(
+                select(m.AuditLog.action, m.AuditLog.actor).where(
+                    m.AuditLog.object_type == "work_item", m.AuditLog.object_id == str(run["item"])
+                )
+            ).all()
+            assignee = conn.execute(
+                select(m.WorkItem.assignee).where(m.WorkItem.id == run["item"])
+            ).scalar_one()
         assert [tuple(a) for a in audit] == [("work_item_assign", "console:admin")]
         assert assignee == "ana"

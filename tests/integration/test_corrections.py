@@ -36,8 +36,22 @@ def _denied_visit(office: Office) -> str:
 
 
 def _correct(office: Office, number: str, capsys: pytest.CaptureFixture[str]) -> dict:
-    assert main(["claim", "correct", number, "--set", "line.1.modifiers=25", "--set", "line.1.charge=160.00",
-                 "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "claim",
+                "correct",
+                number,
+                "--set",
+                "line.1.modifiers=25",
+                "--set",
+                "line.1.charge=160.00",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     return json.loads(capsys.readouterr().out)
 
 
@@ -69,8 +83,11 @@ def test_replacement_carries_the_balance_over_in_either_order(
     assert ["REF", "F8", original.payer_claim_number] in segs
     assert ["SV1", "HC:99213:25", "160", "UN", "1", "", "", "1"] in segs
     with office.engine.connect() as conn:
-        subs = conn.execute(select(m.Submission.__table__).where(m.Submission.claim_id == office.row(number).id)
-                            .order_by(m.Submission.attempt)).all()
+        subs = conn.execute(
+            select(m.Submission.__table__)
+            .where(m.Submission.claim_id == office.row(number).id)
+            .order_by(m.Submission.attempt)
+        ).all()
     assert [(s.attempt, s.frequency) for s in subs] == [(1, "1"), (2, "7")]
     assert subs[1].replaces_submission_id == subs[0].id and subs[0].replaces_submission_id is None
 
@@ -88,7 +105,9 @@ def test_replacement_carries_the_balance_over_in_either_order(
     new = next(p for p in payments if p.status_code == "1" and p.id != original.id)
     assert reversal.reversal_of_id == original.id  # never the replacement's payment
     assert reversal.patient_control_number == original.patient_control_number
-    assert new.patient_control_number == f"{number}A2" and new.payer_claim_number != original.payer_claim_number
+    assert (
+        new.patient_control_number == f"{number}A2" and new.payer_claim_number != original.payer_claim_number
+    )
     assert office.row(number).status in ("paid", "partially_paid")
     last = n4 if reversal_first else n5
     office.close_night(last)
@@ -151,7 +170,11 @@ def test_resubmit_after_a_front_end_rejection(office: Office, capsys: pytest.Cap
     assert (result["frequency"], result["payer_claim_number"], result["work_items_noted"]) == ("1", None, 1)
     [path] = office.send(n2)
     segs = claim_segments(path, number)
-    assert segs[0][1] == f"{number}A2" and segs[0][5] == "11:B:1" and not [s for s in segs if s[:2] == ["REF", "F8"]]
+    assert (
+        segs[0][1] == f"{number}A2"
+        and segs[0][5] == "11:B:1"
+        and not [s for s in segs if s[:2] == ["REF", "F8"]]
+    )
     assert office.row(number).status == "accepted"
     office.close_night(n2)
     assert [(i.status, i.resolution) for i in office.items(number)] == [("closed", "resolved")]

@@ -59,10 +59,10 @@ def test_money_is_exact_to_the_cent(engine: Engine) -> None:
     seed_practice(engine, patients=1, claims=1, seed=1, as_of=AS_OF)
     with engine.begin() as conn:
         conn.execute(m.Claim.__table__.update().values(total_charge=Decimal("0.10")))
-        conn.execute(
-            m.ServiceLine.__table__.update().values(charge=Decimal("12345678901.99"))
-        )
+        conn.execute(m.ServiceLine.__table__.update().values(charge=Decimal("12345678901.99")))
         assert conn.execute(select(m.Claim.total_charge)).scalar_one() == Decimal("0.10")
         n = conn.execute(select(func.count()).select_from(m.ServiceLine)).scalar_one()
         # A double would lose the cents here; NUMERIC / integer cents must not.
-        assert conn.execute(select(func.sum(m.ServiceLine.charge))).scalar_one() == Decimal("12345678901.99") * n
+        assert (
+            conn.execute(select(func.sum(m.ServiceLine.charge))).scalar_one() == Decimal("12345678901.99") * n
+        )

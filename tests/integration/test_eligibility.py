@@ -286,7 +286,9 @@ def test_sandbox_answers_270_and_276(claimflow_env: Engine, tmp_path: Path) -> N
     assert len(statuses) == len(recs) and "active" in statuses
 
     # 837 (payments deferred) → 276 → 277 X212: pended for what the sandbox adjudicated, D0 otherwise
-    batches = generate_batches(engine, get_settings(), run_id="t", today=AS_OF, now=dt.datetime(2026, 11, 25, 1))
+    batches = generate_batches(
+        engine, get_settings(), run_id="t", today=AS_OF, now=dt.datetime(2026, 11, 25, 1)
+    )
     f837 = [Path(w.path) for w in batches.files]
     assert f837
     code, text, err = _cli(*sandbox, "--defer-payments", *map(str, f837))

@@ -16,8 +16,18 @@ from claimflow.inbound import load_interchange, receive_file
 from claimflow.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
-COUNTED = [m.Remittance, m.ClaimPayment, m.ServiceLinePayment, m.Adjustment, m.RemarkCode, m.ProviderAdjustment,
-           m.Acknowledgment, m.AcknowledgmentError, m.ClaimStatusRecord, m.BalanceException]
+COUNTED = [
+    m.Remittance,
+    m.ClaimPayment,
+    m.ServiceLinePayment,
+    m.Adjustment,
+    m.RemarkCode,
+    m.ProviderAdjustment,
+    m.Acknowledgment,
+    m.AcknowledgmentError,
+    m.ClaimStatusRecord,
+    m.BalanceException,
+]
 
 
 def _settings(tmp_path: Path) -> Settings:
@@ -26,7 +36,9 @@ def _settings(tmp_path: Path) -> Settings:
 
 def _counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {t.__tablename__: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in COUNTED}
+        return {
+            t.__tablename__: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in COUNTED
+        }
 
 
 def _load(engine: Engine, path: Path, settings: Settings):  # type: ignore[no-untyped-def]
@@ -36,7 +48,9 @@ def _load(engine: Engine, path: Path, settings: Settings):  # type: ignore[no-un
 
 @pytest.mark.parametrize(
     "fixture",
-    sorted(str(p.relative_to(FIXTURES)) for d in ("835", "999", "277ca", "ta1") for p in (FIXTURES / d).iterdir()),
+    sorted(
+        str(p.relative_to(FIXTURES)) for d in ("835", "999", "277ca", "ta1") for p in (FIXTURES / d).iterdir()
+    ),
 )
 def test_every_fixture_loads_once(engine: Engine, tmp_path: Path, fixture: str) -> None:
     settings = _settings(tmp_path)
@@ -70,13 +84,16 @@ def test_unbalanced_835_is_stored_with_exceptions(engine: Engine, tmp_path: Path
     outcome = _load(engine, FIXTURES / "835" / "unbalanced.835", _settings(tmp_path))
     assert outcome.status == "loaded"
     with engine.connect() as conn:
-        kinds = conn.execute(select(m.BalanceException.level, m.BalanceException.expected,
-                                    m.BalanceException.found)).all()
+        kinds = conn.execute(
+            select(m.BalanceException.level, m.BalanceException.expected, m.BalanceException.found)
+        ).all()
     assert kinds and all(e != f for _l, e, f in kinds)
 
 
 @pytest.mark.parametrize("bad", sorted(p.name for p in (FIXTURES / "malformed").iterdir()))
-def test_malformed_files_are_quarantined_and_the_batch_goes_on(engine: Engine, tmp_path: Path, bad: str) -> None:
+def test_malformed_files_are_quarantined_and_the_batch_goes_on(
+    engine: Engine, tmp_path: Path, bad: str
+) -> None:
     settings = _settings(tmp_path)
     outcome = _load(engine, FIXTURES / "malformed" / bad, settings)
     assert outcome.status == "quarantined"
@@ -95,8 +112,11 @@ def test_same_sender_and_isa13_with_different_bytes_is_a_duplicate(engine: Engin
     original = FIXTURES / "835" / "denial_with_rarc.835"
     assert _load(engine, original, settings).status == "loaded"
     copy = tmp_path / "resent.835"
-    copy.write_bytes(original.read_bytes().replace(b"\n", b"\r\n") if b"\n" in original.read_bytes()
-                     else original.read_bytes() + b"\n")
+    copy.write_bytes(
+        original.read_bytes().replace(b"\n", b"\r\n")
+        if b"\n" in original.read_bytes()
+        else original.read_bytes() + b"\n"
+    )
     outcome = _load(engine, copy, settings)
     assert outcome.status == "duplicate"
     assert "already loaded" in (outcome.error or "")

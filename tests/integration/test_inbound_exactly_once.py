@@ -27,8 +27,18 @@ FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DENIAL = FIXTURES / "835" / "denial_with_rarc.835"
 SEVERAL = FIXTURES / "835" / "several_payers.835"
 ACK_999 = FIXTURES / "999" / "accepted.999"
-STORED = [m.Remittance, m.ClaimPayment, m.ServiceLinePayment, m.Adjustment, m.RemarkCode, m.ProviderAdjustment,
-          m.Acknowledgment, m.AcknowledgmentError, m.ClaimStatusRecord, m.BalanceException]
+STORED = [
+    m.Remittance,
+    m.ClaimPayment,
+    m.ServiceLinePayment,
+    m.Adjustment,
+    m.RemarkCode,
+    m.ProviderAdjustment,
+    m.Acknowledgment,
+    m.AcknowledgmentError,
+    m.ClaimStatusRecord,
+    m.BalanceException,
+]
 
 
 # ---- helpers: edit X12 the way a partner's resend would ------------------------------------------------
@@ -89,7 +99,9 @@ def _load(engine: Engine, path: Path, settings: Settings) -> LoadOutcome:
 
 def _counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        return {t.__tablename__: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in STORED}
+        return {
+            t.__tablename__: conn.execute(select(func.count()).select_from(t)).scalar_one() for t in STORED
+        }
 
 
 def _paid(engine: Engine) -> Decimal:
@@ -99,8 +111,9 @@ def _paid(engine: Engine) -> Decimal:
 
 def _status(engine: Engine, interchange_id: int | None) -> tuple[str, str | None]:
     with engine.connect() as conn:
-        row = conn.execute(select(m.Interchange.status, m.Interchange.error)
-                           .where(m.Interchange.id == interchange_id)).one()
+        row = conn.execute(
+            select(m.Interchange.status, m.Interchange.error).where(m.Interchange.id == interchange_id)
+        ).one()
     return row.status, row.error
 
 
@@ -124,15 +137,18 @@ def test_resend_under_a_new_isa13_is_a_duplicate(engine: Engine, tmp_path: Path)
     assert _paid(engine) == paid
 
 
-def test_several_payments_all_repeated_is_a_duplicate_and_a_mix_is_quarantined(engine: Engine,
-                                                                               tmp_path: Path) -> None:
+def test_several_payments_all_repeated_is_a_duplicate_and_a_mix_is_quarantined(
+    engine: Engine, tmp_path: Path
+) -> None:
     settings = _settings(tmp_path)
     assert _load(engine, SEVERAL, settings).status == "loaded"
     before, paid = _counts(engine), _paid(engine)
     all_old = _write(tmp_path, "all_old.835", with_isa13(SEVERAL.read_bytes(), 901))
     assert _load(engine, all_old, settings).status == "duplicate"
     # the second payment gets a new trace number: one new payment, two already loaded
-    mixed = _write(tmp_path, "mixed.835", _edit(with_isa13(SEVERAL.read_bytes(), 902), "TRN", 2, "NEWTRACE1", 1))
+    mixed = _write(
+        tmp_path, "mixed.835", _edit(with_isa13(SEVERAL.read_bytes(), 902), "TRN", 2, "NEWTRACE1", 1)
+    )
     outcome = _load(engine, mixed, settings)
     assert outcome.status == "quarantined"
     assert outcome.error and outcome.error.startswith("mixed.835: ")
@@ -149,8 +165,9 @@ def test_the_same_trace_number_from_another_payer_is_a_new_payment(engine: Engin
     other = _write(tmp_path, "other_payer.835", data)
     assert _load(engine, other, settings).status == "loaded"
     with engine.connect() as conn:
-        rows = conn.execute(select(m.Remittance.trace_payer, m.Remittance.trace_number)
-                            .order_by(m.Remittance.id)).all()
+        rows = conn.execute(
+            select(m.Remittance.trace_payer, m.Remittance.trace_number).order_by(m.Remittance.id)
+        ).all()
     assert [tuple(r) for r in rows] == [("1512345678", "EFT0000102"), ("1999999999", "EFT0000102")]
 
 
@@ -168,7 +185,9 @@ def test_a_payment_repeated_inside_one_file_is_quarantined(engine: Engine, tmp_p
 
 def test_a_remittance_without_trn02_is_refused(engine: Engine, tmp_path: Path) -> None:
     settings = _settings(tmp_path)
-    outcome = _load(engine, _write(tmp_path, "notrace.835", _edit(DENIAL.read_bytes(), "TRN", 2, "")), settings)
+    outcome = _load(
+        engine, _write(tmp_path, "notrace.835", _edit(DENIAL.read_bytes(), "TRN", 2, "")), settings
+    )
     assert outcome.status == "quarantined"
     assert "no TRN02 trace number" in (outcome.error or "")
     assert sum(_counts(engine).values()) == 0
@@ -196,8 +215,10 @@ def test_an_envelope_less_st_se_file_is_refused_by_load(engine: Engine, tmp_path
     path = _write(tmp_path, "bare.835", bare_st_se(DENIAL.read_bytes()) + extra)
     outcome = _load(engine, path, settings)
     assert outcome.status == "quarantined"
-    assert outcome.error == "bare.835: no ISA/GS envelope: no sender identity to deduplicate by; not loaded " \
-                            "(claimflow parse can still read it)"
+    assert (
+        outcome.error == "bare.835: no ISA/GS envelope: no sender identity to deduplicate by; not loaded "
+        "(claimflow parse can still read it)"
+    )
     assert sum(_counts(engine).values()) == 0
     # parse still reads it
     from parsers import parse_file
@@ -211,9 +232,9 @@ def test_an_envelope_less_st_se_file_is_refused_by_load(engine: Engine, tmp_path
 POISON = Decimal("123456789012345678901.00")  # fits no NUMERIC(14,2), no SQLite integer of cents
 
 
-def test_a_value_the_database_refuses_is_quarantined_without_the_value(engine: Engine, tmp_path: Path,
-                                                                       monkeypatch: pytest.MonkeyPatch,
-                                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_a_value_the_database_refuses_is_quarantined_without_the_value(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     settings = _settings(tmp_path)
     real_add = inbound.BulkWriter.add
 
@@ -236,8 +257,15 @@ def test_a_value_the_database_refuses_is_quarantined_without_the_value(engine: E
     assert _status(engine, outcome.interchange_id) == ("quarantined", error)
     monkeypatch.setattr(inbound.BulkWriter, "add", real_add)
     assert _load(engine, SEVERAL, settings).status == "loaded"  # the next file loads
-    assert load_interchange(engine, outcome.interchange_id or 0, actor="test",  # and it is not retried for ever
-                            settings=settings).status == "quarantined"
+    assert (
+        load_interchange(
+            engine,
+            outcome.interchange_id or 0,
+            actor="test",  # and it is not retried for ever
+            settings=settings,
+        ).status
+        == "quarantined"
+    )
 
 
 def test_an_oversized_amount_in_a_real_file_never_leaves_it_received(engine: Engine, tmp_path: Path) -> None:
@@ -246,13 +274,18 @@ def test_an_oversized_amount_in_a_real_file_never_leaves_it_received(engine: Eng
     data = _edit(DENIAL.read_bytes(), "CLP", 3, "123456789012345678901", 1)
     outcome = _load(engine, _write(tmp_path, "huge.835", data), settings)
     assert outcome.status == "quarantined"
-    assert outcome.error and outcome.error.startswith("huge.835: ") and "123456789012345678901" not in outcome.error
+    assert (
+        outcome.error
+        and outcome.error.startswith("huge.835: ")
+        and "123456789012345678901" not in outcome.error
+    )
     assert sum(_counts(engine).values()) == 0
     assert _load(engine, SEVERAL, settings).status == "loaded"
 
 
 def test_a_transient_database_error_leaves_the_file_received_for_the_next_run(
-        engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sqlalchemy.exc import OperationalError
 
     settings = _settings(tmp_path)
@@ -272,8 +305,9 @@ def test_a_transient_database_error_leaves_the_file_received_for_the_next_run(
 # ---- races: the unique indexes are the backstop, and losing a race ends duplicate ----------------------
 
 
-def test_identity_race_ends_duplicate_not_integrity_error(engine: Engine, tmp_path: Path,
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_identity_race_ends_duplicate_not_integrity_error(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The application check misses (as when another loader commits between our check and our insert):
     the unique index refuses the second copy, and the loser looks again and ends duplicate."""
     settings = _settings(tmp_path)
@@ -296,8 +330,9 @@ def test_identity_race_ends_duplicate_not_integrity_error(engine: Engine, tmp_pa
         assert conn.execute(select(func.count()).select_from(m.Remittance)).scalar_one() == 1
 
 
-def test_sender_isa13_race_ends_duplicate_not_integrity_error(engine: Engine, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_sender_isa13_race_ends_duplicate_not_integrity_error(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = _settings(tmp_path)
     first = _load(engine, ACK_999, settings)
     real = inbound._duplicate_of
@@ -312,15 +347,19 @@ def test_sender_isa13_race_ends_duplicate_not_integrity_error(engine: Engine, tm
     assert outcome.status == "duplicate", outcome
     assert f"interchange {first.interchange_id}" in (outcome.error or "")
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(m.Acknowledgment)).scalar_one() == \
-            _counts_after_one(engine)
+        assert conn.execute(
+            select(func.count()).select_from(m.Acknowledgment)
+        ).scalar_one() == _counts_after_one(engine)
 
 
 def _counts_after_one(engine: Engine) -> int:
     with engine.connect() as conn:
         first_id = conn.execute(select(func.min(m.Interchange.id))).scalar_one()
-        return conn.execute(select(func.count()).select_from(m.Acknowledgment)
-                            .where(m.Acknowledgment.interchange_id == first_id)).scalar_one()
+        return conn.execute(
+            select(func.count())
+            .select_from(m.Acknowledgment)
+            .where(m.Acknowledgment.interchange_id == first_id)
+        ).scalar_one()
 
 
 def test_two_loaders_racing_on_one_payment_store_it_once(engine: Engine, tmp_path: Path) -> None:
@@ -399,10 +438,16 @@ def test_ref_f8_is_stored_on_the_claim_payment(engine: Engine, tmp_path: Path) -
 
     path = FIXTURES / "835" / "reversal_and_correction.835"
     assert _load(engine, path, _settings(tmp_path)).status == "loaded"
-    expected = {(r.segment_no, r.original_reference_number) for r in parse_file(path) if isinstance(r, ClaimPayment)}
+    expected = {
+        (r.segment_no, r.original_reference_number) for r in parse_file(path) if isinstance(r, ClaimPayment)
+    }
     with engine.connect() as conn:
-        stored = {(s, o) for s, o in conn.execute(select(m.ClaimPayment.segment_no,
-                                                         m.ClaimPayment.original_reference_number))}
+        stored = {
+            (s, o)
+            for s, o in conn.execute(
+                select(m.ClaimPayment.segment_no, m.ClaimPayment.original_reference_number)
+            )
+        }
     assert stored == expected
     assert any(o is not None for _s, o in stored)
 
@@ -421,8 +466,11 @@ def test_run_report_lists_duplicate_and_quarantined_files_of_the_day(engine: Eng
     bad = _load(engine, FIXTURES / "malformed" / "wrong_se_count.835", settings)
     assert (first.status, dup.status, bad.status) == ("loaded", "duplicate", "quarantined")
     with engine.connect() as conn:
-        day = conn.execute(select(m.Interchange.created_at).where(m.Interchange.id == dup.interchange_id)
-                           ).scalar_one().date()
+        day = (
+            conn.execute(select(m.Interchange.created_at).where(m.Interchange.id == dup.interchange_id))
+            .scalar_one()
+            .date()
+        )
     page = render_run_report(engine, day, tmp_path / "report.html").read_text()
     section = page.split("Inbound files not stored: duplicates and quarantined (2)")[1].split("<h2>")[0]
     assert "resent_copy.835" in section and "wrong_se_count.835" in section
@@ -432,8 +480,9 @@ def test_run_report_lists_duplicate_and_quarantined_files_of_the_day(engine: Eng
     assert "duplicates and quarantined (0)" in other_day
 
 
-def test_a_connection_lost_during_copy_is_transient(engine: Engine, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_connection_lost_during_copy_is_transient(
+    engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The driver's own OperationalError (what COPY raises, unwrapped) leaves the file received too."""
     import sqlite3
 
@@ -441,8 +490,11 @@ def test_a_connection_lost_during_copy_is_transient(engine: Engine, tmp_path: Pa
     from sqlalchemy.exc import OperationalError
 
     settings = _settings(tmp_path)
-    raw = psycopg.OperationalError("server closed the connection") if engine.dialect.name == "postgresql" \
+    raw = (
+        psycopg.OperationalError("server closed the connection")
+        if engine.dialect.name == "postgresql"
         else sqlite3.OperationalError("database is locked")
+    )
 
     def lost(self: inbound.BulkWriter) -> None:
         raise inbound._StoreFailed("remittances", None, None, raw)

@@ -87,17 +87,22 @@ def test_hostile_batch_posts_every_payment_exactly_once(claimflow_env: Engine, t
             elif isinstance(rec, ClaimPayment):
                 expected_cash += rec.paid
     with claimflow_env.connect() as conn:
-        stuck = conn.execute(select(func.count()).select_from(m.Interchange)
-                             .where(m.Interchange.status == "received")).scalar_one()
-        twice = conn.execute(select(m.Remittance.trace_payer, m.Remittance.trace_number)
-                             .group_by(m.Remittance.trace_payer, m.Remittance.trace_number)
-                             .having(func.count() > 1)).all()
+        stuck = conn.execute(
+            select(func.count()).select_from(m.Interchange).where(m.Interchange.status == "received")
+        ).scalar_one()
+        twice = conn.execute(
+            select(m.Remittance.trace_payer, m.Remittance.trace_number)
+            .group_by(m.Remittance.trace_payer, m.Remittance.trace_number)
+            .having(func.count() > 1)
+        ).all()
         stored = {tuple(r) for r in conn.execute(select(m.Remittance.trace_payer, m.Remittance.trace_number))}
         cash = conn.execute(select(func.sum(m.ClaimPayment.paid))).scalar_one()
     assert stuck == 0
     assert twice == []
     assert stored == identities
     assert cash == expected_cash
-    print(f"\nhostile batch ({claimflow_env.dialect.name}): {len(batch)} inputs x 2 runs, "
-          f"first run {dict(statuses)}; payments stored {len(stored)} (expected {len(identities)}), "
-          f"stored twice {len(twice)}, left received {stuck}, cash ${cash} (expected ${expected_cash})")
+    print(
+        f"\nhostile batch ({claimflow_env.dialect.name}): {len(batch)} inputs x 2 runs, "
+        f"first run {dict(statuses)}; payments stored {len(stored)} (expected {len(identities)}), "
+        f"stored twice {len(twice)}, left received {stuck}, cash ${cash} (expected ${expected_cash})"
+    )

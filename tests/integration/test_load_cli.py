@@ -44,9 +44,9 @@ def _statuses(engine: Engine) -> dict[str, int]:
     return {s: n for s, n in rows}
 
 
-def test_bad_paths_get_one_line_each_and_the_batch_goes_on(claimflow_env: Engine, tmp_path: Path,
-                                                           capsys: pytest.CaptureFixture[str],
-                                                           no_hang: None) -> None:
+def test_bad_paths_get_one_line_each_and_the_batch_goes_on(
+    claimflow_env: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str], no_hang: None
+) -> None:
     folder = tmp_path / "a_folder"
     folder.mkdir()
     fifo = tmp_path / "inbox.fifo"
@@ -67,9 +67,9 @@ def test_bad_paths_get_one_line_each_and_the_batch_goes_on(claimflow_env: Engine
     assert main(["load", str(GOOD), str(ACK)]) == 0
 
 
-def test_an_unreadable_file_is_refused_and_the_next_loads(claimflow_env: Engine, tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_unreadable_file_is_refused_and_the_next_loads(
+    claimflow_env: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     locked = tmp_path / "locked.835"
     shutil.copyfile(GOOD, locked)
     locked.chmod(0)
@@ -88,9 +88,9 @@ def test_an_unreadable_file_is_refused_and_the_next_loads(claimflow_env: Engine,
     assert _statuses(claimflow_env) == {"loaded": 1}
 
 
-def test_disk_full_removes_the_temporary_file_and_the_next_file_loads(claimflow_env: Engine, tmp_path: Path,
-                                                                      capsys: pytest.CaptureFixture[str],
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_disk_full_removes_the_temporary_file_and_the_next_file_loads(
+    claimflow_env: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     real_copy = shutil.copyfileobj
 
     def full(fsrc: Any, fdst: Any, length: int = 0) -> None:
@@ -100,7 +100,9 @@ def test_disk_full_removes_the_temporary_file_and_the_next_file_loads(claimflow_
     monkeypatch.setattr(shutil, "copyfileobj", full)
     assert main(["load", str(GOOD)]) == 2
     _out, err = capsys.readouterr()
-    assert err.strip() == "denial_with_rarc.835: not loaded: could not be archived (ENOSPC); nothing registered"
+    assert (
+        err.strip() == "denial_with_rarc.835: not loaded: could not be archived (ENOSPC); nothing registered"
+    )
     archive = get_settings().archive_dir
     assert [p for p in archive.rglob("*") if p.is_file()] == []  # no partial file left behind
     assert _statuses(claimflow_env) == {}
@@ -110,8 +112,9 @@ def test_disk_full_removes_the_temporary_file_and_the_next_file_loads(claimflow_
     assert _statuses(claimflow_env) == {"loaded": 2}
 
 
-def test_duplicates_and_quarantined_files_keep_the_exit_codes(claimflow_env: Engine, tmp_path: Path,
-                                                              capsys: pytest.CaptureFixture[str]) -> None:
+def test_duplicates_and_quarantined_files_keep_the_exit_codes(
+    claimflow_env: Engine, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     resent = tmp_path / "resent.835"
     resent.write_bytes(GOOD.read_bytes() + b"\n")
     assert main(["load", str(GOOD)]) == 0
@@ -127,7 +130,8 @@ def test_duplicates_and_quarantined_files_keep_the_exit_codes(claimflow_env: Eng
 
 
 def test_database_unavailable_for_one_file_is_one_line_and_the_batch_goes_on(
-        claimflow_env: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    claimflow_env: Engine, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sqlalchemy.exc import OperationalError
 
     from claimflow import inbound
@@ -142,8 +146,10 @@ def test_database_unavailable_for_one_file_is_one_line_and_the_batch_goes_on(
     monkeypatch.setattr(inbound, "receive_file", flaky)
     assert main(["load", str(GOOD), str(ACK)]) == 2
     out, err = capsys.readouterr()
-    assert err.strip() == ("denial_with_rarc.835: not loaded: not registered, database unavailable "
-                           "(OperationalError); load it again later")
+    assert err.strip() == (
+        "denial_with_rarc.835: not loaded: not registered, database unavailable "
+        "(OperationalError); load it again later"
+    )
     assert out.startswith("accepted.999: new 999")
     monkeypatch.setattr(inbound, "receive_file", real)
     assert main(["load", str(GOOD)]) == 0

@@ -28,8 +28,10 @@ def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     dbs.drop_pg_database(url)
 
 
-_REMITTANCE = ("INSERT INTO remittances (interchange_id, st02, segment_no, handling_code, payment_amount, "
-               "trace_number, payer_identifier, balanced) VALUES (1, :st02, :seg, 'I', 100, :trace, :payer, true)")
+_REMITTANCE = (
+    "INSERT INTO remittances (interchange_id, st02, segment_no, handling_code, payment_amount, "
+    "trace_number, payer_identifier, balanced) VALUES (1, :st02, :seg, 'I', 100, :trace, :payer, true)"
+)
 
 
 def test_0004_backfills_identity_and_enforces_it(blank_url: str) -> None:
@@ -37,19 +39,37 @@ def test_0004_backfills_identity_and_enforces_it(blank_url: str) -> None:
     engine = make_engine(blank_url)
     try:
         with engine.begin() as conn:
-            conn.execute(text("INSERT INTO interchanges (id, direction, sha256, bytes, file_name, status, created_at) "
-                              "VALUES (1, 'in', 'ab', 1, 'old.835', 'loaded', CURRENT_TIMESTAMP)"))
-            for st02, seg, trace, payer in [("0001", 3, "EFT1", "ACME01"), ("0002", 90, "EFT1", "ACME01"),
-                                            ("0003", 200, "EFT2", "ACME01"), ("0004", 300, None, "ACME01")]:
+            conn.execute(
+                text(
+                    "INSERT INTO interchanges (id, direction, sha256, bytes, file_name, status, created_at) "
+                    "VALUES (1, 'in', 'ab', 1, 'old.835', 'loaded', CURRENT_TIMESTAMP)"
+                )
+            )
+            for st02, seg, trace, payer in [
+                ("0001", 3, "EFT1", "ACME01"),
+                ("0002", 90, "EFT1", "ACME01"),
+                ("0003", 200, "EFT2", "ACME01"),
+                ("0004", 300, None, "ACME01"),
+            ]:
                 conn.execute(text(_REMITTANCE), {"st02": st02, "seg": seg, "trace": trace, "payer": payer})
         upgrade(blank_url)
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT st02, trace_payer FROM remittances ORDER BY st02")).all()
-        assert [tuple(r) for r in rows] == [("0001", "ACME01"), ("0002", None), ("0003", "ACME01"), ("0004", None)]
+        assert [tuple(r) for r in rows] == [
+            ("0001", "ACME01"),
+            ("0002", None),
+            ("0003", "ACME01"),
+            ("0004", None),
+        ]
         with pytest.raises(IntegrityError), engine.begin() as conn:
-            conn.execute(text(_REMITTANCE.replace("balanced)", "balanced, trace_payer)")
-                              .replace("true)", "true, 'ACME01')")),
-                         {"st02": "0005", "seg": 400, "trace": "EFT2", "payer": "ACME01"})
+            conn.execute(
+                text(
+                    _REMITTANCE.replace("balanced)", "balanced, trace_payer)").replace(
+                        "true)", "true, 'ACME01')"
+                    )
+                ),
+                {"st02": "0005", "seg": 400, "trace": "EFT2", "payer": "ACME01"},
+            )
         with engine.begin() as conn:  # no trace number: nothing to collide on
             conn.execute(text(_REMITTANCE), {"st02": "0006", "seg": 500, "trace": None, "payer": "ACME01"})
             cols = conn.execute(text("SELECT original_reference_number FROM claim_payments")).all()

@@ -26,8 +26,18 @@ from tests.support.sshd import Sshd, find_sshd
 
 pytestmark = [pytest.mark.postgres, pytest.mark.sshd, pytest.mark.slow]
 PARTNER = "sandbox"
-VOLATILE = {"created_at", "loaded_at", "applied_at", "posted_at", "at", "started_at", "finished_at",
-            "status_changed_at", "submitted_at", "uploaded_at"}
+VOLATILE = {
+    "created_at",
+    "loaded_at",
+    "applied_at",
+    "posted_at",
+    "at",
+    "started_at",
+    "finished_at",
+    "status_changed_at",
+    "submitted_at",
+    "uploaded_at",
+}
 
 
 class SshdClearinghouse:
@@ -43,15 +53,22 @@ class SshdClearinghouse:
         self.box = mailbox(self.root, PARTNER)
         self.client_key = generate_ed25519(workdir / "keys" / "client_ed25519")
         self.sshd = Sshd(workdir / "sshd", authorized_keys=[self.client_key.public_line]).start()
-        self.payer = make_upload_handler(self.root, seed=seed, state_path=default_state_path(self.root),
-                                         defer_payments=True)
+        self.payer = make_upload_handler(
+            self.root, seed=seed, state_path=default_state_path(self.root), defer_payments=True
+        )
         self.answered: set[str] = set()
         self.description = f"OpenSSH sshd on 127.0.0.1:{self.sshd.port}"
 
     def connection(self) -> dict[str, Any]:
-        return {"host": self.sshd.host, "port": self.sshd.port, "login": self.sshd.user,
-                "host_key": self.sshd.host_key_line(), "key_file": str(self.client_key.private_path),
-                "remote_outbound": str(self.box / "inbound"), "remote_inbound": str(self.box / "outbound")}
+        return {
+            "host": self.sshd.host,
+            "port": self.sshd.port,
+            "login": self.sshd.user,
+            "host_key": self.sshd.host_key_line(),
+            "key_file": str(self.client_key.private_path),
+            "remote_outbound": str(self.box / "inbound"),
+            "remote_inbound": str(self.box / "outbound"),
+        }
 
     def acknowledge(self) -> None:
         for path in sorted((self.box / "inbound").iterdir()):
@@ -84,9 +101,16 @@ def two_nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         return holder["ch"]
 
     try:
-        summary = run_two_nights(workdir, database_url=url, make_clearinghouse=make, patients=120,
-                                 claims=300, seed=11, progress=lambda msg: print(msg, flush=True),
-                                 after_seed=_plant_canaries)
+        summary = run_two_nights(
+            workdir,
+            database_url=url,
+            make_clearinghouse=make,
+            patients=120,
+            claims=300,
+            seed=11,
+            progress=lambda msg: print(msg, flush=True),
+            after_seed=_plant_canaries,
+        )
         yield {"summary": summary, "url": url, "workdir": workdir, "outbound": holder["ch"].box / "outbound"}
     finally:
         dbs.drop_pg_database(url)
@@ -99,12 +123,21 @@ def _plant_canaries(engine: Engine) -> None:
     """Give 20 patients (and their subscriber records and coverages) unmistakable fake PHI."""
     with engine.begin() as conn:
         for i, canary in enumerate(CANARIES, start=1):
-            conn.execute(m.Patient.__table__.update().where(m.Patient.id == i)
-                         .values(last_name=canary, address_line1=f"1 {canary} WAY"))
-            conn.execute(m.Subscriber.__table__.update().where(m.Subscriber.patient_id == i)
-                         .values(last_name=canary, address_line1=f"1 {canary} WAY"))
-            conn.execute(m.Coverage.__table__.update().where(m.Coverage.patient_id == i, m.Coverage.member_id != "")
-                         .values(member_id=f"{canary}MBR"))
+            conn.execute(
+                m.Patient.__table__.update()
+                .where(m.Patient.id == i)
+                .values(last_name=canary, address_line1=f"1 {canary} WAY")
+            )
+            conn.execute(
+                m.Subscriber.__table__.update()
+                .where(m.Subscriber.patient_id == i)
+                .values(last_name=canary, address_line1=f"1 {canary} WAY")
+            )
+            conn.execute(
+                m.Coverage.__table__.update()
+                .where(m.Coverage.patient_id == i, m.Coverage.member_id != "")
+                .values(member_id=f"{canary}MBR")
+            )
 
 
 def _engine(two_nights: dict[str, Any]) -> Engine:
@@ -143,18 +176,29 @@ def test_summary_adds_up(two_nights: dict[str, Any]) -> None:
     assert s["claims_submitted"] > 250
     assert s["accepted"] + s["rejected"] >= s["claims_submitted"] - 5
     assert s["paid"] > 0 and s["balance_exceptions"] == 0
-    assert Decimal(s["patient_balance_total"]) == Decimal(s["patient_responsibility"]) - Decimal(s["patient_payments"])
+    assert Decimal(s["patient_balance_total"]) == Decimal(s["patient_responsibility"]) - Decimal(
+        s["patient_payments"]
+    )
     assert Path(s["report"]).read_text().lower().startswith("<!doctype html")
     # night 3 sent follow-up claims and the payers answered them
     assert s["secondary_claims_submitted"] > 0 and s["secondary_paid"] > 0
     assert s["corrected_claims_submitted"] > 0 and s["voided_claims"] > 0
 
 
-def _ledger_sum(conn: Any, account: str, prefixes: tuple[str, ...], claim_ids: set[int] | None = None) -> Decimal:
+def _ledger_sum(
+    conn: Any, account: str, prefixes: tuple[str, ...], claim_ids: set[int] | None = None
+) -> Decimal:
     q = select(m.LedgerEntry.txn_key, m.LedgerEntry.claim_id, m.LedgerEntry.amount).where(
-        m.LedgerEntry.account == account)
-    return sum((a for k, c, a in conn.execute(q) if k.split(":", 1)[0] in prefixes
-                and (claim_ids is None or c in claim_ids)), Decimal(0))
+        m.LedgerEntry.account == account
+    )
+    return sum(
+        (
+            a
+            for k, c, a in conn.execute(q)
+            if k.split(":", 1)[0] in prefixes and (claim_ids is None or c in claim_ids)
+        ),
+        Decimal(0),
+    )
 
 
 def test_every_835_cent_is_in_the_ledger_once(two_nights: dict[str, Any]) -> None:
@@ -164,13 +208,21 @@ def test_every_835_cent_is_in_the_ledger_once(two_nights: dict[str, Any]) -> Non
     tests/integration/test_cob_ledger.py proves that arithmetic.)"""
     engine = _engine(two_nights)
     with engine.connect() as conn:
-        primary = {pcn: cid for pcn, cid in conn.execute(
-            select(m.Submission.patient_control_number, m.Claim.id).join(m.Claim, m.Claim.id == m.Submission.claim_id)
-            .where(m.Claim.responsibility == "P"))}
+        primary = {
+            pcn: cid
+            for pcn, cid in conn.execute(
+                select(m.Submission.patient_control_number, m.Claim.id)
+                .join(m.Claim, m.Claim.id == m.Submission.claim_id)
+                .where(m.Claim.responsibility == "P")
+            )
+        }
         unmatched = conn.execute(select(func.count()).select_from(m.UnmatchedPayment)).scalar_one()
-        unbalanced_txns = conn.execute(text(
-            "SELECT count(*) FROM (SELECT txn_key FROM ledger_entries GROUP BY txn_key "
-            "HAVING sum(amount) <> 0) t")).scalar_one()
+        unbalanced_txns = conn.execute(
+            text(
+                "SELECT count(*) FROM (SELECT txn_key FROM ledger_entries GROUP BY txn_key "
+                "HAVING sum(amount) <> 0) t"
+            )
+        ).scalar_one()
         cash = _ledger_sum(conn, "cash", ("pay", "rev"))
         to_patient = _ledger_sum(conn, "ar_patient", ("pr", "rev"))
         ids = set(primary.values())
@@ -197,8 +249,11 @@ def _snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
                 continue
             # balance_exceptions is recomputed for the run date (deleted and written again): its surrogate ids
             # are not facts, its rows are
-            cols = [c for c in table.c if c.name not in VOLATILE
-                    and not (name == "balance_exceptions" and c.name == "id")]
+            cols = [
+                c
+                for c in table.c
+                if c.name not in VOLATILE and not (name == "balance_exceptions" and c.name == "id")
+            ]
             rows = conn.execute(select(*cols)).all()
             snap[name] = sorted((tuple(r) for r in rows), key=repr)
     return snap
@@ -207,8 +262,16 @@ def _snapshot(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
 #: What a night's reconciliation recomputes as a snapshot of its run date. The demo's patients pay online
 #: and get statements *after* the last night ran (the next day, as in a practice), so the first rerun of that
 #: night brings these up to date; nothing else may move, and a second rerun moves nothing at all.
-SNAPSHOT_TABLES = {"claim_balances", "patient_balances", "aging_buckets", "kpis", "reconciliation_runs",
-                   "balance_exceptions", "work_items", "work_item_events"}
+SNAPSHOT_TABLES = {
+    "claim_balances",
+    "patient_balances",
+    "aging_buckets",
+    "kpis",
+    "reconciliation_runs",
+    "balance_exceptions",
+    "work_items",
+    "work_item_events",
+}
 
 
 def test_rerunning_the_last_night_changes_nothing(two_nights: dict[str, Any]) -> None:
@@ -219,8 +282,10 @@ def test_rerunning_the_last_night_changes_nothing(two_nights: dict[str, Any]) ->
     last_night = dt.date.today() + dt.timedelta(days=1)  # the demo's night 3 (see claimflow.demo)
     workdir = two_nights["workdir"]
     env = {k: v for k, v in __import__("os").environ.items() if k.startswith(("AIRFLOW", "CLAIMFLOW"))}
-    env.update(_environment(workdir) | {"CLAIMFLOW_DATABASE_URL": two_nights["url"],
-                                         "CLAIMFLOW_NIGHTLY_DEADLINE_HOURS": "0"})
+    env.update(
+        _environment(workdir)
+        | {"CLAIMFLOW_DATABASE_URL": two_nights["url"], "CLAIMFLOW_NIGHTLY_DEADLINE_HOURS": "0"}
+    )
 
     def single_tasks() -> None:  # as if cleared in the middle of the night
         pipeline.apply_acknowledgments()

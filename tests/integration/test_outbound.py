@@ -52,7 +52,9 @@ def test_generate_scrub_batch_and_round_trip(engine: Engine, tmp_path: Path) -> 
         statuses = dict(conn.execute(select(m.Claim.status, func.count()).group_by(m.Claim.status)).all())
         scrub_claims = conn.execute(select(func.count(func.distinct(m.ScrubResult.claim_id)))).scalar_one()
         subs = {r.patient_control_number: r for r in conn.execute(select(m.Submission.__table__))}
-        lines = dict(conn.execute(select(m.ServiceLine.claim_id, func.count()).group_by(m.ServiceLine.claim_id)).all())
+        lines = dict(
+            conn.execute(select(m.ServiceLine.claim_id, func.count()).group_by(m.ServiceLine.claim_id)).all()
+        )
         charges = dict(conn.execute(select(m.Claim.id, m.Claim.total_charge)).all())
     assert statuses[m.ClaimStatus.SUBMITTED] == result.claims_batched
     assert statuses[m.ClaimStatus.SCRUB_FAILED] == scrub_claims == result.scrubbed_out
@@ -61,7 +63,9 @@ def test_generate_scrub_batch_and_round_trip(engine: Engine, tmp_path: Path) -> 
 
     flawed = generate_practice(150, 400, 7, AS_OF).flaws
     with engine.connect() as conn:
-        flawed_status = dict(conn.execute(select(m.Claim.id, m.Claim.status).where(m.Claim.id.in_(flawed))).all())
+        flawed_status = dict(
+            conn.execute(select(m.Claim.id, m.Claim.status).where(m.Claim.id.in_(flawed))).all()
+        )
     assert set(flawed_status.values()) == {m.ClaimStatus.SCRUB_FAILED}, "every deliberate flaw is caught"
 
     # Every claim marked submitted is in exactly one file, with the charge and line count we hold.
@@ -115,7 +119,9 @@ def test_same_seed_gives_byte_identical_files(tmp_path: Path) -> None:
         engine = make_engine(migrated_sqlite(tmp_path / f"{run}.db"))
         seed_practice(engine, patients=80, claims=200, seed=11, as_of=AS_OF)
         result = generate_batches(engine, _settings(tmp_path / run), run_id="t", today=TODAY, now=NOW)
-        digests.append([(f.file_name, hashlib.sha256(Path(f.path).read_bytes()).hexdigest()) for f in result.files])
+        digests.append(
+            [(f.file_name, hashlib.sha256(Path(f.path).read_bytes()).hexdigest()) for f in result.files]
+        )
         engine.dispose()
     assert digests[0] == digests[1]
 
@@ -140,8 +146,9 @@ def test_database_error_mid_batch_leaves_no_half_submitted_state(
     out_dir = settings.outbox_dir
     with sqlite_engine.connect() as conn:
         registered = set(conn.execute(select(m.Interchange.file_name)).scalars())
-        submitted = conn.execute(select(func.count()).select_from(m.Claim)
-                                 .where(m.Claim.status == m.ClaimStatus.SUBMITTED)).scalar_one()
+        submitted = conn.execute(
+            select(func.count()).select_from(m.Claim).where(m.Claim.status == m.ClaimStatus.SUBMITTED)
+        ).scalar_one()
         in_files = conn.execute(select(func.count()).select_from(m.Submission)).scalar_one()
     on_disk = {p.name for p in out_dir.iterdir() if p.is_file()}
     assert on_disk == registered  # no file without its claims, no claims without their file
@@ -151,8 +158,12 @@ def test_database_error_mid_batch_leaves_no_half_submitted_state(
     result = generate_batches(sqlite_engine, settings, run_id="t", today=TODAY, now=NOW)
     assert result.claims_batched > 0
     with sqlite_engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(m.Claim)
-                            .where(m.Claim.status == m.ClaimStatus.READY)).scalar_one() == 0
+        assert (
+            conn.execute(
+                select(func.count()).select_from(m.Claim).where(m.Claim.status == m.ClaimStatus.READY)
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_orphan_file_from_a_crashed_run_is_moved_aside(sqlite_engine: Engine, tmp_path: Path) -> None:

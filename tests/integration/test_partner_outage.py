@@ -35,8 +35,13 @@ def test_outage_night_then_catch_up_without_duplicates(claimflow_env: Engine, tm
     key = generate_ed25519(tmp_path / "client_key")
     server = SandboxServer(tmp_path / "ch", authorized_keys={PARTNER: key.public_line}).start()
     profile = server.profile(
-        PARTNER, private_key_path=str(key.private_path), isa_receiver_id=get_settings().receiver_id,
-        connect_timeout=2.0, retry_initial_delay=0.1, retry_max_delay=0.5, retry_max_total=3.0,
+        PARTNER,
+        private_key_path=str(key.private_path),
+        isa_receiver_id=get_settings().receiver_id,
+        connect_timeout=2.0,
+        retry_initial_delay=0.1,
+        retry_max_delay=0.5,
+        retry_max_total=3.0,
     )
     server.stop()  # the partner is down all night
 
@@ -65,7 +70,9 @@ def test_outage_night_then_catch_up_without_duplicates(claimflow_env: Engine, tm
     # A run that uploaded a file and died before recording it: the next run must not send it again.
     first = night2["interchange_ids"][0]
     with engine.begin() as conn:
-        conn.execute(m.Interchange.__table__.update().where(m.Interchange.id == first).values(status="validated"))
+        conn.execute(
+            m.Interchange.__table__.update().where(m.Interchange.id == first).values(status="validated")
+        )
     night3 = pipeline.scrub_and_batch(run_id="night3")
     assert night3["interchange_ids"] == [first]
     again = _upload_all(night3["interchange_ids"], profile)

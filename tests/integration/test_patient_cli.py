@@ -27,8 +27,10 @@ def billed(claimflow_env: Engine) -> tuple[Engine, int]:
     c = pr.claim(pid, [("99213", D("200.00"))], service_date=dt.date(2026, 11, 1))
     _lid, lcn, proc, charge = c.lines[0]
     adj = [("CO", "45", D("50.00")), ("PR", "3", D("30.00"))]
-    pr.remittance([Pay(pcn=c.pcn, lines=[Line(proc, charge, D("120.00"), adj, lcn)])],
-                  payment_date=dt.date(2026, 11, 20))
+    pr.remittance(
+        [Pay(pcn=c.pcn, lines=[Line(proc, charge, D("120.00"), adj, lcn)])],
+        payment_date=dt.date(2026, 11, 20),
+    )
     post_remittances(engine, actor="test", as_of=dt.date(2026, 11, 20))
     return engine, pid
 
@@ -37,7 +39,9 @@ def _json(out: str) -> object:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def test_statements_run_cli(billed: tuple[Engine, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_statements_run_cli(
+    billed: tuple[Engine, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     out = tmp_path / "stmts"
     assert main(["statements", "run", "--run-date", "2026-12-01", "--out", str(out)]) == 0
     cap = capsys.readouterr()
@@ -55,10 +59,29 @@ def test_statements_run_cli(billed: tuple[Engine, int], tmp_path: Path, capsys: 
 
 
 def test_plan_cli(billed: tuple[Engine, int], capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan", "create", "--patient", "A0000042", "--amount", "30.00", "--installments", "3",
-                 "--day", "15", "--start", "2026-12-01"]) == 0
+    assert (
+        main(
+            [
+                "plan",
+                "create",
+                "--patient",
+                "A0000042",
+                "--amount",
+                "30.00",
+                "--installments",
+                "3",
+                "--day",
+                "15",
+                "--start",
+                "2026-12-01",
+            ]
+        )
+        == 0
+    )
     plan = _json(capsys.readouterr().out)
-    assert isinstance(plan, dict) and plan["installment_amount"] == "10.00" and plan["first_due"] == "2026-12-15"
+    assert (
+        isinstance(plan, dict) and plan["installment_amount"] == "10.00" and plan["first_due"] == "2026-12-15"
+    )
     assert main(["plan", "list", "--as-of", "2026-12-01"]) == 0
     listed = _json(capsys.readouterr().out)
     assert isinstance(listed, list) and listed[0]["status"] == "active" and listed[0]["remaining"] == "30.00"
@@ -70,14 +93,18 @@ def test_plan_cli(billed: tuple[Engine, int], capsys: pytest.CaptureFixture[str]
     assert exc.value.code == 2
 
 
-def test_refund_and_dispute_cli(billed: tuple[Engine, int], tmp_path: Path,
-                                capsys: pytest.CaptureFixture[str]) -> None:
+def test_refund_and_dispute_cli(
+    billed: tuple[Engine, int], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     engine, pid = billed
     with engine.begin() as conn:
         from adjudication.patient_payments import post_patient_payments
 
-        conn.execute(m.PatientPayment.__table__.insert().values(
-            external_id="PP-1", patient_id=pid, amount=D("50.00"), received_on=dt.date(2026, 11, 25)))
+        conn.execute(
+            m.PatientPayment.__table__.insert().values(
+                external_id="PP-1", patient_id=pid, amount=D("50.00"), received_on=dt.date(2026, 11, 25)
+            )
+        )
         post_patient_payments(conn)
     assert main(["refund", "find", "--run-date", "2026-12-01"]) == 0
     assert _json(capsys.readouterr().out) == {"refunds": 1, "amount": "20.00"}

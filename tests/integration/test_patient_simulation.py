@@ -37,10 +37,19 @@ from tests.unit.adjudication.builders import D, Line, Pay, Practice
 D1 = dt.date(2026, 12, 1)
 PATIENTS = 24
 CYCLES = 5  # first_statement, reminder, final_notice, pre_collection, then collections
-SHARES = Behaviour(pay_full=D("0.25"), pay_part=D("0.15"), plan=D("0.20"), after_reminder=D("0.15"),
-                   after_final_notice=D("0.10"), never=D("0.15"), failure_rate=D("0.20"),
-                   retry_after_failure=D("0.50"), refund_rate=D("0.25"), plan_default_rate=D("0.30"),
-                   max_delay_days=10)
+SHARES = Behaviour(
+    pay_full=D("0.25"),
+    pay_part=D("0.15"),
+    plan=D("0.20"),
+    after_reminder=D("0.15"),
+    after_final_notice=D("0.10"),
+    never=D("0.15"),
+    failure_rate=D("0.20"),
+    retry_after_failure=D("0.50"),
+    refund_rate=D("0.25"),
+    plan_default_rate=D("0.30"),
+    max_delay_days=10,
+)
 
 
 def _practice(engine: Engine) -> list[int]:
@@ -53,8 +62,16 @@ def _practice(engine: Engine) -> list[int]:
         c = pr.claim(pid, [("99213", D("300.00"))], service_date=dt.date(2026, 10, 1) + dt.timedelta(days=i))
         _lid, lcn, proc, charge = c.lines[0]
         owed = D("20.00") + D(i * 7)
-        pays.append(Pay(pcn=c.pcn, lines=[Line(proc, charge, D("200.00") - owed,
-                                               [("CO", "45", D("100.00")), ("PR", "2", owed)], lcn)]))
+        pays.append(
+            Pay(
+                pcn=c.pcn,
+                lines=[
+                    Line(
+                        proc, charge, D("200.00") - owed, [("CO", "45", D("100.00")), ("PR", "2", owed)], lcn
+                    )
+                ],
+            )
+        )
     pr.remittance(pays, payment_date=dt.date(2026, 11, 20))
     post_remittances(engine, actor="test", as_of=dt.date(2026, 11, 20))
     return pids
@@ -67,17 +84,47 @@ def _cycles(engine: Engine, tmp_path: Path, seed: int) -> dict[str, Any]:
         day = D1 + dt.timedelta(days=30 * k)
         out = tmp_path / f"st-{seed}-{k}"
         run_statements(engine, run_date=day, out=out, actor="test")
-        results.append(simulate_patients(engine, day, seed=seed, shares=SHARES, manifest=out / "statements.csv",
-                                         actor="test").as_dict())
+        results.append(
+            simulate_patients(
+                engine, day, seed=seed, shares=SHARES, manifest=out / "statements.csv", actor="test"
+            ).as_dict()
+        )
     last = D1 + dt.timedelta(days=30 * (CYCLES - 1) + SHARES.max_delay_days)  # the last payments are in
     with engine.connect() as conn:
         pc = patient_collections(Sql(conn), last, window_days=200)
-        events = sorted(conn.execute(select(m.PaymentEvent.event_type, m.PaymentEvent.outcome,
-                                            m.PaymentEvent.amount_cents, m.PaymentEvent.patient_id)).tuples().all())
-        plans = sorted(conn.execute(select(m.PaymentPlan.patient_id, m.PaymentPlan.total, m.PaymentPlan.installments,
-                                           m.PaymentPlan.status)).tuples().all())
-        stages = sorted(conn.execute(select(m.Statement.patient_id, m.Statement.run_date, m.Statement.stage,
-                                            m.Statement.amount_due)).tuples().all())
+        events = sorted(
+            conn.execute(
+                select(
+                    m.PaymentEvent.event_type,
+                    m.PaymentEvent.outcome,
+                    m.PaymentEvent.amount_cents,
+                    m.PaymentEvent.patient_id,
+                )
+            )
+            .tuples()
+            .all()
+        )
+        plans = sorted(
+            conn.execute(
+                select(
+                    m.PaymentPlan.patient_id,
+                    m.PaymentPlan.total,
+                    m.PaymentPlan.installments,
+                    m.PaymentPlan.status,
+                )
+            )
+            .tuples()
+            .all()
+        )
+        stages = sorted(
+            conn.execute(
+                select(
+                    m.Statement.patient_id, m.Statement.run_date, m.Statement.stage, m.Statement.amount_due
+                )
+            )
+            .tuples()
+            .all()
+        )
     return {"runs": results, "events": events, "plans": plans, "stages": stages, "pc": pc}
 
 
@@ -112,7 +159,8 @@ def test_same_seed_same_numbers_and_measures(engine: Engine, tmp_path: Path) -> 
     assert first_st.amount_due == sum((a for _p, _d, st, a in stages if st == "first_statement"), D("0.00"))
     assert D(0) < first_st.recovered < first_st.amount_due
     assert pc.stage("reminder").recovered > 0 and pc.stage("collections").statements == len(never) + sum(
-        1 for p, _d, st, _a in stages if st == "collections" and p not in never)
+        1 for p, _d, st, _a in stages if st == "collections" and p not in never
+    )
     # a second, identical practice with the same seed gives the same numbers; another seed does not
     truncate_all(engine)
     _practice(engine)
@@ -134,8 +182,14 @@ def test_kpis_stored_and_report_section(engine: Engine, tmp_path: Path) -> None:
     assert res.statements == PATIENTS and res.paid_cents > 0
     reconcile(engine, D1)
     with engine.connect() as conn:
-        kpis = {k.name: k for k in conn.execute(select(m.Kpi.name, m.Kpi.numerator, m.Kpi.denominator, m.Kpi.value,
-                                                       m.Kpi.definition).where(m.Kpi.run_date == D1)).all()}
+        kpis = {
+            k.name: k
+            for k in conn.execute(
+                select(m.Kpi.name, m.Kpi.numerator, m.Kpi.denominator, m.Kpi.value, m.Kpi.definition).where(
+                    m.Kpi.run_date == D1
+                )
+            ).all()
+        }
         pc = patient_collections(Sql(conn), D1)
     rate = kpis["patient_collection_rate"]
     assert rate.definition and rate.numerator == pc.patient_cash and rate.denominator == pc.responsibility
@@ -143,12 +197,18 @@ def test_kpis_stored_and_report_section(engine: Engine, tmp_path: Path) -> None:
     first = kpis["dunning_recovery_first_statement"]
     assert first.numerator == pc.stage("first_statement").recovered > 0
     assert first.denominator == pc.stage("first_statement").amount_due
-    assert {"dunning_recovery_reminder", "dunning_recovery_payment_plan", "plan_delinquency_rate"} <= set(kpis)
+    assert {"dunning_recovery_reminder", "dunning_recovery_payment_plan", "plan_delinquency_rate"} <= set(
+        kpis
+    )
     page = render_run_report(engine, D1, tmp_path / "report.html").read_text()
-    section = page[page.index("<h2>Patient collections"):]
+    section = page[page.index("<h2>Patient collections") :]
     assert "data-table='patient-dunning'" in section and "data-table='payment-plans'" in section
     assert f"{pc.collection_rate * 100:.1f}%" in section
-    assert "posted" in section and "first_statement" in section and f"${pc.stage('first_statement').recovered:,.2f}" in section
+    assert (
+        "posted" in section
+        and "first_statement" in section
+        and f"${pc.stage('first_statement').recovered:,.2f}" in section
+    )
     for phi in ("ZZTESTLAST", "ZZTESTFIRST", "A0000001"):
         assert phi not in section
 
@@ -162,29 +222,70 @@ def test_real_http_signature_and_shares(engine: Engine, tmp_path: Path) -> None:
         simulate_patients(engine, D1, seed=1, shares=Behaviour(never=D("0.5")))
     with webhook_server(engine, "whsec_right") as url:
         with pytest.raises(PatientSimulationError, match="refused"):
-            simulate_patients(engine, D1, seed=1, shares=Behaviour(pay_full=D("1"), pay_part=D("0"), plan=D("0"),
-                                                                   after_reminder=D("0"), after_final_notice=D("0"),
-                                                                   never=D("0"), failure_rate=D("0")),
-                              webhook_url=url, secret="whsec_wrong")
+            simulate_patients(
+                engine,
+                D1,
+                seed=1,
+                shares=Behaviour(
+                    pay_full=D("1"),
+                    pay_part=D("0"),
+                    plan=D("0"),
+                    after_reminder=D("0"),
+                    after_final_notice=D("0"),
+                    never=D("0"),
+                    failure_rate=D("0"),
+                ),
+                webhook_url=url,
+                secret="whsec_wrong",
+            )
         with engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(m.PaymentEvent)).scalar_one() == 0
-        res = simulate_patients(engine, D1, seed=1, shares=Behaviour(
-            pay_full=D("1"), pay_part=D("0"), plan=D("0"), after_reminder=D("0"), after_final_notice=D("0"),
-            never=D("0"), failure_rate=D("0"), refund_rate=D("0")), webhook_url=url, secret="whsec_right")
+        res = simulate_patients(
+            engine,
+            D1,
+            seed=1,
+            shares=Behaviour(
+                pay_full=D("1"),
+                pay_part=D("0"),
+                plan=D("0"),
+                after_reminder=D("0"),
+                after_final_notice=D("0"),
+                never=D("0"),
+                failure_rate=D("0"),
+                refund_rate=D("0"),
+            ),
+            webhook_url=url,
+            secret="whsec_right",
+        )
         assert res.events["posted"] == PATIENTS and res.events["applied"] == PATIENTS
         # a replay of one of them over HTTP: 200, not applied
         from claimflow.webhooks import sign
 
         with engine.connect() as conn:
             sid = conn.execute(select(m.Statement.statement_id).order_by(m.Statement.id)).scalars().first()
-        body = json.dumps({"id": f"evt_sim_{sid}_1_succeeded", "type": "payment_intent.succeeded",
-                           "created": int(time.time()), "data": {"object": {
-                               "id": "pi_x", "amount": 100, "currency": "usd", "metadata": {"statement_id": sid}}}}
-                          ).encode()
+        body = json.dumps(
+            {
+                "id": f"evt_sim_{sid}_1_succeeded",
+                "type": "payment_intent.succeeded",
+                "created": int(time.time()),
+                "data": {
+                    "object": {
+                        "id": "pi_x",
+                        "amount": 100,
+                        "currency": "usd",
+                        "metadata": {"statement_id": sid},
+                    }
+                },
+            }
+        ).encode()
         host, port = url.split("//")[1].split("/")[0].split(":")
         conn_h = http.client.HTTPConnection(host, int(port), timeout=30)
-        conn_h.request("POST", "/webhooks/payments", body=body,
-                       headers={"Stripe-Signature": sign("whsec_right", body, int(time.time()))})
+        conn_h.request(
+            "POST",
+            "/webhooks/payments",
+            body=body,
+            headers={"Stripe-Signature": sign("whsec_right", body, int(time.time()))},
+        )
         resp = conn_h.getresponse()
         assert resp.status == 200 and json.loads(resp.read()) == {"received": True, "applied": False}
         conn_h.close()
@@ -203,14 +304,20 @@ def test_demo_patient_side_pays_and_repeats(engine: Engine, tmp_path: Path) -> N
     assert got["statements_sent"] == PATIENTS
     assert got["patient_payments_online"] > 0 and got["payment_plans"] > 0
     with engine.connect() as conn:
-        posted = conn.execute(select(func.count()).select_from(m.PaymentEvent)
-                              .where(m.PaymentEvent.outcome == "posted")).scalar_one()
-        cents = conn.execute(select(func.sum(m.PaymentEvent.amount_cents))
-                             .where(m.PaymentEvent.outcome == "posted")).scalar_one()
+        posted = conn.execute(
+            select(func.count()).select_from(m.PaymentEvent).where(m.PaymentEvent.outcome == "posted")
+        ).scalar_one()
+        cents = conn.execute(
+            select(func.sum(m.PaymentEvent.amount_cents)).where(m.PaymentEvent.outcome == "posted")
+        ).scalar_one()
     assert got["patient_payments_online"] == posted
     truncate_all(engine)
     _practice(engine)
     assert _patient_side(engine, D1, tmp_path / "b", lambda _msg: None, seed=11) == got
     with engine.connect() as conn:
-        assert conn.execute(select(func.sum(m.PaymentEvent.amount_cents))
-                            .where(m.PaymentEvent.outcome == "posted")).scalar_one() == cents
+        assert (
+            conn.execute(
+                select(func.sum(m.PaymentEvent.amount_cents)).where(m.PaymentEvent.outcome == "posted")
+            ).scalar_one()
+            == cents
+        )

@@ -26,7 +26,7 @@ README = (REPO / "README.md").read_text()
 
 def _section() -> str:
     start = README.index("## Watching the DAGs in the Airflow UI")
-    return README[start:README.index("\n## ", start + 5)]
+    return README[start : README.index("\n## ", start + 5)]
 
 
 def _env_file_vars(path: Path) -> dict[str, str]:
@@ -58,8 +58,15 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     }
 
     def claimflow(*args: str) -> str:
-        r = subprocess.run([str(BIN / "claimflow"), *args], env=env, cwd=ui.parent, capture_output=True,
-                           text=True, timeout=300, check=False)
+        r = subprocess.run(
+            [str(BIN / "claimflow"), *args],
+            env=env,
+            cwd=ui.parent,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert r.returncode == 0, (args, r.stderr)
         return r.stdout
 
@@ -67,19 +74,43 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     claimflow("seed", "--patients", "40", "--claims", "80")
     env_file = ui / "airflow-conn.env"
     serve = subprocess.Popen(
-        [str(BIN / "claimflow"), "sandbox", "serve", "--root", str(ui / "sandbox"), "--port", "0", "--user",
-         "sandbox", "--payer", "--env-file", str(env_file)],
-        env=env, cwd=ui.parent, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        [
+            str(BIN / "claimflow"),
+            "sandbox",
+            "serve",
+            "--root",
+            str(ui / "sandbox"),
+            "--port",
+            "0",
+            "--user",
+            "sandbox",
+            "--payer",
+            "--env-file",
+            str(env_file),
+        ],
+        env=env,
+        cwd=ui.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not env_file.exists():
             assert serve.poll() is None and time.monotonic() < deadline, "sandbox serve did not start"
             time.sleep(0.2)
         env.update(_env_file_vars(env_file))
-        with _own_environment():  # _airflow_migrate merges os.environ under env: another test's AIRFLOW_* stays out
+        with (
+            _own_environment()
+        ):  # _airflow_migrate merges os.environ under env: another test's AIRFLOW_* stays out
             _airflow_migrate(env, ui / "airflow-migrate.log")
-        subprocess.run([str(BIN / "airflow"), "pools", "set", "sftp_sandbox", "2", "SFTP sessions to the sandbox"],
-                       env=env, capture_output=True, check=True, timeout=300)
+        subprocess.run(
+            [str(BIN / "airflow"), "pools", "set", "sftp_sandbox", "2", "SFTP sessions to the sandbox"],
+            env=env,
+            capture_output=True,
+            check=True,
+            timeout=300,
+        )
         yield {"ui": ui, "env": env, "serve": serve}
     finally:
         serve.terminate()
@@ -110,9 +141,16 @@ def _own_environment() -> Iterator[None]:
 
 def test_readme_section_names_what_works() -> None:
     text = _section()
-    for needed in ("claimflow init-db", "claimflow seed", "--user sandbox", "--payer", "--env-file",
-                   "airflow pools set sftp_sandbox", "airflow standalone",
-                   "simple_auth_manager_passwords.json.generated"):
+    for needed in (
+        "claimflow init-db",
+        "claimflow seed",
+        "--user sandbox",
+        "--payer",
+        "--env-file",
+        "airflow pools set sftp_sandbox",
+        "airflow standalone",
+        "simple_auth_manager_passwords.json.generated",
+    ):
         assert needed in text, needed
     assert "claimflow-demo/keys/claimflow_ed25519" not in text
 
@@ -126,8 +164,9 @@ def test_the_walkthrough_sends_collects_and_posts(walkthrough: dict) -> None:  #
     assert sent["state"] == "success", sent
     engine = create_engine(env["CLAIMFLOW_DATABASE_URL"])
     with engine.connect() as conn:
-        uploaded = conn.execute(text("SELECT COUNT(*) FROM interchanges WHERE direction = 'out' "
-                                     "AND status = 'uploaded'")).scalar_one()
+        uploaded = conn.execute(
+            text("SELECT COUNT(*) FROM interchanges WHERE direction = 'out' AND status = 'uploaded'")
+        ).scalar_one()
     assert uploaded > 0
     time.sleep(3)  # the payer answers each upload as it lands
     inbox = _run("clearinghouse_inbox", env, ui / "clearinghouse_inbox.log")
@@ -156,8 +195,11 @@ def test_a_key_the_sandbox_does_not_authorize_fails_once_with_one_line(walkthrou
     assert result["tasks"]["fetch_new_files"] == "failed", result
     assert result["tasks"]["load_file"] == "upstream_failed", result
     text = log.read_text("utf-8", "replace")
-    explained = [line for line in text.splitlines()
-                 if "claimflow: 'collect files from the clearinghouse' failed" in line]
+    explained = [
+        line
+        for line in text.splitlines()
+        if "claimflow: 'collect files from the clearinghouse' failed" in line
+    ]
     assert explained and "refused our key" in explained[0], text[-3000:]
     assert "AuthenticationFailed" in text
     assert "action=fail" in text and "not retried" in text  # the retry policy's decision, by type

@@ -41,8 +41,13 @@ AS_OF = dt.date(2026, 11, 25)
 
 
 def _scenarios() -> Iterator[Any]:
-    for module in (test_adj_posting, test_adj_acks, test_adj_patient_payments, test_adj_reconcile,
-                   test_adj_report_analyst):
+    for module in (
+        test_adj_posting,
+        test_adj_acks,
+        test_adj_patient_payments,
+        test_adj_reconcile,
+        test_adj_report_analyst,
+    ):
         for name, fn in sorted(vars(module).items()):
             if not (name.startswith("test_") and callable(fn)):
                 continue
@@ -54,7 +59,9 @@ def _scenarios() -> Iterator[Any]:
                 names, values = params[0].args[0], params[0].args[1]
                 ids = params[0].kwargs.get("ids") or [str(i) for i in range(len(values))]
                 for value, ident in zip(values, ids, strict=True):
-                    yield pytest.param(fn, names, value, id=f"{module.__name__.rsplit('.', 1)[-1]}::{name}[{ident}]")
+                    yield pytest.param(
+                        fn, names, value, id=f"{module.__name__.rsplit('.', 1)[-1]}::{name}[{ident}]"
+                    )
             else:
                 yield pytest.param(fn, None, None, id=f"{module.__name__.rsplit('.', 1)[-1]}::{name}")
 
@@ -97,8 +104,9 @@ def analyst_role(pg_engine: Engine) -> Iterator[str]:
             conn.execute(text(f'DROP ROLE "{role}"'))
 
 
-def test_analyst_role_reads_views_and_nothing_else(pg_engine: Engine, analyst_role: str,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_analyst_role_reads_views_and_nothing_else(
+    pg_engine: Engine, analyst_role: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("CLAIMFLOW_PATIENT_KEY_SALT", "test-secret-salt")  # grant-analyst refuses the default
     pr = Practice(pg_engine)
     c = pr.claim(pr.patient("A0000001"), [("99213", D("100.00"))])
@@ -111,28 +119,41 @@ def test_analyst_role_reads_views_and_nothing_else(pg_engine: Engine, analyst_ro
         conn.execute(text(f'SET ROLE "{analyst_role}"'))
         for name in VIEWS:
             conn.execute(text(f"SELECT * FROM analyst.{name} LIMIT 5")).all()
-        row = conn.execute(text("SELECT claim_number, patient_key, insurance_balance, patient_balance "
-                                "FROM analyst.claim_balances")).one()
+        row = conn.execute(
+            text(
+                "SELECT claim_number, patient_key, insurance_balance, patient_balance "
+                "FROM analyst.claim_balances"
+            )
+        ).one()
         assert row[0] == c.claim_number and len(row[1]) == 32
         assert row[2] == D("0.00") and row[3] == D("10.00")
         conn.execute(text("RESET ROLE"))
         conn.rollback()
-    for forbidden in ("SELECT * FROM patients", "SELECT * FROM subscribers", "SELECT * FROM interchanges",
-                      "SELECT * FROM claims", "SELECT * FROM patient_keys", "SELECT * FROM ledger_entries",
-                      "INSERT INTO analyst.kpis (run_date, name) VALUES ('2026-01-01', 'x')",
-                      "UPDATE analyst.claims SET status = 'closed'",
-                      "DELETE FROM analyst.aging_buckets",
-                      "CREATE TABLE public.analyst_scratch (x int)",
-                      "CREATE TABLE analyst.scratch (x int)"):
+    for forbidden in (
+        "SELECT * FROM patients",
+        "SELECT * FROM subscribers",
+        "SELECT * FROM interchanges",
+        "SELECT * FROM claims",
+        "SELECT * FROM patient_keys",
+        "SELECT * FROM ledger_entries",
+        "INSERT INTO analyst.kpis (run_date, name) VALUES ('2026-01-01', 'x')",
+        "UPDATE analyst.claims SET status = 'closed'",
+        "DELETE FROM analyst.aging_buckets",
+        "CREATE TABLE public.analyst_scratch (x int)",
+        "CREATE TABLE analyst.scratch (x int)",
+    ):
         with pg_engine.connect() as conn:
             conn.execute(text(f'SET ROLE "{analyst_role}"'))
             # Refused by privileges (or, for a multi-table view, because it cannot be written at all).
-            with pytest.raises(DBAPIError, match=r"permission denied|cannot (update|delete from|insert into) view"):
+            with pytest.raises(
+                DBAPIError, match=r"permission denied|cannot (update|delete from|insert into) view"
+            ):
                 conn.execute(text(forbidden))
             conn.rollback()
     with pg_engine.connect() as conn:
-        attrs = conn.execute(text("SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = :r"),
-                             {"r": analyst_role}).one()
+        attrs = conn.execute(
+            text("SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = :r"), {"r": analyst_role}
+        ).one()
     assert attrs == (False, False)
 
 
@@ -144,5 +165,7 @@ def test_patient_keys_agree_between_sql_and_python(pg_engine: Engine) -> None:
     with pg_engine.begin() as conn:
         assert refresh_patient_keys(conn) == 1
         assert refresh_patient_keys(conn) == 0
-        key = conn.execute(text("SELECT patient_key FROM patient_keys WHERE patient_id = :p"), {"p": pid}).scalar()
+        key = conn.execute(
+            text("SELECT patient_key FROM patient_keys WHERE patient_id = :p"), {"p": pid}
+        ).scalar()
     assert key == patient_key(pid)

@@ -35,8 +35,13 @@ from claimflow.settings import get_settings
 from edi.validate import validate_x12
 
 SEED = 4242
-QUIET = EngineConfig(member_not_found_per_mille=0, medical_necessity_per_mille=0, noncovered_per_mille=0,
-                     reprocess_per_mille=0, recoup_per_mille=0)
+QUIET = EngineConfig(
+    member_not_found_per_mille=0,
+    medical_necessity_per_mille=0,
+    noncovered_per_mille=0,
+    reprocess_per_mille=0,
+    recoup_per_mille=0,
+)
 TODAY = dt.date.today()
 NIGHT1 = TODAY  # submissions are stamped with the real clock: the nights cannot be in the past
 D = Decimal
@@ -67,79 +72,185 @@ class Office:
         self.n = 0
         self.config = QUIET
         with engine.begin() as conn:
+
             def add(model: Any, **values: Any) -> int:
                 return int(conn.execute(insert(model).values(**values)).inserted_primary_key[0])
 
-            addr = {"address_line1": "100 ZZTEST PAYER WAY", "city": "SPRINGFIELD", "state": "IL",
-                    "postal_code": "627010001"}
-            self.payers = {
-                "CI": add(m.Payer, payer_id="SBX01", name="ZZTEST COMMERCIAL", payer_type="commercial",
-                          filing_indicator="CI", partner="sandbox", **addr),
-                "CI2": add(m.Payer, payer_id="SBX02", name="ZZTEST SUPPLEMENT", payer_type="commercial",
-                           filing_indicator="CI", partner="sandbox", **addr),
-                "MB": add(m.Payer, payer_id="SBX03", name="ZZTEST MEDICARE", payer_type="medicare",
-                          filing_indicator="MB", partner="sandbox", **addr),
+            addr = {
+                "address_line1": "100 ZZTEST PAYER WAY",
+                "city": "SPRINGFIELD",
+                "state": "IL",
+                "postal_code": "627010001",
             }
-            self.billing = add(m.Provider, npi=luhn_npi("123456789"), entity_type="2", role="billing",
-                               last_name="ZZTEST FAMILY MEDICINE", taxonomy="207Q00000X", tax_id="371234567",
-                               address_line1="1 ZZTEST CLINIC RD", city="SPRINGFIELD", state="IL",
-                               postal_code="627011234")
-            self.rendering = add(m.Provider, npi=luhn_npi("223456789"), entity_type="1", role="rendering",
-                                 last_name="ZZTESTDOC", first_name="ZZTEST", taxonomy="207Q00000X")
+            self.payers = {
+                "CI": add(
+                    m.Payer,
+                    payer_id="SBX01",
+                    name="ZZTEST COMMERCIAL",
+                    payer_type="commercial",
+                    filing_indicator="CI",
+                    partner="sandbox",
+                    **addr,
+                ),
+                "CI2": add(
+                    m.Payer,
+                    payer_id="SBX02",
+                    name="ZZTEST SUPPLEMENT",
+                    payer_type="commercial",
+                    filing_indicator="CI",
+                    partner="sandbox",
+                    **addr,
+                ),
+                "MB": add(
+                    m.Payer,
+                    payer_id="SBX03",
+                    name="ZZTEST MEDICARE",
+                    payer_type="medicare",
+                    filing_indicator="MB",
+                    partner="sandbox",
+                    **addr,
+                ),
+            }
+            self.billing = add(
+                m.Provider,
+                npi=luhn_npi("123456789"),
+                entity_type="2",
+                role="billing",
+                last_name="ZZTEST FAMILY MEDICINE",
+                taxonomy="207Q00000X",
+                tax_id="371234567",
+                address_line1="1 ZZTEST CLINIC RD",
+                city="SPRINGFIELD",
+                state="IL",
+                postal_code="627011234",
+            )
+            self.rendering = add(
+                m.Provider,
+                npi=luhn_npi("223456789"),
+                entity_type="1",
+                role="rendering",
+                last_name="ZZTESTDOC",
+                first_name="ZZTEST",
+                taxonomy="207Q00000X",
+            )
 
     # ---------------------------------------------------------------------------------- data
     def patient(self, payers: list[str]) -> int:
         """A patient (the subscriber) with one coverage per payer, in priority order."""
         self.n += 1
         with self.engine.begin() as conn:
-            person = {"last_name": "ZZTESTLAST", "first_name": "ZZTESTFIRST", "birth_date": dt.date(1960, 5, 6),
-                      "gender": "F", "address_line1": "9 ZZTEST ST", "city": "SPRINGFIELD", "state": "IL",
-                      "postal_code": "62701"}
-            pid = conn.execute(insert(m.Patient).values(account_number=f"ZZ{self.n:06d}", **person)
-                               .returning(m.Patient.id)).scalar_one()
-            sub = conn.execute(insert(m.Subscriber).values(patient_id=pid, **person)
-                               .returning(m.Subscriber.id)).scalar_one()
+            person = {
+                "last_name": "ZZTESTLAST",
+                "first_name": "ZZTESTFIRST",
+                "birth_date": dt.date(1960, 5, 6),
+                "gender": "F",
+                "address_line1": "9 ZZTEST ST",
+                "city": "SPRINGFIELD",
+                "state": "IL",
+                "postal_code": "62701",
+            }
+            pid = conn.execute(
+                insert(m.Patient).values(account_number=f"ZZ{self.n:06d}", **person).returning(m.Patient.id)
+            ).scalar_one()
+            sub = conn.execute(
+                insert(m.Subscriber).values(patient_id=pid, **person).returning(m.Subscriber.id)
+            ).scalar_one()
             for prio, key in enumerate(payers, start=1):
-                conn.execute(insert(m.Coverage).values(
-                    patient_id=pid, subscriber_id=sub, payer_id=self.payers[key], member_id=f"ZZM{self.n:04d}{prio}",
-                    group_number="ZZGRP", relationship_code="18", priority=prio))
+                conn.execute(
+                    insert(m.Coverage).values(
+                        patient_id=pid,
+                        subscriber_id=sub,
+                        payer_id=self.payers[key],
+                        member_id=f"ZZM{self.n:04d}{prio}",
+                        group_number="ZZGRP",
+                        relationship_code="18",
+                        priority=prio,
+                    )
+                )
         return int(pid)
 
-    def claim(self, patient_id: int, lines: list[tuple[str, str, Decimal]], *, dos: dt.date | None = None,
-              dx: tuple[str, ...] = ("E119", "I10")) -> str:
+    def claim(
+        self,
+        patient_id: int,
+        lines: list[tuple[str, str, Decimal]],
+        *,
+        dos: dt.date | None = None,
+        dx: tuple[str, ...] = ("E119", "I10"),
+    ) -> str:
         """A ready professional claim billed to the patient's primary coverage; returns its claim number."""
         dos = dos or NIGHT1 - dt.timedelta(days=5)
         with self.engine.begin() as conn:
-            cov = conn.execute(select(m.Coverage.__table__).where(m.Coverage.patient_id == patient_id,
-                                                                  m.Coverage.priority == 1)).one()
+            cov = conn.execute(
+                select(m.Coverage.__table__).where(
+                    m.Coverage.patient_id == patient_id, m.Coverage.priority == 1
+                )
+            ).one()
             n = conn.execute(select(func.count()).select_from(m.Claim)).scalar_one() + 1
             number = f"C{n:08d}"
             total = sum((c for _, _, c in lines), D("0.00"))
-            cid = conn.execute(insert(m.Claim).values(
-                claim_number=number, claim_type="professional", status="ready", patient_id=patient_id,
-                coverage_id=cov.id, payer_id=cov.payer_id, billing_provider_id=self.billing,
-                rendering_provider_id=self.rendering, responsibility="P", frequency="1", place_of_service="11",
-                total_charge=total, service_date_from=dos, service_date_to=dos).returning(m.Claim.id)).scalar_one()
+            cid = conn.execute(
+                insert(m.Claim)
+                .values(
+                    claim_number=number,
+                    claim_type="professional",
+                    status="ready",
+                    patient_id=patient_id,
+                    coverage_id=cov.id,
+                    payer_id=cov.payer_id,
+                    billing_provider_id=self.billing,
+                    rendering_provider_id=self.rendering,
+                    responsibility="P",
+                    frequency="1",
+                    place_of_service="11",
+                    total_charge=total,
+                    service_date_from=dos,
+                    service_date_to=dos,
+                )
+                .returning(m.Claim.id)
+            ).scalar_one()
             for i, code in enumerate(dx, start=1):
                 conn.execute(insert(m.ClaimDiagnosis).values(claim_id=cid, sequence=i, code=code))
             for i, (proc, mods, charge) in enumerate(lines, start=1):
-                conn.execute(insert(m.ServiceLine).values(
-                    claim_id=cid, line_number=i, line_control_number=f"L{cid:05d}{i:03d}", procedure_code=proc,
-                    modifiers=mods or None, charge=charge, units=D("1"), service_date=dos, diagnosis_pointers="1"))
+                conn.execute(
+                    insert(m.ServiceLine).values(
+                        claim_id=cid,
+                        line_number=i,
+                        line_control_number=f"L{cid:05d}{i:03d}",
+                        procedure_code=proc,
+                        modifiers=mods or None,
+                        charge=charge,
+                        units=D("1"),
+                        service_date=dos,
+                        diagnosis_pointers="1",
+                    )
+                )
         return number
 
     # ---------------------------------------------------------------------------------- nights
     def send(self, day: dt.date) -> list[Path]:
         """claims_submission: write the 837s (each pyx12-clean), the payer acknowledges; load the answers."""
-        result = generate_batches(self.engine, get_settings(), out_dir=self.outbox, run_id=f"test:{day}",
-                                  today=day, now=dt.datetime.combine(day, dt.time(18, 0)))
+        result = generate_batches(
+            self.engine,
+            get_settings(),
+            out_dir=self.outbox,
+            run_id=f"test:{day}",
+            today=day,
+            now=dt.datetime.combine(day, dt.time(18, 0)),
+        )
         paths = [Path(f.path) for f in result.files]
         for path in paths:
             report = validate_x12(path)
             assert report.ok and not report.errors, (path.name, report.errors[:3])
             self.files_837.append(path)
-            written = adjudicate_file(path, self.answers, state_path=self.state, seed=SEED, run_date=day,
-                                      defer_payments=True, config=self.config)
+            written = adjudicate_file(
+                path,
+                self.answers,
+                state_path=self.state,
+                seed=SEED,
+                run_date=day,
+                defer_payments=True,
+                config=self.config,
+            )
             self._load(written)
         apply_acknowledgments(self.engine, actor="test")
         return paths
@@ -151,8 +262,9 @@ class Office:
             with locked_state(self.state, SEED) as state:
                 held = [p for p in state.pending if p["kind"] == "reversal"]
                 state.pending[:] = [p for p in state.pending if p["kind"] != "reversal"]
-        written = release_payments(self.answers, state_path=self.state, seed=SEED, run_date=day,
-                                   config=self.config)
+        written = release_payments(
+            self.answers, state_path=self.state, seed=SEED, run_date=day, config=self.config
+        )
         if held:
             with locked_state(self.state, SEED) as state:
                 state.pending.extend(held)
@@ -161,7 +273,9 @@ class Office:
 
     def _load(self, paths: list[Path]) -> None:
         outcomes = load_files(paths, actor="test", partner="sandbox")
-        assert all(o.status in ("loaded", "duplicate") for o in outcomes), [(o.status, o.error) for o in outcomes]
+        assert all(o.status in ("loaded", "duplicate") for o in outcomes), [
+            (o.status, o.error) for o in outcomes
+        ]
 
     def close_night(self, day: dt.date) -> dict[str, Any]:
         """Follow-up claims, reconciliation, balance proof (0 unexplained) and the work-queue build."""
@@ -170,9 +284,13 @@ class Office:
         summary = reconcile(self.engine, day)
         with self.engine.connect() as conn:
             unexplained = conn.execute(
-                select(m.BalanceException.level, m.BalanceException.kind, m.BalanceException.expected,
-                       m.BalanceException.found)
-                .where(m.BalanceException.run_date == day, m.BalanceException.explained.is_(False))).all()
+                select(
+                    m.BalanceException.level,
+                    m.BalanceException.kind,
+                    m.BalanceException.expected,
+                    m.BalanceException.found,
+                ).where(m.BalanceException.run_date == day, m.BalanceException.explained.is_(False))
+            ).all()
         assert unexplained == [], unexplained
         build_worklist(self.engine, day)
         return {"follow_up": follow, "reconcile": summary}
@@ -185,27 +303,41 @@ class Office:
     def payments(self, number: str) -> list[Any]:
         with self.engine.connect() as conn:
             cid = conn.execute(select(m.Claim.id).where(m.Claim.claim_number == number)).scalar_one()
-            return list(conn.execute(select(m.ClaimPayment.__table__).where(m.ClaimPayment.claim_id == cid)
-                                     .order_by(m.ClaimPayment.id)))
+            return list(
+                conn.execute(
+                    select(m.ClaimPayment.__table__)
+                    .where(m.ClaimPayment.claim_id == cid)
+                    .order_by(m.ClaimPayment.id)
+                )
+            )
 
     def ledger(self, number: str, account: str) -> Decimal:
         with self.engine.connect() as conn:
             cid = conn.execute(select(m.Claim.id).where(m.Claim.claim_number == number)).scalar_one()
-            total = conn.execute(select(func.coalesce(func.sum(m.LedgerEntry.amount), 0))
-                                 .where(m.LedgerEntry.claim_id == cid, m.LedgerEntry.account == account)).scalar_one()
+            total = conn.execute(
+                select(func.coalesce(func.sum(m.LedgerEntry.amount), 0)).where(
+                    m.LedgerEntry.claim_id == cid, m.LedgerEntry.account == account
+                )
+            ).scalar_one()
         return Decimal(total)
 
     def balance(self, number: str, day: dt.date) -> Any:
         with self.engine.connect() as conn:
             cid = conn.execute(select(m.Claim.id).where(m.Claim.claim_number == number)).scalar_one()
-            return conn.execute(select(m.ClaimBalance.__table__).where(m.ClaimBalance.claim_id == cid,
-                                                                       m.ClaimBalance.run_date == day)).one()
+            return conn.execute(
+                select(m.ClaimBalance.__table__).where(
+                    m.ClaimBalance.claim_id == cid, m.ClaimBalance.run_date == day
+                )
+            ).one()
 
     def items(self, number: str) -> list[Any]:
         with self.engine.connect() as conn:
             cid = conn.execute(select(m.Claim.id).where(m.Claim.claim_number == number)).scalar_one()
-            return list(conn.execute(select(m.WorkItem.__table__).where(m.WorkItem.claim_id == cid)
-                                     .order_by(m.WorkItem.id)))
+            return list(
+                conn.execute(
+                    select(m.WorkItem.__table__).where(m.WorkItem.claim_id == cid).order_by(m.WorkItem.id)
+                )
+            )
 
 
 def segments(path: Path) -> list[list[str]]:
@@ -267,8 +399,14 @@ def test_secondary_claim_is_billed_from_the_primary_835_and_paid_by_cob(
     svd = [s for s in segs if s[0] == "SVD"]
     assert len(svd) == 2 and all(s[1] == "SBX01" for s in svd)
     with office.engine.connect() as conn:
-        line_paid = sorted(D(x) for x in conn.execute(select(m.ServiceLinePayment.paid).where(
-            m.ServiceLinePayment.claim_payment_id == primary[0].id)).scalars())
+        line_paid = sorted(
+            D(x)
+            for x in conn.execute(
+                select(m.ServiceLinePayment.paid).where(
+                    m.ServiceLinePayment.claim_payment_id == primary[0].id
+                )
+            ).scalars()
+        )
     assert sorted(D(s[2]) for s in svd) == line_paid
     assert ids.count("DTP") >= 3 and any(s[0] == "DTP" and s[1] == "573" for s in segs)
     assert "CAS" in ids
@@ -287,8 +425,12 @@ def test_secondary_claim_is_billed_from_the_primary_835_and_paid_by_cob(
     assert issue_follow_up_claims(n4.isoformat())["secondary_created"] == 0
     assert main(["claim", "follow-up", "--date", n4.isoformat()]) == 0  # the same step from the command line
     counts = json.loads(capsys.readouterr().out)
-    assert counts["secondary_created"] == 0 and set(counts) >= {"tertiary_created", "crossovers_skipped",
-                                                                 "voids_settled", "corrections_queued"}
+    assert counts["secondary_created"] == 0 and set(counts) >= {
+        "tertiary_created",
+        "crossovers_skipped",
+        "voids_settled",
+        "corrections_queued",
+    }
 
 
 def test_secondary_payer_that_denies(office: Office) -> None:
@@ -313,7 +455,10 @@ def test_secondary_payer_that_denies(office: Office) -> None:
     primary = office.payments(number)[0]
     assert office.balance(number, n4).patient_balance == 0
     sec_bal = office.balance(sec_number, n4)
-    assert (sec_bal.charge, sec_bal.contractual) == (primary.patient_responsibility, primary.patient_responsibility)
+    assert (sec_bal.charge, sec_bal.contractual) == (
+        primary.patient_responsibility,
+        primary.patient_responsibility,
+    )
     assert (sec_bal.insurance_balance, sec_bal.patient_balance) == (0, 0)
     assert issue_follow_up_claims(n4.isoformat())["tertiary_created"] == 0
 
@@ -333,7 +478,12 @@ def test_crossover_is_recognised_and_not_billed_again(office: Office) -> None:
     night = office.close_night(n2)
     assert night["follow_up"]["crossovers_skipped"] == 1 and night["follow_up"]["secondary_created"] == 0
     with office.engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(m.Claim).where(m.Claim.responsibility == "S")).scalar_one() == 0
+        assert (
+            conn.execute(
+                select(func.count()).select_from(m.Claim).where(m.Claim.responsibility == "S")
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_tertiary_claim_follows_the_secondary(office: Office) -> None:
@@ -354,8 +504,9 @@ def test_tertiary_claim_follows_the_secondary(office: Office) -> None:
     assert (ter.responsibility, ter.primary_claim_id, ter.payer_id) == ("T", root, office.payers["MB"])
     sent = office.send(days[4])  # pyx12-clean (checked in send)
     with office.engine.connect() as conn:
-        held = conn.execute(select(m.ScrubResult.rule, m.ScrubResult.reason).where(
-            m.ScrubResult.claim_id == ter.id)).all()
+        held = conn.execute(
+            select(m.ScrubResult.rule, m.ScrubResult.reason).where(m.ScrubResult.claim_id == ter.id)
+        ).all()
     assert held == []
     [path] = sent
     segs = claim_segments(path, f"T{root:08d}")

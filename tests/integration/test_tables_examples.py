@@ -56,7 +56,12 @@ def test_tables_examples_run_as_written(practice: Engine, monkeypatch: pytest.Mo
     ns: dict[str, Any] = {}
     for i, code in enumerate(examples()):
         try:
-            exec(compile(_for_backend(code, practice.dialect.name), f"TABLES.md python example {i + 1}", "exec"), ns)
+            exec(
+                compile(
+                    _for_backend(code, practice.dialect.name), f"TABLES.md python example {i + 1}", "exec"
+                ),
+                ns,
+            )
         except Exception as exc:  # pragma: no cover - the message names the example
             raise AssertionError(f"docs/TABLES.md python example {i + 1} fails: {exc!r}") from exc
 

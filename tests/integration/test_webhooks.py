@@ -33,8 +33,10 @@ def setup(engine: Engine, tmp_path: Path) -> Iterator[tuple[Engine, int, int, st
     c = pr.claim(pid, [("99213", D("200.00"))], service_date=dt.date(2026, 11, 1))
     _lid, lcn, proc, charge = c.lines[0]
     adj = [("CO", "45", D("50.00")), ("PR", "1", D("40.00"))]
-    pr.remittance([Pay(pcn=c.pcn, lines=[Line(proc, charge, D("110.00"), adj, lcn)])],
-                  payment_date=dt.date(2026, 11, 20))
+    pr.remittance(
+        [Pay(pcn=c.pcn, lines=[Line(proc, charge, D("110.00"), adj, lcn)])],
+        payment_date=dt.date(2026, 11, 20),
+    )
     post_remittances(engine, actor="test", as_of=dt.date(2026, 11, 20))
     run_statements(engine, run_date=dt.date(2026, 12, 1), out=tmp_path / "st", actor="test")
     with engine.connect() as conn:
@@ -62,9 +64,16 @@ def _post(port: int, body: bytes, header: str | None) -> tuple[int, dict[str, An
 
 
 def _body(evt: str, kind: str, cents: int, sid: str, obj: str = "pi_1") -> bytes:
-    return json.dumps({"id": evt, "type": kind, "created": int(time.time()),
-                       "data": {"object": {"id": obj, "amount": cents, "currency": "usd",
-                                           "metadata": {"statement_id": sid}}}}).encode()
+    return json.dumps(
+        {
+            "id": evt,
+            "type": kind,
+            "created": int(time.time()),
+            "data": {
+                "object": {"id": obj, "amount": cents, "currency": "usd", "metadata": {"statement_id": sid}}
+            },
+        }
+    ).encode()
 
 
 def _count(engine: Engine, model: Any) -> int:
@@ -97,7 +106,10 @@ def test_concurrent_replays_apply_once(setup: tuple[Engine, int, int, str]) -> N
     with engine.connect() as conn:
         assert patient_balances(conn, [pid])[pid] == D("15.00")
     # a later replay: 200, nothing changes
-    assert _post(port, body, sign(SECRET, body, int(time.time()))) == (200, {"received": True, "applied": False})
+    assert _post(port, body, sign(SECRET, body, int(time.time()))) == (
+        200,
+        {"received": True, "applied": False},
+    )
     with engine.connect() as conn:
         assert patient_balances(conn, [pid])[pid] == D("15.00")
 
@@ -111,7 +123,10 @@ def test_failure_and_refund_events(setup: tuple[Engine, int, int, str]) -> None:
     with engine.connect() as conn:
         assert patient_balances(conn, [pid])[pid] == D("0.00")
     refund = _body("evt_c", "charge.refunded", 1500, sid, "ch_1")
-    assert _post(port, refund, sign(SECRET, refund, int(time.time()))) == (200, {"received": True, "applied": True})
+    assert _post(port, refund, sign(SECRET, refund, int(time.time()))) == (
+        200,
+        {"received": True, "applied": True},
+    )
     with engine.connect() as conn:
         assert patient_balances(conn, [pid])[pid] == D("15.00")
         outcomes = dict(conn.execute(select(m.PaymentEvent.event_id, m.PaymentEvent.outcome)).tuples().all())

@@ -17,8 +17,19 @@ from claimflow.cli import main
 from claimflow.db import models as m
 from tests.unit.adjudication.worklist_builders import RUN, every_source
 
-KEYS = ["id", "queue", "claim", "payer", "reason_codes", "reason", "amount", "next_action", "due_date", "status",
-        "assignee"]
+KEYS = [
+    "id",
+    "queue",
+    "claim",
+    "payer",
+    "reason_codes",
+    "reason",
+    "amount",
+    "next_action",
+    "due_date",
+    "status",
+    "assignee",
+]
 
 
 def _json_lines(out: str) -> list[dict]:
@@ -72,29 +83,39 @@ def test_assign_note_close_from_the_command_line(worked: dict, capsys: pytest.Ca
     assert main(["worklist", "--queue", "denials", "--status", "all", "--format", "json"]) == 0
     assert _json_lines(capsys.readouterr().out)[0]["status"] == "closed"
     with engine.connect() as conn:
-        audits = conn.execute(select(m.AuditLog.action, m.AuditLog.actor).where(m.AuditLog.object_type == "work_item")
-                              .order_by(m.AuditLog.id)).all()
-        events = conn.execute(select(m.WorkItemEvent.kind, m.WorkItemEvent.detail)
-                              .where(m.WorkItemEvent.work_item_id == item).order_by(m.WorkItemEvent.id)).all()
+        audits = conn.execute(
+            select(m.AuditLog.action, m.AuditLog.actor)
+            .where(m.AuditLog.object_type == "work_item")
+            .order_by(m.AuditLog.id)
+        ).all()
+        events = conn.execute(
+            select(m.WorkItemEvent.kind, m.WorkItemEvent.detail)
+            .where(m.WorkItemEvent.work_item_id == item)
+            .order_by(m.WorkItemEvent.id)
+        ).all()
     assert [a for a, _ in audits] == ["work_item_assign", "work_item_note", "work_item_close"]
     assert all(actor.startswith("cli:") for _, actor in audits)
     assert [k for k, _ in events] == ["opened", "assigned", "note", "closed"]
     assert events[2][1]["text"] == "payer wants records"
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["worklist", "assign", "5"], "usage: claimflow worklist assign ID --to NAME"),
-    (["worklist", "assign", "x", "--to", "ana"], "work item id must be a number"),
-    (["worklist", "assign", "99999", "--to", "ana"], "work item 99999 does not exist"),
-    (["worklist", "frobnicate", "5"], "unknown action"),
-    (["worklist", "--queue", "nope"], "unknown queue"),
-    (["worklist", "--format", "xml"], "--format must be one of"),
-    (["worklist", "close", "1"], "usage: claimflow worklist close ID --why TEXT"),
-    (["claim", "show", "NOPE"], "no claim answers to 'NOPE'"),
-    (["claim", "show", "X", "--format", "pdf"], "--format must be text or json"),
-])
-def test_errors_are_one_line_with_exit_2(worked: dict, capsys: pytest.CaptureFixture[str], argv: list[str],
-                                         message: str) -> None:
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["worklist", "assign", "5"], "usage: claimflow worklist assign ID --to NAME"),
+        (["worklist", "assign", "x", "--to", "ana"], "work item id must be a number"),
+        (["worklist", "assign", "99999", "--to", "ana"], "work item 99999 does not exist"),
+        (["worklist", "frobnicate", "5"], "unknown action"),
+        (["worklist", "--queue", "nope"], "unknown queue"),
+        (["worklist", "--format", "xml"], "--format must be one of"),
+        (["worklist", "close", "1"], "usage: claimflow worklist close ID --why TEXT"),
+        (["claim", "show", "NOPE"], "no claim answers to 'NOPE'"),
+        (["claim", "show", "X", "--format", "pdf"], "--format must be text or json"),
+    ],
+)
+def test_errors_are_one_line_with_exit_2(
+    worked: dict, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and message in err and "Traceback" not in err
@@ -115,7 +136,10 @@ def test_claim_show_json_and_text(worked: dict, capsys: pytest.CaptureFixture[st
     story = json.loads(capsys.readouterr().out)
     assert set(story) == {"claim", "events"}
     assert story["claim"]["claim_number"] == denied.claim_number
-    assert story["claim"]["patient"] == {"account_number": "A0000002", "patient_key": story["claim"]["patient"]["patient_key"]}
+    assert story["claim"]["patient"] == {
+        "account_number": "A0000002",
+        "patient_key": story["claim"]["patient"]["patient_key"],
+    }
     kinds = [e["kind"] for e in story["events"]]
     assert kinds[:2] == ["created", "submitted"] and "denied" in kinds and "work_item" in kinds
     assert all({"at", "kind", "summary"} <= set(e) for e in story["events"])

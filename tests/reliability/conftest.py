@@ -24,8 +24,9 @@ def pytest_configure(config: pytest.Config) -> None:
 def crash_corpus(tmp_path_factory: pytest.TempPathFactory) -> Corpus:
     """300 seeded claims batched into 12 837s; the sandbox payer's 999/277CA/835 answers to the first
     4 of them (pyx12 runs once, here), plus a corrupt and a resent file: 15 files to load."""
-    return build_corpus(tmp_path_factory.mktemp("crash-corpus"), patients=120, claims=300, seed=1,
-                        answered=ANSWERED)
+    return build_corpus(
+        tmp_path_factory.mktemp("crash-corpus"), patients=120, claims=300, seed=1, answered=ANSWERED
+    )
 
 
 @pytest.fixture(scope="session")

@@ -61,8 +61,9 @@ _fsync = os.fsync  # the real one, for the kill log (never counted)
 class Killer:
     """Numbers events (statements, COMMITs, file-system steps) and SIGKILLs this process at the chosen one."""
 
-    def __init__(self, at: int | None, mode: str, delay_ms: int, log_path: Path | None,
-                 data_dir: Path | None = None) -> None:
+    def __init__(
+        self, at: int | None, mode: str, delay_ms: int, log_path: Path | None, data_dir: Path | None = None
+    ) -> None:
         self.at = at
         self.mode = mode
         self.delay = delay_ms / 1000.0
@@ -125,7 +126,7 @@ class Killer:
             return "fd"
         path = os.fspath(target) if isinstance(target, str | os.PathLike) else ""
         if self.data_dir and str(path).startswith(self.data_dir):
-            return str(path)[len(self.data_dir):].split(os.sep, 1)[0]
+            return str(path)[len(self.data_dir) :].split(os.sep, 1)[0]
         return "elsewhere"
 
     def _wrap(self, module: Any, name: str, counted: Any = None) -> None:
@@ -135,8 +136,11 @@ class Killer:
             if counted is not None and not counted(*args, **kw):
                 return original(*args, **kw)
             number = self._before("fs")
-            target = args[1] if name in ("copyfile", "replace", "copyfileobj") and len(args) > 1 else (
-                args[0] if args else None)
+            target = (
+                args[1]
+                if name in ("copyfile", "replace", "copyfileobj") and len(args) > 1
+                else (args[0] if args else None)
+            )
             if not isinstance(target, str | os.PathLike | int):
                 target = getattr(target, "name", None)  # a file object: its path (or fd)
             self.fs_events.append((number, self.phase, name, self._area(target)))
@@ -165,7 +169,9 @@ class Killer:
             self._timer.join()
 
 
-def run_night(db_url: str, data_dir: Path, files: list[Path], run_date: dt.date, killer: Killer) -> dict[str, Any]:
+def run_night(
+    db_url: str, data_dir: Path, files: list[Path], run_date: dt.date, killer: Killer
+) -> dict[str, Any]:
     from adjudication.acks import apply_acknowledgments
     from adjudication.posting import post_remittances
     from adjudication.reconcile import balance_proof, data_quality_checks, reconcile
@@ -199,8 +205,16 @@ def run_night(db_url: str, data_dir: Path, files: list[Path], run_date: dt.date,
     return {
         "files": outcomes,
         "acks": acks,
-        "posted": {k: posted[k] for k in ("claim_payments_posted", "reversals_posted", "plb_posted",
-                                          "ledger_entries", "unmatched_new")},
+        "posted": {
+            k: posted[k]
+            for k in (
+                "claim_payments_posted",
+                "reversals_posted",
+                "plb_posted",
+                "ledger_entries",
+                "unmatched_new",
+            )
+        },
         "claims": summary["claims"],
         "balance_exceptions": proof["unexplained"],
         "data_quality_problems": len(problems),
@@ -208,16 +222,29 @@ def run_night(db_url: str, data_dir: Path, files: list[Path], run_date: dt.date,
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.reliability.crash_worker", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.reliability.crash_worker",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("db_url")
     parser.add_argument("data_dir", type=Path)
     parser.add_argument("files", nargs="+", type=Path)
     parser.add_argument("--run-date", type=dt.date.fromisoformat, default=DEFAULT_RUN_DATE)
-    parser.add_argument("--kill-at", type=int, default=None, help="event to kill at (1-based: statements, COMMITs, file-system steps)")
+    parser.add_argument(
+        "--kill-at",
+        type=int,
+        default=None,
+        help="event to kill at (1-based: statements, COMMITs, file-system steps)",
+    )
     parser.add_argument("--kill-mode", choices=("before", "after", "during"), default="before")
     parser.add_argument("--kill-delay-ms", type=int, default=0, help="for --kill-mode during")
-    parser.add_argument("--trace", type=Path, default=None, help="write the event count, phase starts and file-system events here")
+    parser.add_argument(
+        "--trace",
+        type=Path,
+        default=None,
+        help="write the event count, phase starts and file-system events here",
+    )
     parser.add_argument("--kill-log", type=Path, default=None, help="append '<event> <phase> <mode>' on kill")
     args = parser.parse_args(argv)
 
@@ -227,16 +254,29 @@ def main(argv: list[str] | None = None) -> int:
     result = run_night(args.db_url, args.data_dir, args.files, args.run_date, killer)
     killer.finish()
     if args.trace is not None:
-        args.trace.write_text(json.dumps({"events": killer.count, "phases": killer.phases,
-                                          "fs_events": killer.fs_events}))
+        args.trace.write_text(
+            json.dumps({"events": killer.count, "phases": killer.phases, "fs_events": killer.fs_events})
+        )
     print(json.dumps(result, sort_keys=True))
     return 0
 
 
 #: What the harness's fork server imports once, so a forked worker starts in milliseconds.
-PRELOAD = ("tests.reliability.crash_worker", "adjudication.acks", "adjudication.posting", "adjudication.reconcile",
-           "claimflow.inbound", "claimflow.settings", "claimflow.db.session", "parsers", "parsers.detect",
-           "eob.balance", "edi.reader", "sqlalchemy.dialects.postgresql.psycopg", "sqlalchemy.dialects.sqlite")
+PRELOAD = (
+    "tests.reliability.crash_worker",
+    "adjudication.acks",
+    "adjudication.posting",
+    "adjudication.reconcile",
+    "claimflow.inbound",
+    "claimflow.settings",
+    "claimflow.db.session",
+    "parsers",
+    "parsers.detect",
+    "eob.balance",
+    "edi.reader",
+    "sqlalchemy.dialects.postgresql.psycopg",
+    "sqlalchemy.dialects.sqlite",
+)
 
 
 def forked_main(argv: list[str], output: str) -> None:

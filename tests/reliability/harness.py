@@ -91,14 +91,23 @@ class Corpus:
     @property
     def description(self) -> str:
         p = self.params
-        return (f"{p['claims_submitted']} claims submitted in {p['files_837']} 837 files, "
-                f"{p['files_837_answered']} of them answered: {len(self.files)} files to load "
-                f"({', '.join(f'{n} {k}' for k, n in p['kinds'].items())}, one of them corrupt, one a resend)")
+        return (
+            f"{p['claims_submitted']} claims submitted in {p['files_837']} 837 files, "
+            f"{p['files_837_answered']} of them answered: {len(self.files)} files to load "
+            f"({', '.join(f'{n} {k}' for k, n in p['kinds'].items())}, one of them corrupt, one a resend)"
+        )
 
 
-def build_corpus(root: Path, *, patients: int = 120, claims: int = 300, seed: int = 1,
-                 run_date: dt.date = RUN_DATE, answered: int | None = None,
-                 log: Callable[[str], None] | None = None) -> Corpus:
+def build_corpus(
+    root: Path,
+    *,
+    patients: int = 120,
+    claims: int = 300,
+    seed: int = 1,
+    run_date: dt.date = RUN_DATE,
+    answered: int | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Corpus:
     """The pre-night state and the night's input files, built once into ``root`` (reused when present).
 
     ``answered`` limits the sandbox payer to the first N 837 files (in payer order: SBX01 institutional
@@ -115,8 +124,15 @@ def build_corpus(root: Path, *, patients: int = 120, claims: int = 300, seed: in
     log = log or (lambda _msg: None)
     root = Path(root)
     manifest = root / "manifest.json"
-    wanted = {"version": CORPUS_VERSION, "patients": patients, "claims": claims, "seed": seed,
-              "run_date": run_date.isoformat(), "answered": answered, "schema": schema_fingerprint()}
+    wanted = {
+        "version": CORPUS_VERSION,
+        "patients": patients,
+        "claims": claims,
+        "seed": seed,
+        "run_date": run_date.isoformat(),
+        "answered": answered,
+        "schema": schema_fingerprint(),
+    }
     if manifest.exists():
         data = json.loads(manifest.read_text())
         if {k: data.get(k) for k in wanted} == wanted:
@@ -135,18 +151,26 @@ def build_corpus(root: Path, *, patients: int = 120, claims: int = 300, seed: in
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
         engine.dispose()
-    log(f"corpus: seeded {claims} claims, {batches.claims_batched} submitted in {len(batches.files)} 837 files "
-        f"({time.monotonic() - started:.1f}s)")
+    log(
+        f"corpus: seeded {claims} claims, {batches.claims_batched} submitted in {len(batches.files)} 837 files "
+        f"({time.monotonic() - started:.1f}s)"
+    )
     responses = root / "responses"
     files: list[Path] = []
     for written in batches.files[:answered]:
-        files += adjudicate_file(Path(written.path), responses, state_path=root / "payer-state.json",
-                                 seed=seed, run_date=run_date)
+        files += adjudicate_file(
+            Path(written.path), responses, state_path=root / "payer-state.json", seed=seed, run_date=run_date
+        )
     files = _with_problem_files(root, files)
     kinds = Counter(p.suffix.lstrip(".") for p in files)
-    data = {**wanted, "files": [str(p.relative_to(root)) for p in files],
-            "claims_submitted": batches.claims_batched, "files_837": len(batches.files),
-            "files_837_answered": len(batches.files[:answered]), "kinds": dict(kinds)}
+    data = {
+        **wanted,
+        "files": [str(p.relative_to(root)) for p in files],
+        "claims_submitted": batches.claims_batched,
+        "files_837": len(batches.files),
+        "files_837_answered": len(batches.files[:answered]),
+        "kinds": dict(kinds),
+    }
     manifest.write_text(json.dumps(data, indent=1))
     log(f"corpus: sandbox payer answered with {len(files)} files ({time.monotonic() - started:.1f}s)")
     return _corpus_from(root, data)
@@ -185,15 +209,21 @@ def _with_problem_files(root: Path, files: list[Path]) -> list[Path]:
     data = src.read_bytes()
     last = list(re.finditer(rb"CLP\*([^*~]*)\*([^*~]*)\*[0-9.]+", data))[-1]
     bad = extra / f"corrupt-{src.name}"
-    bad.write_bytes(data[:last.start()] + b"CLP*" + last[1] + b"*" + last[2] + b"*12X.00" + data[last.end():])
+    bad.write_bytes(
+        data[: last.start()] + b"CLP*" + last[1] + b"*" + last[2] + b"*12X.00" + data[last.end() :]
+    )
     out.insert(out.index(src), bad)
     return out
 
 
 def _corpus_from(root: Path, data: dict[str, Any]) -> Corpus:
-    return Corpus(root=root, sqlite_template=root / "template.db",
-                  files=tuple(root / f for f in data["files"]),
-                  run_date=dt.date.fromisoformat(data["run_date"]), params=data)
+    return Corpus(
+        root=root,
+        sqlite_template=root / "template.db",
+        files=tuple(root / f for f in data["files"]),
+        run_date=dt.date.fromisoformat(data["run_date"]),
+        params=data,
+    )
 
 
 # ==================================================================================================
@@ -298,14 +328,17 @@ def copy_tables(src: Engine, dst: Engine) -> None:
             order = list(table.primary_key.columns)
             rows = [dict(r) for r in s.execute(select(table).order_by(*order)).mappings()]
             for start in range(0, len(rows), 2000):
-                d.execute(insert(table), rows[start:start + 2000])
+                d.execute(insert(table), rows[start : start + 2000])
         if dst.dialect.name == "postgresql":
             for table in tables:
                 pk = list(table.primary_key.columns)
                 if len(pk) == 1 and pk[0].name == "id" and isinstance(pk[0].type, Integer):
-                    d.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                        f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"))
+                    d.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"COALESCE((SELECT MAX(id) FROM {table.name}), 0) + 1, false)"
+                        )
+                    )
 
 
 # ==================================================================================================
@@ -364,14 +397,32 @@ TXN_KEY_IDS: dict[str, tuple[str | None, ...]] = {
     "wo": ("claims", None, None),
 }
 
-AUDIT_OBJECTS = {"interchange": "interchanges", "claim_payment": "claim_payments", "claim": "claims",
-                 "patient_payment": "patient_payments"}
-AUDIT_DETAIL_IDS = {"interchange_id": "interchanges", "claim_payment_id": "claim_payments",
-                    "original_claim_payment_id": "claim_payments", "claim_id": "claims",
-                    "patient_payment_id": "patient_payments"}
+AUDIT_OBJECTS = {
+    "interchange": "interchanges",
+    "claim_payment": "claim_payments",
+    "claim": "claims",
+    "patient_payment": "patient_payments",
+}
+AUDIT_DETAIL_IDS = {
+    "interchange_id": "interchanges",
+    "claim_payment_id": "claim_payments",
+    "original_claim_payment_id": "claim_payments",
+    "claim_id": "claims",
+    "patient_payment_id": "patient_payments",
+}
 #: post_remittances detail fields that are work done (a rerun that did nothing has them all zero).
-POST_WORK = ("charges_posted", "claim_payments_posted", "reversals_posted", "ledger_entries", "plb_posted",
-             "plb_linked", "unmatched_new", "unmatched_resolved", "corrections_paired", "reversals_paired")
+POST_WORK = (
+    "charges_posted",
+    "claim_payments_posted",
+    "reversals_posted",
+    "ledger_entries",
+    "plb_posted",
+    "plb_linked",
+    "unmatched_new",
+    "unmatched_resolved",
+    "corrections_paired",
+    "reversals_paired",
+)
 #: audit actions that recompute a snapshot: a rerun writes the same row again (compared as a set).
 RECOMPUTE_ACTIONS = ("reconcile",)
 
@@ -462,12 +513,17 @@ def snapshot(engine: Engine, data_dir: Path | None = None) -> Snapshot:
                 elif t.name == "interchanges" and c.name == "archive_path" and v and data_prefix:
                     v = "<data>/" + v.removeprefix(data_prefix) if v.startswith(data_prefix) else v
                 elif t.name == "interchanges" and c.name == "error" and v:
-                    v = re.sub(r"interchange (\d+)", lambda m: f"interchange {res.key('interchanges', m[1])}", v)
+                    v = re.sub(
+                        r"interchange (\d+)", lambda m: f"interchange {res.key('interchanges', m[1])}", v
+                    )
                 elif t.name == "audit_log" and c.name == "object_id" and v is not None:
                     target = AUDIT_OBJECTS.get(row["object_type"])
                     v = res.key(target, v) if target and str(v).isdigit() else v
                 elif t.name == "audit_log" and c.name == "detail" and isinstance(v, dict):
-                    v = {k: (res.key(AUDIT_DETAIL_IDS[k], x) if k in AUDIT_DETAIL_IDS else x) for k, x in v.items()}
+                    v = {
+                        k: (res.key(AUDIT_DETAIL_IDS[k], x) if k in AUDIT_DETAIL_IDS else x)
+                        for k, x in v.items()
+                    }
                 values.append(_plain(v) if not isinstance(v, tuple) else v)
             if t.name == "audit_log" and _noop_post(row):
                 continue
@@ -522,7 +578,9 @@ def compare(reference: Snapshot, got: Snapshot, *, examples: int = 3) -> list[Ta
         ref, cur = reference.get(table, Counter()), got.get(table, Counter())
         lost, extra = ref - cur, cur - ref
         if lost or extra:
-            ex = [f"lost {k!r}" for k in list(lost)[:examples]] + [f"extra {k!r}" for k in list(extra)[:examples]]
+            ex = [f"lost {k!r}" for k in list(lost)[:examples]] + [
+                f"extra {k!r}" for k in list(extra)[:examples]
+            ]
             diffs.append(TableDiff(table, sum(lost.values()), sum(extra.values()), ex))
     return diffs
 
@@ -545,11 +603,18 @@ def ledger_check(engine: Engine) -> LedgerCheck:
     with engine.connect() as conn:
         q = Sql(conn)
         n, total = conn.execute(text("SELECT COUNT(*), SUM(amount) FROM ledger_entries")).one()
-        bad = conn.execute(text(
-            "SELECT COUNT(*) FROM (SELECT txn_key FROM ledger_entries GROUP BY txn_key "
-            "HAVING SUM(amount) <> 0) x")).scalar_one()
-        accounts = {str(a): q.money(s) for a, s in conn.execute(text(
-            "SELECT account, SUM(amount) FROM ledger_entries GROUP BY account ORDER BY account"))}
+        bad = conn.execute(
+            text(
+                "SELECT COUNT(*) FROM (SELECT txn_key FROM ledger_entries GROUP BY txn_key "
+                "HAVING SUM(amount) <> 0) x"
+            )
+        ).scalar_one()
+        accounts = {
+            str(a): q.money(s)
+            for a, s in conn.execute(
+                text("SELECT account, SUM(amount) FROM ledger_entries GROUP BY account ORDER BY account")
+            )
+        }
     return LedgerCheck(int(n), q.money(total), int(bad), accounts)
 
 
@@ -605,12 +670,17 @@ class TrialResult:
 
     def line(self) -> str:
         kills = ", ".join(self.kills_done) or "no kill landed"
-        state = (f"ERROR {self.error}" if self.error else
-                 f"lost {self.lost}, duplicated {self.duplicated}, ledger balanced {'yes' if self.balanced else 'NO'}")
+        state = (
+            f"ERROR {self.error}"
+            if self.error
+            else f"lost {self.lost}, duplicated {self.duplicated}, ledger balanced {'yes' if self.balanced else 'NO'}"
+        )
         where = self.plan.phase + (f": {self.plan.note}" if self.plan.note else "")
-        return (f"kill point {self.plan.index:>3} [{where:<13}] "
-                f"{' → '.join(k.label() for k in self.plan.kills):<40} killed at: {kills}; {self.runs} runs; "
-                f"{state} ({self.seconds:.1f}s)" + (f" [kept: {self.kept}]" if self.kept else ""))
+        return (
+            f"kill point {self.plan.index:>3} [{where:<13}] "
+            f"{' → '.join(k.label() for k in self.plan.kills):<40} killed at: {kills}; {self.runs} runs; "
+            f"{state} ({self.seconds:.1f}s)" + (f" [kept: {self.kept}]" if self.kept else "")
+        )
 
 
 @dataclass
@@ -644,13 +714,17 @@ class Report:
         return Counter(k.split()[1] for r in self.results for k in r.kills_done)
 
     def line(self) -> str:
-        return (f"kill points: {len(self.results)}, lost: {self.lost}, duplicated: {self.duplicated}, "
-                f"ledger balanced: {'yes' if self.balanced else 'no'}")
+        return (
+            f"kill points: {len(self.results)}, lost: {self.lost}, duplicated: {self.duplicated}, "
+            f"ledger balanced: {'yes' if self.balanced else 'no'}"
+        )
 
     def details(self) -> str:
-        out = [f"{self.backend}: {len(self.results)} kill points, {self.kills} SIGKILLs landed "
-               f"(by phase: {dict(sorted(self.phases_hit().items()))}), reference run {self.reference_events} "
-               f"database events, {self.seconds:.0f}s"]
+        out = [
+            f"{self.backend}: {len(self.results)} kill points, {self.kills} SIGKILLs landed "
+            f"(by phase: {dict(sorted(self.phases_hit().items()))}), reference run {self.reference_events} "
+            f"database events, {self.seconds:.0f}s"
+        ]
         for r in self.results:
             if not r.ok:
                 out.append(r.line())
@@ -658,7 +732,9 @@ class Report:
                     out.append(f"    {d.table}: lost {d.lost}, duplicated {d.duplicated}")
                     out += [f"      {e[:300]}" for e in d.examples]
                 if r.ledger is not None and not r.ledger.balanced:
-                    out.append(f"    ledger: total {r.ledger.total}, {r.ledger.unbalanced_txns} unbalanced txn_keys")
+                    out.append(
+                        f"    ledger: total {r.ledger.total}, {r.ledger.unbalanced_txns} unbalanced txn_keys"
+                    )
         return "\n".join(out)
 
 
@@ -674,9 +750,17 @@ def _phase_ranges(phases: list[list[Any]], events: int) -> list[tuple[str, int, 
 class CrashHarness:
     """Runs kill plans against fresh copies of the corpus on one backend (see the module docstring)."""
 
-    def __init__(self, corpus: Corpus, backend: SqliteBackend | PostgresBackend, work_dir: Path, *,
-                 jobs: int = 2, keep_failed: bool = False, launcher: str = "fork",
-                 pycache: Path | None = None) -> None:
+    def __init__(
+        self,
+        corpus: Corpus,
+        backend: SqliteBackend | PostgresBackend,
+        work_dir: Path,
+        *,
+        jobs: int = 2,
+        keep_failed: bool = False,
+        launcher: str = "fork",
+        pycache: Path | None = None,
+    ) -> None:
         self.corpus = corpus
         self.backend = backend
         self.work_dir = Path(work_dir)
@@ -687,7 +771,9 @@ class CrashHarness:
         # The children are fresh interpreters: let them cache bytecode (outside the repository) instead
         # of compiling claimflow + SQLAlchemy on every start when PYTHONDONTWRITEBYTECODE is set.
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)
-        self.env["PYTHONPYCACHEPREFIX"] = str(pycache or Path(tempfile.gettempdir()) / "claimflow-crash-pycache")
+        self.env["PYTHONPYCACHEPREFIX"] = str(
+            pycache or Path(tempfile.gettempdir()) / "claimflow-crash-pycache"
+        )
         self.env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))
         # "exec": every run is ``python -m tests.reliability.crash_worker …`` (the command line);
         # "fork": forked from a fork server that imported claimflow once (same code path after the
@@ -712,21 +798,48 @@ class CrashHarness:
         self._counter_lock = threading.Lock()
 
     # ---- worker ------------------------------------------------------------------------------------
-    def _worker(self, url: str, data_dir: Path, kill: Kill | None, *, output: Path, trace: Path | None = None,
-                kill_log: Path | None = None) -> tuple[int, str]:
+    def _worker(
+        self,
+        url: str,
+        data_dir: Path,
+        kill: Kill | None,
+        *,
+        output: Path,
+        trace: Path | None = None,
+        kill_log: Path | None = None,
+    ) -> tuple[int, str]:
         """Run the worker once; returns (exit status, its output). -9 is SIGKILL."""
-        argv = [url, str(data_dir), *map(str, self.corpus.files), "--run-date", self.corpus.run_date.isoformat()]
+        argv = [
+            url,
+            str(data_dir),
+            *map(str, self.corpus.files),
+            "--run-date",
+            self.corpus.run_date.isoformat(),
+        ]
         if kill is not None:
-            argv += ["--kill-at", str(kill.at), "--kill-mode", kill.mode, "--kill-delay-ms", str(kill.delay_ms)]
+            argv += [
+                "--kill-at",
+                str(kill.at),
+                "--kill-mode",
+                kill.mode,
+                "--kill-delay-ms",
+                str(kill.delay_ms),
+            ]
         if trace is not None:
             argv += ["--trace", str(trace)]
         if kill_log is not None:
             argv += ["--kill-log", str(kill_log)]
         if self.launcher == "exec":
             try:
-                proc = subprocess.run([sys.executable, "-m", "tests.reliability.crash_worker", *argv], cwd=REPO,
-                                      env=self.env, capture_output=True, text=True, timeout=WORKER_TIMEOUT,
-                                      check=False)
+                proc = subprocess.run(
+                    [sys.executable, "-m", "tests.reliability.crash_worker", *argv],
+                    cwd=REPO,
+                    env=self.env,
+                    capture_output=True,
+                    text=True,
+                    timeout=WORKER_TIMEOUT,
+                    check=False,
+                )
             except subprocess.TimeoutExpired:
                 return 124, f"timed out after {WORKER_TIMEOUT:.0f}s"
             return proc.returncode, proc.stdout + proc.stderr
@@ -760,7 +873,9 @@ class CrashHarness:
         trial = self._trial_dir("reference")
         url = self.backend.fresh(trial)
         try:
-            rc, out = self._worker(url, trial / "data", None, output=trial / "worker.log", trace=trial / "trace.json")
+            rc, out = self._worker(
+                url, trial / "data", None, output=trial / "worker.log", trace=trial / "trace.json"
+            )
             if rc != 0:
                 raise RuntimeError(f"reference run failed ({rc}):\n{out[-4000:]}")
             trace = json.loads((trial / "trace.json").read_text())
@@ -803,7 +918,7 @@ class CrashHarness:
         if not self.events:
             raise RuntimeError("run reference() first")
         rng = random.Random(seed)
-        targeted = [Kill(ev[0], "after") for ev in self.fs_steps()[:max(1, n // 3)]] if n > 1 else []
+        targeted = [Kill(ev[0], "after") for ev in self.fs_steps()[: max(1, n // 3)]] if n > 1 else []
         m = n - len(targeted)
         points = [min(self.events, int(self.events * (i + rng.random()) / m) + 1) for i in range(m)]
         # Every phase at least once (with n >= number of phases): take the spare point from the phase
@@ -829,7 +944,9 @@ class CrashHarness:
             if rng.random() < 0.25:
                 kills += [self._kill(rng, rng.randint(1, self.events)) for _ in range(rng.choice((1, 1, 2)))]
             step = fs_at.get(at) if first in targeted else None
-            plans.append(KillPlan(index, tuple(kills), self.phase_of(at), f"{step[2]} {step[3]}" if step else ""))
+            plans.append(
+                KillPlan(index, tuple(kills), self.phase_of(at), f"{step[2]} {step[3]}" if step else "")
+            )
         return plans
 
     @staticmethod
@@ -851,9 +968,15 @@ class CrashHarness:
             for kill in (*plan.kills, None):
                 result.runs += 1
                 kills_before = _count_lines(kill_log)
-                rc, out = self._worker(url, data_dir, kill, output=trial / f"worker-{result.runs}.log",
-                                       kill_log=kill_log)
-                if rc == 255 and kill is not None and not out.strip() and _count_lines(kill_log) > kills_before:
+                rc, out = self._worker(
+                    url, data_dir, kill, output=trial / f"worker-{result.runs}.log", kill_log=kill_log
+                )
+                if (
+                    rc == 255
+                    and kill is not None
+                    and not out.strip()
+                    and _count_lines(kill_log) > kills_before
+                ):
                     # multiprocessing's forkserver reports 255 when it could not read the child's status
                     # (seen once under a loaded CI run); the worker logged its own SIGKILL just before
                     # sending it, so this run was killed as planned
@@ -888,8 +1011,11 @@ class CrashHarness:
                 result.kept = f"{trial}, database {make_url(url).database}"
         return result
 
-    def run(self, plans: Iterable[KillPlan], progress: Callable[[TrialResult, int, int], None] | None = None,
-            ) -> Report:
+    def run(
+        self,
+        plans: Iterable[KillPlan],
+        progress: Callable[[TrialResult, int, int], None] | None = None,
+    ) -> Report:
         plans = list(plans)
         started = time.monotonic()
         results: list[TrialResult] = []

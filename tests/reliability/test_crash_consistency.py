@@ -75,7 +75,9 @@ def test_sigkill_anywhere_recovers_exactly_on_postgres(
     finally:
         backend.close()
     _assert_recovered_exactly(report, PG_KILL_POINTS)
-    planned = {r.plan.phase for r in report.results}  # deterministic (seeded); where "during" kills land is not
+    planned = {
+        r.plan.phase for r in report.results
+    }  # deterministic (seeded); where "during" kills land is not
     assert set(PHASES) <= planned, f"kill points by phase: {sorted(planned)}"
 
 
@@ -105,22 +107,40 @@ def test_the_comparison_sees_lost_duplicated_and_half_done_rows(crash_corpus: Co
         assert ledger_check(engine).balanced
         with engine.begin() as conn:
             # a posting lost as a whole (its two rows: the ledger still balances)
-            key = conn.execute(text("SELECT MIN(txn_key) FROM ledger_entries WHERE txn_key LIKE 'pay:%'")).scalar()
+            key = conn.execute(
+                text("SELECT MIN(txn_key) FROM ledger_entries WHERE txn_key LIKE 'pay:%'")
+            ).scalar()
             conn.execute(text("DELETE FROM ledger_entries WHERE txn_key = :k"), {"k": key})
             # a file loaded twice, as its audit trail would show it
-            conn.execute(text("INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) "
-                              "SELECT at, actor, action, object_type, object_id, detail FROM audit_log "
-                              "WHERE action = 'file_loaded' ORDER BY id LIMIT 1"))
+            conn.execute(
+                text(
+                    "INSERT INTO audit_log (at, actor, action, object_type, object_id, detail) "
+                    "SELECT at, actor, action, object_type, object_id, detail FROM audit_log "
+                    "WHERE action = 'file_loaded' ORDER BY id LIMIT 1"
+                )
+            )
             # half done: a claim payment whose posting mark is gone
-            conn.execute(text("UPDATE claim_payments SET posted_at = NULL "
-                              "WHERE id = (SELECT MIN(id) FROM claim_payments WHERE posted_at IS NOT NULL)"))
+            conn.execute(
+                text(
+                    "UPDATE claim_payments SET posted_at = NULL "
+                    "WHERE id = (SELECT MIN(id) FROM claim_payments WHERE posted_at IS NOT NULL)"
+                )
+            )
         (next((data / "archive").iterdir()) / ".leftover.tmp").write_bytes(b"ISA")
         diffs = {d.table: (d.lost, d.duplicated) for d in compare(before, snapshot(engine, data))}
-        assert diffs == {"ledger_entries": (2, 0), "audit_log": (0, 1), "claim_payments": (1, 1),
-                         "(data folder)": (0, 1)}
+        assert diffs == {
+            "ledger_entries": (2, 0),
+            "audit_log": (0, 1),
+            "claim_payments": (1, 1),
+            "(data folder)": (0, 1),
+        }
         with engine.begin() as conn:
-            conn.execute(text("UPDATE ledger_entries SET amount = amount + 1 "
-                              "WHERE id = (SELECT MIN(id) FROM ledger_entries)"))
+            conn.execute(
+                text(
+                    "UPDATE ledger_entries SET amount = amount + 1 "
+                    "WHERE id = (SELECT MIN(id) FROM ledger_entries)"
+                )
+            )
         check = ledger_check(engine)
         assert not check.balanced and check.unbalanced_txns == 1
     finally:
@@ -133,10 +153,16 @@ def test_quarantine_copy_survives_a_kill_at_every_step(crash_corpus: Corpus, tmp
     night is rerun. (This harness found the earlier copy-then-chmod version leaving a 0644 copy for good.)"""
     harness = CrashHarness(crash_corpus, SqliteBackend(crash_corpus), tmp_path, jobs=1)
     harness.reference()
-    steps = [ev for ev in harness.fs_steps() if ev[1] == "load" and ev[0] >= min(
-        e[0] for e in harness.fs_steps() if e[3] == "quarantine")][:4]
+    steps = [
+        ev
+        for ev in harness.fs_steps()
+        if ev[1] == "load" and ev[0] >= min(e[0] for e in harness.fs_steps() if e[3] == "quarantine")
+    ][:4]
     assert steps, f"no quarantine copy in the reference run: {harness.fs_steps()}"
-    plans = [KillPlan(n, (Kill(ev[0], "after"),), ev[1], f"{ev[2]} quarantine") for n, ev in enumerate(steps, start=1)]
+    plans = [
+        KillPlan(n, (Kill(ev[0], "after"),), ev[1], f"{ev[2]} quarantine")
+        for n, ev in enumerate(steps, start=1)
+    ]
     report = harness.run(plans)
     print(report.details())
     _assert_recovered_exactly(report, len(plans))
@@ -150,7 +176,9 @@ def test_a_rerun_racing_the_killed_runs_commit_reports_already_loaded(
     of one file, e.g. a retried Airflow task and its zombie). The rerun then waits for the row
     (PostgreSQL) / the write lock (SQLite) in ``_lock_for_write``, finds ``loaded``, and must report the
     file as already loaded ("A file already loaded is a no-op"), not fail the night with an exception."""
-    settings = Settings(database_url=engine.url.render_as_string(hide_password=False), data_dir=tmp_path / "data")
+    settings = Settings(
+        database_url=engine.url.render_as_string(hide_password=False), data_dir=tmp_path / "data"
+    )
     path = next(p for p in crash_corpus.files if p.suffix == ".999")
     interchange_id, _ = receive_file(engine, path, partner="sandbox", settings=settings)
     dying = engine.connect()
@@ -174,7 +202,8 @@ def test_a_rerun_racing_the_killed_runs_commit_reports_already_loaded(
         thread.join(60)
     assert "error" not in result, (
         f"load_interchange raised {result['error']!r} instead of returning already_loaded "
-        "(claimflow/inbound.py: _lock_for_write raises _AlreadyHandled, which load_interchange never catches)")
+        "(claimflow/inbound.py: _lock_for_write raises _AlreadyHandled, which load_interchange never catches)"
+    )
     assert result["outcome"].status == "already_loaded"
 
 
@@ -186,9 +215,12 @@ def _wait_until_blocked(engine: Engine, thread: threading.Thread) -> None:
     deadline = time.monotonic() + 20
     with engine.connect() as conn:
         while time.monotonic() < deadline and thread.is_alive():
-            waiting = conn.execute(text(
-                "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock'")).scalar()
+            waiting = conn.execute(
+                text(
+                    "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+                    "AND wait_event_type = 'Lock'"
+                )
+            ).scalar()
             if waiting:
                 return
             conn.rollback()

@@ -20,7 +20,9 @@ from claimflow.db.migrate import upgrade
 from claimflow.db.models import Base
 from claimflow.db.session import make_engine
 
-PG_ADMIN_URL = os.environ.get("CLAIMFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+PG_ADMIN_URL = os.environ.get(
+    "CLAIMFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 
@@ -71,8 +73,9 @@ def truncate_all(engine: Engine) -> None:
             conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
             conn.execute(text("ALTER TABLE audit_log ENABLE TRIGGER USER"))
         else:
-            guards = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' "
-                                       "AND tbl_name = 'audit_log'")).all()
+            guards = conn.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'audit_log'")
+            ).all()
             for name, _sql in guards:
                 conn.execute(text(f'DROP TRIGGER "{name}"'))
             for t in reversed(Base.metadata.sorted_tables):

@@ -53,12 +53,22 @@ _DERIVED_FKS: dict[str, list[tuple[str, str, str]]] = {
 
 _COMMENTS: list[tuple[str, str, sa.types.TypeEngine, bool, str]] = [
     ("aging_buckets", "key", sa.String(80), False, "payer code or patient key"),
-    ("ledger_entries", "entry_type", sa.String(24), False,
-     "charge, payer_payment, contractual, other_adjustment, pr_transfer, reversal, provider_adjustment, "
-     "unapplied, patient_payment, credit_sweep, credit_applied, refund_due, write_off"),
-    ("ledger_entries", "account", sa.String(24), False,
-     "ar_payer, ar_patient, revenue, contractual, adjustments, cash, write_off, refunds_due, unapplied_cash, "
-     "interest_income, payer_offsets, patient_credit"),
+    (
+        "ledger_entries",
+        "entry_type",
+        sa.String(24),
+        False,
+        "charge, payer_payment, contractual, other_adjustment, pr_transfer, reversal, provider_adjustment, "
+        "unapplied, patient_payment, credit_sweep, credit_applied, refund_due, write_off",
+    ),
+    (
+        "ledger_entries",
+        "account",
+        sa.String(24),
+        False,
+        "ar_payer, ar_patient, revenue, contractual, adjustments, cash, write_off, refunds_due, unapplied_cash, "
+        "interest_income, payer_offsets, patient_credit",
+    ),
     ("ledger_entries", "claim_id", sa.Integer(), True, "claims.id"),
     ("ledger_entries", "patient_id", sa.Integer(), True, "patients.id"),
     ("ledger_entries", "payer_id", sa.Integer(), True, "payers.id"),
@@ -80,14 +90,26 @@ def upgrade() -> None:
         # ADD COLUMN … REFERENCES: a real foreign key without rebuilding claim_payments (a batch rebuild
         # would DROP a table other tables reference, which fails on a populated database with foreign
         # keys enforced).
-        op.execute("ALTER TABLE claim_payments ADD COLUMN correction_of_id INTEGER "
-                   "REFERENCES claim_payments (id)")
+        op.execute(
+            "ALTER TABLE claim_payments ADD COLUMN correction_of_id INTEGER REFERENCES claim_payments (id)"
+        )
     else:
-        op.add_column("claim_payments", sa.Column(
-            "correction_of_id", sa.Integer(), nullable=True,
-            comment="on the claim payment that follows a reversal (CLP02=22): the original payment it corrects"))
-        op.create_foreign_key(op.f("fk_claim_payments_correction_of_id_claim_payments"), "claim_payments",
-                              "claim_payments", ["correction_of_id"], ["id"])
+        op.add_column(
+            "claim_payments",
+            sa.Column(
+                "correction_of_id",
+                sa.Integer(),
+                nullable=True,
+                comment="on the claim payment that follows a reversal (CLP02=22): the original payment it corrects",
+            ),
+        )
+        op.create_foreign_key(
+            op.f("fk_claim_payments_correction_of_id_claim_payments"),
+            "claim_payments",
+            "claim_payments",
+            ["correction_of_id"],
+            ["id"],
+        )
     # Derived, append-only / rebuilt-nightly tables written set-based by posting and reconciliation lose
     # their foreign keys: each reference check costs a row lock on the parent (~25 µs on the reference
     # machine, several per row, more than the insert itself) and the rows are built by joins to their
@@ -104,14 +126,26 @@ def upgrade() -> None:
             for name, _col, _ref in fks:
                 op.drop_constraint(name, table, type_="foreignkey")
             if table == "ledger_entries":
-                op.add_column("ledger_entries", sa.Column("provider_adjustment_id", sa.Integer(), nullable=True))
+                op.add_column(
+                    "ledger_entries", sa.Column("provider_adjustment_id", sa.Integer(), nullable=True)
+                )
     if bind.dialect.name == "postgresql":
         # Byte-order collation for the ledger key: the unique index compares keys, not words.
-        op.alter_column("ledger_entries", "txn_key", type_=sa.String(80, collation="C"),
-                        existing_type=sa.String(80), existing_nullable=False)
+        op.alter_column(
+            "ledger_entries",
+            "txn_key",
+            type_=sa.String(80, collation="C"),
+            existing_type=sa.String(80),
+            existing_nullable=False,
+        )
     op.create_index(op.f("ix_claim_payments_payer_claim_number"), "claim_payments", ["payer_claim_number"])
-    op.create_index("ix_claim_payments_unposted", "claim_payments", ["id"],
-                    postgresql_where=sa.text("posted_at IS NULL"), sqlite_where=sa.text("posted_at IS NULL"))
+    op.create_index(
+        "ix_claim_payments_unposted",
+        "claim_payments",
+        ["id"],
+        postgresql_where=sa.text("posted_at IS NULL"),
+        sqlite_where=sa.text("posted_at IS NULL"),
+    )
     op.create_index(op.f("ix_claim_payments_reversal_of_id"), "claim_payments", ["reversal_of_id"])
     op.create_index(op.f("ix_claim_payments_correction_of_id"), "claim_payments", ["correction_of_id"])
     # The ledger is written in bulk every night: keep the indexes its readers need (txn_key via the
@@ -123,9 +157,16 @@ def upgrade() -> None:
         b.add_column(_money_zero("provider_adjustments"))
         b.add_column(_money_zero("insurance_write_off"))
         b.add_column(_money_zero("patient_write_off"))
-        b.add_column(sa.Column("secondary_due", sa.Boolean(), nullable=False, server_default=sa.false(),
-                               comment="primary left patient responsibility and the patient has a "
-                               "secondary coverage not yet billed"))
+        b.add_column(
+            sa.Column(
+                "secondary_due",
+                sa.Boolean(),
+                nullable=False,
+                server_default=sa.false(),
+                comment="primary left patient responsibility and the patient has a "
+                "secondary coverage not yet billed",
+            )
+        )
     with op.batch_alter_table("patient_balances") as b:
         b.add_column(_money_zero("refunds_due"))
         b.add_column(_money_zero("write_offs"))
@@ -202,8 +243,13 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_claim_payments_reversal_of_id"), table_name="claim_payments")
     op.drop_index(op.f("ix_claim_payments_correction_of_id"), table_name="claim_payments")
     if bind.dialect.name == "postgresql":
-        op.alter_column("ledger_entries", "txn_key", type_=sa.String(80), existing_type=sa.String(80, collation="C"),
-                        existing_nullable=False)
+        op.alter_column(
+            "ledger_entries",
+            "txn_key",
+            type_=sa.String(80),
+            existing_type=sa.String(80, collation="C"),
+            existing_nullable=False,
+        )
     for table, fks in _DERIVED_FKS.items():
         if bind.dialect.name == "sqlite":
             with op.batch_alter_table(table, recreate="always") as b:
@@ -222,6 +268,7 @@ def downgrade() -> None:
         with op.batch_alter_table("claim_payments", recreate="always") as b:
             b.drop_column("correction_of_id")
     else:
-        op.drop_constraint(op.f("fk_claim_payments_correction_of_id_claim_payments"), "claim_payments",
-                           type_="foreignkey")
+        op.drop_constraint(
+            op.f("fk_claim_payments_correction_of_id_claim_payments"), "claim_payments", type_="foreignkey"
+        )
         op.drop_column("claim_payments", "correction_of_id")

@@ -31,12 +31,24 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("remittances", sa.Column(
-        "trace_payer", sa.String(length=50), nullable=True,
-        comment="TRN03, else N1*PR payer id: with trace_number the payment identity"))
-    op.add_column("claim_payments", sa.Column(
-        "original_reference_number", sa.String(length=50), nullable=True,
-        comment="REF*F8: payer claim number of the claim this one corrects or reverses"))
+    op.add_column(
+        "remittances",
+        sa.Column(
+            "trace_payer",
+            sa.String(length=50),
+            nullable=True,
+            comment="TRN03, else N1*PR payer id: with trace_number the payment identity",
+        ),
+    )
+    op.add_column(
+        "claim_payments",
+        sa.Column(
+            "original_reference_number",
+            sa.String(length=50),
+            nullable=True,
+            comment="REF*F8: payer claim number of the claim this one corrects or reverses",
+        ),
+    )
     op.execute("UPDATE remittances SET trace_payer = payer_identifier WHERE trace_number IS NOT NULL")
     op.execute(
         """UPDATE remittances SET trace_payer = NULL
@@ -45,8 +57,9 @@ def upgrade() -> None:
                WHERE o.trace_payer = remittances.trace_payer AND o.trace_number = remittances.trace_number
                  AND o.id < remittances.id)"""
     )
-    op.create_index("uq_remittances_payment_identity", "remittances", ["trace_payer", "trace_number"],
-                    unique=True)
+    op.create_index(
+        "uq_remittances_payment_identity", "remittances", ["trace_payer", "trace_number"], unique=True
+    )
 
 
 def downgrade() -> None:

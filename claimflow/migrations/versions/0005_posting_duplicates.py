@@ -28,15 +28,33 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("claim_payments", sa.Column(
-        "duplicate_of_id", sa.Integer(), nullable=True,
-        comment="claim_payments.id this one repeats: held from posting (unmatched_payments)"))
-    op.add_column("claim_statuses", sa.Column(
-        "trace_number", sa.String(length=50), nullable=True,
-        comment="TRN02 of 2200B (our BHT03) / 2200C; null at claim level"))
-    op.add_column("claim_statuses", sa.Column(
-        "entity_identifier", sa.String(length=80), nullable=True,
-        comment="NM109 of 2100B/2100C (2100C: billing provider NPI); null at claim level"))
+    op.add_column(
+        "claim_payments",
+        sa.Column(
+            "duplicate_of_id",
+            sa.Integer(),
+            nullable=True,
+            comment="claim_payments.id this one repeats: held from posting (unmatched_payments)",
+        ),
+    )
+    op.add_column(
+        "claim_statuses",
+        sa.Column(
+            "trace_number",
+            sa.String(length=50),
+            nullable=True,
+            comment="TRN02 of 2200B (our BHT03) / 2200C; null at claim level",
+        ),
+    )
+    op.add_column(
+        "claim_statuses",
+        sa.Column(
+            "entity_identifier",
+            sa.String(length=80),
+            nullable=True,
+            comment="NM109 of 2100B/2100C (2100C: billing provider NPI); null at claim level",
+        ),
+    )
 
 
 def downgrade() -> None:

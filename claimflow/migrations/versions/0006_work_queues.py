@@ -29,7 +29,9 @@ def upgrade() -> None:
         "payer_rules",
         sa.Column("payer_id", sa.Integer(), nullable=False),
         sa.Column("timely_filing_days", sa.Integer(), nullable=True, comment="days from the date of service"),
-        sa.Column("no_277ca_days", sa.Integer(), nullable=True, comment="follow up when no 277CA after N days"),
+        sa.Column(
+            "no_277ca_days", sa.Integer(), nullable=True, comment="follow up when no 277CA after N days"
+        ),
         sa.Column("no_835_days", sa.Integer(), nullable=True, comment="follow up when no 835 after M days"),
         sa.ForeignKeyConstraint(["payer_id"], ["payers.id"], name=op.f("fk_payer_rules_payer_id_payers")),
         sa.PrimaryKeyConstraint("payer_id", name=op.f("pk_payer_rules")),
@@ -42,33 +44,52 @@ def upgrade() -> None:
         sa.Column("allowed", claimflow.db.types.Money(), nullable=False, comment="per unit"),
         sa.ForeignKeyConstraint(["payer_id"], ["payers.id"], name=op.f("fk_fee_schedule_payer_id_payers")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_fee_schedule")),
-        sa.UniqueConstraint("payer_id", "procedure_code", name=op.f("uq_fee_schedule_payer_id_procedure_code")),
+        sa.UniqueConstraint(
+            "payer_id", "procedure_code", name=op.f("uq_fee_schedule_payer_id_procedure_code")
+        ),
     )
     op.create_table(
         "work_items",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("queue", sa.String(30), nullable=False,
-                  comment="scrub_holds, rejections, denials, underpayments, no_response, secondary_due, "
-                  "credit_balances"),
+        sa.Column(
+            "queue",
+            sa.String(30),
+            nullable=False,
+            comment="scrub_holds, rejections, denials, underpayments, no_response, secondary_due, "
+            "credit_balances",
+        ),
         sa.Column("claim_id", sa.Integer(), nullable=False),
-        sa.Column("reason_key", sa.String(120), nullable=False,
-                  comment="what makes the problem distinct on the claim"),
+        sa.Column(
+            "reason_key",
+            sa.String(120),
+            nullable=False,
+            comment="what makes the problem distinct on the claim",
+        ),
         sa.Column("payer_id", sa.Integer(), nullable=True),
         sa.Column("reason_codes", sa.String(200), nullable=True, comment="comma-separated, e.g. CO-50,N115"),
         sa.Column("reason", sa.Text(), nullable=False, comment="plain language, no PHI"),
         sa.Column("amount", claimflow.db.types.Money(), nullable=False, comment="dollars at stake"),
-        sa.Column("next_action", sa.String(30), nullable=False,
-                  comment="correct_and_resubmit, void, appeal, bill_secondary, bill_patient, write_off, "
-                  "ask_status, refund"),
+        sa.Column(
+            "next_action",
+            sa.String(30),
+            nullable=False,
+            comment="correct_and_resubmit, void, appeal, bill_secondary, bill_patient, write_off, "
+            "ask_status, refund",
+        ),
         sa.Column("priority", sa.Integer(), nullable=False, comment="1 most urgent … 4"),
         sa.Column("due_date", sa.Date(), nullable=True, comment="timely-filing (or refund) deadline"),
         sa.Column("status", sa.String(20), nullable=False, comment="open, in_progress, closed"),
         sa.Column("assignee", sa.String(80), nullable=True),
-        sa.Column("notes", sa.Text(), nullable=True, comment="free text from the billing office; may hold PHI"),
-        sa.Column("resolution", sa.String(20), nullable=True,
-                  comment="resolved (nightly) or closed (by a person)"),
+        sa.Column(
+            "notes", sa.Text(), nullable=True, comment="free text from the billing office; may hold PHI"
+        ),
+        sa.Column(
+            "resolution", sa.String(20), nullable=True, comment="resolved (nightly) or closed (by a person)"
+        ),
         sa.Column("opened_on", sa.Date(), nullable=False),
-        sa.Column("last_seen", sa.Date(), nullable=False, comment="last run date the problem was still there"),
+        sa.Column(
+            "last_seen", sa.Date(), nullable=False, comment="last run date the problem was still there"
+        ),
         sa.Column("closed_at", sa.DateTime(), nullable=True),
         sa.Column("created_at", sa.DateTime(), server_default=sa.func.current_timestamp(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), nullable=True),
@@ -87,8 +108,9 @@ def upgrade() -> None:
         sa.Column("actor", sa.String(120), nullable=False),
         sa.Column("kind", sa.String(20), nullable=False),
         sa.Column("detail", sa.JSON(), nullable=True),
-        sa.ForeignKeyConstraint(["work_item_id"], ["work_items.id"],
-                                name=op.f("fk_work_item_events_work_item_id_work_items")),
+        sa.ForeignKeyConstraint(
+            ["work_item_id"], ["work_items.id"], name=op.f("fk_work_item_events_work_item_id_work_items")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_work_item_events")),
     )
     op.create_index(op.f("ix_work_item_events_work_item_id"), "work_item_events", ["work_item_id"])

@@ -23,8 +23,12 @@ depends_on = None
 def upgrade() -> None:
     op.add_column(
         "submissions",
-        sa.Column("replaces_submission_id", sa.Integer(), nullable=True,
-                  comment="the earlier submission a replacement/void/resubmission answers (submissions.id)"),
+        sa.Column(
+            "replaces_submission_id",
+            sa.Integer(),
+            nullable=True,
+            comment="the earlier submission a replacement/void/resubmission answers (submissions.id)",
+        ),
     )
 
 

@@ -24,16 +24,37 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column("claims", sa.Column("discharge_hour", sa.String(4), nullable=True,
-                                      comment="837I DTP*096, HH or HHMM, final inpatient bills"))
-    op.add_column("claims", sa.Column("reason_for_visit", sa.String(26), nullable=True,
-                                      comment="837I HI*APR: up to 3 ICD-10-CM codes, comma-separated"))
-    op.add_column("service_lines", sa.Column("ndc", sa.String(11), nullable=True,
-                                             comment="2410 LIN03, 11 digits (5-4-2) without hyphens"))
-    op.add_column("service_lines", sa.Column("ndc_quantity", sa.Numeric(12, 3), nullable=True,
-                                             comment="2410 CTP04"))
-    op.add_column("service_lines", sa.Column("ndc_unit", sa.String(2), nullable=True,
-                                             comment="2410 CTP05-1: F2, GR, ME, ML, UN"))
+    op.add_column(
+        "claims",
+        sa.Column(
+            "discharge_hour",
+            sa.String(4),
+            nullable=True,
+            comment="837I DTP*096, HH or HHMM, final inpatient bills",
+        ),
+    )
+    op.add_column(
+        "claims",
+        sa.Column(
+            "reason_for_visit",
+            sa.String(26),
+            nullable=True,
+            comment="837I HI*APR: up to 3 ICD-10-CM codes, comma-separated",
+        ),
+    )
+    op.add_column(
+        "service_lines",
+        sa.Column(
+            "ndc", sa.String(11), nullable=True, comment="2410 LIN03, 11 digits (5-4-2) without hyphens"
+        ),
+    )
+    op.add_column(
+        "service_lines", sa.Column("ndc_quantity", sa.Numeric(12, 3), nullable=True, comment="2410 CTP04")
+    )
+    op.add_column(
+        "service_lines",
+        sa.Column("ndc_unit", sa.String(2), nullable=True, comment="2410 CTP05-1: F2, GR, ME, ML, UN"),
+    )
 
 
 def downgrade() -> None:

@@ -31,8 +31,12 @@ def upgrade() -> None:
         "statements",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("statement_id", sa.String(32), nullable=False),
-        sa.Column("patient_id", sa.Integer(), sa.ForeignKey("patients.id", name="fk_statements_patient_id_patients"),
-                  nullable=False),
+        sa.Column(
+            "patient_id",
+            sa.Integer(),
+            sa.ForeignKey("patients.id", name="fk_statements_patient_id_patients"),
+            nullable=False,
+        ),
         sa.Column("run_date", sa.Date(), nullable=False),
         sa.Column("cycle", sa.Integer(), nullable=False),
         sa.Column("stage", sa.String(20), nullable=False),
@@ -48,10 +52,18 @@ def upgrade() -> None:
     op.create_table(
         "statement_lines",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("statement_id", sa.Integer(),
-                  sa.ForeignKey("statements.id", name="fk_statement_lines_statement_id_statements"), nullable=False),
-        sa.Column("claim_id", sa.Integer(), sa.ForeignKey("claims.id", name="fk_statement_lines_claim_id_claims"),
-                  nullable=False),
+        sa.Column(
+            "statement_id",
+            sa.Integer(),
+            sa.ForeignKey("statements.id", name="fk_statement_lines_statement_id_statements"),
+            nullable=False,
+        ),
+        sa.Column(
+            "claim_id",
+            sa.Integer(),
+            sa.ForeignKey("claims.id", name="fk_statement_lines_claim_id_claims"),
+            nullable=False,
+        ),
         sa.Column("service_date", sa.Date(), nullable=False),
         sa.Column("procedure_codes", sa.String(60), nullable=True),
         sa.Column("charge", Money(), nullable=False),
@@ -66,8 +78,12 @@ def upgrade() -> None:
     op.create_table(
         "payment_plans",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("patient_id", sa.Integer(),
-                  sa.ForeignKey("patients.id", name="fk_payment_plans_patient_id_patients"), nullable=False),
+        sa.Column(
+            "patient_id",
+            sa.Integer(),
+            sa.ForeignKey("patients.id", name="fk_payment_plans_patient_id_patients"),
+            nullable=False,
+        ),
         sa.Column("total", Money(), nullable=False),
         sa.Column("installments", sa.Integer(), nullable=False),
         sa.Column("installment_amount", Money(), nullable=False),
@@ -82,9 +98,13 @@ def upgrade() -> None:
     op.create_index("ix_payment_plans_status", "payment_plans", ["status"])
     op.create_table(
         "patient_account_flags",
-        sa.Column("patient_id", sa.Integer(),
-                  sa.ForeignKey("patients.id", name="fk_patient_account_flags_patient_id_patients"),
-                  primary_key=True, autoincrement=False),
+        sa.Column(
+            "patient_id",
+            sa.Integer(),
+            sa.ForeignKey("patients.id", name="fk_patient_account_flags_patient_id_patients"),
+            primary_key=True,
+            autoincrement=False,
+        ),
         sa.Column("dispute", sa.Boolean(), nullable=False),
         sa.Column("updated_at", sa.DateTime(), server_default=sa.func.current_timestamp(), nullable=False),
     )
@@ -131,6 +151,12 @@ def downgrade() -> None:
     bind = op.get_bind()
     for view in NEW_VIEWS:
         bind.execute(sa.text(f"DROP VIEW IF EXISTS {view_name(bind.dialect.name, view)}"))
-    for name in ("refunds", "payment_events", "patient_account_flags", "payment_plans", "statement_lines",
-                 "statements"):
+    for name in (
+        "refunds",
+        "payment_events",
+        "patient_account_flags",
+        "payment_plans",
+        "statement_lines",
+        "statements",
+    ):
         op.drop_table(name)

@@ -129,8 +129,11 @@ RULES: tuple[tuple[str, str], ...] = (
     ("OA-23", "secondary: prior payer's payment + contractual; pays the primary's PR up to its own benefit"),
     ("MOA / MIA", "claim-level remarks (MA01 on Medicare-like denials); MIA covered days for 11x bills"),
     ("CLP02=22 + corrected CLP", "seeded: a paid claim reversed and corrected in a later run (+ PLB L6)"),
-    ("CLP02=7 / 8", "replacement: the original's payment reversed (CLP02=22), the new claim adjudicated; "
-                    "void: the reversal only"),
+    (
+        "CLP02=7 / 8",
+        "replacement: the original's payment reversed (CLP02=22), the new claim adjudicated; "
+        "void: the reversal only",
+    ),
     ("CLP02=19 + NM1*TT", "configured crossover: a primary claim with patient responsibility forwarded"),
     ("PLB WO", "seeded: part of an earlier payment recovered in a later run"),
     ("PLB FB", "a run that would pay less than zero forwards the balance to the next run"),

@@ -63,11 +63,23 @@ class Pay:
 def reversal_of(p: Pay) -> Pay:
     """CLP02=22: the same claim with every amount negated."""
     return Pay(
-        pcn=p.pcn, status="22", payer_claim_number=p.payer_claim_number,
-        lines=[Line(ln.procedure, -ln.charge, -ln.paid, [(g, r, -a) for g, r, a in ln.adjustments], ln.lcn,
-                    ln.service_date) for ln in p.lines],
+        pcn=p.pcn,
+        status="22",
+        payer_claim_number=p.payer_claim_number,
+        lines=[
+            Line(
+                ln.procedure,
+                -ln.charge,
+                -ln.paid,
+                [(g, r, -a) for g, r, a in ln.adjustments],
+                ln.lcn,
+                ln.service_date,
+            )
+            for ln in p.lines
+        ],
         claim_adjustments=[(g, r, -a) for g, r, a in p.claim_adjustments],
-        charge=None if p.charge is None else -p.charge, paid=None if p.paid is None else -p.paid,
+        charge=None if p.charge is None else -p.charge,
+        paid=None if p.paid is None else -p.paid,
     )
 
 
@@ -79,15 +91,43 @@ class Practice:
         self.n_claims = 0
         self.n_lines = 0
         with engine.begin() as conn:
-            self.payer = self._id(conn, m.Payer, payer_id="SBX01", name="ACME COMMERCIAL", payer_type="commercial",
-                                  filing_indicator="CI", partner="sandbox")
-            self.payer2 = self._id(conn, m.Payer, payer_id="SBX05", name="STATE MEDICAID", payer_type="medicaid",
-                                   filing_indicator="MC", partner="sandbox")
-            self.provider = self._id(conn, m.Provider, npi="1234567893", entity_type="2", role="billing",
-                                     last_name="SUNRISE FAMILY MEDICINE")
-            self.outbound = self._id(conn, m.Interchange, direction="out", sha256=uuid.uuid4().hex, bytes=1,
-                                     file_name="out.x12", status="uploaded", isa13="000000001",
-                                     transaction_type="837P")
+            self.payer = self._id(
+                conn,
+                m.Payer,
+                payer_id="SBX01",
+                name="ACME COMMERCIAL",
+                payer_type="commercial",
+                filing_indicator="CI",
+                partner="sandbox",
+            )
+            self.payer2 = self._id(
+                conn,
+                m.Payer,
+                payer_id="SBX05",
+                name="STATE MEDICAID",
+                payer_type="medicaid",
+                filing_indicator="MC",
+                partner="sandbox",
+            )
+            self.provider = self._id(
+                conn,
+                m.Provider,
+                npi="1234567893",
+                entity_type="2",
+                role="billing",
+                last_name="SUNRISE FAMILY MEDICINE",
+            )
+            self.outbound = self._id(
+                conn,
+                m.Interchange,
+                direction="out",
+                sha256=uuid.uuid4().hex,
+                bytes=1,
+                file_name="out.x12",
+                status="uploaded",
+                isa13="000000001",
+                transaction_type="837P",
+            )
         self.patients: dict[int, int] = {}  # patient id -> primary coverage id
 
     @staticmethod
@@ -96,17 +136,53 @@ class Practice:
 
     def patient(self, account: str, *, secondary: bool = False) -> int:
         with self.engine.begin() as conn:
-            pid = self._id(conn, m.Patient, account_number=account, last_name="ZZTESTLAST", first_name="ZZTESTFIRST",
-                           birth_date=dt.date(1970, 1, 2), gender="F", address_line1="1 ZZTEST ST",
-                           city="SPRINGFIELD", state="IL", postal_code="62701")
-            sub = self._id(conn, m.Subscriber, patient_id=pid, last_name="ZZTESTLAST", first_name="ZZTESTFIRST",
-                           birth_date=dt.date(1970, 1, 2), gender="F", address_line1="1 ZZTEST ST",
-                           city="SPRINGFIELD", state="IL", postal_code="62701")
-            cov = self._id(conn, m.Coverage, patient_id=pid, subscriber_id=sub, payer_id=self.payer,
-                           member_id="ZZMEMBER01", relationship_code="18", priority=1)
+            pid = self._id(
+                conn,
+                m.Patient,
+                account_number=account,
+                last_name="ZZTESTLAST",
+                first_name="ZZTESTFIRST",
+                birth_date=dt.date(1970, 1, 2),
+                gender="F",
+                address_line1="1 ZZTEST ST",
+                city="SPRINGFIELD",
+                state="IL",
+                postal_code="62701",
+            )
+            sub = self._id(
+                conn,
+                m.Subscriber,
+                patient_id=pid,
+                last_name="ZZTESTLAST",
+                first_name="ZZTESTFIRST",
+                birth_date=dt.date(1970, 1, 2),
+                gender="F",
+                address_line1="1 ZZTEST ST",
+                city="SPRINGFIELD",
+                state="IL",
+                postal_code="62701",
+            )
+            cov = self._id(
+                conn,
+                m.Coverage,
+                patient_id=pid,
+                subscriber_id=sub,
+                payer_id=self.payer,
+                member_id="ZZMEMBER01",
+                relationship_code="18",
+                priority=1,
+            )
             if secondary:
-                self._id(conn, m.Coverage, patient_id=pid, subscriber_id=sub, payer_id=self.payer2,
-                         member_id="ZZMEMBER02", relationship_code="18", priority=2)
+                self._id(
+                    conn,
+                    m.Coverage,
+                    patient_id=pid,
+                    subscriber_id=sub,
+                    payer_id=self.payer2,
+                    member_id="ZZMEMBER02",
+                    relationship_code="18",
+                    priority=2,
+                )
         self.patients[pid] = cov
         return pid
 
@@ -127,22 +203,53 @@ class Practice:
         total = sum((c for _, c in charges), D("0"))
         submitted = submitted or dt.datetime.combine(service_date + dt.timedelta(days=1), dt.time(20, 0))
         with self.engine.begin() as conn:
-            cid = self._id(conn, m.Claim, claim_number=number, claim_type="professional", status=status,
-                           patient_id=patient_id, coverage_id=self.patients[patient_id], payer_id=self.payer,
-                           billing_provider_id=self.provider, responsibility="P", frequency="1",
-                           place_of_service="11", total_charge=total, service_date_from=service_date,
-                           service_date_to=service_date, submitted_at=submitted,
-                           payer_claim_number=payer_claim_number)
+            cid = self._id(
+                conn,
+                m.Claim,
+                claim_number=number,
+                claim_type="professional",
+                status=status,
+                patient_id=patient_id,
+                coverage_id=self.patients[patient_id],
+                payer_id=self.payer,
+                billing_provider_id=self.provider,
+                responsibility="P",
+                frequency="1",
+                place_of_service="11",
+                total_charge=total,
+                service_date_from=service_date,
+                service_date_to=service_date,
+                submitted_at=submitted,
+                payer_claim_number=payer_claim_number,
+            )
             lines = []
             for i, (proc, charge) in enumerate(charges, start=1):
                 self.n_lines += 1
                 lcn = f"L{self.n_lines:09d}"
-                lid = self._id(conn, m.ServiceLine, claim_id=cid, line_number=i, line_control_number=lcn,
-                               procedure_code=proc, charge=charge, units=D("1"), service_date=service_date)
+                lid = self._id(
+                    conn,
+                    m.ServiceLine,
+                    claim_id=cid,
+                    line_number=i,
+                    line_control_number=lcn,
+                    procedure_code=proc,
+                    charge=charge,
+                    units=D("1"),
+                    service_date=service_date,
+                )
                 lines.append((lid, lcn, proc, charge))
-            self._id(conn, m.Submission, claim_id=cid, attempt=1, patient_control_number=pcn,
-                     interchange_id=self.outbound, gs06="1", st02=f"{self.n_claims:04d}", status="submitted",
-                     created_at=submitted)
+            self._id(
+                conn,
+                m.Submission,
+                claim_id=cid,
+                attempt=1,
+                patient_control_number=pcn,
+                interchange_id=self.outbound,
+                gs06="1",
+                st02=f"{self.n_claims:04d}",
+                status="submitted",
+                created_at=submitted,
+            )
         return ClaimRef(cid, number, pcn, patient_id, lines, total)
 
     def remittance(
@@ -163,13 +270,32 @@ class Practice:
         total_plb = sum((a for _, _, a in plb), D("0"))
         out: dict[str, Any] = {"claim_payments": [], "plb": []}
         with self.engine.begin() as conn:
-            ic = self._id(conn, m.Interchange, direction="in", sha256=uuid.uuid4().hex, bytes=1,
-                          file_name="in.835", status="loaded", transaction_type="835")
-            rid = self._id(conn, m.Remittance, interchange_id=ic, st02="0001", segment_no=3, handling_code="I",
-                           payment_amount=total_paid - total_plb + bpr_offset, credit_debit="C",
-                           payment_method="ACH", payment_date=payment_date, trace_number=trace_number,
-                           payer_identifier=payer_identifier, production_date=payment_date,
-                           balanced=bpr_offset == 0)
+            ic = self._id(
+                conn,
+                m.Interchange,
+                direction="in",
+                sha256=uuid.uuid4().hex,
+                bytes=1,
+                file_name="in.835",
+                status="loaded",
+                transaction_type="835",
+            )
+            rid = self._id(
+                conn,
+                m.Remittance,
+                interchange_id=ic,
+                st02="0001",
+                segment_no=3,
+                handling_code="I",
+                payment_amount=total_paid - total_plb + bpr_offset,
+                credit_debit="C",
+                payment_method="ACH",
+                payment_date=payment_date,
+                trace_number=trace_number,
+                payer_identifier=payer_identifier,
+                production_date=payment_date,
+                balanced=bpr_offset == 0,
+            )
             out["remittance"] = rid
             seg = 10
             for p in pays:
@@ -178,9 +304,17 @@ class Practice:
                 pr = sum((a for g, _, a in all_adj if g == "PR"), D("0"))
                 seg += 1
                 cp = self._id(
-                    conn, m.ClaimPayment, remittance_id=rid, segment_no=seg, patient_control_number=p.pcn,
-                    status_code=p.status, charge=charge, paid=paid, patient_responsibility=pr,
-                    payer_claim_number=p.payer_claim_number, filing_indicator="12",
+                    conn,
+                    m.ClaimPayment,
+                    remittance_id=rid,
+                    segment_no=seg,
+                    patient_control_number=p.pcn,
+                    status_code=p.status,
+                    charge=charge,
+                    paid=paid,
+                    patient_responsibility=pr,
+                    payer_claim_number=p.payer_claim_number,
+                    filing_indicator="12",
                     deductible=sum((a for g, r, a in all_adj if g == "PR" and r == "1"), D("0")),
                     coinsurance=sum((a for g, r, a in all_adj if g == "PR" and r == "2"), D("0")),
                     copay=sum((a for g, r, a in all_adj if g == "PR" and r == "3"), D("0")),
@@ -189,26 +323,63 @@ class Practice:
                 )
                 out["claim_payments"].append(cp)
                 for pos, (g, r, a) in enumerate(p.claim_adjustments, start=1):
-                    self._id(conn, m.Adjustment, claim_payment_id=cp, segment_no=seg, position=pos, group_code=g,
-                             reason_code=r, amount=a)
+                    self._id(
+                        conn,
+                        m.Adjustment,
+                        claim_payment_id=cp,
+                        segment_no=seg,
+                        position=pos,
+                        group_code=g,
+                        reason_code=r,
+                        amount=a,
+                    )
                 for ln in p.lines:
                     seg += 1
-                    lp = self._id(conn, m.ServiceLinePayment, claim_payment_id=cp, segment_no=seg,
-                                  procedure_qualifier="HC", procedure_code=ln.procedure, charge=ln.charge,
-                                  paid=ln.paid, units=D("1"), line_control_number=ln.lcn,
-                                  service_date=ln.service_date or DAY)
+                    lp = self._id(
+                        conn,
+                        m.ServiceLinePayment,
+                        claim_payment_id=cp,
+                        segment_no=seg,
+                        procedure_qualifier="HC",
+                        procedure_code=ln.procedure,
+                        charge=ln.charge,
+                        paid=ln.paid,
+                        units=D("1"),
+                        line_control_number=ln.lcn,
+                        service_date=ln.service_date or DAY,
+                    )
                     for pos, (g, r, a) in enumerate(ln.adjustments, start=1):
-                        self._id(conn, m.Adjustment, claim_payment_id=cp, service_line_payment_id=lp,
-                                 segment_no=seg, position=pos, group_code=g, reason_code=r, amount=a)
+                        self._id(
+                            conn,
+                            m.Adjustment,
+                            claim_payment_id=cp,
+                            service_line_payment_id=lp,
+                            segment_no=seg,
+                            position=pos,
+                            group_code=g,
+                            reason_code=r,
+                            amount=a,
+                        )
             for pos, (reason, ref, amount) in enumerate(plb, start=1):
-                out["plb"].append(self._id(conn, m.ProviderAdjustment, remittance_id=rid, segment_no=seg + 1,
-                                           position=pos, provider_identifier="1234567893", reason_code=reason,
-                                           reference=ref, amount=amount))
+                out["plb"].append(
+                    self._id(
+                        conn,
+                        m.ProviderAdjustment,
+                        remittance_id=rid,
+                        segment_no=seg + 1,
+                        position=pos,
+                        provider_identifier="1234567893",
+                        reason_code=reason,
+                        reference=ref,
+                        amount=amount,
+                    )
+                )
         return out
 
 
-def standard_pay(c: ClaimRef, *, paid_share: Decimal = SHARE, pr: Decimal = PR10,
-                 payer_claim_number: str | None = None) -> Pay:
+def standard_pay(
+    c: ClaimRef, *, paid_share: Decimal = SHARE, pr: Decimal = PR10, payer_claim_number: str | None = None
+) -> Pay:
     """A typical adjudication: each line paid ``paid_share`` of its charge (less PR on line 1),
     contractual CO-45 for the rest, PR-2 coinsurance ``pr`` on the first line. Balanced."""
     lines = []
@@ -227,11 +398,15 @@ def standard_pay(c: ClaimRef, *, paid_share: Decimal = SHARE, pr: Decimal = PR10
 
 def ledger(engine: Engine, **where: Any) -> list[tuple[str, str, str, Decimal]]:
     """(txn_key, entry_type, account, amount) rows, filtered by column=value, ordered."""
-    stmt = select(m.LedgerEntry.txn_key, m.LedgerEntry.entry_type, m.LedgerEntry.account, m.LedgerEntry.amount)
+    stmt = select(
+        m.LedgerEntry.txn_key, m.LedgerEntry.entry_type, m.LedgerEntry.account, m.LedgerEntry.amount
+    )
     for k, v in where.items():
         stmt = stmt.where(getattr(m.LedgerEntry, k) == v)
     with engine.connect() as conn:
-        return sorted(tuple(r) for r in conn.execute(stmt.order_by(m.LedgerEntry.txn_key, m.LedgerEntry.account)))
+        return sorted(
+            tuple(r) for r in conn.execute(stmt.order_by(m.LedgerEntry.txn_key, m.LedgerEntry.account))
+        )
 
 
 def balance(engine: Engine, account: str, **where: Any) -> Decimal:
@@ -245,29 +420,66 @@ def snapshot(engine: Engine, run_date: dt.date) -> dict[str, list[tuple[Any, ...
         for model in (m.ClaimBalance, m.PatientBalance, m.AgingBucket, m.Kpi):
             cols = [c for c in model.__table__.c]
             out[model.__tablename__] = sorted(
-                (tuple(r) for r in conn.execute(select(*cols).where(model.run_date == run_date))), key=repr)
+                (tuple(r) for r in conn.execute(select(*cols).where(model.run_date == run_date))), key=repr
+            )
         t = m.BalanceException
-        out["balance_exceptions"] = sorted((tuple(r) for r in conn.execute(
-            select(t.level, t.kind, t.remittance_id, t.claim_payment_id, t.claim_id, t.reference, t.expected,
-                   t.found, t.explained, t.explanation).where(t.run_date == run_date, t.source == "reconciliation"))),
-            key=repr)
+        out["balance_exceptions"] = sorted(
+            (
+                tuple(r)
+                for r in conn.execute(
+                    select(
+                        t.level,
+                        t.kind,
+                        t.remittance_id,
+                        t.claim_payment_id,
+                        t.claim_id,
+                        t.reference,
+                        t.expected,
+                        t.found,
+                        t.explained,
+                        t.explanation,
+                    ).where(t.run_date == run_date, t.source == "reconciliation")
+                )
+            ),
+            key=repr,
+        )
     return out
 
 
-def submit_and_pay_seeded(engine: Engine, *, payment_date: dt.date, deny_every: int = 9,
-                          unpaid_every: int = 5) -> dict[str, int]:
+def submit_and_pay_seeded(
+    engine: Engine, *, payment_date: dt.date, deny_every: int = 9, unpaid_every: int = 5
+) -> dict[str, int]:
     """For a database seeded with ``claimflow.seed``: submit every ready claim and store one balanced
     remittance per payer — most claims paid with CO-45 and PR, every ``deny_every``-th denied (CO-50),
     every ``unpaid_every``-th left without an answer."""
     with engine.begin() as conn:
-        out_ic = int(conn.execute(insert(m.Interchange).values(
-            direction="out", sha256=uuid.uuid4().hex, bytes=1, file_name="seed.837", status="uploaded",
-            isa13="000000777", transaction_type="837P")).inserted_primary_key[0])
-        claims = conn.execute(select(m.Claim.id, m.Claim.claim_number, m.Claim.payer_id, m.Claim.service_date_from)
-                              .where(m.Claim.status == "ready").order_by(m.Claim.id)).all()
-        lines = conn.execute(select(m.ServiceLine.claim_id, m.ServiceLine.line_control_number,
-                                    m.ServiceLine.procedure_code, m.ServiceLine.revenue_code, m.ServiceLine.charge)
-                             .order_by(m.ServiceLine.id)).all()
+        out_ic = int(
+            conn.execute(
+                insert(m.Interchange).values(
+                    direction="out",
+                    sha256=uuid.uuid4().hex,
+                    bytes=1,
+                    file_name="seed.837",
+                    status="uploaded",
+                    isa13="000000777",
+                    transaction_type="837P",
+                )
+            ).inserted_primary_key[0]
+        )
+        claims = conn.execute(
+            select(m.Claim.id, m.Claim.claim_number, m.Claim.payer_id, m.Claim.service_date_from)
+            .where(m.Claim.status == "ready")
+            .order_by(m.Claim.id)
+        ).all()
+        lines = conn.execute(
+            select(
+                m.ServiceLine.claim_id,
+                m.ServiceLine.line_control_number,
+                m.ServiceLine.procedure_code,
+                m.ServiceLine.revenue_code,
+                m.ServiceLine.charge,
+            ).order_by(m.ServiceLine.id)
+        ).all()
     by_claim: dict[int, list[Any]] = {}
     for ln in lines:
         by_claim.setdefault(ln[0], []).append(ln)
@@ -275,9 +487,18 @@ def submit_and_pay_seeded(engine: Engine, *, payment_date: dt.date, deny_every: 
     pays: dict[int, list[Pay]] = {}
     for i, (cid, number, payer, svc) in enumerate(claims):
         pcn = f"{number}A1"
-        subs.append({"claim_id": cid, "attempt": 1, "patient_control_number": pcn, "interchange_id": out_ic,
-                     "gs06": "77", "st02": f"{i:04d}", "status": "accepted",
-                     "created_at": dt.datetime.combine(svc + dt.timedelta(days=1), dt.time(21))})
+        subs.append(
+            {
+                "claim_id": cid,
+                "attempt": 1,
+                "patient_control_number": pcn,
+                "interchange_id": out_ic,
+                "gs06": "77",
+                "st02": f"{i:04d}",
+                "status": "accepted",
+                "created_at": dt.datetime.combine(svc + dt.timedelta(days=1), dt.time(21)),
+            }
+        )
         if i % unpaid_every == 0 or svc >= payment_date:  # unanswered, or (flawed) service in the future
             continue
         plines = []
@@ -289,7 +510,9 @@ def submit_and_pay_seeded(engine: Engine, *, payment_date: dt.date, deny_every: 
             pr = min(allowed, D("15.00")) if j == 0 else D("0.00")
             adj = [("CO", "45", charge - allowed)] + ([("PR", "3", pr)] if pr else [])
             plines.append(Line(proc or rev, charge, allowed - pr, adj, lcn))
-        pays.setdefault(payer, []).append(Pay(pcn=pcn, status="4" if i % deny_every == 0 else "1", lines=plines))
+        pays.setdefault(payer, []).append(
+            Pay(pcn=pcn, status="4" if i % deny_every == 0 else "1", lines=plines)
+        )
     with engine.begin() as conn:
         conn.execute(insert(m.Submission), subs)
         conn.execute(m.Claim.__table__.update().where(m.Claim.status == "ready").values(status="accepted"))

@@ -28,14 +28,18 @@ def _payments(engine: Engine) -> dict[int, tuple]:
     """claim payment id -> (claim_id, posted, duplicate_of_id)."""
     cp = m.ClaimPayment
     with engine.connect() as conn:
-        return {r[0]: (r[1], r[2] is not None, r[3])
-                for r in conn.execute(select(cp.id, cp.claim_id, cp.posted_at, cp.duplicate_of_id))}
+        return {
+            r[0]: (r[1], r[2] is not None, r[3])
+            for r in conn.execute(select(cp.id, cp.claim_id, cp.posted_at, cp.duplicate_of_id))
+        }
 
 
 def _reasons(engine: Engine) -> dict[int, str]:
     u = m.UnmatchedPayment
     with engine.connect() as conn:
-        return dict(conn.execute(select(u.claim_payment_id, u.reason).where(u.resolved.is_(False))).tuples().all())
+        return dict(
+            conn.execute(select(u.claim_payment_id, u.reason).where(u.resolved.is_(False))).tuples().all()
+        )
 
 
 def test_clp_repeated_inside_one_file_posts_once(engine: Engine) -> None:
@@ -170,8 +174,12 @@ def test_fallback_from_another_payer_is_not_stacking(engine: Engine) -> None:
     c = pr.claim(pr.patient("A0000001"), [("99213", D("100.00"))], payer_claim_number="ICN-8")
     pr.remittance([standard_pay(c, payer_claim_number="ICN-8")])
     _post(engine)
-    secondary = Pay(pcn="MANGLED03", status="2", payer_claim_number="ICN-8",
-                    lines=[Line("99213", D("100.00"), D("10.00"), [("CO", "45", D("90.00"))], c.lines[0][1])])
+    secondary = Pay(
+        pcn="MANGLED03",
+        status="2",
+        payer_claim_number="ICN-8",
+        lines=[Line("99213", D("100.00"), D("10.00"), [("CO", "45", D("90.00"))], c.lines[0][1])],
+    )
     cp = pr.remittance([secondary], payer_identifier="SBX05")["claim_payments"][0]
     result = _post(engine)
     assert result["claim_payments_posted"] == 1

@@ -22,12 +22,26 @@ from claimflow.db.models import ClaimStatus as S
 
 
 def test_happy_path_and_forbidden_moves() -> None:
-    for a, b in [(S.READY, S.SUBMITTED), (S.SUBMITTED, S.ACCEPTED), (S.ACCEPTED, S.PARTIALLY_PAID),
-                 (S.PARTIALLY_PAID, S.REVERSED), (S.REVERSED, S.PAID), (S.DENIED, CORRECTED),
-                 (CORRECTED, S.SUBMITTED), (S.PAID, S.CLOSED), (S.CLOSED, S.REVERSED), (S.SUBMITTED, S.REJECTED)]:
+    for a, b in [
+        (S.READY, S.SUBMITTED),
+        (S.SUBMITTED, S.ACCEPTED),
+        (S.ACCEPTED, S.PARTIALLY_PAID),
+        (S.PARTIALLY_PAID, S.REVERSED),
+        (S.REVERSED, S.PAID),
+        (S.DENIED, CORRECTED),
+        (CORRECTED, S.SUBMITTED),
+        (S.PAID, S.CLOSED),
+        (S.CLOSED, S.REVERSED),
+        (S.SUBMITTED, S.REJECTED),
+    ]:
         assert can_transition(a, b), (a, b)
-    for a, b in [(S.CLOSED, S.ACCEPTED), (S.PAID, S.ACCEPTED), (S.READY, S.PAID), (S.CLOSED, S.PAID),
-                 (S.SCRUB_FAILED, S.SUBMITTED)]:
+    for a, b in [
+        (S.CLOSED, S.ACCEPTED),
+        (S.PAID, S.ACCEPTED),
+        (S.READY, S.PAID),
+        (S.CLOSED, S.PAID),
+        (S.SCRUB_FAILED, S.SUBMITTED),
+    ]:
         assert not can_transition(a, b), (a, b)
     with pytest.raises(InvalidTransition, match="C00000001"):
         check_transition("C00000001", S.CLOSED, S.ACCEPTED)
@@ -52,8 +66,10 @@ def test_carc_categories() -> None:
 
 def test_ledger_writer_refuses_unbalanced_transactions(db: Engine) -> None:
     day = dt.date(2026, 11, 25)
-    entries = [ledger.Entry("t:1", "charge", "ar_payer", Decimal("10.00"), day),
-               ledger.Entry("t:1", "charge", "revenue", Decimal("-9.99"), day)]
+    entries = [
+        ledger.Entry("t:1", "charge", "ar_payer", Decimal("10.00"), day),
+        ledger.Entry("t:1", "charge", "revenue", Decimal("-9.99"), day),
+    ]
     with pytest.raises(LedgerImbalance, match="t:1"), db.begin() as conn:
         ledger.write_entries(conn, entries)
     with pytest.raises(TypeError), db.begin() as conn:

@@ -48,7 +48,12 @@ def test_import_is_idempotent_and_reports_bad_lines(db: Engine, tmp_path: Path) 
     )
     result = import_payments_csv(db, csv, actor="test")
     assert {k: result[k] for k in ("rows", "imported", "already_known", "rejected", "amount")} == {
-        "rows": 7, "imported": 2, "already_known": 0, "rejected": 5, "amount": "45.00"}
+        "rows": 7,
+        "imported": 2,
+        "already_known": 0,
+        "rejected": 5,
+        "amount": "45.00",
+    }
     assert result["errors"] == [
         "line 4: amount is not a positive amount with at most two decimals",
         "line 5: account_number matches no patient",
@@ -65,12 +70,20 @@ def test_import_is_idempotent_and_reports_bad_lines(db: Engine, tmp_path: Path) 
     n_ledger = len(ledger(db))
 
     again = import_payments_csv(db, csv, actor="test")
-    assert (again["imported"], again["already_known"], again["rejected"], again["amount"]) == (0, 2, 5, "0.00")
+    assert (again["imported"], again["already_known"], again["rejected"], again["amount"]) == (
+        0,
+        2,
+        5,
+        "0.00",
+    )
     assert len(ledger(db)) == n_ledger
     with db.connect() as conn:
         assert conn.execute(select(func.count()).select_from(m.PatientPayment)).scalar_one() == 2
-        audits = conn.execute(select(m.AuditLog.object_type, m.AuditLog.detail)
-                              .where(m.AuditLog.action == "import_patient_payments")).all()
+        audits = conn.execute(
+            select(m.AuditLog.object_type, m.AuditLog.detail).where(
+                m.AuditLog.action == "import_patient_payments"
+            )
+        ).all()
     assert len(audits) == 2 and audits[0][0] == "file" and audits[0][1]["imported"] == 2
 
 
@@ -91,7 +104,9 @@ def test_overpayment_becomes_a_credit_and_a_refund_only_on_request(db: Engine, t
     assert refunded == {"patients": 1, "amount": "15.00"}
     assert refund_patient_credits(db, as_of=AS_OF, actor="test") == {"patients": 0, "amount": "0.00"}
     s = reconcile(db, AS_OF)
-    assert s["balance_exceptions"] == 0 and s["refunds_due"] == "15.00" and s["patient_balance_total"] == "0.00"
+    assert (
+        s["balance_exceptions"] == 0 and s["refunds_due"] == "15.00" and s["patient_balance_total"] == "0.00"
+    )
 
 
 def test_payment_before_the_remittance_is_applied_when_it_arrives(db: Engine, tmp_path: Path) -> None:
@@ -100,8 +115,11 @@ def test_payment_before_the_remittance_is_applied_when_it_arrives(db: Engine, tm
     a = pr.claim(pid, [("99213", D("100.00"))], service_date=dt.date(2026, 10, 1))
     b = pr.claim(pid, [("99214", D("200.00"))], service_date=dt.date(2026, 11, 1))
     csv = tmp_path / "front-desk.csv"
-    csv.write_text(HEADER + f"PP-1,A0000042,{a.claim_number},40.00,2026-10-01,card\n"
-                   "PP-2,A0000042,,25.00,2026-10-02,cash\n", encoding="utf-8")
+    csv.write_text(
+        HEADER + f"PP-1,A0000042,{a.claim_number},40.00,2026-10-01,card\n"
+        "PP-2,A0000042,,25.00,2026-10-02,cash\n",
+        encoding="utf-8",
+    )
     result = import_payments_csv(db, csv, actor="test")
     assert result["applied"] == "40.00" and result["unapplied_credit"] == "25.00"
     assert balance(db, "ar_patient", claim_id=a.id) == D("-40.00")  # copay collected before adjudication

@@ -42,20 +42,37 @@ def _busy_practice(db: Engine, tmp_path: Path) -> dict[str, object]:
     c = pr.claim(p2, [("99203", D("160.00"))], service_date=dt.date(2026, 11, 10))
     d = pr.claim(p2, [("93000", D("65.00"))], service_date=dt.date(2026, 6, 1))  # never answered
     first_b = standard_pay(b, pr=D("25.00"), payer_claim_number="ICN-B1")
-    pr.remittance([standard_pay(a, payer_claim_number="ICN-A"), first_b,
-                   Pay(pcn=c.pcn, status="4", lines=[Line("99203", D("160.00"), D("0.00"), [("CO", "50", D("160.00"))],
-                                                          c.lines[0][1])])],
-                  payment_date=dt.date(2026, 11, 5))
+    pr.remittance(
+        [
+            standard_pay(a, payer_claim_number="ICN-A"),
+            first_b,
+            Pay(
+                pcn=c.pcn,
+                status="4",
+                lines=[Line("99203", D("160.00"), D("0.00"), [("CO", "50", D("160.00"))], c.lines[0][1])],
+            ),
+        ],
+        payment_date=dt.date(2026, 11, 5),
+    )
     post_remittances(db, actor="test", as_of=dt.date(2026, 11, 5))
     corrected = standard_pay(b, paid_share=D("0.80"), pr=D("25.00"), payer_claim_number="ICN-B2")
-    pr.remittance([reversal_of(first_b), corrected,
-                   Pay(pcn="ZZSTRAY", lines=[Line("99213", D("10.00"), D("4.00"), [("CO", "45", D("6.00"))])])],
-                  plb=[("WO", "ICN-A", D("5.00")), ("L6", "ICN-B2", D("-1.10"))], payment_date=dt.date(2026, 11, 20))
+    pr.remittance(
+        [
+            reversal_of(first_b),
+            corrected,
+            Pay(pcn="ZZSTRAY", lines=[Line("99213", D("10.00"), D("4.00"), [("CO", "45", D("6.00"))])]),
+        ],
+        plb=[("WO", "ICN-A", D("5.00")), ("L6", "ICN-B2", D("-1.10"))],
+        payment_date=dt.date(2026, 11, 20),
+    )
     post_remittances(db, actor="test", as_of=dt.date(2026, 11, 20))
     csv = tmp_path / "pp.csv"
-    csv.write_text("external_id,account_number,claim_number,amount,received_on,method\n"
-                   f"PP-1,A0000001,{b.claim_number},20.00,2026-11-21,card\n"
-                   "PP-2,A0000001,,5.00,2026-11-22,cash\n", encoding="utf-8")
+    csv.write_text(
+        "external_id,account_number,claim_number,amount,received_on,method\n"
+        f"PP-1,A0000001,{b.claim_number},20.00,2026-11-21,card\n"
+        "PP-2,A0000001,,5.00,2026-11-22,cash\n",
+        encoding="utf-8",
+    )
     import_payments_csv(db, csv, actor="test")
     with db.begin() as conn:  # the 277CA accepted every submission
         conn.execute(update(m.Submission).values(status="accepted"))
@@ -71,7 +88,9 @@ def test_reconcile_twice_gives_identical_tables(db: Engine, tmp_path: Path) -> N
     assert snapshot(db, RUN) == snap
     assert first == second
     with db.connect() as conn:
-        runs = conn.execute(select(m.ReconciliationRun.status, func.count()).group_by(m.ReconciliationRun.status)).all()
+        runs = conn.execute(
+            select(m.ReconciliationRun.status, func.count()).group_by(m.ReconciliationRun.status)
+        ).all()
     assert [tuple(r) for r in runs] == [("done", 1)]
 
 
@@ -90,20 +109,40 @@ def test_balances_tie_out_and_summary(db: Engine, tmp_path: Path) -> None:
     assert s["unmatched_payments"] == 1 and s["unmatched_amount"] == "4.00"
     assert s["secondary_due"] == 2
     with db.connect() as conn:
-        rows = {r.claim_id: r for r in conn.execute(select(m.ClaimBalance).where(m.ClaimBalance.run_date == RUN))}
-        pb = {r.patient_id: r for r in conn.execute(select(m.PatientBalance).where(m.PatientBalance.run_date == RUN))}
+        rows = {
+            r.claim_id: r for r in conn.execute(select(m.ClaimBalance).where(m.ClaimBalance.run_date == RUN))
+        }
+        pb = {
+            r.patient_id: r
+            for r in conn.execute(select(m.PatientBalance).where(m.PatientBalance.run_date == RUN))
+        }
     a, b, c, d = (ids[k].id for k in "abcd")  # type: ignore[attr-defined]
     assert (rows[a].payer_paid, rows[a].contractual, rows[a].patient_responsibility) == (
-        D("90.10"), D("42.90"), D("10.00"))
+        D("90.10"),
+        D("42.90"),
+        D("10.00"),
+    )
     assert rows[a].provider_adjustments == D("5.00") and rows[a].insurance_balance == D("5.00")
     assert (rows[b].payer_paid, rows[b].contractual, rows[b].patient_paid, rows[b].patient_balance) == (
-        D("123.00"), D("37.00"), D("25.00"), D("0.00"))
-    assert rows[c].status == "denied" and rows[c].insurance_balance == D("0.00") and rows[c].contractual == D("160.00")
+        D("123.00"),
+        D("37.00"),
+        D("25.00"),
+        D("0.00"),
+    )
+    assert (
+        rows[c].status == "denied"
+        and rows[c].insurance_balance == D("0.00")
+        and rows[c].contractual == D("160.00")
+    )
     assert rows[d].insurance_balance == D("65.00") and rows[d].age_days == (RUN - dt.date(2026, 6, 1)).days
     assert rows[a].secondary_due and rows[b].secondary_due and not rows[c].secondary_due
     p1 = pb[ids["p1"]]  # type: ignore[index]
     assert (p1.patient_responsibility, p1.patient_paid, p1.patient_balance, p1.claims) == (
-        D("35.00"), D("25.00"), D("10.00"), 2)
+        D("35.00"),
+        D("25.00"),
+        D("10.00"),
+        2,
+    )
     # The ledger agrees, account by account.
     assert balance(db, "ar_payer", claim_id=a) == D("5.00")
     assert balance(db, "ar_patient", patient_id=ids["p1"]) == D("10.00")
@@ -117,25 +156,49 @@ def test_aging_buckets(db: Engine) -> None:
     post_remittances(db, actor="test", as_of=RUN)
     reconcile(db, RUN)
     with db.connect() as conn:
-        rows = conn.execute(select(m.AgingBucket.dimension, m.AgingBucket.key, m.AgingBucket.bucket,
-                                   m.AgingBucket.amount, m.AgingBucket.claims)
-                            .where(m.AgingBucket.run_date == RUN).order_by(m.AgingBucket.bucket)).all()
+        rows = conn.execute(
+            select(
+                m.AgingBucket.dimension,
+                m.AgingBucket.key,
+                m.AgingBucket.bucket,
+                m.AgingBucket.amount,
+                m.AgingBucket.claims,
+            )
+            .where(m.AgingBucket.run_date == RUN)
+            .order_by(m.AgingBucket.bucket)
+        ).all()
     assert [tuple(r) for r in rows] == [
-        ("payer", "SBX01", "0-30", D("200.00"), 2), ("payer", "SBX01", "120+", D("200.00"), 2),
-        ("payer", "SBX01", "31-60", D("100.00"), 1), ("payer", "SBX01", "61-90", D("100.00"), 1),
-        ("payer", "SBX01", "91-120", D("100.00"), 1)]
+        ("payer", "SBX01", "0-30", D("200.00"), 2),
+        ("payer", "SBX01", "120+", D("200.00"), 2),
+        ("payer", "SBX01", "31-60", D("100.00"), 1),
+        ("payer", "SBX01", "61-90", D("100.00"), 1),
+        ("payer", "SBX01", "91-120", D("100.00"), 1),
+    ]
 
 
 def test_kpis_have_definitions(db: Engine, tmp_path: Path) -> None:
     ids = _busy_practice(db, tmp_path)
     with db.begin() as conn:
-        conn.execute(insert(m.ScrubResult).values(claim_id=ids["a"].id, rule="x", reason="fixed by hand",  # type: ignore[attr-defined]
-                                                  created_at=dt.datetime(2026, 10, 2, 12)))
+        conn.execute(
+            insert(m.ScrubResult).values(
+                claim_id=ids["a"].id,
+                rule="x",
+                reason="fixed by hand",  # type: ignore[attr-defined]
+                created_at=dt.datetime(2026, 10, 2, 12),
+            )
+        )
     s = reconcile(db, RUN)
     with db.connect() as conn:
         kpis = {r.name: r for r in conn.execute(select(m.Kpi).where(m.Kpi.run_date == RUN))}
-    assert {"clean_claim_rate", "first_pass_acceptance_rate", "denial_rate", "days_in_ar",
-            "net_collection_rate", "aged_ar_over_90_rate", "denial_rate_medical_necessity"} <= set(kpis)
+    assert {
+        "clean_claim_rate",
+        "first_pass_acceptance_rate",
+        "denial_rate",
+        "days_in_ar",
+        "net_collection_rate",
+        "aged_ar_over_90_rate",
+        "denial_rate_medical_necessity",
+    } <= set(kpis)
     assert all(k.definition for k in kpis.values())
     assert kpis["denial_rate"].numerator == 1 and kpis["denial_rate"].denominator == 3
     assert kpis["denial_rate_medical_necessity"].numerator == 1
@@ -156,29 +219,60 @@ def test_balance_proof_finds_and_keeps_explanations(db: Engine) -> None:
     ids = pr.remittance([bad], bpr_offset=D("2.00"))
     post_remittances(db, actor="test", as_of=RUN)
     s = reconcile(db, RUN)
-    assert s["balance_exceptions_by_kind"] == {"bpr02_vs_clp04_minus_plb": 1, "clp03_minus_clp04_vs_cas": 1,
-                                               "svc02_minus_svc03_vs_cas": 1}
+    assert s["balance_exceptions_by_kind"] == {
+        "bpr02_vs_clp04_minus_plb": 1,
+        "clp03_minus_clp04_vs_cas": 1,
+        "svc02_minus_svc03_vs_cas": 1,
+    }
     with db.begin() as conn:
-        conn.execute(update(m.BalanceException).where(m.BalanceException.level == "remittance")
-                     .values(explained=True, explanation="payer error, ticket 42"))
+        conn.execute(
+            update(m.BalanceException)
+            .where(m.BalanceException.level == "remittance")
+            .values(explained=True, explanation="payer error, ticket 42")
+        )
     s = reconcile(db, RUN)
     assert s["balance_exceptions"] == 2 and s["balance_exceptions_total"] == 3
     s = reconcile(db, RUN + dt.timedelta(days=1))
     assert s["balance_exceptions"] == 2  # still explained on the next night
     with db.connect() as conn:
-        exc = conn.execute(select(m.BalanceException.expected, m.BalanceException.found,
-                                  m.BalanceException.remittance_id, m.BalanceException.explanation)
-                           .where(m.BalanceException.level == "remittance",
-                                  m.BalanceException.run_date == RUN + dt.timedelta(days=1))).one()
+        exc = conn.execute(
+            select(
+                m.BalanceException.expected,
+                m.BalanceException.found,
+                m.BalanceException.remittance_id,
+                m.BalanceException.explanation,
+            ).where(
+                m.BalanceException.level == "remittance",
+                m.BalanceException.run_date == RUN + dt.timedelta(days=1),
+            )
+        ).one()
     assert tuple(exc) == (D("62.00"), D("60.00"), ids["remittance"], "payer error, ticket 42")
     # Tampering with the ledger is caught: an unbalanced transaction and a claim that no longer ties.
     with db.begin() as conn:
-        conn.execute(insert(m.LedgerEntry).values(txn_key="manual:1", entry_type="charge", account="ar_payer",
-                                                  amount=D("3.00"), claim_id=c.id, effective_date=RUN))
-        conn.execute(insert(m.LedgerEntry).values(txn_key="manual:2", entry_type="charge", account="cash",
-                                                  amount=D("0.00"), claim_id=999999, effective_date=RUN))
+        conn.execute(
+            insert(m.LedgerEntry).values(
+                txn_key="manual:1",
+                entry_type="charge",
+                account="ar_payer",
+                amount=D("3.00"),
+                claim_id=c.id,
+                effective_date=RUN,
+            )
+        )
+        conn.execute(
+            insert(m.LedgerEntry).values(
+                txn_key="manual:2",
+                entry_type="charge",
+                account="cash",
+                amount=D("0.00"),
+                claim_id=999999,
+                effective_date=RUN,
+            )
+        )
     proof = balance_proof(db, RUN)
-    assert proof["by_kind"]["txn_not_zero"] == 1 and proof["by_kind"]["claim_insurance_balance_vs_ledger"] == 1
+    assert (
+        proof["by_kind"]["txn_not_zero"] == 1 and proof["by_kind"]["claim_insurance_balance_vs_ledger"] == 1
+    )
     assert proof["by_kind"]["dangling_reference"] == 1
     problems = data_quality_checks(db, RUN)
     assert any("unexplained balance exception" in p for p in problems)
@@ -190,7 +284,11 @@ def test_as_of_excludes_later_payments(db: Engine) -> None:
     pr.remittance([standard_pay(c)], payment_date=dt.date(2026, 11, 28))
     post_remittances(db, actor="test", as_of=dt.date(2026, 11, 28))
     s = reconcile(db, RUN)
-    assert s["total_paid"] == "0.00" and s["insurance_balance_total"] == "100.00" and s["balance_exceptions"] == 0
+    assert (
+        s["total_paid"] == "0.00"
+        and s["insurance_balance_total"] == "100.00"
+        and s["balance_exceptions"] == 0
+    )
     s = reconcile(db, dt.date(2026, 11, 30))
     assert s["total_paid"] == "60.00" and s["balance_exceptions"] == 0
     assert reconcile(db, dt.date(2026, 11, 1))["claims"] == 0  # not yet submitted on the date of service
@@ -219,19 +317,28 @@ def test_write_offs_close_the_claim_and_tie_out(db: Engine) -> None:
     b = pr.claim(pid, [("99213", D("100.00"))])
     pr.remittance([standard_pay(a, pr=D("4.00")), standard_pay(b, pr=D("40.00"))])
     post_remittances(db, actor="test", as_of=RUN)
-    assert write_off(db, claim_id=a.id, side="patient", actor="test", as_of=RUN, reason="small balance") == D("4.00")
+    assert write_off(db, claim_id=a.id, side="patient", actor="test", as_of=RUN, reason="small balance") == D(
+        "4.00"
+    )
     with pytest.raises(WriteOffError):
         write_off(db, claim_id=a.id, side="patient", actor="test", as_of=RUN, reason="again")
     assert write_off_small_balances(db, max_amount=D("5.00"), side="patient", actor="test", as_of=RUN) == {
-        "claims": 0, "amount": "0.00"}
+        "claims": 0,
+        "amount": "0.00",
+    }
     assert write_off_small_balances(db, max_amount=D("50.00"), side="patient", actor="test", as_of=RUN) == {
-        "claims": 1, "amount": "40.00"}
+        "claims": 1,
+        "amount": "40.00",
+    }
     s = reconcile(db, RUN)
-    assert s["balance_exceptions"] == 0 and s["write_offs"] == "44.00" and s["patient_balance_total"] == "0.00"
+    assert (
+        s["balance_exceptions"] == 0 and s["write_offs"] == "44.00" and s["patient_balance_total"] == "0.00"
+    )
     with db.connect() as conn:
         statuses = conn.execute(select(m.Claim.status).order_by(m.Claim.id)).scalars().all()
-        audits = conn.execute(select(func.count()).select_from(m.AuditLog).where(m.AuditLog.action == "write_off")
-                              ).scalar_one()
+        audits = conn.execute(
+            select(func.count()).select_from(m.AuditLog).where(m.AuditLog.action == "write_off")
+        ).scalar_one()
     assert statuses == ["closed", "closed"] and audits == 2
 
 
@@ -243,14 +350,25 @@ def test_seeded_practice_end_to_end(db: Engine, tmp_path: Path) -> None:
     s = reconcile(db, RUN)
     assert s["balance_exceptions"] == 0, s["balance_exceptions_by_kind"]
     with db.connect() as conn:
-        submitted = conn.execute(select(func.count()).select_from(m.Submission).where(
-            m.Submission.created_at < dt.datetime.combine(RUN + dt.timedelta(days=1), dt.time()))).scalar_one()
+        submitted = conn.execute(
+            select(func.count())
+            .select_from(m.Submission)
+            .where(m.Submission.created_at < dt.datetime.combine(RUN + dt.timedelta(days=1), dt.time()))
+        ).scalar_one()
     assert s["claims"] == submitted and made["claims"] - submitted <= 5  # a few flawed, future-dated claims
-    assert Decimal(s["ar_total"]) == Decimal(s["insurance_balance_total"]) + Decimal(s["patient_balance_total"])
+    assert Decimal(s["ar_total"]) == Decimal(s["insurance_balance_total"]) + Decimal(
+        s["patient_balance_total"]
+    )
     with db.connect() as conn:
-        ledger_ar = conn.execute(select(func.sum(m.LedgerEntry.amount)).where(
-            m.LedgerEntry.account.in_(["ar_payer", "ar_patient"]), m.LedgerEntry.effective_date <= RUN)).scalar_one()
+        ledger_ar = conn.execute(
+            select(func.sum(m.LedgerEntry.amount)).where(
+                m.LedgerEntry.account.in_(["ar_payer", "ar_patient"]), m.LedgerEntry.effective_date <= RUN
+            )
+        ).scalar_one()
         assert ledger_ar == Decimal(s["ar_total"])
-        aged = conn.execute(select(func.sum(m.AgingBucket.amount)).where(
-            m.AgingBucket.run_date == RUN, m.AgingBucket.dimension == "payer")).scalar_one()
+        aged = conn.execute(
+            select(func.sum(m.AgingBucket.amount)).where(
+                m.AgingBucket.run_date == RUN, m.AgingBucket.dimension == "payer"
+            )
+        ).scalar_one()
     assert aged == Decimal(s["insurance_balance_total"])

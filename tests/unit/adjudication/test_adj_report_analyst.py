@@ -20,8 +20,20 @@ from claimflow.db import models as m
 from .builders import D, Line, Pay, Practice, standard_pay
 
 RUN = dt.date(2026, 11, 25)
-PHI_COLUMNS = {"last_name", "first_name", "middle_name", "birth_date", "member_id", "address_line1",
-               "address_line2", "city", "postal_code", "account_number", "patient_id", "subscriber_id"}
+PHI_COLUMNS = {
+    "last_name",
+    "first_name",
+    "middle_name",
+    "birth_date",
+    "member_id",
+    "address_line1",
+    "address_line2",
+    "city",
+    "postal_code",
+    "account_number",
+    "patient_id",
+    "subscriber_id",
+}
 
 
 def _practice(db: Engine, tmp_path: Path) -> Practice:
@@ -29,12 +41,23 @@ def _practice(db: Engine, tmp_path: Path) -> Practice:
     pid = pr.patient("A0000001")
     a = pr.claim(pid, [("99213", D("125.00"))], service_date=dt.date(2026, 7, 1))
     b = pr.claim(pid, [("99214", D("185.00"))])
-    pr.remittance([standard_pay(a), Pay(pcn=b.pcn, status="4", lines=[
-        Line("99214", D("185.00"), D("0.00"), [("CO", "197", D("185.00"))], b.lines[0][1])])])
+    pr.remittance(
+        [
+            standard_pay(a),
+            Pay(
+                pcn=b.pcn,
+                status="4",
+                lines=[Line("99214", D("185.00"), D("0.00"), [("CO", "197", D("185.00"))], b.lines[0][1])],
+            ),
+        ]
+    )
     post_remittances(db, actor="test", as_of=RUN)
     csv = tmp_path / "pp.csv"
-    csv.write_text("external_id,account_number,claim_number,amount,received_on,method\n"
-                   "PP-1,A0000001,,4.00,2026-11-24,cash\n", encoding="utf-8")
+    csv.write_text(
+        "external_id,account_number,claim_number,amount,received_on,method\n"
+        "PP-1,A0000001,,4.00,2026-11-24,cash\n",
+        encoding="utf-8",
+    )
     import_payments_csv(db, csv, actor="test")
     reconcile(db, RUN)
     return pr
@@ -45,8 +68,15 @@ def test_run_report_is_self_contained_and_has_no_phi(db: Engine, tmp_path: Path)
     out = render_run_report(db, RUN, tmp_path / "reports" / "run.html")
     page = out.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>") and page.rstrip().endswith("</html>")
-    for section in ("Summary", "Claims by status", "Key performance indicators", "aging by payer",
-                    "Denials", "Top denial reasons", "Balance exceptions"):
+    for section in (
+        "Summary",
+        "Claims by status",
+        "Key performance indicators",
+        "aging by payer",
+        "Denials",
+        "Top denial reasons",
+        "Balance exceptions",
+    ):
         assert section in page
     assert "authorization" in page and "CO-197" in page  # the denial, by category and code
     assert "$310.00" in page  # total charges
@@ -60,7 +90,9 @@ def test_analyst_views_are_deidentified(db: Engine, tmp_path: Path) -> None:
     _practice(db, tmp_path)
     with db.connect() as conn:
         for name in analyst.VIEWS:
-            columns = set(conn.execute(text(f"SELECT * FROM {analyst.view_name(db.dialect.name, name)} LIMIT 0")).keys())
+            columns = set(
+                conn.execute(text(f"SELECT * FROM {analyst.view_name(db.dialect.name, name)} LIMIT 0")).keys()
+            )
             assert columns and not columns & PHI_COLUMNS, (name, columns & PHI_COLUMNS)
     frame = analyst.read_view(db, "claim_balances", "run_date = :d", {"d": RUN})
     assert len(frame) == 2
@@ -92,8 +124,9 @@ def test_grant_analyst_needs_postgresql(db: Engine) -> None:
         analyst.grant_analyst(db, "analyst")
 
 
-def test_grant_analyst_cli_on_sqlite_is_one_line_exit_2(db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                        capsys: pytest.CaptureFixture[str]) -> None:
+def test_grant_analyst_cli_on_sqlite_is_one_line_exit_2(
+    db: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from claimflow.cli import main
     from claimflow.settings import reset_settings_cache
 

@@ -83,17 +83,35 @@ def _night(db: Engine, tmp_path: Path) -> tuple[Practice, str]:
     claim_level = pr.claim(pid, [("99215", D("250.00"))])
     pr.claim(pid, [("99212", D("80.00"))])  # no answer yet
     ok_line = standard_pay(partial).lines[0]
-    pr.remittance([
-        standard_pay(paid),
-        Pay(pcn=denied.pcn, status="4", lines=[
-            Line("99214", D("185.00"), D("0.00"), [("CO", "197", D("185.00"))], denied.lines[0][1])]),
-        # paid claim with one line denied for medical necessity: a line-level denial
-        Pay(pcn=partial.pcn, lines=[ok_line, Line("93000", D("60.00"), D("0.00"), [("CO", "50", D("60.00"))],
-                                                 partial.lines[1][1])]),
-        # claim-level CAS denial, also medical necessity
-        Pay(pcn=claim_level.pcn, status="4", claim_adjustments=[("CO", "50", D("250.00"))],
-            lines=[Line("99215", D("250.00"), D("0.00"), [], claim_level.lines[0][1])]),
-    ], trace_number="EFT0000123", payment_date=RUN)
+    pr.remittance(
+        [
+            standard_pay(paid),
+            Pay(
+                pcn=denied.pcn,
+                status="4",
+                lines=[
+                    Line("99214", D("185.00"), D("0.00"), [("CO", "197", D("185.00"))], denied.lines[0][1])
+                ],
+            ),
+            # paid claim with one line denied for medical necessity: a line-level denial
+            Pay(
+                pcn=partial.pcn,
+                lines=[
+                    ok_line,
+                    Line("93000", D("60.00"), D("0.00"), [("CO", "50", D("60.00"))], partial.lines[1][1]),
+                ],
+            ),
+            # claim-level CAS denial, also medical necessity
+            Pay(
+                pcn=claim_level.pcn,
+                status="4",
+                claim_adjustments=[("CO", "50", D("250.00"))],
+                lines=[Line("99215", D("250.00"), D("0.00"), [], claim_level.lines[0][1])],
+            ),
+        ],
+        trace_number="EFT0000123",
+        payment_date=RUN,
+    )
     post_remittances(db, actor="test", as_of=RUN)
     reconcile(db, RUN - dt.timedelta(days=1))
     reconcile(db, RUN)
@@ -106,7 +124,9 @@ def test_cards_add_up(engine: Engine, tmp_path: Path) -> None:
     _, page = _night(engine, tmp_path)
     cards = _parse(page).cards
     with engine.connect() as conn:
-        charges = conn.execute(select(m.ClaimBalance.charge).where(m.ClaimBalance.run_date == RUN)).scalars().all()
+        charges = (
+            conn.execute(select(m.ClaimBalance.charge).where(m.ClaimBalance.run_date == RUN)).scalars().all()
+        )
     equations = re.findall(r"data-equation='(\w+)'", page)
     assert equations == ["insurance", "patient"]
     start = 0
@@ -116,7 +136,7 @@ def test_cards_add_up(engine: Engine, tmp_path: Path) -> None:
         assert first["data-sign"] == "0"
         end = next(i for i in range(start + 1, len(cards)) if cards[i]["data-sign"] == "0")
         total = Decimal(first["data-value"])
-        for c in cards[start + 1:end]:
+        for c in cards[start + 1 : end]:
             total += int(c["data-sign"]) * Decimal(c["data-value"])
         assert total == Decimal(cards[end]["data-value"]), (first["data-card"], total, cards[end])
         start = end + 1
@@ -135,8 +155,14 @@ def test_denials_claim_and_line_level_agree_with_the_kpis(engine: Engine, tmp_pa
     col = {h: i for i, h in enumerate(header)}
     with engine.connect() as conn:
         kpi = dict(conn.execute(select(m.Kpi.name, m.Kpi.numerator).where(m.Kpi.run_date == RUN)).all())
-        adj = conn.execute(select(m.Adjustment.group_code, m.Adjustment.reason_code, m.Adjustment.amount,
-                                  m.Adjustment.service_line_payment_id)).all()
+        adj = conn.execute(
+            select(
+                m.Adjustment.group_code,
+                m.Adjustment.reason_code,
+                m.Adjustment.amount,
+                m.Adjustment.service_line_payment_id,
+            )
+        ).all()
     for cat in DENIAL_CATEGORIES:
         shown = int(rows[cat][col["initial denials (KPI)"]]) if cat in rows else 0
         assert Decimal(shown) == Decimal(kpi[f"denial_rate_{cat}"]), cat
@@ -154,10 +180,12 @@ def test_denials_claim_and_line_level_agree_with_the_kpis(engine: Engine, tmp_pa
 
     den = read_view(engine, "denials")
     assert den.groupby("category").claim_id.nunique().to_dict() == {
-        cat: int(r[col["claims"]]) for cat, r in rows.items() if cat != "total"}
+        cat: int(r[col["claims"]]) for cat, r in rows.items() if cat != "total"
+    }
     first = den[den.first_adjudication == 1]
     assert first.groupby("category").claim_id.nunique().to_dict() == {
-        cat: int(r[col["initial denials (KPI)"]]) for cat, r in rows.items() if cat != "total"}
+        cat: int(r[col["initial denials (KPI)"]]) for cat, r in rows.items() if cat != "total"
+    }
     assert set(den["level"]) == {"claim", "line"} and sum(den["amount"], D("0.00")) == D("495.00")
 
 
@@ -168,7 +196,7 @@ def test_zero_kpis_collapse_and_charts_are_accessible(engine: Engine, tmp_path: 
     hidden = [r[0] for r in tables["kpis-zero"][1:]]
     assert "denial_rate_medical_necessity" in shown and "denial_rate_timely_filing" in hidden
     assert all(r[1] not in ("0.0%", "n/a") for r in tables["kpis"][1:])
-    details = page[page.index("<details>"):page.index("</details>")]
+    details = page[page.index("<details>") : page.index("</details>")]
     assert "data-table='kpis-zero'" in details
     svgs = re.findall(r"<svg[^>]*>.*?</svg>", page, re.S)
     assert len(svgs) >= 4
@@ -215,7 +243,10 @@ def test_migration_0009_backfills_remittance_payer(engine: Engine, tmp_path: Pat
         got = dict(conn.execute(select(m.Remittance.id, m.Remittance.payer_id)).all())
         assert got == {by_id: pr.payer, by_claim: pr.payer, nothing: None}
         view = "analyst.remittances" if engine.dialect.name == "postgresql" else "analyst_remittances"
-        assert conn.execute(text(f"SELECT payer_id FROM {view} WHERE id = :i"), {"i": by_id}).scalar() == pr.payer
+        assert (
+            conn.execute(text(f"SELECT payer_id FROM {view} WHERE id = :i"), {"i": by_id}).scalar()
+            == pr.payer
+        )
 
 
 def test_loader_fills_remittance_payer_id(engine: Engine, tmp_path: Path) -> None:
@@ -225,15 +256,25 @@ def test_loader_fills_remittance_payer_id(engine: Engine, tmp_path: Path) -> Non
     settings = Settings(database_url="sqlite://", data_dir=tmp_path / "data")
     fixtures = REPO / "fixtures" / "835"
     with engine.begin() as conn:
-        acme = int(conn.execute(m.Payer.__table__.insert().values(
-            payer_id="ACME01", name="ACME HEALTH PLAN", payer_type="commercial", filing_indicator="CI",
-            partner="sandbox")).inserted_primary_key[0])
+        acme = int(
+            conn.execute(
+                m.Payer.__table__.insert().values(
+                    payer_id="ACME01",
+                    name="ACME HEALTH PLAN",
+                    payer_type="commercial",
+                    filing_indicator="CI",
+                    partner="sandbox",
+                )
+            ).inserted_primary_key[0]
+        )
     for name in ("payment_contractual_deductible_coinsurance.835", "several_payers.835"):
         ic, _ = receive_file(engine, fixtures / name, partner="sandbox", settings=settings)
         assert load_interchange(engine, ic, actor="test", settings=settings).status == "loaded"
     with engine.connect() as conn:
         rows = conn.execute(select(m.Remittance.payer_identifier, m.Remittance.payer_id)).all()
-    assert (("ACME01", acme) in rows) and all(pid == (acme if ident == "ACME01" else None) for ident, pid in rows)
+    assert (("ACME01", acme) in rows) and all(
+        pid == (acme if ident == "ACME01" else None) for ident, pid in rows
+    )
     assert any(pid is None for _, pid in rows)  # a payer we do not know stays NULL
 
 
@@ -246,26 +287,69 @@ def test_new_analyst_views(engine: Engine, tmp_path: Path) -> None:
     with engine.begin() as conn:
         claim2 = conn.execute(select(m.Claim.id).where(m.Claim.claim_number == "C00000002")).scalar_one()
         claim5 = conn.execute(select(m.Claim.id).where(m.Claim.claim_number == "C00000005")).scalar_one()
-        conn.execute(m.ScrubResult.__table__.insert().values(claim_id=claim5, rule="units_positive",
-                                                             reason="ZZSECRET value quoted"))
-        ic = int(conn.execute(m.Interchange.__table__.insert().values(
-            direction="in", sha256=uuid.uuid4().hex, bytes=1, file_name="in.999", status="loaded",
-            transaction_type="999")).inserted_primary_key[0])
-        ack = int(conn.execute(m.Acknowledgment.__table__.insert().values(
-            interchange_id=ic, kind="999_set", segment_no=4, acked_gs06="1", acked_st02="0005", code="R",
-            accepted=False, note_code="5", error_count=1, matched_interchange_id=pr.outbound))
-            .inserted_primary_key[0])
-        conn.execute(m.AcknowledgmentError.__table__.insert().values(
-            acknowledgment_id=ack, level="IK4", segment_id="NM1", element_position="9", error_code="7",
-            bad_value="ZZBADVALUE"))
-        conn.execute(m.ClaimStatusRecord.__table__.insert().values(
-            interchange_id=ic, st02="0001", segment_no=9, level="claim", category="A7", status_code="21",
-            entity_code="IL", accepted=False, claim_id=claim2, status_date=RUN))
+        conn.execute(
+            m.ScrubResult.__table__.insert().values(
+                claim_id=claim5, rule="units_positive", reason="ZZSECRET value quoted"
+            )
+        )
+        ic = int(
+            conn.execute(
+                m.Interchange.__table__.insert().values(
+                    direction="in",
+                    sha256=uuid.uuid4().hex,
+                    bytes=1,
+                    file_name="in.999",
+                    status="loaded",
+                    transaction_type="999",
+                )
+            ).inserted_primary_key[0]
+        )
+        ack = int(
+            conn.execute(
+                m.Acknowledgment.__table__.insert().values(
+                    interchange_id=ic,
+                    kind="999_set",
+                    segment_no=4,
+                    acked_gs06="1",
+                    acked_st02="0005",
+                    code="R",
+                    accepted=False,
+                    note_code="5",
+                    error_count=1,
+                    matched_interchange_id=pr.outbound,
+                )
+            ).inserted_primary_key[0]
+        )
+        conn.execute(
+            m.AcknowledgmentError.__table__.insert().values(
+                acknowledgment_id=ack,
+                level="IK4",
+                segment_id="NM1",
+                element_position="9",
+                error_code="7",
+                bad_value="ZZBADVALUE",
+            )
+        )
+        conn.execute(
+            m.ClaimStatusRecord.__table__.insert().values(
+                interchange_id=ic,
+                st02="0001",
+                segment_no=9,
+                level="claim",
+                category="A7",
+                status_code="21",
+                entity_code="IL",
+                accepted=False,
+                claim_id=claim2,
+                status_date=RUN,
+            )
+        )
     scrub = analyst.read_view(engine, "scrub_reasons")
     assert list(scrub["rule"]) == ["units_positive"] and "reason" not in scrub.columns
     rej = analyst.read_view(engine, "rejection_reasons").sort_values("source")
-    assert [tuple(r) for r in rej[["source", "claim_number", "code", "reason_code"]].itertuples(index=False)] == [
-        ("277CA", "C00000002", "A7", "21"), ("999", "C00000005", "R", "5")]
+    assert [
+        tuple(r) for r in rej[["source", "claim_number", "code", "reason_code"]].itertuples(index=False)
+    ] == [("277CA", "C00000002", "A7", "21"), ("999", "C00000005", "R", "5")]
     assert rej[rej.source == "999"].iloc[0]["segment_id"] == "NM1"
     days = analyst.read_view(engine, "days_to_pay").set_index("claim_number")
     # C00000001: submitted the day after 2026-07-01, paid (BPR16) on RUN; denied claims are not "paid"
@@ -275,8 +359,15 @@ def test_new_analyst_views(engine: Engine, tmp_path: Path) -> None:
     assert {"created", "submitted", "paid"} <= set(story["kind"])
     paid = [a for k, a in zip(story["kind"], story["amount"], strict=True) if k == "paid"]
     with engine.connect() as conn:
-        clp04 = conn.execute(select(m.ClaimPayment.paid).join(m.Claim, m.Claim.id == m.ClaimPayment.claim_id)
-                             .where(m.Claim.claim_number == "C00000003")).scalars().all()
+        clp04 = (
+            conn.execute(
+                select(m.ClaimPayment.paid)
+                .join(m.Claim, m.Claim.id == m.ClaimPayment.claim_id)
+                .where(m.Claim.claim_number == "C00000003")
+            )
+            .scalars()
+            .all()
+        )
     assert paid == clp04 and all(isinstance(a, Decimal) for a in paid)
     with engine.connect() as conn:
         for name in ("scrub_reasons", "rejection_reasons", "days_to_pay", "claim_timeline"):

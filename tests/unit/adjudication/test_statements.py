@@ -40,14 +40,22 @@ DEDUCTIBLE = D("40.00")
 COINSURANCE = D("12.50")
 
 
-def _visit(pr: Practice, pid: int, *, deductible: Decimal = DEDUCTIBLE, coins: Decimal = COINSURANCE,
-           day: dt.date = dt.date(2026, 11, 1)) -> int:
+def _visit(
+    pr: Practice,
+    pid: int,
+    *,
+    deductible: Decimal = DEDUCTIBLE,
+    coins: Decimal = COINSURANCE,
+    day: dt.date = dt.date(2026, 11, 1),
+) -> int:
     """One 99213 visit charged $200: CO-45 $50, PR-1 deductible, PR-2 coinsurance, payer pays the rest."""
     c = pr.claim(pid, [("99213", D("200.00"))], service_date=day)
     _lid, lcn, proc, charge = c.lines[0]
     adj = [("CO", "45", D("50.00")), ("PR", "1", deductible), ("PR", "2", coins)]
-    pr.remittance([Pay(pcn=c.pcn, lines=[Line(proc, charge, charge - sum((a for _, _, a in adj), D(0)), adj, lcn)])],
-                  payment_date=POSTED)
+    pr.remittance(
+        [Pay(pcn=c.pcn, lines=[Line(proc, charge, charge - sum((a for _, _, a in adj), D(0)), adj, lcn)])],
+        payment_date=POSTED,
+    )
     return c.id
 
 
@@ -98,8 +106,13 @@ def test_statement_files_manifest_and_lines(engine: Engine, tmp_path: Path) -> N
         st = conn.execute(select(m.Statement)).one()
         assert (st.patient_id, st.stage, st.cycle, st.amount_due) == (pid, "first_statement", 1, D("52.50"))
         line = conn.execute(select(m.StatementLine)).one()
-        assert (line.claim_id, line.charge, line.insurance_paid, line.insurance_adjusted, line.patient_owes) == (
-            cid, D("200.00"), D("97.50"), D("50.00"), D("52.50"))
+        assert (
+            line.claim_id,
+            line.charge,
+            line.insurance_paid,
+            line.insurance_adjusted,
+            line.patient_owes,
+        ) == (cid, D("200.00"), D("97.50"), D("50.00"), D("52.50"))
         assert "deductible" in (line.reasons or "")
     # the same night again: nothing new (a statement went out less than cycle_days ago)
     again = _run(engine, tmp_path / "again", RUN)
@@ -113,9 +126,16 @@ def test_dunning_stages_then_collections(engine: Engine, tmp_path: Path) -> None
         day = RUN + dt.timedelta(days=30 * i)
         result = _run(engine, tmp_path / f"n{i}", day)
         rows = _manifest(tmp_path / f"n{i}")
-        stages.append((rows[0]["stage"], rows[0]["cycle"]) if rows else ("collections", result["collections"]))
-    assert stages == [("first_statement", "1"), ("reminder", "2"), ("final_notice", "3"), ("pre_collection", "4"),
-                      ("collections", 1)]
+        stages.append(
+            (rows[0]["stage"], rows[0]["cycle"]) if rows else ("collections", result["collections"])
+        )
+    assert stages == [
+        ("first_statement", "1"),
+        ("reminder", "2"),
+        ("final_notice", "3"),
+        ("pre_collection", "4"),
+        ("collections", 1),
+    ]
     hand_off = (tmp_path / "n4" / "collections.csv").read_text()
     assert "A0000042" in hand_off and "52.50" in hand_off
     assert stat.S_IMODE((tmp_path / "n4" / "collections.csv").stat().st_mode) == 0o600
@@ -131,8 +151,11 @@ def test_payment_restarts_dunning(engine: Engine, tmp_path: Path) -> None:
     _run(engine, tmp_path / "a", RUN)
     _run(engine, tmp_path / "b", RUN + dt.timedelta(days=30))
     with engine.begin() as conn:
-        conn.execute(m.PatientPayment.__table__.insert().values(
-            external_id="PP-1", patient_id=pid, amount=D("20.00"), received_on=RUN + dt.timedelta(days=40)))
+        conn.execute(
+            m.PatientPayment.__table__.insert().values(
+                external_id="PP-1", patient_id=pid, amount=D("20.00"), received_on=RUN + dt.timedelta(days=40)
+            )
+        )
         from adjudication.patient_payments import post_patient_payments
 
         post_patient_payments(conn)
@@ -155,23 +178,33 @@ def test_small_balance_written_off_and_dispute_not_dunned(engine: Engine, tmp_pa
     assert result["written_off"] == {"patients": 1, "claims": 1, "amount": "3.00"}
     assert balance(engine, "ar_patient", claim_id=small_claim) == D("0.00")
     assert (f"wo:{small_claim}:patient:{RUN}", "write_off", "write_off", D("3.00")) in ledger(
-        engine, claim_id=small_claim)
+        engine, claim_id=small_claim
+    )
     with engine.connect() as conn:
-        assert conn.execute(select(func.count()).select_from(m.AuditLog).where(
-            m.AuditLog.action == "write_off")).scalar_one() == 1
+        assert (
+            conn.execute(
+                select(func.count()).select_from(m.AuditLog).where(m.AuditLog.action == "write_off")
+            ).scalar_one()
+            == 1
+        )
     set_dispute(engine, disputed, False, actor="test")
     assert _run(engine, tmp_path / "out2", RUN)["statements"] == 1
 
 
 def test_payment_plan_statement_then_delinquent(engine: Engine, tmp_path: Path) -> None:
     _, _pid, _ = _setup(engine)
-    plan = create_plan(engine, account_number="A0000042", amount=D("52.50"), installments=3, day=5,
-                       start=RUN, actor="test")
+    plan = create_plan(
+        engine, account_number="A0000042", amount=D("52.50"), installments=3, day=5, start=RUN, actor="test"
+    )
     assert plan["installment_amount"] == "17.50" and plan["first_due"] == "2026-12-05"
     with pytest.raises(PatientBillingError):
-        create_plan(engine, account_number="A0000042", amount=D("10"), installments=1, day=5, start=RUN, actor="t")
+        create_plan(
+            engine, account_number="A0000042", amount=D("10"), installments=1, day=5, start=RUN, actor="t"
+        )
     with pytest.raises(PatientBillingError):
-        create_plan(engine, account_number="NOPE", amount=D("10"), installments=1, day=5, start=RUN, actor="t")
+        create_plan(
+            engine, account_number="NOPE", amount=D("10"), installments=1, day=5, start=RUN, actor="t"
+        )
     _run(engine, tmp_path / "a", RUN)
     row = _manifest(tmp_path / "a")[0]
     assert (row["stage"], row["amount_due"], row["due_date"]) == ("payment_plan", "17.50", "2026-12-05")
@@ -194,8 +227,11 @@ def test_plan_schedule_takes_cents_on_the_last_installment() -> None:
 def test_credit_balance_refund_and_no_negative_statement(engine: Engine, tmp_path: Path) -> None:
     _, pid, _cid = _setup(engine)
     with engine.begin() as conn:
-        conn.execute(m.PatientPayment.__table__.insert().values(
-            external_id="PP-9", patient_id=pid, amount=D("80.00"), received_on=POSTED))
+        conn.execute(
+            m.PatientPayment.__table__.insert().values(
+                external_id="PP-9", patient_id=pid, amount=D("80.00"), received_on=POSTED
+            )
+        )
         from adjudication.patient_payments import post_patient_payments
 
         post_patient_payments(conn)
@@ -208,13 +244,19 @@ def test_credit_balance_refund_and_no_negative_statement(engine: Engine, tmp_pat
     with engine.connect() as conn:
         refund = conn.execute(select(m.Refund)).one()
         item = conn.execute(select(m.WorkItem).where(m.WorkItem.queue == "refunds")).one()
-        assert (refund.payee, refund.amount, item.next_action, item.amount) == ("patient", D("27.50"), "refund",
-                                                                                D("27.50"))
+        assert (refund.payee, refund.amount, item.next_action, item.amount) == (
+            "patient",
+            D("27.50"),
+            "refund",
+            D("27.50"),
+        )
     issued = issue_refund(engine, refund.id, as_of=RUN, actor="test")
     assert issued["txn_key"] == f"rfi:{refund.id}"
     assert balance(engine, "refunds_due", patient_id=pid) == D("0.00")
     with engine.connect() as conn:
-        assert conn.execute(select(m.WorkItem.status).where(m.WorkItem.id == item.id)).scalar_one() == "closed"
+        assert (
+            conn.execute(select(m.WorkItem.status).where(m.WorkItem.id == item.id)).scalar_one() == "closed"
+        )
     with pytest.raises(PatientBillingError):
         issue_refund(engine, refund.id, as_of=RUN, actor="test")
 
@@ -230,8 +272,13 @@ def test_payer_overpayment_becomes_refund(engine: Engine) -> None:
     with engine.begin() as conn:  # the payer paid twice on the claim (e.g. a duplicate check): -70 insurance
         from adjudication import ledger as L
 
-        L.write_entries(conn, [L.Entry("test:dup", "payer_payment", "cash", D("70.00"), POSTED, claim_id=c.id),
-                               L.Entry("test:dup", "payer_payment", "ar_payer", D("-70.00"), POSTED, claim_id=c.id)])
+        L.write_entries(
+            conn,
+            [
+                L.Entry("test:dup", "payer_payment", "cash", D("70.00"), POSTED, claim_id=c.id),
+                L.Entry("test:dup", "payer_payment", "ar_payer", D("-70.00"), POSTED, claim_id=c.id),
+            ],
+        )
     assert find_refunds(engine, RUN, actor="test") == {"refunds": 1, "amount": "70.00"}
     with engine.connect() as conn:
         refund = conn.execute(select(m.Refund)).one()
@@ -241,17 +288,28 @@ def test_payer_overpayment_becomes_refund(engine: Engine) -> None:
 
 
 def _event(evt: str, kind: str, cents: int, sid: str | None, obj: str = "pi_1") -> dict[str, object]:
-    return {"id": evt, "type": kind, "created": 1796083200,
-            "data": {"object": {"id": obj, "amount": cents, "currency": "usd", "metadata": {"statement_id": sid}}}}
+    return {
+        "id": evt,
+        "type": kind,
+        "created": 1796083200,
+        "data": {
+            "object": {"id": obj, "amount": cents, "currency": "usd", "metadata": {"statement_id": sid}}
+        },
+    }
 
 
 def test_payment_events_apply_once(engine: Engine, tmp_path: Path) -> None:
     _, pid, _cid = _setup(engine)
     _run(engine, tmp_path / "a", RUN)
     sid = _manifest(tmp_path / "a")[0]["statement_id"]
-    assert apply_payment_event(engine, _event("evt_1", "payment_intent.succeeded", 2500, sid))["applied"] is True
+    assert (
+        apply_payment_event(engine, _event("evt_1", "payment_intent.succeeded", 2500, sid))["applied"] is True
+    )
     assert apply_payment_event(engine, _event("evt_1", "payment_intent.succeeded", 2500, sid)) == {
-        "event_id": "evt_1", "applied": False, "outcome": "replay"}
+        "event_id": "evt_1",
+        "applied": False,
+        "outcome": "replay",
+    }
     with engine.connect() as conn:
         assert patient_balances(conn, [pid])[pid] == D("27.50")
         pp = conn.execute(select(m.PatientPayment)).one()
@@ -263,12 +321,16 @@ def test_payment_events_apply_once(engine: Engine, tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert patient_balances(conn, [pid])[pid] == D("37.50")
         assert conn.execute(select(func.count()).select_from(m.PaymentEvent)).scalar_one() == 3
-    assert apply_payment_event(engine, _event("evt_4", "payment_intent.succeeded", 100, "ST-UNKNOWN"))[
-        "outcome"] == "unmatched"
+    assert (
+        apply_payment_event(engine, _event("evt_4", "payment_intent.succeeded", 100, "ST-UNKNOWN"))["outcome"]
+        == "unmatched"
+    )
     from adjudication.statements import WebhookEventError
 
     with pytest.raises(WebhookEventError):
-        apply_payment_event(engine, {"id": "evt_5", "type": "payment_intent.succeeded", "data": {"object": {}}})
+        apply_payment_event(
+            engine, {"id": "evt_5", "type": "payment_intent.succeeded", "data": {"object": {}}}
+        )
 
 
 def test_sample_config_loads(tmp_path: Path) -> None:
@@ -291,7 +353,9 @@ def test_analyst_views_carry_no_phi(engine: Engine, tmp_path: Path) -> None:
 
     _, _pid, _ = _setup(engine)
     _run(engine, tmp_path / "a", RUN)
-    create_plan(engine, account_number="A0000042", amount=D("52.50"), installments=2, day=5, start=RUN, actor="t")
+    create_plan(
+        engine, account_number="A0000042", amount=D("52.50"), installments=2, day=5, start=RUN, actor="t"
+    )
     find_refunds(engine, RUN, actor="test")
     seen = {}
     with engine.connect() as conn:
@@ -313,9 +377,14 @@ def test_patient_night_summary(engine: Engine, tmp_path: Path) -> None:
     assert night["statements_sent"] == 1 and night["amount_due"] == "52.50"
     sid = _manifest(tmp_path / "n")[0]["statement_id"]
     apply_payment_event(engine, _event("evt_n", "payment_intent.succeeded", 5250, sid))
-    create_plan(engine, account_number="A0000042", amount=D("10.00"), installments=2, day=5, start=RUN, actor="t")
+    create_plan(
+        engine, account_number="A0000042", amount=D("10.00"), installments=2, day=5, start=RUN, actor="t"
+    )
     again = patient_night(engine, run_date=RUN + dt.timedelta(days=31), out=tmp_path / "n2", actor="test")
     assert again["patient_payments_online"] == {"events": 1, "posted": 1, "amount": "52.50"}
     assert again["payment_plans"] == {"active": 0, "delinquent": 0, "completed": 1}
-    assert again["statements_sent"] == 0 and again["patient_refunds"] == {"due": 0, "issued": 0,
-                                                                          "amount_due": "0.00"}
+    assert again["statements_sent"] == 0 and again["patient_refunds"] == {
+        "due": 0,
+        "issued": 0,
+        "amount_due": "0.00",
+    }

@@ -25,7 +25,9 @@ def _denied_then_reversed(db: Engine, tmp_path: Path) -> dict[str, object]:
     paid 11-20, the patient pays 11-21, the rest of the patient's share written off 11-24."""
     pr = Practice(db)
     pid = pr.patient("A0000001")
-    c = pr.claim(pid, [("99214", D("185.00")), ("36415", D("18.00"))], submitted=dt.datetime(2026, 11, 2, 20, 0))
+    c = pr.claim(
+        pid, [("99214", D("185.00")), ("36415", D("18.00"))], submitted=dt.datetime(2026, 11, 2, 20, 0)
+    )
     accept_277ca(pr, c)
     den = denial_pay(c)
     den.payer_claim_number = "ICN-777"
@@ -33,14 +35,21 @@ def _denied_then_reversed(db: Engine, tmp_path: Path) -> dict[str, object]:
     add_rarc(pr, first["claim_payments"][0])
     post_remittances(db, actor="test", as_of=dt.date(2026, 11, 10))
     build_worklist(db, dt.date(2026, 11, 11))  # a denial work item opens
-    pr.remittance([reversal_of(den), standard_pay(c, pr=D("25.00"), payer_claim_number="ICN-778")],
-                  payment_date=dt.date(2026, 11, 20))
+    pr.remittance(
+        [reversal_of(den), standard_pay(c, pr=D("25.00"), payer_claim_number="ICN-778")],
+        payment_date=dt.date(2026, 11, 20),
+    )
     post_remittances(db, actor="test", as_of=dt.date(2026, 11, 20))
     csv = tmp_path / "pp.csv"
-    csv.write_text("external_id,account_number,claim_number,amount,received_on,method\n"
-                   f"PP-1,A0000001,{c.claim_number},20.00,2026-11-21,card\n", encoding="utf-8")
+    csv.write_text(
+        "external_id,account_number,claim_number,amount,received_on,method\n"
+        f"PP-1,A0000001,{c.claim_number},20.00,2026-11-21,card\n",
+        encoding="utf-8",
+    )
     import_payments_csv(db, csv, actor="test")
-    write_off(db, claim_id=c.id, side="patient", actor="test", as_of=dt.date(2026, 11, 24), reason="small balance")
+    write_off(
+        db, claim_id=c.id, side="patient", actor="test", as_of=dt.date(2026, 11, 24), reason="small balance"
+    )
     reconcile(db, RUN)
     build_worklist(db, RUN)  # the denial is gone: its item closes
     return {"claim": c}
@@ -51,7 +60,16 @@ def test_claim_show_tells_a_denial_and_its_reversal_in_order(engine: Engine, tmp
     story = claim_story(engine, c.claim_number)  # type: ignore[attr-defined]
     kinds = [e["kind"] for e in story.events]
     main = [k for k in kinds if k not in ("posted", "work_item")]
-    assert main == ["created", "submitted", "accepted", "denied", "reversed", "paid", "patient_payment", "write_off"]
+    assert main == [
+        "created",
+        "submitted",
+        "accepted",
+        "denied",
+        "reversed",
+        "paid",
+        "patient_payment",
+        "write_off",
+    ]
     assert kinds.index("work_item") > kinds.index("denied")
     ats = [e["at"][:10] for e in story.events]
     assert ats == sorted(ats)

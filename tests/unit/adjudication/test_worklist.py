@@ -31,8 +31,9 @@ NEXT = RUN + dt.timedelta(days=1)
 
 
 def _keys(db: Engine, *, status: str | None = None) -> set[tuple[str, str, str]]:
-    stmt = (select(m.WorkItem.queue, m.Claim.claim_number, m.WorkItem.reason_key)
-            .join(m.Claim, m.Claim.id == m.WorkItem.claim_id))
+    stmt = select(m.WorkItem.queue, m.Claim.claim_number, m.WorkItem.reason_key).join(
+        m.Claim, m.Claim.id == m.WorkItem.claim_id
+    )
     if status:
         stmt = stmt.where(m.WorkItem.status == status)
     with db.connect() as conn:
@@ -41,15 +42,27 @@ def _keys(db: Engine, *, status: str | None = None) -> set[tuple[str, str, str]]
 
 def _item(db: Engine, queue: str, claim_number: str) -> Any:
     with db.connect() as conn:
-        row = conn.execute(select(*m.WorkItem.__table__.c).join(m.Claim, m.Claim.id == m.WorkItem.claim_id)
-                           .where(m.WorkItem.queue == queue, m.Claim.claim_number == claim_number)).mappings().one()
+        row = (
+            conn.execute(
+                select(*m.WorkItem.__table__.c)
+                .join(m.Claim, m.Claim.id == m.WorkItem.claim_id)
+                .where(m.WorkItem.queue == queue, m.Claim.claim_number == claim_number)
+            )
+            .mappings()
+            .one()
+        )
     return SimpleNamespace(**row)
 
 
 def _events(db: Engine, item_id: int) -> list[str]:
     with db.connect() as conn:
-        return list(conn.execute(select(m.WorkItemEvent.kind).where(m.WorkItemEvent.work_item_id == item_id)
-                                 .order_by(m.WorkItemEvent.id)).scalars())
+        return list(
+            conn.execute(
+                select(m.WorkItemEvent.kind)
+                .where(m.WorkItemEvent.work_item_id == item_id)
+                .order_by(m.WorkItemEvent.id)
+            ).scalars()
+        )
 
 
 def test_every_source_makes_exactly_one_item(engine: Engine) -> None:
@@ -89,8 +102,9 @@ def test_every_source_makes_exactly_one_item(engine: Engine) -> None:
     line = describe(summary)
     assert line.startswith("9 open work items: ") and "1 denials ($203.00)" in line and "2 rejections" in line
     with engine.connect() as conn:
-        audits = conn.execute(select(m.AuditLog.action, m.AuditLog.detail)
-                              .where(m.AuditLog.action == "build_worklist")).all()
+        audits = conn.execute(
+            select(m.AuditLog.action, m.AuditLog.detail).where(m.AuditLog.action == "build_worklist")
+        ).all()
     assert len(audits) == 1 and audits[0][1]["opened"] == 9
 
 
@@ -123,8 +137,10 @@ def test_resolved_problems_close_and_come_back_reopened(engine: Engine) -> None:
     # The payer reverses the denial and pays on appeal; the underpaid line is paid at the fee schedule.
     den = denial_pay(denied)
     pr = sc.pr
-    pr.remittance([reversal_of(den), standard_pay(denied), standard_pay(under, paid_share=D("0.8125"))],
-                  payment_date=dt.date(2026, 11, 26))
+    pr.remittance(
+        [reversal_of(den), standard_pay(denied), standard_pay(under, paid_share=D("0.8125"))],
+        payment_date=dt.date(2026, 11, 26),
+    )
     post_remittances(engine, actor="test", as_of=dt.date(2026, 11, 26))
     with engine.begin() as conn:  # the scrub finding was fixed and the claim released
         conn.execute(update(m.Claim).where(m.Claim.id == sc.claims["scrub"].id).values(status="ready"))
@@ -132,7 +148,10 @@ def test_resolved_problems_close_and_come_back_reopened(engine: Engine) -> None:
     night2 = build_worklist(engine, NEXT)
     closed = _keys(engine, status="closed")
     n = {k: c.claim_number for k, c in sc.claims.items()}
-    assert {("denials", n["denied"], "denial:CO:medical_necessity"), ("scrub_holds", n["scrub"], "scrub")} <= closed
+    assert {
+        ("denials", n["denied"], "denial:CO:medical_necessity"),
+        ("scrub_holds", n["scrub"], "scrub"),
+    } <= closed
     assert not any(k[0] == "underpayments" and k[1] == n["under"] for k in _keys(engine, status="open"))
     assert night2["closed"] == len(closed)
     item = _item(engine, "scrub_holds", n["scrub"])
@@ -158,17 +177,26 @@ def test_assign_note_close_are_audited_and_a_person_closed_item_stays_closed(eng
     assert "appeal form requested" in (after.notes or "") and "appeal sent by fax" in (after.notes or "")
     assert _events(engine, item.id) == ["opened", "assigned", "note", "closed"]
     with engine.connect() as conn:
-        audits = conn.execute(select(m.AuditLog.action, m.AuditLog.object_id, m.AuditLog.detail)
-                              .where(m.AuditLog.object_type == "work_item").order_by(m.AuditLog.id)).all()
-    assert [(a, o) for a, o, _ in audits] == [("work_item_assign", str(item.id)), ("work_item_note", str(item.id)),
-                                              ("work_item_close", str(item.id))]
+        audits = conn.execute(
+            select(m.AuditLog.action, m.AuditLog.object_id, m.AuditLog.detail)
+            .where(m.AuditLog.object_type == "work_item")
+            .order_by(m.AuditLog.id)
+        ).all()
+    assert [(a, o) for a, o, _ in audits] == [
+        ("work_item_assign", str(item.id)),
+        ("work_item_note", str(item.id)),
+        ("work_item_close", str(item.id)),
+    ]
     assert "appeal form" not in repr([d for _, _, d in audits])  # free text never reaches the audit log
     with pytest.raises(WorkItemError, match="already closed"):
         close_item(engine, item.id, "again", actor="cli:ana")
     with pytest.raises(WorkItemError, match="does not exist"):
         assign(engine, 999999, "bo", actor="cli:bo")
     night2 = build_worklist(engine, NEXT)  # the denial is still on the claim, but a person closed it
-    assert night2["reopened"] == 0 and _item(engine, "denials", sc.claims["denied"].claim_number).status == "closed"
+    assert (
+        night2["reopened"] == 0
+        and _item(engine, "denials", sc.claims["denied"].claim_number).status == "closed"
+    )
     assert [i["id"] for i in list_items(engine, queue="denials")] == []
     assert [i["id"] for i in list_items(engine, queue="denials", status="all")] == [item.id]
 
@@ -181,15 +209,22 @@ def test_underpaid_against_the_payers_rate_for_the_procedure(engine: Engine) -> 
     first = [pr.claim(pid, [("99214", D("150.00"))]) for _ in range(3)]
     later = pr.claim(pid, [("99214", D("150.00"))])
     odd = pr.claim(pid, [("99215", D("200.00"))])
-    pr.remittance([standard_pay(c, paid_share=D("0.60"), pr=D("0.00")) for c in first]
-                  + [standard_pay(odd, paid_share=D("0.60"), pr=D("0.00"))], payment_date=dt.date(2026, 11, 5))
+    pr.remittance(
+        [standard_pay(c, paid_share=D("0.60"), pr=D("0.00")) for c in first]
+        + [standard_pay(odd, paid_share=D("0.60"), pr=D("0.00"))],
+        payment_date=dt.date(2026, 11, 5),
+    )
     post_remittances(engine, actor="test", as_of=dt.date(2026, 11, 5))
-    pr.remittance([standard_pay(later, paid_share=D("0.50"), pr=D("0.00"))], payment_date=dt.date(2026, 11, 9))
+    pr.remittance(
+        [standard_pay(later, paid_share=D("0.50"), pr=D("0.00"))], payment_date=dt.date(2026, 11, 9)
+    )
     post_remittances(engine, actor="test", as_of=dt.date(2026, 11, 9))
     build_worklist(engine, RUN)
     got = {(k[0], k[1]) for k in _keys(engine)}
     assert got == {("underpayments", later.claim_number)}
-    assert _item(engine, "underpayments", later.claim_number).amount == D("15.00")  # the rate 90.00 (3 of 4 lines) − 75.00
+    assert _item(engine, "underpayments", later.claim_number).amount == D(
+        "15.00"
+    )  # the rate 90.00 (3 of 4 lines) − 75.00
     fee(pr, "99214", D("70.00"))  # a fee schedule rate wins over history: 75.00 is above it
     build_worklist(engine, NEXT)
     assert _item(engine, "underpayments", later.claim_number).status == "closed"
@@ -214,16 +249,34 @@ def test_resubmission_answers_and_secondary_claims_close_their_items(engine: Eng
     pr, cl = sc.pr, sc.claims
     with engine.begin() as conn:
         # the 999-rejected claim is corrected and sent again (attempt 2)
-        conn.execute(m.Submission.__table__.insert().values(
-            claim_id=cl["r999"].id, attempt=2, patient_control_number=f"{cl['r999'].claim_number}A2",
-            interchange_id=pr.outbound, gs06="2", st02="0001", status="submitted",
-            created_at=dt.datetime(2026, 11, 25, 20, 0)))
+        conn.execute(
+            m.Submission.__table__.insert().values(
+                claim_id=cl["r999"].id,
+                attempt=2,
+                patient_control_number=f"{cl['r999'].claim_number}A2",
+                interchange_id=pr.outbound,
+                gs06="2",
+                st02="0001",
+                status="submitted",
+                created_at=dt.datetime(2026, 11, 25, 20, 0),
+            )
+        )
         conn.execute(update(m.Claim).where(m.Claim.id == cl["r999"].id).values(status="submitted"))
         # the secondary claim is created for the claim that had secondary_due
-        src = conn.execute(select(*m.Claim.__table__.c).where(m.Claim.id == cl["secondary"].id)).mappings().one()
+        src = (
+            conn.execute(select(*m.Claim.__table__.c).where(m.Claim.id == cl["secondary"].id))
+            .mappings()
+            .one()
+        )
         values = {k: v for k, v in src.items() if k not in ("id", "created_at")}
-        values.update(claim_number="S" + src["claim_number"][1:], responsibility="S", payer_id=pr.payer2,
-                      primary_claim_id=src["id"], status="ready", total_charge=D("10.00"))
+        values.update(
+            claim_number="S" + src["claim_number"][1:],
+            responsibility="S",
+            payer_id=pr.payer2,
+            primary_claim_id=src["id"],
+            status="ready",
+            total_charge=D("10.00"),
+        )
         conn.execute(m.Claim.__table__.insert().values(**values))
     pr.remittance([standard_pay(cl["no835"])], payment_date=dt.date(2026, 11, 25))  # the 835 arrives
     post_remittances(engine, actor="test", as_of=dt.date(2026, 11, 25))
@@ -231,8 +284,15 @@ def test_resubmission_answers_and_secondary_claims_close_their_items(engine: Eng
     build_worklist(engine, NEXT)
     n = {k: c.claim_number for k, c in cl.items()}
     closed = _keys(engine, status="closed")
-    assert {("rejections", n["r999"], "attempt:1"), ("no_response", n["no835"], "no_835"),
-            ("secondary_due", n["secondary"], "secondary")} <= closed
+    assert {
+        ("rejections", n["r999"], "attempt:1"),
+        ("no_response", n["no835"], "no_835"),
+        ("secondary_due", n["secondary"], "secondary"),
+    } <= closed
     still_open = _keys(engine, status="open")
-    assert ("rejections", n["r277"], "attempt:1") in still_open and ("no_response", n["no277"], "no_277ca") in still_open
+    assert ("rejections", n["r277"], "attempt:1") in still_open and (
+        "no_response",
+        n["no277"],
+        "no_277ca",
+    ) in still_open
     assert not any(k[1] == n["r999"] for k in still_open)

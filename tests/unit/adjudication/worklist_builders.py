@@ -32,19 +32,38 @@ class Scenario:
 def scrub_hold(pr: Practice, c: ClaimRef, rule: str = "diagnosis_billable") -> None:
     with pr.engine.begin() as conn:
         conn.execute(update(m.Claim).where(m.Claim.id == c.id).values(status="scrub_failed"))
-        conn.execute(insert(m.ScrubResult).values(claim_id=c.id, rule=rule, reason="diagnosis 1 (HI01) is a category",
-                                                  run_id="test"))
+        conn.execute(
+            insert(m.ScrubResult).values(
+                claim_id=c.id, rule=rule, reason="diagnosis 1 (HI01) is a category", run_id="test"
+            )
+        )
 
 
 def reject_277ca(pr: Practice, c: ClaimRef, category: str = "A7", status_code: str = "21") -> None:
     with pr.engine.begin() as conn:
-        ic = conn.execute(insert(m.Interchange).values(direction="in", sha256=uuid.uuid4().hex, bytes=1,
-                                                       file_name="in.277", status="loaded",
-                                                       transaction_type="277CA")).inserted_primary_key[0]
-        conn.execute(insert(m.ClaimStatusRecord).values(
-            interchange_id=ic, st02="0001", segment_no=20, level="claim", patient_control_number=c.pcn,
-            category=category, status_code=status_code, accepted=category in ("A1", "A2", "A5"),
-            status_date=dt.date(2026, 11, 3)))
+        ic = conn.execute(
+            insert(m.Interchange).values(
+                direction="in",
+                sha256=uuid.uuid4().hex,
+                bytes=1,
+                file_name="in.277",
+                status="loaded",
+                transaction_type="277CA",
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            insert(m.ClaimStatusRecord).values(
+                interchange_id=ic,
+                st02="0001",
+                segment_no=20,
+                level="claim",
+                patient_control_number=c.pcn,
+                category=category,
+                status_code=status_code,
+                accepted=category in ("A1", "A2", "A5"),
+                status_date=dt.date(2026, 11, 3),
+            )
+        )
     apply_acknowledgments(pr.engine, actor="test")
 
 
@@ -54,35 +73,70 @@ def accept_277ca(pr: Practice, c: ClaimRef) -> None:
 
 def reject_999(pr: Practice, c: ClaimRef) -> None:
     with pr.engine.begin() as conn:
-        ic = conn.execute(insert(m.Interchange).values(direction="in", sha256=uuid.uuid4().hex, bytes=1,
-                                                       file_name="in.999", status="loaded",
-                                                       transaction_type="999")).inserted_primary_key[0]
+        ic = conn.execute(
+            insert(m.Interchange).values(
+                direction="in",
+                sha256=uuid.uuid4().hex,
+                bytes=1,
+                file_name="in.999",
+                status="loaded",
+                transaction_type="999",
+            )
+        ).inserted_primary_key[0]
         st02 = f"{int(c.claim_number[1:]):04d}"
-        ack = conn.execute(insert(m.Acknowledgment).values(
-            interchange_id=ic, kind="999_set", segment_no=5, acked_gs06="1", acked_st02=st02,
-            acked_transaction="837", code="R", accepted=False, error_count=1,
-            matched_interchange_id=pr.outbound)).inserted_primary_key[0]
-        conn.execute(insert(m.AcknowledgmentError).values(
-            acknowledgment_id=ack, level="IK4", segment_id="NM1", segment_position=12, element_position="9",
-            error_code="7", bad_value="ZZMEMBER01"))
+        ack = conn.execute(
+            insert(m.Acknowledgment).values(
+                interchange_id=ic,
+                kind="999_set",
+                segment_no=5,
+                acked_gs06="1",
+                acked_st02=st02,
+                acked_transaction="837",
+                code="R",
+                accepted=False,
+                error_count=1,
+                matched_interchange_id=pr.outbound,
+            )
+        ).inserted_primary_key[0]
+        conn.execute(
+            insert(m.AcknowledgmentError).values(
+                acknowledgment_id=ack,
+                level="IK4",
+                segment_id="NM1",
+                segment_position=12,
+                element_position="9",
+                error_code="7",
+                bad_value="ZZMEMBER01",
+            )
+        )
     apply_acknowledgments(pr.engine, actor="test")
 
 
 def denial_pay(c: ClaimRef, code: str = "50") -> Pay:
     """Every line denied CO-<code>, with a RARC on the claim."""
-    return Pay(pcn=c.pcn, status="4",
-               lines=[Line(proc, charge, D("0.00"), [("CO", code, charge)], lcn) for _, lcn, proc, charge in c.lines])
+    return Pay(
+        pcn=c.pcn,
+        status="4",
+        lines=[
+            Line(proc, charge, D("0.00"), [("CO", code, charge)], lcn) for _, lcn, proc, charge in c.lines
+        ],
+    )
 
 
 def add_rarc(pr: Practice, claim_payment_id: int, code: str = "N115") -> None:
     with pr.engine.begin() as conn:
-        conn.execute(insert(m.RemarkCode).values(claim_payment_id=claim_payment_id, segment_no=99, position=1,
-                                                 source="MOA", code=code))
+        conn.execute(
+            insert(m.RemarkCode).values(
+                claim_payment_id=claim_payment_id, segment_no=99, position=1, source="MOA", code=code
+            )
+        )
 
 
 def fee(pr: Practice, procedure: str, allowed: Decimal, payer_id: int | None = None) -> None:
     with pr.engine.begin() as conn:
-        conn.execute(insert(m.FeeScheduleRate).values(payer_id=payer_id, procedure_code=procedure, allowed=allowed))
+        conn.execute(
+            insert(m.FeeScheduleRate).values(payer_id=payer_id, procedure_code=procedure, allowed=allowed)
+        )
 
 
 def every_source(db: Engine) -> Scenario:
@@ -101,17 +155,25 @@ def every_source(db: Engine) -> Scenario:
     cl["no835"] = pr.claim(p2, [("93000", D("66.00"))], submitted=dt.datetime(2026, 9, 1, 20, 0))
     cl["secondary"] = pr.claim(p1, [("99215", D("250.00"))], submitted=sent)
     cl["credit"] = pr.claim(p2, [("99211", D("50.00"))], submitted=sent)
-    cl["clean"] = pr.claim(p2, [("99213", D("126.00"))], submitted=sent)  # paid in full of its allowed: no item
+    cl["clean"] = pr.claim(
+        p2, [("99213", D("126.00"))], submitted=sent
+    )  # paid in full of its allowed: no item
     scrub_hold(pr, cl["scrub"])
     reject_277ca(pr, cl["r277"])
     reject_999(pr, cl["r999"])
     accept_277ca(pr, cl["no835"])
     fee(pr, "99203", D("130.00"))
-    den = pr.remittance([denial_pay(cl["denied"]), standard_pay(cl["under"]), standard_pay(cl["secondary"]),
-                         standard_pay(cl["credit"], paid_share=D("1.00"), pr=D("0.00")),
-                         standard_pay(cl["clean"], paid_share=D("1.00"), pr=D("0.00"))],
-                        plb=[("FB", cl["credit"].pcn, D("-20.00"))],  # the payer sent $20 more: a credit
-                        payment_date=dt.date(2026, 11, 10))
+    den = pr.remittance(
+        [
+            denial_pay(cl["denied"]),
+            standard_pay(cl["under"]),
+            standard_pay(cl["secondary"]),
+            standard_pay(cl["credit"], paid_share=D("1.00"), pr=D("0.00")),
+            standard_pay(cl["clean"], paid_share=D("1.00"), pr=D("0.00")),
+        ],
+        plb=[("FB", cl["credit"].pcn, D("-20.00"))],  # the payer sent $20 more: a credit
+        payment_date=dt.date(2026, 11, 10),
+    )
     add_rarc(pr, den["claim_payments"][0])
     post_remittances(db, actor="test", as_of=dt.date(2026, 11, 10))
     reconcile(db, RUN)

@@ -52,8 +52,9 @@ def test_ensure_private_dir_creates_0700_with_parents(tmp_path: Path, loose_umas
         assert mode(p) == 0o700, p
 
 
-def test_open_folder_and_file_are_tightened_with_a_log_line(tmp_path: Path, loose_umask: None,
-                                                            caplog: pytest.LogCaptureFixture) -> None:
+def test_open_folder_and_file_are_tightened_with_a_log_line(
+    tmp_path: Path, loose_umask: None, caplog: pytest.LogCaptureFixture
+) -> None:
     folder = tmp_path / "archive"
     folder.mkdir(mode=0o755)
     os.chmod(folder, 0o755)
@@ -127,8 +128,9 @@ def test_existing_world_readable_sqlite_database_is_tightened(tmp_path: Path, lo
         engine.dispose()
 
 
-def test_cli_run_leaves_everything_private(claimflow_env: Engine, tmp_path: Path, loose_umask: None,
-                                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_run_leaves_everything_private(
+    claimflow_env: Engine, tmp_path: Path, loose_umask: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     """init-db, seed and generate-837 in process (both backends): data folders 0700, 837s and the SQLite
     database 0600 — and the caller's umask is given back."""
     from claimflow.cli import main
@@ -159,10 +161,19 @@ def test_real_cli_process_creates_a_private_database(tmp_path: Path, loose_umask
     """``claimflow init-db`` as its own process, started from a umask 022 shell, on a fresh SQLite file."""
     work = tmp_path / "site"
     work.mkdir()
-    env = {**os.environ, "CLAIMFLOW_DATABASE_URL": f"sqlite:///{work / 'claimflow.db'}",
-           "CLAIMFLOW_DATA_DIR": str(work / "claimflow-data")}
-    done = subprocess.run([sys.executable, "-m", "claimflow.cli", "init-db"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=300)
+    env = {
+        **os.environ,
+        "CLAIMFLOW_DATABASE_URL": f"sqlite:///{work / 'claimflow.db'}",
+        "CLAIMFLOW_DATA_DIR": str(work / "claimflow-data"),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "claimflow.cli", "init-db"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr
     assert "database ready at revision" in done.stdout
     db = work / "claimflow.db"
@@ -210,9 +221,16 @@ def test_demo_workdir_is_private(tmp_path: Path, loose_umask: None) -> None:
 
     try:
         with pytest.raises(_Stop):
-            run_two_nights(workdir, database_url=f"sqlite:///{workdir / 'claimflow.db'}",
-                           make_clearinghouse=lambda wd: None, patients=5, claims=5, seed=1,
-                           progress=lambda _msg: None, after_seed=stop)
+            run_two_nights(
+                workdir,
+                database_url=f"sqlite:///{workdir / 'claimflow.db'}",
+                make_clearinghouse=lambda wd: None,
+                patients=5,
+                claims=5,
+                seed=1,
+                progress=lambda _msg: None,
+                after_seed=stop,
+            )
     finally:
         os.environ.clear()
         os.environ.update(saved_env)

@@ -33,38 +33,61 @@ def paid(claimflow_env: Engine, tmp_path: Path) -> dict:
 def _state(engine: Engine, number: str) -> tuple:
     with engine.connect() as conn:
         c = conn.execute(select(m.Claim.__table__).where(m.Claim.claim_number == number)).one()
-        lines = conn.execute(select(m.ServiceLine.procedure_code, m.ServiceLine.modifiers, m.ServiceLine.units,
-                                    m.ServiceLine.charge).where(m.ServiceLine.claim_id == c.id)
-                             .order_by(m.ServiceLine.line_number)).all()
-        dx = list(conn.execute(select(m.ClaimDiagnosis.code).where(m.ClaimDiagnosis.claim_id == c.id)
-                               .order_by(m.ClaimDiagnosis.sequence)).scalars())
+        lines = conn.execute(
+            select(
+                m.ServiceLine.procedure_code,
+                m.ServiceLine.modifiers,
+                m.ServiceLine.units,
+                m.ServiceLine.charge,
+            )
+            .where(m.ServiceLine.claim_id == c.id)
+            .order_by(m.ServiceLine.line_number)
+        ).all()
+        dx = list(
+            conn.execute(
+                select(m.ClaimDiagnosis.code)
+                .where(m.ClaimDiagnosis.claim_id == c.id)
+                .order_by(m.ClaimDiagnosis.sequence)
+            ).scalars()
+        )
         ledger = conn.execute(select(func.count()).select_from(m.LedgerEntry)).scalar_one()
-    return (c.status, c.frequency, c.original_payer_claim_number, c.total_charge, c.place_of_service,
-            [tuple(x) for x in lines], dx, ledger)
+    return (
+        c.status,
+        c.frequency,
+        c.original_payer_claim_number,
+        c.total_charge,
+        c.place_of_service,
+        [tuple(x) for x in lines],
+        dx,
+        ledger,
+    )
 
 
 SECRET = "Q99ZZSECRET"  # a value that must never be echoed back
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["claim", "correct", "NOPE"], "no claim answers to 'NOPE'"),
-    (["claim", "correct", "{n}", "--set", "member_id=" + SECRET], "--set member_id: unknown field"),
-    (["claim", "correct", "{n}", "--set", "diagnosis.1"], "--set takes FIELD=VALUE"),
-    (["claim", "correct", "{n}", "--set", "diagnosis.1=" + SECRET], "not an ICD-10-CM code"),
-    (["claim", "correct", "{n}", "--set", "diagnosis.5=E119"], "diagnosis 5 does not exist"),
-    (["claim", "correct", "{n}", "--set", "line.3.charge=10.00"], "line 3 does not exist"),
-    (["claim", "correct", "{n}", "--set", "line.1.charge=-" + "5"], "not negative"),
-    (["claim", "correct", "{n}", "--set", "line.1.charge=1.005"], "at most 2 decimals"),
-    (["claim", "correct", "{n}", "--set", "line.1.units=" + SECRET], "not a number"),
-    (["claim", "correct", "{n}", "--set", "line.1.units=0"], "units must be more than 0"),
-    (["claim", "correct", "{n}", "--set", "line.1.procedure=" + SECRET], "5 letters or digits"),
-    (["claim", "correct", "{n}", "--set", "line.1.modifiers=25:59:76:77:91"], "up to 4 modifiers"),
-    (["claim", "correct", "{n}", "--set", "place_of_service=1" + SECRET], "must be two digits"),
-    (["claim", "correct", "{n}", "--set", "diagnosis.1=E11"], "would fail scrubbing (icd10_billable)"),
-    (["claim", "correct", "{n}", "--format", "xml"], "--format must be text or json"),
-    (["claim", "resubmit", "{n}"], "cannot resubmit it (use claimflow claim correct or void)"),
-    (["claim", "void", "{n}", "--set", "line.1.units=2"], "unrecognized arguments"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["claim", "correct", "NOPE"], "no claim answers to 'NOPE'"),
+        (["claim", "correct", "{n}", "--set", "member_id=" + SECRET], "--set member_id: unknown field"),
+        (["claim", "correct", "{n}", "--set", "diagnosis.1"], "--set takes FIELD=VALUE"),
+        (["claim", "correct", "{n}", "--set", "diagnosis.1=" + SECRET], "not an ICD-10-CM code"),
+        (["claim", "correct", "{n}", "--set", "diagnosis.5=E119"], "diagnosis 5 does not exist"),
+        (["claim", "correct", "{n}", "--set", "line.3.charge=10.00"], "line 3 does not exist"),
+        (["claim", "correct", "{n}", "--set", "line.1.charge=-" + "5"], "not negative"),
+        (["claim", "correct", "{n}", "--set", "line.1.charge=1.005"], "at most 2 decimals"),
+        (["claim", "correct", "{n}", "--set", "line.1.units=" + SECRET], "not a number"),
+        (["claim", "correct", "{n}", "--set", "line.1.units=0"], "units must be more than 0"),
+        (["claim", "correct", "{n}", "--set", "line.1.procedure=" + SECRET], "5 letters or digits"),
+        (["claim", "correct", "{n}", "--set", "line.1.modifiers=25:59:76:77:91"], "up to 4 modifiers"),
+        (["claim", "correct", "{n}", "--set", "place_of_service=1" + SECRET], "must be two digits"),
+        (["claim", "correct", "{n}", "--set", "diagnosis.1=E11"], "would fail scrubbing (icd10_billable)"),
+        (["claim", "correct", "{n}", "--format", "xml"], "--format must be text or json"),
+        (["claim", "resubmit", "{n}"], "cannot resubmit it (use claimflow claim correct or void)"),
+        (["claim", "void", "{n}", "--set", "line.1.units=2"], "unrecognized arguments"),
+    ],
+)
 def test_errors_are_one_line_exit_2_and_change_nothing(
     paid: dict, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
@@ -83,16 +106,50 @@ def test_errors_are_one_line_exit_2_and_change_nothing(
     assert _state(engine, number) == before
 
 
-def test_correct_applies_every_field_and_queues_a_replacement(paid: dict, capsys: pytest.CaptureFixture[str]) -> None:
+def test_correct_applies_every_field_and_queues_a_replacement(
+    paid: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
     number, engine = paid["number"], paid["engine"]
     with engine.connect() as conn:
         clp07 = conn.execute(select(m.ClaimPayment.payer_claim_number)).scalar_one()
-    assert main(["claim", "correct", number, "--set", "diagnosis.1=e11.9", "--set", "diagnosis.3=Z7984",
-                 "--set", "line.1.procedure=99214", "--set", "line.1.modifiers=25", "--set", "line.2.units=2",
-                 "--set", "line.2.charge=1300.50", "--set", "place_of_service=22", "--format", "json"]) == 0
+    assert (
+        main(
+            [
+                "claim",
+                "correct",
+                number,
+                "--set",
+                "diagnosis.1=e11.9",
+                "--set",
+                "diagnosis.3=Z7984",
+                "--set",
+                "line.1.procedure=99214",
+                "--set",
+                "line.1.modifiers=25",
+                "--set",
+                "line.2.units=2",
+                "--set",
+                "line.2.charge=1300.50",
+                "--set",
+                "place_of_service=22",
+                "--format",
+                "json",
+            ]
+        )
+        == 0
+    )
     out = json.loads(capsys.readouterr().out)
-    assert list(out) == ["claim_id", "claim", "action", "frequency", "payer_claim_number", "changed",
-                         "charge_before", "charge_after", "work_items_noted"]
+    assert list(out) == [
+        "claim_id",
+        "claim",
+        "action",
+        "frequency",
+        "payer_claim_number",
+        "changed",
+        "charge_before",
+        "charge_after",
+        "work_items_noted",
+    ]
     assert (out["action"], out["frequency"], out["payer_claim_number"]) == ("correct", "7", clp07)
     assert (out["charge_before"], out["charge_after"]) == ("1350.00", "1450.50")
     status, freq, f8, total, pos, lines, dx, _ = _state(engine, number)
@@ -101,17 +158,25 @@ def test_correct_applies_every_field_and_queues_a_replacement(paid: dict, capsys
     assert dx == ["E119", "I10", "Z7984"]
     with engine.connect() as conn:
         cid = conn.execute(select(m.Claim.id).where(m.Claim.claim_number == number)).scalar_one()
-        adj = conn.execute(select(m.LedgerEntry.account, m.LedgerEntry.amount)
-                           .where(m.LedgerEntry.txn_key == f"chgadj:{cid}:1").order_by(m.LedgerEntry.account)).all()
-        audit = conn.execute(select(m.AuditLog.detail).where(m.AuditLog.action == "claim_correct")).scalar_one()
+        adj = conn.execute(
+            select(m.LedgerEntry.account, m.LedgerEntry.amount)
+            .where(m.LedgerEntry.txn_key == f"chgadj:{cid}:1")
+            .order_by(m.LedgerEntry.account)
+        ).all()
+        audit = conn.execute(
+            select(m.AuditLog.detail).where(m.AuditLog.action == "claim_correct")
+        ).scalar_one()
     assert [(a, D(x)) for a, x in adj] == [("ar_payer", D("100.50")), ("revenue", D("-100.50"))]
     assert audit["fields"][0] == "diagnosis.1" and "E119" not in json.dumps(audit)  # field names, no values
     # A second correction before the claim goes out edits the same pending replacement.
     correct_claim(engine, number, ["line.2.charge=1200.00"], actor="test")
     assert _state(engine, number)[3] == D("1350.00")
     with engine.connect() as conn:
-        keys = sorted(conn.execute(select(m.LedgerEntry.txn_key).where(m.LedgerEntry.txn_key.like("chgadj:%"))
-                                   .distinct()).scalars())
+        keys = sorted(
+            conn.execute(
+                select(m.LedgerEntry.txn_key).where(m.LedgerEntry.txn_key.like("chgadj:%")).distinct()
+            ).scalars()
+        )
     assert keys == [f"chgadj:{cid}:1", f"chgadj:{cid}:2"]
     void_claim(engine, number, actor="test")  # and may turn into a void
     assert _state(engine, number)[:2] == ("corrected", "8")
@@ -139,19 +204,24 @@ def test_claims_not_yet_answered_cannot_be_corrected(paid: dict) -> None:
 
 
 def test_parse_changes_names_fields_never_values() -> None:
-    assert parse_changes(["line.2.charge = 10.00", "diagnosis.1=E119"]) == [("line.2.charge", "10.00"),
-                                                                            ("diagnosis.1", "E119")]
+    assert parse_changes(["line.2.charge = 10.00", "diagnosis.1=E119"]) == [
+        ("line.2.charge", "10.00"),
+        ("diagnosis.1", "E119"),
+    ]
     with pytest.raises(CorrectionError) as exc:
         parse_changes(["line.x.charge=" + SECRET])
     assert SECRET not in str(exc.value) and "line.x.charge: unknown field" in str(exc.value)
 
 
-def test_a_rejected_replacement_is_resubmitted_as_a_replacement(paid: dict, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_rejected_replacement_is_resubmitted_as_a_replacement(
+    paid: dict, capsys: pytest.CaptureFixture[str]
+) -> None:
     number, engine = paid["number"], paid["engine"]
     first = correct_claim(engine, number, ["line.1.units=2"], actor="test")
     with engine.begin() as conn:  # the replacement went out and the payer's front end rejected it
         conn.execute(update(m.Claim).where(m.Claim.claim_number == number).values(status="rejected"))
     assert main(["claim", "resubmit", number]) == 0
     assert capsys.readouterr().out.startswith(
-        f"claim {number}: replacement (frequency 7), REF*F8 {first.payer_claim_number} queued")
+        f"claim {number}: replacement (frequency 7), REF*F8 {first.payer_claim_number} queued"
+    )
     assert _state(engine, number)[:3] == ("ready", "7", first.payer_claim_number)

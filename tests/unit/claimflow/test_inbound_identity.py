@@ -54,7 +54,9 @@ def test_bare_and_empty_files_have_no_interchange(tmp_path: Path) -> None:
 def test_a_fifo_is_refused_without_being_opened(tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
-    with pytest.raises(inbound.InboundFileRefused, match=r"^pipe: is a FIFO \(named pipe\), not a regular file$"):
+    with pytest.raises(
+        inbound.InboundFileRefused, match=r"^pipe: is a FIFO \(named pipe\), not a regular file$"
+    ):
         inbound.sha256_of(fifo)  # would block for ever if it opened the FIFO
     with pytest.raises(inbound.InboundFileRefused, match=r"is a directory"):
         inbound.sha256_of(tmp_path)
@@ -62,23 +64,32 @@ def test_a_fifo_is_refused_without_being_opened(tmp_path: Path) -> None:
 
 def test_identity_key_prefers_trn03_then_the_payer_id() -> None:
     key = inbound._PaymentIdentity.key
-    assert key(SimpleNamespace(trace_originator="1512345678", payer_id="ACME01", trace_number=" EFT1 ")) == \
-        ("1512345678", "EFT1")
-    assert key(SimpleNamespace(trace_originator="", payer_id="ACME01", trace_number="EFT1")) == ("ACME01", "EFT1")
+    assert key(SimpleNamespace(trace_originator="1512345678", payer_id="ACME01", trace_number=" EFT1 ")) == (
+        "1512345678",
+        "EFT1",
+    )
+    assert key(SimpleNamespace(trace_originator="", payer_id="ACME01", trace_number="EFT1")) == (
+        "ACME01",
+        "EFT1",
+    )
     assert key(SimpleNamespace(trace_originator="", payer_id="", trace_number="")) == (None, None)
 
 
 def test_poison_line_names_table_column_and_segment_never_the_value() -> None:
     table = m.Base.metadata.tables["claim_payments"]
     secret = "DOE JOHN 1980-01-01 " * 5
-    rows = [{"segment_no": 19, "patient_control_number": "SUN-1", "paid": Decimal("1.00")},
-            {"segment_no": 30, "patient_control_number": secret, "paid": Decimal("1.00")}]
+    rows = [
+        {"segment_no": 19, "patient_control_number": "SUN-1", "paid": Decimal("1.00")},
+        {"segment_no": 30, "patient_control_number": secret, "paid": Decimal("1.00")},
+    ]
     cause = ValueError(f"value too long: {secret}")
     column, segment = inbound._locate(table, rows, cause)
     assert (column, segment) == ("patient_control_number", 30)
     line = inbound._poison_line("x.835", inbound._StoreFailed("claim_payments", column, segment, cause))
-    assert line == ("x.835: the database refused this file (ValueError) in claim_payments.patient_control_number "
-                    "at segment 30; nothing from this file was stored")
+    assert line == (
+        "x.835: the database refused this file (ValueError) in claim_payments.patient_control_number "
+        "at segment 30; nothing from this file was stored"
+    )
     assert "DOE" not in line
 
 
