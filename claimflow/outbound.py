@@ -25,6 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
 
@@ -35,6 +36,9 @@ from claimflow.db.session import get_engine
 from claimflow.settings import Settings, get_settings
 from edi import gc_paused
 from edi.claim import Claim, ClaimType, InterchangeParties, Party
+
+if TYPE_CHECKING:
+    from edi.scrub import ScrubFinding
 
 log = logging.getLogger("claimflow.outbound")
 
@@ -154,14 +158,18 @@ def scrub(
     engine: Engine, claims: list[Claim], today: dt.date, run_id: str
 ) -> tuple[list[Claim], Counter[str]]:
     """Run every scrub rule; store findings and mark failing claims ``scrub_failed``. Returns the clean ones."""
+    from claimflow.presubmit import run_checks
     from edi.scrub import scrub_claim
 
     clean: list[Claim] = []
     findings_rows: list[dict[str, object]] = []
     failed: list[int] = []
     reasons: Counter[str] = Counter()
+    held: dict[int, list[ScrubFinding]] = defaultdict(list)
+    for finding in run_checks(engine, claims, today):  # eligibility, authorizations: see claimflow.presubmit
+        held[finding.claim_id].append(finding)
     for claim in claims:
-        findings = scrub_claim(claim, today)
+        findings = scrub_claim(claim, today) + held.get(claim.claim_id, [])
         if findings:
             failed.append(claim.claim_id)
             reasons.update({f.rule for f in findings})  # claims per rule, not findings per rule
