@@ -274,8 +274,6 @@ def _generate_batches(
     today: dt.date | None,
     now: dt.datetime | None,
 ) -> OutboundResult:
-    from edi.x837 import build_interchange
-
     engine = engine or get_engine()
     settings = settings or get_settings()
     out_dir = out_dir or settings.outbox_dir
@@ -285,20 +283,46 @@ def _generate_batches(
     result = OutboundResult(orphans_moved=sweep_orphans(engine, out_dir))
 
     with engine.connect() as conn:
+        # (payer, claim type, id) order: a chunk then spans few payer/type groups, so files stay full
         ids = list(
             conn.execute(
-                select(m.Claim.id).where(m.Claim.status.in_(SENDABLE)).order_by(m.Claim.id)
+                select(m.Claim.id)
+                .where(m.Claim.status.in_(SENDABLE))
+                .order_by(m.Claim.payer_id, m.Claim.claim_type, m.Claim.id)
             ).scalars()
         )
         ref = ReferenceData(conn)
-        claims = list(load_claims(conn, ids, ref))
         payer_partner = dict(conn.execute(select(m.Payer.payer_id, m.Payer.partner)).all())
-    result.claims_in = len(claims)
+    chunk = max(settings.outbound_chunk_claims, 1)
+    for start in range(0, len(ids), chunk):
+        # one chunk at a time: memory stays bounded by the chunk, not by the night (see Settings)
+        with engine.connect() as conn:
+            claims = list(load_claims(conn, ids[start : start + chunk], ref))
+        _write_chunk(engine, settings, claims, payer_partner, out_dir, run_id, today, now, result)
+        del claims
+    return result
+
+
+def _write_chunk(
+    engine: Engine,
+    settings: Settings,
+    claims: list[Claim],
+    payer_partner: dict[str, str],
+    out_dir: Path,
+    run_id: str,
+    today: dt.date,
+    now: dt.datetime,
+    result: OutboundResult,
+) -> None:
+    """Scrub one chunk of claims and write its clean ones into 837 files; adds to ``result``."""
+    from edi.x837 import build_interchange
+
+    result.claims_in += len(claims)
     clean, reasons = scrub(engine, claims, today, run_id)
-    result.scrubbed_out = len(claims) - len(clean)
-    result.scrub_reasons = reasons
+    result.scrubbed_out += len(claims) - len(clean)
+    result.scrub_reasons.update(reasons)
     if not clean:
-        return result
+        return
 
     attempts, replaces = _next_attempts(engine, [c.claim_id for c in clean])
     for c in clean:
@@ -329,7 +353,6 @@ def _generate_batches(
             WrittenFile(interchange_id, name, str(path), code, payer_id, len(batch), charge, built.isa13)
         )
         log.info("wrote %s: %d claims, isa13=%09d, payer=%s", name, len(batch), built.isa13, payer_id)
-    return result
 
 
 def _register(

@@ -48,6 +48,12 @@ class Settings(BaseSettings):
     receiver_id: str = Field(default="SANDBOXCH", description="Receiver ID (1000B NM109, ISA08, GS03).")
     max_claims_per_st: int = Field(default=5000, ge=1, le=5000)
     max_claims_per_file: int = Field(default=5000, ge=1, description="Claims per interchange (per file).")
+    outbound_chunk_claims: int = Field(
+        default=50_000,
+        ge=1,
+        description="Claims loaded, scrubbed and written at a time by claims_submission: bounds its memory "
+        "(a 1,000,000-claim night would otherwise hold every claim object at once).",
+    )
     carc_file: Path | None = Field(default=None, description="Customer-supplied CARC descriptions CSV.")
     patient_key_salt: str | None = Field(
         default=None,

@@ -174,3 +174,29 @@ def test_orphan_file_from_a_crashed_run_is_moved_aside(sqlite_engine: Engine, tm
     result = generate_batches(sqlite_engine, settings, run_id="t", today=TODAY, now=NOW)
     assert result.orphans_moved == 1
     assert (settings.outbox_dir / "orphaned" / "sandbox-837P-SBX01-000000099.x12").exists()
+
+
+def test_chunked_night_sends_the_same_claims_as_one_pass(tmp_path: Path) -> None:
+    """``outbound_chunk_claims`` bounds memory (a 1M-claim night is loaded a chunk at a time): the same claims are
+    held and sent, with the same charges, whether the night is one chunk or many."""
+    from claimflow.db.session import make_engine
+    from tests.support.databases import migrated_sqlite
+
+    outcome = {}
+    for run, chunk in (("one", 1_000_000), ("many", 37)):
+        engine = make_engine(migrated_sqlite(tmp_path / f"{run}.db"))
+        seed_practice(engine, patients=80, claims=200, seed=11, as_of=AS_OF)
+        settings = _settings(tmp_path / run, outbound_chunk_claims=chunk, max_claims_per_file=50)
+        result = generate_batches(engine, settings, run_id="t", today=TODAY, now=NOW)
+        with engine.connect() as conn:
+            statuses = dict(conn.execute(select(m.Claim.id, m.Claim.status)).all())
+            held = set(conn.execute(select(m.ScrubResult.claim_id, m.ScrubResult.rule)).all())
+        sent = {}
+        for f in result.files:
+            assert f.claims <= 50
+            assert validate_x12(Path(f.path)).ok
+            sent.update(_read_claims(Path(f.path)))
+        outcome[run] = (result.claims_in, result.scrubbed_out, statuses, held, sent, result.total_charge)
+        engine.dispose()
+    assert outcome["one"] == outcome["many"]
+    assert outcome["many"][0] > 37 * 2  # more claims than two chunks: the night really was chunked
