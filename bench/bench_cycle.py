@@ -63,13 +63,15 @@ ADMIN = os.environ.get("CLAIMFLOW_BENCH_PG_URL") or os.environ.get(
     "CLAIMFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 )
 PARTNER = "sandbox"
-TARGET_S = 120.0
+TARGET_S = 120.0  # 100,000 claims, our stages
+TARGET_1M_S = 900.0  # 1,000,000 claims (issue: a million claims a night in 15 minutes on 2 cores)
 SEED = 7
 SANDBOX_SEED = 42
 
 # (key, label) of the timed stages of our nightly cycle, in order; the total is their sum.
 CYCLE = [
     ("scrub_and_batch", "2  scrub_and_batch (scrub, batch, write 837s)"),
+    ("validate", "3  validate_file × files (fast validator)"),
     ("upload", "4  upload_file × files + record_submission (SFTP)"),
     ("fetch", "6  fetch_new_files (SFTP + archive + register)"),
     ("load", "6  load_file × files (parse + COPY)"),
@@ -81,6 +83,7 @@ CYCLE = [
     ("data_quality", "7  data_quality"),
     ("run_report", "7  run_report"),
 ]
+LABEL = dict(CYCLE)
 RERUN = [
     ("fetch", "fetch_new_files again"),
     ("load", "load_file again (files left 'received')"),
@@ -98,6 +101,16 @@ def _load() -> str:
     return "/".join(f"{x:.2f}" for x in os.getloadavg())
 
 
+def _peak_rss_mib() -> tuple[float, float]:
+    """Peak resident memory (MiB) of this process and of its largest finished child process (the load /
+    validation workers). ``ru_maxrss`` is a high-water mark, so a stage's figure is the peak up to its end."""
+    import resource
+
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return own, children
+
+
 def _cpu() -> float:
     """CPU seconds of this process and its finished worker processes (PostgreSQL's own CPU is not in it)."""
     t = os.times()
@@ -108,14 +121,18 @@ class Clock:
     def __init__(self) -> None:
         self.times: dict[str, float] = {}
         self.cpu: dict[str, float] = {}
+        self.rss: dict[str, tuple[float, float]] = {}
 
     def __call__(self, key: str, label: str, fn: Callable[[], Any], *, note: str = "") -> Any:
         c0, t0 = _cpu(), time.perf_counter()
         result = fn()
         self.times[key] = time.perf_counter() - t0
         self.cpu[key] = _cpu() - c0
+        own, children = _peak_rss_mib()
+        self.rss[key] = (round(own, 1), round(children, 1))
         print(
-            f"  {label:<58} {self.times[key]:8.2f} s   (cpu {self.cpu[key]:6.2f} s, load {_load()}){note}",
+            f"  {label:<58} {self.times[key]:8.2f} s   (cpu {self.cpu[key]:6.2f} s, load {_load()}, peak RSS "
+            f"bench {own:.0f} MiB / largest worker {children:.0f} MiB){note}",
             flush=True,
         )
         return result
@@ -174,6 +191,17 @@ def _load_files(ids: list[int], workers: int) -> list[dict[str, Any]]:
         return list(pool.map(pipeline.load_file, ids))
 
 
+def _validate_files(ids: list[int], workers: int) -> list[int]:
+    """``validate_file`` (the fast validator, pyx12's verdict) for every generated 837, ``workers`` at a time as
+    the DAG's mapped ``validate_file`` task runs them; an invalid file raises, as it fails the task."""
+    from claimflow import pipeline
+
+    if workers <= 1 or len(ids) <= 1:
+        return [pipeline.validate_file(i) for i in ids]
+    with _pool(workers) as pool:
+        return list(pool.map(pipeline.validate_file, ids))
+
+
 def _files(engine: Any, ids: list[int]) -> list[dict[str, Any]]:
     from sqlalchemy import text
 
@@ -191,7 +219,11 @@ def _files(engine: Any, ids: list[int]) -> list[dict[str, Any]]:
 
 
 def validation(engine: Any, ids: list[int], *, sample: int, full: bool, workers: int = 2) -> dict[str, Any]:
-    """Stage 3: pyx12 on a real sample (or everything), MB/s and the whole batch extrapolated to ``workers``."""
+    """Beside stage 3, for comparison: pyx12 itself on a real sample (or everything), MB/s and the whole batch
+    extrapolated to ``workers``. Not in the total: the night validates with the fast engine (stage 3)."""
+    if sample <= 0 and not full:
+        files = _files(engine, ids)
+        return {"mode": "none", "files": len(files), "bytes": sum(f["bytes"] for f in files)}
     from edi.validate import validate_x12
 
     files = _files(engine, ids)
@@ -344,7 +376,9 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
 
         print("nightly cycle — night 1, claims_submission:")
         batch = clock(
-            "scrub_and_batch", CYCLE[0][1], lambda: pipeline.scrub_and_batch("bench:claims_submission")
+            "scrub_and_batch",
+            LABEL["scrub_and_batch"],
+            lambda: pipeline.scrub_and_batch("bench:claims_submission"),
         )
         ids = list(batch["interchange_ids"])
         print(
@@ -352,9 +386,16 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
             f"{batch['claims_batched']:,} claims in {batch['files_written']} files, ${batch['total_charge']}"
         )
 
+        clock(
+            "validate",
+            f"{LABEL['validate']}, {len(ids)} files, {args.workers} at a time",
+            lambda: _validate_files(ids, args.workers),
+        )
         val = validation(engine, ids, sample=args.validate_sample, full=args.full_validation)
         result["validation"] = val
-        if val["mode"] == "full":
+        if val["mode"] == "none":
+            pass
+        elif val["mode"] == "full":
             print(
                 f"  {'3  validate_file × files (pyx12) — SEPARATE, not in total':<58} {val['seconds']:8.2f} s   "
                 f"(all {val['files']} files, {val['bytes'] / 1e6:.1f} MB, {val['workers']} processes, "
@@ -379,7 +420,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
                 uploads = [pipeline.upload_file(i, client, profile) for i in ids]
             return pipeline.record_submission(batch, uploads)
 
-        sent = clock("upload", CYCLE[1][1], upload)
+        sent = clock("upload", LABEL["upload"], upload)
         server.wait_idle(timeout=60)
         print(f"    {sent['claims_sent']:,} claims sent in {sent['files_sent']} files")
 
@@ -416,10 +457,10 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
 
         print("nightly cycle — night 2, clearinghouse_inbox:")
         with open_sftp(profile) as client:
-            waiting = clock("fetch", CYCLE[2][1], lambda: pipeline.fetch_new_files(client, profile))
+            waiting = clock("fetch", LABEL["fetch"], lambda: pipeline.fetch_new_files(client, profile))
         outcomes = clock(
             "load",
-            f"{CYCLE[3][1][:-1]}, {len(waiting)} files, {args.workers} at a time)",
+            f"{LABEL['load'][:-1]}, {len(waiting)} files, {args.workers} at a time)",
             lambda: _load_files(waiting, args.workers),
         )
         inbox = pipeline.summarize_inbox(outcomes)
@@ -437,15 +478,17 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
 
         n_pay = _patient_payments_csv(engine, csv_path, night2, args.payments)
         run_date = night2.isoformat()
-        acks = clock("apply_acknowledgments", CYCLE[4][1], pipeline.apply_acknowledgments)
+        acks = clock("apply_acknowledgments", LABEL["apply_acknowledgments"], pipeline.apply_acknowledgments)
         imported = clock(
             "import_patient_payments",
             f"7  import {n_pay:,} patient payments (CSV)",
             lambda: import_payments_csv(engine, csv_path, actor="bench:payments-import"),
         )
-        posted = clock("post_remittances", CYCLE[6][1], lambda: pipeline.post_remittances(run_date))
-        recon = clock("reconcile", CYCLE[7][1], lambda: pipeline.reconcile_balances(run_date))
-        proof = clock("balance_proof", CYCLE[8][1], lambda: pipeline.balance_proof(run_date))
+        posted = clock(
+            "post_remittances", LABEL["post_remittances"], lambda: pipeline.post_remittances(run_date)
+        )
+        recon = clock("reconcile", LABEL["reconcile"], lambda: pipeline.reconcile_balances(run_date))
+        proof = clock("balance_proof", LABEL["balance_proof"], lambda: pipeline.balance_proof(run_date))
 
         def dq() -> dict[str, Any]:
             from claimflow.errors import DataQualityError
@@ -455,14 +498,15 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
             except DataQualityError as exc:
                 return {"problems": str(exc)}
 
-        quality = clock("data_quality", CYCLE[9][1], dq)
-        clock("run_report", CYCLE[10][1], lambda: pipeline.run_report(run_date))
+        quality = clock("data_quality", LABEL["data_quality"], dq)
+        clock("run_report", LABEL["run_report"], lambda: pipeline.run_report(run_date))
         total = sum(clock.times[k] for k, _ in CYCLE)
         cpu_total = sum(clock.cpu[k] for k, _ in CYCLE)
-        verdict = "MET" if total <= TARGET_S else "NOT MET"
+        target = args.target or (TARGET_S if claims <= 100_000 else TARGET_1M_S)
+        verdict = "MET" if total <= target else "NOT MET"
         print(
-            f"  {'TOTAL (stages 2, 4, 6, 7)':<58} {total:8.2f} s   (cpu of the bench + workers {cpu_total:.2f} s; "
-            f"target {TARGET_S:.0f} s: {verdict})"
+            f"  {'TOTAL (stages 2, 3, 4, 6, 7)':<58} {total:8.2f} s   (cpu of the bench + workers {cpu_total:.2f} s; "
+            f"target {target:.0f} s: {verdict})"
         )
         print(f"    acknowledgments: {acks}")
         print(f"    imported {imported.get('imported')} patient payments (${imported.get('amount')})")
@@ -532,7 +576,9 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
                 "stages": {k: round(clock.times[k], 2) for k, _ in CYCLE},
                 "cpu": {k: round(clock.cpu[k], 2) for k, _ in CYCLE},
                 "total": round(total, 2),
-                "target_met": total <= TARGET_S,
+                "target_s": target,
+                "target_met": total <= target,
+                "peak_rss_mib": {k: {"bench": v[0], "largest_worker": v[1]} for k, v in clock.rss.items()},
                 "rerun": {k: round(v, 2) for k, v in again.times.items()},
                 "rerun_total": round(rerun_total, 2),
                 "setup": {k: round(v, 2) for k, v in setup.times.items()},
@@ -593,7 +639,9 @@ def project(runs: list[dict[str, Any]], target: int) -> dict[str, Any]:
     fixed = {"import_patient_payments"} if len({r.get("patient_payments") for r in runs}) == 1 else set()
     total = 0.0
     for key, label in CYCLE:
-        points = [(r["claims"], r["stages"][key]) for r in runs]
+        points = [(r["claims"], r["stages"][key]) for r in runs if key in r["stages"]]
+        if not points:  # a stage older runs did not time (e.g. validate before it joined the total)
+            continue
         if key in fixed:
             value = sum(y for _, y in points) / len(points)
             total += value
@@ -655,7 +703,15 @@ def main(argv: list[str] | None = None) -> int:
         default=2,
         help="load_file processes at a time (the DAG's max_active_tis_per_dagrun for load_file: 2)",
     )
-    ap.add_argument("--validate-sample", type=int, default=1, help="files per claim type validated for real")
+    ap.add_argument(
+        "--validate-sample",
+        type=int,
+        default=1,
+        help="files per claim type also validated with pyx12 for comparison (0: none)",
+    )
+    ap.add_argument(
+        "--target", type=float, default=0.0, help="seconds; default 120 up to 100k claims, else 900"
+    )
     ap.add_argument("--full-validation", action="store_true", help="validate every 837 with pyx12 (slow)")
     ap.add_argument("--sizes", type=int, nargs="+", help="run each size (own process) and fit a + b·N")
     ap.add_argument(
