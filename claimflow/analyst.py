@@ -32,8 +32,6 @@ Money columns: NUMERIC(14,2) on PostgreSQL (``Decimal`` via psycopg); **integer 
 
 from __future__ import annotations
 
-import hashlib
-import os
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -41,13 +39,22 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, text
 
+# Patient keys live in the storage layer (adjudication.reconcile refreshes them nightly, and adjudication
+# must not import this services module); re-exported here, where analysts and the CLI look for them.
+from claimflow.db.patient_keys import (
+    DEFAULT_SALT,
+    KEY_LENGTH,
+    SALT_ENV,
+    configured_salt,
+    patient_key,  # noqa: F401 (re-exported)
+    patient_salt,  # noqa: F401 (re-exported)
+    refresh_patient_keys,
+)
+
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
 SCHEMA = "analyst"
-SALT_ENV = "CLAIMFLOW_PATIENT_KEY_SALT"
-DEFAULT_SALT = "claimflow-patient-key-v1"
-KEY_LENGTH = 32
 
 _PK = "LEFT JOIN patient_keys pk ON pk.patient_id = {alias}.patient_id"
 
@@ -373,57 +380,6 @@ def drop_views(conn: Connection) -> None:
         conn.execute(text(f"DROP VIEW IF EXISTS {view_name(dialect, name)}"))
     if dialect == "postgresql":
         conn.execute(text(f"DROP SCHEMA IF EXISTS {SCHEMA}"))
-
-
-def configured_salt() -> str | None:
-    """The salt set for this installation (environment first, then ``.env``), or None."""
-    if os.environ.get(SALT_ENV):
-        return os.environ[SALT_ENV]
-    from claimflow.settings import get_settings
-
-    return get_settings().patient_key_salt or None
-
-
-def patient_salt() -> str:
-    return configured_salt() or DEFAULT_SALT
-
-
-def patient_key(patient_id: int, salt: str | None = None) -> str:
-    """The key of one patient id (the same value SQL computes on PostgreSQL)."""
-    raw = f"{patient_salt() if salt is None else salt}:{patient_id}".encode()
-    return hashlib.sha256(raw).hexdigest()[:KEY_LENGTH]
-
-
-def refresh_patient_keys(conn: Connection, salt: str | None = None) -> int:
-    """Give every patient without a key one. Set-based SQL on PostgreSQL; Python hashing on SQLite.
-    Returns how many keys were added."""
-    salt = patient_salt() if salt is None else salt
-    if conn.dialect.name == "postgresql":
-        return conn.execute(
-            text(
-                "INSERT INTO patient_keys (patient_id, patient_key) "
-                f"SELECT p.id, substr(encode(sha256(convert_to(:salt || ':' || CAST(p.id AS TEXT), 'UTF8')), "
-                f"'hex'), 1, {KEY_LENGTH}) FROM patients p "
-                "WHERE NOT EXISTS (SELECT 1 FROM patient_keys k WHERE k.patient_id = p.id)"
-            ),
-            {"salt": salt},
-        ).rowcount
-    missing = (
-        conn.execute(
-            text(
-                "SELECT p.id FROM patients p WHERE NOT EXISTS "
-                "(SELECT 1 FROM patient_keys k WHERE k.patient_id = p.id)"
-            )
-        )
-        .scalars()
-        .all()
-    )
-    if missing:
-        conn.execute(
-            text("INSERT INTO patient_keys (patient_id, patient_key) VALUES (:pid, :key)"),
-            [{"pid": pid, "key": patient_key(pid, salt)} for pid in missing],
-        )
-    return len(missing)
 
 
 _ROLE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
