@@ -1,8 +1,12 @@
 """``claimflow generate-270 --out DIR [--days-ahead N] [--fresh-days N]``: eligibility inquiries due;
-``claimflow generate-276 --out DIR [--older-than DAYS]``: claim status requests due.
+``claimflow generate-276 --out DIR [--older-than DAYS]``: claim status requests due;
+``claimflow eligibility check --patient MRN [--payer CODE] [--format text|json] [--envelope multipart|soap]``:
+one real-time 270 over CAQH CORE connectivity (see :mod:`claimflow.eligibility_realtime`).
 
-Prints one JSON object (``files``, ``inquiries``, ``skipped_fresh``) on stdout; errors are one line on
-stderr and exit 2. Loading the 271 answers is ``claimflow load F.271``; reading one is ``claimflow parse``.
+The generators print one JSON object (``files``, ``inquiries``, ``skipped_fresh``) on stdout; errors are
+one line on stderr and exit 2. ``eligibility check`` prints the answer in plain words (or one JSON object)
+and exits 0 when the payer answered (active, inactive or rejected), 2 for bad input (unknown MRN, no such
+coverage, configuration), 1 when the endpoint could not be reached or refused the request (one line). Loading the 271 answers is ``claimflow load F.271``; reading one is ``claimflow parse``.
 """
 
 from __future__ import annotations
@@ -56,6 +60,28 @@ def cmd_generate_276(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eligibility_check(args: argparse.Namespace) -> int:
+    from claimflow.db.session import get_engine
+    from claimflow.eligibility_realtime import (
+        CoreConnectionError,
+        CoreRejected,
+        RealtimeInputError,
+        check_patient,
+    )
+
+    prog = "claimflow eligibility check"
+    try:
+        answer = check_patient(get_engine(), args.patient, payer=args.payer, form=args.envelope)
+    except RealtimeInputError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 2
+    except (CoreConnectionError, CoreRejected) as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1
+    print(json.dumps(answer.as_dict()) if args.format == "json" else answer.text())
+    return 0
+
+
 def add_subcommands(sub: argparse._SubParsersAction) -> None:
     g = sub.add_parser(
         "generate-270",
@@ -88,3 +114,26 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:
     )
     s.set_defaults(handler=cmd_generate_276)
     _one_line_errors(s, "claimflow generate-276")
+    e = sub.add_parser(
+        "eligibility",
+        help="real-time eligibility (270/271 over CAQH CORE connectivity)",
+        description="claimflow eligibility check --patient MRN [--payer CODE] [--format text|json]",
+    )
+    es = e.add_subparsers(dest="eligibility_command", required=True, metavar="SUBCOMMAND")
+    c = es.add_parser(
+        "check",
+        help="send one 270 now and print the payer's answer (CLAIMFLOW_CORE_URL, CLAIMFLOW_CORE_CERT_SHA256)",
+        description="claimflow eligibility check --patient MRN [--payer CODE] [--format text|json]",
+    )
+    c.add_argument("--patient", required=True, metavar="MRN", help="the patient's MRN (account number)")
+    c.add_argument("--payer", metavar="CODE", help="payer id of the coverage to ask about (default: primary)")
+    c.add_argument("--format", choices=("text", "json"), default="text", help="plain words (default) or JSON")
+    c.add_argument(
+        "--envelope",
+        choices=("multipart", "soap"),
+        default="multipart",
+        help="CORE envelope: MIME multipart (default) or SOAP 1.2",
+    )
+    c.set_defaults(handler=cmd_eligibility_check)
+    _one_line_errors(c, "claimflow eligibility check")
+    _one_line_errors(e, "claimflow eligibility")
