@@ -1014,3 +1014,52 @@ class CoverageEligibility(Base):
     verified_at: Mapped[dt.datetime] = mapped_column(DateTime)
     verified_by: Mapped[str] = mapped_column(String(120), comment="actor that loaded the 271")
     interchange_id: Mapped[int | None] = mapped_column(Integer)
+
+
+# --------------------------------------------------------------------------------------------------
+# Prior authorizations (migration 0014; see claimflow.authorizations and docs/ELIGIBILITY.md)
+# --------------------------------------------------------------------------------------------------
+
+
+class PriorAuthorization(Base):
+    """A payer's authorization number for a patient, service codes, units and date span. ``units_used``
+    and ``status`` are kept current by :func:`claimflow.authorizations.refresh`; the usage rows decide."""
+
+    __tablename__ = "prior_authorizations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    auth_number: Mapped[str] = mapped_column(String(50), comment="REF*G1 as the payer issued it")
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"))
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    service_codes: Mapped[str] = mapped_column(String(500), comment="normalized, e.g. 97110-97140,G0283")
+    units_authorized: Mapped[Decimal] = mapped_column(Numeric(9, 3))
+    units_used: Mapped[Decimal] = mapped_column(Numeric(9, 3), default=Decimal("0"))
+    start_date: Mapped[dt.date] = mapped_column(Date)
+    end_date: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(
+        String(10), default="active", comment="active, expired, exhausted, void"
+    )
+    created_at: Mapped[dt.datetime] = _created()
+    updated_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    __table_args__ = (UniqueConstraint("payer_id", "auth_number"),)
+
+
+class PriorAuthorizationUsage(Base):
+    """Units of one service line counted against an authorization (one row per line: reruns replace it).
+    Lines of held, rejected, voided or not yet sent claims do not count (see claimflow.authorizations)."""
+
+    __tablename__ = "prior_authorization_usage"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authorization_id: Mapped[int] = mapped_column(ForeignKey("prior_authorizations.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    service_line_id: Mapped[int] = mapped_column(ForeignKey("service_lines.id"), unique=True)
+    units: Mapped[Decimal] = mapped_column(Numeric(9, 3))
+    created_at: Mapped[dt.datetime] = _created()
+
+
+class PayerAuthRule(Base):
+    """Service codes (ranges) a payer authorizes in advance: lines with them need a prior authorization."""
+
+    __tablename__ = "payer_auth_rules"
+    payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), primary_key=True, autoincrement=False)
+    service_codes: Mapped[str] = mapped_column(String(500), comment="normalized, e.g. 97110-97140,G0283")
+    updated_at: Mapped[dt.datetime] = _created()
