@@ -203,7 +203,9 @@ def encode_soap(env: CoreEnvelope, *, response: bool = False) -> tuple[str, byte
     fields = list(_FIELDS) + (list(_RESPONSE_FIELDS) if response else [])
     for name, attr in fields:
         ET.SubElement(el, name).text = getattr(env, attr) or ""
-    return SOAP_CONTENT_TYPE, ET.tostring(root, encoding="utf-8", xml_declaration=True)
+    # XML parsers turn a raw CR into LF; a character reference keeps the X12 payload byte for byte
+    body_bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True).replace(b"\r", b"&#13;")
+    return SOAP_CONTENT_TYPE, body_bytes
 
 
 def decode_soap(body: bytes) -> tuple[CoreEnvelope, bool]:

@@ -17,6 +17,13 @@ with the others.
     claimflow sftp put out/*.x12 --partner sandbox
     claimflow sftp fetch --partner sandbox [--inbox DIR]
     claimflow sandbox serve --root ./sandbox --port 2222          # loopback by default; Ctrl-C stops it
+    claimflow sandbox serve --root ./sandbox --payer --core-port 8443   # + real-time CORE endpoint (HTTPS)
+
+``--core-port`` also starts the sandbox's CAQH CORE real-time endpoint (:mod:`claimflow.sandbox.core_server`:
+``POST /core/realtime``, TLS with a self-signed certificate kept in ``<root>/.sandbox/core/``) answering
+270s with the same payer seed and state as the SFTP payer; it prints ``CLAIMFLOW_CORE_URL`` and the
+certificate's ``CLAIMFLOW_CORE_CERT_SHA256`` for ``claimflow eligibility check``. ``--core-username``
+requires credentials (password from ``CLAIMFLOW_CORE_PASSWORD``).
 """
 
 from __future__ import annotations
@@ -247,11 +254,41 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         pair = ensure_ed25519(root / STATE_DIR / "clients" / f"{user}_ed25519", comment=f"{user}@sandbox")
         server.add_partner(user, pair.public_line)
         keys[user] = pair
+    core = None
+    if args.core_port is not None:
+        import os
+
+        from claimflow.sandbox.core_server import CoreServer
+
+        password = os.environ.get("CLAIMFLOW_CORE_PASSWORD") if args.core_username else None
+        if args.core_username and not password:
+            _err("--core-username needs CLAIMFLOW_CORE_PASSWORD in the environment")
+            return 2
+        try:
+            core = CoreServer(
+                root,
+                host=args.host,
+                port=args.core_port,
+                seed=args.seed,
+                username=args.core_username,
+                password=password,
+                receiver_id=args.receiver_id,
+            )
+        except (OSError, ValueError) as exc:
+            _err(f"CORE endpoint: {exc}")
+            return 2
     try:
         server.start()
     except OSError as exc:
         _err(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
         return 1
+    if core is not None:
+        try:
+            core.start()
+        except OSError as exc:
+            server.stop()
+            _err(f"cannot listen on {args.host}:{args.core_port}: {exc.strerror or exc}")
+            return 1
 
     prefix = env_key(args.profile_name)
     print(f"sandbox clearinghouse SFTP server on {args.host}:{server.port}  (root {root})")
@@ -291,6 +328,13 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
         print(f"  (also written to {args.env_file}: `. {args.env_file}`)")
     if not args.payer and not args.on_upload:
         print("note: without --payer nothing answers uploads (no 999/277CA/835 will come back)")
+    if core is not None:
+        print(f"\nreal-time eligibility (CAQH CORE, HTTPS): POST {core.url}")
+        print(f"certificate SHA-256: {core.fingerprint}  ({core.cert_path})")
+        print(f"  export CLAIMFLOW_CORE_URL='{core.url}'")
+        print(f"  export CLAIMFLOW_CORE_CERT_SHA256='{core.fingerprint}'")
+        if args.core_username:
+            print(f"  export CLAIMFLOW_CORE_USERNAME='{args.core_username}'  (and CLAIMFLOW_CORE_PASSWORD)")
     print("\nCtrl-C to stop.", flush=True)
 
     stop = threading.Event()
@@ -301,6 +345,8 @@ def cmd_sandbox_serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        if core is not None:
+            core.stop()
         server.stop()
     print("sandbox stopped")
     return 0
@@ -360,6 +406,19 @@ def add_sandbox_subcommands(sandbox_sub: Any) -> None:
         "--env-file",
         metavar="FILE",
         help="also write `export AIRFLOW_CONN_CLAIMFLOW_<NAME>=…` (user, key file, host key) to FILE",
+    )
+    s.add_argument(
+        "--core-port",
+        type=int,
+        default=None,
+        metavar="P",
+        help="also serve real-time 270s (CAQH CORE, HTTPS POST /core/realtime) on port P "
+        "(off by default; 8443 is customary; 0 = any)",
+    )
+    s.add_argument(
+        "--core-username",
+        metavar="NAME",
+        help="require this CORE username (password: CLAIMFLOW_CORE_PASSWORD); default no credentials",
     )
     s.add_argument("-v", "--verbose", action="store_true", help="log every login and transfer")
     s.set_defaults(handler=cmd_sandbox_serve)

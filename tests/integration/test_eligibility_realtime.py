@@ -211,3 +211,41 @@ def test_realtime_answers_match_batch(claimflow_env: Engine, core: CoreServer, t
             b.copay,
         ), kind
         assert isinstance(rt.copay, (Decimal, type(None)))
+
+
+def test_sandbox_serve_core_port(claimflow_env: Engine, tmp_path: Path) -> None:
+    """`claimflow sandbox serve --core-port 0` starts the CORE endpoint next to the SFTP server and prints
+    the URL and certificate fingerprint a client pins."""
+    import signal
+    import subprocess
+    import sys
+
+    from claimflow.eligibility_realtime import CoreConfig, check_patient
+
+    patients = _patients(claimflow_env)
+    cmd = [sys.executable, "-m", "claimflow.sftp_cli", "sandbox", "serve", "--root", str(tmp_path / "sb")]
+    proc = subprocess.Popen(
+        [*cmd, "--port", "0", "--payer", "--seed", str(SEED), "--core-port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        exports: dict[str, str] = {}
+        for line in proc.stdout:
+            if line.strip().startswith("export CLAIMFLOW_CORE_"):
+                var, _, value = line.strip()[len("export ") :].partition("=")
+                exports[var] = value.strip("'")
+            if line.startswith("Ctrl-C"):
+                break
+        assert exports["CLAIMFLOW_CORE_URL"].startswith("https://127.0.0.1:")
+        config = CoreConfig(
+            url=exports["CLAIMFLOW_CORE_URL"], cert_sha256=exports["CLAIMFLOW_CORE_CERT_SHA256"]
+        )
+        mrn, cov = patients["unknown"]
+        answer = check_patient(claimflow_env, mrn, config=config)
+        assert answer.coverage_id == cov and answer.status == "error"
+        assert [r.code for r in answer.rejections] == ["75"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=30) == 0
