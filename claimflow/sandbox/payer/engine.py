@@ -532,6 +532,16 @@ def _family_range(code: str) -> tuple[int, int]:
     return 10, 150
 
 
+@dataclass(slots=True)
+class PriorShares:
+    """What the prior payer(s) settled on each line of a secondary/tertiary claim (see
+    :meth:`PayerSimulator._prior_payer_shares`)."""
+
+    paid: list[Decimal]  # per line: prior payer's payment (2430 SVD02, else a share of 2320 AMT*D)
+    pr: list[Decimal | None]  # per line: patient share it left (capped); None = the 837 does not say
+    unstated: Decimal | None  # claim patient liability left for the None lines; None = no cap given
+
+
 class PayerSimulator:
     """The payer. Create one per batch of work on a loaded :class:`SandboxState`."""
 
@@ -682,7 +692,7 @@ class PayerSimulator:
         met = Decimal(self.state.accumulators.get(acc_key, "0.00"))
         ded_left = max(plan.deductible - met, ZERO)
         copay_left = plan.office_copay
-        prior_paid, prior_pr = self._prior_payer_shares(claim) if non_primary else ([], [])
+        prior = self._prior_payer_shares(claim) if non_primary else None
 
         lines: list[LinePayment] = []
         deductible_applied = ZERO
@@ -711,9 +721,19 @@ class PayerSimulator:
                 continue
             allowed = self.allowed_for(ptype, claim.payer_id, ln)
             base.allowed = allowed
-            if non_primary:
+            if prior is not None:
                 ded = ZERO
-                self._secondary_line(base, allowed, plan, prior_paid[idx], prior_pr[idx])
+                stated = prior.pr[idx]
+                used = self._secondary_line(
+                    base,
+                    allowed,
+                    plan,
+                    prior.paid[idx],
+                    stated,
+                    None if stated is not None else prior.unstated,
+                )
+                if stated is None and prior.unstated is not None:
+                    prior.unstated -= used
             else:
                 copay = ZERO
                 if copay_left > 0 and ln.procedure and _OFFICE_VISIT.match(ln.procedure):
@@ -864,36 +884,70 @@ class PayerSimulator:
         return None
 
     @staticmethod
-    def _prior_payer_shares(claim: Claim837) -> tuple[list[Decimal], list[Decimal | None]]:
-        """Per line: what the prior payer(s) paid and left to the patient (2430 or prorated 2320)."""
-        n = len(claim.lines)
-        total = sum((ln.charge for ln in claim.lines), ZERO)
+    def _prior_payer_shares(claim: Claim837) -> PriorShares:
+        """Per line: what the prior payer(s) paid and left to the patient, capped per claim.
 
-        def prorate(amount: Decimal) -> list[Decimal]:
-            out, given = [], ZERO
-            for i, ln in enumerate(claim.lines):
-                share = amount - given if i == n - 1 else money(amount * ln.charge / total) if total else ZERO
-                out.append(share)
+        A line with a 2430 loop is settled by it: its PR CAS are what the patient owes on it, and a 2430
+        without CAS (the prior payer paid the line in full) leaves nothing. Only lines without 2430 share
+        the claim-level figures (2320 AMT*D and PR CAS, else AMT*EAF minus what the 2430s state), prorated
+        by charge. Whatever the lines say, the total never exceeds the claim's remaining patient
+        liability (AMT*EAF, else the PR CAS of 2320 and 2430): a secondary pays at most what the primary
+        left to the patient, so it cannot overpay when the 837's loops disagree.
+        """
+        lines = claim.lines
+        adjudicated = [ln.prior_paid is not None or bool(ln.prior_adjustments) for ln in lines]
+        rest = [i for i, done in enumerate(adjudicated) if not done]
+        rest_charge = sum((lines[i].charge for i in rest), ZERO)
+
+        def prorate(amount: Decimal) -> dict[int, Decimal]:
+            out: dict[int, Decimal] = {}
+            given = ZERO
+            for k, i in enumerate(rest):
+                if k == len(rest) - 1:
+                    share = amount - given
+                else:
+                    share = money(amount * lines[i].charge / rest_charge) if rest_charge else ZERO
+                out[i] = share
                 given += share
             return out
 
-        claim_paid = prorate(claim.other_payer_paid or ZERO)
-        claim_pr_total = sum((a for g, _, a in claim.other_payer_adjustments if g == "PR"), ZERO)
-        has_claim_pr = any(g == "PR" for g, _, _ in claim.other_payer_adjustments)
-        if not has_claim_pr and claim.other_payer_patient_liability is not None:
-            claim_pr_total, has_claim_pr = claim.other_payer_patient_liability, True
-        claim_pr = prorate(claim_pr_total)
+        def pr_of(adjustments: tuple[tuple[str, str, Decimal], ...]) -> Decimal:
+            return sum((a for g, _, a in adjustments if g == "PR"), ZERO)
+
+        settled = [ln for ln, done in zip(lines, adjudicated, strict=True) if done]
+        line_paid = sum((ln.prior_paid or ZERO for ln in settled), ZERO)
+        line_pr = sum((pr_of(ln.prior_adjustments) for ln in settled), ZERO)
+        claim_pr_cas = [a for g, _, a in claim.other_payer_adjustments if g == "PR"]
+        liability = claim.other_payer_patient_liability
+        rest_paid = prorate(max((claim.other_payer_paid or ZERO) - line_paid, ZERO))
+        rest_pr: dict[int, Decimal] | None = None
+        if claim_pr_cas:
+            rest_pr = prorate(sum(claim_pr_cas, ZERO))
+        elif liability is not None:
+            rest_pr = prorate(max(liability - line_pr, ZERO))
+        if liability is not None:
+            cap: Decimal | None = max(liability, ZERO)
+        elif claim_pr_cas or settled:
+            cap = sum(claim_pr_cas, ZERO) + line_pr
+        else:
+            cap = None  # AMT*D only: the patient's share is estimated per line (allowed - paid)
+
         paid: list[Decimal] = []
         pr: list[Decimal | None] = []
-        for i, ln in enumerate(claim.lines):
-            paid.append(ln.prior_paid if ln.prior_paid is not None else claim_paid[i])
-            if ln.prior_adjustments:
-                pr.append(sum((a for g, _, a in ln.prior_adjustments if g == "PR"), ZERO))
-            elif has_claim_pr:
-                pr.append(claim_pr[i])
+        for i, ln in enumerate(lines):
+            if adjudicated[i]:
+                paid.append(ln.prior_paid or ZERO)
+                stated: Decimal | None = pr_of(ln.prior_adjustments)
             else:
-                pr.append(None)
-        return paid, pr
+                paid.append(rest_paid[i])
+                stated = rest_pr[i] if rest_pr is not None else None
+            if stated is not None:
+                stated = min(max(stated, ZERO), ln.charge)
+                if cap is not None:
+                    stated = min(stated, cap)
+                    cap -= stated
+            pr.append(stated)
+        return PriorShares(paid=paid, pr=pr, unstated=cap)
 
     @staticmethod
     def _secondary_line(
@@ -902,17 +956,22 @@ class PayerSimulator:
         plan: BenefitPlan,
         prior_paid: Decimal,
         prior_pr: Decimal | None,
-    ) -> None:
+        cap: Decimal | None = None,
+    ) -> Decimal:
         """Pay up to what the primary left to the patient, never more than our own normal benefit.
 
         The sandbox's secondary plans are supplemental: no deductible of their own, their coinsurance
         applies to their allowed amount. ``OA-23`` carries everything the prior payer settled (its
-        payment and contractual write-off); what the patient still owes stays ``PR-2``.
+        payment and contractual write-off); what the patient still owes stays ``PR-2``. A line whose
+        patient share the 837 does not state is estimated (allowed - prior paid), at most ``cap`` (what
+        is left of the claim's patient liability). Returns the prior patient share the line used.
         """
         charge = line.charge
         if prior_pr is None:
             prior_pr = max(min(allowed, charge) - prior_paid, ZERO)
         prior_pr = min(max(prior_pr, ZERO), charge)
+        if cap is not None:
+            prior_pr = min(prior_pr, max(cap, ZERO))
         benefit = allowed - money(allowed * plan.coinsurance)
         pay = max(min(prior_pr, benefit), ZERO)
         line.paid = pay
@@ -920,6 +979,7 @@ class PayerSimulator:
             line.adjustments.append(Adjustment("OA", "23", charge - prior_pr))
         if prior_pr - pay > 0:
             line.adjustments.append(Adjustment("PR", "2", prior_pr - pay))
+        return prior_pr
 
     # --- payment runs ---------------------------------------------------------------------------
     def release_payments(self, run_date: dt.date, partner: str | None = None) -> list[Remittance]:

@@ -15,6 +15,7 @@ from claimflow.sandbox.payer.engine import (
     BalanceError,
     ClaimPayment,
     EngineConfig,
+    LinePayment,
     PayerType,
     Remittance,
     check_balance,
@@ -24,6 +25,8 @@ from claimflow.sandbox.payer.engine import (
     payment_to_json,
 )
 from claimflow.sandbox.payer.state import SandboxState, StateError, locked_state
+from edi.claim import Claim, OtherPayerLine
+from edi.validate import validate_x12
 from tests.unit.sandbox.conftest import (
     DOS,
     MEDICAID,
@@ -33,6 +36,7 @@ from tests.unit.sandbox.conftest import (
     SEED,
     PayerHarness,
     bad_npi,
+    build_837,
     inpatient,
     line,
     make_npi,
@@ -321,6 +325,89 @@ def test_secondary_with_claim_level_prior_payment_only_is_prorated() -> None:
     assert p.status == "2" and p.paid > 0
     oa23 = sum((a.amount for ln in p.lines for a in ln.adjustments if a.reason == "23"), ZERO)
     assert oa23 == Decimal("118.00")  # 143 charged - 25 left to the patient
+    check_balance(p)
+
+
+def _cob_837_is_valid(c: Claim) -> None:
+    report = validate_x12(build_837([c]).encode("ascii"))
+    assert report.ok, [e.line("cob.837") for e in report.errors]
+
+
+def _left_to_patient(line: LinePayment) -> Decimal:
+    """What the line treats as the primary's patient share: our payment + what the patient still owes."""
+    return line.paid + sum((a.amount for a in line.adjustments if a.group == "PR"), ZERO)
+
+
+def test_secondary_line_the_primary_paid_in_full_takes_no_share_of_the_claim_liability() -> None:
+    """The demo's overpayment: a 2430 without CAS (paid in full) is settled, not a line to prorate AMT*EAF
+    onto. The primary left 25 (PR-3 on line 1 only): the secondary pays at most 25."""
+    h = quiet()
+    c = secondary("COB-FULL")
+    adj = c.other_coverages[0].adjudication_date
+    c.lines[0].other_payer = OtherPayerLine(
+        paid=Decimal("85.00"), adjustments=(("CO", "45", Decimal("15.00")), ("PR", "3", Decimal("25.00"))),
+        adjudication_date=adj,
+    )  # fmt: skip
+    c.lines[1].other_payer = OtherPayerLine(paid=Decimal("18.00"), adjudication_date=adj)
+    c.other_coverages[0].paid = Decimal("103.00")
+    c.other_coverages[0].patient_liability = Decimal("25.00")
+    _cob_837_is_valid(c)
+    h.submit([c])
+    p = payments(h.run())["COB-FULL"]
+    first, second = p.lines
+    assert second.paid == 0
+    assert [(a.group, a.reason, a.amount) for a in second.adjustments] == [("OA", "23", Decimal("18.00"))]
+    assert _left_to_patient(first) == Decimal("25.00") and 0 < first.paid <= Decimal("25.00")
+    assert p.paid <= Decimal("25.00")
+    check_balance(p)
+
+
+def test_secondary_never_pays_more_than_the_claim_patient_liability() -> None:
+    """2430 PR adding up to more than 2320 AMT*EAF: the claim's remaining liability caps the lines."""
+    h = quiet()
+    c = secondary("COB-CAP")
+    adj = c.other_coverages[0].adjudication_date
+    c.lines[1].other_payer = OtherPayerLine(
+        paid=Decimal("5.00"), adjustments=(("CO", "45", Decimal("3.00")), ("PR", "2", Decimal("10.00"))),
+        adjudication_date=adj,
+    )  # fmt: skip
+    c.other_coverages[0].paid = Decimal("90.00")
+    c.other_coverages[0].patient_liability = Decimal("20.00")
+    _cob_837_is_valid(c)
+    h.submit([c])
+    p = payments(h.run())["COB-CAP"]
+    assert sum((_left_to_patient(ln) for ln in p.lines), ZERO) == Decimal("20.00")
+    assert 0 < p.paid <= Decimal("20.00")
+    oa23 = sum((a.amount for ln in p.lines for a in ln.adjustments if a.reason == "23"), ZERO)
+    assert oa23 == Decimal("123.00")  # 143 charged - the 20 the primary left to the patient
+    check_balance(p)
+
+
+def test_secondary_line_without_2430_shares_only_the_liability_the_2430s_leave() -> None:
+    """Line 2 has no 2430: it gets AMT*EAF minus the PR the 2430 lines state (here nothing)."""
+    h = quiet()
+    c = secondary("COB-REST")
+    c.lines[1].other_payer = None
+    c.other_coverages[0].patient_liability = Decimal("25.00")
+    _cob_837_is_valid(c)
+    h.submit([c])
+    p = payments(h.run())["COB-REST"]
+    first, second = p.lines
+    assert second.paid == 0 and _left_to_patient(second) == 0
+    assert _left_to_patient(first) == Decimal("25.00")
+    check_balance(p)
+
+
+def test_secondary_estimates_the_patient_share_only_without_any_prior_liability() -> None:
+    """AMT*D only (no CAS, no 2430, no AMT*EAF): the share is estimated per line (allowed - paid)."""
+    h = quiet()
+    c = secondary("COB-EST")
+    for ln in c.lines:
+        ln.other_payer = None
+    c.other_coverages[0].paid = Decimal("20.00")
+    h.submit([c])
+    p = payments(h.run())["COB-EST"]
+    assert p.status == "2" and p.paid > 0
     check_balance(p)
 
 
