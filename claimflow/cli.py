@@ -469,9 +469,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _add_optional_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """sftp/sandbox commands live next to their packages; they register their own subparsers."""
-    from claimflow import claim_cli, sftp_cli, worklist_cli
+    from claimflow import auth_cli, claim_cli, sftp_cli, worklist_cli
 
     sftp_cli.add_subcommands(sub)
+    auth_cli.add_subcommands(sub)
     from claimflow import console_cli
 
     console_cli.add_subcommands(sub)
@@ -482,6 +483,9 @@ def _add_optional_subcommands(sub: argparse._SubParsersAction) -> None:  # type:
     from claimflow import eligibility_cli
 
     eligibility_cli.add_subcommands(sub)
+    from claimflow import scaleout
+
+    scaleout.add_subcommands(sub)
     try:
         from claimflow.sandbox import adjudicate_cli
     except ImportError:  # pragma: no cover - during development only
@@ -504,13 +508,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 #: Commands that never touch claimflow's data folders (the demo has its own under --workdir; the sandbox
 #: writes where --out says).
-_NO_DATA_DIR = frozenset({"parse", "validate", "demo", "sandbox"})
+_NO_DATA_DIR = frozenset({"parse", "validate", "demo", "sandbox", "cluster"})
 
 #: Commands that do not need an initialised claimflow database (init-db and demo create one).
-_NO_DATABASE = frozenset({"init-db", "demo", "parse", "validate", "sandbox", "sftp"})
+_NO_DATABASE = frozenset({"init-db", "demo", "parse", "validate", "sandbox", "sftp", "cluster"})
 
 #: Commands that configure logging themselves (servers, transfers with their own verbosity, the demo).
-_OWN_LOGGING = frozenset({"sandbox", "sftp", "demo", "console"})
+_OWN_LOGGING = frozenset({"sandbox", "sftp", "demo", "console", "cluster"})
 
 
 def _cli_logging() -> None:
