@@ -16,10 +16,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import String, and_, cast, exists, func, insert, or_, select
 from sqlalchemy.engine import Engine
 
 from claimflow.db.models import (
+    AuditLog,
     Claim,
     ClaimPayment,
     ClaimStatus,
@@ -41,7 +42,19 @@ class Generated276:
         return {"files": self.files, "claims": self.claims}
 
 
+#: audit_log action of one claim asked about in a 276 (object_type ``claim``, object_id the claim id).
+ASKED = "claim_status_requested"
+
+
+def _asked_since(today: dt.date) -> dt.datetime:
+    """Start of the run date, or of today (UTC) when the run date is later (a run dated tomorrow still
+    counts what was asked today)."""
+    return dt.datetime.combine(min(today, dt.datetime.now(dt.UTC).date()), dt.time())
+
+
 def due_claims(engine: Engine, today: dt.date, no_277ca_days: int, no_835_days: int) -> list[Any]:
+    """Silent claims (see the module docstring), except those already asked about since the start of
+    ``today`` (a rerun or the next half-hourly run does not ask the payer twice the same day)."""
     s2 = Submission.__table__.alias("s2")
     latest = (
         Submission.attempt
@@ -51,6 +64,12 @@ def due_claims(engine: Engine, today: dt.date, no_277ca_days: int, no_835_days: 
     cut_835 = dt.datetime.combine(today - dt.timedelta(days=no_835_days), dt.time.max)
     no_status = ~exists().where(ClaimStatusRecord.patient_control_number == Submission.patient_control_number)
     no_payment = ~exists().where(ClaimPayment.claim_id == Claim.id)
+    asked_today = exists().where(
+        AuditLog.action == ASKED,
+        AuditLog.object_type == "claim",
+        AuditLog.object_id == cast(Claim.id, String),
+        AuditLog.at >= _asked_since(today),
+    )
     with engine.connect() as conn:
         return list(
             conn.execute(
@@ -80,6 +99,7 @@ def due_claims(engine: Engine, today: dt.date, no_277ca_days: int, no_835_days: 
                 .join(Provider, Provider.id == Claim.billing_provider_id)
                 .where(
                     no_payment,
+                    ~asked_today,
                     or_(
                         and_(
                             Claim.status == ClaimStatus.SUBMITTED, Submission.created_at <= cut_277, no_status
@@ -99,7 +119,12 @@ def generate_276(
     older_than: int | None = None,
     today: dt.date | None = None,
     settings: Any = None,
+    partner: str | None = None,
+    actor: str = "cli:generate-276",
 ) -> Generated276:
+    """Write the 276s due; every claim asked about gets an audit row (``claim_status_requested``), which
+    keeps it out of another 276 the same day. ``partner``: only claims whose payer goes through that
+    clearinghouse. ``older_than`` unset: ``CLAIMFLOW_CLAIM_STATUS_DAYS``, else the worklist's days."""
     from claimflow.control_numbers import DatabaseControlNumbers
     from claimflow.outbound import parties_for
     from claimflow.settings import get_settings
@@ -110,6 +135,8 @@ def generate_276(
         raise ValueError("days must be zero or more")
     settings = settings or get_settings()
     today = today or dt.date.today()
+    if older_than is None:
+        older_than = settings.claim_status_days
     if older_than is None:
         cfg = worklist_config()
         n277, n835 = cfg.no_277ca_days, cfg.no_835_days
@@ -124,8 +151,10 @@ def generate_276(
     by_partner: dict[str, list[Any]] = {}
     for r in rows:
         by_partner.setdefault(r.partner or settings.default_partner, []).append(r)
-    for partner, group in sorted(by_partner.items()):
-        parties, _submitter, _receiver = parties_for(settings, partner)
+    if partner is not None:
+        by_partner = {partner: by_partner[partner]} if partner in by_partner else {}
+    for name_partner, group in sorted(by_partner.items()):
+        parties, _submitter, _receiver = parties_for(settings, name_partner)
         icn, gcn, tcn = numbers.next_interchange(), numbers.next_group(), numbers.next_transaction()
         created = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         text = build_276(
@@ -159,7 +188,23 @@ def generate_276(
         name = f"claim-status-{icn:09d}.276"
         tmp = out_dir / f".{name}.tmp"
         tmp.write_bytes(text.encode("ascii", errors="replace"))
-        os.replace(tmp, out_dir / name)
+        with engine.begin() as conn:
+            conn.execute(
+                insert(AuditLog),
+                [
+                    {
+                        "at": created,
+                        "actor": actor[:120],
+                        "action": ASKED,
+                        "object_type": "claim",
+                        "object_id": str(r.id),
+                        "detail": {"file": name},
+                    }
+                    for r in group
+                ],
+            )
+            # renamed in the transaction: a file on disk is always one whose claims are recorded as asked
+            os.replace(tmp, out_dir / name)
         result.files.append(str(out_dir / name))
         result.claims += len(group)
     return result

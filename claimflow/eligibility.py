@@ -50,11 +50,16 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
+def asked_since(today: dt.date) -> dt.datetime:
+    """Start of the run date, or of today (UTC: ``sent_at`` is UTC) when the run date is later."""
+    return dt.datetime.combine(min(today, _now().date()), dt.time())
+
+
 def due_coverages(
     conn: Connection, today: dt.date, days_ahead: int, fresh_days: int
 ) -> tuple[list[Any], int]:
-    """(rows to ask about, coverages skipped because verified recently). One row per coverage, with the
-    earliest upcoming claim's billing provider."""
+    """(rows to ask about, coverages skipped because verified recently or already asked about since the
+    start of ``today``). One row per coverage, with the earliest upcoming claim's billing provider."""
     upcoming = or_(
         Claim.status == ClaimStatus.READY,
         and_(
@@ -91,6 +96,12 @@ def due_coverages(
             )
         ).scalars()
     )
+    # asked today and not answered yet (a clearinghouse answers batch 270s within hours): not asked twice
+    fresh.update(
+        conn.execute(
+            select(EligibilityCheck.coverage_id).where(EligibilityCheck.sent_at >= asked_since(today))
+        ).scalars()
+    )
     seen: set[int] = set()
     due = []
     skipped = set()
@@ -113,8 +124,10 @@ def generate_270(
     fresh_days: int = 30,
     today: dt.date | None = None,
     settings: Any = None,
+    partner: str | None = None,
 ) -> Generated270:
-    """Write the 270s due (see module docstring); returns what was written."""
+    """Write the 270s due (see module docstring); returns what was written. ``partner``: only the
+    coverages whose payer goes through that clearinghouse (the nightly task uploads to one partner)."""
     from claimflow.control_numbers import DatabaseControlNumbers
     from claimflow.outbound import parties_for
     from claimflow.settings import get_settings
@@ -134,8 +147,10 @@ def generate_270(
     by_partner: dict[str, list[Any]] = {}
     for r in due:
         by_partner.setdefault(r.partner or settings.default_partner, []).append(r)
-    for partner, rows in sorted(by_partner.items()):
-        parties, _submitter, _receiver = parties_for(settings, partner)
+    if partner is not None:
+        by_partner = {partner: by_partner[partner]} if partner in by_partner else {}
+    for name_partner, rows in sorted(by_partner.items()):
+        parties, _submitter, _receiver = parties_for(settings, name_partner)
         # control numbers first: they commit on their own connection (SQLite allows one writer)
         icn = numbers.next_interchange()
         gcn = numbers.next_group()

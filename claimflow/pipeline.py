@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -33,6 +35,58 @@ def _money(value: Decimal | None) -> str:
 # --------------------------------------------------------------------------------------------------
 # claims_submission
 # --------------------------------------------------------------------------------------------------
+
+
+def _send_inquiries(suffix: str, connect: Callable[[], Any]) -> int:
+    """Upload every ``*.<suffix>`` waiting in the inquiries folder, then move it to ``sent/``; returns the
+    files sent. Files written by an earlier run that could not connect go out now (the claims and
+    coverages in them are recorded as asked, so they are not written again). Connects only when there is
+    something to send."""
+    from claimflow.at_rest import ensure_private_dir
+    from sftp.transfer import upload_many
+
+    folder = get_settings().inquiries_dir
+    waiting = sorted(folder.glob(f"*.{suffix}")) if folder.exists() else []
+    if not waiting:
+        return 0
+    sent_dir = ensure_private_dir(folder / "sent")
+    with connect() as (client, profile):
+        upload_many(client, waiting, profile)
+    for path in waiting:
+        os.replace(path, sent_dir / path.name)
+    return len(waiting)
+
+
+def request_eligibility(run_date: str | None, partner: str, connect: Callable[[], Any]) -> dict[str, Any]:
+    """claims_submission's first task: a 270 batch (:func:`claimflow.eligibility.generate_270`) for every
+    coverage of a patient with a ready or upcoming claim that was not verified in the last
+    ``CLAIMFLOW_ELIGIBILITY_FRESH_DAYS`` (nor asked about today), uploaded to ``partner`` the way 837s are.
+    The 271s come back through the clearinghouse inbox; the coverage check before sending
+    (:mod:`claimflow.eligibility_hold`) uses them from then on. Counts only."""
+    from claimflow.at_rest import ensure_private_dir
+    from claimflow.eligibility import generate_270
+
+    settings = get_settings()
+    out = ensure_private_dir(settings.inquiries_dir)
+    result = generate_270(
+        get_engine(),
+        out,
+        fresh_days=settings.eligibility_fresh_days,
+        today=_run_date(run_date),
+        settings=settings,
+        partner=partner,
+    )
+    sent = _send_inquiries("270", connect)
+    log.info(
+        "Eligibility: asked %s about %d patients' coverage (%d files sent); %d coverages were verified in the "
+        "last %d days or already asked about today",
+        partner,
+        result.inquiries,
+        sent,
+        result.skipped_fresh,
+        settings.eligibility_fresh_days,
+    )
+    return {"inquiries": result.inquiries, "skipped_fresh": result.skipped_fresh, "files_sent": sent}
 
 
 def scrub_and_batch(run_id: str | None = None) -> dict[str, Any]:
@@ -259,6 +313,30 @@ def post_remittances(run_date: str | None, actor: str = NIGHTLY_ACTOR) -> dict[s
     result = run(get_engine(), actor=actor, as_of=_run_date(run_date))
     log.info("Remittances posted: %s", result)
     return result
+
+
+def request_claim_status(run_date: str | None, partner: str, connect: Callable[[], Any]) -> dict[str, Any]:
+    """After posting: a 276 (:func:`claimflow.claim_status.generate_276`) for every claim sent to
+    ``partner`` that is still silent — no 277CA, or accepted and no 835 — ``CLAIMFLOW_CLAIM_STATUS_DAYS``
+    after it was sent (unset: the worklist's no-277CA / no-835 days); a claim asked about today is not asked
+    again. The 277 answers load through the clearinghouse inbox into the claim's history, and the next work
+    list rewords its follow-up item. Counts only."""
+    from claimflow.at_rest import ensure_private_dir
+    from claimflow.claim_status import generate_276
+
+    settings = get_settings()
+    out = ensure_private_dir(settings.inquiries_dir)
+    result = generate_276(
+        get_engine(), out, today=_run_date(run_date), settings=settings, partner=partner, actor=NIGHTLY_ACTOR
+    )
+    sent = _send_inquiries("276", connect)
+    log.info(
+        "Claim status: asked %s about %d claims with no acknowledgment or no payment yet (%d files sent)",
+        partner,
+        result.claims,
+        sent,
+    )
+    return {"claims": result.claims, "files_sent": sent}
 
 
 def reconcile_balances(run_date: str | None) -> dict[str, Any]:

@@ -27,7 +27,9 @@ if TYPE_CHECKING:
 Check = Callable[["Engine", "Sequence[Claim]", dt.date], "list[ScrubFinding]"]
 
 #: ``"module:function"`` of every database-aware check, run in this order.
-CHECKS: list[str] = []
+CHECKS: list[str] = [
+    "claimflow.eligibility_hold:check_coverage",
+]
 
 
 def _load(path: str) -> Check:

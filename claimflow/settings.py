@@ -62,6 +62,23 @@ class Settings(BaseSettings):
         repr=False,
     )
     timezone: str = "UTC"
+    eligibility_fresh_days: int = Field(
+        default=30,
+        ge=0,
+        description="Coverage verified (a 271) within this many days is not asked about again by the nightly "
+        "270 batch; older or never verified coverage is asked about, and its claims go out meanwhile.",
+    )
+    claim_status_days: int | None = Field(
+        default=None,
+        ge=0,
+        description="A claim with no 277CA or no 835 this many days after it was sent gets a nightly 276; "
+        "unset: the worklist's CLAIMFLOW_WORKLIST_NO_277CA_DAYS / NO_835_DAYS.",
+    )
+
+    @property
+    def inquiries_dir(self) -> Path:
+        """270/276 files written for the clearinghouse (outside the outbox, which holds 837s only)."""
+        return self.data_dir / "inquiries"
 
     @property
     def outbox_dir(self) -> Path:

@@ -1,4 +1,5 @@
-"""claims_submission — nightly: scrub and batch ready claims, validate each 837, send each to the
+"""claims_submission — nightly: ask payers about coverage not verified recently (270), scrub and batch ready
+claims (holding those whose coverage the payer says was inactive), validate each 837, send each to the
 clearinghouse, and record what went out."""
 
 from __future__ import annotations
@@ -12,18 +13,25 @@ from dags.common import DEADLINE_HOURS, NIGHTLY_TIME, PARTNER, START, SUBMITTED_
 DOC = """
 ### Claims submission (nightly)
 
-1. **scrub_and_batch** — every claim in status *ready* is checked (NPI, ICD-10-CM billable, pointers,
-   charges, dates, payer and subscriber fields, POS, codes, units, X12-safe text). Failures are stored in
-   `scrub_results` with a plain-English reason and the claim stays out of the file; the rest go into 837P/837I
-   files (one per payer and claim type, at most 5,000 claims per transaction set).
-2. **validate_file** (one per file, in parallel) — pyx12 5010 implementation-guide validation; a file with
+1. **request_eligibility** — one 270 eligibility batch for every coverage of a patient with a ready (or
+   upcoming) claim that was not verified in the last `CLAIMFLOW_ELIGIBILITY_FRESH_DAYS` (default 30) and not
+   already asked about today; uploaded like the 837s. The 271 answers arrive through the clearinghouse inbox.
+   A failure here does not stop tonight's claims.
+2. **scrub_and_batch** — every claim in status *ready* is checked (NPI, ICD-10-CM billable, pointers,
+   charges, dates, payer and subscriber fields, POS, codes, units, X12-safe text), and against the payer's
+   latest eligibility answer: a claim whose coverage the payer says was not active on the date of service is
+   **held** (`coverage_inactive`) instead of sent; coverage not verified yet does not hold a claim.
+   Failures are stored in `scrub_results` with a plain-English reason, become `scrub_holds` work items, and
+   the claim stays out of the file; the rest go into 837P/837I files (one per payer and claim type, at most
+   5,000 claims per transaction set).
+3. **validate_file** (one per file, in parallel) — pyx12 5010 implementation-guide validation; a file with
    any error is not sent.
-3. **upload_file** (one per file; the `sftp_<partner>` pool caps sessions) — temporary name, rename, size check;
+4. **upload_file** (one per file; the `sftp_<partner>` pool caps sessions) — temporary name, rename, size check;
    a file already on the server is not sent twice.
-4. **record** — totals for this run.
+5. **record** — totals for this run.
 
-Safe to rerun at any point: claims already in a file are not batched again; files already uploaded are not sent
-again. Failures name the file (never patient data).
+Safe to rerun at any point: coverages asked about today are not asked again; claims already in a file are not
+batched again; files already uploaded are not sent again. Failures name the file (never patient data).
 """
 
 
@@ -39,7 +47,14 @@ again. Failures name the file (never patient data).
     dagrun_timeout=dt.timedelta(hours=max(DEADLINE_HOURS, 1)),
 )
 def claims_submission() -> None:
-    @task
+    @task(pool=f"sftp_{PARTNER}", pool_slots=1)
+    def request_eligibility(run_date: str | None = None) -> dict:
+        from claimflow.pipeline import request_eligibility as run
+        from dags.common import partner_sftp
+
+        return run(run_date, PARTNER, lambda: partner_sftp(PARTNER))
+
+    @task(trigger_rule="all_done")  # eligibility requests are best effort: claims go out regardless
     def scrub_and_batch() -> dict:
         from claimflow.pipeline import scrub_and_batch as run
 
@@ -70,6 +85,7 @@ def claims_submission() -> None:
         return record_submission(batch, list(uploads))
 
     batch = scrub_and_batch()
+    request_eligibility("{{ ds }}") >> batch
     ids = file_ids(batch)
     valid = validate_file.expand(interchange_id=ids)
     uploads = upload_file.expand(interchange_id=valid)

@@ -1,5 +1,6 @@
-"""nightly_reconciliation — after the inbox has loaded: apply acknowledgments, post remittances,
-reconcile patient balances, prove the books balance, check data quality, write the run report."""
+"""nightly_reconciliation — after the inbox has loaded: apply acknowledgments, post remittances, ask payers
+about silent claims (276), reconcile patient balances, prove the books balance, check data quality, write the
+run report."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from airflow.sdk import Asset, dag, task
 from airflow.sdk.definitions.callback import SyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
-from dags.common import DEADLINE_HOURS, INBOX_ASSET_URI, START, default_args
+from dags.common import DEADLINE_HOURS, INBOX_ASSET_URI, PARTNER, START, default_args
 
 # A deadline alert fires when a nightly run has not finished CLAIMFLOW_NIGHTLY_DEADLINE_HOURS after it was
 # queued; 0 switches it off (the demo does: dag.test() in Airflow 3.3 cannot complete a run that has one).
@@ -35,6 +36,11 @@ whole DAG or any single task leaves every table unchanged.
    truncation; lines by REF*6R), reversals paired with their originals, PLB linked; the double-entry ledger
    gets each payment, adjustment and patient-responsibility transfer exactly once (database constraints).
    Payments that match no claim wait in `unmatched_payments`.
+   - **request_claim_status** (beside the steps below) — a 276 claim status request for every claim still
+     silent `CLAIMFLOW_CLAIM_STATUS_DAYS` after it was sent (no 277CA, or accepted and no 835; unset: the
+     work list's no-277CA / no-835 days), except claims already asked about today. The payer's 277 answers
+     arrive through the clearinghouse inbox, go into the claim's history (`claimflow claim show`) and reword
+     its follow-up work item.
 3. **issue_follow_up_claims** — the secondary and tertiary claims now due (the primary paid and left patient
    responsibility, and the patient has another active coverage; Medicare crossovers are not billed again) are
    created for the next `claims_submission`, which also sends the replacement and void claims the billing office
@@ -75,6 +81,13 @@ def nightly_reconciliation() -> None:
         from claimflow.pipeline import post_remittances as run
 
         return run(run_date)
+
+    @task(pool=f"sftp_{PARTNER}", pool_slots=1)
+    def request_claim_status(run_date: str | None = None) -> dict:
+        from claimflow.pipeline import request_claim_status as run
+        from dags.common import partner_sftp
+
+        return run(run_date, PARTNER, lambda: partner_sftp(PARTNER))
 
     @task
     def issue_follow_up_claims(run_date: str | None = None) -> dict:
@@ -122,6 +135,7 @@ def nightly_reconciliation() -> None:
     worklist = build_worklist(run_date)
     report = run_report(run_date)
     acks >> posted >> follow_up >> balances >> proof >> quality >> worklist >> report
+    posted >> request_claim_status(run_date)
 
 
 nightly_reconciliation_dag = nightly_reconciliation()

@@ -57,7 +57,19 @@ def test_every_dag_is_documented_retried_and_owned(dagbag) -> None:  # type: ign
 def test_sftp_tasks_use_a_partner_pool(dagbag) -> None:  # type: ignore[no-untyped-def]
     upload = dagbag.dags["claims_submission"].get_task("upload_file")
     fetch = dagbag.dags["clearinghouse_inbox"].get_task("fetch_new_files")
+    eligibility = dagbag.dags["claims_submission"].get_task("request_eligibility")
+    status = dagbag.dags["nightly_reconciliation"].get_task("request_claim_status")
     assert upload.pool.startswith("sftp_") and fetch.pool == upload.pool
+    assert eligibility.pool == upload.pool and status.pool == upload.pool
+
+
+def test_claims_submission_asks_about_eligibility_first(dagbag) -> None:  # type: ignore[no-untyped-def]
+    """The 270 batch goes out before tonight's claims are scrubbed, and its failure does not stop them."""
+    dag = dagbag.dags["claims_submission"]
+    order = [t.task_id for t in dag.topological_sort()]
+    assert order[:2] == ["request_eligibility", "scrub_and_batch"]
+    assert dag.get_task("scrub_and_batch").trigger_rule == "all_done"
+    assert dag.get_task("request_eligibility").upstream_task_ids == set()
 
 
 def test_nightly_reconciliation_runs_after_the_inbox_and_has_a_deadline(dagbag) -> None:  # type: ignore[no-untyped-def]
@@ -65,6 +77,10 @@ def test_nightly_reconciliation_runs_after_the_inbox_and_has_a_deadline(dagbag) 
     assert "inbox-loaded" in str(dag.timetable.asset_condition)
     assert dag.deadline, "a nightly run that has not finished by the deadline must alert"
     order = [t.task_id for t in dag.topological_sort()]
+    # the 276 requests branch off after posting (claims paid tonight are not asked about) and block nothing
+    status = dag.get_task("request_claim_status")
+    assert status.upstream_task_ids == {"post_remittances"} and status.downstream_task_ids == set()
+    order.remove("request_claim_status")
     assert order == [
         "apply_acknowledgments",
         "post_remittances",

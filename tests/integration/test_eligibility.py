@@ -127,7 +127,17 @@ def test_generate_270_load_271(claimflow_env: Engine, tmp_path: Path) -> None:
         ).scalar_one()
         assert answered == 3
 
-    # verified coverages (active or inactive) are not asked again; the rejected one is
+    # the same day nobody is asked again (a rerun of the nightly batch sends nothing twice)
+    code, text, err = _cli("generate-270", "--out", str(out))
+    assert code == 0, err
+    assert json.loads(text) == {"files": [], "inquiries": 0, "skipped_fresh": result["inquiries"]}
+    # another day: verified coverages (active or inactive) are not asked again; the rejected one is
+    with engine.begin() as conn:
+        conn.execute(
+            m.EligibilityCheck.__table__.update().values(
+                sent_at=m.EligibilityCheck.sent_at - dt.timedelta(days=1)
+            )
+        )
     code, text, err = _cli("generate-270", "--out", str(out))
     assert code == 0, err
     again = json.loads(text)
