@@ -196,17 +196,24 @@ class Answerer:
         self.work = self.root / ".sandbox" / CORE_DIR / "work"
 
     def answer(self, x12: str) -> tuple[str, str]:
-        """(payload type, X12 text) for one 270."""
+        """(payload type, X12 text) for one 270: a 271, or a 999 when it fails validation. A payload that
+        is not X12 at all, or holds another transaction, raises :class:`CoreEnvelopeError`."""
         from claimflow.sandbox.payer.inquiries import answer_270
         from claimflow.sandbox.payer.state import StateControlNumbers, locked_state
         from edi.validate import validate_x12
 
+        kind = self._kind(x12)
+        if kind is None:
+            raise CoreEnvelopeError(
+                "PayloadIllegal", "the payload is not an X12 interchange with a transaction set"
+            )
+        if kind != "270":
+            raise CoreEnvelopeError("PayloadTypeIncorrect", f"the payload holds a {kind[:3]}, not a 270")
         data = x12.encode("latin-1", errors="replace")
         report = validate_x12(data, engine="fast")
         run_date = self.run_date or dt.date.today()
-        kind = self._kind(x12)
         with locked_state(self.state_path, self.seed) as state:
-            if not report.ok or kind != "270":
+            if not report.ok:
                 ctl = StateControlNumbers(state)
                 created = dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0)
                 errors = list(report.errors)
@@ -349,6 +356,9 @@ class CoreServer:
             return self._error(env, form, 400, exc.code, exc.message)
         try:
             payload_type, answer = self.answerer.answer(env.payload)
+        except CoreEnvelopeError as exc:
+            log.info("core: payload %s refused: %s", env.payload_id[:50], exc.code)
+            return self._error(env, form, 400, exc.code, exc.message)
         except Exception:
             log.exception("core: payload %s could not be answered", env.payload_id[:50])
             return self._error(env, form, 500, "ServerError", "the sandbox payer could not answer")

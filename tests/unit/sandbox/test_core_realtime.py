@@ -246,3 +246,12 @@ def test_pin_mismatch_is_refused_before_sending(server: CoreServer, monkeypatch:
 
     exchange(_config(server), CoreEnvelope.request(_270(), sender_id="C", receiver_id="S"))
     assert len(asked) == 1 and PAYLOAD_270.encode() in asked[0]
+
+
+@pytest.mark.parametrize(
+    ("payload", "code"),
+    [("hello, not X12", "PayloadIllegal"), ("ST*276*0001~BHT*0010*13~SE*2*0001~", "PayloadTypeIncorrect")],
+)
+def test_endpoint_refuses_a_payload_that_is_not_a_270(server: CoreServer, payload: str, code: str) -> None:
+    resp, status = exchange(_config(server), CoreEnvelope.request(payload, sender_id="C", receiver_id="S"))
+    assert status == 400 and resp.error_code == code and resp.payload == ""
