@@ -156,11 +156,16 @@ class ValidationError:
 
 @dataclass(slots=True)
 class ValidationReport:
-    """pyx12's verdict: ``ok`` is true only when pyx12 accepted the file and reported no error."""
+    """pyx12's verdict: ``ok`` is true only when pyx12 accepted the file and reported no error.
+
+    ``engine`` says who produced it: ``"pyx12"``, or ``"fast"`` when :mod:`edi.fastvalidate` gave the
+    verdict (and the errors, with pyx12's locations) without running pyx12.
+    """
 
     errors: list[ValidationError] = field(default_factory=list)
     pyx12_valid: bool = False
     transaction_sets: int = 0
+    engine: str = "pyx12"
 
     @property
     def ok(self) -> bool:

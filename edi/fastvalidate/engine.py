@@ -39,12 +39,19 @@ class Bail(Exception):
 
 @dataclass(frozen=True, slots=True)
 class FastOutcome:
-    """Result of :func:`prove_valid`: ``valid`` or the first reason the fast engine gave up."""
+    """Result of :func:`prove_valid`.
+
+    ``valid``: pyx12 would accept the file. Otherwise either ``errors`` holds the report pyx12 would give
+    (``deferred`` False, ``reason`` "errors reported") or ``deferred`` is True and ``reason`` names the
+    first thing the fast engine does not model (the caller then runs pyx12).
+    """
 
     valid: bool
     transaction_sets: int
     reason: str | None = None
     segment_no: int | None = None
+    errors: tuple[Any, ...] = ()
+    deferred: bool = False
 
 
 # ---------------------------------------------------------------------------------------------- values
@@ -277,13 +284,14 @@ class _Planner:
                         if node.is_loop() and self.loop_match(node):
                             return True, self.goto(node)
                         self.ops.append(
-                            ("seg", _path(child), child.usage, child.get_max_repeat(), _anc(child))
+                            ("seg", _path(child), child.usage, child.get_max_repeat(), child, _anc(child))
                         )
                         self.ops.append(("rm", _eq(child)))
                         self.ops.append(("flush", child.pos))
                         return True, child
                     if child.usage == "R":
-                        self.ops.append(("miss", _path(child), _eq(child), child.pos))
+                        msg = f'Mandatory segment "{child.name}" ({child.id}) missing'
+                        self.ops.append(("miss", _path(child), _eq(child), child.pos, child, msg))
                 elif child.is_loop() and self.loop_match(child):
                     return True, self.goto(child)
         return False, None
@@ -297,13 +305,14 @@ class _Planner:
         if first.is_segment() and self.match(first):
             return True
         if loop.usage == "R":
-            self.ops.append(("miss", _path(loop), _eq(first), first.pos))
+            msg = f'Mandatory loop "{loop.name}" ({loop.id}) missing'
+            self.ops.append(("miss", _path(loop), _eq(first), first.pos, first, msg))
         return False
 
     def goto(self, loop: Any) -> Any:
         first = loop.get_first_seg()
         if first is not None and self.match(first):
-            self.ops.append(("loop", _path(loop), loop.usage, loop.get_max_repeat(), _anc(loop)))
+            self.ops.append(("loop", _path(loop), loop.usage, loop.get_max_repeat(), loop, _anc(loop)))
             self.ops.append(("inc", _path(first), _anc(first)))
             self.ops.append(("flush", None))
             return first
@@ -377,12 +386,15 @@ class _Counts:
             del self.n[k]
 
 
-def _replay(ops: tuple[tuple[Any, ...], ...], counts: _Counts) -> str | None:
-    """Apply a plan to the counters; the name of the rule pyx12 would report, or None.
+def _replay(ops: tuple[tuple[Any, ...], ...], counts: _Counts) -> list[tuple[Any, ...]] | None:
+    """Apply a plan to the counters like pyx12's walker; the walk errors it would report, in its order.
 
+    Each error is ``(code, message, map node or None)``; a None node means pyx12 files the error on the
+    segment before (``SegError.map_node`` None), a ``"3"`` (mandatory missing) names the missing node.
     ``_Counts.inc`` is inlined: this runs once per segment.
     """
-    pending: list[tuple[Any, Any]] = []
+    errs: list[tuple[Any, ...]] | None = None
+    pending: list[tuple[Any, ...]] = []
     n = counts.n
     below = counts.below
     for op in ops:
@@ -390,9 +402,11 @@ def _replay(ops: tuple[tuple[Any, ...], ...], counts: _Counts) -> str | None:
         if kind == "seg" or kind == "inc" or kind == "loop":
             if kind == "loop":
                 if op[2] == "N":
-                    return "loop not used"
+                    errs = errs or []
+                    errs.append(("2", f"Loop {op[4].id} found but marked as not used", None))
+                    continue
                 if op[2] not in ("R", "S"):
-                    return "loop usage"
+                    raise Bail("loop usage")
                 counts.reset(op[1])
             path = op[1]
             c = n.get(path)
@@ -409,24 +423,32 @@ def _replay(ops: tuple[tuple[Any, ...], ...], counts: _Counts) -> str | None:
                 n[path] = c
             if kind == "seg":
                 if op[2] == "N":
-                    return "segment not used"
-                if op[2] not in ("R", "S"):
-                    return "segment usage"
-                if c > op[3]:
-                    return "segment exceeds maximum use"
+                    errs = errs or []
+                    errs.append(("2", f"Segment {op[4].id} found but marked as not used", None))
+                elif op[2] not in ("R", "S"):
+                    raise Bail("segment usage")
+                elif c > op[3]:
+                    errs = errs or []
+                    msg = f"Segment {op[4].id} exceeded max count.  Found {c}, should have {op[3]}"
+                    errs.append(("5", msg, op[4]))
             elif kind == "loop" and c > op[3]:
-                return "loop exceeds maximum repeat"
+                errs = errs or []
+                errs.append(
+                    ("4", f"Loop {op[4].id} exceeded max count.  Found {c}, should have {op[3]}", op[4])
+                )
         elif kind == "miss":
             if n.get(op[1], 0) < 1:
-                pending.append((op[2], op[3]))
+                pending.append(op)
         elif kind == "rm":
             if pending:
-                pending = [m for m in pending if m[0] != op[1]]
+                pending = [m for m in pending if m[2] != op[1]]
         elif kind == "flush" and pending:
-            if any(m[1] != op[1] for m in pending):
-                return "required segment or loop missing"
-            pending = [m for m in pending if m[1] == op[1]]
-    return None
+            for m in pending:
+                if m[3] != op[1]:
+                    errs = errs or []
+                    errs.append(("3", m[5], m[4]))
+            pending = [m for m in pending if m[3] == op[1]]
+    return errs
 
 
 # ---------------------------------------------------------------------------------------------- driver
@@ -446,16 +468,119 @@ def _segments(text: str, term: str) -> list[str]:
     return out
 
 
+class _Src:
+    """The part of pyx12's ``X12Reader`` its error handler reads (``get_isa_id``, ``get_cur_line``, ...)."""
+
+    def __init__(self, loops: list[tuple[str, str | None]]) -> None:
+        self.loops = loops
+        self.cur_line = 0
+        self.st_count = 0
+
+    def _id(self, kind: str) -> str | None:
+        return next((i for k, i in self.loops if k == kind), None)
+
+    def get_isa_id(self) -> str | None:
+        return self._id("ISA")
+
+    def get_gs_id(self) -> str | None:
+        return self._id("GS")
+
+    def get_st_id(self) -> str | None:
+        return self._id("ST")
+
+    def get_cur_line(self) -> int:
+        return self.cur_line
+
+
+class _Report:
+    """pyx12's own error tree (``pyx12.error_handler.err_handler``), fed the calls ``x12n_document`` makes.
+
+    The calls for ordinary segments are made lazily: pyx12 opens an error node for every segment
+    (``add_seg``) but keeps it only when an error lands on it, so the node of the last segment is created
+    only when an error needs the cursor (``cursor``). Element errors come from pyx12's
+    ``apply_segment_errors`` on that one segment, so codes, element references and messages are its own.
+    """
+
+    def __init__(self, term: str, ele: str, sub: str, loops: list[tuple[str, str | None]]) -> None:
+        import pyx12.error_handler
+
+        self.errh = pyx12.error_handler.err_handler()
+        self.src = _Src(loops)
+        self.term, self.ele, self.sub = term, ele, sub
+        self.lazy: tuple[Any, str, int, int] | None = None
+        self.valid = True
+
+    def seg(self, line: str) -> Any:
+        import pyx12.segment
+
+        return pyx12.segment.Segment(line, self.term, self.ele, self.sub)
+
+    def cursor(self) -> None:
+        if self.lazy is not None:
+            node, line, seg_no, seg_count = self.lazy
+            self.lazy = None
+            self.errh.add_seg(node, self.seg(line), seg_count, seg_no, None)
+
+    def walk_errors(self, errs: list[tuple[Any, ...]], line: str, seg_no: int, seg_count: int) -> None:
+        import pyx12.segment
+        from pyx12.error_item import SegError
+        from pyx12.map_walker import apply_walk_errors
+
+        self.cursor()
+        seg_data = self.seg(line)
+        items = []
+        for code, msg, map_node in errs:
+            if map_node is None:
+                items.append(SegError(err_cde=code, err_str=msg, src_line=seg_no))
+                continue
+            data = pyx12.segment.Segment(map_node.id, "~", "*", ":") if code == "3" else seg_data
+            items.append(
+                SegError(code, msg, src_line=seg_no, map_node=map_node, seg_data=data, seg_count=seg_count)
+            )
+        apply_walk_errors(self.errh, items)
+
+    def not_found(self, orig_node: Any, line: str, seg_no: int, seg_count: int) -> None:
+        seg_data = self.seg(line)
+        if seg_data.get_seg_id() == "HL":
+            seg_str = seg_data.format("", "*", ":")
+        else:
+            seg_str = f"{seg_data.get_seg_id()}*{seg_data.get_value('01')}"
+        msg = f"Segment {seg_str} not found.  Started at {orig_node.get_path()}"
+        self.walk_errors([("1", msg, orig_node)], line, seg_no, seg_count)
+        self.lazy = None
+
+    def handle(self, src_errors: list[tuple[Any, ...]]) -> None:
+        if src_errors:
+            self.cursor()
+            self.errh.handle_errors(src_errors)
+            src_errors.clear()
+
+    def elements(self, node: Any, line: str) -> None:
+        from pyx12.map_if._segment import apply_segment_errors
+
+        self.cursor()
+        self.valid &= bool(apply_segment_errors(node, self.seg(line), self.errh))
+
+    def errors(self) -> tuple[bool, list[Any], int]:
+        """(pyx12's verdict, the report's errors, transaction sets) -- edi.validate flattens the tree."""
+        from edi.validate import _walk
+
+        errors, st_count = _walk(self.errh)
+        return self.valid and self.errh.get_error_count() == 0, errors, st_count
+
+
 def prove_valid(text: str) -> FastOutcome:
-    """Walk ``text`` (one decoded file) like pyx12; valid, or the first rule that stopped the proof."""
+    """Walk ``text`` (one decoded file) like pyx12: valid, pyx12's errors, or the rule that stopped it."""
+    from edi.validate import _pyx12_silenced
+
     try:
-        with gc_paused():
-            return FastOutcome(True, _prove(text))
+        with gc_paused(), _pyx12_silenced():  # pyx12's error handler logs each error (with values)
+            return _prove(text)
     except Bail as b:
-        return FastOutcome(False, 0, b.reason, b.segment_no)
+        return FastOutcome(False, 0, b.reason, b.segment_no, deferred=True)
 
 
-def _prove(text: str) -> int:
+def _prove(text: str) -> FastOutcome:
     if len(text) < 106 or not text.startswith("ISA"):
         raise Bail("no ISA header", 1)
     icvn = text[84:89]
@@ -475,10 +600,13 @@ def _prove(text: str) -> int:
     checker = control_checker
     map_file = "x12.control.00501.xml"
     node: Any = isa_node
-    loops: list[tuple[str, str]] = []
+    loops: list[tuple[str, str | None]] = []
+    rep = _Report(term, ele, sub, loops)
+    src = rep.src
+    src_errors: list[tuple[Any, ...]] = []  # X12Reader.err_list: popped at the next segment found in the map
     isa_ids: list[str] = []
-    gs_ids: list[str] = []
-    st_ids: list[str] = []
+    gs_ids: list[str | None] = []
+    st_ids: list[str | None] = []
     gs_count = st_count = seg_count = hl_count = lx_count = 0
     hl_stack: list[int | None] = []
     check_lx = False
@@ -489,15 +617,26 @@ def _prove(text: str) -> int:
     dirty = bad(text) is not None  # else no line can hold a control or non-ASCII character
     good_ids: set[str] = set()
     for seg_no, line in enumerate(segs, start=1):
+        forced = False  # a reader error on this line: pyx12's element check, not the tables
         if line[0] == " ":
-            raise Bail("leading space", seg_no)
+            src_errors.append(("seg", "1", "Segment contains a leading space", None, seg_no))
+            line = line.lstrip()
+            forced = True
+            if not line:
+                raise Bail("blank segment", seg_no)
         if line[-1] == ele:
-            raise Bail("trailing element separators", seg_no)
+            src_errors.append(("seg", "SEG1", "Segment contains trailing element terminators", None, seg_no))
+            forced = True
         if dirty and bad(line):
             raise Bail("control or non-ASCII character", seg_no)
         parts = line.split(ele)
         seg_id = parts[0]
         elems = parts[1:]
+        if not any(e.strip(sub) for e in elems):  # X12Base: a segment of only empty elements
+            seg_data = rep.seg(line)
+            if seg_data.is_empty():
+                src_errors.append(("seg", "8", f'Segment "{seg_data}" is empty', None, seg_no))
+                forced = True
         if seg_id not in good_ids:
             if not seg_id_ok(seg_id):
                 raise Bail("invalid segment ID", seg_no)
@@ -508,15 +647,19 @@ def _prove(text: str) -> int:
                 raise Bail("ISA element count", seg_no)
             icn = elems[12]
             if icn in isa_ids:
-                raise Bail("duplicate ISA13", seg_no)
+                src_errors.append(
+                    ("isa", "025", f"ISA Interchange Control Number {icn} not unique within file", None, None)
+                )
             loops.append(("ISA", icn))
             isa_ids.append(icn)
             gs_count = 0
             gs_ids = []
         elif seg_id == "GS":
-            gcn = elems[5].rstrip(sub) if len(elems) > 5 else None
-            if gcn is None or gcn in gs_ids:
-                raise Bail("GS06", seg_no)
+            gcn = _get(elems, 5, sub)
+            if gcn in gs_ids:
+                src_errors.append(
+                    ("gs", "6", f"GS Interchange Control Number {gcn} not unique within file", None, None)
+                )
             gs_count += 1
             gs_ids.append(gcn)
             loops.append(("GS", gcn))
@@ -525,9 +668,11 @@ def _prove(text: str) -> int:
         elif seg_id == "ST":
             hl_stack = []
             hl_count = 0
-            tcn = elems[1].rstrip(sub) if len(elems) > 1 else None
-            if tcn is None or tcn in st_ids:
-                raise Bail("ST02", seg_no)
+            tcn = _get(elems, 1, sub)
+            if tcn in st_ids:
+                src_errors.append(
+                    ("st", "23", f"ST Interchange Control Number {tcn} not unique within file", None, None)
+                )
             st_count += 1
             transaction_sets += 1
             st_ids.append(tcn)
@@ -535,13 +680,24 @@ def _prove(text: str) -> int:
             seg_count = 1
         elif seg_id == "HL":
             hl_count += 1
-            if _int(_get(elems, 0, sub)) != hl_count:
-                raise Bail("HL01 count", seg_no)
+            hl01 = _get(elems, 0, sub)
+            if _int(hl01) != hl_count:
+                src_errors.append(
+                    (
+                        "seg",
+                        "HL1",
+                        f"My HL count {hl_count:d} does not match your HL count {hl01}",
+                        None,
+                        None,
+                    )
+                )
             hl02 = _get(elems, 1, sub)
             if hl02 != "":
                 parent = _int(hl02)
                 if parent not in hl_stack:
-                    raise Bail("HL02 parent", seg_no)
+                    src_errors.append(
+                        ("seg", "HL2", f"HL parent ({parent}) is not a valid parent", None, None)
+                    )
                 while hl_stack and parent != hl_stack[-1]:
                     del hl_stack[-1]
             hl_stack.append(hl_count)
@@ -549,37 +705,70 @@ def _prove(text: str) -> int:
             lx_count = 0
         elif check_lx and seg_id == "LX":
             lx_count += 1
-            if _get(elems, 0, sub) != str(lx_count):
-                raise Bail("LX01 count", seg_no)
+            lx01 = _get(elems, 0, sub)
+            if lx01 != str(lx_count):
+                msg = f"Your 2400/LX01 Service Line Number {lx01} does not match my count of {lx_count:d}"
+                src_errors.append(("seg", "LX", msg, None, None))
         if seg_id not in _ENVELOPE:
             seg_count += 1
         # X12Reader._parse_segment (trailers)
         if seg_id == "IEA":
-            if not loops or loops[-1][0] != "ISA":
-                raise Bail("unterminated loop before IEA", seg_no)
-            if loops[-1][1] != _get(elems, 1, sub) or _int(_get(elems, 0, sub)) != gs_count:
-                raise Bail("IEA", seg_no)
+            iea02 = _get(elems, 1, sub)
+            if not loops:
+                raise Bail("IEA without an open interchange", seg_no)
+            if loops[-1][0] != "ISA":
+                src_errors.append(("isa", "024", f"Unterminated Loop {loops[-1][0]}", None, None))
+                del loops[-1]
+                if not loops:
+                    raise Bail("IEA without an open interchange", seg_no)
+            if loops[-1][1] != iea02:
+                src_errors.append(
+                    ("isa", "001", f"IEA id={iea02} does not match ISA id={loops[-1][1]}", None, None)
+                )
+            if _int(_get(elems, 0, sub)) != gs_count:
+                src_errors.append(("isa", "021", f"IEA count for IEA02={iea02} is wrong", None, None))
             del loops[-1]
         elif seg_id == "GE":
-            if not loops or loops[-1][0] != "GS":
-                raise Bail("unterminated loop before GE", seg_no)
-            if loops[-1][1] != _get(elems, 1, sub) or _int(_get(elems, 0, sub)) != st_count:
-                raise Bail("GE", seg_no)
+            ge01, ge02 = _get(elems, 0, sub), _get(elems, 1, sub)
+            if not loops or _int(ge01) is None:
+                raise Bail("GE pyx12 cannot read", seg_no)  # pyx12 raises (IndexError / int(GE01))
+            if loops[-1][0] != "GS":
+                src_errors.append(("gs", "3", f"Unterminated segment {loops[-1][1]}", None, None))
+                del loops[-1]
+                if not loops:
+                    raise Bail("GE without an open group", seg_no)
+            if loops[-1][1] != ge02:
+                src_errors.append(
+                    ("gs", "4", f"GE id={ge02} does not match GS id={loops[-1][1]}", None, None)
+                )
+            if _int(ge01) != st_count:
+                msg = f"GE count of {ge01} for GE02={ge02} is wrong. I count {st_count}"
+                src_errors.append(("gs", "5", msg, None, None))
             del loops[-1]
         elif seg_id == "SE":
-            if not loops or loops[-1][0] != "ST" or loops[-1][1] != _get(elems, 1, sub):
-                raise Bail("SE02", seg_no)
-            if _int(_get(elems, 0, sub)) != seg_count + 1:
-                raise Bail("SE01 count", seg_no)
+            se01, se02 = _get(elems, 0, sub), _get(elems, 1, sub)
+            if not loops:
+                raise Bail("SE without an open transaction", seg_no)
+            if loops[-1][0] != "ST" or loops[-1][1] != se02:
+                src_errors.append(
+                    ("st", "3", f"SE id={se02} does not match ST id={loops[-1][1]}", None, None)
+                )
+            if _int(se01) != seg_count + 1:
+                msg = f"SE count of {se01} for SE02={se02} is wrong. I count {seg_count + 1}"
+                src_errors.append(("st", "4", msg, None, None))
             del loops[-1]
-        # find the map node
+        src.cur_line = seg_no
+        # find the map node (x12n_document)
         if seg_id == "ISA":
             node = isa_node
             counts.reset_all_below("/ISA_LOOP")
             counts.inc("/ISA_LOOP", ())
             counts.inc("/ISA_LOOP/ISA", ("/ISA_LOOP",))
-            if not control_checker.segment(seg_spec(node), elems, ele):
-                raise Bail("ISA element", seg_no)
+            rep.lazy = None
+            rep.errh.add_isa_loop(rep.seg(line), src)
+            rep.handle(src_errors)
+            if forced or not control_checker.segment(seg_spec(node), elems, ele):
+                rep.elements(node, line)
             continue
         if seg_id == "GS":
             counts.reset_all_below("/ISA_LOOP/GS_LOOP")
@@ -600,6 +789,9 @@ def _prove(text: str) -> int:
             if cur_map is None:
                 raise Bail("no map", seg_no)
             node = cur_map.getnodebypath("/ISA_LOOP/GS_LOOP/GS")
+            rep.lazy = None
+            rep.errh.add_gs_loop(rep.seg(line), src)
+            rep.handle(src_errors)
         else:
             paths = kp.get(seg_id, ())
             if not paths:
@@ -617,20 +809,57 @@ def _prove(text: str) -> int:
                     plans[key] = plan
             target, ops = plan
             if target is None:
-                raise Bail("segment not found in the map", seg_no)
-            reason = _replay(ops, counts)
-            if reason is not None:
-                raise Bail(reason, seg_no)
+                if seg_id in _ENVELOPE:
+                    raise Bail("envelope segment not found in the map", seg_no)
+                # pyx12 reports it, stays at the node it started from and skips the element checks
+                rep.not_found(node, line, seg_no, seg_count)
+                continue
+            walk_errs = _replay(ops, counts)
+            if walk_errs:
+                rep.walk_errors(walk_errs, line, seg_no, seg_count)
             node = target
+            if seg_id == "ST":
+                rep.lazy = None
+                rep.errh.add_st_loop(rep.seg(line), src)
+                rep.handle(src_errors)
+            elif seg_id == "SE" or seg_id == "GE" or seg_id == "IEA":
+                src.st_count = st_count
+                rep.handle(src_errors)
+                rep.lazy = None
+                if seg_id == "SE":
+                    rep.errh.close_st_loop(node, rep.seg(line), src)
+                elif seg_id == "GE":
+                    rep.errh.close_gs_loop(node, rep.seg(line), src)
+                else:
+                    rep.errh.close_isa_loop(node, rep.seg(line), src)
+            else:
+                rep.lazy = (node, line, seg_no, seg_count)
+                if src_errors:
+                    rep.handle(src_errors)
         skey = (id(node), line)
-        if skey not in seen_ok:
+        if forced:
+            rep.elements(node, line)
+        elif skey not in seen_ok:
             if not checker.segment(seg_spec(node), elems, sub):
-                raise Bail("element", seg_no)
-            if len(seen_ok) < 500_000:
+                rep.elements(node, line)
+            elif len(seen_ok) < 500_000:
                 seen_ok.add(skey)
-    if loops:
-        raise Bail("missing trailer", len(segs))
-    return transaction_sets
+    if loops:  # X12Reader.cleanup: missing trailers
+        for kind, id1 in loops:
+            if kind == "ST":
+                msg = f'Mandatory segment "Transaction Set Trailer" (SE={id1}) missing'
+                src_errors.append(("st", "2", msg, None, None))
+            elif kind == "GS":
+                msg = f'Mandatory segment "Functional Group Trailer" (GE={id1}) missing'
+                src_errors.append(("gs", "3", msg, None, None))
+            elif kind == "ISA":
+                msg = f'Mandatory segment "Interchange Control Trailer" (IEA={id1}) missing'
+                src_errors.append(("isa", "023", msg, None, None))
+    rep.handle(src_errors)
+    if rep.valid and rep.errh.get_error_count() == 0:
+        return FastOutcome(True, transaction_sets)
+    valid, errors, st_count = rep.errors()
+    return FastOutcome(valid, st_count, "errors reported", errors=tuple(errors))
 
 
 def _claimflow_map(fic: str, vriic: str) -> bool:
@@ -689,7 +918,8 @@ def _signature(
 def validate_fast(source: str | os.PathLike[str] | bytes | bytearray | memoryview) -> Any:
     """Same contract as :func:`edi.validate.validate_x12` (``engine="pyx12"``): a ``ValidationReport``.
 
-    Valid files are proven here; anything else is validated by pyx12 and its report returned unchanged.
+    Valid files and the errors the engine models are reported here (``report.engine == "fast"``); anything
+    else is validated by pyx12 and its report returned unchanged (``report.engine == "pyx12"``).
     """
     from edi.validate import ValidationReport, validate_x12
 
@@ -699,6 +929,11 @@ def validate_fast(source: str | os.PathLike[str] | bytes | bytearray | memoryvie
     except UnicodeDecodeError:
         return validate_x12(data, engine="pyx12")
     outcome = prove_valid(text)
-    if outcome.valid:
-        return ValidationReport(errors=[], pyx12_valid=True, transaction_sets=outcome.transaction_sets)
-    return validate_x12(data, engine="pyx12")
+    if outcome.deferred:
+        return validate_x12(data, engine="pyx12")
+    return ValidationReport(
+        errors=list(outcome.errors),
+        pyx12_valid=outcome.valid,
+        transaction_sets=outcome.transaction_sets,
+        engine="fast",
+    )

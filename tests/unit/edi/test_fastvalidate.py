@@ -18,6 +18,7 @@ def test_generated_files_are_proven_valid_without_pyx12(path: Path) -> None:
     fast = validate_x12(path, engine="fast")
     slow = validate_x12(path, engine="pyx12")
     assert fast.ok and slow.ok
+    assert fast.engine == "fast"
     assert fast.transaction_sets == slow.transaction_sets >= 1
 
 
@@ -27,7 +28,11 @@ def _mutate(path: Path, old: str, new: str) -> bytes:
     return text.replace(old, new, 1).encode("ascii")
 
 
-def test_invalid_file_gets_pyx12s_report() -> None:
+def _keys(report_errors: object) -> set[tuple[object, ...]]:
+    return {(e.segment_no, e.segment_id, e.element, e.code) for e in report_errors}  # type: ignore[attr-defined]
+
+
+def test_element_error_is_reported_by_the_fast_engine_with_pyx12s_report() -> None:
     simple = FIXTURES / "837p" / "simple.837"
     text = simple.read_text("ascii")
     term, ele = text[105], text[3]
@@ -36,26 +41,59 @@ def test_invalid_file_gets_pyx12s_report() -> None:
     parts[1] = ""  # CLM01 patient control number missing
     data = _mutate(simple, clm, ele.join(parts))
     outcome = prove_valid(data.decode("ascii"))
-    assert not outcome.valid and outcome.reason == "element"
-    assert str(outcome.segment_no) in {str(i) for i in range(1, 200)}
+    assert not outcome.valid and not outcome.deferred and outcome.reason == "errors reported"
     fast, slow = validate_x12(data, engine="fast"), validate_x12(data, engine="pyx12")
-    assert not fast.ok
+    assert (fast.engine, slow.engine) == ("fast", "pyx12")
+    assert not fast.ok and not fast.pyx12_valid
     assert format_report(fast, "x.837") == format_report(slow, "x.837")
-    assert any(e.element == "CLM01" and e.code == "1" for e in fast.errors)
+    clm_no = text.split(term).index(clm) + 1
+    assert (clm_no, "CLM", "CLM01", "1") in _keys(fast.errors)
+    assert fast.transaction_sets == slow.transaction_sets
 
 
-def test_se_count_and_hl_parent_are_checked() -> None:
+def test_walk_and_trailer_errors_match_pyx12() -> None:
     simple = FIXTURES / "837p" / "simple.837"
     text = simple.read_text("ascii")
     term, ele = text[105], text[3]
-    se = next(s for s in text.split(term) if s.lstrip().startswith("SE" + ele))
+    segs = text.split(term)
+    se = next(s for s in segs if s.lstrip().startswith("SE" + ele))
     parts = se.split(ele)
     parts[1] = str(int(parts[1]) + 1)
-    bad_count = _mutate(simple, se, ele.join(parts)).decode("ascii")
-    assert prove_valid(bad_count).reason == "SE01 count"
-    hl2 = next(s for s in text.split(term) if s.lstrip().startswith(f"HL{ele}2{ele}"))
+    bad_count = _mutate(simple, se, ele.join(parts))
+    hl2 = next(s for s in segs if s.lstrip().startswith(f"HL{ele}2{ele}"))
     bad_parent = _mutate(simple, hl2, hl2.replace(f"HL{ele}2{ele}1{ele}", f"HL{ele}2{ele}9{ele}", 1))
-    assert prove_valid(bad_parent.decode("ascii")).reason == "HL02 parent"
+    nm1 = next(s for s in segs if s.lstrip().startswith(f"NM1{ele}IL{ele}"))
+    no_subscriber_name = _mutate(simple, nm1 + term, "")  # required segment missing
+    loop_twice = _mutate(simple, nm1 + term, nm1 + term + nm1 + term)  # 2010BA loop over its maximum
+    n4 = next(s for s in segs if s.lstrip().startswith(f"N4{ele}"))
+    twice = _mutate(simple, n4 + term, n4 + term + n4 + term)  # segment over its maximum use
+    expected = {
+        "SE count": (bad_count, "4"),
+        "HL parent": (bad_parent, "HL2"),
+        "missing": (no_subscriber_name, "3"),
+        "loop repeat": (loop_twice, "4"),
+        "segment repeat": (twice, "5"),
+    }
+    for name, (data, code) in expected.items():
+        outcome = prove_valid(data.decode("ascii"))
+        assert not outcome.valid and not outcome.deferred, name
+        slow = validate_x12(data, engine="pyx12")
+        assert _keys(outcome.errors) == _keys(slow.errors), name
+        assert code in {e.code for e in outcome.errors}, name
+        assert [e.message for e in outcome.errors] == [e.message for e in slow.errors], name
+
+
+def test_unmodelled_files_are_deferred_to_pyx12() -> None:
+    simple = FIXTURES / "837p" / "simple.837"
+    text = simple.read_text("ascii")
+    old_isa = text[: text.index(text[105])]
+    data = text.replace(old_isa, old_isa[:84] + "00401" + old_isa[89:], 1).encode("ascii")
+    outcome = prove_valid(data.decode("ascii"))
+    assert outcome.deferred and not outcome.valid and outcome.errors == ()
+    assert outcome.reason == "only 5010 interchanges are modelled"
+    fast, slow = validate_x12(data, engine="fast"), validate_x12(data, engine="pyx12")
+    assert fast.engine == "pyx12"
+    assert format_report(fast, "x.837") == format_report(slow, "x.837")
 
 
 def test_reasons_never_quote_values() -> None:
@@ -66,6 +104,7 @@ def test_reasons_never_quote_values() -> None:
     outcome = prove_valid(data.decode("ascii"))
     assert not outcome.valid
     assert "SECRETNAME" not in (outcome.reason or "")
+    assert all("SECRETNAME" not in e.message for e in outcome.errors)
 
 
 def test_unknown_engine_is_refused() -> None:
