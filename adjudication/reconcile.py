@@ -12,7 +12,7 @@ claim_balances is the claim's status when the run executed.
 
 claim_balances come from the **source documents** (claims, 835 claim payments and CAS rows, PLB rows
 posted against the claim) plus what only the ledger knows (how patient payments were applied,
-write-offs)::
+write-offs, overpayments refunded to the payer: ``rfi:`` of a payer refund, netted into payer_paid)::
 
     insurance_balance = charge − payer_paid − contractual − other_adjustments − patient_responsibility
                         + provider_adjustments − insurance_write_off
@@ -27,8 +27,11 @@ ages each claim's *patient* balance. Non-zero balances only (credits included, s
 A/R); patient credits not applied to any claim (``patient_credit``, refunds due) are not aged.
 
 **Patient balances** (patient_balances): patient_balance = patient_responsibility − patient_paid (every
-payment received) + refunds_due − write_offs; ``unapplied_credit`` is the part of the payments still
-waiting for patient responsibility to apply to.
+payment received, less what the payment processor gave back: ``orf:``) + refunds_due (every credit we
+decided to refund, ``rfd:``, paid out by ``rfi:`` since or not) − write_offs; ``unapplied_credit`` is the
+part of the payments still waiting for patient responsibility to apply to. Every term is taken as of the
+run date by the same date its ledger rows carry, so reconciling a past date after later postings compares
+the same entries on both sides.
 
 **KPIs** (kpis, each with its definition text): clean claim rate, first-pass acceptance rate, initial
 denial rate overall and per CARC category, days in A/R (total A/R ÷ average daily gross charges of the
@@ -44,7 +47,8 @@ A/R over 90 days; patient collection rate, dunning recovery per stage and plan d
 * ledger: every txn_key sums to zero; per claim Σ ar_payer = insurance_balance and Σ ar_patient =
   patient_balance; every id a ledger row carries exists (the ledger has no foreign keys);
 * patient: patient_responsibility − patient_paid + refunds_due − write_offs = Σ ar_patient + Σ
-  patient_credit (ledger; a negative patient balance is a credit the patient has with us).
+  patient_credit (ledger; a negative patient balance is a credit the patient has with us), both
+  directions (a patient with ledger rows but no patient_balances row counts with expected 0).
 
 An exception someone explained (``explained``/``explanation``) stays explained on later runs while
 the same difference (same level, kind, objects, expected and found) persists.
@@ -70,6 +74,7 @@ from .denials import DenialCount, denials
 from .lifecycle import sql_in
 from .patient_kpis import kpi_rows, patient_collections
 from .posting import POSTABLE, outcome_sql
+from .statements import ONLINE_REFUND, REFUND_ISSUED
 
 #: CLP02 processed and forwarded to the next payer (crossover, NM1*TT): never "secondary due".
 CROSSOVER = ("19", "20")
@@ -336,7 +341,9 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
         "patient_write_off, insurance_balance, patient_balance, service_date, age_days, secondary_due"
     )
     z = "COALESCE({}, 0)"
-    paid, co, oa, pr = z.format("pay.paid"), z.format("adj.co"), z.format("adj.oa"), z.format("adj.pr")
+    # payer_paid is net of overpayments we gave back to the payer (``rfi:`` of a payer refund: ar_payer +x).
+    paid = "(" + z.format("pay.paid") + " - " + z.format("led.payer_refunded") + ")"
+    co, oa, pr = z.format("adj.co"), z.format("adj.oa"), z.format("adj.pr")
     plb, ppaid = z.format("plb.amount"), z.format("led.patient_paid")
     ins_wo, pat_wo = z.format("led.ins_wo"), z.format("led.pat_wo")
     # Coordination of benefits (adjudication.ledger): a secondary/tertiary claim's charge is what was
@@ -404,11 +411,13 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
                    SUM(CASE WHEN entry_type = '{L.COB_TRANSFER}' AND account = '{L.AR_PAYER}'
                             THEN amount ELSE 0 END) AS cob_in,
                    SUM(CASE WHEN entry_type = '{L.COB_TRANSFER}' AND account = '{L.AR_PATIENT}'
-                            THEN -amount ELSE 0 END) AS cob_out
+                            THEN -amount ELSE 0 END) AS cob_out,
+                   SUM(CASE WHEN entry_type = '{REFUND_ISSUED}' AND account = '{L.AR_PAYER}'
+                            THEN amount ELSE 0 END) AS payer_refunded
             FROM ledger_entries
             WHERE claim_id IS NOT NULL AND effective_date <= :d
               AND entry_type IN ('{L.PATIENT_PAYMENT}', '{L.CREDIT_APPLIED}', '{L.CREDIT_SWEEP}',
-                                 '{L.WRITE_OFF_TYPE}', '{L.COB_TRANSFER}')
+                                 '{L.WRITE_OFF_TYPE}', '{L.COB_TRANSFER}', '{REFUND_ISSUED}')
             GROUP BY claim_id
         )
         SELECT :d, c.id, c.patient_id, c.payer_id, c.status, {charge}, {paid}, {co}, {oa}, {pr} - {cob_out}, {ppaid},
@@ -433,12 +442,26 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
 
 
 def _patient_balances(q: Sql, run_date: dt.date) -> None:
+    """One row per patient with a claim in the snapshot or a payment received by ``run_date``.
+
+    Every term is dated the way its ledger rows are, so the patient proof compares like with like:
+    responsibility and write-offs come from ``claim_balances`` (835 effective dates, ``wo:`` dates),
+    payments by ``received_on`` (= the ``ppay:`` effective date), online refunds (``orf:``) and refund
+    decisions (``rfd:``) by their effective dates — nothing dated after the run date on either side.
+    ``patient_paid`` is net of online refunds (``payment_events`` refunded: the processor gave that money
+    back, ledger ``orf:`` ar_patient +x);
+    ``refunds_due`` is every credit we decided to refund (``rfd:``), whether ``rfi:`` has paid it out since
+    or not — issuing moves money from refunds_due to cash and does not change what the patient owes."""
     z = "COALESCE({}, 0)"
-    pr, paid, refunds, wo = (
-        z.format("cb.pr"),
-        z.format("pp.amount"),
-        z.format("rf.refunds"),
-        z.format("cb.wo"),
+    pr, refunds, wo = z.format("cb.pr"), z.format("rf.refunds"), z.format("cb.wo")
+    paid = f"({z.format('pp.amount')} - {z.format('orf.amount')})"
+    # Online refunds come from their source, the processor's events (payment_events, outcome refunded),
+    # dated like their ledger row (orf:<event row id>, the event's own date) — or, if that row is missing,
+    # by when the event arrived, so a missing or extra orf: row shows up in the proof.
+    cents = "pe.amount_cents" if q.sqlite else "CAST(pe.amount_cents AS NUMERIC(14, 2)) / 100"
+    orf_date = (
+        f"COALESCE((SELECT MIN(e.effective_date) FROM ledger_entries e WHERE e.txn_key = {q.key('orf:', 'pe.id')}"
+        f" AND e.entry_type = '{ONLINE_REFUND}'), {q.date_of('pe.created_at')})"
     )
     q.run(
         f"""INSERT INTO patient_balances (run_date, patient_id, charges, payer_paid, adjustments,
@@ -454,12 +477,18 @@ def _patient_balances(q: Sql, run_date: dt.date) -> None:
             WHERE received_on <= :d AND posted_at IS NOT NULL GROUP BY patient_id
         ), rf AS (
             SELECT patient_id,
-                   -SUM(CASE WHEN account = '{L.REFUNDS_DUE}' THEN amount ELSE 0 END) AS refunds,
+                   -SUM(CASE WHEN account = '{L.REFUNDS_DUE}' AND entry_type = '{L.REFUND_DUE}'
+                             THEN amount ELSE 0 END) AS refunds,
                    -SUM(CASE WHEN account = '{L.PATIENT_CREDIT}' THEN amount ELSE 0 END) AS credit
             FROM ledger_entries
             WHERE account IN ('{L.REFUNDS_DUE}', '{L.PATIENT_CREDIT}') AND effective_date <= :d
               AND patient_id IS NOT NULL
             GROUP BY patient_id
+        ), orf AS (
+            SELECT pe.patient_id AS patient_id, SUM({cents}) AS amount FROM payment_events pe
+            WHERE pe.outcome = 'refunded' AND pe.patient_id IS NOT NULL AND pe.amount_cents > 0
+              AND {orf_date} <= :d
+            GROUP BY pe.patient_id
         ), pts AS (
             SELECT patient_id FROM cb UNION SELECT patient_id FROM pp
         )
@@ -469,7 +498,8 @@ def _patient_balances(q: Sql, run_date: dt.date) -> None:
         FROM pts
         LEFT JOIN cb ON cb.patient_id = pts.patient_id
         LEFT JOIN pp ON pp.patient_id = pts.patient_id
-        LEFT JOIN rf ON rf.patient_id = pts.patient_id""",
+        LEFT JOIN rf ON rf.patient_id = pts.patient_id
+        LEFT JOIN orf ON orf.patient_id = pts.patient_id""",
         {"d": run_date},
     )
 
@@ -754,23 +784,38 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
             p,
         )
     q.drop("cf_led_claim")
-    # Patient: responsibility − payments + refunds due − write-offs = Σ ar_patient.
+    # Patient: responsibility − payments (net of online refunds) + refunds decided − write-offs =
+    # Σ ar_patient + Σ patient_credit, both as of the run date; both directions (a patient only the ledger
+    # knows about counts too).
+    q.temp_table(
+        "cf_led_patient",
+        f"""SELECT patient_id, SUM(amount) AS amount FROM ledger_entries
+            WHERE account IN ('{L.AR_PATIENT}', '{L.PATIENT_CREDIT}') AND effective_date <= :d
+              AND patient_id IS NOT NULL
+            GROUP BY patient_id""",
+        p,
+    )
+    head_p = head.format(level="patient", kind="patient_balance_vs_ledger")
+    nulls4 = "CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), CAST(NULL AS INTEGER)"
     q.run(
         ins.format(
-            f"""SELECT {head.format(level="patient", kind="patient_balance_vs_ledger")}, CAST(NULL AS INTEGER),
-                   CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), CAST(NULL AS INTEGER), pk.patient_key,
+            f"""SELECT {head_p}, {nulls4}, pk.patient_key,
                    b.patient_responsibility - b.patient_paid + b.refunds_due - b.write_offs AS expected,
                    COALESCE(l.amount, 0) AS found, :d, false, :now
             FROM patient_balances b
             LEFT JOIN patient_keys pk ON pk.patient_id = b.patient_id
-            LEFT JOIN (SELECT patient_id, SUM(amount) AS amount FROM ledger_entries
-                       WHERE account IN ('{L.AR_PATIENT}', '{L.PATIENT_CREDIT}') AND effective_date <= :d
-                         AND patient_id IS NOT NULL
-                       GROUP BY patient_id) l ON l.patient_id = b.patient_id
-            WHERE b.run_date = :d"""
+            LEFT JOIN cf_led_patient l ON l.patient_id = b.patient_id
+            WHERE b.run_date = :d
+            UNION ALL
+            SELECT {head_p}, {nulls4}, pk.patient_key, 0 AS expected, l.amount AS found, :d, false, :now
+            FROM cf_led_patient l
+            LEFT JOIN patient_keys pk ON pk.patient_id = l.patient_id
+            LEFT JOIN patient_balances b ON b.patient_id = l.patient_id AND b.run_date = :d
+            WHERE b.patient_id IS NULL"""
         ),
         p,
     )
+    q.drop("cf_led_patient")
 
     # Ledger references (the ledger has no foreign keys, by design): every id must exist.
     refs = (
