@@ -47,7 +47,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Engine
 
 from claimflow.core_envelope import (
@@ -145,7 +145,12 @@ class RealtimeInputError(RealtimeError):
 
 
 class CoreConnectionError(RealtimeError):
-    """The CORE endpoint could not be reached or did not answer over HTTP(S) as it should."""
+    """The CORE endpoint could not be reached or did not answer over HTTP(S) as it should. ``sent``: whether
+    the request may have reached the server (False: connection, TLS or pin failed before sending)."""
+
+    def __init__(self, message: str, *, sent: bool = False) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class CertificatePinMismatch(CoreConnectionError):
@@ -497,7 +502,7 @@ def exchange(config: CoreConfig, request: CoreEnvelope, form: str = MULTIPART) -
         status, resp_type = resp.status, resp.getheader("Content-Type", "")
     except (OSError, http.client.HTTPException) as exc:
         raise CoreConnectionError(
-            f"no answer from {urllib.parse.urlsplit(config.url).netloc}: {_why(exc)}"
+            f"no answer from {urllib.parse.urlsplit(config.url).netloc}: {_why(exc)}", sent=True
         ) from None
     finally:
         conn.close()
@@ -577,7 +582,13 @@ def check_patient(
         password=config.password,
     )
     sent = time.perf_counter()
-    response, status = exchange(config, request, form)
+    try:
+        response, status = exchange(config, request, form)
+    except CoreConnectionError as exc:
+        if not exc.sent:  # never asked: no open inquiry should keep tonight's batch from asking
+            with engine.begin() as conn:
+                conn.execute(delete(EligibilityCheck).where(EligibilityCheck.trace_number == trace))
+        raise
     round_trip = (time.perf_counter() - sent) * 1000
     if response.error_code != SUCCESS or status != 200:
         code = response.error_code or f"HTTP{status}"

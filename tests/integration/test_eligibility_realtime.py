@@ -180,7 +180,9 @@ def test_check_bad_input_and_connection_errors(
     assert code == 2 and "https://" in err
     with engine.connect() as conn:
         stored = conn.execute(select(m.CoverageEligibility.coverage_id)).all()
+        checks = conn.execute(select(m.EligibilityCheck.id)).all()
     assert stored == []  # nothing answered, nothing stored
+    assert checks == []  # and nothing was sent, so no open inquiry is left to hold back tonight's batch
 
 
 def test_realtime_answers_match_batch(claimflow_env: Engine, core: CoreServer, tmp_path: Path) -> None:
