@@ -28,6 +28,11 @@ Queues and their sources (reason key in brackets)::
     secondary_due    claim_balances.secondary_due                                   [secondary]
     credit_balances  negative insurance or patient balance in claim_balances        [insurance_credit]
                                                                                      [patient_credit]
+    authorizations   a prior authorization that ends within ``auth_expiring_days`` with units left, or
+                     has no units left while claims of its patient and payer are held for it
+                     (prior_auth_exhausted); on the latest claim that used it (claimflow.authorizations)
+                                                                                     [auth:<id>:expiring]
+                                                                                     [auth:<id>:exhausted]
 
 The claim's *current adjudication* is its latest posted claim payment that is neither a reversal
 (CLP02=22) nor reversed: a correction or an appeal's new payment replaces the old decision, so denials
@@ -71,6 +76,7 @@ BUILT_QUEUES: tuple[str, ...] = (
     "no_response",
     "secondary_due",
     "credit_balances",
+    "authorizations",
 )
 #: Queues filled by other workflows (adjudication.statements: collections hand-offs, refunds due); the
 #: nightly build never closes their items.
@@ -88,6 +94,7 @@ NEXT_ACTIONS: tuple[str, ...] = (
     "void",
     "bill_patient",
     "write_off",
+    "request_authorization",
 )
 
 #: Next action per denial category (adjudication.carc); anything else: ask_status.
@@ -126,6 +133,7 @@ class WorklistConfig:
     no_277ca_days: int = 14
     no_835_days: int = 45
     refund_days: int = 60
+    auth_expiring_days: int = 14
 
 
 # --------------------------------------------------------------------------------------------------
@@ -172,6 +180,7 @@ def build_worklist(
             "cf_wi_rates",
             "cf_wi_rate",
             "cf_wi_lines",
+            "cf_wi_auth",
         )
     return summary
 
@@ -435,6 +444,56 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
         WHERE {snap} AND b.patient_balance < :zero""",
         p,
     )
+    _collect_authorizations(q, d, cfg, cols)
+
+
+#: Usage rows of prior authorizations that count (as ``claimflow.authorizations.COUNTED_SQL``: not the
+#: lines of held, rejected or voided claims).
+_AUTH_COUNTED = f"c.status NOT IN ('{S.SCRUB_FAILED}', '{S.REJECTED}') AND c.frequency <> '8'"
+
+
+def _collect_authorizations(q: Sql, d: dt.date, cfg: WorklistConfig, cols: str) -> None:
+    """Authorizations running out of days or units, each on the latest claim that used it (a work item
+    belongs to a claim). Due: the end date (expiring) or the held claims' timely-filing deadline."""
+    q.temp_table(
+        "cf_wi_auth",
+        f"""SELECT pa.id AS auth_id, pa.auth_number AS auth_number, pa.payer_id AS payer_id,
+               pa.patient_id AS patient_id, pa.units_authorized AS authorized, pa.end_date AS end_date,
+               SUM(u.units) AS used, MAX(u.claim_id) AS claim_id
+        FROM prior_authorizations pa JOIN prior_authorization_usage u ON u.authorization_id = pa.id
+        JOIN claims c ON c.id = u.claim_id AND {_AUTH_COUNTED}
+        WHERE pa.status <> 'void'
+        GROUP BY pa.id, pa.auth_number, pa.payer_id, pa.patient_id, pa.units_authorized, pa.end_date""",
+    )
+    p: dict[str, Any] = {"d": d, "n": cfg.auth_expiring_days, "zero": Decimal("0")}
+    q.run(
+        f"""INSERT INTO cf_wi_src ({cols})
+        SELECT 'authorizations', a.claim_id, 'auth:' || CAST(a.auth_id AS TEXT) || '\\:expiring', a.payer_id,
+               'Prior authorization ' || a.auth_number || ' ends ' || CAST(a.end_date AS TEXT)
+               || ' with units left: ask the payer for an extension if care goes on',
+               :zero, 'request_authorization', a.end_date, 2
+        FROM cf_wi_auth a
+        WHERE a.end_date >= :d AND a.end_date <= {_add_days(q, ":d", ":n")} AND a.used < a.authorized""",
+        p,
+    )
+    held = (
+        "FROM claims h WHERE h.patient_id = a.patient_id AND h.payer_id = a.payer_id "
+        f"AND h.status = '{S.SCRUB_FAILED}' AND EXISTS (SELECT 1 FROM scrub_results sr WHERE sr.claim_id = h.id "
+        "AND sr.resolved = false AND sr.rule = 'prior_auth_exhausted')"
+    )
+    q.run(
+        f"""INSERT INTO cf_wi_src ({cols})
+        SELECT 'authorizations', a.claim_id, 'auth:' || CAST(a.auth_id AS TEXT) || '\\:exhausted', a.payer_id,
+               'Prior authorization ' || a.auth_number || ' has no units left and claims of the same patient '
+               || 'are held for it: ask the payer for more units or a new authorization',
+               (SELECT SUM(h.total_charge) {held}), 'request_authorization',
+               (SELECT MIN(h.service_date_from) {held}), 0
+        FROM cf_wi_auth a WHERE a.used >= a.authorized AND EXISTS (SELECT 1 {held})""",
+        p,
+    )
+    q.run("""INSERT INTO cf_wi_codes SELECT DISTINCT 'authorizations', s.claim_id, s.reason_key,
+               CASE WHEN s.reason_key LIKE '%\\:exhausted' THEN 'prior_auth_exhausted' ELSE 'auth_expiring' END
+        FROM cf_wi_src s WHERE s.queue = 'authorizations'""")
 
 
 def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig) -> dict[str, int]:
@@ -457,6 +516,7 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
     filing = f"COALESCE(pr.timely_filing_days, CASE {' '.join(tf_cases)} ELSE :tf_default END)"
     due = (
         f"CASE WHEN MAX(s.refund_due) = 1 THEN {_add_days(q, ':d', ':refund')} "
+        "WHEN MAX(s.refund_due) = 2 THEN MIN(s.due_base) "  # the due date itself (an authorization's end)
         f"ELSE {_add_days(q, 'MIN(s.due_base)', f'MIN({filing})')} END"
     )
     q.drop("cf_wi_new")

@@ -46,6 +46,7 @@ def worklist_config() -> Any:
         no_277ca_days: int = 14
         no_835_days: int = 45
         refund_days: int = 60
+        auth_expiring_days: int = 14
 
     s = WorklistSettings()
     return WorklistConfig(
@@ -58,6 +59,7 @@ def worklist_config() -> Any:
         no_277ca_days=s.no_277ca_days,
         no_835_days=s.no_835_days,
         refund_days=s.refund_days,
+        auth_expiring_days=s.auth_expiring_days,
     )
 
 
@@ -233,7 +235,8 @@ def add_subcommands(sub: argparse._SubParsersAction, claim_actions: Any = None) 
     )
     s.add_argument(
         "--queue",
-        help="scrub_holds, rejections, denials, underpayments, no_response, secondary_due, credit_balances",
+        help="scrub_holds, rejections, denials, underpayments, no_response, secondary_due, credit_balances, "
+        "authorizations",
     )
     s.add_argument("--status", default="open", help="open (default: open and in progress) or all")
     s.add_argument("--format", default="table", help="table (default), json (one object per line) or csv")
