@@ -29,6 +29,7 @@ Check = Callable[["Engine", "Sequence[Claim]", dt.date], "list[ScrubFinding]"]
 #: ``"module:function"`` of every database-aware check, run in this order.
 CHECKS: list[str] = [
     "claimflow.eligibility_hold:check_coverage",
+    "claimflow.authorizations:check_authorizations",
 ]
 
 
