@@ -41,6 +41,10 @@ txn_key scheme (ids are database ids of the source rows)::
                                        adjudicated claim
     pcr:<claim_id>:<n>                 credit applied           patient_credit +x   / ar_patient −x
     rfd:<patient_id>:<date>            credit → refund due      patient_credit +x   / refunds_due −x
+    rfi:<refund_id>                    refund issued            refunds_due +x (patient) or ar_payer +x (payer,
+                                       (adjudication.statements)    claim overpaid) / cash −x
+    orf:<payment_event_id>             online payment given     ar_patient +x (no claim) / cash −x
+                                       back (charge.refunded)
     wo:<claim_id>:<side>:<date>        write-off                write_off +x        / ar_payer|ar_patient −x
 
 Coordination of benefits (secondary/tertiary claims, ``claims.primary_claim_id`` set, responsibility S/T):
