@@ -234,6 +234,27 @@ class Answerer:
         return PAYLOAD_271, answer.decode("ascii")
 
     @staticmethod
+    def warm_up() -> None:
+        """Validate a made-up 270 once, so the first real request does not pay pyx12's imports."""
+        from edi.claim import InterchangeParties
+        from edi.validate import validate_x12
+        from edi.x270 import Inquiry, build_270
+
+        day = dt.date(2026, 1, 1)
+        sample = build_270(
+            [Inquiry("CF0-0", "PAYER", "P0", "CLINIC", "1234567893", "A", "B", "M0", day, "U", day)],
+            InterchangeParties("ZZ", "WARMUP", "ZZ", "SANDBOXCH"),
+            interchange_control_number=1,
+            group_control_number=1,
+            transaction_control_number=1,
+            created=dt.datetime(2026, 1, 1),
+        )
+        try:
+            validate_x12(sample.encode("ascii"), engine="fast")
+        except Exception:  # only a warm-up: the real request reports any problem
+            log.debug("core: warm-up validation failed", exc_info=True)
+
+    @staticmethod
     def _kind(x12: str) -> str | None:
         from edi.errors import X12Error
 
@@ -305,6 +326,7 @@ class CoreServer:
         self._httpd = httpd
         self._thread = threading.Thread(target=httpd.serve_forever, name="core-realtime", daemon=True)
         self._thread.start()
+        threading.Thread(target=self.answerer.warm_up, name="core-warm-up", daemon=True).start()
         log.info("sandbox CORE endpoint on %s, certificate SHA-256 %s", self.url, self.fingerprint)
         return self
 
