@@ -542,7 +542,7 @@ def check_authorizations(engine: Engine, claims: Sequence[EdiClaim], today: dt.d
     """Hold the claims whose lines need a prior authorization they do not have; set ``prior_authorization``
     (REF*G1) on the ones that have it and record their lines' units (see the module docstring). Claims of
     payers without a rule are not touched. One transaction per call; a rerun replaces the batch's usage."""
-    from edi.scrub import ScrubFinding
+    from edi.scrub import ScrubFinding, scrub_claim
 
     by_id = {c.claim_id: c for c in claims}
     ids = sorted(by_id)
@@ -618,6 +618,8 @@ def check_authorizations(engine: Engine, claims: Sequence[EdiClaim], today: dt.d
                 findings += [ScrubFinding(cid, rule, reason) for rule, reason in outcome.findings]
                 continue
             claim.prior_authorization = outcome.auth.number
+            if scrub_claim(claim, today):
+                continue  # the scrubber holds it anyway: its units stay free for the batch's other claims
             for ln in lines:
                 outcome.auth.left -= ln.units
                 sl_id = line_ids.get((cid, ln.line_number))

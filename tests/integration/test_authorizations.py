@@ -346,3 +346,18 @@ def test_cli_import_errors_and_list(
     assert usage.value.code == 2
     err_lines = capsys.readouterr().err.strip().splitlines()
     assert len(err_lines) == 1 and "--expiring" in err_lines[0]
+
+
+def test_a_claim_the_scrubber_holds_takes_no_units(engine: Engine, tmp_path: Path) -> None:
+    a, b = _pair(engine)  # a < b: a is looked at first
+    _write_rules(engine, tmp_path, a)
+    _write_auth(
+        engine, tmp_path, a, _lines(engine, b), TODAY - dt.timedelta(days=400), TODAY + dt.timedelta(days=90)
+    )
+    with engine.begin() as conn:  # a's lines no longer add up to its total: the scrubber holds it
+        conn.execute(update(m.Claim).where(m.Claim.id == a).values(total_charge=m.Claim.total_charge + 1))
+    result = generate_batches(engine, _settings(tmp_path), run_id="n", today=TODAY, now=NOW)
+    assert _status(engine, a, b) == ["scrub_failed", "submitted"]
+    assert result.scrub_reasons == {"charges_balance": 1}
+    assert {u[0] for u in _usage(engine)} == {b}
+    assert _auth_row(engine).status == "exhausted"
