@@ -23,12 +23,21 @@ A file without ISA (``ST..SE`` or ``GS..GE`` only, as guide examples are often p
 
 Errors look like ``bad.835: segment 57 (SE): SE01 says 40 segments, counted 41``. Control numbers are
 not patient data, so messages may quote them.
+
+:class:`SetWalker` is the one segment loop of the 999, 277CA, 277 (X212) and 271 parsers: it splits
+segments, hands envelope segments to the :class:`Envelope`, yields TA1 records, and calls the parser's
+hooks at ST, at SE and for each body segment it claims. The 835 parser keeps its own loop (its hot path
+and the C accelerator live there).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Generic, TypeVar
+
+from edi.delimiters import Delimiters
 from edi.errors import X12ParseError
-from edi.reader import check_segment_id
+from edi.reader import SegmentBatch, check_segment_id
 from parsers.limits_ack import (
     GS06_MAX,
     ISA13_MAX,
@@ -43,6 +52,8 @@ from parsers.records import InterchangeAck
 from parsers.values import date6
 
 ENVELOPE_IDS = frozenset({"ISA", "GS", "ST", "SE", "GE", "IEA", "TA1"})
+
+R = TypeVar("R")
 
 
 def _int(value: str) -> int | None:
@@ -367,3 +378,88 @@ class Envelope:
         if versions:
             return any(v.startswith("00501") for v in versions)
         return self.isa12 in (None, "", "00501")
+
+
+class SetWalker(Generic[R]):
+    """The segment loop shared by the transaction-set parsers (999, 277CA, 277 X212, 271).
+
+    Why one loop: each parser used to carry its own copy of ISA/GS/ST/SE/GE/IEA walking, TA1 handling,
+    end-of-file checks and the "missing element" error; copies drift. A subclass says which segment IDs
+    it reads (:attr:`BODY`) and fills in the hooks; everything else — envelope checks, TA1 records, junk
+    segment IDs, body segments outside ST..SE, a truncated file — is decided here, with one wording.
+
+    Order per segment: a :attr:`BODY` segment goes to :meth:`segment` (refused first when outside a
+    transaction set, unless :attr:`BODY_NEEDS_ST` is off because the parser names its own loop instead);
+    ``ST`` is checked by the envelope, then :meth:`begin`; ``SE`` runs :meth:`before_se`, the envelope's
+    trailer check, then :meth:`end_set` (so no record of a set with a bad trailer is yielded); anything
+    else goes to :meth:`Envelope.control`.
+    """
+
+    BODY: frozenset[str] = frozenset()
+    """Segment IDs handed to :meth:`segment`."""
+    BODY_NEEDS_ST = True
+    """Refuse a :attr:`BODY` segment outside ST..SE before :meth:`segment` sees it."""
+
+    def __init__(self, env: Envelope) -> None:
+        self.env = env
+        self.file = env.file
+
+    def err(self, msg: str, segno: int, sid: str, element: str | None = None) -> X12ParseError:
+        return X12ParseError(msg, file=self.file, segment_no=segno, segment_id=sid, element=element)
+
+    # ---- hooks ----------------------------------------------------------------------------------------
+
+    def segment(self, segno: int, el: list[str], delims: Delimiters) -> Iterator[R]:
+        """One :attr:`BODY` segment (``el[0]`` is its ID); yields the records it completes."""
+        return iter(())
+
+    def begin(self, segno: int) -> None:
+        """A transaction set starts (the envelope has accepted its ST): check ST01/version, reset state."""
+
+    def before_se(self, segno: int) -> None:
+        """Checks before the SE trailer (loops the set must have closed)."""
+
+    def end_set(self) -> Iterator[R]:
+        """After a valid SE: the records still open in the set."""
+        return iter(())
+
+    # ---- the loop -------------------------------------------------------------------------------------
+
+    def run(self, batches: Iterator[SegmentBatch]) -> Iterator[R | InterchangeAck]:
+        env = self.env
+        body = self.BODY
+        needs_st = self.BODY_NEEDS_ST
+        segment = self.segment
+        segno = 0
+        sid: str | None = None
+        el: list[str] = []
+        try:
+            for first, delims, segs in batches:
+                e = delims.element
+                segno = first - 1
+                for s in segs:
+                    segno += 1
+                    el = s.split(e)
+                    sid = el[0]
+                    if sid in body:
+                        if needs_st and not env.in_st:
+                            raise self.err(
+                                f"{sid} segment outside a transaction set (no ST before it)", segno, sid
+                            )
+                        yield from segment(segno, el, delims)
+                    elif sid == "ST":
+                        env.st(segno, el)
+                        self.begin(segno)
+                    elif sid == "SE":
+                        self.before_se(segno)
+                        env.se(segno, el)
+                        yield from self.end_set()
+                    else:
+                        kind = env.control(segno, el)
+                        if kind == "TA1":
+                            yield env.ta1(segno, el)
+            env.finish(segno, sid)
+        except IndexError:
+            raise self.err(
+                f"has only {len(el) - 1} elements; a required element is missing", segno, sid or "?"
+            ) from None

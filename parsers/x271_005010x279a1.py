@@ -25,9 +25,9 @@ from collections.abc import Iterator
 from decimal import Decimal
 
 from edi import gc_paused
-from edi.errors import X12ParseError
-from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
-from parsers.envelope import Envelope
+from edi.delimiters import Delimiters
+from edi.reader import CHUNK_SIZE, Source, iter_batches, source_name
+from parsers.envelope import Envelope, SetWalker
 from parsers.limits_ack import check_len
 from parsers.records import Benefit, Eligibility, InterchangeAck, Party, Rejection
 from parsers.values import date_range, element_error, opt_amount
@@ -81,73 +81,19 @@ class _Loop:
         self.dates: list[tuple[str, dt.date, dt.date]] = []
 
 
-class _Parser:
+class _Parser(SetWalker[Record271]):
+    # LS, LE, MSG, III … are read by no one here: they fall through to the envelope, which refuses them
+    # outside ST..SE with the same words and otherwise lets them pass
+    BODY = frozenset({"HL", "NM1", "TRN", "EB", "AAA", "REF", "DTP", "BHT"})
+
     def __init__(self, env: Envelope) -> None:
-        self.env = env
+        super().__init__(env)
         self.cur: _Loop | None = None
         self.payer: Party | None = None
         self.provider: Party | None = None
         self.pending_upper: list[_Loop] = []  # 2000A/2000B loops with AAA, until a subscriber shows up
         self.where = "2000A"
         self.hl_ids: set[str] = set()
-
-    def err(self, msg: str, segno: int, sid: str, element: str | None = None) -> X12ParseError:
-        return self.env.error(msg, segno, sid, element)
-
-    def run(self, batches: Iterator[SegmentBatch]) -> Iterator[Record271]:
-        env = self.env
-        segno = 0
-        sid: str | None = None
-        el: list[str] = []
-        try:
-            for first, delims, segs in batches:
-                e = delims.element
-                r = delims.repetition
-                segno = first - 1
-                for s in segs:
-                    segno += 1
-                    el = s.split(e)
-                    sid = el[0]
-                    if sid in ("HL", "NM1", "TRN", "EB", "AAA", "REF", "DTP", "BHT"):
-                        if not env.in_st:
-                            raise self.err(
-                                f"{sid} segment outside a transaction set (no ST before it)", segno, sid
-                            )
-                        yield from self.segment(segno, el, r)
-                    elif sid == "ST":
-                        env.st(segno, el)
-                        self.begin(segno)
-                    elif sid == "SE":
-                        env.se(segno, el)
-                        yield from self.flush(final=True)
-                    elif sid in (
-                        "LS",
-                        "LE",
-                        "MSG",
-                        "III",
-                        "HSD",
-                        "N3",
-                        "N4",
-                        "PER",
-                        "PRV",
-                        "DMG",
-                        "INS",
-                        "HI",
-                        "MPI",
-                    ):
-                        if not env.in_st:
-                            raise self.err(
-                                f"{sid} segment outside a transaction set (no ST before it)", segno, sid
-                            )
-                    else:
-                        kind = env.control(segno, el)
-                        if kind == "TA1":
-                            yield env.ta1(segno, el)
-            env.finish(segno, sid)
-        except IndexError:
-            raise self.err(
-                f"has only {len(el) - 1} elements; a required element is missing", segno, sid or "?"
-            ) from None
 
     def begin(self, segno: int) -> None:
         env = self.env
@@ -161,8 +107,9 @@ class _Parser:
         self.where = "2000A"
         self.hl_ids = set()
 
-    def segment(self, segno: int, el: list[str], rep: str) -> Iterator[Record271]:
+    def segment(self, segno: int, el: list[str], delims: Delimiters) -> Iterator[Record271]:
         sid = el[0]
+        rep = delims.repetition
         file = self.env.file
         if sid == "BHT":
             return
@@ -251,6 +198,9 @@ class _Parser:
                     g(12),
                 )
             )
+
+    def end_set(self) -> Iterator[Record271]:
+        return self.flush(final=True)
 
     def flush(self, *, final: bool) -> Iterator[Record271]:
         cur = self.cur

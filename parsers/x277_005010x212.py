@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from edi import gc_paused
+from edi.delimiters import Delimiters
 from edi.reader import CHUNK_SIZE, Source, iter_batches, source_name
 from parsers import x277ca_005010x214 as base
 from parsers.detect import OTHER_277_GUIDES, describe_277
@@ -70,7 +71,7 @@ class _Parser(base._Parser):
         self.lines = []
         self.claim_u = self.line_u = self.lvl_u = False
 
-    def segment(self, segno: int, el: list[str], comp: str) -> Iterator[base.Record277]:
+    def segment(self, segno: int, el: list[str], delims: Delimiters) -> Iterator[base.Record277]:
         # X212 names the 2000D/2000E levels subscriber (22) and dependent (23); the 277CA has PT
         if el[0] == "HL" and len(el) > 3 and el[3] in ("22", "23"):
             el = [*el[:3], "PT", *el[4:]]
@@ -78,7 +79,7 @@ class _Parser(base._Parser):
             base.check_len(el[2], base.PCN_MAX, self.file, segno, "REF", "REF02")
             self.claim[base._C["patient_control_number"]] = el[2]
             return iter(())
-        return super().segment(segno, el, comp)
+        return super().segment(segno, el, delims)
 
 
 def parse(

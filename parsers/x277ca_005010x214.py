@@ -31,10 +31,10 @@ from decimal import Decimal
 from typing import Any
 
 from edi import gc_paused
-from edi.errors import X12ParseError
-from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
+from edi.delimiters import Delimiters
+from edi.reader import CHUNK_SIZE, Source, iter_batches, source_name
 from parsers.detect import OTHER_277_GUIDES, describe_277
-from parsers.envelope import Envelope
+from parsers.envelope import Envelope, SetWalker
 from parsers.limits_ack import (
     NM108_MAX,
     NM109_MAX,
@@ -86,10 +86,11 @@ def _party(el: list[str]) -> Party:
     return Party(el[1], el[2], el[3], el[4], el[5], el[7], el[8], el[9])
 
 
-class _Parser:
+class _Parser(SetWalker[Record277]):
+    BODY = frozenset({"HL", "NM1", "TRN", "STC", "REF", "DTP", "QTY", "AMT", "SVC"})
+
     def __init__(self, env: Envelope) -> None:
-        self.env = env
-        self.file = env.file
+        super().__init__(env)
         self.level = ""  # HL03 of the current HL
         self.payer: Party | None = None
         self.receiver: Party | None = None
@@ -102,9 +103,6 @@ class _Parser:
         self.lines: list[LineStatus] = []
         self.lvl: list[Any] | None = None
         self.claim_u = self.line_u = self.lvl_u = False  # an STC03 "U" in the claim / line / level
-
-    def err(self, msg: str, segno: int, sid: str, element: str | None = None) -> X12ParseError:
-        return X12ParseError(msg, file=self.file, segment_no=segno, segment_id=sid, element=element)
 
     # ---- records ------------------------------------------------------------------------------------
 
@@ -204,8 +202,9 @@ class _Parser:
         check_len(el[3], STC03_MAX, self.file, segno, "STC", "STC03")
         return out, el
 
-    def segment(self, segno: int, el: list[str], comp: str) -> Iterator[Record277]:
+    def segment(self, segno: int, el: list[str], delims: Delimiters) -> Iterator[Record277]:
         sid = el[0]
+        comp = delims.component
         f = self.file
         if sid == "HL":
             yield from self.flush()
@@ -360,41 +359,8 @@ class _Parser:
             self.line_u = False
         # BHT and anything else well-formed: counted by the envelope, otherwise not used
 
-    def run(self, batches: Iterator[SegmentBatch]) -> Iterator[Record277]:
-        env = self.env
-        segno = 0
-        sid: str | None = None
-        el: list[str] = []
-        try:
-            for first, delims, segs in batches:
-                e = delims.element
-                c = delims.component
-                segno = first - 1
-                for s in segs:
-                    segno += 1
-                    el = s.split(e)
-                    sid = el[0]
-                    if sid in ("HL", "NM1", "TRN", "STC", "REF", "DTP", "QTY", "AMT", "SVC"):
-                        if not env.in_st:
-                            raise self.err(
-                                f"{sid} segment outside a transaction set (no ST before it)", segno, sid
-                            )
-                        yield from self.segment(segno, el, c)
-                    elif sid == "ST":
-                        env.st(segno, el)
-                        self.begin(segno)
-                    elif sid == "SE":
-                        env.se(segno, el)
-                        yield from self.flush()
-                    else:
-                        kind = env.control(segno, el)
-                        if kind == "TA1":
-                            yield env.ta1(segno, el)
-            env.finish(segno, sid)
-        except IndexError:
-            raise self.err(
-                f"has only {len(el) - 1} elements; a required element is missing", segno, sid or "?"
-            ) from None
+    def end_set(self) -> Iterator[Record277]:
+        return self.flush()
 
     def begin(self, segno: int) -> None:
         env = self.env

@@ -31,9 +31,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from edi import gc_paused
-from edi.errors import X12ParseError
-from edi.reader import CHUNK_SIZE, SegmentBatch, Source, iter_batches, source_name
-from parsers.envelope import Envelope
+from edi.delimiters import Delimiters
+from edi.reader import CHUNK_SIZE, Source, iter_batches, source_name
+from parsers.envelope import Envelope, SetWalker
 from parsers.limits_ack import (
     AK101_MAX,
     AK102_MAX,
@@ -90,10 +90,14 @@ def _int(value: str) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
-class _Parser:
+class _Parser(SetWalker[Record999]):
+    # the 999 names its own loops ("IK3 outside an AK2 loop", "AK1 outside a transaction set"), so body
+    # segments reach segment() even outside ST..SE
+    BODY = frozenset({"IK3", "IK4", "CTX", "IK5", "AK2", "AK1", "AK9"})
+    BODY_NEEDS_ST = False
+
     def __init__(self, env: Envelope) -> None:
-        self.env = env
-        self.file = env.file
+        super().__init__(env)
         self.group: list[str] | None = None  # AK1 elements + its segment number
         self.group_segno = 0
         self.n_sets = 0
@@ -103,125 +107,96 @@ class _Parser:
         self.ik3: list[Any] | None = None  # segment error being built
         self.ik4: list[Any] | None = None  # element error being built
 
-    def err(self, msg: str, segno: int, sid: str, element: str | None = None) -> X12ParseError:
-        return X12ParseError(msg, file=self.file, segment_no=segno, segment_id=sid, element=element)
-
-    def run(self, batches: Iterator[SegmentBatch]) -> Iterator[Record999]:
+    def segment(self, segno: int, el: list[str], delims: Delimiters) -> Iterator[Record999]:
         env = self.env
-        segno = 0
-        sid: str | None = None
-        el: list[str] = []
-        try:
-            for first, delims, segs in batches:
-                e = delims.element
-                c = delims.component
-                segno = first - 1
-                for s in segs:
-                    segno += 1
-                    el = s.split(e)
-                    sid = el[0]
-                    if sid == "IK3":
-                        self.close_ik3()
-                        self.need_set(segno, sid)
-                        if len(self.errors) >= MAX_ERRORS_PER_SET:
-                            raise self.err(f"more than {MAX_ERRORS_PER_SET} IK3 in one AK2 loop", segno, sid)
-                        el += [""] * (5 - len(el))
-                        f = self.file
-                        check_len(el[1], IK301_MAX, f, segno, sid, "IK301")
-                        check_digits(el[2], IK302_DIGITS, f, segno, sid, "IK302")
-                        position = _int(el[2])
-                        if position is not None and position > INTEGER_MAX:
-                            raise self.err("is beyond a segment position (2147483647)", segno, sid, "IK302")
-                        check_len(el[3], IK303_MAX, f, segno, sid, "IK303")
-                        check_len(el[4], IK304_MAX, f, segno, sid, "IK304")
-                        self.ik3 = [segno, el[1], position, el[3], el[4], [], []]
-                    elif sid == "IK4":
-                        if self.ik3 is None:
-                            raise self.err("IK4 without IK3 before it", segno, sid)
-                        self.close_ik4()
-                        el += [""] * (5 - len(el))
-                        pos = el[1].split(c)
-                        pos += [""] * (3 - len(pos))
-                        f = self.file
-                        check_digits(pos[0], IK401_DIGITS, f, segno, sid, "IK401-1")
-                        check_digits(pos[1], IK401_DIGITS, f, segno, sid, "IK401-2")
-                        check_digits(pos[2], IK401_3_DIGITS, f, segno, sid, "IK401-3")
-                        check_len(el[2], IK402_MAX, f, segno, sid, "IK402")
-                        check_len(el[3], IK403_MAX, f, segno, sid, "IK403")
-                        self.ik4 = [_int(pos[0]), _int(pos[1]), _int(pos[2]), el[2], el[3], el[4], []]
-                    elif sid == "CTX":
-                        ctx = self.ctx(el, c)
-                        if ctx.name == "CLM01":
-                            check_len(ctx.reference, CTX01_2_MAX, self.file, segno, sid, "CTX01-2")
-                        if self.ik4 is not None:
-                            self.ik4[6].append(ctx)
-                        elif self.ik3 is not None:
-                            self.ik3[5].append(ctx)
-                        else:
-                            raise self.err("CTX without IK3 or IK4 before it", segno, sid)
-                    elif sid == "IK5":
-                        yield self.ik5(segno, el)
-                    elif sid == "AK2":
-                        if self.set_ is not None:
-                            raise self.err(f"AK2 before IK5 of transaction set {self.set_[2]}", segno, sid)
-                        if self.group is None:
-                            raise self.err("AK2 without AK1 before it", segno, sid)
-                        el += [""] * (4 - len(el))
-                        if not el[2]:
-                            raise self.err(
-                                "is required (transaction set control number)", segno, sid, "AK202"
-                            )
-                        check_len(el[1], AK201_MAX, self.file, segno, sid, "AK201")
-                        check_len(el[2], AK202_MAX, self.file, segno, sid, "AK202")
-                        check_len(el[3], AK203_MAX, self.file, segno, sid, "AK203")
-                        self.set_ = el
-                        self.set_segno = segno
-                        self.errors = []
-                    elif sid == "AK1":
-                        if self.group is not None:
-                            raise self.err("AK1 inside a group that has no AK9", segno, sid)
-                        if not env.in_st:
-                            raise self.err("AK1 outside a transaction set (no ST before it)", segno, sid)
-                        el += [""] * (4 - len(el))
-                        if not el[2]:
-                            raise self.err("is required (group control number)", segno, sid, "AK102")
-                        check_len(el[1], AK101_MAX, self.file, segno, sid, "AK101")
-                        check_digits(el[2], AK102_MAX, self.file, segno, sid, "AK102")
-                        check_len(el[3], AK103_MAX, self.file, segno, sid, "AK103")
-                        self.group = el
-                        self.group_segno = segno
-                        self.n_sets = 0
-                    elif sid == "AK9":
-                        yield self.ak9(segno, el)
-                    elif sid == "ST":
-                        env.st(segno, el)
-                        if env.st01 != TRANSACTION:
-                            raise self.err(
-                                f"ST01 {env.st01} in a 999 file; one transaction type per file is supported",
-                                segno,
-                                sid,
-                            )
-                        if not env.version_ok("005010X231"):
-                            raise self.err(
-                                f"999 version {env.st03 or env.gs08} is not supported (only {GUIDE})",
-                                segno,
-                                sid,
-                            )
-                    elif sid == "SE":
-                        if self.set_ is not None:
-                            raise self.err(f"SE before IK5 of transaction set {self.set_[2]}", segno, sid)
-                        if self.group is not None:
-                            raise self.err(f"SE before AK9 of group {self.group[2]}", segno, sid)
-                        env.se(segno, el)
-                    else:
-                        kind = env.control(segno, el)
-                        if kind == "TA1":
-                            yield env.ta1(segno, el)
-            env.finish(segno, sid)
-        except IndexError:
+        c = delims.component
+        sid = el[0]
+        if sid == "IK3":
+            self.close_ik3()
+            self.need_set(segno, sid)
+            if len(self.errors) >= MAX_ERRORS_PER_SET:
+                raise self.err(f"more than {MAX_ERRORS_PER_SET} IK3 in one AK2 loop", segno, sid)
+            el += [""] * (5 - len(el))
+            f = self.file
+            check_len(el[1], IK301_MAX, f, segno, sid, "IK301")
+            check_digits(el[2], IK302_DIGITS, f, segno, sid, "IK302")
+            position = _int(el[2])
+            if position is not None and position > INTEGER_MAX:
+                raise self.err("is beyond a segment position (2147483647)", segno, sid, "IK302")
+            check_len(el[3], IK303_MAX, f, segno, sid, "IK303")
+            check_len(el[4], IK304_MAX, f, segno, sid, "IK304")
+            self.ik3 = [segno, el[1], position, el[3], el[4], [], []]
+        elif sid == "IK4":
+            if self.ik3 is None:
+                raise self.err("IK4 without IK3 before it", segno, sid)
+            self.close_ik4()
+            el += [""] * (5 - len(el))
+            pos = el[1].split(c)
+            pos += [""] * (3 - len(pos))
+            f = self.file
+            check_digits(pos[0], IK401_DIGITS, f, segno, sid, "IK401-1")
+            check_digits(pos[1], IK401_DIGITS, f, segno, sid, "IK401-2")
+            check_digits(pos[2], IK401_3_DIGITS, f, segno, sid, "IK401-3")
+            check_len(el[2], IK402_MAX, f, segno, sid, "IK402")
+            check_len(el[3], IK403_MAX, f, segno, sid, "IK403")
+            self.ik4 = [_int(pos[0]), _int(pos[1]), _int(pos[2]), el[2], el[3], el[4], []]
+        elif sid == "CTX":
+            ctx = self.ctx(el, c)
+            if ctx.name == "CLM01":
+                check_len(ctx.reference, CTX01_2_MAX, self.file, segno, sid, "CTX01-2")
+            if self.ik4 is not None:
+                self.ik4[6].append(ctx)
+            elif self.ik3 is not None:
+                self.ik3[5].append(ctx)
+            else:
+                raise self.err("CTX without IK3 or IK4 before it", segno, sid)
+        elif sid == "IK5":
+            yield self.ik5(segno, el)
+        elif sid == "AK2":
+            if self.set_ is not None:
+                raise self.err(f"AK2 before IK5 of transaction set {self.set_[2]}", segno, sid)
+            if self.group is None:
+                raise self.err("AK2 without AK1 before it", segno, sid)
+            el += [""] * (4 - len(el))
+            if not el[2]:
+                raise self.err("is required (transaction set control number)", segno, sid, "AK202")
+            check_len(el[1], AK201_MAX, self.file, segno, sid, "AK201")
+            check_len(el[2], AK202_MAX, self.file, segno, sid, "AK202")
+            check_len(el[3], AK203_MAX, self.file, segno, sid, "AK203")
+            self.set_ = el
+            self.set_segno = segno
+            self.errors = []
+        elif sid == "AK1":
+            if self.group is not None:
+                raise self.err("AK1 inside a group that has no AK9", segno, sid)
+            if not env.in_st:
+                raise self.err("AK1 outside a transaction set (no ST before it)", segno, sid)
+            el += [""] * (4 - len(el))
+            if not el[2]:
+                raise self.err("is required (group control number)", segno, sid, "AK102")
+            check_len(el[1], AK101_MAX, self.file, segno, sid, "AK101")
+            check_digits(el[2], AK102_MAX, self.file, segno, sid, "AK102")
+            check_len(el[3], AK103_MAX, self.file, segno, sid, "AK103")
+            self.group = el
+            self.group_segno = segno
+            self.n_sets = 0
+        elif sid == "AK9":
+            yield self.ak9(segno, el)
+
+    def begin(self, segno: int) -> None:
+        env = self.env
+        if env.st01 != TRANSACTION:
             raise self.err(
-                f"has only {len(el) - 1} elements; a required element is missing", segno, sid or "?"
-            ) from None
+                f"ST01 {env.st01} in a 999 file; one transaction type per file is supported", segno, "ST"
+            )
+        if not env.version_ok("005010X231"):
+            raise self.err(f"999 version {env.st03 or env.gs08} is not supported (only {GUIDE})", segno, "ST")
+
+    def before_se(self, segno: int) -> None:
+        if self.set_ is not None:
+            raise self.err(f"SE before IK5 of transaction set {self.set_[2]}", segno, "SE")
+        if self.group is not None:
+            raise self.err(f"SE before AK9 of group {self.group[2]}", segno, "SE")
 
     def need_set(self, segno: int, sid: str) -> None:
         if self.set_ is None:
