@@ -12,7 +12,7 @@ claim_balances is the claim's status when the run executed.
 
 claim_balances come from the **source documents** (claims, 835 claim payments and CAS rows, PLB rows
 posted against the claim) plus what only the ledger knows (how patient payments were applied,
-write-offs, overpayments refunded to the payer: ``rfi:`` of a payer refund, netted into payer_paid)::
+write-offs) and the refunds table (overpayments refunded to the payer, ``rfi:``, netted into payer_paid)::
 
     insurance_balance = charge − payer_paid − contractual − other_adjustments − patient_responsibility
                         + provider_adjustments − insurance_write_off
@@ -27,9 +27,9 @@ ages each claim's *patient* balance. Non-zero balances only (credits included, s
 A/R); patient credits not applied to any claim (``patient_credit``, refunds due) are not aged.
 
 **Patient balances** (patient_balances): patient_balance = patient_responsibility − patient_paid (every
-payment received, less what the payment processor gave back: ``orf:``) + refunds_due (every credit we
-decided to refund, ``rfd:``, paid out by ``rfi:`` since or not) − write_offs; ``unapplied_credit`` is the
-part of the payments still waiting for patient responsibility to apply to. Every term is taken as of the
+payment received, less the money given back: online refunds ``orf:`` and refunds issued ``rfi:``) +
+refunds_due (credits we decided to refund, ``rfd:``, not paid out yet) − write_offs; ``unapplied_credit``
+is the part of the payments still waiting for patient responsibility to apply to. Every term is taken as of the
 run date by the same date its ledger rows carry, so reconciling a past date after later postings compares
 the same entries on both sides.
 
@@ -74,7 +74,7 @@ from .denials import DenialCount, denials
 from .lifecycle import sql_in
 from .patient_kpis import kpi_rows, patient_collections
 from .posting import POSTABLE, outcome_sql
-from .statements import ONLINE_REFUND, REFUND_ISSUED
+from .statements import ONLINE_REFUND
 
 #: CLP02 processed and forwarded to the next payer (crossover, NM1*TT): never "secondary due".
 CROSSOVER = ("19", "20")
@@ -341,8 +341,9 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
         "patient_write_off, insurance_balance, patient_balance, service_date, age_days, secondary_due"
     )
     z = "COALESCE({}, 0)"
-    # payer_paid is net of overpayments we gave back to the payer (``rfi:`` of a payer refund: ar_payer +x).
-    paid = "(" + z.format("pay.paid") + " - " + z.format("led.payer_refunded") + ")"
+    # payer_paid is net of overpayments we gave back to the payer: refunds (payee payer) issued by the run
+    # date, from the refunds table (ledger ``rfi:``: ar_payer +x, so a missing or extra row is an exception).
+    paid = "(" + z.format("pay.paid") + " - " + z.format("prf.amount") + ")"
     co, oa, pr = z.format("adj.co"), z.format("adj.oa"), z.format("adj.pr")
     plb, ppaid = z.format("plb.amount"), z.format("led.patient_paid")
     ins_wo, pat_wo = z.format("led.ins_wo"), z.format("led.pat_wo")
@@ -411,13 +412,15 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
                    SUM(CASE WHEN entry_type = '{L.COB_TRANSFER}' AND account = '{L.AR_PAYER}'
                             THEN amount ELSE 0 END) AS cob_in,
                    SUM(CASE WHEN entry_type = '{L.COB_TRANSFER}' AND account = '{L.AR_PATIENT}'
-                            THEN -amount ELSE 0 END) AS cob_out,
-                   SUM(CASE WHEN entry_type = '{REFUND_ISSUED}' AND account = '{L.AR_PAYER}'
-                            THEN amount ELSE 0 END) AS payer_refunded
+                            THEN -amount ELSE 0 END) AS cob_out
             FROM ledger_entries
             WHERE claim_id IS NOT NULL AND effective_date <= :d
               AND entry_type IN ('{L.PATIENT_PAYMENT}', '{L.CREDIT_APPLIED}', '{L.CREDIT_SWEEP}',
-                                 '{L.WRITE_OFF_TYPE}', '{L.COB_TRANSFER}', '{REFUND_ISSUED}')
+                                 '{L.WRITE_OFF_TYPE}', '{L.COB_TRANSFER}')
+            GROUP BY claim_id
+        ), prf AS (
+            SELECT claim_id, SUM(amount) AS amount FROM refunds
+            WHERE payee = 'payer' AND status = 'issued' AND issued_on <= :d AND claim_id IS NOT NULL
             GROUP BY claim_id
         )
         SELECT :d, c.id, c.patient_id, c.payer_id, c.status, {charge}, {paid}, {co}, {oa}, {pr} - {cob_out}, {ppaid},
@@ -436,6 +439,7 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
         LEFT JOIN adj ON adj.claim_id = c.id
         LEFT JOIN plb ON plb.claim_id = c.id
         LEFT JOIN led ON led.claim_id = c.id
+        LEFT JOIN prf ON prf.claim_id = c.id
         WHERE {q.date_of("ch.first_at")} <= :d""",
         {"d": run_date, "far": dt.date(9999, 12, 31)},
     )
@@ -446,18 +450,18 @@ def _patient_balances(q: Sql, run_date: dt.date) -> None:
 
     Every term is dated the way its ledger rows are, so the patient proof compares like with like:
     responsibility and write-offs come from ``claim_balances`` (835 effective dates, ``wo:`` dates),
-    payments by ``received_on`` (= the ``ppay:`` effective date), online refunds (``orf:``) and refund
-    decisions (``rfd:``) by their effective dates — nothing dated after the run date on either side.
-    ``patient_paid`` is net of online refunds (``payment_events`` refunded: the processor gave that money
-    back, ledger ``orf:`` ar_patient +x);
-    ``refunds_due`` is every credit we decided to refund (``rfd:``), whether ``rfi:`` has paid it out since
-    or not — issuing moves money from refunds_due to cash and does not change what the patient owes."""
+    payments by ``received_on`` (= the ``ppay:`` effective date), refunds due by their ledger dates
+    (``rfd:`` in, ``rfi:`` out) — nothing dated after the run date on either side.
+
+    ``patient_paid`` is net of the money given back, taken from its source documents: online payments
+    the processor refunded (``payment_events`` outcome refunded; ledger ``orf:`` ar_patient +x, dated
+    like that row, or by the event's arrival if it is missing) and refunds issued to the patient
+    (``refunds`` payee patient, ``issued_on``; ledger ``rfi:`` takes them out of refunds_due). So
+    ``refunds_due`` is what we still have to pay back, and a missing or extra ``orf:``/``rfi:`` row is
+    a balance exception."""
     z = "COALESCE({}, 0)"
     pr, refunds, wo = z.format("cb.pr"), z.format("rf.refunds"), z.format("cb.wo")
-    paid = f"({z.format('pp.amount')} - {z.format('orf.amount')})"
-    # Online refunds come from their source, the processor's events (payment_events, outcome refunded),
-    # dated like their ledger row (orf:<event row id>, the event's own date) — or, if that row is missing,
-    # by when the event arrived, so a missing or extra orf: row shows up in the proof.
+    paid = f"({z.format('pp.amount')} - {z.format('back.amount')})"
     cents = "pe.amount_cents" if q.sqlite else "CAST(pe.amount_cents AS NUMERIC(14, 2)) / 100"
     orf_date = (
         f"COALESCE((SELECT MIN(e.effective_date) FROM ledger_entries e WHERE e.txn_key = {q.key('orf:', 'pe.id')}"
@@ -477,18 +481,21 @@ def _patient_balances(q: Sql, run_date: dt.date) -> None:
             WHERE received_on <= :d AND posted_at IS NOT NULL GROUP BY patient_id
         ), rf AS (
             SELECT patient_id,
-                   -SUM(CASE WHEN account = '{L.REFUNDS_DUE}' AND entry_type = '{L.REFUND_DUE}'
-                             THEN amount ELSE 0 END) AS refunds,
+                   -SUM(CASE WHEN account = '{L.REFUNDS_DUE}' THEN amount ELSE 0 END) AS refunds,
                    -SUM(CASE WHEN account = '{L.PATIENT_CREDIT}' THEN amount ELSE 0 END) AS credit
             FROM ledger_entries
             WHERE account IN ('{L.REFUNDS_DUE}', '{L.PATIENT_CREDIT}') AND effective_date <= :d
               AND patient_id IS NOT NULL
             GROUP BY patient_id
-        ), orf AS (
-            SELECT pe.patient_id AS patient_id, SUM({cents}) AS amount FROM payment_events pe
-            WHERE pe.outcome = 'refunded' AND pe.patient_id IS NOT NULL AND pe.amount_cents > 0
-              AND {orf_date} <= :d
-            GROUP BY pe.patient_id
+        ), back AS (
+            SELECT patient_id, SUM(amount) AS amount FROM (
+                SELECT pe.patient_id AS patient_id, {cents} AS amount FROM payment_events pe
+                WHERE pe.outcome = 'refunded' AND pe.patient_id IS NOT NULL AND pe.amount_cents > 0
+                  AND {orf_date} <= :d
+                UNION ALL
+                SELECT patient_id, amount FROM refunds
+                WHERE payee = 'patient' AND status = 'issued' AND issued_on <= :d AND patient_id IS NOT NULL
+            ) x GROUP BY patient_id
         ), pts AS (
             SELECT patient_id FROM cb UNION SELECT patient_id FROM pp
         )
@@ -499,7 +506,7 @@ def _patient_balances(q: Sql, run_date: dt.date) -> None:
         LEFT JOIN cb ON cb.patient_id = pts.patient_id
         LEFT JOIN pp ON pp.patient_id = pts.patient_id
         LEFT JOIN rf ON rf.patient_id = pts.patient_id
-        LEFT JOIN orf ON orf.patient_id = pts.patient_id""",
+        LEFT JOIN back ON back.patient_id = pts.patient_id""",
         {"d": run_date},
     )
 
@@ -784,7 +791,7 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
             p,
         )
     q.drop("cf_led_claim")
-    # Patient: responsibility − payments (net of online refunds) + refunds decided − write-offs =
+    # Patient: responsibility − payments (net of money given back) + refunds due − write-offs =
     # Σ ar_patient + Σ patient_credit, both as of the run date; both directions (a patient only the ledger
     # knows about counts too).
     q.temp_table(

@@ -204,7 +204,7 @@ def test_patient_balances_agree_with_the_ledger_after_patient_activity(
         # 52.50 PR − (17.50 plan + 10.00 refunded online + 17.50 plan − 10.00 given back)
         "A": (D("52.50"), D("35.00"), z, z, D("17.50"), z),
         "B": (D("30.00"), D("27.00"), z, D("3.00"), z, z),  # $3 written off
-        "C": (D("20.00"), D("50.00"), D("30.00"), z, z, z),  # $30 credit refunded (decided and issued)
+        "C": (D("20.00"), D("20.00"), z, z, z, z),  # paid 50.00, $30 credit refunded (decided and issued)
         "D": (z, z, z, z, z, z),
         "E": (D("15.00"), D("25.00"), z, z, D("-10.00"), D("10.00")),  # a credit balance
     }
@@ -212,7 +212,7 @@ def test_patient_balances_agree_with_the_ledger_after_patient_activity(
         assert _patient_rows(engine, RUN, ids)[name][4] == _ledger_patient(engine, ids[name], RUN)
     # The payer's $15 overpayment, refunded: payer_paid is net of it and the claim is square again.
     assert _claim_d(engine, RUN, ids["claim_d"]) == (D("45.00"), D("-15.00"), z)
-    assert summary["patient_payments"] == "137.00" and summary["refunds_due"] == "30.00"
+    assert summary["patient_payments"] == "107.00" and summary["refunds_due"] == "0.00"
 
     # Earlier dates, reconciled after all the later postings: only what was effective by then, both sides.
     assert reconcile(engine, MID)["balance_exceptions"] == 0 and _exceptions(engine, MID) == []
@@ -224,6 +224,10 @@ def test_patient_balances_agree_with_the_ledger_after_patient_activity(
         "E": (D("15.00"), D("25.00"), z, z, D("-10.00"), D("10.00")),
     }
     assert _claim_d(engine, MID, ids["claim_d"]) == (D("60.00"), D("-15.00"), D("-15.00"))  # not refunded yet
+    decided = dt.date(2026, 12, 5)  # refunds decided on 12-04, issued on 12-06
+    assert reconcile(engine, decided)["balance_exceptions"] == 0 and _exceptions(engine, decided) == []
+    assert _patient_rows(engine, decided, ids)["C"] == (D("20.00"), D("50.00"), D("30.00"), z, z, z)
+    assert _claim_d(engine, decided, ids["claim_d"]) == (D("60.00"), D("-15.00"), D("-15.00"))
     assert reconcile(engine, EARLY)["balance_exceptions"] == 0 and _exceptions(engine, EARLY) == []
     assert _patient_rows(engine, EARLY, ids) == {
         "A": (D("52.50"), z, z, z, D("52.50"), z),
@@ -244,9 +248,12 @@ def test_a_patient_entry_the_snapshot_cannot_explain_is_an_exception(engine: Eng
     with engine.begin() as conn:
         L.write_entries(
             conn,
-            [  # an online refund without its processor event, and a credit for a patient with no activity
+            [  # an online refund without its processor event, a refund paid out with no refund issued and
+                # a credit for a patient with no activity
                 L.Entry("test:orf", "online_refund", L.AR_PATIENT, D("4.00"), RUN, patient_id=ids["E"]),
                 L.Entry("test:orf", "online_refund", L.CASH, D("-4.00"), RUN, patient_id=ids["E"]),
+                L.Entry("test:rfi", "refund_issued", L.REFUNDS_DUE, D("5.00"), RUN, patient_id=ids["B"]),
+                L.Entry("test:rfi", "refund_issued", L.CASH, D("-5.00"), RUN, patient_id=ids["B"]),
                 L.Entry(
                     "test:stray", "patient_payment", L.PATIENT_CREDIT, D("-6.00"), RUN, patient_id=ids["F"]
                 ),
@@ -262,9 +269,11 @@ def test_a_patient_entry_the_snapshot_cannot_explain_is_an_exception(engine: Eng
             .where(m.BalanceException.source == "reconciliation", m.BalanceException.run_date == RUN)
             .order_by(m.BalanceException.expected)
         ).all()
-    # E: the snapshot (source documents) says -10.00, the ledger -6.00; F: only the ledger knows her.
+    # E: the source documents say -10.00, the ledger -6.00; B: 5.00 left refunds_due that no refund row
+    # explains (expected -5.00, owes 0.00); F: only the ledger knows her.
     assert [tuple(r) for r in rows] == [
         ("patient_balance_vs_ledger", D("-10.00"), D("-6.00")),
+        ("patient_balance_vs_ledger", D("-5.00"), D("0.00")),
         ("patient_balance_vs_ledger", D("0.00"), D("-6.00")),
     ]
-    assert summary["balance_exceptions"] == 2
+    assert summary["balance_exceptions"] == 3
