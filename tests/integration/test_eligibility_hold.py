@@ -298,3 +298,62 @@ def test_request_claim_status_asks_about_silent_claims_once_a_day(
         "files_sent": 0,
     }
     assert partner.sessions == 1
+
+
+@pytest.mark.parametrize("engine", ["sqlite"], indirect=True)
+def test_sandbox_mailbox_answers_inquiries_and_pends_claims(claimflow_env: Engine, tmp_path: Path) -> None:
+    """The demo's sandbox payer (InquiringPayer): a 270/276 dropped in the mailbox is answered into the
+    partner's outbound folder; 837s still go to the payer; a pended claim is paid one run later, and a 276
+    meanwhile says pended (P1)."""
+    from claimflow.claim_status import generate_276
+    from claimflow.eligibility import generate_270
+    from claimflow.outbound import generate_batches
+    from claimflow.sandbox.payer import make_upload_handler
+    from claimflow.sandbox.payer.engine import EngineConfig, PayerSimulator
+    from claimflow.sandbox.payer.inquiries import InquiringPayer, _h, _not_found, member_inactive
+    from claimflow.sandbox.payer.state import SandboxState
+    from claimflow.settings import get_settings
+    from parsers import parse_file
+    from parsers.records import ClaimStatus, Eligibility
+
+    engine = claimflow_env
+    seed_practice(engine, patients=30, claims=40, seed=5, as_of=AS_OF)
+    root, out = tmp_path / "sandbox", tmp_path / "out"
+    inbound = root / "sandbox" / "inbound"
+    inbound.mkdir(parents=True)
+    payer = InquiringPayer(make_upload_handler(root, seed=5, defer_payments=True), pend_per_mille=1000)
+
+    (f270,) = generate_270(engine, out, today=AS_OF).files
+    upload = inbound / Path(f270).name
+    upload.write_bytes(Path(f270).read_bytes())
+    payer("sandbox", upload)
+    (f271,) = payer.answered
+    assert f271.parent == root / "sandbox" / "outbound" and f271.name == upload.stem + ".271"
+    members = [el[9] for _n, el in iter_segments(upload) if el[0] == "NM1" and el[1] == "IL"]
+    answers = [r for r in parse_file(f271) if isinstance(r, Eligibility) and r.level == "subscriber"]
+    assert len(answers) == len(members)
+    rules = PayerSimulator(SandboxState.load(tmp_path / "probe.json", 5), 5, EngineConfig())
+    payer_ids = [el[9] for _n, el in iter_segments(upload) if el[0] == "NM1" and el[1] == "PR"]
+    for member, rec in zip(members, answers, strict=True):
+        # a member the front end would reject (277CA A7:164) is never answered active
+        if _not_found(rules, payer_ids[0], member) or _h(5, "elig", member) % 10 == 0:
+            assert rec.active is None
+        elif member_inactive(5, member):
+            assert rec.active is False and rec.coverage_to is not None and rec.coverage_to < AS_OF
+        else:
+            assert rec.active is True
+
+    batches = generate_batches(engine, get_settings(), run_id="t", today=AS_OF)
+    for w in batches.files:
+        path = inbound / Path(w.path).name
+        path.write_bytes(Path(w.path).read_bytes())
+        payer("sandbox", path)
+    assert len(payer.answered) == 1  # 837s are the payer's: TA1/999/277CA, not inquiry answers
+    assert payer.release_payments(AS_OF) == []  # every claim pended for review this run
+    (f276,) = generate_276(engine, out, older_than=0, today=dt.date.today()).files
+    upload = inbound / Path(f276).name
+    upload.write_bytes(Path(f276).read_bytes())
+    payer("sandbox", upload)
+    cats = {r.category for r in parse_file(payer.answered[-1]) if isinstance(r, ClaimStatus)}
+    assert "P1" in cats
+    assert payer.release_payments(AS_OF + dt.timedelta(days=1))  # paid at the next run
