@@ -2,10 +2,11 @@
 
 pyx12 builds a node tree and an error tree per segment; claimflow's nightly 837s are valid almost always,
 so :func:`validate_fast` proves validity with compiled tables (maps loaded once by pyx12's own loader and
-flattened, see :mod:`edi.fastvalidate.compile`) and a tight loop (:mod:`edi.fastvalidate.engine`). The
-moment anything might be an error — a walk that would report, an element that fails a check, anything the
-tables do not model — it hands the whole file to pyx12 and returns pyx12's report. So a "valid" verdict is
-only ever given when pyx12 would give it too, and every error report is pyx12's own (docs/VALIDATOR.md).
+flattened, see :mod:`edi.fastvalidate.compile`) and a tight loop (:mod:`edi.fastvalidate.engine`). Errors it
+models (element checks, walk errors, envelope counts and control numbers, HL/LX numbering) are recorded in
+pyx12's own error tree, fed the calls pyx12 makes, and the walk goes on; so the report has pyx12's segment
+numbers, element references, codes and messages. Inputs it does not model (non-5010, no map, ...) are
+handed whole to pyx12 and pyx12's report returned (docs/VALIDATOR.md).
 """
 
 from __future__ import annotations

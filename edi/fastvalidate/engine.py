@@ -1,9 +1,10 @@
-"""The fast engine: prove an interchange valid the way pyx12 would, or hand it to pyx12.
+"""The fast engine: walk an interchange the way pyx12 would and give pyx12's verdict and error report.
 
 :func:`prove_valid` mirrors pyx12's ``x12n_document`` loop — the raw reader's splitting, ``X12Base``'s
 envelope/HL/LX bookkeeping, ``walk_tree``'s search for the map node (with its counters) and
-``segment_if.is_valid_errors`` — but stops at the first thing pyx12 would report (or anything it does not
-model) and says why in a short, value-free reason. The map walk is memoised: where a segment lands depends
+``segment_if.is_valid_errors``. Errors it models are filed in pyx12's own error tree (:class:`_Report`)
+with the calls ``x12n_document`` makes, and the walk continues; anything it does not model stops it with a
+short, value-free reason and the caller runs pyx12. The map walk is memoised: where a segment lands depends
 only on the node we are at and the segment's identifying values (ID, qualifier), never on counts, so each
 ``(node, signature)`` is searched once and then replayed as a short list of counter operations.
 
