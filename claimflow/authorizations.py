@@ -29,6 +29,7 @@ its normalized form.
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 import logging
 import re
@@ -277,6 +278,7 @@ def import_authorizations(engine: Engine, path: Path, *, today: dt.date | None =
             )
         result = ImportResult()
         now = m._now()
+        added: list[dict[str, Any]] = []
         for (payer_pk, number), values in parsed.items():
             values = {k: v for k, v in values.items() if k != "row"}
             if (payer_pk, number) in existing:
@@ -287,12 +289,12 @@ def import_authorizations(engine: Engine, path: Path, *, today: dt.date | None =
                 )
                 result.authorizations_updated += 1
             else:
-                conn.execute(
-                    insert(m.PriorAuthorization).values(
-                        payer_id=payer_pk, auth_number=number, units_used=Decimal("0"), **values
-                    )
+                added.append(
+                    {"payer_id": payer_pk, "auth_number": number, "units_used": Decimal("0"), **values}
                 )
-                result.authorizations_added += 1
+        if added:
+            conn.execute(insert(m.PriorAuthorization), added)
+            result.authorizations_added = len(added)
         refresh(conn, today or dt.date.today())
     return result
 
@@ -542,7 +544,7 @@ def check_authorizations(engine: Engine, claims: Sequence[EdiClaim], today: dt.d
     """Hold the claims whose lines need a prior authorization they do not have; set ``prior_authorization``
     (REF*G1) on the ones that have it and record their lines' units (see the module docstring). Claims of
     payers without a rule are not touched. One transaction per call; a rerun replaces the batch's usage."""
-    from edi.scrub import ScrubFinding, scrub_claim
+    from edi.scrub import scrub_claim
 
     by_id = {c.claim_id: c for c in claims}
     ids = sorted(by_id)
@@ -608,30 +610,26 @@ def check_authorizations(engine: Engine, claims: Sequence[EdiClaim], today: dt.d
             ):
                 line_ids[(cid, number)] = sl_id
         auths = _load_auths(conn, sorted({k[0] for k in keys.values()}))
-        findings: list[ScrubFinding] = []
-        usage: list[dict[str, object]] = []
-        for cid in need_ids:
-            patient_id, payer_pk, payer_name = keys[cid]
-            claim, lines = by_id[cid], needing[cid]
-            outcome = _decide(claim, lines, auths.get((patient_id, payer_pk), []), payer_name)
-            if outcome.auth is None:
-                findings += [ScrubFinding(cid, rule, reason) for rule, reason in outcome.findings]
-                continue
-            claim.prior_authorization = outcome.auth.number
-            if scrub_claim(claim, today):
-                continue  # the scrubber holds it anyway: its units stay free for the batch's other claims
-            for ln in lines:
-                outcome.auth.left -= ln.units
-                sl_id = line_ids.get((cid, ln.line_number))
-                if sl_id is not None:
-                    usage.append(
-                        {
-                            "authorization_id": outcome.auth.id,
-                            "claim_id": cid,
-                            "service_line_id": sl_id,
-                            "units": ln.units,
-                        }
-                    )
+        original = {cid: by_id[cid].prior_authorization for cid in need_ids}
+        findings, usage, chosen = _allocate(need_ids, by_id, needing, keys, line_ids, _copy(auths), set())
+        short = {keys[f.claim_id][:2] for f in findings if f.rule == RULE_EXHAUSTED}
+        if short:
+            # Units ran short for some patients. A claim the scrubber will hold anyway must not take units
+            # from the others: decide those patients' claims again without them (scrubbing only here,
+            # where it matters, keeps a 100,000-claim night from scrubbing twice).
+            doomed = {
+                cid
+                for cid in chosen
+                if keys[cid][:2] in short and scrub_claim(_with_auth(by_id[cid], chosen[cid]), today)
+            }
+            for cid in chosen:  # as loaded: a number the office put on the claim binds the second pass too
+                by_id[cid].prior_authorization = original[cid]
+            if doomed:
+                findings, usage, chosen = _allocate(
+                    need_ids, by_id, needing, keys, line_ids, _copy(auths), doomed
+                )
+        for cid, number in chosen.items():
+            by_id[cid].prior_authorization = number
         if usage:
             conn.execute(insert(m.PriorAuthorizationUsage), usage)
         refresh(conn, today)
@@ -642,6 +640,56 @@ def check_authorizations(engine: Engine, claims: Sequence[EdiClaim], today: dt.d
             len({f.claim_id for f in findings}),
         )
     return findings
+
+
+def _copy(auths: dict[tuple[int, int], list[_Auth]]) -> dict[tuple[int, int], list[_Auth]]:
+    return {k: [dataclasses.replace(a) for a in v] for k, v in auths.items()}
+
+
+def _with_auth(claim: EdiClaim, number: str) -> EdiClaim:
+    claim.prior_authorization = number
+    return claim
+
+
+def _allocate(
+    need_ids: list[int],
+    by_id: dict[int, EdiClaim],
+    needing: dict[int, list[_Line]],
+    keys: dict[int, tuple[int, int, str]],
+    line_ids: dict[tuple[int, int], int],
+    auths: dict[tuple[int, int], list[_Auth]],
+    free: set[int],
+) -> tuple[list[ScrubFinding], list[dict[str, object]], dict[int, str]]:
+    """Decide the claims in id order, taking units as they go (claims in ``free`` take none). Returns the
+    findings, the usage rows and the authorization number chosen per claim."""
+    from edi.scrub import ScrubFinding
+
+    findings: list[ScrubFinding] = []
+    usage: list[dict[str, object]] = []
+    chosen: dict[int, str] = {}
+    for cid in need_ids:
+        patient_id, payer_pk, payer_name = keys[cid]
+        lines = needing[cid]
+        outcome = _decide(by_id[cid], lines, auths.get((patient_id, payer_pk), []), payer_name)
+        if outcome.auth is None:
+            findings += [ScrubFinding(cid, rule, reason) for rule, reason in outcome.findings]
+            continue
+        chosen[cid] = outcome.auth.number
+        if cid in free:
+            continue
+        for ln in lines:
+            outcome.auth.left -= ln.units
+            sl_id = line_ids.get((cid, ln.line_number))
+            if sl_id is not None:
+                usage.append(
+                    {
+                        "authorization_id": outcome.auth.id,
+                        "claim_id": cid,
+                        "service_line_id": sl_id,
+                        "units": ln.units,
+                    }
+                )
+    return findings, usage, chosen
 
 
 def _load_auths(conn: Connection, patient_ids: list[int]) -> dict[tuple[int, int], list[_Auth]]:
