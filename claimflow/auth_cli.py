@@ -54,14 +54,15 @@ def cmd_auth_import(args: argparse.Namespace) -> int:
             if path is None:
                 continue
             if not Path(path).is_file():
-                print(f"claimflow auth import: {path}: no such file", file=sys.stderr)
+                print(f"claimflow auth import: {Path(path).name}: no such file", file=sys.stderr)
                 return 2
             result = fn(engine, Path(path))
             for k, v in result.as_dict().items():
                 out[k] = out.get(k, 0) + v
     except AuthorizationError as exc:
-        for line in exc.problems or [str(exc)]:
-            print(f"claimflow auth import: {Path(path).name}: {line}", file=sys.stderr)
+        # one line per bad row (``FILE: row N: column: why``), or the one problem with the whole file
+        for line in [f"{Path(path).name}: {p}" for p in exc.problems] or [str(exc)]:
+            print(f"claimflow auth import: {line}", file=sys.stderr)
         return 2
     print(json.dumps(out))
     return 0

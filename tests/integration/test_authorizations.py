@@ -312,6 +312,15 @@ def test_cli_import_errors_and_list(
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(m.PriorAuthorization)).scalar_one() == 0
 
+    headless = tmp_path / "headless.csv"
+    headless.write_text(f"{payer},97110\n")
+    assert main(["auth", "import", "--rules", str(headless)]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "claimflow auth import: headless.csv: header must have the columns payer_id, codes (missing: payer_id, codes)"
+    )
+    assert main(["auth", "import", str(tmp_path / "absent.csv")]) == 2
+    assert capsys.readouterr().err.strip() == "claimflow auth import: absent.csv: no such file"
+
     good = tmp_path / "good.csv"
     soon = dt.date.today() + dt.timedelta(days=5)
     good.write_text(
