@@ -102,7 +102,7 @@ def cmd_auth_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("auth", help="prior authorizations: import them, list them (and what is expiring)")
     a = s.add_subparsers(dest="auth_command", required=True, metavar="ACTION")
     i = a.add_parser(

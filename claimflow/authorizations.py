@@ -207,12 +207,15 @@ def import_authorizations(engine: Engine, path: Path, *, today: dt.date | None =
     rows = _read_csv(path, AUTH_COLUMNS)
     problems: list[str] = []
     with engine.begin() as conn:
-        payers = dict(conn.execute(select(m.Payer.payer_id, m.Payer.id)).all())
+        payers: dict[str, int] = {
+            str(k): int(v) for k, v in conn.execute(select(m.Payer.payer_id, m.Payer.id))
+        }
         wanted = sorted({row["patient_account"] for _, row in rows if row["patient_account"]})
         patients: dict[str, int] = {}
         for start in range(0, len(wanted), SLICE):
             patients.update(
-                conn.execute(
+                (str(k), int(v))
+                for k, v in conn.execute(
                     select(m.Patient.account_number, m.Patient.id).where(
                         m.Patient.account_number.in_(wanted[start : start + SLICE])
                     )
@@ -233,8 +236,8 @@ def import_authorizations(engine: Engine, path: Path, *, today: dt.date | None =
                 except ValueError as exc:
                     raise ValueError(f"codes: {exc}") from None
                 units = _units(row["units"])
-                start, end = _date(row["start_date"], "start_date"), _date(row["end_date"], "end_date")
-                if end < start:
+                first, last = _date(row["start_date"], "start_date"), _date(row["end_date"], "end_date")
+                if last < first:
                     raise ValueError("end_date: before start_date")
                 status = (row.get("status") or "active").lower()
                 if status not in ("active", "void"):
@@ -249,8 +252,8 @@ def import_authorizations(engine: Engine, path: Path, *, today: dt.date | None =
                     "patient_id": patients[row["patient_account"]],
                     "service_codes": codes,
                     "units_authorized": units,
-                    "start_date": start,
-                    "end_date": end,
+                    "start_date": first,
+                    "end_date": last,
                     "status": status,
                 }
             except ValueError as exc:
@@ -306,7 +309,9 @@ def import_rules(engine: Engine, path: Path) -> ImportResult:
     problems: list[str] = []
     result = ImportResult()
     with engine.begin() as conn:
-        payers = dict(conn.execute(select(m.Payer.payer_id, m.Payer.id)).all())
+        payers: dict[str, int] = {
+            str(k): int(v) for k, v in conn.execute(select(m.Payer.payer_id, m.Payer.id))
+        }
         parsed: dict[int, str | None] = {}
         for n, row in rows:
             if row["payer_id"] not in payers:
@@ -699,8 +704,9 @@ def _load_auths(conn: Connection, patient_ids: list[int]) -> dict[tuple[int, int
     out: dict[tuple[int, int], list[_Auth]] = defaultdict(list)
     for start in range(0, len(patient_ids), SLICE):
         part = patient_ids[start : start + SLICE]
-        used = dict(
-            conn.execute(
+        used: dict[int, object] = {
+            int(k): v
+            for k, v in conn.execute(
                 select(u.authorization_id, func.sum(u.units))
                 .join(m.Claim, m.Claim.id == u.claim_id)
                 .join(pa, pa.id == u.authorization_id)
@@ -710,8 +716,8 @@ def _load_auths(conn: Connection, patient_ids: list[int]) -> dict[tuple[int, int
                     m.Claim.frequency != "8",
                 )
                 .group_by(u.authorization_id)
-            ).all()
-        )
+            )
+        }
         for row in conn.execute(
             select(
                 pa.id,
