@@ -20,11 +20,18 @@ resubmitted, a few denied claims are corrected, a couple of paid claims are void
 coordination-of-benefits payments), and the night is collected and reconciled. The DAGs run with
 ``dag.test()`` in a child process each, so their logs land in ``logs/`` and this process shows progress.
 
+Before night 1 the practice checks its patients' eligibility through the clearinghouse mailbox (a 270
+batch, the sandbox's 271s collected and loaded with the same functions the DAG tasks call); the sandbox
+says some members' coverage has ended, and night 1 holds their claims (``coverage_inactive`` work items)
+instead of sending them. The sandbox pends a few claims for review at each payment run; the nightly
+reconciliation asks about them with 276s (``CLAIMFLOW_CLAIM_STATUS_DAYS=0``: the demo's nights are days
+apart, not weeks), and the 277 answers (pended) load with the next night's inbox into the claims' history.
+
 The last line printed is one JSON object (a contract for scripts): claims_submitted, accepted, rejected,
 paid, denied, total_charge, total_paid, patient_responsibility, patient_payments, patient_balance_total,
 balance_exceptions, report, secondary_claims_submitted, secondary_paid, corrected_claims_submitted,
 voided_claims, worklist_open, worklist_closed, statements_sent, patient_payments_online, payment_plans,
-patient_refunds.
+patient_refunds, eligibility_checked, eligibility_inactive, status_inquiries.
 """
 
 from __future__ import annotations
@@ -47,6 +54,8 @@ PARTNER = "sandbox"
 CORRECTIONS = 5
 VOIDS = 2
 RESUBMITS = 5
+#: Share (per mille) of claims the sandbox payer pends for one payment run: the 276s' subject.
+PEND_PER_MILLE = 30
 
 
 class DemoFailed(Exception):
@@ -82,6 +91,8 @@ def _environment(workdir: Path) -> dict[str, str]:
         # dag.test() cannot finish a run that carries a deadline alert (Airflow 3.3 stores the alert's id as a
         # dict there); the scheduler handles it fine, so only the demo switches the alert off.
         "CLAIMFLOW_NIGHTLY_DEADLINE_HOURS": "0",
+        # the demo's nights are a day apart: a claim the payer has not paid by the next night is "silent"
+        "CLAIMFLOW_CLAIM_STATUS_DAYS": "0",
     }
 
 
@@ -157,14 +168,16 @@ class SandboxClearinghouse:
 
     def __init__(self, workdir: Path, seed: int) -> None:
         from claimflow.sandbox.payer import default_state_path, make_upload_handler
+        from claimflow.sandbox.payer.inquiries import InquiringPayer
         from claimflow.sandbox.server import SandboxServer
         from sftp.keys import generate_ed25519
 
         root = workdir / "sandbox"
         root.mkdir(mode=0o700, exist_ok=True)
         self.client_key = generate_ed25519(workdir / "keys" / "claimflow_ed25519", comment="claimflow-demo")
-        self.payer = make_upload_handler(
-            root, seed=seed, state_path=default_state_path(root), defer_payments=True
+        self.payer = InquiringPayer(
+            make_upload_handler(root, seed=seed, state_path=default_state_path(root), defer_payments=True),
+            pend_per_mille=PEND_PER_MILLE,
         )
         self.server = SandboxServer(
             root, authorized_keys={PARTNER: self.client_key.public_line}, on_upload=self.payer
@@ -211,6 +224,98 @@ def airflow_connection_env(clearinghouse: Any) -> dict[str, str]:
     )
     conn = {"conn_type": "sftp", "host": c["host"], "port": c["port"], "login": c["login"], "extra": extra}
     return {f"AIRFLOW_CONN_CLAIMFLOW_{PARTNER.upper()}": json.dumps(conn)}
+
+
+def _partner_connect(clearinghouse: Any) -> Callable[[], Any]:
+    """``connect()`` → a context manager of (SFTP client, partner profile) for the clearinghouse, built from
+    the same connection the DAGs use (host key pinned), for the steps the demo runs in process."""
+    from contextlib import contextmanager
+
+    from sftp.connect import open_sftp
+    from sftp.partner import profile_from_connection
+
+    conn = json.loads(airflow_connection_env(clearinghouse)[f"AIRFLOW_CONN_CLAIMFLOW_{PARTNER.upper()}"])
+    profile = profile_from_connection(PARTNER, conn["host"], conn["port"], conn["login"], conn["extra"])
+
+    @contextmanager
+    def connect() -> Any:
+        with open_sftp(profile) as client:
+            yield client, profile
+
+    return connect
+
+
+def _check_eligibility(
+    engine: Any, clearinghouse: Any, day: dt.date, progress: Callable[[str], None]
+) -> dict[str, int]:
+    """Before night 1: the 270 batch for every patient with a claim to send (``pipeline.request_eligibility``,
+    as the DAG's first task), the clearinghouse answers (271s in the mailbox), and the inbox functions collect
+    and load them (``pipeline.fetch_new_files`` / ``load_file``). Night 1 then holds the claims of members
+    the payers say are inactive."""
+    from sqlalchemy import func, select
+
+    from claimflow import pipeline
+    from claimflow.db import models as m
+
+    connect = _partner_connect(clearinghouse)
+    asked = pipeline.request_eligibility(day.isoformat(), PARTNER, connect)
+    clearinghouse.acknowledge()
+    with connect() as (client, profile):
+        waiting = pipeline.fetch_new_files(client, profile)
+    for interchange_id in waiting:
+        pipeline.load_file(interchange_id)
+    with engine.connect() as conn:
+        by_status = dict(
+            conn.execute(
+                select(m.CoverageEligibility.status, func.count()).group_by(m.CoverageEligibility.status)
+            ).all()
+        )
+    progress(
+        f"before night 1: asked the payers about {asked['inquiries']} patients' coverage (270); the 271s say "
+        f"{by_status.get('active', 0)} active, {by_status.get('inactive', 0)} inactive, "
+        f"{by_status.get('error', 0)} not found"
+    )
+    return {k: int(v) for k, v in by_status.items()}
+
+
+def _inquiry_summary(engine: Any) -> dict[str, int]:
+    """The eligibility and claim-status keys: coverages with a 271 answer, those inactive, claims asked
+    about with a 276."""
+    from sqlalchemy import distinct, func, select
+
+    from claimflow.claim_status import ASKED
+    from claimflow.db import models as m
+
+    with engine.connect() as conn:
+        by_status = dict(
+            conn.execute(
+                select(m.CoverageEligibility.status, func.count()).group_by(m.CoverageEligibility.status)
+            ).all()
+        )
+        asked = conn.execute(
+            select(func.count(distinct(m.AuditLog.object_id))).where(
+                m.AuditLog.action == ASKED, m.AuditLog.object_type == "claim"
+            )
+        ).scalar_one()
+    return {
+        "eligibility_checked": sum(int(v) for v in by_status.values()),
+        "eligibility_inactive": int(by_status.get("inactive", 0)),
+        "status_inquiries": int(asked),
+    }
+
+
+def _held_for_coverage(engine: Any) -> int:
+    from sqlalchemy import distinct, func, select
+
+    from claimflow.db import models as m
+    from claimflow.eligibility_hold import RULE
+
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                select(func.count(distinct(m.ScrubResult.claim_id))).where(m.ScrubResult.rule == RULE)
+            ).scalar_one()
+        )
 
 
 def _patient_payments_csv(engine: Any, path: Path, received_on: dt.date) -> int:
@@ -461,7 +566,9 @@ def _run_two_nights(
         env.update(airflow_connection_env(clearinghouse))
         os.environ.update(env)
 
+        _check_eligibility(engine, clearinghouse, night1, progress)
         _dag("claims_submission", night1, env, workdir, progress, 1)
+        progress(f"night 1: {_held_for_coverage(engine)} claims held: the payer says coverage was not active")
         clearinghouse.acknowledge()
         progress("night 1: the clearinghouse acknowledged the files (999, 277CA waiting in the mailbox)")
 
@@ -493,7 +600,7 @@ def _run_two_nights(
     recon = reconcile(engine, night3)  # the snapshot the DAG wrote: recomputing it changes nothing
     report = str(workdir / "data" / "reports" / f"run-{night3.isoformat()}.html")
     patients = _patient_side(engine, night3, workdir / "data" / "statements", progress)
-    return {**_summary(engine, recon, report), **patients}
+    return {**_summary(engine, recon, report), **patients, **_inquiry_summary(engine)}
 
 
 def _patient_side(
@@ -562,5 +669,7 @@ def _print_summary(s: dict[str, Any], workdir: Path) -> None:
     print(f"  corrected / voided      {s['corrected_claims_submitted']:>10} / {s['voided_claims']}")
     print(f"  work items open/closed  {s['worklist_open']:>10} / {s['worklist_closed']}")
     print(f"  patient statements      {s['statements_sent']:>10}   refunds due/issued {s['patient_refunds']}")
+    print(f"  eligibility checked     {s['eligibility_checked']:>10}   inactive {s['eligibility_inactive']}")
+    print(f"  claim status inquiries  {s['status_inquiries']:>10}")
     print(f"  run report              {s['report']}")
     print(f"  everything else         {workdir}")

@@ -45,7 +45,9 @@ class SshdClearinghouse:
     ``<root>/sandbox/inbound``; the payer's answers are put in ``<root>/sandbox/outbound``."""
 
     def __init__(self, workdir: Path, seed: int) -> None:
+        from claimflow.demo import PEND_PER_MILLE
         from claimflow.sandbox.payer import default_state_path, make_upload_handler
+        from claimflow.sandbox.payer.inquiries import InquiringPayer
         from claimflow.sandbox.server import mailbox
         from sftp.keys import generate_ed25519
 
@@ -53,8 +55,12 @@ class SshdClearinghouse:
         self.box = mailbox(self.root, PARTNER)
         self.client_key = generate_ed25519(workdir / "keys" / "client_ed25519")
         self.sshd = Sshd(workdir / "sshd", authorized_keys=[self.client_key.public_line]).start()
-        self.payer = make_upload_handler(
-            self.root, seed=seed, state_path=default_state_path(self.root), defer_payments=True
+        # as the demo's: answers 270/276 uploads too, and pends a few claims for one payment run
+        self.payer = InquiringPayer(
+            make_upload_handler(
+                self.root, seed=seed, state_path=default_state_path(self.root), defer_payments=True
+            ),
+            pend_per_mille=PEND_PER_MILLE,
         )
         self.answered: set[str] = set()
         self.description = f"OpenSSH sshd on 127.0.0.1:{self.sshd.port}"
@@ -183,6 +189,45 @@ def test_summary_adds_up(two_nights: dict[str, Any]) -> None:
     # night 3 sent follow-up claims and the payers answered them
     assert s["secondary_claims_submitted"] > 0 and s["secondary_paid"] > 0
     assert s["corrected_claims_submitted"] > 0 and s["voided_claims"] > 0
+
+
+def test_eligibility_holds_and_status_inquiries(two_nights: dict[str, Any]) -> None:
+    """Eligibility was checked before night 1 and held the claims of inactive members; the claims the
+    sandbox pended were asked about with 276s, and the 277 answers reached the claims' history."""
+    from claimflow.claim_status import ASKED
+    from claimflow.eligibility_hold import RULE
+
+    s = two_nights["summary"]
+    engine = _engine(two_nights)
+    with engine.connect() as conn:
+        by_status = dict(
+            conn.execute(
+                select(m.CoverageEligibility.status, func.count()).group_by(m.CoverageEligibility.status)
+            ).all()
+        )
+        held = set(conn.execute(select(m.ScrubResult.claim_id).where(m.ScrubResult.rule == RULE)).scalars())
+        held_inactive = conn.execute(
+            select(func.count())
+            .select_from(m.Claim)
+            .join(m.CoverageEligibility, m.CoverageEligibility.coverage_id == m.Claim.coverage_id)
+            .where(m.Claim.id.in_(held), m.CoverageEligibility.status == "inactive")
+        ).scalar_one()
+        sent_held = conn.execute(
+            select(func.count()).select_from(m.Submission).where(m.Submission.claim_id.in_(held))
+        ).scalar_one()
+        asked = set(conn.execute(select(m.AuditLog.object_id).where(m.AuditLog.action == ASKED)).scalars())
+        # 277 (X212) answers: pended (P1) for the claims asked on night 2, applied to those claims
+        answered = conn.execute(
+            select(m.ClaimStatusRecord.claim_id, m.ClaimStatusRecord.category)
+            .join(m.Interchange, m.Interchange.id == m.ClaimStatusRecord.interchange_id)
+            .where(m.ClaimStatusRecord.category.in_(("P1", "F1", "F2", "D0")))
+        ).all()
+    assert s["eligibility_checked"] == sum(by_status.values()) > 100
+    assert s["eligibility_inactive"] == by_status["inactive"] > 0
+    assert held and held_inactive == len(held) and sent_held == 0
+    assert s["status_inquiries"] == len(asked) > 0
+    assert "P1" in {c for _, c in answered}
+    assert {str(cid) for cid, _ in answered} <= asked and all(cid is not None for cid, _ in answered)
 
 
 def _ledger_sum(
