@@ -539,7 +539,14 @@ def _cli_logging() -> None:
     logging.getLogger("claimflow.at_rest").setLevel(logging.WARNING)
 
 
-_SUBCOMMAND_DESTS = ("payments_command", "acks_command", "db_command", "sandbox_command", "sftp_command")
+_SUBCOMMAND_DESTS = (
+    "payments_command",
+    "acks_command",
+    "db_command",
+    "sandbox_command",
+    "sftp_command",
+    "cluster_command",
+)
 
 
 def _command_name(args: argparse.Namespace | None, argv: list[str]) -> str:

@@ -127,8 +127,10 @@ class CeleryCluster:
         concurrency: int = 2,
         heartbeat_timeout: int = 30,
         queued_timeout: int = 60,
+        sftp_slots: int = 2,
     ) -> None:
         self.workdir = workdir
+        self.sftp_slots = sftp_slots
         self.logs = workdir / "logs"
         self.workers = workers
         self.port = free_port()
@@ -217,25 +219,47 @@ class CeleryCluster:
         )
 
     def kill_worker(self, i: int) -> None:
-        """SIGKILL worker ``i`` and everything under it (pool children, task processes): a lost machine."""
+        """SIGKILL worker ``i`` and everything under it (pool children, supervisors and the task processes,
+        which Airflow starts in sessions of their own): a lost machine."""
+        import psutil
+
         proc = self.procs[f"worker{i}"]
+        try:
+            tree = psutil.Process(proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            tree = []
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
+        for child in tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
         proc.wait(timeout=30)
 
     def worker_of_pid(self, pid: int) -> int | None:
-        """Which worker's process group a process (a task's) belongs to."""
+        """Which worker a process (a task's) runs under: its ancestors include that worker's main process."""
+        import psutil
+
+        leaders = {
+            p.pid: int(name.removeprefix("worker"))
+            for name, p in self.procs.items()
+            if name.startswith("worker") and p.poll() is None
+        }
         try:
-            pgid = os.getpgid(pid)
-        except ProcessLookupError:
+            chain = [psutil.Process(pid), *psutil.Process(pid).parents()]
+        except psutil.NoSuchProcess:
             return None
-        for i in range(self.workers):
-            proc = self.procs.get(f"worker{i}")
-            if proc is not None and proc.poll() is None and proc.pid == pgid:
-                return i
+        for p in chain:
+            if p.pid in leaders:
+                return leaders[p.pid]
         return None
 
     def stop(self) -> None:
+        import psutil
+
+        leftovers: list[psutil.Process] = []  # task processes run in sessions of their own
+        for proc in self.procs.values():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                leftovers.extend(psutil.Process(proc.pid).children(recursive=True))
         for _name, proc in reversed(list(self.procs.items())):
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
@@ -252,6 +276,9 @@ class CeleryCluster:
         for proc in self.procs.values():
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(proc.pid, signal.SIGKILL)
+        for child in leftovers:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                child.kill()
 
     def __enter__(self) -> CeleryCluster:
         try:
@@ -555,6 +582,7 @@ def cluster_factory(
     concurrency: int,
     name: str,
     on_start: Callable[[CeleryCluster], None] | None = None,
+    sftp_slots: int = 2,
 ) -> Callable[[Path, dict[str, str]], contextlib.AbstractContextManager[DagRunner]]:
     @contextlib.contextmanager
     def factory(workdir: Path, env: dict[str, str]) -> Iterator[DagRunner]:
@@ -570,6 +598,7 @@ def cluster_factory(
             redis_url=redis_url,
             workers=workers,
             concurrency=concurrency,
+            sftp_slots=sftp_slots,
         ) as cluster:
             if on_start is not None:
                 on_start(cluster)
@@ -641,14 +670,18 @@ def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     r.add_argument("--concurrency", type=int, default=2, help="task slots per worker (default 2)")
     r.add_argument("--nights", type=int, default=1, help="nights to run, the last one today (default 1)")
     r.add_argument("--workdir", default="./claimflow-cluster", help="folder for files, logs, keys")
-    r.add_argument("--patients", type=int, default=40)
-    r.add_argument("--claims", type=int, default=80)
-    r.add_argument("--seed", type=int, default=7)
+    r.add_argument("--patients", type=int, default=40, help="synthetic patients seeded (default 40)")
+    r.add_argument("--claims", type=int, default=80, help="synthetic claims seeded (default 80)")
+    r.add_argument("--seed", type=int, default=7, help="random seed: same seed, same practice (default 7)")
     r.add_argument("--name", default="claimflow_cluster", help="claimflow's PostgreSQL database (recreated)")
     r.add_argument(
         "--pg-admin-url",
         default=os.environ.get("CLAIMFLOW_CLUSTER_PG_ADMIN_URL", DEFAULT_PG_ADMIN_URL),
         help="a PostgreSQL URL allowed to create databases",
     )
-    r.add_argument("--redis-url", default=os.environ.get("CLAIMFLOW_CLUSTER_REDIS_URL", DEFAULT_REDIS_URL))
+    r.add_argument(
+        "--redis-url",
+        default=os.environ.get("CLAIMFLOW_CLUSTER_REDIS_URL", DEFAULT_REDIS_URL),
+        help=f"the Celery broker; its database is emptied first (default {DEFAULT_REDIS_URL})",
+    )
     r.set_defaults(handler=cmd_cluster_run)
