@@ -63,9 +63,9 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from claimflow.analyst import refresh_patient_keys
 from claimflow.audit import audit
 from claimflow.db import models as m
+from claimflow.db.patient_keys import refresh_patient_keys
 
 from . import ledger as L
 from ._sql import Sql

@@ -73,7 +73,10 @@ class _Progress:
 
 
 def _environment(workdir: Path) -> dict[str, str]:
-    import dags
+    import importlib.util
+
+    spec = importlib.util.find_spec("dags")  # the DAG folder, without importing the DAG layer
+    assert spec is not None and spec.origin is not None, "the dags package is not importable"
 
     airflow_home = workdir / "airflow"
     return {
@@ -81,7 +84,7 @@ def _environment(workdir: Path) -> dict[str, str]:
         "CLAIMFLOW_DATA_DIR": str(workdir / "data"),
         "CLAIMFLOW_DEFAULT_PARTNER": PARTNER,
         "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(dags.__file__).resolve().parent),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(Path(spec.origin).resolve().parent),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",

@@ -45,14 +45,7 @@ RANK: dict[str, int] = {
 
 #: Known violations waiting for a one-line fix in a file another change owns. Each entry must still
 #: occur (a fixed one fails the test until it is removed here), so the list only ever shrinks.
-PENDING: dict[tuple[str, str], str] = {
-    ("adjudication.reconcile", "claimflow.analyst"): (
-        "import refresh_patient_keys from claimflow.db.patient_keys (moved there; analyst re-exports it)"
-    ),
-    ("claimflow.demo", "dags"): (
-        "locate the DAG folder with importlib.util.find_spec('dags') instead of importing the DAG package"
-    ),
-}
+PENDING: dict[tuple[str, str], str] = {}
 
 
 @dataclass(frozen=True)
