@@ -467,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _add_optional_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def _add_optional_subcommands(sub: argparse._SubParsersAction[Any]) -> None:
     """sftp/sandbox commands live next to their packages; they register their own subparsers."""
     from claimflow import auth_cli, claim_cli, sftp_cli, worklist_cli
 

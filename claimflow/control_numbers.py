@@ -8,7 +8,7 @@ batch that asked for it later fails (gaps are allowed by X12; reuse is not).
 
 from __future__ import annotations
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, Table, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -31,6 +31,7 @@ class DatabaseControlNumbers:
         if n < 1:
             raise ValueError("reserve at least one control number")
         table = ControlNumber.__table__
+        assert isinstance(table, Table)  # a declarative model's __table__ is typed as FromClause
         ins = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
         with self.engine.begin() as conn:
             conn.execute(

@@ -98,7 +98,7 @@ def check_coverage(engine: Engine, claims: Sequence[EdiClaim], today: dt.date) -
     findings: list[ScrubFinding] = []
     unverified = 0
     with engine.connect() as conn:
-        payers = dict(conn.execute(select(Payer.id, Payer.name)).all())
+        payers: dict[int, str] = {pid: name for pid, name in conn.execute(select(Payer.id, Payer.name))}
         for start in range(0, len(ids), SLICE):
             # two primary-key lookups per slice (claims by id, answers by coverage id): a plan no planner
             # can turn into a scan, whatever the table sizes

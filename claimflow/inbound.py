@@ -1071,7 +1071,12 @@ def _payer_pk(conn: Connection, rec: Any) -> int | None:
     ]
     if not wanted:
         return None
-    found = dict(conn.execute(select(m.Payer.payer_id, m.Payer.id).where(m.Payer.payer_id.in_(wanted))).all())
+    found: dict[str, int] = {
+        payer_id: pid
+        for payer_id, pid in conn.execute(
+            select(m.Payer.payer_id, m.Payer.id).where(m.Payer.payer_id.in_(wanted))
+        )
+    }
     return next((int(found[v]) for v in wanted if v in found), None)
 
 

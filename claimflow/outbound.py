@@ -292,7 +292,9 @@ def _generate_batches(
             ).scalars()
         )
         ref = ReferenceData(conn)
-        payer_partner = dict(conn.execute(select(m.Payer.payer_id, m.Payer.partner)).all())
+        payer_partner: dict[str, str] = {
+            payer_id: partner for payer_id, partner in conn.execute(select(m.Payer.payer_id, m.Payer.partner))
+        }
     chunk = max(settings.outbound_chunk_claims, 1)
     for start in range(0, len(ids), chunk):
         # one chunk at a time: memory stays bounded by the chunk, not by the night (see Settings)
@@ -357,7 +359,7 @@ def _write_chunk(
 
 def _register(
     engine, built, batch, path, data, partner, code, parties, charge, attempts, run_id, replaces
-) -> int:  # type: ignore[no-untyped-def]
+) -> int:
     """One transaction: interchange row, submissions, claims → submitted. All or nothing."""
     from claimflow.audit import audit
 

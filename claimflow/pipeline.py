@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 
 from claimflow.db import models as m
 from claimflow.db.session import get_engine
@@ -22,6 +22,13 @@ from claimflow.errors import BadDataError, DataQualityError
 from claimflow.settings import get_settings
 
 log = logging.getLogger("claimflow.pipeline")
+
+
+def _table(model: type[m.Base]) -> Table:
+    """A declarative model's table; ``__table__`` is typed as ``FromClause``, which has no ``insert()``."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _run_date(value: str | None) -> dt.date:
@@ -104,7 +111,8 @@ def scrub_and_batch(run_id: str | None = None) -> dict[str, Any]:
                 .order_by(m.Interchange.id)
             ).scalars()
         )
-    carried = [i for i in pending if i not in summary["interchange_ids"]]
+    written = [f.interchange_id for f in result.files]  # summary["interchange_ids"], typed
+    carried = [i for i in pending if i not in written]
     if carried:
         log.warning("%d files from earlier runs were not sent yet; they go out tonight", len(carried))
     summary["carried_over"] = len(carried)
@@ -176,7 +184,7 @@ def _reject_invalid_file(interchange_id: int, lines: list[str]) -> None:
         )
         if claim_ids:
             conn.execute(
-                m.ScrubResult.__table__.insert(),
+                _table(m.ScrubResult).insert(),
                 [
                     {
                         "claim_id": cid,
@@ -446,13 +454,14 @@ def issue_follow_up_claims(run_date: str | None = None) -> dict[str, Any]:
     counts: dict[str, Any] = dict(issue_secondary_claims(engine, day, actor="airflow:follow_up"))
     counts["voids_settled"] = settle_voids(engine, day, actor="airflow:follow_up")
     with engine.connect() as conn:
-        queued = dict(
-            conn.execute(
+        queued: dict[str, int] = {
+            frequency: n
+            for frequency, n in conn.execute(
                 select(m.Claim.frequency, func.count())
                 .where(m.Claim.status == "corrected")
                 .group_by(m.Claim.frequency)
-            ).all()
-        )
+            )
+        }
     counts["corrections_queued"] = int(queued.get("7", 0))
     counts["voids_queued"] = int(queued.get("8", 0))
     log.info(

@@ -659,7 +659,7 @@ def cmd_cluster_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_subcommands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_subcommands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s = sub.add_parser("cluster", help="run the DAGs on a local CeleryExecutor cluster (Redis + PostgreSQL)")
     cs = s.add_subparsers(dest="cluster_command", required=True, metavar="SUBCOMMAND")
     r = cs.add_parser(

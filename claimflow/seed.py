@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, Table, delete, func, insert, select
 
 from claimflow.db import models as m
 from claimflow.synthetic import Practice, generate_practice
@@ -75,10 +75,11 @@ def seed_practice(
     return _summary(practice)
 
 
-def _reset_sequences(conn) -> None:  # type: ignore[no-untyped-def]
+def _reset_sequences(conn: Connection) -> None:
     """Explicit ids were inserted: move PostgreSQL sequences past them."""
     for model, _ in _TABLES:
         table = model.__table__
+        assert isinstance(table, Table)  # a declarative model's __table__ is typed as FromClause
         if "id" in table.c and table.c.id.primary_key and len(table.primary_key.columns) == 1:
             conn.exec_driver_sql(
                 f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "

@@ -464,7 +464,7 @@ class _Gen:
         age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
         out: list[tuple[str, tuple[str, ...], str]] = []
         kind = self.r.random()
-        visit = None
+        visit: tuple[str, tuple[str, ...], str] | None = None
         if kind < 0.8 and (patient["id"], day) not in self.visit_days:
             self.visit_days.add((patient["id"], day))
             new = not self.established(patient["id"])

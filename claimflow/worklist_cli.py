@@ -218,7 +218,9 @@ def _one_line_errors(parser: argparse.ArgumentParser, prog: str) -> None:
     parser.error = error  # type: ignore[method-assign]
 
 
-def add_subcommands(sub: argparse._SubParsersAction, claim_actions: Any = None) -> None:  # type: ignore[type-arg]
+def add_subcommands(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser], claim_actions: Any = None
+) -> None:
     """``claim_actions(cs)``, when given, adds more actions under ``claim`` (claimflow.claim_cli)."""
     s = sub.add_parser(
         "worklist",

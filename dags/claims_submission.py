@@ -86,10 +86,10 @@ def claims_submission() -> None:
 
     batch = scrub_and_batch()
     request_eligibility("{{ ds }}") >> batch
-    ids = file_ids(batch)
+    ids = file_ids(batch)  # type: ignore[arg-type]  # XComArg resolves to the dict at run time
     valid = validate_file.expand(interchange_id=ids)
     uploads = upload_file.expand(interchange_id=valid)
-    record(batch, uploads)
+    record(batch, uploads)  # type: ignore[arg-type]  # XComArgs resolve to the dict/list at run time
 
 
 claims_submission_dag = claims_submission()

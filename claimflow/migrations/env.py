@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import Connection
 
 from claimflow.db.models import Base
 from claimflow.db.session import make_engine
@@ -22,7 +23,7 @@ def run_migrations_online() -> None:
     engine.dispose()
 
 
-def _run(conn) -> None:  # type: ignore[no-untyped-def]
+def _run(conn: Connection) -> None:
     context.configure(
         connection=conn,
         target_metadata=target_metadata,

@@ -630,7 +630,9 @@ def _mailbox_sftp_server_class() -> type:
             end = (current if "a" in file_obj.mode else offset) + len(data)
             if end > current:
                 self._refuse_growth(current, end)
-            return int(super().write(file_obj, offset, data))
+            written = super().write(file_obj, offset, data)
+            assert isinstance(written, int)  # the base server writes local files synchronously
+            return written
 
         @staticmethod
         def _tame(attrs: asyncssh.SFTPAttrs) -> None:

@@ -9,6 +9,8 @@ webhook event is applied exactly once, even when the processor delivers it twice
 
 from __future__ import annotations
 
+import datetime as dt
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -22,7 +24,7 @@ depends_on = None
 Money = claimflow.db.types.Money
 
 
-def _created() -> sa.Column:  # type: ignore[type-arg]
+def _created() -> sa.Column[dt.datetime]:
     return sa.Column("created_at", sa.DateTime(), server_default=sa.func.current_timestamp(), nullable=False)
 
 
