@@ -43,6 +43,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -165,9 +166,28 @@ def _dag(
     return result
 
 
+def _isa13(path: Path) -> str:
+    """The interchange control number of an uploaded file ("" when it has no readable ISA)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(106).decode("ascii", "replace")
+    except OSError:
+        return ""
+    if not head.startswith("ISA") or len(head) < 4:
+        return ""
+    elements = head.split(head[3])
+    return elements[13].strip() if len(elements) > 13 else ""
+
+
 class SandboxClearinghouse:
     """The built-in clearinghouse, in process: an SFTP server on a free loopback port with freshly generated
-    keys, answering uploads with TA1/999/277CA at once and paying (835) at the next payment run."""
+    keys, answering 270/276 inquiries at once, claim files with TA1/999/277CA at :meth:`acknowledge`, and
+    paying (835) at the next payment run.
+
+    Claim files are adjudicated in interchange control number order at :meth:`acknowledge`, not in the
+    order they arrived: the payer's accumulators (deductibles met, claim numbers) depend on that order,
+    and uploads running in parallel (CeleryExecutor workers, retried tasks) arrive in any order. So the
+    same night gives the same answers however it was scheduled."""
 
     def __init__(self, workdir: Path, seed: int) -> None:
         from claimflow.sandbox.payer import default_state_path, make_upload_handler
@@ -182,8 +202,10 @@ class SandboxClearinghouse:
             make_upload_handler(root, seed=seed, state_path=default_state_path(root), defer_payments=True),
             pend_per_mille=PEND_PER_MILLE,
         )
+        self._uploads: list[tuple[str, Path]] = []
+        self._lock = threading.Lock()
         self.server = SandboxServer(
-            root, authorized_keys={PARTNER: self.client_key.public_line}, on_upload=self.payer
+            root, authorized_keys={PARTNER: self.client_key.public_line}, on_upload=self._on_upload
         ).start()
         self.description = (
             f"sandbox clearinghouse on 127.0.0.1:{self.server.port} (host key pinned, key auth)"
@@ -200,8 +222,22 @@ class SandboxClearinghouse:
             "remote_inbound": "/outbound",
         }
 
+    def _on_upload(self, partner: str, path: Path) -> None:
+        from claimflow.sandbox.payer.inquiries import inquiry_kind
+
+        if inquiry_kind(path) is not None:  # a 270 / 276: answered at once, like a payer's inquiry service
+            self.payer(partner, path)
+            return
+        with self._lock:
+            self._uploads.append((partner, path))
+
     def acknowledge(self) -> None:
+        """Answer every claim file received since the last call, in ISA13 order (see the class doc)."""
         self.server.wait_idle(timeout=300)
+        with self._lock:
+            batch, self._uploads = self._uploads, []
+        for partner, path in sorted(batch, key=lambda upload: (_isa13(upload[1]), upload[1].name)):
+            self.payer(partner, path)
 
     def payment_run(self, day: dt.date) -> int:
         return len(self.payer.release_payments(run_date=day, partner=PARTNER))

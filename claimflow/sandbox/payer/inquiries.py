@@ -283,10 +283,13 @@ class InquiringPayer:
                 keep = []
                 for item in state.pending:
                     icn = item.get("icn", "")
+                    # drawn on our CLM01, not the payer claim number: ICNs are handed out in arrival order,
+                    # which parallel uploads (CeleryExecutor) change, and the same claims must pend
+                    clm01 = (state.claims.get(icn) or {}).get("clm01") or icn
                     if (
                         item.get("kind") == "payment"
                         and icn not in self._pended
-                        and _h(self.payer.seed, "pend", icn) % 1000 < self.pend_per_mille
+                        and _h(self.payer.seed, "pend", clm01) % 1000 < self.pend_per_mille
                     ):
                         held.append(item)
                         self._pended.add(icn)
