@@ -46,6 +46,27 @@ class Generated270:
         return {"files": self.files, "inquiries": self.inquiries, "skipped_fresh": self.skipped_fresh}
 
 
+def register_check(
+    conn: Any, coverage_id: int, icn: int, file_name: str, sent_at: Any, tag: str = "pending"
+) -> str:
+    """Record one 270 inquiry (batch or real time) and return its TRN02 trace ``CF<coverage>-<check id>``:
+    the row is inserted under a placeholder trace first because the trace carries the row's own id."""
+    check_id = conn.execute(
+        insert(EligibilityCheck)
+        .values(
+            trace_number=f"{tag}-{icn}-{coverage_id}",
+            coverage_id=coverage_id,
+            file_name=file_name,
+            isa13=f"{icn:09d}",
+            sent_at=sent_at,
+        )
+        .returning(EligibilityCheck.id)
+    ).scalar_one()
+    trace = f"CF{coverage_id}-{check_id}"
+    conn.execute(update(EligibilityCheck).where(EligibilityCheck.id == check_id).values(trace_number=trace))
+    return trace
+
+
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
@@ -160,21 +181,7 @@ def generate_270(
         with engine.begin() as conn:
             inquiries = []
             for r in rows:
-                check_id = conn.execute(
-                    insert(EligibilityCheck)
-                    .values(
-                        trace_number=f"pending-{icn}-{r.id}",
-                        coverage_id=r.id,
-                        file_name=name,
-                        isa13=f"{icn:09d}",
-                        sent_at=created,
-                    )
-                    .returning(EligibilityCheck.id)
-                ).scalar_one()
-                trace = f"CF{r.id}-{check_id}"
-                conn.execute(
-                    update(EligibilityCheck).where(EligibilityCheck.id == check_id).values(trace_number=trace)
-                )
+                trace = register_check(conn, r.id, icn, name, created)
                 inquiries.append(
                     Inquiry(
                         trace=trace,

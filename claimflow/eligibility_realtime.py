@@ -47,7 +47,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select
 from sqlalchemy.engine import Engine
 
 from claimflow.core_envelope import (
@@ -400,21 +400,9 @@ def build_inquiry(
     icn, gcn, tcn = numbers.next_interchange(), numbers.next_group(), numbers.next_transaction()
     created = _now()
     with engine.begin() as conn:
-        check_id = conn.execute(
-            insert(EligibilityCheck)
-            .values(
-                trace_number=f"pending-rt-{icn}-{cov.id}",
-                coverage_id=cov.id,
-                file_name=f"realtime-{icn:09d}.270",
-                isa13=f"{icn:09d}",
-                sent_at=created,
-            )
-            .returning(EligibilityCheck.id)
-        ).scalar_one()
-        trace = f"CF{cov.id}-{check_id}"
-        conn.execute(
-            update(EligibilityCheck).where(EligibilityCheck.id == check_id).values(trace_number=trace)
-        )
+        from claimflow.eligibility import register_check
+
+        trace = register_check(conn, cov.id, icn, f"realtime-{icn:09d}.270", created, tag="pending-rt")
     text = build_270(
         [
             Inquiry(
