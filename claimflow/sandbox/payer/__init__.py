@@ -26,7 +26,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from claimflow.sandbox.payer.claims837 import Claim837, Group837, Interchange837, read_837
@@ -301,14 +301,48 @@ class SandboxPayer:
     def __call__(self, partner: str, path: Path) -> None:
         run_date = self.today()
         with locked_state(self.state_path, self.seed) as state:
-            outputs = acknowledge(
-                Path(path), state, seed=self.seed, run_date=run_date, partner=partner, config=self.config
+            self._answer(state, partner, Path(path), run_date, deliver=True)
+
+    def answer_many(self, items: Iterable[tuple[str, Path]]) -> None:
+        """``payer(partner, path)`` for each item in order, under one state load and one save.
+
+        Each call of ``payer(partner, path)`` reads and rewrites the whole state file, which grows by a
+        record per claim: a night of many files costs quadratic time. Here the state stays in memory
+        between files; the delivered files and the final state are byte for byte those of the calls one
+        by one (the state only ever holds JSON values, so a save/load between files changes nothing).
+
+        If an item fails, the items before it stay answered, as with separate calls: the state as of
+        the batch's start is loaded again, those items are replayed on it without delivering (their
+        answers are out already; the payer is deterministic) and that state is saved before re-raising.
+        An interrupt (``KeyboardInterrupt``) saves nothing, as it would not be worth a long replay.
+        """
+        done: list[tuple[str, Path, dt.date]] = []
+        with locked_state(self.state_path, self.seed) as state:
+            for partner, path in items:
+                run_date = self.today()
+                try:
+                    self._answer(state, partner, Path(path), run_date, deliver=True)
+                except Exception:
+                    replay = SandboxState.load(self.state_path, self.seed)
+                    for part, done_path, day in done:
+                        self._answer(replay, part, done_path, day, deliver=False)
+                    replay.save()
+                    raise
+                done.append((partner, Path(path), run_date))
+
+    def _answer(
+        self, state: SandboxState, partner: str, path: Path, run_date: dt.date, *, deliver: bool
+    ) -> None:
+        """One upload's work on a loaded state: acknowledgments, the payment run unless deferred, delivery."""
+        outputs = acknowledge(
+            path, state, seed=self.seed, run_date=run_date, partner=partner, config=self.config
+        )
+        files = [(partner, n, d) for n, d in outputs]
+        if not self.defer_payments:
+            files += payment_run(
+                state, seed=self.seed, run_date=run_date, partner=partner, config=self.config
             )
-            files = [(partner, n, d) for n, d in outputs]
-            if not self.defer_payments:
-                files += payment_run(
-                    state, seed=self.seed, run_date=run_date, partner=partner, config=self.config
-                )
+        if deliver:
             for part, name, data in files:
                 _deliver(self.root, part, name, data)
 
