@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -275,6 +276,21 @@ class InquiringPayer:
         self.answered.append(
             _deliver(self.payer.root, partner, f"{stem}.{'271' if kind == '270' else '277'}", data)
         )
+
+    def answer_many(self, items: Iterable[tuple[str, Path]]) -> None:
+        """``self(partner, path)`` for each item in order; runs of claim files go to the wrapped payer's
+        :meth:`~claimflow.sandbox.payer.SandboxPayer.answer_many` (one state load and save per run)."""
+        claims: list[tuple[str, Path]] = []
+        for partner, path in items:
+            if inquiry_kind(path) is None:
+                claims.append((partner, path))
+                continue
+            if claims:
+                self.payer.answer_many(claims)
+                claims = []
+            self(partner, path)
+        if claims:
+            self.payer.answer_many(claims)
 
     def release_payments(self, run_date: dt.date | None = None, partner: str | None = None) -> list[Path]:
         held: list[dict[str, Any]] = []

@@ -158,3 +158,70 @@ def test_a_failing_item_keeps_the_items_before_it_answered(
 
     failed = _run(tmp_path / "failed", defer=True, answer=batch_then_fail)
     assert failed == reference
+
+
+def test_the_demo_clearinghouse_answers_queued_uploads_in_isa13_order_in_one_batch(tmp_path: Path) -> None:
+    """``SandboxClearinghouse.acknowledge``: uploads queued in any order, answered as if one call per
+    file in ISA13 order (what it did before the batch), through the demo's ``InquiringPayer``."""
+    import threading
+
+    from claimflow.demo import SandboxClearinghouse
+    from claimflow.sandbox.payer.inquiries import InquiringPayer
+
+    class IdleServer:
+        def wait_idle(self, timeout: float) -> None:
+            pass
+
+    def demo(root: Path) -> SandboxClearinghouse:
+        ch = object.__new__(SandboxClearinghouse)  # no SFTP server: only the queue and the payer
+        ch.server = IdleServer()  # type: ignore[assignment]
+        ch.payer = InquiringPayer(
+            make_upload_handler(root, SEED, defer_payments=True, today=lambda: RECEIVED, config=CONFIG),
+            pend_per_mille=300,
+        )
+        ch._uploads, ch._lock = [], threading.Lock()
+        return ch
+
+    def queue(root: Path) -> list[tuple[str, Path]]:
+        items = []
+        for i, (_, name, text) in enumerate(_night_texts()[:4]):  # readable, distinct ISA13s
+            path = root / "acme" / "inbound" / f"{i:02d}-{name}"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+            items.append(("acme", path))
+        return items
+
+    one_by_one = demo(tmp_path / "single")
+    items = queue(tmp_path / "single")
+    for partner, path in items:  # already in ISA13 order (301..304)
+        one_by_one.payer(partner, path)
+    one_by_one.payer.release_payments(NEXT_NIGHT)
+
+    batched = demo(tmp_path / "batch")
+    batched._uploads = list(reversed(queue(tmp_path / "batch")))
+    batched.acknowledge()
+    assert batched._uploads == []
+    batched.payer.release_payments(NEXT_NIGHT)
+    assert _tree(tmp_path / "batch") == _tree(tmp_path / "single")
+
+
+def test_inquiring_payer_answer_many_keeps_order_and_batches_the_claim_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inquiries are answered where they stand; the claim files between them go in one batch each."""
+    from claimflow.sandbox.payer import inquiries
+
+    calls: list[object] = []
+
+    class Recorder:
+        def answer_many(self, items: list[tuple[str, Path]]) -> None:
+            calls.append([p.name for _, p in items])
+
+    monkeypatch.setattr(inquiries, "inquiry_kind", lambda path: "270" if "270" in Path(path).name else None)
+    monkeypatch.setattr(
+        inquiries.InquiringPayer, "__call__", lambda self, partner, path: calls.append(path.name)
+    )
+    payer = inquiries.InquiringPayer(Recorder())  # type: ignore[arg-type]
+    names = ["a.837", "b.837", "q1.270", "c.837", "q2.270", "q3.270", "d.837", "e.837"]
+    payer.answer_many([("p", tmp_path / n) for n in names])
+    assert calls == [["a.837", "b.837"], "q1.270", ["c.837"], "q2.270", "q3.270", ["d.837", "e.837"]]
