@@ -30,7 +30,7 @@ value can contain the terminator, SE01 is simply the number of ``~`` in the body
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 
 from edi.claim import (
@@ -45,6 +45,7 @@ from edi.claim import (
     PayerResponsibility,
     Provider,
     Relationship,
+    ServiceLine,
 )
 from edi.delimiters import DEFAULT_DELIMITERS, Delimiters
 from edi.errors import X12WriteError
@@ -658,3 +659,149 @@ def loop2410(
         labels.append(_L_XZ)
         text += f"REF*XZ*{rx}~"
     return text
+
+
+# ------------------------------------------------------------------------- 2300 end, 2400, whole claim
+#
+# The two guides differ in CLM, the dates, HI and which 2310 providers they carry; from the 2300
+# references down to the last 2400 line they write the same segments in the same order, so that part
+# is written once, here, and each guide's loop2300 calls it.
+
+_L_G1 = ("2300 REF02 (G1)",)
+_L_F8 = ("2300 REF02 (F8)",)
+_L_6R = ("2400 REF02 (6R)",)
+
+
+def claim_references(claim: Claim, corrects: bool, values: list[str], labels: list[tuple[str, ...]]) -> str:
+    """2300 ``REF*G1*AUTH0001~`` (prior authorization, when known) and, when the claim replaces or voids
+    one the payer has (``corrects``: frequency 7 or 8), ``REF*F8*<payer claim control number>~``."""
+    text = ""
+    pa = claim.prior_authorization
+    if pa:
+        text = f"REF*G1*{pa}~"
+        values.append(pa)
+        labels.append(_L_G1)
+    if corrects:
+        pccn = claim.payer_claim_control_number
+        if not pccn:
+            raise fail(claim, "2300 REF*F8", "frequency 7/8 needs the payer claim control number")
+        text += f"REF*F8*{pccn}~"
+        values.append(pccn)
+        labels.append(_L_F8)
+    return text
+
+
+def secondary_loops(
+    out: list[str],
+    claim: Claim,
+    ctx: BuildContext,
+    values: list[str],
+    labels: list[tuple[str, ...]],
+    *,
+    institutional: bool,
+) -> tuple[str | None, dt.date | None]:
+    """Append a secondary claim's 2320 loops and return what its 2430 lines default to: the adjudicating
+    payer's id and that payer's adjudication date (``(None, None)`` on a primary claim)."""
+    if not claim.other_coverages:
+        return None, None
+    out += other_payer_loops(claim, ctx, values, labels, institutional=institutional)
+    default_payer = adjudicating_payer_id(claim)
+    for oc in claim.other_coverages:
+        if oc.payer.payer_id == default_payer:
+            return default_payer, oc.adjudication_date
+    return default_payer, None
+
+
+def line_composite(
+    claim: Claim, n: int, code: str, modifiers: tuple[str, ...], where: str, values: list[str]
+) -> str:
+    """SV101 / SV202 composite ``HC:99213:25`` for line ``n``; the code and modifiers go to ``values``
+    (the caller adds the labels, which differ between the guides)."""
+    if modifiers:
+        if len(modifiers) > 4:
+            raise fail(claim, where, f"line {n}: at most 4 modifiers")
+        values.append(code)
+        values += modifiers
+        return "HC:" + code + ":" + ":".join(modifiers)
+    values.append(code)
+    return "HC:" + code
+
+
+def append_line(
+    out: list[str],
+    claim: Claim,
+    n: int,
+    line: ServiceLine,
+    composite: str,
+    revenue_code: str | None,
+    tail: str,
+    unit_basis_label: tuple[str, ...],
+    ctx: BuildContext,
+    values: list[str],
+    labels: list[tuple[str, ...]],
+    default_payer: str | None,
+    default_date: dt.date | None,
+) -> None:
+    """Append 2400 line ``n`` (1-based) from LX through its 2410 and 2430 loops.
+
+    ``LX*1~ SV1*HC:99213:25*125*UN*1***1:2~ DTP*472*D8*20240110~ REF*6R*L0001-1~`` (837P: no
+    ``revenue_code``, ``tail`` is SV105-SV107 ``*<place of service>**<pointers>``) or
+    ``LX*1~ SV2*0450*HC:99284*1250*UN*1~ DTP*472*D8*20240110~ REF*6R*L0002-1~`` (837I: ``revenue_code``
+    is SV201, ``tail`` empty). Charge, unit basis, units, the service dates and the line item control
+    number are written alike by both guides.
+    """
+    amt = ctx.amt
+    d8 = ctx.d8
+    ub = line.unit_basis
+    if ub not in SAFE_CODES:
+        values.append(ub)
+        labels.append(unit_basis_label)
+    units = amt[line.units]
+    start = line.service_date
+    end = line.service_date_end
+    dtp = f"DTP*472*D8*{d8[start]}~" if end is None or end == start else f"DTP*472*RD8*{d8[start]}-{d8[end]}~"
+    sv = f"SV2*{revenue_code}*{composite}" if revenue_code is not None else f"SV1*{composite}"
+    lcn = line.line_control_number
+    if lcn:
+        out.append(f"LX*{n}~{sv}*{amt[line.charge]}*{ub}*{units}{tail}~{dtp}REF*6R*{lcn}~")
+        values.append(lcn)
+        labels.append(_L_6R)
+    else:
+        out.append(f"LX*{n}~{sv}*{amt[line.charge]}*{ub}*{units}{tail}~{dtp}")
+    if line.ndc is not None:
+        out.append(loop2410(claim, n, ctx, values, labels))
+    if line.other_payer is not None:
+        out += loop2430(
+            claim, n - 1, composite, revenue_code, units, ctx, values, labels, default_payer, default_date
+        )
+
+
+Loop2300 = Callable[[list[str], Claim, BuildContext, list[str], list[tuple[str, ...]]], None]
+"""A guide's ``loop2300(out, claim, ctx, values, labels)``: CLM through the last 2400 line."""
+
+
+def append_claim(
+    loop2300: Loop2300, out: list[str], claim: Claim, ctx: BuildContext, parent_hl: int, hl: int
+) -> int:
+    """Append one claim — 2000B (HL ``hl``) through its last 2400, the 2300 part by the guide's
+    ``loop2300`` — to ``out``; return the last HL number used. Raises :class:`edi.errors.X12WriteError`
+    (``out`` may then hold part of the claim: the caller truncates)."""
+    values: list[str] = []
+    labels: list[tuple[str, ...]] = []
+    last = loop2000b(out, claim, ctx, values, labels, parent_hl, hl)
+    loop2300(out, claim, ctx, values, labels)
+    try:
+        safe = ctx.safe("".join(values))
+    except TypeError:  # a None where text belongs; verify_claim_text names it
+        safe = False
+    if not safe:
+        verify_claim_text(values, labels, claim, ctx)
+    return last
+
+
+def single_claim_segments(loop2300: Loop2300, claim: Claim, ctx: BuildContext | None) -> list[str]:
+    """One claim's segments (terminated) from its 2000B HL down (HL 2 under billing provider 1), for
+    tests and tools that need a single claim."""
+    out: list[str] = []
+    append_claim(loop2300, out, claim, ctx or BuildContext(), 1, 2)
+    return [seg + "~" for seg in "".join(out).split("~")[:-1]]

@@ -25,18 +25,17 @@ from __future__ import annotations
 
 from edi.claim import Claim, ClaimFrequency
 from edi.writer import format_amount
+from edi.x837 import common
 from edi.x837.common import (
     SAFE_CODES,
     VERSION_837I,
     BuildContext,
-    adjudicating_payer_id,
+    append_line,
+    claim_references,
     fail,
-    loop2000b,
-    loop2410,
-    loop2430,
-    other_payer_loops,
+    line_composite,
     provider_loop,
-    verify_claim_text,
+    secondary_loops,
 )
 
 VERSION = VERSION_837I
@@ -49,8 +48,6 @@ _L_CLM_CODES = ("2300 CLM07", "2300 CLM08", "2300 CLM09")
 _L_CL1 = ("2300 CL101", "2300 CL102", "2300 CL103")
 _L_ADM_HOUR = ("2300 DTP03 (435)",)
 _L_DISCHARGE = ("2300 DTP03 (096)",)
-_L_G1 = ("2300 REF02 (G1)",)
-_L_F8 = ("2300 REF02 (F8)",)
 _L_ABK = ("2300 HI01-2 (ABK)",)
 _L_ABJ = ("2300 HI01-2 (ABJ)",)
 _L_APR = tuple(f"2300 HI{i:02d}-2 (APR)" for i in range(1, MAX_REASONS_FOR_VISIT + 1))
@@ -60,7 +57,6 @@ _L_POA = tuple(f"2300 HI{(i % 12) + 1:02d}-9 (POA)" for i in range(MAX_OTHER_DIA
 _L_SV201 = ("2400 SV201",)
 _L_SV202 = tuple(("2400 SV202-2", *(f"2400 SV202-{3 + k}" for k in range(n))) for n in range(5))
 _L_SV204 = ("2400 SV204",)
-_L_6R = ("2400 REF02 (6R)",)
 
 
 def clm_segment(claim: Claim, bill_type: str) -> str:
@@ -194,20 +190,9 @@ def loop2300(
     ):
         values += (adm_type, adm_source, status)
         labels.append(_L_CL1)
-    pa = claim.prior_authorization
-    if pa:
-        text += f"REF*G1*{pa}~"
-        values.append(pa)
-        labels.append(_L_G1)
     freq = bt[2:]
-    if freq == "7" or freq == "8" or claim.frequency in (ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID):
-        pccn = claim.payer_claim_control_number
-        if not pccn:
-            raise fail(claim, "2300 REF*F8", "frequency 7/8 needs the payer claim control number")
-        text += f"REF*F8*{pccn}~"
-        values.append(pccn)
-        labels.append(_L_F8)
-    append(text)
+    corrects = freq in ("7", "8") or claim.frequency in (ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID)
+    append(text + claim_references(claim, corrects, values, labels))
     out += hi_segments(claim, values, labels)
     att = claim.attending_provider
     if att is not None:
@@ -219,15 +204,7 @@ def loop2300(
     ref = claim.referring_provider
     if ref is not None:
         out += provider_loop("2310F", "DN", None, ref, claim, ctx)
-    default_payer = None
-    default_date = None
-    if claim.other_coverages:
-        out += other_payer_loops(claim, ctx, values, labels, institutional=True)
-        default_payer = adjudicating_payer_id(claim)
-        for oc in claim.other_coverages:
-            if oc.payer.payer_id == default_payer:
-                default_date = oc.adjudication_date
-                break
+    default_payer, default_date = secondary_loops(out, claim, ctx, values, labels, institutional=True)
     for n, line in enumerate(lines, 1):
         rev = line.revenue_code
         if not rev:
@@ -235,63 +212,23 @@ def loop2300(
         values.append(rev)
         labels.append(_L_SV201)
         proc = line.procedure_code
-        mods = line.modifiers
         if proc:
-            if mods:
-                if len(mods) > 4:
-                    raise fail(claim, "2400 SV202", f"line {n}: at most 4 modifiers")
-                comp = "HC:" + proc + ":" + ":".join(mods)
-                values.append(proc)
-                values += mods
-            else:
-                comp = "HC:" + proc
-                values.append(proc)
+            mods = line.modifiers
+            comp = line_composite(claim, n, proc, mods, "2400 SV202", values)
             labels.append(_L_SV202[len(mods)])
         else:
             comp = ""
-        ub = line.unit_basis
-        if ub not in SAFE_CODES:
-            values.append(ub)
-            labels.append(_L_SV204)
-        units = amt[line.units]
-        start = line.service_date
-        end_d = line.service_date_end
-        if end_d is None or end_d == start:
-            dtp = f"DTP*472*D8*{d8[start]}~"
-        else:
-            dtp = f"DTP*472*RD8*{d8[start]}-{d8[end_d]}~"
-        lcn = line.line_control_number
-        if lcn:
-            append(f"LX*{n}~SV2*{rev}*{comp}*{amt[line.charge]}*{ub}*{units}~{dtp}REF*6R*{lcn}~")
-            values.append(lcn)
-            labels.append(_L_6R)
-        else:
-            append(f"LX*{n}~SV2*{rev}*{comp}*{amt[line.charge]}*{ub}*{units}~{dtp}")
-        if line.ndc is not None:
-            append(loop2410(claim, n, ctx, values, labels))
-        if line.other_payer is not None:
-            out += loop2430(claim, n - 1, comp, rev, units, ctx, values, labels, default_payer, default_date)
+        append_line(
+            out, claim, n, line, comp, rev, "", _L_SV204, ctx, values, labels, default_payer, default_date
+        )
 
 
 def append_claim(out: list[str], claim: Claim, ctx: BuildContext, parent_hl: int, hl: int) -> int:
     """Append one 837I claim — 2000B (HL ``hl``) through its last 2400 — to ``out``; return the last HL
-    number used. Raises :class:`edi.errors.X12WriteError` (``out`` may then hold part of the claim: the
-    caller truncates)."""
-    values: list[str] = []
-    labels: list[tuple[str, ...]] = []
-    last = loop2000b(out, claim, ctx, values, labels, parent_hl, hl)
-    loop2300(out, claim, ctx, values, labels)
-    try:
-        safe = ctx.safe("".join(values))
-    except TypeError:  # a None where text belongs; verify_claim_text names it
-        safe = False
-    if not safe:
-        verify_claim_text(values, labels, claim, ctx)
-    return last
+    number used (:func:`edi.x837.common.append_claim` with this guide's 2300)."""
+    return common.append_claim(loop2300, out, claim, ctx, parent_hl, hl)
 
 
 def claim_segments(claim: Claim, ctx: BuildContext | None = None) -> list[str]:
     """One claim's segments (terminated) from its 2000B HL down (HL 2 under billing provider 1)."""
-    out: list[str] = []
-    append_claim(out, claim, ctx or BuildContext(), 1, 2)
-    return [seg + "~" for seg in "".join(out).split("~")[:-1]]
+    return common.single_claim_segments(loop2300, claim, ctx)

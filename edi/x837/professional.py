@@ -21,19 +21,18 @@ from __future__ import annotations
 
 from edi.claim import Claim, ServiceLine
 from edi.writer import format_amount, format_quantity
+from edi.x837 import common
 from edi.x837.common import (
     PLAIN,
     SAFE_CODES,
     VERSION_837P,
     BuildContext,
-    adjudicating_payer_id,
+    append_line,
+    claim_references,
     fail,
-    loop2000b,
-    loop2410,
-    loop2430,
-    other_payer_loops,
+    line_composite,
     provider_loop,
-    verify_claim_text,
+    secondary_loops,
 )
 
 VERSION = VERSION_837P
@@ -43,8 +42,6 @@ MAX_POINTERS = 4
 
 _L_CLM = ("2300 CLM01",)
 _L_CLM_CODES = ("2300 CLM05-1", "2300 CLM06", "2300 CLM07", "2300 CLM08", "2300 CLM09")
-_L_G1 = ("2300 REF02 (G1)",)
-_L_F8 = ("2300 REF02 (F8)",)
 _L_HI = tuple(f"2300 HI{i:02d}-2" for i in range(1, MAX_DIAGNOSES + 1))
 _L_HI_BY_COUNT = tuple(_L_HI[:n] for n in range(MAX_DIAGNOSES + 1))
 _L_SV1 = tuple(
@@ -52,7 +49,6 @@ _L_SV1 = tuple(
 )  # procedure code + n modifiers
 _L_SV103 = ("2400 SV103",)
 _L_SV105 = ("2400 SV105",)
-_L_6R = ("2400 REF02 (6R)",)
 
 
 def clm_segment(claim: Claim) -> str:
@@ -112,18 +108,7 @@ def loop2300(
         labels.append(_L_CLM_CODES)
     if claim.onset_date is not None:
         clm += f"DTP*431*D8*{d8[claim.onset_date]}~"
-    pa = claim.prior_authorization
-    if pa:
-        clm += f"REF*G1*{pa}~"
-        values.append(pa)
-        labels.append(_L_G1)
-    if freq == "7" or freq == "8":
-        pccn = claim.payer_claim_control_number
-        if not pccn:
-            raise fail(claim, "2300 REF*F8", "frequency 7/8 needs the payer claim control number")
-        clm += f"REF*F8*{pccn}~"
-        values.append(pccn)
-        labels.append(_L_F8)
+    clm += claim_references(claim, freq in ("7", "8"), values, labels)
     dx = claim.diagnoses
     ndx = len(dx)
     if not ndx:
@@ -140,15 +125,7 @@ def loop2300(
     if rend is not None and rend.npi != claim.billing_provider.npi:
         block = ctx.provider_blocks.get(("2310B", id(rend)))
         out += block if block is not None else provider_loop("2310B", "82", "PE", rend, claim, ctx)
-    default_payer = None
-    default_date = None
-    if claim.other_coverages:
-        out += other_payer_loops(claim, ctx, values, labels, institutional=False)
-        default_payer = adjudicating_payer_id(claim)
-        for oc in claim.other_coverages:
-            if oc.payer.payer_id == default_payer:
-                default_date = oc.adjudication_date
-                break
+    default_payer, default_date = secondary_loops(out, claim, ctx, values, labels, institutional=False)
     lines = claim.lines
     if not lines:
         raise fail(claim, "2400 LX", "at least one service line is required")
@@ -168,15 +145,7 @@ def loop2300(
                     claim, "2400 SV107", f"line {n}: 1 to {MAX_POINTERS} diagnosis pointers, each 1 to 12"
                 )
             ptr = ctx.pointer_composite(ptrs)
-        if mods:
-            if len(mods) > 4:
-                raise fail(claim, "2400 SV101", f"line {n}: at most 4 modifiers")
-            comp = "HC:" + proc + ":" + ":".join(mods)
-            values.append(proc)
-            values += mods
-        else:
-            comp = "HC:" + proc
-            values.append(proc)
+        comp = line_composite(claim, n, proc, mods, "2400 SV101", values)
         labels.append(_L_SV1[len(mods)])
         lpos = line.place_of_service
         if lpos and lpos != pos:
@@ -185,50 +154,30 @@ def loop2300(
                 labels.append(_L_SV105)
         else:
             lpos = ""
-        ub = line.unit_basis
-        if ub not in SAFE_CODES:
-            values.append(ub)
-            labels.append(_L_SV103)
-        units = amt[line.units]
-        start = line.service_date
-        end = line.service_date_end
-        if end is None or end == start:
-            dtp = f"DTP*472*D8*{d8[start]}~"
-        else:
-            dtp = f"DTP*472*RD8*{d8[start]}-{d8[end]}~"
-        lcn = line.line_control_number
-        if lcn:
-            append(f"LX*{n}~SV1*{comp}*{amt[line.charge]}*{ub}*{units}*{lpos}**{ptr}~{dtp}REF*6R*{lcn}~")
-            values.append(lcn)
-            labels.append(_L_6R)
-        else:
-            append(f"LX*{n}~SV1*{comp}*{amt[line.charge]}*{ub}*{units}*{lpos}**{ptr}~{dtp}")
-        if line.ndc is not None:
-            append(loop2410(claim, n, ctx, values, labels))
-        if line.other_payer is not None:
-            out += loop2430(claim, n - 1, comp, None, units, ctx, values, labels, default_payer, default_date)
+        append_line(
+            out,
+            claim,
+            n,
+            line,
+            comp,
+            None,
+            f"*{lpos}**{ptr}",
+            _L_SV103,
+            ctx,
+            values,
+            labels,
+            default_payer,
+            default_date,
+        )
 
 
 def append_claim(out: list[str], claim: Claim, ctx: BuildContext, parent_hl: int, hl: int) -> int:
     """Append one 837P claim — 2000B (HL ``hl``) through its last 2400 — to ``out``; return the last HL
-    number used. Raises :class:`edi.errors.X12WriteError` (``out`` may then hold part of the claim: the
-    caller truncates)."""
-    values: list[str] = []
-    labels: list[tuple[str, ...]] = []
-    last = loop2000b(out, claim, ctx, values, labels, parent_hl, hl)
-    loop2300(out, claim, ctx, values, labels)
-    try:
-        safe = ctx.safe("".join(values))
-    except TypeError:  # a None where text belongs; verify_claim_text names it
-        safe = False
-    if not safe:
-        verify_claim_text(values, labels, claim, ctx)
-    return last
+    number used (:func:`edi.x837.common.append_claim` with this guide's 2300)."""
+    return common.append_claim(loop2300, out, claim, ctx, parent_hl, hl)
 
 
 def claim_segments(claim: Claim, ctx: BuildContext | None = None) -> list[str]:
     """One claim's segments (terminated) from its 2000B HL down (HL 2 under billing provider 1), for
     tests and tools that need a single claim."""
-    out: list[str] = []
-    append_claim(out, claim, ctx or BuildContext(), 1, 2)
-    return [seg + "~" for seg in "".join(out).split("~")[:-1]]
+    return common.single_claim_segments(loop2300, claim, ctx)
