@@ -71,6 +71,7 @@ from sqlalchemy import Engine
 
 from claimflow.audit import audit
 from claimflow.db.models import ClaimStatus as S
+from eob import cas
 
 from . import ledger as L
 from ._sql import Sql
@@ -109,7 +110,7 @@ def outcome_sql(cp: str = "cp", *, denial: str | None = None) -> str:
     adjustments)."""
     if denial is None:
         denial = f"""EXISTS (
-            SELECT 1 FROM adjustments da WHERE da.claim_payment_id = {cp}.id AND da.group_code <> 'PR'
+            SELECT 1 FROM adjustments da WHERE da.claim_payment_id = {cp}.id AND {cas.condition_sql(cas.NOT_PATIENT, "da")}
             AND da.amount <> 0 AND da.reason_code NOT IN {non_denial_codes_sql()})"""
     return f"""CASE
         WHEN {cp}.status_code = '22' THEN '{S.REVERSED}'
@@ -211,15 +212,13 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
     q.temp_table(
         "cf_post_adj",
         f"""SELECT a.claim_payment_id AS cp_id,
-                   SUM(CASE WHEN a.group_code = 'CO' THEN a.amount ELSE 0 END) AS co,
-                   SUM(CASE WHEN a.group_code = 'PR' THEN a.amount ELSE 0 END) AS pr,
-                   SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') THEN a.amount ELSE 0 END) AS oa,
-                   MAX(CASE WHEN a.group_code <> 'PR' AND a.amount <> 0
+                   {cas.sum_sql(cas.CONTRACTUAL)} AS co,
+                   {cas.sum_sql(cas.PATIENT_RESPONSIBILITY)} AS pr,
+                   {cas.sum_sql(cas.OTHER)} AS oa,
+                   MAX(CASE WHEN {cas.condition_sql(cas.NOT_PATIENT)} AND a.amount <> 0
                              AND a.reason_code NOT IN {non_denial_codes_sql()} THEN 1 ELSE 0 END) AS denial,
-                   SUM(CASE WHEN a.group_code = 'CO' AND {L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c")}
-                            THEN a.amount ELSE 0 END) AS co23,
-                   SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') AND {L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c")}
-                            THEN a.amount ELSE 0 END) AS oa23,
+                   {cas.sum_sql(cas.CONTRACTUAL, also=L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c"))} AS co23,
+                   {cas.sum_sql(cas.OTHER, also=L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c"))} AS oa23,
                    MAX(CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="c")} THEN 0
                             ELSE cp.charge - (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e
                                               WHERE e.claim_id = c.id AND e.entry_type = '{L.COB_TRANSFER}'

@@ -66,6 +66,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 from claimflow.audit import audit
 from claimflow.db import models as m
 from claimflow.db.patient_keys import refresh_patient_keys
+from eob import cas
 
 from . import ledger as L
 from ._sql import Sql
@@ -369,11 +370,11 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
             SELECT claim_id, SUM(paid) AS paid FROM cpe GROUP BY claim_id
         ), adjcp AS (
             SELECT cpe.claim_id AS claim_id,
-                   SUM(CASE WHEN a.group_code = 'CO' THEN a.amount ELSE 0 END) AS co,
-                   SUM(CASE WHEN a.group_code = 'PR' THEN a.amount ELSE 0 END) AS pr,
-                   SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') THEN a.amount ELSE 0 END) AS oa,
-                   SUM(CASE WHEN a.group_code = 'CO' AND {prior23} THEN a.amount ELSE 0 END) AS co23,
-                   SUM(CASE WHEN a.group_code NOT IN ('CO', 'PR') AND {prior23} THEN a.amount ELSE 0 END) AS oa23,
+                   {cas.sum_sql(cas.CONTRACTUAL)} AS co,
+                   {cas.sum_sql(cas.PATIENT_RESPONSIBILITY)} AS pr,
+                   {cas.sum_sql(cas.OTHER)} AS oa,
+                   {cas.sum_sql(cas.CONTRACTUAL, also=prior23)} AS co23,
+                   {cas.sum_sql(cas.OTHER, also=prior23)} AS oa23,
                    MAX(CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="ac")} THEN 0 ELSE cpe.charge - COALESCE(
                        (SELECT SUM(e.amount) FROM ledger_entries e WHERE e.claim_id = ac.id
                           AND e.entry_type = '{L.COB_TRANSFER}' AND e.account = '{L.AR_PAYER}'), 0) END) AS prior

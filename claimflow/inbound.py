@@ -68,6 +68,7 @@ from claimflow.db.session import get_engine
 from claimflow.errors import BadDataError
 from claimflow.settings import Settings, get_settings
 from edi.errors import X12ParseError
+from eob.cas import breakdown
 
 log = logging.getLogger("claimflow.inbound")
 
@@ -1037,25 +1038,24 @@ class _PaymentIdentity:
         )
 
 
-_PR = {"1": "deductible", "2": "coinsurance", "3": "copay"}
-
-
 def _breakdown(adjustments: Iterable[Any]) -> dict[str, Decimal]:
-    out = {
-        "deductible": ZERO,
-        "coinsurance": ZERO,
-        "copay": ZERO,
-        "contractual": ZERO,
-        "other_adjustments": ZERO,
+    """The ``claim_payments`` breakdown columns of a claim's CAS (claim + lines), by :mod:`eob.cas`.
+
+    The table has no column for patient responsibility beyond PR-1/2/3: "other PR" (PR-45, PR-96 …)
+    counts in ``other_adjustments`` with OA/PI/CR, as that column is documented, so the five columns
+    always add up to ΣCAS (the loader used to drop it).
+    """
+    b = breakdown(adjustments)
+    return {
+        "deductible": b.deductible,
+        "coinsurance": b.coinsurance,
+        "copay": b.copay,
+        "contractual": b.contractual,
+        "other_adjustments": b.other_adjustments
+        + b.payer_initiated
+        + b.corrections
+        + b.other_patient_responsibility,
     }
-    for a in adjustments:
-        if a.group == "PR" and a.reason in _PR:
-            out[_PR[a.reason]] += a.amount
-        elif a.group == "CO":
-            out["contractual"] += a.amount
-        elif a.group != "PR":
-            out["other_adjustments"] += a.amount
-    return out
 
 
 def _payer_pk(conn: Connection, rec: Any) -> int | None:

@@ -10,7 +10,8 @@ An :class:`EOB` joins the transaction header (payer, check/EFT trace, payment me
 * CARCs as ``"CO-45"`` (group-reason) and RARCs (MIA/MOA at claim level, LQ*HE at line level) —
   computed on access (``carc_codes`` / ``rarc_codes`` properties), so building an EOB stays cheap.
 
-Claim-level breakdown fields sum the claim's own CAS and all of its lines' CAS; each
+Which bucket an adjustment counts in is :mod:`eob.cas` (one table, shared with the loader and the
+posting SQL). Claim-level breakdown fields sum the claim's own CAS and all of its lines' CAS; each
 :class:`EOBLine` has the same breakdown for its line alone. ``patient_responsibility`` is what the payer
 reported (CLP05); ``patient_responsibility_adjusted`` is ΣPR from the CAS segments — they normally
 agree, and when they do not, the CAS detail is what a statement can explain.
@@ -26,24 +27,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from decimal import Decimal
 from typing import NamedTuple
 
+from eob.cas import Breakdown as Breakdown  # re-exported: the EOB API names them
+from eob.cas import breakdown as breakdown
+from eob.cas import sums
 from parsers.native import SPEEDUPS
 from parsers.records import Adjustment, ClaimPayment, Remittance
 
 ZERO = Decimal(0)
-
-
-class Breakdown(NamedTuple):
-    """Adjustments summed by what they mean."""
-
-    patient_responsibility: Decimal  # ΣPR
-    deductible: Decimal  # PR-1
-    coinsurance: Decimal  # PR-2
-    copay: Decimal  # PR-3
-    other_patient_responsibility: Decimal  # PR, any other reason
-    contractual: Decimal  # ΣCO
-    other_adjustments: Decimal  # ΣOA
-    payer_initiated: Decimal  # ΣPI
-    corrections: Decimal  # ΣCR
 
 
 class EOBLine(NamedTuple):
@@ -138,30 +128,6 @@ class EOB(NamedTuple):
         return tuple(seen)
 
 
-def breakdown(adjustments: Iterable[Adjustment]) -> Breakdown:
-    """Sum CAS adjustments by meaning."""
-    co = oa = pi = cr = ded = coi = cop = oth = ZERO
-    for g, r, a, _q in adjustments:
-        if g == "CO":
-            co += a
-        elif g == "PR":
-            if r == "1":
-                ded += a
-            elif r == "2":
-                coi += a
-            elif r == "3":
-                cop += a
-            else:
-                oth += a
-        elif g == "OA":
-            oa += a
-        elif g == "PI":
-            pi += a
-        else:
-            cr += a
-    return _tn(Breakdown, (ded + coi + cop + oth, ded, coi, cop, oth, co, oa, pi, cr))
-
-
 _tn = tuple.__new__
 
 
@@ -177,47 +143,11 @@ def build_eob_python(remittance: Remittance, claim: ClaimPayment) -> EOB:
     tn = _tn
     z = ZERO
     # claim totals: the claim's own CAS first, then each line's sums are added
-    t_co = t_oa = t_pi = t_cr = t_ded = t_coi = t_cop = t_oth = z
-    for g, r, a, _q in claim.adjustments:
-        if g == "CO":
-            t_co += a
-        elif g == "PR":
-            if r == "1":
-                t_ded += a
-            elif r == "2":
-                t_coi += a
-            elif r == "3":
-                t_cop += a
-            else:
-                t_oth += a
-        elif g == "OA":
-            t_oa += a
-        elif g == "PI":
-            t_pi += a
-        else:
-            t_cr += a
+    t_ded, t_coi, t_cop, t_oth, t_co, t_oa, t_pi, t_cr = sums(claim.adjustments)
     lines = []
     for ln in claim.lines:
         adjs = ln[18]
-        co = oa = pi = cr = ded = coi = cop = oth = z
-        for g, r, a, _q in adjs:
-            if g == "CO":
-                co += a
-            elif g == "PR":
-                if r == "1":
-                    ded += a
-                elif r == "2":
-                    coi += a
-                elif r == "3":
-                    cop += a
-                else:
-                    oth += a
-            elif g == "OA":
-                oa += a
-            elif g == "PI":
-                pi += a
-            else:
-                cr += a
+        ded, coi, cop, oth, co, oa, pi, cr = sums(adjs)
         if adjs:
             t_co += co
             t_oa += oa

@@ -1385,7 +1385,9 @@ str1(PyObject *o, char a)
            PyUnicode_1BYTE_DATA(o)[0] == (Py_UCS1)a;
 }
 
-/* the breakdown loop of build_eob: for g, r, a, _q in adjustments */
+/* the breakdown loop of build_eob: for g, r, a, _q in adjustments. The rule (group/reason -> bucket) is
+ * eob/cas.py RULES, the one Python definition; these branches repeat it for speed, and
+ * tests/unit/parsers/test_native.py fails if they ever differ from eob.cas.sums. */
 static int
 sum_adjustments(PyObject *adjs, Sums *t)
 {
