@@ -23,7 +23,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from edi.control_numbers import MAX_CONTROL_NUMBER
 
@@ -47,6 +47,30 @@ def _empty(seed: int) -> dict[str, Any]:
         "forward_balances": {},  # "<route key>" -> {"amount", "ref"} still to recover (PLB FB)
         "runs": [],  # one entry per payment run: {"run": n, "date": iso}
     }
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+
+
+def _dump(value: Any, fh: IO[str], depth: int = 2) -> None:
+    """``json.dump(value, fh, sort_keys=True, separators=(",", ":"))``, the same bytes, much faster.
+
+    ``json.dump`` runs the pure-Python encoder (the C one is only used for one-shot ``dumps``); on a
+    night's state (a record per claim, gigabytes at a million claims) that is most of the save. One
+    ``dumps`` of everything would hold the whole text in memory at once, so the outer dicts (the state,
+    its ``claims``) are written key by key and only their values go through the C encoder.
+    """
+    if depth <= 0 or not isinstance(value, dict) or not value or not all(isinstance(k, str) for k in value):
+        fh.write(_ENCODER.encode(value))
+        return
+    sep = "{"
+    for key, item in sorted(value.items()):
+        fh.write(sep)
+        fh.write(_ENCODER.encode(key))
+        fh.write(":")
+        _dump(item, fh, depth - 1)
+        sep = ","
+    fh.write("}")
 
 
 class SandboxState:
@@ -81,7 +105,7 @@ class SandboxState:
         fd, tmp = tempfile.mkstemp(prefix=".state-", suffix=".tmp", dir=self.path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(self.data, fh, sort_keys=True, separators=(",", ":"))
+                _dump(self.data, fh)
                 fh.write("\n")
                 fh.flush()
                 os.fsync(fh.fileno())
