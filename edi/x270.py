@@ -23,15 +23,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from edi.claim import InterchangeParties
-from edi.envelope import EnvelopeWriter
 from edi.errors import X12WriteError
+from edi.inquiry import (
+    bht,
+    by_payer_and_provider,
+    gender_code,
+    interchange,
+    payer_loop,
+    provider_nm1,
+    subscriber_nm1,
+    terminated,
+)
+from edi.inquiry import element as _v
 
 GUIDE = "005010X279A1"
-_UNSAFE = str.maketrans({"*": " ", ":": " ", "^": " ", "~": " ", "\r": " ", "\n": " "})
-
-
-def _v(value: str | None, max_len: int) -> str:
-    return (value or "").translate(_UNSAFE).strip().upper()[:max_len]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,36 +63,27 @@ def body(
     """The BHT..EQ segments of one 270 (canonical delimiters) and their count."""
     if not inquiries:
         raise X12WriteError("270: no inquiries")
-    segs = [f"BHT*0022*13*{_v(reference, 50)}*{created:%Y%m%d}*{created:%H%M}"]
+    segs = [bht("0022", reference, created)]
     hl = 0
-    by_payer: dict[tuple[str, str], dict[tuple[str, str], list[Inquiry]]] = {}
-    for q in inquiries:
-        by_payer.setdefault((q.payer_id, q.payer_name), {}).setdefault(
-            (q.provider_npi, q.provider_name), []
-        ).append(q)
-    for (payer_id, payer_name), providers in by_payer.items():
+    for (payer_id, payer_name), providers in by_payer_and_provider(inquiries).items():
         hl += 1
         source = hl
-        segs.append(f"HL*{source}**20*1")
-        segs.append(f"NM1*PR*2*{_v(payer_name, 60)}*****PI*{_v(payer_id, 80)}")
+        segs += payer_loop(source, payer_name, payer_id)
         for (npi, provider_name), qs in providers.items():
             hl += 1
             receiver = hl
             segs.append(f"HL*{receiver}*{source}*21*1")
-            segs.append(f"NM1*1P*2*{_v(provider_name, 60)}*****XX*{_v(npi, 80)}")
+            segs.append(provider_nm1(provider_name, npi))
             for q in qs:
                 hl += 1
                 segs.append(f"HL*{hl}*{receiver}*22*0")
                 segs.append(f"TRN*1*{_v(q.trace, 50)}*{_v(originator, 10)}")
-                segs.append(
-                    f"NM1*IL*1*{_v(q.last_name, 60)}*{_v(q.first_name, 35)}****MI*{_v(q.member_id, 80)}"
-                )
-                gender = q.gender if q.gender in ("F", "M") else "U"
-                segs.append(f"DMG*D8*{q.birth_date:%Y%m%d}*{gender}")
+                segs.append(subscriber_nm1(q.last_name, q.first_name, q.member_id))
+                segs.append(f"DMG*D8*{q.birth_date:%Y%m%d}*{gender_code(q.gender)}")
                 segs.append(f"DTP*291*D8*{q.plan_date:%Y%m%d}")
                 for st in q.service_types or ("30",):
                     segs.append(f"EQ*{_v(st, 2)}")
-    return "".join(s + "~" for s in segs), len(segs)
+    return terminated(segs)
 
 
 def build_270(
@@ -101,12 +97,14 @@ def build_270(
     originator: str = "9CLAIMFLOW",
 ) -> str:
     """A whole interchange: ISA, GS*HS, one ST*270, GE, IEA."""
-    w = EnvelopeWriter(parties, interchange_control_number, created)
-    w.begin_group("HS", GUIDE, group_control_number)
-    w.begin_transaction("270", transaction_control_number, GUIDE)
-    text, n = body(inquiries, f"CF{interchange_control_number}", created, originator)
-    w.add(text, n)
-    w.end_transaction()
-    w.end_group()
-    w.end_interchange()
-    return w.text()
+    return interchange(
+        parties,
+        functional_id="HS",
+        set_id="270",
+        guide=GUIDE,
+        interchange_control_number=interchange_control_number,
+        group_control_number=group_control_number,
+        transaction_control_number=transaction_control_number,
+        created=created,
+        body=lambda: body(inquiries, f"CF{interchange_control_number}", created, originator),
+    )

@@ -22,10 +22,19 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from edi.claim import InterchangeParties
-from edi.envelope import EnvelopeWriter
 from edi.errors import X12WriteError
+from edi.inquiry import (
+    bht,
+    by_payer_and_provider,
+    gender_code,
+    interchange,
+    payer_loop,
+    provider_nm1,
+    subscriber_nm1,
+    terminated,
+)
+from edi.inquiry import element as _v
 from edi.writer import format_amount
-from edi.x270 import _v
 
 GUIDE = "005010X212"
 
@@ -57,19 +66,15 @@ def body(
     receiver_name: str,
     receiver_id: str,
 ) -> tuple[str, int]:
+    """The BHT..DTP segments of one 276 (canonical delimiters) and their count."""
     if not inquiries:
         raise X12WriteError("276: no claims")
-    segs = [f"BHT*0010*13*{_v(reference, 50)}*{created:%Y%m%d}*{created:%H%M}"]
+    segs = [bht("0010", reference, created)]
     hl = 0
-    by_payer: dict[tuple[str, str], dict[tuple[str, str], list[StatusInquiry]]] = {}
-    for q in inquiries:
-        by_payer.setdefault((q.payer_id, q.payer_name), {}).setdefault(
-            (q.provider_npi, q.provider_name), []
-        ).append(q)
-    for (payer_id, payer_name), providers in by_payer.items():
+    for (payer_id, payer_name), providers in by_payer_and_provider(inquiries).items():
         hl += 1
         source = hl
-        segs += [f"HL*{source}**20*1", f"NM1*PR*2*{_v(payer_name, 60)}*****PI*{_v(payer_id, 80)}"]
+        segs += payer_loop(source, payer_name, payer_id)
         hl += 1
         receiver = hl
         segs += [
@@ -79,18 +84,14 @@ def body(
         for (npi, provider_name), qs in providers.items():
             hl += 1
             provider = hl
-            segs += [
-                f"HL*{provider}*{receiver}*19*1",
-                f"NM1*1P*2*{_v(provider_name, 60)}*****XX*{_v(npi, 80)}",
-            ]
+            segs += [f"HL*{provider}*{receiver}*19*1", provider_nm1(provider_name, npi)]
             for q in qs:
                 hl += 1
-                gender = q.gender if q.gender in ("F", "M") else "U"
                 pcn = _v(q.patient_control_number, 38)
                 segs += [
                     f"HL*{hl}*{provider}*22*0",
-                    f"DMG*D8*{q.birth_date:%Y%m%d}*{gender}",
-                    f"NM1*IL*1*{_v(q.last_name, 60)}*{_v(q.first_name, 35)}****MI*{_v(q.member_id, 80)}",
+                    f"DMG*D8*{q.birth_date:%Y%m%d}*{gender_code(q.gender)}",
+                    subscriber_nm1(q.last_name, q.first_name, q.member_id),
                     f"TRN*1*{pcn}",
                 ]
                 if q.payer_claim_number:
@@ -100,7 +101,7 @@ def body(
                     f"AMT*T3*{format_amount(q.charge)}",
                     f"DTP*472*RD8*{q.service_from:%Y%m%d}-{q.service_to:%Y%m%d}",
                 ]
-    return "".join(s + "~" for s in segs), len(segs)
+    return terminated(segs)
 
 
 def build_276(
@@ -115,12 +116,14 @@ def build_276(
     receiver_id: str,
 ) -> str:
     """A whole interchange: ISA, GS*HR, one ST*276, GE, IEA."""
-    w = EnvelopeWriter(parties, interchange_control_number, created)
-    w.begin_group("HR", GUIDE, group_control_number)
-    w.begin_transaction("276", transaction_control_number, GUIDE)
-    text, n = body(inquiries, f"CS{interchange_control_number}", created, receiver_name, receiver_id)
-    w.add(text, n)
-    w.end_transaction()
-    w.end_group()
-    w.end_interchange()
-    return w.text()
+    return interchange(
+        parties,
+        functional_id="HR",
+        set_id="276",
+        guide=GUIDE,
+        interchange_control_number=interchange_control_number,
+        group_control_number=group_control_number,
+        transaction_control_number=transaction_control_number,
+        created=created,
+        body=lambda: body(inquiries, f"CS{interchange_control_number}", created, receiver_name, receiver_id),
+    )
