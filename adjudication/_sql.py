@@ -10,13 +10,47 @@ NUMERIC(14,2); SQL arithmetic on either is exact, and :meth:`Sql.money` turns a 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, text
 
+from claimflow.db.models import ClaimStatus, WorkItemStatus
+
+from .ledger import Account, EntryType
+
 CENT = Decimal("0.01")
+
+#: Code value → the prefix of its bind parameter. Account and entry type share values (``write_off``,
+#: ``contractual``), so each enum gets its own prefix.
+_CODE_PREFIX: dict[type, str] = {
+    Account: "acct",
+    EntryType: "etype",
+    ClaimStatus: "claim",
+    WorkItemStatus: "item",
+}
+
+Code = Account | EntryType | ClaimStatus | WorkItemStatus
+
+
+def bind(code: Code) -> str:
+    """The bind parameter that stands for ``code`` in SQL text (``:acct_ar_payer``). Binding keeps values
+    out of the statement text (one text per statement whatever the codes, nothing to escape), and a
+    misspelt code fails in Python, not as a query that silently matches nothing."""
+    return f":{_CODE_PREFIX[type(code)]}_{code.value}"
+
+
+_CODES: tuple[Code, ...] = (*Account, *EntryType, *ClaimStatus, *WorkItemStatus)
+
+#: Every code value as a bind parameter (``acct_ar_payer`` → ``"ar_payer"``); :meth:`Sql.run` supplies them
+#: to every statement, so SQL text names a code by :func:`bind` instead of quoting its value into the text.
+CODE_PARAMS: dict[str, str] = {bind(code)[1:]: code.value for code in _CODES}
+
+
+def bind_in(codes: Iterable[Code]) -> str:
+    """``(:claim_paid, :claim_denied)``: an SQL ``IN`` list of bound codes."""
+    return "(" + ", ".join(bind(c) for c in codes) + ")"
 
 
 class Sql:
@@ -104,7 +138,7 @@ class Sql:
     # ---- execution -----------------------------------------------------------------------------
 
     def run(self, sql: str, params: Mapping[str, Any] | None = None) -> CursorResult[Any]:
-        bound = {k: self.param(v) for k, v in (params or {}).items()}
+        bound: dict[str, Any] = {**CODE_PARAMS, **{k: self.param(v) for k, v in (params or {}).items()}}
         return self.conn.execute(text(sql), bound)
 
     def scalar(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:

@@ -33,7 +33,7 @@ from sqlalchemy import Engine
 from claimflow.audit import audit
 from claimflow.db.models import ClaimStatus as S
 
-from ._sql import Sql
+from ._sql import Sql, bind, bind_in
 from .lifecycle import sources_for, sql_in
 
 ACCEPT_CATEGORIES = ("A1", "A2", "A5")
@@ -213,10 +213,10 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
     q.temp_table(
         "cf_ack_claim",
         f"""SELECT c.id AS claim_id, MAX(x.payer_claim_number) AS payer_claim_number,
-                   CASE WHEN MAX(x.status) = 'rejected' AND c.status IN {sql_in(sources_for(S.REJECTED))}
-                        THEN '{S.REJECTED}'
-                        WHEN MAX(x.status) = 'accepted' AND c.status IN {sql_in(sources_for(S.ACCEPTED))}
-                        THEN '{S.ACCEPTED}' END AS new_status
+                   CASE WHEN MAX(x.status) = 'rejected' AND c.status IN {bind_in(sources_for(S.REJECTED))}
+                        THEN {bind(S.REJECTED)}
+                        WHEN MAX(x.status) = 'accepted' AND c.status IN {bind_in(sources_for(S.ACCEPTED))}
+                        THEN {bind(S.ACCEPTED)} END AS new_status
             FROM (SELECT v.claim_id, v.payer_claim_number, NULL AS status
                   FROM cf_ack_277 v WHERE v.rej = 0 AND v.payer_claim_number IS NOT NULL
                   UNION ALL
@@ -227,10 +227,10 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
             GROUP BY c.id, c.status""",
     )
     claims_rejected = int(
-        q.scalar(f"SELECT COUNT(*) FROM cf_ack_claim WHERE new_status = '{S.REJECTED}'") or 0
+        q.scalar(f"SELECT COUNT(*) FROM cf_ack_claim WHERE new_status = {bind(S.REJECTED)}") or 0
     )
     claims_accepted = int(
-        q.scalar(f"SELECT COUNT(*) FROM cf_ack_claim WHERE new_status = '{S.ACCEPTED}'") or 0
+        q.scalar(f"SELECT COUNT(*) FROM cf_ack_claim WHERE new_status = {bind(S.ACCEPTED)}") or 0
     )
     q.run(
         """UPDATE claims SET payer_claim_number = COALESCE(v.payer_claim_number, claims.payer_claim_number),

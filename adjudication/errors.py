@@ -18,7 +18,7 @@ class InvalidTransition(AdjudicationError):
     """A claim status change the lifecycle does not allow (e.g. ``closed`` → ``accepted``)."""
 
     def __init__(self, claim: str | int, current: str, target: str) -> None:
-        super().__init__(f"claim {claim}: status {current!r} cannot become {target!r}")
+        super().__init__(f"claim {claim}: status {str(current)!r} cannot become {str(target)!r}")
         self.claim = claim
         self.current = current
         self.target = target

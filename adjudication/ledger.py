@@ -78,6 +78,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import Connection, insert
 
@@ -85,37 +86,51 @@ from claimflow.db.models import LedgerEntry
 
 from .errors import LedgerImbalance
 
-AR_PAYER = "ar_payer"
-AR_PATIENT = "ar_patient"
-CASH = "cash"
-REVENUE = "revenue"
-CONTRACTUAL = "contractual"
-ADJUSTMENTS = "adjustments"
-WRITE_OFF = "write_off"
-INTEREST_INCOME = "interest_income"
-UNAPPLIED_CASH = "unapplied_cash"
-PAYER_OFFSETS = "payer_offsets"
-REFUNDS_DUE = "refunds_due"
-PATIENT_CREDIT = "patient_credit"
 
-ACCOUNTS = (AR_PAYER, AR_PATIENT, CASH, REVENUE, CONTRACTUAL, ADJUSTMENTS, WRITE_OFF, INTEREST_INCOME,
-            UNAPPLIED_CASH, PAYER_OFFSETS, PATIENT_CREDIT, REFUNDS_DUE)  # fmt: skip
+class Account(StrEnum):
+    """``ledger_entries.account``: where the money sits (the table in the module docstring). A ``StrEnum``
+    of its own, apart from :class:`EntryType`: several names exist in both (``write_off``,
+    ``contractual``) and mean different things, so each lives in its own namespace."""
 
-#: entry_type values: the kind of business event a row belongs to.
-CHARGE = "charge"
-PAYER_PAYMENT = "payer_payment"
-CONTRACTUAL_ADJ = "contractual"
-OTHER_ADJ = "other_adjustment"
-PR_TRANSFER = "pr_transfer"
-REVERSAL = "reversal"
-PROVIDER_ADJ = "provider_adjustment"
-UNAPPLIED = "unapplied"
-PATIENT_PAYMENT = "patient_payment"
-REFUND_DUE = "refund_due"
-CREDIT_SWEEP = "credit_sweep"
-CREDIT_APPLIED = "credit_applied"
-WRITE_OFF_TYPE = "write_off"
-COB_TRANSFER = "cob_transfer"
+    AR_PAYER = "ar_payer"
+    AR_PATIENT = "ar_patient"
+    CASH = "cash"
+    REVENUE = "revenue"
+    CONTRACTUAL = "contractual"
+    ADJUSTMENTS = "adjustments"
+    WRITE_OFF = "write_off"
+    INTEREST_INCOME = "interest_income"
+    UNAPPLIED_CASH = "unapplied_cash"
+    PAYER_OFFSETS = "payer_offsets"
+    PATIENT_CREDIT = "patient_credit"
+    REFUNDS_DUE = "refunds_due"
+
+
+ACCOUNTS: tuple[Account, ...] = tuple(Account)
+
+
+class EntryType(StrEnum):
+    """``ledger_entries.entry_type``: the kind of business event a row belongs to."""
+
+    CHARGE = "charge"
+    PAYER_PAYMENT = "payer_payment"
+    CONTRACTUAL = "contractual"
+    OTHER_ADJUSTMENT = "other_adjustment"
+    PR_TRANSFER = "pr_transfer"
+    REVERSAL = "reversal"
+    PROVIDER_ADJUSTMENT = "provider_adjustment"
+    UNAPPLIED = "unapplied"
+    PATIENT_PAYMENT = "patient_payment"
+    REFUND_DUE = "refund_due"
+    CREDIT_SWEEP = "credit_sweep"
+    CREDIT_APPLIED = "credit_applied"
+    WRITE_OFF = "write_off"
+    COB_TRANSFER = "cob_transfer"
+    #: A refund paid out (``rfi:``, :mod:`adjudication.statements`).
+    REFUND_ISSUED = "refund_issued"
+    #: An online payment given back (``orf:``, :mod:`adjudication.statements`).
+    ONLINE_REFUND = "online_refund"
+
 
 #: CAS on a secondary/tertiary claim's 835 that only restates what an earlier payer settled (CARC 23, "the
 #: impact of prior payer(s) adjudication including payments and/or adjustments"): never posted to the
@@ -154,7 +169,12 @@ def cob_adjusted_sql(co: str, oa: str, co23: str, oa23: str, prior: str) -> tupl
 
 
 #: Entry types of a claim payment that a reversal negates.
-REVERSIBLE = (PAYER_PAYMENT, CONTRACTUAL_ADJ, OTHER_ADJ, PR_TRANSFER)
+REVERSIBLE: tuple[EntryType, ...] = (
+    EntryType.PAYER_PAYMENT,
+    EntryType.CONTRACTUAL,
+    EntryType.OTHER_ADJUSTMENT,
+    EntryType.PR_TRANSFER,
+)
 
 
 @dataclass(frozen=True, slots=True)

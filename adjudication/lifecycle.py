@@ -27,13 +27,13 @@ from claimflow.db.models import ClaimStatus as S
 
 from .errors import InvalidTransition
 
-#: Not (yet) a constant of ``claimflow.db.models.ClaimStatus``: a claim whose replacement is prepared.
-CORRECTED = "corrected"
+#: A claim whose replacement is prepared (kept as a name here for the callers that import it).
+CORRECTED = S.CORRECTED
 
 #: Remittance outcomes (claim statuses set from CLP02 and the amounts).
-OUTCOMES: tuple[str, ...] = (S.PAID, S.PARTIALLY_PAID, S.DENIED)
+OUTCOMES: tuple[S, ...] = (S.PAID, S.PARTIALLY_PAID, S.DENIED)
 
-ALL_STATUSES: tuple[str, ...] = (
+ALL_STATUSES: tuple[S, ...] = (
     S.READY, S.SCRUB_FAILED, S.SUBMITTED, S.ACCEPTED, S.REJECTED, S.PAID, S.PARTIALLY_PAID, S.DENIED,
     S.REVERSED, CORRECTED, S.CLOSED,
 )  # fmt: skip
@@ -67,7 +67,7 @@ def check_transition(claim: str | int, current: str, target: str) -> None:
         raise InvalidTransition(claim, current, target)
 
 
-def sources_for(target: str) -> tuple[str, ...]:
+def sources_for(target: str) -> tuple[S, ...]:
     """Every status from which ``target`` may be reached, in lifecycle order (for SQL ``IN``)."""
     return tuple(s for s in ALL_STATUSES if target in TRANSITIONS.get(s, frozenset()))
 

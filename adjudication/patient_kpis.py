@@ -27,23 +27,23 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from . import ledger as L
-from ._sql import Sql
-from .statements import COLLECTIONS, ONLINE_REFUND, PLAN_STAGE, REFUND_ISSUED, STAGES
+from ._sql import Sql, bind
+from .ledger import Account, EntryType
+from .statements import COLLECTIONS, PLAN_STAGE, STAGES
 
 WINDOW_DAYS = 90
 ZERO = Decimal("0.00")
 
 #: Patient cash rows of the ledger (alias ``e``).
 PATIENT_CASH_SQL = (
-    f"e.account = '{L.CASH}' AND e.patient_id IS NOT NULL AND (e.entry_type IN "
-    f"('{L.PATIENT_PAYMENT}', '{ONLINE_REFUND}') OR (e.entry_type = '{REFUND_ISSUED}' "
+    f"e.account = {bind(Account.CASH)} AND e.patient_id IS NOT NULL AND (e.entry_type IN "
+    f"({bind(EntryType.PATIENT_PAYMENT)}, {bind(EntryType.ONLINE_REFUND)}) OR (e.entry_type = {bind(EntryType.REFUND_ISSUED)} "
     "AND e.payer_id IS NULL))"
 )
 #: Net patient responsibility assigned (alias ``e``).
 PATIENT_RESPONSIBILITY_SQL = (
-    f"e.account = '{L.AR_PATIENT}' AND e.entry_type IN ('{L.PR_TRANSFER}', "
-    f"'{L.REVERSAL}', '{L.COB_TRANSFER}')"
+    f"e.account = {bind(Account.AR_PATIENT)} AND e.entry_type IN ({bind(EntryType.PR_TRANSFER)}, "
+    f"{bind(EntryType.REVERSAL)}, {bind(EntryType.COB_TRANSFER)})"
 )
 
 
@@ -102,7 +102,7 @@ def patient_collections(q: Sql, run_date: dt.date, *, window_days: int = WINDOW_
         f"""SELECT SUM(CASE WHEN {PATIENT_CASH_SQL} THEN e.amount ELSE 0 END),
                    SUM(CASE WHEN {PATIENT_RESPONSIBILITY_SQL} THEN e.amount ELSE 0 END)
             FROM ledger_entries e WHERE e.effective_date BETWEEN :s AND :d
-              AND e.account IN ('{L.CASH}', '{L.AR_PATIENT}')""",
+              AND e.account IN ({bind(Account.CASH)}, {bind(Account.AR_PATIENT)})""",
         p,
     ).one()
     out.patient_cash, out.responsibility = q.money(cash), q.money(resp)

@@ -60,6 +60,7 @@ from claimflow.db import models as m
 
 from . import ledger as L
 from .errors import PaymentFileError
+from .ledger import Account, EntryType
 
 COLUMNS = ("external_id", "account_number", "claim_number", "amount", "received_on", "method")
 REQUIRED = ("external_id", "account_number", "amount", "received_on")
@@ -238,7 +239,7 @@ def _open_claim_balances(conn: Connection, patients: list[int]) -> dict[int, lis
                     m.Claim.patient_id, m.Claim.id, m.Claim.service_date_from, func.sum(m.LedgerEntry.amount)
                 )
                 .join(m.LedgerEntry, m.LedgerEntry.claim_id == m.Claim.id)
-                .where(m.LedgerEntry.account == L.AR_PATIENT, m.Claim.patient_id.in_(chunk))
+                .where(m.LedgerEntry.account == Account.AR_PATIENT, m.Claim.patient_id.in_(chunk))
                 .group_by(m.Claim.patient_id, m.Claim.id, m.Claim.service_date_from)
             )
             .tuples()
@@ -289,12 +290,12 @@ def post_patient_payments(conn: Connection) -> dict[str, str]:
                     plan.append((None, remaining))
             for n, (target, value) in enumerate(plan, start=1):
                 key = f"ppay:{pp_id}:{n}"
-                credit_account = L.AR_PATIENT if target is not None else L.PATIENT_CREDIT
-                for account, v in ((L.CASH, value), (credit_account, -value)):
+                credit_account = Account.AR_PATIENT if target is not None else Account.PATIENT_CREDIT
+                for account, v in ((Account.CASH, value), (credit_account, -value)):
                     entries.append(
                         L.Entry(
                             key,
-                            L.PATIENT_PAYMENT,
+                            EntryType.PATIENT_PAYMENT,
                             account,
                             v,
                             received_on,
@@ -345,7 +346,7 @@ def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
         conn.execute(
             select(m.LedgerEntry.claim_id, m.Claim.patient_id, func.sum(m.LedgerEntry.amount))
             .join(m.Claim, m.Claim.id == m.LedgerEntry.claim_id)
-            .where(m.LedgerEntry.account == L.AR_PATIENT, m.Claim.status.in_(_ADJUDICATED))
+            .where(m.LedgerEntry.account == Account.AR_PATIENT, m.Claim.status.in_(_ADJUDICATED))
             .group_by(m.LedgerEntry.claim_id, m.Claim.patient_id)
             .having(func.sum(m.LedgerEntry.amount) < 0)
         )
@@ -353,7 +354,7 @@ def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
         .all()
     )
     entries: list[L.Entry] = []
-    seq = _next_seq(conn, L.CREDIT_SWEEP, [c for c, _, _ in swept if c is not None])
+    seq = _next_seq(conn, EntryType.CREDIT_SWEEP, [c for c, _, _ in swept if c is not None])
     sweep_total = Decimal("0.00")
     for claim_id, patient_id, amount in swept:
         if claim_id is None:
@@ -361,10 +362,22 @@ def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
         key = f"psw:{claim_id}:{seq.get(claim_id, 0) + 1}"
         entries += [
             L.Entry(
-                key, L.CREDIT_SWEEP, L.AR_PATIENT, -amount, as_of, claim_id=claim_id, patient_id=patient_id
+                key,
+                EntryType.CREDIT_SWEEP,
+                Account.AR_PATIENT,
+                -amount,
+                as_of,
+                claim_id=claim_id,
+                patient_id=patient_id,
             ),
             L.Entry(
-                key, L.CREDIT_SWEEP, L.PATIENT_CREDIT, amount, as_of, claim_id=claim_id, patient_id=patient_id
+                key,
+                EntryType.CREDIT_SWEEP,
+                Account.PATIENT_CREDIT,
+                amount,
+                as_of,
+                claim_id=claim_id,
+                patient_id=patient_id,
             ),
         ]
         sweep_total -= amount
@@ -375,7 +388,7 @@ def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
         pid: amount
         for pid, amount in conn.execute(
             select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
-            .where(m.LedgerEntry.account == L.PATIENT_CREDIT, m.LedgerEntry.patient_id.is_not(None))
+            .where(m.LedgerEntry.account == Account.PATIENT_CREDIT, m.LedgerEntry.patient_id.is_not(None))
             .group_by(m.LedgerEntry.patient_id)
             .having(func.sum(m.LedgerEntry.amount) < 0)
         ).tuples()
@@ -385,7 +398,9 @@ def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
     entries = []
     if credits:
         open_by_patient = _open_claim_balances(conn, sorted(credits))
-        seq = _next_seq(conn, L.CREDIT_APPLIED, [c for rows in open_by_patient.values() for c, _ in rows])
+        seq = _next_seq(
+            conn, EntryType.CREDIT_APPLIED, [c for rows in open_by_patient.values() for c, _ in rows]
+        )
         for patient_id, credit in sorted(credits.items()):
             available = -credit
             for claim_id, open_amount in open_by_patient.get(patient_id, []):
@@ -396,8 +411,8 @@ def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
                 entries += [
                     L.Entry(
                         key,
-                        L.CREDIT_APPLIED,
-                        L.PATIENT_CREDIT,
+                        EntryType.CREDIT_APPLIED,
+                        Account.PATIENT_CREDIT,
                         take,
                         as_of,
                         claim_id=claim_id,
@@ -405,8 +420,8 @@ def apply_patient_credits(conn: Connection, as_of: dt.date) -> dict[str, str]:
                     ),
                     L.Entry(
                         key,
-                        L.CREDIT_APPLIED,
-                        L.AR_PATIENT,
+                        EntryType.CREDIT_APPLIED,
+                        Account.AR_PATIENT,
                         -take,
                         as_of,
                         claim_id=claim_id,
@@ -432,7 +447,7 @@ def refund_patient_credits(
         )
         stmt = (
             select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
-            .where(m.LedgerEntry.account == L.PATIENT_CREDIT, m.LedgerEntry.patient_id.is_not(None))
+            .where(m.LedgerEntry.account == Account.PATIENT_CREDIT, m.LedgerEntry.patient_id.is_not(None))
             .group_by(m.LedgerEntry.patient_id)
             .having(func.sum(m.LedgerEntry.amount) < 0)
         )
@@ -446,8 +461,10 @@ def refund_patient_credits(
         for patient_id, credit in rows:
             key = f"rfd:{patient_id}:{as_of.isoformat()}"
             entries += [
-                L.Entry(key, L.REFUND_DUE, L.PATIENT_CREDIT, -credit, as_of, patient_id=patient_id),
-                L.Entry(key, L.REFUND_DUE, L.REFUNDS_DUE, credit, as_of, patient_id=patient_id),
+                L.Entry(
+                    key, EntryType.REFUND_DUE, Account.PATIENT_CREDIT, -credit, as_of, patient_id=patient_id
+                ),
+                L.Entry(key, EntryType.REFUND_DUE, Account.REFUNDS_DUE, credit, as_of, patient_id=patient_id),
             ]
             total -= credit
             audit(

@@ -74,8 +74,9 @@ from claimflow.db.models import ClaimStatus as S
 from eob import cas
 
 from . import ledger as L
-from ._sql import Sql
+from ._sql import Sql, bind, bind_in
 from .carc import non_denial_codes_sql
+from .ledger import Account, EntryType
 from .lifecycle import sources_for, sql_in
 from .patient_payments import apply_patient_credits
 
@@ -113,12 +114,12 @@ def outcome_sql(cp: str = "cp", *, denial: str | None = None) -> str:
             SELECT 1 FROM adjustments da WHERE da.claim_payment_id = {cp}.id AND {cas.condition_sql(cas.NOT_PATIENT, "da")}
             AND da.amount <> 0 AND da.reason_code NOT IN {non_denial_codes_sql()})"""
     return f"""CASE
-        WHEN {cp}.status_code = '22' THEN '{S.REVERSED}'
-        WHEN {cp}.status_code = '4' THEN '{S.DENIED}'
-        WHEN {cp}.paid <> 0 AND {cp}.paid >= {cp}.charge THEN '{S.PAID}'
-        WHEN {cp}.paid = 0 AND {denial} THEN '{S.DENIED}'
-        WHEN {cp}.paid = 0 THEN '{S.PAID}'
-        ELSE '{S.PARTIALLY_PAID}' END"""
+        WHEN {cp}.status_code = '22' THEN {bind(S.REVERSED)}
+        WHEN {cp}.status_code = '4' THEN {bind(S.DENIED)}
+        WHEN {cp}.paid <> 0 AND {cp}.paid >= {cp}.charge THEN {bind(S.PAID)}
+        WHEN {cp}.paid = 0 AND {denial} THEN {bind(S.DENIED)}
+        WHEN {cp}.paid = 0 THEN {bind(S.PAID)}
+        ELSE {bind(S.PARTIALLY_PAID)} END"""
 
 
 def post_remittances(engine: Engine, *, actor: str, as_of: dt.date | None = None) -> dict[str, Any]:
@@ -221,8 +222,8 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
                    {cas.sum_sql(cas.OTHER, also=L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c"))} AS oa23,
                    MAX(CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="c")} THEN 0
                             ELSE cp.charge - (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e
-                                              WHERE e.claim_id = c.id AND e.entry_type = '{L.COB_TRANSFER}'
-                                                AND e.account = '{L.AR_PAYER}') END) AS prior
+                                              WHERE e.claim_id = c.id AND e.entry_type = {bind(EntryType.COB_TRANSFER)}
+                                                AND e.account = {bind(Account.AR_PAYER)}) END) AS prior
             FROM cf_cp cp JOIN adjustments a ON a.claim_payment_id = cp.id
             JOIN claims c ON c.id = cp.claim_id
             WHERE cp.claim_id IS NOT NULL AND cp.status_code IN {postable} AND cp.dup_of IS NULL
@@ -258,31 +259,31 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
     # Payer payments.
     entries += q.run(
         f"""INSERT INTO ledger_entries ({cols})
-            SELECT {q.key("pay:", "b.cp_id")}, '{L.PAYER_PAYMENT}', '{L.CASH}', b.paid, {common}
+            SELECT {q.key("pay:", "b.cp_id")}, {bind(EntryType.PAYER_PAYMENT)}, {bind(Account.CASH)}, b.paid, {common}
             FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0
             UNION ALL
-            SELECT {q.key("pay:", "b.cp_id")}, '{L.PAYER_PAYMENT}', '{L.AR_PAYER}', -b.paid, {common}
+            SELECT {q.key("pay:", "b.cp_id")}, {bind(EntryType.PAYER_PAYMENT)}, {bind(Account.AR_PAYER)}, -b.paid, {common}
             FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0""",
         p,
     ).rowcount
     # CAS adjustments, one transaction per claim payment and group family.
     for prefix, entry_type, debit, column in (
-        ("co:", L.CONTRACTUAL_ADJ, L.CONTRACTUAL, "co"),
-        ("oa:", L.OTHER_ADJ, L.ADJUSTMENTS, "oa"),
-        ("pr:", L.PR_TRANSFER, L.AR_PATIENT, "pr"),
+        ("co:", EntryType.CONTRACTUAL, Account.CONTRACTUAL, "co"),
+        ("oa:", EntryType.OTHER_ADJUSTMENT, Account.ADJUSTMENTS, "oa"),
+        ("pr:", EntryType.PR_TRANSFER, Account.AR_PATIENT, "pr"),
     ):
         entries += q.run(
             f"""INSERT INTO ledger_entries ({cols})
-                SELECT {q.key(prefix, "b.cp_id")}, '{entry_type}', '{debit}', a.{column}, {common}
+                SELECT {q.key(prefix, "b.cp_id")}, {bind(entry_type)}, {bind(debit)}, a.{column}, {common}
                 FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0
                 UNION ALL
-                SELECT {q.key(prefix, "b.cp_id")}, '{entry_type}', '{L.AR_PAYER}', -a.{column}, {common}
+                SELECT {q.key(prefix, "b.cp_id")}, {bind(entry_type)}, {bind(Account.AR_PAYER)}, -a.{column}, {common}
                 FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0""",
             p,
         ).rowcount
     # Reversals: the exact negation of every row the original posted (found by its txn_keys), under new
     # keys. Originals posted in this same batch are already in the ledger (inserted above).
-    reversible = sql_in(L.REVERSIBLE)
+    reversible = bind_in(L.REVERSIBLE)
     q.temp_table(
         "cf_rev_keys",
         " UNION ALL ".join(
@@ -293,7 +294,7 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
     )
     entries += q.run(
         f"""INSERT INTO ledger_entries ({cols})
-            SELECT {q.key("rev:", "k.cp_id")} || ':' || e.txn_key, '{L.REVERSAL}', e.account, -e.amount,
+            SELECT {q.key("rev:", "k.cp_id")} || ':' || e.txn_key, {bind(EntryType.REVERSAL)}, e.account, -e.amount,
                    e.claim_id, e.patient_id, e.payer_id, k.cp_id, k.eff, :now
             FROM cf_rev_keys k
             JOIN ledger_entries e ON e.txn_key = k.txn_key AND e.entry_type IN {reversible}""",
@@ -302,13 +303,13 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
     # Payments that sat in unapplied cash (unmatched on an earlier run) and now match: clear it.
     entries += q.run(
         f"""INSERT INTO ledger_entries ({cols})
-            SELECT {q.key("unm-clear:", "b.cp_id")}, '{L.UNAPPLIED}', '{L.UNAPPLIED_CASH}', -e.amount, {common}
+            SELECT {q.key("unm-clear:", "b.cp_id")}, {bind(EntryType.UNAPPLIED)}, {bind(Account.UNAPPLIED_CASH)}, -e.amount, {common}
             FROM cf_post_batch b JOIN ledger_entries e
-              ON e.txn_key = {q.key("unm:", "b.cp_id")} AND e.account = '{L.UNAPPLIED_CASH}'
+              ON e.txn_key = {q.key("unm:", "b.cp_id")} AND e.account = {bind(Account.UNAPPLIED_CASH)}
             UNION ALL
-            SELECT {q.key("unm-clear:", "b.cp_id")}, '{L.UNAPPLIED}', '{L.CASH}', e.amount, {common}
+            SELECT {q.key("unm-clear:", "b.cp_id")}, {bind(EntryType.UNAPPLIED)}, {bind(Account.CASH)}, e.amount, {common}
             FROM cf_post_batch b JOIN ledger_entries e
-              ON e.txn_key = {q.key("unm:", "b.cp_id")} AND e.account = '{L.UNAPPLIED_CASH}'""",
+              ON e.txn_key = {q.key("unm:", "b.cp_id")} AND e.account = {bind(Account.UNAPPLIED_CASH)}""",
         p,
     ).rowcount
     resolved = q.run(
@@ -384,16 +385,16 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
 def _post_charges(q: Sql, now: dt.datetime) -> int:
     first = "(SELECT claim_id, MIN(created_at) AS first_at FROM submissions GROUP BY claim_id)"
     cols = "txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, effective_date, created_at"
-    sel = f"""SELECT {q.key("chg:", "c.id")}, '{L.CHARGE}', '{{acct}}', {{sign}}c.total_charge, c.id,
+    sel = f"""SELECT {q.key("chg:", "c.id")}, {bind(EntryType.CHARGE)}, {{acct}}, {{sign}}c.total_charge, c.id,
                      c.patient_id, c.payer_id, {q.date_of("f.first_at")}, :now
               FROM claims c JOIN {first} f ON f.claim_id = c.id
               WHERE c.total_charge <> 0 AND NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="c")}
                 AND {q.not_posted("chg:", "c.id")}"""
     n = q.run(
         f"INSERT INTO ledger_entries ({cols}) "
-        + sel.format(acct=L.AR_PAYER, sign="")
+        + sel.format(acct=bind(Account.AR_PAYER), sign="")
         + " UNION ALL "
-        + sel.format(acct=L.REVENUE, sign="-"),
+        + sel.format(acct=bind(Account.REVENUE), sign="-"),
         {"now": now},
     ).rowcount
     return n // 2 + _post_cob(q, now)
@@ -413,8 +414,8 @@ def _post_cob(q: Sql, now: dt.datetime) -> int:
         f"""SELECT c.id AS claim_id, c.patient_id AS patient_id, c.payer_id AS payer_id, pr.prior_id AS prior_id,
                    p.payer_id AS prior_payer_id, {q.date_of("f.first_at")} AS eff,
                    (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e
-                    WHERE e.claim_id = pr.prior_id AND e.account = '{L.AR_PATIENT}'
-                      AND e.entry_type IN ('{L.PR_TRANSFER}', '{L.REVERSAL}')) AS amount
+                    WHERE e.claim_id = pr.prior_id AND e.account = {bind(Account.AR_PATIENT)}
+                      AND e.entry_type IN ({bind(EntryType.PR_TRANSFER)}, {bind(EntryType.REVERSAL)})) AS amount
             FROM claims c JOIN {first} f ON f.claim_id = c.id
             JOIN {prior} pr ON pr.claim_id = c.id JOIN claims p ON p.id = pr.prior_id
             WHERE {q.not_posted("cob:", "c.id")}""",
@@ -422,10 +423,10 @@ def _post_cob(q: Sql, now: dt.datetime) -> int:
     cols = "txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, effective_date, created_at"
     n = q.run(
         f"""INSERT INTO ledger_entries ({cols})
-            SELECT {q.key("cob:", "b.claim_id")}, '{L.COB_TRANSFER}', '{L.AR_PAYER}', b.amount, b.claim_id,
+            SELECT {q.key("cob:", "b.claim_id")}, {bind(EntryType.COB_TRANSFER)}, {bind(Account.AR_PAYER)}, b.amount, b.claim_id,
                    b.patient_id, b.payer_id, b.eff, :now FROM cf_cob b WHERE b.amount <> 0
             UNION ALL
-            SELECT {q.key("cob:", "b.claim_id")}, '{L.COB_TRANSFER}', '{L.AR_PATIENT}', -b.amount, b.prior_id,
+            SELECT {q.key("cob:", "b.claim_id")}, {bind(EntryType.COB_TRANSFER)}, {bind(Account.AR_PATIENT)}, -b.amount, b.prior_id,
                    b.patient_id, b.prior_payer_id, b.eff, :now FROM cf_cob b WHERE b.amount <> 0""",
         {"now": now},
     ).rowcount
@@ -722,7 +723,7 @@ def _update_claim_status(q: Sql, now: dt.datetime) -> tuple[dict[str, int], int]
     # the claim keeps the outcome of its payment that is still live.
     live = sql_in(POSTABLE)
     q.run(
-        f"""DELETE FROM cf_post_latest WHERE outcome = '{S.REVERSED}' AND (
+        f"""DELETE FROM cf_post_latest WHERE outcome = {bind(S.REVERSED)} AND (
               EXISTS (SELECT 1 FROM claim_payments lp WHERE lp.claim_id = cf_post_latest.claim_id
                       AND lp.posted_at IS NOT NULL AND lp.status_code IN {live} AND lp.duplicate_of_id IS NULL
                       AND NOT EXISTS (SELECT 1 FROM claim_payments x WHERE x.reversal_of_id = lp.id
@@ -732,8 +733,8 @@ def _update_claim_status(q: Sql, now: dt.datetime) -> tuple[dict[str, int], int]
                          AND bp.kind = 'payment'
                          AND bp.cp_id NOT IN (SELECT b.reversal_of_id FROM cf_post_batch b WHERE b.kind = 'reversal')))"""
     )
-    to_reversed = sql_in(sources_for(S.REVERSED))
-    to_outcome = sql_in(sources_for(S.PAID))
+    to_reversed = bind_in(sources_for(S.REVERSED))
+    to_outcome = bind_in(sources_for(S.PAID))
     pending = """SELECT l.outcome, COUNT(*) FROM cf_post_latest l JOIN claims c ON c.id = l.claim_id
                  WHERE c.status <> l.outcome GROUP BY l.outcome"""
     wanted = {str(o): int(n) for o, n in q.run(pending).all()}
@@ -741,8 +742,8 @@ def _update_claim_status(q: Sql, now: dt.datetime) -> tuple[dict[str, int], int]
         f"""UPDATE claims SET status = l.outcome, status_changed_at = :now
             FROM cf_post_latest l
             WHERE l.claim_id = claims.id AND claims.status <> l.outcome
-              AND ((l.outcome = '{S.REVERSED}' AND claims.status IN {to_reversed})
-                   OR (l.outcome <> '{S.REVERSED}' AND claims.status IN {to_outcome}))""",
+              AND ((l.outcome = {bind(S.REVERSED)} AND claims.status IN {to_reversed})
+                   OR (l.outcome <> {bind(S.REVERSED)} AND claims.status IN {to_outcome}))""",
         {"now": now},
     )
     left = {str(o): int(n) for o, n in q.run(pending).all()}
@@ -802,16 +803,16 @@ def _record_unmatched(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
               AND unmatched_payments.reason <> h.reason"""
     )
     # Money that arrived for an unmatched claim payment is cash we hold, in unapplied cash, until worked.
-    sel = f"""SELECT {q.key("unm:", "cp.id")}, '{L.UNAPPLIED}', '{{acct}}', {{sign}}cp.paid, r.payer_id, cp.id,
+    sel = f"""SELECT {q.key("unm:", "cp.id")}, {bind(EntryType.UNAPPLIED)}, {{acct}}, {{sign}}cp.paid, r.payer_id, cp.id,
                      {_EFF}, :now
               FROM cf_unm cp JOIN remittances r ON r.id = cp.remittance_id
               WHERE cp.paid <> 0 AND {q.not_posted("unm:", "cp.id")}"""
     entries = q.run(
         "INSERT INTO ledger_entries (txn_key, entry_type, account, amount, payer_id, claim_payment_id, "
         "effective_date, created_at) "
-        + sel.format(acct=L.CASH, sign="")
+        + sel.format(acct=bind(Account.CASH), sign="")
         + " UNION ALL "
-        + sel.format(acct=L.UNAPPLIED_CASH, sign="-"),
+        + sel.format(acct=bind(Account.UNAPPLIED_CASH), sign="-"),
         p,
     ).rowcount
     q.drop("cf_unm")
@@ -855,10 +856,10 @@ def _link_plb(q: Sql) -> int:
 
 def _post_plb(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
     counter = (
-        f"CASE WHEN pa.reason_code = 'L6' THEN '{L.INTEREST_INCOME}' "
-        f"WHEN pa.claim_id IS NOT NULL THEN '{L.AR_PAYER}' ELSE '{L.PAYER_OFFSETS}' END"
+        f"CASE WHEN pa.reason_code = 'L6' THEN {bind(Account.INTEREST_INCOME)} "
+        f"WHEN pa.claim_id IS NOT NULL THEN {bind(Account.AR_PAYER)} ELSE {bind(Account.PAYER_OFFSETS)} END"
     )
-    sel = f"""SELECT {q.key("plb:", "pa.id")}, '{L.PROVIDER_ADJ}', {{acct}}, {{sign}}pa.amount, pa.claim_id,
+    sel = f"""SELECT {q.key("plb:", "pa.id")}, {bind(EntryType.PROVIDER_ADJUSTMENT)}, {{acct}}, {{sign}}pa.amount, pa.claim_id,
                      c.patient_id, COALESCE(c.payer_id, r.payer_id), pa.id, {_EFF}, :now
               FROM cf_plb pa
               JOIN remittances r ON r.id = pa.remittance_id
@@ -867,7 +868,7 @@ def _post_plb(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
     entries = q.run(
         "INSERT INTO ledger_entries (txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, "
         "provider_adjustment_id, effective_date, created_at) "
-        + sel.format(acct=f"'{L.CASH}'", sign="-")
+        + sel.format(acct=bind(Account.CASH), sign="-")
         + " UNION ALL "
         + sel.format(acct=counter, sign=""),
         p,

@@ -69,13 +69,13 @@ from claimflow.db.patient_keys import refresh_patient_keys
 from eob import cas
 
 from . import ledger as L
-from ._sql import Sql
+from ._sql import Sql, bind
 from .carc import DENIAL_CATEGORIES, DENIAL_DEFINITION
 from .denials import DenialCount, denials
+from .ledger import Account, EntryType
 from .lifecycle import sql_in
 from .patient_kpis import kpi_rows, patient_collections
 from .posting import POSTABLE, outcome_sql
-from .statements import ONLINE_REFUND
 
 #: CLP02 processed and forwarded to the next payer (crossover, NM1*TT): never "secondary due".
 CROSSOVER = ("19", "20")
@@ -313,10 +313,10 @@ def _money_problems(q: Sql, run_date: dt.date) -> list[str]:
             f"""SELECT r.id FROM remittances r
             WHERE (r.trace_number IS NULL OR trim(r.trace_number) = '')
               AND (EXISTS (SELECT 1 FROM claim_payments cp JOIN ledger_entries e ON e.claim_payment_id = cp.id
-                           WHERE cp.remittance_id = r.id AND e.account = '{L.CASH}' AND e.amount <> 0)
+                           WHERE cp.remittance_id = r.id AND e.account = {bind(Account.CASH)} AND e.amount <> 0)
                    OR EXISTS (SELECT 1 FROM provider_adjustments pa
                               JOIN ledger_entries e ON e.txn_key = {q.key("plb:", "pa.id")}
-                              WHERE pa.remittance_id = r.id AND e.account = '{L.CASH}' AND e.amount <> 0))
+                              WHERE pa.remittance_id = r.id AND e.account = {bind(Account.CASH)} AND e.amount <> 0))
             ORDER BY r.id"""
         )
         .scalars()
@@ -377,7 +377,7 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
                    {cas.sum_sql(cas.OTHER, also=prior23)} AS oa23,
                    MAX(CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="ac")} THEN 0 ELSE cpe.charge - COALESCE(
                        (SELECT SUM(e.amount) FROM ledger_entries e WHERE e.claim_id = ac.id
-                          AND e.entry_type = '{L.COB_TRANSFER}' AND e.account = '{L.AR_PAYER}'), 0) END) AS prior
+                          AND e.entry_type = {bind(EntryType.COB_TRANSFER)} AND e.account = {bind(Account.AR_PAYER)}), 0) END) AS prior
             FROM cpe JOIN adjustments a ON a.claim_payment_id = cpe.id JOIN claims ac ON ac.id = cpe.claim_id
             GROUP BY cpe.id, cpe.claim_id
         ), adj AS (
@@ -390,7 +390,7 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
               AND COALESCE(r.payment_date, r.production_date, :d) <= :d
               AND pa.id IN (SELECT e.provider_adjustment_id FROM ledger_entries e
                             WHERE e.txn_key >= 'plb:' AND e.txn_key < 'plb;'
-                              AND e.account = '{L.AR_PAYER}' AND e.effective_date <= :d)
+                              AND e.account = {bind(Account.AR_PAYER)} AND e.effective_date <= :d)
             GROUP BY pa.claim_id
         ), cov2 AS (
             SELECT patient_id, MAX(COALESCE(effective_to, :far)) AS until FROM coverages
@@ -404,20 +404,20 @@ def _claim_balances(q: Sql, run_date: dt.date) -> None:
                               WHERE r.reversal_of_id = x.id AND r.posted_at IS NOT NULL)
         ), led AS (
             SELECT claim_id,
-                   SUM(CASE WHEN entry_type NOT IN ('{L.WRITE_OFF_TYPE}', '{L.COB_TRANSFER}')
-                             AND account = '{L.AR_PATIENT}' THEN -amount ELSE 0 END) AS patient_paid,
-                   SUM(CASE WHEN entry_type = '{L.WRITE_OFF_TYPE}' AND account = '{L.AR_PAYER}'
+                   SUM(CASE WHEN entry_type NOT IN ({bind(EntryType.WRITE_OFF)}, {bind(EntryType.COB_TRANSFER)})
+                             AND account = {bind(Account.AR_PATIENT)} THEN -amount ELSE 0 END) AS patient_paid,
+                   SUM(CASE WHEN entry_type = {bind(EntryType.WRITE_OFF)} AND account = {bind(Account.AR_PAYER)}
                             THEN -amount ELSE 0 END) AS ins_wo,
-                   SUM(CASE WHEN entry_type = '{L.WRITE_OFF_TYPE}' AND account = '{L.AR_PATIENT}'
+                   SUM(CASE WHEN entry_type = {bind(EntryType.WRITE_OFF)} AND account = {bind(Account.AR_PATIENT)}
                             THEN -amount ELSE 0 END) AS pat_wo,
-                   SUM(CASE WHEN entry_type = '{L.COB_TRANSFER}' AND account = '{L.AR_PAYER}'
+                   SUM(CASE WHEN entry_type = {bind(EntryType.COB_TRANSFER)} AND account = {bind(Account.AR_PAYER)}
                             THEN amount ELSE 0 END) AS cob_in,
-                   SUM(CASE WHEN entry_type = '{L.COB_TRANSFER}' AND account = '{L.AR_PATIENT}'
+                   SUM(CASE WHEN entry_type = {bind(EntryType.COB_TRANSFER)} AND account = {bind(Account.AR_PATIENT)}
                             THEN -amount ELSE 0 END) AS cob_out
             FROM ledger_entries
             WHERE claim_id IS NOT NULL AND effective_date <= :d
-              AND entry_type IN ('{L.PATIENT_PAYMENT}', '{L.CREDIT_APPLIED}', '{L.CREDIT_SWEEP}',
-                                 '{L.WRITE_OFF_TYPE}', '{L.COB_TRANSFER}')
+              AND entry_type IN ({bind(EntryType.PATIENT_PAYMENT)}, {bind(EntryType.CREDIT_APPLIED)}, {bind(EntryType.CREDIT_SWEEP)},
+                                 {bind(EntryType.WRITE_OFF)}, {bind(EntryType.COB_TRANSFER)})
             GROUP BY claim_id
         ), prf AS (
             SELECT claim_id, SUM(amount) AS amount FROM refunds
@@ -466,7 +466,7 @@ def _patient_balances(q: Sql, run_date: dt.date) -> None:
     cents = "pe.amount_cents" if q.sqlite else "CAST(pe.amount_cents AS NUMERIC(14, 2)) / 100"
     orf_date = (
         f"COALESCE((SELECT MIN(e.effective_date) FROM ledger_entries e WHERE e.txn_key = {q.key('orf:', 'pe.id')}"
-        f" AND e.entry_type = '{ONLINE_REFUND}'), {q.date_of('pe.created_at')})"
+        f" AND e.entry_type = {bind(EntryType.ONLINE_REFUND)}), {q.date_of('pe.created_at')})"
     )
     q.run(
         f"""INSERT INTO patient_balances (run_date, patient_id, charges, payer_paid, adjustments,
@@ -482,10 +482,10 @@ def _patient_balances(q: Sql, run_date: dt.date) -> None:
             WHERE received_on <= :d AND posted_at IS NOT NULL GROUP BY patient_id
         ), rf AS (
             SELECT patient_id,
-                   -SUM(CASE WHEN account = '{L.REFUNDS_DUE}' THEN amount ELSE 0 END) AS refunds,
-                   -SUM(CASE WHEN account = '{L.PATIENT_CREDIT}' THEN amount ELSE 0 END) AS credit
+                   -SUM(CASE WHEN account = {bind(Account.REFUNDS_DUE)} THEN amount ELSE 0 END) AS refunds,
+                   -SUM(CASE WHEN account = {bind(Account.PATIENT_CREDIT)} THEN amount ELSE 0 END) AS credit
             FROM ledger_entries
-            WHERE account IN ('{L.REFUNDS_DUE}', '{L.PATIENT_CREDIT}') AND effective_date <= :d
+            WHERE account IN ({bind(Account.REFUNDS_DUE)}, {bind(Account.PATIENT_CREDIT)}) AND effective_date <= :d
               AND patient_id IS NOT NULL
             GROUP BY patient_id
         ), back AS (
@@ -651,10 +651,10 @@ def _kpis(q: Sql, run_date: dt.date) -> dict[str, Decimal | None]:
     charges, contractual, payments = (
         q.money(v)
         for v in q.run(
-            f"""SELECT SUM(CASE WHEN entry_type = '{L.CHARGE}' AND account = '{L.AR_PAYER}' THEN amount ELSE 0 END),
-                   SUM(CASE WHEN account = '{L.CONTRACTUAL}' THEN amount ELSE 0 END),
-                   SUM(CASE WHEN account = '{L.CASH}' AND entry_type IN ('{L.PAYER_PAYMENT}',
-                            '{L.PATIENT_PAYMENT}', '{L.REVERSAL}') THEN amount ELSE 0 END)
+            f"""SELECT SUM(CASE WHEN entry_type = {bind(EntryType.CHARGE)} AND account = {bind(Account.AR_PAYER)} THEN amount ELSE 0 END),
+                   SUM(CASE WHEN account = {bind(Account.CONTRACTUAL)} THEN amount ELSE 0 END),
+                   SUM(CASE WHEN account = {bind(Account.CASH)} AND entry_type IN ({bind(EntryType.PAYER_PAYMENT)},
+                            {bind(EntryType.PATIENT_PAYMENT)}, {bind(EntryType.REVERSAL)}) THEN amount ELSE 0 END)
             FROM ledger_entries WHERE effective_date BETWEEN :s AND :d""",
             w,
         ).one()
@@ -763,10 +763,10 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
     q.temp_table(
         "cf_led_claim",
         f"""SELECT claim_id,
-                   SUM(CASE WHEN account = '{L.AR_PAYER}' THEN amount ELSE 0 END) AS ar_payer,
-                   SUM(CASE WHEN account = '{L.AR_PATIENT}' THEN amount ELSE 0 END) AS ar_patient
+                   SUM(CASE WHEN account = {bind(Account.AR_PAYER)} THEN amount ELSE 0 END) AS ar_payer,
+                   SUM(CASE WHEN account = {bind(Account.AR_PATIENT)} THEN amount ELSE 0 END) AS ar_patient
             FROM ledger_entries WHERE claim_id IS NOT NULL AND effective_date <= :d
-              AND account IN ('{L.AR_PAYER}', '{L.AR_PATIENT}') GROUP BY claim_id""",
+              AND account IN ({bind(Account.AR_PAYER)}, {bind(Account.AR_PATIENT)}) GROUP BY claim_id""",
         p,
     )
     for kind, bal_col, led_col in (
@@ -798,7 +798,7 @@ def _balance_proof(q: Sql, run_date: dt.date) -> dict[str, Any]:
     q.temp_table(
         "cf_led_patient",
         f"""SELECT patient_id, SUM(amount) AS amount FROM ledger_entries
-            WHERE account IN ('{L.AR_PATIENT}', '{L.PATIENT_CREDIT}') AND effective_date <= :d
+            WHERE account IN ({bind(Account.AR_PATIENT)}, {bind(Account.PATIENT_CREDIT)}) AND effective_date <= :d
               AND patient_id IS NOT NULL
             GROUP BY patient_id""",
         p,

@@ -57,6 +57,7 @@ from claimflow.db import models as m
 
 from . import ledger as L
 from .errors import AdjudicationError
+from .ledger import Account, EntryType
 from .patient_payments import post_patient_payments, refund_patient_credits
 
 CENT = Decimal("0.01")
@@ -64,8 +65,6 @@ ZERO = Decimal("0.00")
 STAGES: tuple[str, ...] = ("first_statement", "reminder", "final_notice", "pre_collection")
 PLAN_STAGE = "payment_plan"
 COLLECTIONS = "collections"
-ONLINE_REFUND = "online_refund"
-REFUND_ISSUED = "refund_issued"
 
 
 class PatientBillingError(AdjudicationError):
@@ -163,7 +162,8 @@ def patient_balances(conn: Connection, patient_ids: list[int] | None = None) -> 
     stmt = (
         select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
         .where(
-            m.LedgerEntry.account.in_([L.AR_PATIENT, L.PATIENT_CREDIT]), m.LedgerEntry.patient_id.is_not(None)
+            m.LedgerEntry.account.in_([Account.AR_PATIENT, Account.PATIENT_CREDIT]),
+            m.LedgerEntry.patient_id.is_not(None),
         )
         .group_by(m.LedgerEntry.patient_id)
     )
@@ -193,7 +193,9 @@ def _visits(conn: Connection, patient_id: int) -> list[VisitLine]:
         if cid is None:
             continue
         sums[int(cid)][(account, etype)] = amount or ZERO
-    owes = {cid: sum((v for (a, _), v in s.items() if a == L.AR_PATIENT), ZERO) for cid, s in sums.items()}
+    owes = {
+        cid: sum((v for (a, _), v in s.items() if a == Account.AR_PATIENT), ZERO) for cid, s in sums.items()
+    }
     open_ids = sorted(cid for cid, v in owes.items() if v != 0)
     if not open_ids:
         return []
@@ -234,13 +236,18 @@ def _visits(conn: Connection, patient_id: int) -> list[VisitLine]:
     out = []
     for cid in open_ids:
         s, c = sums[cid], claims[cid]
-        paid = s.get((L.CASH, L.PAYER_PAYMENT), ZERO) + s.get((L.CASH, L.REVERSAL), ZERO)
-        adjusted = sum((v for (a, _), v in s.items() if a in (L.CONTRACTUAL, L.ADJUSTMENTS)), ZERO)
+        paid = s.get((Account.CASH, EntryType.PAYER_PAYMENT), ZERO) + s.get(
+            (Account.CASH, EntryType.REVERSAL), ZERO
+        )
+        adjusted = sum(
+            (v for (a, _), v in s.items() if a in (Account.CONTRACTUAL, Account.ADJUSTMENTS)), ZERO
+        )
         patient_paid = -sum(
             (
                 v
                 for (a, t), v in s.items()
-                if a == L.AR_PATIENT and t in (L.PATIENT_PAYMENT, L.CREDIT_APPLIED, L.CREDIT_SWEEP)
+                if a == Account.AR_PATIENT
+                and t in (EntryType.PATIENT_PAYMENT, EntryType.CREDIT_APPLIED, EntryType.CREDIT_SWEEP)
             ),
             ZERO,
         )
@@ -766,7 +773,7 @@ def find_refunds(engine: Engine, run_date: dt.date, *, actor: str) -> dict[str, 
             pid: -amt
             for pid, amt in conn.execute(
                 select(m.LedgerEntry.patient_id, func.sum(m.LedgerEntry.amount))
-                .where(m.LedgerEntry.account == L.REFUNDS_DUE, m.LedgerEntry.patient_id.is_not(None))
+                .where(m.LedgerEntry.account == Account.REFUNDS_DUE, m.LedgerEntry.patient_id.is_not(None))
                 .group_by(m.LedgerEntry.patient_id)
             ).tuples()
             if amt is not None and amt < 0
@@ -806,7 +813,7 @@ def find_refunds(engine: Engine, run_date: dt.date, *, actor: str) -> dict[str, 
             )
             .join(m.Claim, m.Claim.id == m.LedgerEntry.claim_id)
             .where(
-                m.LedgerEntry.account == L.AR_PAYER,
+                m.LedgerEntry.account == Account.AR_PAYER,
                 m.Claim.status.in_(["paid", "partially_paid", "denied", "closed"]),
             )
             .group_by(m.LedgerEntry.claim_id, m.Claim.payer_id, m.Claim.patient_id)
@@ -848,13 +855,13 @@ def issue_refund(engine: Engine, refund_id: int, *, as_of: dt.date, actor: str) 
         if r.status != "due":
             raise PatientBillingError(f"refund {refund_id} was issued already")
         key = f"rfi:{refund_id}"
-        debit = L.REFUNDS_DUE if r.payee == "patient" else L.AR_PAYER
+        debit = Account.REFUNDS_DUE if r.payee == "patient" else Account.AR_PAYER
         L.write_entries(
             conn,
             [
                 L.Entry(
                     key,
-                    REFUND_ISSUED,
+                    EntryType.REFUND_ISSUED,
                     debit,
                     r.amount,
                     as_of,
@@ -864,8 +871,8 @@ def issue_refund(engine: Engine, refund_id: int, *, as_of: dt.date, actor: str) 
                 ),
                 L.Entry(
                     key,
-                    REFUND_ISSUED,
-                    L.CASH,
+                    EntryType.REFUND_ISSUED,
+                    Account.CASH,
                     -r.amount,
                     as_of,
                     claim_id=r.claim_id if r.payee == "payer" else None,
@@ -1009,8 +1016,8 @@ def apply_payment_event(
             L.write_entries(
                 conn,
                 [
-                    L.Entry(key, ONLINE_REFUND, L.AR_PATIENT, amount, day, patient_id=pid),
-                    L.Entry(key, ONLINE_REFUND, L.CASH, -amount, day, patient_id=pid),
+                    L.Entry(key, EntryType.ONLINE_REFUND, Account.AR_PATIENT, amount, day, patient_id=pid),
+                    L.Entry(key, EntryType.ONLINE_REFUND, Account.CASH, -amount, day, patient_id=pid),
                 ],
             )
         audit(

@@ -64,7 +64,7 @@ from claimflow.audit import audit
 from claimflow.db.models import ClaimStatus as S
 from claimflow.db.models import WorkItemStatus as W
 
-from ._sql import Sql
+from ._sql import Sql, bind
 from .carc import category_sql, non_denial_codes_sql
 from .errors import AdjudicationError
 
@@ -230,7 +230,7 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
         SELECT 'scrub_holds', c.id, 'scrub', c.payer_id,
                'Held by the scrubber before sending: fix the claim and release it', c.total_charge,
                'correct_and_resubmit', c.service_date_from, 0
-        FROM claims c WHERE c.status = '{S.SCRUB_FAILED}'
+        FROM claims c WHERE c.status = {bind(S.SCRUB_FAILED)}
           AND EXISTS (SELECT 1 FROM scrub_results sr WHERE sr.claim_id = c.id AND sr.resolved = false)""")
     q.run("""INSERT INTO cf_wi_codes SELECT DISTINCT 'scrub_holds', sr.claim_id, 'scrub', sr.rule
         FROM scrub_results sr JOIN cf_wi_src s ON s.claim_id = sr.claim_id AND s.queue = 'scrub_holds'
@@ -246,7 +246,7 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
                     ELSE 'Rejected by the clearinghouse (999/TA1): correct the claim and send it again' END,
                c.total_charge, 'correct_and_resubmit', c.service_date_from, 0
         FROM claims c JOIN submissions s ON s.claim_id = c.id AND {latest}
-        WHERE c.status = '{S.REJECTED}' AND s.status = 'rejected'""")
+        WHERE c.status = {bind(S.REJECTED)} AND s.status = 'rejected'""")
     rej = (
         "FROM cf_wi_src w JOIN submissions s ON s.claim_id = w.claim_id "
         "AND w.reason_key = 'attempt:' || CAST(s.attempt AS TEXT) "
@@ -282,7 +282,7 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
         f"""SELECT cp.claim_id AS claim_id, MAX(cp.id) AS cp_id FROM claim_payments cp
         JOIN claims c ON c.id = cp.claim_id
         WHERE cp.posted_at IS NOT NULL AND cp.status_code NOT IN ('22', '23', '25')
-          AND c.status <> '{S.CLOSED}'
+          AND c.status <> {bind(S.CLOSED)}
           AND NOT EXISTS (SELECT 1 FROM claim_payments r WHERE r.reversal_of_id = cp.id)
         GROUP BY cp.claim_id""",
     )
@@ -390,7 +390,7 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
                'No claim acknowledgment (277CA) since the claim was sent: ask the clearinghouse or payer',
                c.total_charge, 'ask_status', c.service_date_from, 0
         FROM claims c JOIN submissions s ON s.claim_id = c.id AND {latest} {rules}
-        WHERE c.status = '{S.SUBMITTED}' AND {age} >= COALESCE(pr.no_277ca_days, :n277)
+        WHERE c.status = {bind(S.SUBMITTED)} AND {age} >= COALESCE(pr.no_277ca_days, :n277)
           AND NOT EXISTS (SELECT 1 FROM claim_statuses cs WHERE cs.patient_control_number = s.patient_control_number)
           AND NOT EXISTS (SELECT 1 FROM claim_payments cp WHERE cp.claim_id = c.id)""",
         p,
@@ -408,7 +408,7 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
                END,
                c.total_charge, 'ask_status', c.service_date_from, 0
         FROM claims c JOIN submissions s ON s.claim_id = c.id AND {latest} {rules}
-        WHERE c.status = '{S.ACCEPTED}' AND {age} >= COALESCE(pr.no_835_days, :n835)
+        WHERE c.status = {bind(S.ACCEPTED)} AND {age} >= COALESCE(pr.no_835_days, :n835)
           AND NOT EXISTS (SELECT 1 FROM claim_payments cp WHERE cp.claim_id = c.id)""",
         p,
     )
@@ -423,7 +423,7 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
                'Primary payer left patient responsibility and the patient has secondary coverage: bill the secondary',
                b.patient_responsibility, 'bill_secondary', c.service_date_from, 0
         FROM claim_balances b JOIN claims c ON c.id = b.claim_id
-        WHERE {snap} AND b.secondary_due = true AND c.status <> '{S.CLOSED}'""",
+        WHERE {snap} AND b.secondary_due = true AND c.status <> {bind(S.CLOSED)}""",
         p,
     )
     q.run(
@@ -449,7 +449,7 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
 
 #: Usage rows of prior authorizations that count (as ``claimflow.authorizations.COUNTED_SQL``: not the
 #: lines of held, rejected or voided claims).
-_AUTH_COUNTED = f"c.status NOT IN ('{S.SCRUB_FAILED}', '{S.REJECTED}') AND c.frequency <> '8'"
+_AUTH_COUNTED = f"c.status NOT IN ({bind(S.SCRUB_FAILED)}, {bind(S.REJECTED)}) AND c.frequency <> '8'"
 
 
 def _collect_authorizations(q: Sql, d: dt.date, cfg: WorklistConfig, cols: str) -> None:
@@ -478,7 +478,7 @@ def _collect_authorizations(q: Sql, d: dt.date, cfg: WorklistConfig, cols: str) 
     )
     held = (
         "FROM claims h WHERE h.patient_id = a.patient_id AND h.payer_id = a.payer_id "
-        f"AND h.status = '{S.SCRUB_FAILED}' AND EXISTS (SELECT 1 FROM scrub_results sr WHERE sr.claim_id = h.id "
+        f"AND h.status = {bind(S.SCRUB_FAILED)} AND EXISTS (SELECT 1 FROM scrub_results sr WHERE sr.claim_id = h.id "
         "AND sr.resolved = false AND sr.rule = 'prior_auth_exhausted')"
     )
     q.run(
@@ -552,8 +552,8 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
         for c in ("payer_id", "reason_codes", "reason", "amount", "next_action", "due_date", "priority")
     )
     q.run(f"""UPDATE cf_wi_new SET action = (SELECT CASE
-                WHEN w.status = '{W.CLOSED}' AND w.resolution = '{CLOSED_BY_PERSON}' THEN 'skip'
-                WHEN w.status = '{W.CLOSED}' THEN 'reopen'
+                WHEN w.status = {bind(W.CLOSED)} AND w.resolution = '{CLOSED_BY_PERSON}' THEN 'skip'
+                WHEN w.status = {bind(W.CLOSED)} THEN 'reopen'
                 WHEN {changed} THEN 'update' ELSE 'touch' END
               FROM work_items w WHERE w.id = cf_wi_new.work_item_id)
               WHERE work_item_id IS NOT NULL""")
@@ -564,7 +564,7 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
 
     # 1. close what is gone
     gone = (
-        f"w.status IN ('{W.OPEN}', '{W.IN_PROGRESS}') AND w.queue IN {_BUILT_SQL} AND NOT EXISTS "
+        f"w.status IN ({bind(W.OPEN)}, {bind(W.IN_PROGRESS)}) AND w.queue IN {_BUILT_SQL} AND NOT EXISTS "
         "(SELECT 1 FROM cf_wi_new n WHERE n.work_item_id = w.id)"
     )
     closing = q.json_object(run_date=run_date, resolution=f"'{RESOLVED}'")
@@ -572,7 +572,7 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
         ev + f"SELECT w.id, :now, :actor, 'closed', {closing} FROM work_items w WHERE {gone}", p
     ).rowcount
     q.run(
-        f"""UPDATE work_items SET status = '{W.CLOSED}', resolution = '{RESOLVED}', closed_at = :now, updated_at = :now
+        f"""UPDATE work_items SET status = {bind(W.CLOSED)}, resolution = '{RESOLVED}', closed_at = :now, updated_at = :now
               WHERE id IN (SELECT w.id FROM work_items w WHERE {gone})""",
         p,
     )
@@ -598,9 +598,9 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
     )
     q.run(
         f"""UPDATE work_items SET {sets}, last_seen = :d, updated_at = :now,
-                  status = CASE WHEN work_items.status = '{W.CLOSED}' THEN '{W.OPEN}' ELSE work_items.status END,
-                  resolution = CASE WHEN work_items.status = '{W.CLOSED}' THEN NULL ELSE work_items.resolution END,
-                  closed_at = CASE WHEN work_items.status = '{W.CLOSED}' THEN NULL ELSE work_items.closed_at END
+                  status = CASE WHEN work_items.status = {bind(W.CLOSED)} THEN {bind(W.OPEN)} ELSE work_items.status END,
+                  resolution = CASE WHEN work_items.status = {bind(W.CLOSED)} THEN NULL ELSE work_items.resolution END,
+                  closed_at = CASE WHEN work_items.status = {bind(W.CLOSED)} THEN NULL ELSE work_items.closed_at END
               FROM cf_wi_new n WHERE n.work_item_id = work_items.id AND n.action IN ('update', 'reopen')""",
         p,
     )
@@ -615,7 +615,7 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
         f"""INSERT INTO work_items (queue, claim_id, reason_key, payer_id, reason_codes, reason, amount, next_action,
                   priority, due_date, status, opened_on, last_seen, created_at)
               SELECT queue, claim_id, reason_key, payer_id, reason_codes, reason, amount, next_action, priority,
-                  due_date, '{W.OPEN}', :d, :d, :now
+                  due_date, {bind(W.OPEN)}, :d, :d, :now
               FROM cf_wi_new WHERE action = 'insert'""",
         p,
     )
@@ -642,7 +642,7 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
 
 def _open_summary(q: Sql) -> dict[str, Any]:
     rows = q.run(f"""SELECT queue, COUNT(*), SUM(amount) FROM work_items
-                     WHERE status IN ('{W.OPEN}', '{W.IN_PROGRESS}') GROUP BY queue""").all()
+                     WHERE status IN ({bind(W.OPEN)}, {bind(W.IN_PROGRESS)}) GROUP BY queue""").all()
     queues: dict[str, dict[str, Any]] = {name: {"items": 0, "amount": "0.00"} for name in QUEUES}
     for name, n, amount in rows:
         queues[str(name)] = {"items": int(n), "amount": f"{q.money(amount):.2f}"}
@@ -695,7 +695,7 @@ def list_items(engine: Engine, *, queue: str | None = None, status: str = "open"
         where.append("w.queue = :queue")
         params["queue"] = queue
     if status == "open":
-        where.append(f"w.status IN ('{W.OPEN}', '{W.IN_PROGRESS}')")
+        where.append(f"w.status IN ({bind(W.OPEN)}, {bind(W.IN_PROGRESS)})")
     sql = (
         "SELECT w.id, w.queue, c.claim_number, py.payer_id, w.reason_codes, w.reason, w.amount, w.next_action, "
         "w.due_date, w.status, w.assignee, w.priority FROM work_items w JOIN claims c ON c.id = w.claim_id "
@@ -759,7 +759,7 @@ def assign(engine: Engine, item_id: int, to: str, *, actor: str) -> None:
             raise WorkItemError(f"work item {item_id} is closed")
         q.run(
             "UPDATE work_items SET assignee = :to, updated_at = :now, "
-            f"status = CASE WHEN status = '{W.OPEN}' THEN '{W.IN_PROGRESS}' ELSE status END WHERE id = :id",
+            f"status = CASE WHEN status = {bind(W.OPEN)} THEN {bind(W.IN_PROGRESS)} ELSE status END WHERE id = :id",
             {"to": name[:80], "now": now, "id": item_id},
         )
         _event(q, item_id, now, actor, "assigned", {"to": name[:80]})
@@ -812,7 +812,7 @@ def close_item(engine: Engine, item_id: int, why: str, *, actor: str) -> None:
             raise WorkItemError(f"work item {item_id} is already closed")
         line = _note_line(now, actor, f"closed: {why}")
         q.run(
-            f"UPDATE work_items SET status = '{W.CLOSED}', resolution = '{CLOSED_BY_PERSON}', closed_at = :now, "
+            f"UPDATE work_items SET status = {bind(W.CLOSED)}, resolution = '{CLOSED_BY_PERSON}', closed_at = :now, "
             "updated_at = :now, notes = :notes WHERE id = :id",
             {"now": now, "id": item_id, "notes": f"{notes}\n{line}" if notes else line},
         )

@@ -19,12 +19,13 @@ from claimflow.audit import audit
 from claimflow.db.models import ClaimStatus as S
 
 from . import ledger as L
-from ._sql import Sql
+from ._sql import Sql, bind, bind_in
 from .errors import WriteOffError
-from .lifecycle import sources_for, sql_in
+from .ledger import Account, EntryType
+from .lifecycle import sources_for
 
 Side = Literal["insurance", "patient"]
-_ACCOUNT = {"insurance": L.AR_PAYER, "patient": L.AR_PATIENT}
+_ACCOUNT = {"insurance": Account.AR_PAYER, "patient": Account.AR_PATIENT}
 
 
 def write_off(
@@ -63,8 +64,8 @@ def write_off(
             [
                 L.Entry(
                     key,
-                    L.WRITE_OFF_TYPE,
-                    L.WRITE_OFF,
+                    EntryType.WRITE_OFF,
+                    Account.WRITE_OFF,
                     value,
                     as_of,
                     claim_id=claim_id,
@@ -73,7 +74,7 @@ def write_off(
                 ),
                 L.Entry(
                     key,
-                    L.WRITE_OFF_TYPE,
+                    EntryType.WRITE_OFF,
                     _ACCOUNT[side],
                     -value,
                     as_of,
@@ -115,7 +116,7 @@ def write_off_small_balances(
             "cf_wo",
             f"""SELECT e.claim_id AS claim_id, MAX(e.patient_id) AS patient_id, MAX(e.payer_id) AS payer_id,
                        SUM(e.amount) AS amount
-                FROM ledger_entries e WHERE e.account = '{acct}' AND e.claim_id IS NOT NULL
+                FROM ledger_entries e WHERE e.account = {bind(acct)} AND e.claim_id IS NOT NULL
                 GROUP BY e.claim_id HAVING SUM(e.amount) > 0 AND SUM(e.amount) <= :max""",
             {"max": Decimal(max_amount)},
         )
@@ -123,14 +124,14 @@ def write_off_small_balances(
         cols = (
             "txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, effective_date, created_at"
         )
-        sel = f"""SELECT {key}, '{L.WRITE_OFF_TYPE}', '{{acct}}', {{sign}}w.amount, w.claim_id, w.patient_id,
+        sel = f"""SELECT {key}, {bind(EntryType.WRITE_OFF)}, {{acct}}, {{sign}}w.amount, w.claim_id, w.patient_id,
                          w.payer_id, :as_of, :now FROM cf_wo w"""
         now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
         q.run(
             f"INSERT INTO ledger_entries ({cols}) "
-            + sel.format(acct=L.WRITE_OFF, sign="")
+            + sel.format(acct=bind(Account.WRITE_OFF), sign="")
             + " UNION ALL "
-            + sel.format(acct=acct, sign="-"),
+            + sel.format(acct=bind(acct), sign="-"),
             {"as_of": as_of, "now": now},
         )
         total = q.money(q.scalar("SELECT SUM(amount) FROM cf_wo"))
@@ -152,10 +153,10 @@ def _close_settled(q: Sql, claim_ids: list[int]) -> None:
     for start in range(0, len(claim_ids), 900):
         chunk = ", ".join(str(int(c)) for c in claim_ids[start : start + 900])
         q.run(
-            f"""UPDATE claims SET status = '{S.CLOSED}', status_changed_at = :now
-                WHERE id IN ({chunk}) AND status IN {sql_in(sources)}
+            f"""UPDATE claims SET status = {bind(S.CLOSED)}, status_changed_at = :now
+                WHERE id IN ({chunk}) AND status IN {bind_in(sources)}
                   AND NOT EXISTS (SELECT 1 FROM ledger_entries e WHERE e.claim_id = claims.id
-                                  AND e.account IN ('{L.AR_PAYER}', '{L.AR_PATIENT}')
+                                  AND e.account IN ({bind(Account.AR_PAYER)}, {bind(Account.AR_PATIENT)})
                                   GROUP BY e.account HAVING SUM(e.amount) <> 0)""",
             {"now": dt.datetime.now(dt.UTC).replace(tzinfo=None)},
         )

@@ -37,7 +37,7 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from claimflow.db import models as m
 from claimflow.errors import ClaimflowError
 
-CORRECTED = "corrected"  # adjudication.lifecycle.CORRECTED: a replacement or void waiting to be sent
+CORRECTED = m.ClaimStatus.CORRECTED  # a replacement or void waiting to be sent (adjudication.lifecycle)
 
 #: Claim statuses a replacement or void may follow: the payer holds a claim number for it.
 CORRECTABLE = (
@@ -283,7 +283,7 @@ def _scrub(conn: Connection, claim_id: int, claim_number: str, today: dt.date) -
 def _charge_adjustment(conn: Connection, claim: Any, before: Decimal, after: Decimal, today: dt.date) -> None:
     """A changed total charge: ``chgadj:<claim id>:<n>`` (ar_payer ± / revenue ∓), once the original
     charge is in the ledger (a claim never charged gets its ``chg:`` at the new amount anyway)."""
-    from adjudication import ledger as L
+    from adjudication.ledger import Account, EntryType
 
     le = m.LedgerEntry
     charged = conn.execute(
@@ -294,13 +294,13 @@ def _charge_adjustment(conn: Connection, claim: Any, before: Decimal, after: Dec
     n = conn.execute(
         select(func.count())
         .select_from(le)
-        .where(le.txn_key.like(f"chgadj:{claim.id}:%"), le.account == L.REVENUE)
+        .where(le.txn_key.like(f"chgadj:{claim.id}:%"), le.account == Account.REVENUE)
     ).scalar_one()
     key = f"chgadj:{claim.id}:{int(n) + 1}"
     diff = after - before
     common = {
         "txn_key": key,
-        "entry_type": L.CHARGE,
+        "entry_type": EntryType.CHARGE,
         "claim_id": claim.id,
         "patient_id": claim.patient_id,
         "payer_id": claim.payer_id,
@@ -309,8 +309,8 @@ def _charge_adjustment(conn: Connection, claim: Any, before: Decimal, after: Dec
     conn.execute(
         insert(le),
         [
-            {**common, "account": L.AR_PAYER, "amount": diff},
-            {**common, "account": L.REVENUE, "amount": -diff},
+            {**common, "account": Account.AR_PAYER, "amount": diff},
+            {**common, "account": Account.REVENUE, "amount": -diff},
         ],
     )
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
@@ -151,8 +152,11 @@ class Coverage(Base):
     effective_to: Mapped[dt.date | None] = mapped_column(Date)
 
 
-class ClaimStatus:
-    """Claim lifecycle values of ``claims.status``."""
+class ClaimStatus(StrEnum):
+    """Claim lifecycle values of ``claims.status``. A ``StrEnum`` so a member *is* its string: it compares
+    equal to the column's value, binds as that text and formats into SQL unchanged, while a typo in a
+    status name fails at import instead of matching nothing. ``adjudication.lifecycle`` says which
+    transitions are allowed."""
 
     READY = "ready"
     SCRUB_FAILED = "scrub_failed"
@@ -163,6 +167,8 @@ class ClaimStatus:
     PARTIALLY_PAID = "partially_paid"
     DENIED = "denied"
     REVERSED = "reversed"
+    #: A denied or reversed claim whose replacement is prepared (``adjudication.lifecycle``).
+    CORRECTED = "corrected"
     CLOSED = "closed"
 
 
@@ -171,7 +177,7 @@ class Claim(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     claim_number: Mapped[str] = mapped_column(String(20), unique=True, comment="ours, stable across attempts")
     claim_type: Mapped[str] = mapped_column(String(13), comment="professional or institutional")
-    status: Mapped[str] = mapped_column(String(20), default=ClaimStatus.READY, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=ClaimStatus.READY.value, index=True)
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     coverage_id: Mapped[int] = mapped_column(ForeignKey("coverages.id"))
     payer_id: Mapped[int] = mapped_column(ForeignKey("payers.id"), index=True)
@@ -769,8 +775,8 @@ class AuditLog(Base):
 # --------------------------------------------------------------------------------------------------
 
 
-class WorkItemStatus:
-    """Values of ``work_items.status``."""
+class WorkItemStatus(StrEnum):
+    """Values of ``work_items.status`` (a ``StrEnum`` for the same reason as :class:`ClaimStatus`)."""
 
     OPEN = "open"
     IN_PROGRESS = "in_progress"
@@ -825,7 +831,7 @@ class WorkItem(Base):
     priority: Mapped[int] = mapped_column(Integer, comment="1 most urgent … 4")
     due_date: Mapped[dt.date | None] = mapped_column(Date, comment="timely-filing (or refund) deadline")
     status: Mapped[str] = mapped_column(
-        String(20), default=WorkItemStatus.OPEN, comment="open, in_progress, closed"
+        String(20), default=WorkItemStatus.OPEN.value, comment="open, in_progress, closed"
     )
     assignee: Mapped[str | None] = mapped_column(String(80))
     notes: Mapped[str | None] = mapped_column(Text, comment="free text from the billing office; may hold PHI")

@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select
 
 from adjudication import ledger as L
+from adjudication.ledger import Account
 from adjudication.patient_payments import import_payments_csv
 from adjudication.posting import post_remittances
 from adjudication.reconcile import reconcile
@@ -160,7 +161,7 @@ def _ledger_patient(engine: Engine, pid: int, upto: dt.date) -> Decimal:
         rows = conn.execute(
             select(m.LedgerEntry.amount).where(
                 m.LedgerEntry.patient_id == pid,
-                m.LedgerEntry.account.in_([L.AR_PATIENT, L.PATIENT_CREDIT]),
+                m.LedgerEntry.account.in_([Account.AR_PATIENT, Account.PATIENT_CREDIT]),
                 m.LedgerEntry.effective_date <= upto,
             )
         ).scalars()
@@ -195,7 +196,7 @@ def test_patient_balances_agree_with_the_ledger_after_patient_activity(
     with engine.connect() as conn:
         prefixes = {k.split(":", 1)[0] for k in conn.execute(select(m.LedgerEntry.txn_key)).scalars()}
     assert {"pr", "ppay", "psw", "orf", "wo", "rfd", "rfi"} <= prefixes
-    assert balance(engine, L.REFUNDS_DUE) == D("0.00")  # every refund decided was paid out
+    assert balance(engine, Account.REFUNDS_DUE) == D("0.00")  # every refund decided was paid out
 
     summary = reconcile(engine, RUN)
     assert summary["balance_exceptions"] == 0 and _exceptions(engine, RUN) == []
@@ -250,14 +251,21 @@ def test_a_patient_entry_the_snapshot_cannot_explain_is_an_exception(engine: Eng
             conn,
             [  # an online refund without its processor event, a refund paid out with no refund issued and
                 # a credit for a patient with no activity
-                L.Entry("test:orf", "online_refund", L.AR_PATIENT, D("4.00"), RUN, patient_id=ids["E"]),
-                L.Entry("test:orf", "online_refund", L.CASH, D("-4.00"), RUN, patient_id=ids["E"]),
-                L.Entry("test:rfi", "refund_issued", L.REFUNDS_DUE, D("5.00"), RUN, patient_id=ids["B"]),
-                L.Entry("test:rfi", "refund_issued", L.CASH, D("-5.00"), RUN, patient_id=ids["B"]),
+                L.Entry("test:orf", "online_refund", Account.AR_PATIENT, D("4.00"), RUN, patient_id=ids["E"]),
+                L.Entry("test:orf", "online_refund", Account.CASH, D("-4.00"), RUN, patient_id=ids["E"]),
                 L.Entry(
-                    "test:stray", "patient_payment", L.PATIENT_CREDIT, D("-6.00"), RUN, patient_id=ids["F"]
+                    "test:rfi", "refund_issued", Account.REFUNDS_DUE, D("5.00"), RUN, patient_id=ids["B"]
                 ),
-                L.Entry("test:stray", "patient_payment", L.CASH, D("6.00"), RUN, patient_id=ids["F"]),
+                L.Entry("test:rfi", "refund_issued", Account.CASH, D("-5.00"), RUN, patient_id=ids["B"]),
+                L.Entry(
+                    "test:stray",
+                    "patient_payment",
+                    Account.PATIENT_CREDIT,
+                    D("-6.00"),
+                    RUN,
+                    patient_id=ids["F"],
+                ),
+                L.Entry("test:stray", "patient_payment", Account.CASH, D("6.00"), RUN, patient_id=ids["F"]),
             ],
         )
     # Rows dated after the run date are not part of that date, on either side.
