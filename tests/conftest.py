@@ -30,8 +30,7 @@ def fixtures_dir() -> Path:
 @pytest.fixture(scope="session")
 def pg_session_url() -> Iterator[str]:
     """One migrated PostgreSQL database for the whole session (dropped at the end)."""
-    if not dbs.pg_reachable():
-        dbs.service_missing(f"PostgreSQL at {dbs.PG_ADMIN_URL}")
+    dbs.require_pg()
     url = dbs.create_pg_database()
     from claimflow.db.migrate import upgrade
 
@@ -55,16 +54,65 @@ def sqlite_engine(tmp_path: Path) -> Iterator[Engine]:
     engine.dispose()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request: pytest.FixtureRequest) -> Engine:
-    """The same test on both backends: SQLite (embedded default) and PostgreSQL (production)."""
-    if request.param == "sqlite":
-        return request.getfixturevalue("sqlite_engine")
-    return request.getfixturevalue("pg_engine")
+BACKENDS = (
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+)
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """The one switch between SQLite (embedded default) and PostgreSQL (production).
+
+    Every database fixture below hangs off it, so a test asking for any of them runs once per backend,
+    with the ids ``[sqlite]``/``[postgresql]`` and the ``postgres`` mark on the second (``-m "not
+    postgres"`` leaves it out). A test marked ``sqlite_only`` is collected for SQLite alone (see
+    :func:`pytest_generate_tests`). PostgreSQL that is down skips locally and fails under ``CI=true``.
+    """
+    return str(request.param)
 
 
 @pytest.fixture
-def claimflow_env(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Engine:
+def engine(backend: str, request: pytest.FixtureRequest) -> Engine:
+    """A fresh, migrated, empty database on ``backend``: a SQLite file per test, or the session's
+    PostgreSQL database with every table truncated."""
+    return request.getfixturevalue("sqlite_engine" if backend == "sqlite" else "pg_engine")
+
+
+@pytest.fixture
+def blank_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database on ``backend`` with no migration applied, for tests that migrate it themselves
+    (from an old revision, or through the CLI)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'blank.db'}"
+        return
+    dbs.require_pg()
+    url = dbs.create_pg_database("cf_blank")
+    yield url
+    dbs.drop_pg_database(url)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "sqlite_only: run on SQLite only although the test uses the parametrized backend"
+    )
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest applies the fixture's own params
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Narrow ``backend`` to SQLite for tests that say so (mark ``sqlite_only``, or a ``sqlite_only = True``
+    attribute on the function): what they check only exists there."""
+    if "backend" not in metafunc.fixturenames:
+        return
+    if metafunc.definition.get_closest_marker("sqlite_only") or getattr(
+        metafunc.function, "sqlite_only", False
+    ):
+        # As a mark, not metafunc.parametrize: pytest then leaves ``backend``'s own params out.
+        metafunc.definition.add_marker(pytest.mark.parametrize("backend", [BACKENDS[0]], indirect=True))
+
+
+@pytest.fixture
+def claimflow_env(engine: Engine, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Engine]:
     """Point the settings (and so the CLI) at ``engine`` and a private data folder."""
     monkeypatch.setenv("CLAIMFLOW_DATABASE_URL", engine.url.render_as_string(hide_password=False))
     monkeypatch.setenv("CLAIMFLOW_DATA_DIR", str(tmp_path / "data"))

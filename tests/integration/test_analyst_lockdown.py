@@ -43,8 +43,7 @@ def _url(database: str, user: str | None = None) -> str:
 
 @pytest.fixture(scope="module")
 def template_db() -> Iterator[str]:
-    if not dbs.pg_reachable():
-        dbs.service_missing(f"PostgreSQL at {dbs.PG_ADMIN_URL}")
+    dbs.require_pg()
     url = dbs.create_pg_database("cf_lock_tmpl")
     upgrade(url)
     engine = make_engine(url)
@@ -269,8 +268,7 @@ def test_documented_roles_owner_migrates_pipeline_posts_analyst_reads(
 ) -> None:
     """docs/OPERATIONS.md's split, end to end: a non-superuser owner role migrates and runs
     grant-analyst; the audit log refuses TRUNCATE even to it; what a non-superuser cannot revoke is said."""
-    if not dbs.pg_reachable():
-        dbs.service_missing(f"PostgreSQL at {dbs.PG_ADMIN_URL}")
+    dbs.require_pg()
     owner = cluster.role("cf_owner", "LOGIN CREATEROLE")
     db = cluster.database(None, owner=owner)
     owner_url = _url(db, owner)

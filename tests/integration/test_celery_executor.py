@@ -56,8 +56,7 @@ def _redis_reachable() -> bool:
 @pytest.fixture
 def services() -> Iterator[str]:
     """A PostgreSQL admin URL (for the databases this test creates) once both servers answer."""
-    if not dbs.pg_reachable():
-        dbs.service_missing(f"PostgreSQL at {dbs.PG_ADMIN_URL}")
+    dbs.require_pg()
     if not _redis_reachable():
         dbs.service_missing(f"Redis at {REDIS_URL}")
     yield dbs.PG_ADMIN_URL

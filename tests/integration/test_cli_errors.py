@@ -63,8 +63,7 @@ def initialised_sqlite(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def uninitialised_pg() -> Iterator[str]:
-    if not dbs.pg_reachable():
-        dbs.service_missing(f"PostgreSQL at {dbs.PG_ADMIN_URL}")
+    dbs.require_pg()
     url = dbs.create_pg_database("cf_uninit")
     yield url
     dbs.drop_pg_database(url)

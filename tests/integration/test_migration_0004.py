@@ -1,11 +1,9 @@
 """Migration 0004 on a database that already holds payments (one of them stored twice by the old loader):
 the identity is backfilled, the later copy is left out of the unique index so it can be built, and from
-then on the database itself refuses a second copy of a payment — SQLite and PostgreSQL."""
+then on the database itself refuses a second copy of a payment — SQLite and PostgreSQL (an empty database
+from the shared ``blank_db_url`` fixture, migrated here up to 0003)."""
 
 from __future__ import annotations
-
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -13,20 +11,6 @@ from sqlalchemy.exc import IntegrityError
 
 from claimflow.db.migrate import upgrade
 from claimflow.db.session import make_engine
-from tests.support import databases as dbs
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def blank_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'old.db'}"
-        return
-    if not dbs.pg_reachable():
-        dbs.service_missing(f"PostgreSQL at {dbs.PG_ADMIN_URL}")
-    url = dbs.create_pg_database("cf_mig")
-    yield url
-    dbs.drop_pg_database(url)
-
 
 _REMITTANCE = (
     "INSERT INTO remittances (interchange_id, st02, segment_no, handling_code, payment_amount, "
@@ -34,9 +18,9 @@ _REMITTANCE = (
 )
 
 
-def test_0004_backfills_identity_and_enforces_it(blank_url: str) -> None:
-    upgrade(blank_url, "0003")
-    engine = make_engine(blank_url)
+def test_0004_backfills_identity_and_enforces_it(blank_db_url: str) -> None:
+    upgrade(blank_db_url, "0003")
+    engine = make_engine(blank_db_url)
     try:
         with engine.begin() as conn:
             conn.execute(
@@ -52,7 +36,7 @@ def test_0004_backfills_identity_and_enforces_it(blank_url: str) -> None:
                 ("0004", 300, None, "ACME01"),
             ]:
                 conn.execute(text(_REMITTANCE), {"st02": st02, "seg": seg, "trace": trace, "payer": payer})
-        upgrade(blank_url)
+        upgrade(blank_db_url)
         with engine.connect() as conn:
             rows = conn.execute(text("SELECT st02, trace_payer FROM remittances ORDER BY st02")).all()
         assert [tuple(r) for r in rows] == [

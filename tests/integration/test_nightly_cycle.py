@@ -94,8 +94,7 @@ class SshdClearinghouse:
 def two_nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if find_sshd() is None:
         dbs.service_missing("OpenSSH sshd (/usr/sbin/sshd)")
-    if not dbs.pg_reachable():
-        dbs.service_missing(f"PostgreSQL at {dbs.PG_ADMIN_URL}")
+    dbs.require_pg()
     from claimflow.demo import run_two_nights
 
     workdir = tmp_path_factory.mktemp("nightly")

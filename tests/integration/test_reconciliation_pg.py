@@ -1,22 +1,17 @@
-"""Posting, patient payments, reconciliation and the analyst layer on a real PostgreSQL.
+"""What only PostgreSQL has: the append-only audit trigger, the analyst role, and patient keys computed
+in SQL agreeing with Python's.
 
-The database comes from the shared ``pg_session_url`` fixture (tests/conftest.py): a uniquely named
-database created from ``CLAIMFLOW_TEST_PG_URL`` (admin URL, default the local trust-auth server) for
-the test session, migrated with Alembic and dropped at the end; tables are truncated between tests.
-Under ``CI=true`` an unreachable server fails these tests instead of skipping them.
-
-Every scenario of ``tests/unit/adjudication`` (which run on SQLite) runs here again on PostgreSQL,
-plus what only PostgreSQL has: the append-only audit trigger and the analyst role.
+The database comes from the shared ``pg_engine`` fixture (tests/conftest.py): one uniquely named database
+per test session, migrated with Alembic, tables truncated between tests; under ``CI=true`` an unreachable
+server fails these tests instead of skipping them. The adjudication scenarios themselves run on both
+backends through the parametrized ``backend``/``engine`` fixtures (tests/unit/adjudication/conftest.py).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import inspect
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 from sqlalchemy import Engine, text
@@ -26,61 +21,11 @@ from adjudication.posting import post_remittances
 from adjudication.reconcile import reconcile
 from claimflow.analyst import VIEWS, grant_analyst
 from claimflow.audit import audit
-from tests.unit.adjudication import (
-    test_adj_acks,
-    test_adj_patient_payments,
-    test_adj_posting,
-    test_adj_reconcile,
-    test_adj_report_analyst,
-)
 from tests.unit.adjudication.builders import D, Practice, standard_pay
 
 pytestmark = pytest.mark.postgres
 
 AS_OF = dt.date(2026, 11, 25)
-
-
-def _scenarios() -> Iterator[Any]:
-    for module in (
-        test_adj_posting,
-        test_adj_acks,
-        test_adj_patient_payments,
-        test_adj_reconcile,
-        test_adj_report_analyst,
-    ):
-        for name, fn in sorted(vars(module).items()):
-            if not (name.startswith("test_") and callable(fn)):
-                continue
-            marks = getattr(fn, "pytestmark", [])
-            params = [mk for mk in marks if mk.name == "parametrize"]
-            if getattr(fn, "sqlite_only", False) or "db" not in inspect.signature(fn).parameters:
-                continue  # database-free tests gain nothing from a second run
-            if params:
-                names, values = params[0].args[0], params[0].args[1]
-                ids = params[0].kwargs.get("ids") or [str(i) for i in range(len(values))]
-                for value, ident in zip(values, ids, strict=True):
-                    yield pytest.param(
-                        fn, names, value, id=f"{module.__name__.rsplit('.', 1)[-1]}::{name}[{ident}]"
-                    )
-            else:
-                yield pytest.param(fn, None, None, id=f"{module.__name__.rsplit('.', 1)[-1]}::{name}")
-
-
-@pytest.mark.parametrize(("scenario", "names", "value"), list(_scenarios()))
-def test_scenario_on_postgres(
-    scenario: Callable[..., None], names: Any, value: Any, pg_engine: Engine, tmp_path: Path
-) -> None:
-    kwargs: dict[str, Any] = {}
-    sig = inspect.signature(scenario).parameters
-    if "db" in sig:
-        kwargs["db"] = pg_engine
-    if "tmp_path" in sig:
-        kwargs["tmp_path"] = tmp_path
-    if names is not None:
-        keys = [n.strip() for n in (names.split(",") if isinstance(names, str) else names)]
-        vals = value if len(keys) > 1 else (value,)
-        kwargs.update(dict(zip(keys, vals, strict=True)))
-    scenario(**kwargs)
 
 
 def test_audit_log_is_append_only(pg_engine: Engine) -> None:

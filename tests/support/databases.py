@@ -44,6 +44,12 @@ def pg_reachable() -> bool:
         return False
 
 
+def require_pg() -> None:
+    """Stop here unless the PostgreSQL admin server answers (skip locally, fail in CI)."""
+    if not pg_reachable():
+        service_missing(f"PostgreSQL at {PG_ADMIN_URL}")
+
+
 def create_pg_database(prefix: str = "cf_test") -> str:
     name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = make_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")

@@ -1,5 +1,6 @@
-"""Adjudication tests run on SQLite here (fast); tests/integration/test_reconciliation_pg.py runs the same
-scenario functions on PostgreSQL. Every scenario takes the engine as ``db``."""
+"""Adjudication tests take the engine as ``db``: the shared parametrized ``engine`` fixture
+(tests/conftest.py), so every scenario runs on SQLite and on PostgreSQL. A test that only makes sense on
+SQLite is marked ``sqlite_only``."""
 
 from __future__ import annotations
 
@@ -8,5 +9,5 @@ from sqlalchemy import Engine
 
 
 @pytest.fixture
-def db(sqlite_engine: Engine) -> Engine:
-    return sqlite_engine
+def db(engine: Engine) -> Engine:
+    return engine
