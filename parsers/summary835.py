@@ -10,8 +10,11 @@ segment, and never reports an error itself:
   too long, like any other doubt, goes to the reference parser, which names the element;
 * DTM, CAS segments are validated once per distinct segment string and remembered (payers repeat the
   same service dates and copays thousands of times), so a repeat costs one set/dict lookup;
-* header, LX, PLB, envelope and every rare segment go through the very same :class:`_Parser` methods as
-  the record path.
+* header, LX, PLB, SE, ST, envelope and every rare segment go through the very same
+  :class:`~parsers.x835_005010x221a1.Parser835` segment handlers (``on_lx``, ``on_se``, ``on_other`` …) and
+  methods (``cas``, ``moa``, ``svc_original`` …) as the record path: with no claim open in the parser,
+  those handlers do exactly the header/summary part, and the records they finish land in ``Parser835.out``,
+  from which this scanner keeps the :class:`RemittanceTotals`.
 
 When anything is off — any check fails, a segment is malformed, an internal surprise — the scanner
 gives up and the reference parser runs over the file from the start (``claims=False``): the error line
@@ -43,13 +46,13 @@ from parsers.native import SPEEDUPS
 from parsers.records import RemittanceTotals
 from parsers.values import AMOUNTS, DATES, MONEY_MAX, MONEY_MIN, ZERO, date8, money, number, quantity
 from parsers.x835_005010x221a1 import (
-    _CLP_SPEC,
-    _LQ_SPEC,
-    _NM1_SPEC,
-    _REF_SPEC,
+    CLP_SPEC,
+    LQ_SPEC,
     MAX_CLAIM_SEGMENTS,
+    NM1_SPEC,
+    REF_SPEC,
+    Parser835,
     Spec,
-    _Parser,
     parse,
 )
 
@@ -98,16 +101,18 @@ def totals(
     ]
 
 
-def _drain(it: Iterator[object], out: list[RemittanceTotals]) -> None:
-    for r in it:
+def _take(P: Parser835, out: list[RemittanceTotals]) -> None:
+    """Keep the totals among the records the parser's handlers finished; drop the rest."""
+    for r in P.out:
         if type(r) is RemittanceTotals:
             out.append(r)
+    P.out.clear()
 
 
 def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) -> list[RemittanceTotals]:
-    """Mirror of ``_Parser.run`` with ``build=False``; raises (anything) wherever the reference would."""
+    """Mirror of ``Parser835.run`` with ``build=False``; raises (anything) wherever the reference would."""
     env = Envelope(file, sha)
-    P = _Parser(env, build=False)
+    P = Parser835(env, build=False)
     out: list[RemittanceTotals] = []
     AM = AMOUNTS
     DA = DATES
@@ -132,6 +137,7 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
             dtm_claim.clear()
             cas_seen.clear()
         c = delims.component
+        P.start_batch(first, c)  # the component separator for the parser's handlers
         segno = first - 1
         if in_claim and segno - claim_segno > MAX_CLAIM_SEGMENTS:
             raise _Doubt
@@ -162,13 +168,7 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                             dtm_claim.clear()
                         dtm_claim.add(s)
                 else:
-                    el = s.split(e)
-                    q = el[1]
-                    x = el[2]
-                    d = DA.get(x)
-                    if d is None:
-                        d = date8(x, file, segno, "DTM", 2)
-                    P.header_dtm(segno, q, d)
+                    P.on_dtm(segno, s.split(e))  # no claim open in P: a header date
             elif k == k_cas:
                 a = cas_seen.get(s)
                 if a is None:
@@ -200,14 +200,10 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                     raise _Doubt
             elif k == k_ref:
                 if in_claim:
-                    if s.count(e) < 2 or _long(s.split(e), _REF_SPEC):
+                    if s.count(e) < 2 or _long(s.split(e), REF_SPEC):
                         raise _Doubt
                 else:
-                    el = s.split(e)
-                    el[2]  # the reference reads this element (IndexError when absent)
-                    if _long(el, _REF_SPEC):
-                        raise _Doubt
-                    P.header_ref(segno, el)
+                    P.on_ref(segno, s.split(e))  # no claim open in P: a header reference
             elif k == k_svc:
                 if not in_claim:
                     raise _Doubt
@@ -248,19 +244,20 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                     P.svc_original(segno, el, c)
                 in_line = True
             elif k == k_nm1:
-                if not in_claim or in_line or _long(s.split(e), _NM1_SPEC):
+                if not in_claim or in_line or _long(s.split(e), NM1_SPEC):
                     raise _Doubt
             elif k == k_clp:
                 if in_claim:
                     _close(P, in_line, l_charge, l_paid, lcas, ccas, c_charge, c_paid, c_pr)
                     in_line = False
                 else:
-                    _drain(P.before_claim(segno), out)
+                    P.before_claim(segno)
+                    _take(P, out)
                 el = s.split(e)
                 n = len(el)
                 if n < 14:
                     el.extend([""] * (14 - n))
-                if not el[1] or not el[2] or _long(el, _CLP_SPEC):
+                if not el[1] or not el[2] or _long(el, CLP_SPEC):
                     raise _Doubt
                 x = el[3]
                 c_charge = AM.get(x)  # type: ignore[assignment]
@@ -285,7 +282,7 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                 el = s.split(e)
                 sid = el[0]
                 if sid == "LQ":
-                    if not in_line or len(el) < 3 or _long(el, _LQ_SPEC):
+                    if not in_line or len(el) < 3 or _long(el, LQ_SPEC):
                         raise _Doubt
                 elif sid in ("DTM", "CAS", "AMT", "REF", "SVC", "NM1", "CLP"):
                     raise _Doubt  # no elements at all: the reference says which one is missing
@@ -316,22 +313,18 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
                     P.n_lines += n_lines
                     n_lines = 0
                     if sid == "LX":
-                        _drain(P.lx_segment(segno, el), out)
+                        P.on_lx(segno, el)
                     elif sid == "PLB":
-                        _drain(P.plb(segno, el, c), out)
+                        P.on_plb(segno, el)
                     else:
-                        env.se(segno, el)
-                        _drain(P.end_transaction(segno, el), out)
+                        P.on_se(segno, el)
+                    _take(P, out)
                 elif sid == "ST":
-                    env.st(segno, el)
-                    P.begin_transaction(segno)
+                    P.on_st(segno, el)
                     n_lines = 0
                 else:
-                    kind = env.control(segno, el)
-                    if kind == "TA1":
-                        env.ta1(segno, el)
-                    elif kind == "":
-                        P.header_segment(segno, el, c)
+                    P.on_other(segno, el)  # envelope, TA1, header (BPR, N1 …), TS3/TS2
+                    _take(P, out)
     env.finish(segno, None)
     if segno == 0:
         raise _Doubt
@@ -339,7 +332,7 @@ def _scan(batches: Iterator[SegmentBatch], file: str | None, sha: str | None) ->
 
 
 def _close(
-    P: _Parser,
+    P: Parser835,
     in_line: bool,
     l_charge: Decimal,
     l_paid: Decimal,
@@ -349,7 +342,7 @@ def _close(
     paid: Decimal,
     pr: Decimal | None,
 ) -> None:
-    """End of a 2100 loop: what ``_Parser.finish`` does when no record is built."""
+    """End of a 2100 loop: what ``Parser835.finish`` does when no record is built."""
     if in_line:
         x = l_charge - l_paid
         if not (MONEY_MIN <= x <= MONEY_MAX and MONEY_MIN <= lcas <= MONEY_MAX):

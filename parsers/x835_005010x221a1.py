@@ -34,7 +34,7 @@ record either fits the database or the file is refused naming the element (``CLP
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any, NoReturn
 
@@ -125,47 +125,21 @@ so this bounds memory on a corrupt or hostile file (the guide allows 999 service
 # Field positions of the records built as lists in the hot loop. The lists are written out in field
 # order there; tests/unit/parsers/test_x835.py checks every field lands where its name says.
 _C = {f: i for i, f in enumerate(ClaimPayment._fields)}
-C_PCN = _C["patient_control_number"]
-C_SEGNO = _C["segment_no"]
-C_PATIENT = _C["patient"]
-C_INSURED = _C["insured"]
-C_CORRECTED = _C["corrected_patient"]
-C_PROVIDER = _C["service_provider"]
-C_CROSSOVER = _C["crossover_carrier"]
-C_CORR_PAYER = _C["corrected_payer"]
-C_OTHER_PARTIES = _C["other_parties"]
-C_MIA = _C["inpatient"]
-C_MOA = _C["outpatient"]
-C_FROM = _C["statement_from"]
-C_TO = _C["statement_to"]
-C_RECEIVED = _C["received_date"]
-C_EXPIRES = _C["coverage_expiration"]
-C_DATES = _C["other_dates"]
-C_REFS = _C["references"]
-C_ORIGREF = _C["original_reference_number"]
-C_CONTACTS = _C["contacts"]
-C_AMTS = _C["amounts"]
-C_QTYS = _C["quantities"]
-C_ADJ = _C["adjustments"]
-C_LINES = _C["lines"]
-C_CHARGE = _C["charge"]
-C_PAID = _C["paid"]
-C_PR = _C["patient_responsibility"]
-
 _L = {f: i for i, f in enumerate(ServiceLine._fields)}
-L_DATE = _L["service_date"]
-L_FROM = _L["service_date_from"]
-L_TO = _L["service_date_to"]
-L_CTRL = _L["control_number"]
-L_ALLOWED = _L["allowed"]
-L_ADJ = _L["adjustments"]
-L_RARC = _L["remark_codes"]
-L_NCPDP = _L["ncpdp_reject_codes"]
-L_REFS = _L["references"]
-L_AMTS = _L["amounts"]
-L_QTYS = _L["quantities"]
-L_CHARGE = _L["charge"]
-L_PAID = _L["paid"]
+(C_PCN, C_SEGNO, C_PATIENT, C_INSURED, C_CORRECTED, C_PROVIDER, C_CROSSOVER, C_CORR_PAYER, C_OTHER_PARTIES,
+ C_MIA, C_MOA, C_FROM, C_TO, C_RECEIVED, C_EXPIRES, C_DATES, C_REFS, C_ORIGREF, C_CONTACTS, C_AMTS, C_QTYS,
+ C_ADJ, C_LINES, C_CHARGE, C_PAID, C_PR) = (_C[f] for f in (
+    "patient_control_number", "segment_no", "patient", "insured", "corrected_patient", "service_provider",
+    "crossover_carrier", "corrected_payer", "other_parties", "inpatient", "outpatient", "statement_from",
+    "statement_to", "received_date", "coverage_expiration", "other_dates", "references",
+    "original_reference_number", "contacts", "amounts", "quantities", "adjustments", "lines", "charge", "paid",
+    "patient_responsibility",
+))  # fmt: skip
+(L_DATE, L_FROM, L_TO, L_CTRL, L_ALLOWED, L_ADJ, L_RARC, L_NCPDP, L_REFS, L_AMTS, L_QTYS, L_CHARGE,
+ L_PAID) = (_L[f] for f in (
+    "service_date", "service_date_from", "service_date_to", "control_number", "allowed", "adjustments",
+    "remark_codes", "ncpdp_reject_codes", "references", "amounts", "quantities", "charge", "paid",
+))  # fmt: skip
 
 _R = {f: i for i, f in enumerate(Remittance._fields)}
 _REMIT0: list[Any] = [""] * len(Remittance._fields)
@@ -198,18 +172,18 @@ _CLAIM_NM1 = {
 }
 
 # Length checks (parsers.limits835): (element position, maximum length, element name) per segment. The hot
-# loop tests the lengths inline and calls _Parser.too_long, which names the first element that is too long.
+# loop tests the lengths inline and calls Parser835.too_long, which names the first element that is too long.
 Spec = tuple[tuple[int, int, str], ...]
-_CLP_SPEC: Spec = (
+CLP_SPEC: Spec = (
     (1, CLP01_MAX, "CLP01"), (2, CLP02_MAX, "CLP02"), (6, CLP06_MAX, "CLP06"), (7, CLP07_MAX, "CLP07"),
     (8, CLP08_MAX, "CLP08"), (9, CLP09_MAX, "CLP09"), (11, CLP11_MAX, "CLP11"),
 )  # fmt: skip
-_NM1_SPEC: Spec = (
+NM1_SPEC: Spec = (
     (1, NM101_MAX, "NM101"), (2, NM102_MAX, "NM102"), (3, NM103_MAX, "NM103"), (4, NM104_MAX, "NM104"),
     (5, NM105_MAX, "NM105"), (7, NM107_MAX, "NM107"), (8, NM108_MAX, "NM108"), (9, NM109_MAX, "NM109"),
 )  # fmt: skip
-_REF_SPEC: Spec = ((1, REF01_MAX, "REF01"), (2, REF02_MAX, "REF02"))
-_LQ_SPEC: Spec = ((1, LQ01_MAX, "LQ01"), (2, LQ02_MAX, "LQ02"))
+REF_SPEC: Spec = ((1, REF01_MAX, "REF01"), (2, REF02_MAX, "REF02"))
+LQ_SPEC: Spec = ((1, LQ01_MAX, "LQ01"), (2, LQ02_MAX, "LQ02"))
 _PER_SPEC: Spec = (
     (1, LIM.PER01_MAX, "PER01"), (2, LIM.PER02_MAX, "PER02"), (3, LIM.PER03_MAX, "PER03"),
     (4, LIM.PER04_MAX, "PER04"), (5, LIM.PER03_MAX, "PER05"), (6, LIM.PER04_MAX, "PER06"),
@@ -249,7 +223,7 @@ def check_lengths(el: list[str], spec: Spec, file: str | None, segno: int, sid: 
 
 
 # The C accelerator (parsers.native) builds the same lists: the first CLAIM_HEAD / LINE_HEAD fields
-# in the order of the literals in _Parser.run, then these defaults.
+# in the order of the literals in Parser835.on_clp and .on_svc, then these defaults.
 CLAIM_HEAD = 18
 LINE_HEAD = 13
 _NONE_FIELDS = {
@@ -293,18 +267,51 @@ def _contact(el: list[str], file: str | None, segno: int) -> Contact:
     return Contact(el[1], el[2], nums)
 
 
-class _Parser:
-    """State of one 835 file. The hot loop lives in :meth:`run`; rare segments in methods."""
+# The value caches' lookups, bound once. Why: Python 3.11 compiles ``AMOUNTS.get(x)`` on a name imported
+# with ``from … import`` as an attribute load that builds a bound method on every call (it assumes a
+# module); the handlers run it for most segments.
+_cached_amount = AMOUNTS.get
+_cached_date = DATES.get
+
+Handler = Callable[[int, list[str]], None]
+"""A segment handler: (segment number, elements with the segment ID at 0); records go to ``Parser835.out``."""
+
+
+class Parser835:
+    """State of one 835 file, fed segment by segment through per-segment handlers.
+
+    :meth:`run` is the loop: it splits each segment and calls the handler its ID selects in
+    :meth:`handlers` (``on_clp`` for CLP …; :meth:`on_other` for envelope and header segments). A
+    handler updates the open claim/line (``claim``/``line``, lists in record field order) and appends
+    finished records to ``out``, which the loop yields after each segment — so records stream out in file
+    order, and those a segment completed before failing (a claim closed by the next CLP) still go out
+    before its error, as they would from a generator.
+
+    Public for :mod:`parsers.summary835`, which runs its own claim loop but hands LX, PLB, SE, ST, the
+    header and the rare claim segments (MOA, MIA, multi-reason CAS, SVC06) to these same methods, so
+    both refuse a file in the same words. With ``build=False`` no claim record is built; every check runs.
+    """
 
     def __init__(self, env: Envelope, build: bool = True, native: bool = True) -> None:
         self.env = env
         self.fast: Any = _SCAN835 if native else None  # the C accelerator's scan835 (parsers.native)
         self.build = build  # False: totals only (summaries); every check still runs
         self.file = env.file
+        self.out: list[Record835] = []  # records finished by the current segment, yielded by run()
         self.remit: list[Any] | None = None  # header being built (or kept for context)
         self.hctx = 0  # 0 table 1, 1 loop 1000A payer, 2 loop 1000B payee, 3 detail (LX/CLP/PLB)
         self.lx: str | None = None
         self.summary: list[Any] | None = None
+        # the open 2100 loop: claim and line as lists in field order, finished lines, ΣCAS of the open
+        # line / of the claim so far (for the balancing counts)
+        self.claim: list[Any] | None = None
+        self.line: list[Any] | None = None
+        self.lines: list[ServiceLine] = []
+        self.claim_segno = 0
+        self.lcas = ZERO
+        self.ccas = ZERO
+        self.comp = ""  # component separator (ISA16) of the current batch
+        self.svc01_ok: set[str] = set()  # SVC01 composites whose component lengths passed (with comp)
         self._reset_totals()
 
     def _reset_totals(self) -> None:
@@ -320,62 +327,44 @@ class _Parser:
     def err(self, msg: str, segno: int, sid: str, element: str | None = None) -> X12ParseError:
         return X12ParseError(msg, file=self.file, segment_no=segno, segment_id=sid, element=element)
 
-    # ---- hot loop --------------------------------------------------------------------------------------
+    # ---- the loop ----------------------------------------------------------------------------------------
+
+    def handlers(self) -> dict[str, Handler]:
+        """Segment ID → handler. Built per run, not kept on the instance (bound methods would make a cycle
+        the paused GC leaves behind); IDs not listed go to :meth:`on_other`."""
+        return {
+            "DTM": self.on_dtm, "AMT": self.on_amt, "CAS": self.on_cas, "REF": self.on_ref,
+            "SVC": self.on_svc, "NM1": self.on_nm1, "CLP": self.on_clp, "LQ": self.on_lq,
+            "QTY": self.on_qty, "MOA": self.on_moa, "MIA": self.on_mia, "PER": self.on_per,
+            "LX": self.on_lx, "PLB": self.on_plb, "SE": self.on_se, "ST": self.on_st,
+        }  # fmt: skip
 
     def run(self, batches: Iterator[SegmentBatch]) -> Iterator[Record835]:
         env = self.env
-        file = self.file
-        AM = AMOUNTS
-        DA = DATES
-        tn = _tn
-        claim: list[Any] | None = None
-        line: list[Any] | None = None
-        lines: list[ServiceLine] = []
-        claim_segno = 0
-        build = self.build
-        lcas = ccas = ZERO  # ΣCAS of the open line / of the open claim (for the balancing counts)
+        out = self.out
+        handlers = self.handlers()
+        other = self.on_other
         segno = 0
         sid: str | None = None
         el: list[str] = []
-        fast = self.fast
-        out: list[ClaimPayment] = []
-        svc01_ok: set[str] = set()  # SVC01 composites whose component lengths passed (component separator c)
-        svc01_c = ""
         try:
             for first, delims, segs in batches:
                 e = delims.element
                 c = delims.component
-                if c != svc01_c:
-                    svc01_ok.clear()
-                    svc01_c = c
+                self.start_batch(first, c)
                 segno = first - 1
-                if claim is not None and segno - claim_segno > MAX_CLAIM_SEGMENTS:
-                    raise self.err(
-                        f"claim {claim[C_PCN]} spans more than {MAX_CLAIM_SEGMENTS} segments",
-                        claim_segno,
-                        "CLP",
-                    )
                 nseg = len(segs)
                 pos = 0
-                accel = fast is not None and len(e) == 1 and len(c) == 1 and e <= "\xff" and c <= "\xff"
+                accel = self.fast is not None and len(e) == 1 and len(c) == 1 and e <= "\xff" and c <= "\xff"
                 while pos < nseg:
                     if accel:
-                        # the C accelerator takes the plain claim-loop segments and stops at the first
-                        # one it leaves to this loop (see parsers.native); state goes in and out by `st`
-                        st: list[Any] = [claim, line, lines, lcas, ccas, segno, claim_segno, self.n_claims,
-                              self.n_lines, self.bad_claims, self.bad_lines, self.t_charge, self.t_paid,
-                              self.t_pr, out]  # fmt: skip
                         pos0 = pos
-                        pos = fast(
-                            segs, pos, e, c, st, (build, env.sha256, env.isa13, env.gs06, env.st02, self.lx)
-                        )
-                        (claim, line, lines, lcas, ccas, segno, claim_segno, self.n_claims, self.n_lines,
-                         self.bad_claims, self.bad_lines, self.t_charge, self.t_paid, self.t_pr, _) = st  # fmt: skip
+                        pos, segno = self.accelerate(segs, pos, e, c, segno)
                         if pos > pos0:
                             sid = segs[pos - 1].partition(e)[0]
                         if out:
                             yield from out
-                            out = []
+                            out.clear()
                         if pos >= nseg:
                             break
                         todo = segs[pos : pos + 1]
@@ -387,396 +376,484 @@ class _Parser:
                         segno += 1
                         el = s.split(e)
                         sid = el[0]
-                        if sid == "DTM":
-                            q = el[1]
-                            x = el[2]
-                            d = DA.get(x)
-                            if d is None:
-                                d = date8(x, file, segno, sid, 2)
-                            if line is not None:
-                                if q == "472":
-                                    line[L_DATE] = d
-                                elif q == "150":
-                                    line[L_FROM] = d
-                                elif q == "151":
-                                    line[L_TO] = d
-                                else:
-                                    raise self.err(
-                                        f"qualifier {q} is not a service date (472, 150, 151)",
-                                        segno,
-                                        sid,
-                                        "DTM01",
-                                    )
-                            elif claim is not None:
-                                if q == "232":
-                                    claim[C_FROM] = d
-                                elif q == "233":
-                                    claim[C_TO] = d
-                                elif q == "050":
-                                    claim[C_RECEIVED] = d
-                                elif q == "036":
-                                    claim[C_EXPIRES] = d
-                                elif len(q) > DTM01_MAX:
-                                    raise self.err(
-                                        f"is longer than {DTM01_MAX} characters", segno, sid, "DTM01"
-                                    )
-                                elif claim[C_DATES]:
-                                    claim[C_DATES].append((q, d))
-                                else:
-                                    claim[C_DATES] = [(q, d)]
-                            else:
-                                self.header_dtm(segno, q, d)
-                        elif sid == "AMT":
-                            q = el[1]
-                            x = el[2]
-                            a = AM.get(x)
-                            if a is None:
-                                a = money(x, file, segno, sid, 2)
-                            if len(q) > AMT01_MAX:
-                                raise self.err(f"is longer than {AMT01_MAX} characters", segno, sid, "AMT01")
-                            if line is not None:
-                                if q == "B6":
-                                    line[L_ALLOWED] = a
-                                elif line[L_AMTS]:
-                                    line[L_AMTS].append((q, a))
-                                else:
-                                    line[L_AMTS] = [(q, a)]
-                            elif claim is not None:
-                                if claim[C_AMTS]:
-                                    claim[C_AMTS].append((q, a))
-                                else:
-                                    claim[C_AMTS] = [(q, a)]
-                            else:
-                                raise self.err("AMT outside a claim (no CLP before it)", segno, sid)
-                        elif sid == "CAS":
-                            x = el[3]
-                            a = AM.get(x)
-                            if a is None:
-                                a = money(x, file, segno, sid, 3)
-                            if len(el) == 4 and 0 < len(el[1]) <= CAS01_MAX and 0 < len(el[2]) <= CAS02_MAX:
-                                adj = [tn(Adjustment, (el[1], el[2], a, None))] if build else None
-                            else:
-                                adj = self.cas(segno, el, a)
-                                for extra in adj[1:]:
-                                    a += extra[2]
-                            if line is not None:
-                                lcas += a
-                                if adj is not None:
-                                    v = line[L_ADJ]
-                                    if v:
-                                        v.extend(adj)
-                                    else:
-                                        line[L_ADJ] = adj
-                            elif claim is not None:
-                                ccas += a
-                                if adj is not None:
-                                    v = claim[C_ADJ]
-                                    if v:
-                                        v.extend(adj)
-                                    else:
-                                        claim[C_ADJ] = adj
-                            else:
-                                raise self.err("CAS outside a claim (no CLP before it)", segno, sid)
-                        elif sid == "REF":
-                            q = el[1]
-                            x = el[2]
-                            if len(x) > REF02_MAX or len(q) > REF01_MAX:
-                                self.too_long(segno, el, _REF_SPEC)
-                            if line is not None:
-                                if q == "6R":
-                                    line[L_CTRL] = x
-                                elif line[L_REFS]:
-                                    line[L_REFS].append((q, x))
-                                else:
-                                    line[L_REFS] = [(q, x)]
-                            elif claim is not None:
-                                if q == "F8" and claim[C_ORIGREF] is None:
-                                    claim[C_ORIGREF] = x
-                                if claim[C_REFS]:
-                                    claim[C_REFS].append((q, x))
-                                else:
-                                    claim[C_REFS] = [(q, x)]
-                            else:
-                                self.header_ref(segno, el)
-                        elif sid == "SVC":
-                            if claim is None:
-                                raise self.err("SVC outside a claim (no CLP before it)", segno, sid)
-                            if line is not None:
-                                x = line[L_CHARGE] - line[L_PAID]
-                                if not MONEY_MIN <= x <= MONEY_MAX:
-                                    self.sums_error(line[0], "SVC", "SVC02 − SVC03")
-                                if x != lcas:
-                                    self.bad_lines += 1
-                                    if not MONEY_MIN <= lcas <= MONEY_MAX:
-                                        self.sums_error(line[0], "SVC", "the sum of the line's CAS amounts")
-                                ccas += lcas
-                                if build:
-                                    lines.append(tn(ServiceLine, line))
-                            lcas = ZERO
-                            self.n_lines += 1
-                            comp = el[1].split(c)
-                            if len(comp) < 2 or not comp[1]:
-                                raise self.err(
-                                    f"must be a composite qualifier{c}procedure code (ISA16 component separator)",
-                                    segno,
-                                    sid,
-                                    "SVC01",
-                                )
-                            x = el[2]
-                            a = AM.get(x)
-                            if a is None:
-                                a = money(x, file, segno, sid, 2)
-                            x = el[3]
-                            p = AM.get(x)
-                            if p is None:
-                                p = money(x, file, segno, sid, 3)
-                            n = len(el)
-                            if el[1] not in svc01_ok or (n > 4 and len(el[4]) > SVC04_MAX):
-                                # lengths of SVC01's components, once per distinct SVC01 (procedure codes
-                                # and modifiers repeat), and SVC04
-                                self.svc_too_long(segno, el, comp)
-                                if len(svc01_ok) >= SEEN_LIMIT:
-                                    svc01_ok.clear()
-                                svc01_ok.add(el[1])
-                            units = None
-                            if n > 5 and el[5]:
-                                x = el[5]
-                                units = AM.get(x)
-                                if units is None:
-                                    units = quantity(x, file, segno, sid, 5)
-                            if n > 6:
-                                oq, ocode, omods, ounits = self.svc_original(segno, el, c)
-                            else:
-                                oq = ocode = ""
-                                omods = ()
-                                ounits = None
-                            # field order of ServiceLine (checked by tests/unit/parsers/test_x835.py)
-                            line = [
-                                segno,
-                                comp[0],
-                                comp[1],
-                                tuple(comp[2:6]) if len(comp) > 2 else (),
-                                comp[6] if len(comp) > 6 else "",
-                                a,
-                                p,
-                                el[4] if n > 4 else "",
-                                units,
-                                oq,
-                                ocode,
-                                omods,
-                                ounits,
-                                None,  # service_date
-                                None,  # service_date_from
-                                None,  # service_date_to
-                                None,  # control_number
-                                None,  # allowed
-                                (),  # adjustments
-                                (),  # remark_codes
-                                (),  # ncpdp_reject_codes
-                                (),  # references
-                                (),  # amounts
-                                (),  # quantities
-                            ]
-                        elif sid == "NM1":
-                            if claim is None or line is not None:
-                                raise self.err("NM1 outside a claim payment loop (2100)", segno, sid)
-                            n = len(el)
-                            if n < 10:
-                                el.extend([""] * (10 - n))
-                            if (
-                                len(el[3]) > NM103_MAX
-                                or len(el[4]) > NM104_MAX
-                                or len(el[9]) > NM109_MAX
-                                or len(el[1]) > NM101_MAX
-                                or len(el[2]) > NM102_MAX
-                                or len(el[5]) > NM105_MAX
-                                or len(el[7]) > NM107_MAX
-                                or len(el[8]) > NM108_MAX
-                            ):
-                                self.too_long(segno, el, _NM1_SPEC)
-                            if not build:
-                                continue
-                            party = tn(Party, (el[1], el[2], el[3], el[4], el[5], el[7], el[8], el[9]))
-                            k = _CLAIM_NM1.get(el[1])
-                            if k is not None and claim[k] is None:
-                                claim[k] = party
-                            elif claim[C_OTHER_PARTIES]:
-                                claim[C_OTHER_PARTIES].append(party)
-                            else:
-                                claim[C_OTHER_PARTIES] = [party]
-                        elif sid == "CLP":
-                            if claim is not None:
-                                rec = self.finish(claim, line, lines, lcas, ccas)
-                                if rec is not None:
-                                    yield rec
-                                line = None
-                            else:
-                                yield from self.before_claim(segno)
-                            n = len(el)
-                            if n < 14:
-                                el.extend([""] * (14 - n))
-                            if not el[1]:
-                                raise self.err("is required (patient control number)", segno, sid, "CLP01")
-                            if not el[2]:
-                                raise self.err("is required (claim status)", segno, sid, "CLP02")
-                            if (
-                                len(el[1]) > CLP01_MAX
-                                or len(el[7]) > CLP07_MAX
-                                or len(el[2]) > CLP02_MAX
-                                or len(el[6]) > CLP06_MAX
-                                or len(el[8]) > CLP08_MAX
-                                or len(el[9]) > CLP09_MAX
-                                or len(el[11]) > CLP11_MAX
-                            ):
-                                self.too_long(segno, el, _CLP_SPEC)
-                            x = el[3]
-                            a = AM.get(x)
-                            if a is None:
-                                a = money(x, file, segno, sid, 3)
-                            x = el[4]
-                            p = AM.get(x)
-                            if p is None:
-                                p = money(x, file, segno, sid, 4)
-                            x = el[5]
-                            pr = AM.get(x) if x else None
-                            if pr is None and x:
-                                pr = money(x, file, segno, sid, 5)
-                            # field order of ClaimPayment (checked by tests/unit/parsers/test_x835.py)
-                            claim = [
-                                env.sha256,
-                                env.isa13,
-                                env.gs06,
-                                env.st02,
-                                segno,
-                                self.lx,
-                                el[1],
-                                el[2],
-                                a,
-                                p,
-                                pr,
-                                el[6],
-                                el[7],
-                                el[8],
-                                el[9],
-                                el[11],
-                                number(el[12], file, segno, sid, 12) if el[12] else None,
-                                number(el[13], file, segno, sid, 13) if el[13] else None,
-                                None,  # patient
-                                None,  # insured
-                                None,  # corrected_patient
-                                None,  # service_provider
-                                None,  # crossover_carrier
-                                None,  # corrected_payer
-                                (),  # other_parties
-                                None,  # inpatient
-                                None,  # outpatient
-                                None,  # statement_from
-                                None,  # statement_to
-                                None,  # received_date
-                                None,  # coverage_expiration
-                                (),  # other_dates
-                                (),  # references
-                                None,  # original_reference_number
-                                (),  # contacts
-                                (),  # amounts
-                                (),  # quantities
-                                (),  # adjustments
-                                (),  # lines
-                            ]
-                            claim_segno = segno
-                            lines = []
-                            lcas = ccas = ZERO
-                        elif sid == "LQ":
-                            if line is None:
-                                raise self.err("LQ outside a service line (no SVC before it)", segno, sid)
-                            if len(el[2]) > LQ02_MAX or len(el[1]) > LQ01_MAX:
-                                self.too_long(segno, el, _LQ_SPEC)
-                            k = L_RARC if el[1] == "HE" else L_NCPDP
-                            if line[k]:
-                                line[k].append(el[2])
-                            else:
-                                line[k] = [el[2]]
-                        elif sid == "QTY":
-                            x = el[2]
-                            qty = AM.get(x)
-                            if qty is None:
-                                qty = quantity(x, file, segno, sid, 2)
-                            if len(el[1]) > QTY01_MAX:
-                                raise self.err(f"is longer than {QTY01_MAX} characters", segno, sid, "QTY01")
-                            if line is not None:
-                                if line[L_QTYS]:
-                                    line[L_QTYS].append((el[1], qty))
-                                else:
-                                    line[L_QTYS] = [(el[1], qty)]
-                            elif claim is not None:
-                                if claim[C_QTYS]:
-                                    claim[C_QTYS].append((el[1], qty))
-                                else:
-                                    claim[C_QTYS] = [(el[1], qty)]
-                            else:
-                                raise self.err("QTY outside a claim (no CLP before it)", segno, sid)
-                        elif sid == "MOA" or sid == "MIA":
-                            if claim is None or line is not None:
-                                raise self.err(f"{sid} outside a claim payment loop (2100)", segno, sid)
-                            if sid == "MOA":
-                                claim[C_MOA] = self.moa(segno, el)
-                            else:
-                                claim[C_MIA] = self.mia(segno, el)
-                        elif sid == "PER" and claim is not None:
-                            if line is not None:
-                                raise self.err("PER inside a service line", segno, sid)
-                            if claim[C_CONTACTS]:
-                                claim[C_CONTACTS].append(_contact(el, file, segno))
-                            else:
-                                claim[C_CONTACTS] = [_contact(el, file, segno)]
-                        elif sid == "LX":
-                            if claim is not None:
-                                rec = self.finish(claim, line, lines, lcas, ccas)
-                                if rec is not None:
-                                    yield rec
-                                claim = line = None
-                            yield from self.lx_segment(segno, el)
-                        elif sid == "PLB":
-                            if claim is not None:
-                                rec = self.finish(claim, line, lines, lcas, ccas)
-                                if rec is not None:
-                                    yield rec
-                                claim = line = None
-                            yield from self.plb(segno, el, c)
-                        elif sid == "SE":
-                            if claim is not None:
-                                rec = self.finish(claim, line, lines, lcas, ccas)
-                                claim = line = None
-                                env.se(segno, el)
-                                if rec is not None:
-                                    yield rec
-                            else:
-                                env.se(segno, el)
-                            yield from self.end_transaction(segno, el)
-                        elif sid == "ST":
-                            env.st(segno, el)
-                            self.begin_transaction(segno)
-                        else:
-                            kind = env.control(segno, el)
-                            if kind == "TA1":
-                                yield env.ta1(segno, el)
-                            elif kind == "":
-                                self.header_segment(segno, el, c)
+                        try:
+                            handler = handlers[sid]
+                        except KeyError:  # envelope and header segments (rare)
+                            handler = other
+                        handler(segno, el)
+                        if out:
+                            yield from out
+                            out.clear()
             env.finish(segno, sid)
-        except IndexError:
-            raise self.err(
-                f"has only {len(el) - 1} elements; a required element is missing", segno, sid or "?"
-            ) from None
+        except Exception as exc:
+            # what the failing segment completed before its error goes out first (see the class docstring)
+            done = out.copy()
+            out.clear()
+            yield from done
+            if isinstance(exc, IndexError):
+                raise self.err(
+                    f"has only {len(el) - 1} elements; a required element is missing", segno, sid or "?"
+                ) from None
+            raise
 
-    def before_claim(self, segno: int) -> Iterator[Remittance | ProviderSummary]:
+    def start_batch(self, first: int, comp: str) -> None:
+        """A new chunk of segments: its component separator, and the bound on the open claim's length."""
+        if comp != self.comp:
+            self.svc01_ok.clear()
+            self.comp = comp
+        claim = self.claim
+        if claim is not None and first - 1 - self.claim_segno > MAX_CLAIM_SEGMENTS:
+            raise self.err(
+                f"claim {claim[C_PCN]} spans more than {MAX_CLAIM_SEGMENTS} segments", self.claim_segno, "CLP"
+            )
+
+    def accelerate(self, segs: list[str], pos: int, e: str, c: str, segno: int) -> tuple[int, int]:
+        """The C accelerator takes the plain claim-loop segments from ``pos`` and stops at the first one it
+        leaves to the handlers (see parsers.native); state goes in and out by ``st``, records to ``out``.
+        Returns the position and segment number it stopped at."""
+        env = self.env
+        st: list[Any] = [self.claim, self.line, self.lines, self.lcas, self.ccas, segno, self.claim_segno,
+              self.n_claims, self.n_lines, self.bad_claims, self.bad_lines, self.t_charge, self.t_paid,
+              self.t_pr, self.out]  # fmt: skip
+        pos = self.fast(segs, pos, e, c, st, (self.build, env.sha256, env.isa13, env.gs06, env.st02, self.lx))
+        (self.claim, self.line, self.lines, self.lcas, self.ccas, segno, self.claim_segno, self.n_claims,
+         self.n_lines, self.bad_claims, self.bad_lines, self.t_charge, self.t_paid, self.t_pr, _) = st  # fmt: skip
+        return pos, segno
+
+    # ---- 2100/2110 segments (hot; tested by frequency in the synthetic and real files) ---------------------
+
+    def on_dtm(self, segno: int, el: list[str]) -> None:
+        """``DTM*472*20260102``: service date (line), statement/received/expiry dates (claim) or header."""
+        q = el[1]
+        x = el[2]
+        d = _cached_date(x)
+        if d is None:
+            d = date8(x, self.file, segno, "DTM", 2)
+        line = self.line
+        if line is not None:
+            if q == "472":
+                line[L_DATE] = d
+            elif q == "150":
+                line[L_FROM] = d
+            elif q == "151":
+                line[L_TO] = d
+            else:
+                raise self.err(f"qualifier {q} is not a service date (472, 150, 151)", segno, "DTM", "DTM01")
+            return
+        claim = self.claim
+        if claim is None:
+            self.header_dtm(segno, q, d)
+        elif q == "232":
+            claim[C_FROM] = d
+        elif q == "233":
+            claim[C_TO] = d
+        elif q == "050":
+            claim[C_RECEIVED] = d
+        elif q == "036":
+            claim[C_EXPIRES] = d
+        elif len(q) > DTM01_MAX:
+            raise self.err(f"is longer than {DTM01_MAX} characters", segno, "DTM", "DTM01")
+        elif claim[C_DATES]:
+            claim[C_DATES].append((q, d))
+        else:
+            claim[C_DATES] = [(q, d)]
+
+    def on_amt(self, segno: int, el: list[str]) -> None:
+        """``AMT*B6*135.74``: allowed amount (line) or another supplemental amount (line, claim)."""
+        q = el[1]
+        x = el[2]
+        a = _cached_amount(x)
+        if a is None:
+            a = money(x, self.file, segno, "AMT", 2)
+        if len(q) > AMT01_MAX:
+            raise self.err(f"is longer than {AMT01_MAX} characters", segno, "AMT", "AMT01")
+        line = self.line
+        if line is not None:
+            if q == "B6":
+                line[L_ALLOWED] = a
+            elif line[L_AMTS]:
+                line[L_AMTS].append((q, a))
+            else:
+                line[L_AMTS] = [(q, a)]
+            return
+        claim = self.claim
+        if claim is None:
+            raise self.err("AMT outside a claim (no CLP before it)", segno, "AMT")
+        if claim[C_AMTS]:
+            claim[C_AMTS].append((q, a))
+        else:
+            claim[C_AMTS] = [(q, a)]
+
+    def on_cas(self, segno: int, el: list[str]) -> None:
+        """``CAS*CO*45*23.96``: adjustments of the line or claim; the plain one-reason form inline."""
+        x = el[3]
+        a = _cached_amount(x)
+        if a is None:
+            a = money(x, self.file, segno, "CAS", 3)
+        if len(el) == 4 and 0 < len(el[1]) <= CAS01_MAX and 0 < len(el[2]) <= CAS02_MAX:
+            adj = [_tn(Adjustment, (el[1], el[2], a, None))] if self.build else None
+        else:
+            adj = self.cas(segno, el, a)
+            for extra in adj[1:]:
+                a += extra[2]
+        line = self.line
+        if line is not None:
+            self.lcas += a
+            if adj is not None:
+                v = line[L_ADJ]
+                if v:
+                    v.extend(adj)
+                else:
+                    line[L_ADJ] = adj
+            return
+        claim = self.claim
+        if claim is None:
+            raise self.err("CAS outside a claim (no CLP before it)", segno, "CAS")
+        self.ccas += a
+        if adj is not None:
+            v = claim[C_ADJ]
+            if v:
+                v.extend(adj)
+            else:
+                claim[C_ADJ] = adj
+
+    def on_ref(self, segno: int, el: list[str]) -> None:
+        """``REF*6R*1-1``: line control number, original reference (claim REF*F8) or other references."""
+        q = el[1]
+        x = el[2]
+        if len(x) > REF02_MAX or len(q) > REF01_MAX:
+            self.too_long(segno, el, REF_SPEC)
+        line = self.line
+        if line is not None:
+            if q == "6R":
+                line[L_CTRL] = x
+            elif line[L_REFS]:
+                line[L_REFS].append((q, x))
+            else:
+                line[L_REFS] = [(q, x)]
+            return
+        claim = self.claim
+        if claim is None:
+            self.header_ref(segno, el)
+            return
+        if q == "F8" and claim[C_ORIGREF] is None:
+            claim[C_ORIGREF] = x
+        if claim[C_REFS]:
+            claim[C_REFS].append((q, x))
+        else:
+            claim[C_REFS] = [(q, x)]
+
+    def on_svc(self, segno: int, el: list[str]) -> None:
+        """``SVC*HC:85025:25*159.7*110.74**1``: closes the open line and opens loop 2110."""
+        if self.claim is None:
+            raise self.err("SVC outside a claim (no CLP before it)", segno, "SVC")
+        line = self.line
+        if line is not None:
+            self.close_line(line, self.lcas)
+        self.lcas = ZERO
+        self.n_lines += 1
+        c = self.comp
+        comp = el[1].split(c)
+        if len(comp) < 2 or not comp[1]:
+            raise self.err(
+                f"must be a composite qualifier{c}procedure code (ISA16 component separator)",
+                segno,
+                "SVC",
+                "SVC01",
+            )
+        file = self.file
+        x = el[2]
+        a = _cached_amount(x)
+        if a is None:
+            a = money(x, file, segno, "SVC", 2)
+        x = el[3]
+        p = _cached_amount(x)
+        if p is None:
+            p = money(x, file, segno, "SVC", 3)
+        n = len(el)
+        ok = self.svc01_ok
+        if el[1] not in ok or (n > 4 and len(el[4]) > SVC04_MAX):
+            # lengths of SVC01's components, once per distinct SVC01 (procedure codes and modifiers
+            # repeat), and SVC04
+            self.svc_too_long(segno, el, comp)
+            if len(ok) >= SEEN_LIMIT:
+                ok.clear()
+            ok.add(el[1])
+        units = None
+        if n > 5 and el[5]:
+            x = el[5]
+            units = _cached_amount(x)
+            if units is None:
+                units = quantity(x, file, segno, "SVC", 5)
+        if n > 6:
+            oq, ocode, omods, ounits = self.svc_original(segno, el, c)
+        else:
+            oq = ocode = ""
+            omods = ()
+            ounits = None
+        # field order of ServiceLine (checked by tests/unit/parsers/test_x835.py)
+        self.line = [
+            segno,
+            comp[0],
+            comp[1],
+            tuple(comp[2:6]) if len(comp) > 2 else (),
+            comp[6] if len(comp) > 6 else "",
+            a,
+            p,
+            el[4] if n > 4 else "",
+            units,
+            oq,
+            ocode,
+            omods,
+            ounits,
+            None,  # service_date
+            None,  # service_date_from
+            None,  # service_date_to
+            None,  # control_number
+            None,  # allowed
+            (),  # adjustments
+            (),  # remark_codes
+            (),  # ncpdp_reject_codes
+            (),  # references
+            (),  # amounts
+            (),  # quantities
+        ]
+
+    def on_nm1(self, segno: int, el: list[str]) -> None:
+        """``NM1*QC*1*JONES*ANA****MI*M000000001``: a party of the claim (patient, insured, provider …)."""
+        claim = self.claim
+        if claim is None or self.line is not None:
+            raise self.err("NM1 outside a claim payment loop (2100)", segno, "NM1")
+        n = len(el)
+        if n < 10:
+            el.extend([""] * (10 - n))
+        if (
+            len(el[3]) > NM103_MAX
+            or len(el[4]) > NM104_MAX
+            or len(el[9]) > NM109_MAX
+            or len(el[1]) > NM101_MAX
+            or len(el[2]) > NM102_MAX
+            or len(el[5]) > NM105_MAX
+            or len(el[7]) > NM107_MAX
+            or len(el[8]) > NM108_MAX
+        ):
+            self.too_long(segno, el, NM1_SPEC)
+        if not self.build:
+            return
+        party = _tn(Party, (el[1], el[2], el[3], el[4], el[5], el[7], el[8], el[9]))
+        k = _CLAIM_NM1.get(el[1])
+        if k is not None and claim[k] is None:
+            claim[k] = party
+        elif claim[C_OTHER_PARTIES]:
+            claim[C_OTHER_PARTIES].append(party)
+        else:
+            claim[C_OTHER_PARTIES] = [party]
+
+    def on_clp(self, segno: int, el: list[str]) -> None:
+        """``CLP*PCN000000001*2*379.37*255.39*73.66*12*PAYER00000000001*11*1``: closes the open claim (or
+        completes the header) and opens loop 2100."""
+        claim = self.claim
+        if claim is not None:
+            self.close_claim(claim)
+        else:
+            self.before_claim(segno)
+        n = len(el)
+        if n < 14:
+            el.extend([""] * (14 - n))
+        if not el[1]:
+            raise self.err("is required (patient control number)", segno, "CLP", "CLP01")
+        if not el[2]:
+            raise self.err("is required (claim status)", segno, "CLP", "CLP02")
+        if (
+            len(el[1]) > CLP01_MAX
+            or len(el[7]) > CLP07_MAX
+            or len(el[2]) > CLP02_MAX
+            or len(el[6]) > CLP06_MAX
+            or len(el[8]) > CLP08_MAX
+            or len(el[9]) > CLP09_MAX
+            or len(el[11]) > CLP11_MAX
+        ):
+            self.too_long(segno, el, CLP_SPEC)
+        file = self.file
+        x = el[3]
+        a = _cached_amount(x)
+        if a is None:
+            a = money(x, file, segno, "CLP", 3)
+        x = el[4]
+        p = _cached_amount(x)
+        if p is None:
+            p = money(x, file, segno, "CLP", 4)
+        x = el[5]
+        pr = _cached_amount(x) if x else None
+        if pr is None and x:
+            pr = money(x, file, segno, "CLP", 5)
+        env = self.env
+        # field order of ClaimPayment (checked by tests/unit/parsers/test_x835.py)
+        self.claim = [
+            env.sha256,
+            env.isa13,
+            env.gs06,
+            env.st02,
+            segno,
+            self.lx,
+            el[1],
+            el[2],
+            a,
+            p,
+            pr,
+            el[6],
+            el[7],
+            el[8],
+            el[9],
+            el[11],
+            number(el[12], file, segno, "CLP", 12) if el[12] else None,
+            number(el[13], file, segno, "CLP", 13) if el[13] else None,
+            None,  # patient
+            None,  # insured
+            None,  # corrected_patient
+            None,  # service_provider
+            None,  # crossover_carrier
+            None,  # corrected_payer
+            (),  # other_parties
+            None,  # inpatient
+            None,  # outpatient
+            None,  # statement_from
+            None,  # statement_to
+            None,  # received_date
+            None,  # coverage_expiration
+            (),  # other_dates
+            (),  # references
+            None,  # original_reference_number
+            (),  # contacts
+            (),  # amounts
+            (),  # quantities
+            (),  # adjustments
+            (),  # lines
+        ]
+        self.claim_segno = segno
+        self.lines = []
+        self.lcas = self.ccas = ZERO
+
+    def on_lq(self, segno: int, el: list[str]) -> None:
+        """``LQ*HE*N130``: a remark code (HE) or NCPDP reject code of the line."""
+        line = self.line
+        if line is None:
+            raise self.err("LQ outside a service line (no SVC before it)", segno, "LQ")
+        if len(el[2]) > LQ02_MAX or len(el[1]) > LQ01_MAX:
+            self.too_long(segno, el, LQ_SPEC)
+        k = L_RARC if el[1] == "HE" else L_NCPDP
+        if line[k]:
+            line[k].append(el[2])
+        else:
+            line[k] = [el[2]]
+
+    def on_qty(self, segno: int, el: list[str]) -> None:
+        """``QTY*CA*3``: a supplemental quantity of the line or claim."""
+        x = el[2]
+        qty = _cached_amount(x)
+        if qty is None:
+            qty = quantity(x, self.file, segno, "QTY", 2)
+        if len(el[1]) > QTY01_MAX:
+            raise self.err(f"is longer than {QTY01_MAX} characters", segno, "QTY", "QTY01")
+        line = self.line
+        if line is not None:
+            if line[L_QTYS]:
+                line[L_QTYS].append((el[1], qty))
+            else:
+                line[L_QTYS] = [(el[1], qty)]
+            return
+        claim = self.claim
+        if claim is None:
+            raise self.err("QTY outside a claim (no CLP before it)", segno, "QTY")
+        if claim[C_QTYS]:
+            claim[C_QTYS].append((el[1], qty))
+        else:
+            claim[C_QTYS] = [(el[1], qty)]
+
+    def _claim_level(self, segno: int, sid: str) -> list[Any]:
+        """The open claim, for a segment that belongs to loop 2100 itself (not to a line)."""
+        claim = self.claim
+        if claim is None or self.line is not None:
+            raise self.err(f"{sid} outside a claim payment loop (2100)", segno, sid)
+        return claim
+
+    def on_moa(self, segno: int, el: list[str]) -> None:
+        """``MOA***MA01``: outpatient adjudication of the claim."""
+        self._claim_level(segno, "MOA")[C_MOA] = self.moa(segno, el)
+
+    def on_mia(self, segno: int, el: list[str]) -> None:
+        """``MIA*3***8200``: inpatient adjudication of the claim."""
+        self._claim_level(segno, "MIA")[C_MIA] = self.mia(segno, el)
+
+    def on_per(self, segno: int, el: list[str]) -> None:
+        """``PER*CX*CLAIMS*TE*8005551212``: claim contact; outside a claim, a payer contact (1000A)."""
+        claim = self.claim
+        if claim is None:
+            self.on_other(segno, el)
+            return
+        if self.line is not None:
+            raise self.err("PER inside a service line", segno, "PER")
+        if claim[C_CONTACTS]:
+            claim[C_CONTACTS].append(_contact(el, self.file, segno))
+        else:
+            claim[C_CONTACTS] = [_contact(el, self.file, segno)]
+
+    # ---- segments that end the claim loop ------------------------------------------------------------------
+
+    def close_claim(self, claim: list[Any]) -> None:
+        """The open 2100 loop ``claim`` ends (next CLP, LX, PLB): its record goes out."""
+        rec = self.finish(claim)
+        self.claim = self.line = None
+        if rec is not None:
+            self.out.append(rec)
+
+    def on_lx(self, segno: int, el: list[str]) -> None:
+        """``LX*1``: a provider summary group (header number) begins."""
+        claim = self.claim
+        if claim is not None:
+            self.close_claim(claim)
+        self.lx_segment(segno, el)
+
+    def on_plb(self, segno: int, el: list[str]) -> None:
+        """``PLB*1234567893*20261231*WO:INV01*-25``: provider-level adjustments."""
+        claim = self.claim
+        if claim is not None:
+            self.close_claim(claim)
+        self.plb(segno, el, self.comp)
+
+    def on_se(self, segno: int, el: list[str]) -> None:
+        """``SE*35*0001``: the transaction set ends; the open claim, then its totals, go out."""
+        claim = self.claim
+        if claim is not None:
+            rec = self.finish(claim)
+            self.claim = self.line = None
+            self.env.se(segno, el)  # checked before the claim goes out: a wrong SE01 refuses it
+            if rec is not None:
+                self.out.append(rec)
+        else:
+            self.env.se(segno, el)
+        self.end_transaction(segno, el)
+
+    def on_st(self, segno: int, el: list[str]) -> None:
+        """``ST*835*0001``: a transaction set begins."""
+        self.env.st(segno, el)
+        self.begin_transaction(segno)
+
+    def on_other(self, segno: int, el: list[str]) -> None:
+        """Envelope segments (ISA, GS, GE, IEA, TA1) and the header (BPR, TRN, N1 …, TS3/TS2)."""
+        kind = self.env.control(segno, el)
+        if kind == "TA1":
+            self.out.append(self.env.ta1(segno, el))
+        elif kind == "":
+            self.header_segment(segno, el, self.comp)
+
+    def before_claim(self, segno: int) -> None:
         """First CLP of a transaction or of an LX group: header and provider summary are complete."""
         if not self.env.in_st:
             raise self.err("CLP outside a transaction set (no ST before it)", segno, "CLP")
         if self.hctx != 3:
-            yield from self.begin_detail(segno, "CLP")
-        if self.summary is not None:
-            yield _tn(ProviderSummary, self.summary)
-            self.summary = None
+            self.begin_detail(segno, "CLP")
+        self.end_summary()
 
     def sums_error(self, segno: int, sid: str, what: str) -> NoReturn:
         """A balancing figure the database stores (balance_exceptions.expected/found) that does not fit."""
@@ -866,24 +943,27 @@ class _Parser:
 
     # ---- claims ---------------------------------------------------------------------------------------
 
-    def finish(
-        self, claim: list[Any], line: list[Any] | None, lines: list[ServiceLine], lcas: Decimal, ccas: Decimal
-    ) -> ClaimPayment | None:
-        """End of a 2100 loop: totals, the balancing counts, and the record (when building records).
+    def close_line(self, line: list[Any], lcas: Decimal) -> None:
+        """End of a 2110 loop (next SVC, end of the claim): the balancing count, the line record."""
+        x = line[L_CHARGE] - line[L_PAID]
+        if not MONEY_MIN <= x <= MONEY_MAX:
+            self.sums_error(line[0], "SVC", "SVC02 − SVC03")
+        if x != lcas:
+            self.bad_lines += 1
+            if not MONEY_MIN <= lcas <= MONEY_MAX:
+                self.sums_error(line[0], "SVC", "the sum of the line's CAS amounts")
+        self.ccas += lcas
+        if self.build:
+            self.lines.append(_tn(ServiceLine, line))
 
-        ``lcas``/``ccas``: ΣCAS of the open line and of the claim so far (claim CAS + finished lines).
+    def finish(self, claim: list[Any]) -> ClaimPayment | None:
+        """End of the open 2100 loop ``claim``: totals, the balancing counts, and the record (when building
+        records). ``lcas``/``ccas`` hold ΣCAS of its open line and of the claim so far (claim CAS + closed lines).
         """
+        line = self.line
         if line is not None:
-            x = line[L_CHARGE] - line[L_PAID]
-            if not MONEY_MIN <= x <= MONEY_MAX:
-                self.sums_error(line[0], "SVC", "SVC02 − SVC03")
-            if x != lcas:
-                self.bad_lines += 1
-                if not MONEY_MIN <= lcas <= MONEY_MAX:
-                    self.sums_error(line[0], "SVC", "the sum of the line's CAS amounts")
-            ccas += lcas
-            if self.build:
-                lines.append(_tn(ServiceLine, line))
+            self.close_line(line, self.lcas)
+        ccas = self.ccas
         x = claim[C_CHARGE] - claim[C_PAID]
         if not MONEY_MIN <= x <= MONEY_MAX:
             self.sums_error(claim[C_SEGNO], "CLP", "CLP03 − CLP04")
@@ -899,6 +979,7 @@ class _Parser:
             self.t_pr += pr
         if not self.build:
             return None
+        lines = self.lines
         if lines:
             claim[C_LINES] = lines
         return _tn(ClaimPayment, claim)
@@ -963,8 +1044,8 @@ class _Parser:
         self.summary = None
         self._reset_totals()
 
-    def begin_detail(self, segno: int, sid: str) -> Iterator[Remittance]:
-        """First LX/CLP/PLB/SE of a transaction: the header is complete; yield it."""
+    def begin_detail(self, segno: int, sid: str) -> None:
+        """First LX/CLP/PLB/SE of a transaction: the header is complete; it goes out."""
         remit = self.remit
         if remit is None:
             raise self.err(f"{sid} outside a transaction set (no ST before it)", segno, sid)
@@ -973,12 +1054,17 @@ class _Parser:
         if remit[_R["payment_amount"]] is None:
             raise self.err(f"835 transaction set {self.env.st02} has no BPR segment", segno, sid)
         self.hctx = 3
-        yield _tn(Remittance, remit)
+        self.out.append(_tn(Remittance, remit))
 
-    def lx_segment(self, segno: int, el: list[str]) -> Iterator[Remittance | ProviderSummary]:
-        yield from self.begin_detail(segno, "LX")
+    def end_summary(self) -> None:
+        """The open LX group is complete (next LX, CLP, PLB, SE): its provider summary goes out."""
         if self.summary is not None:
-            yield _tn(ProviderSummary, self.summary)
+            self.out.append(_tn(ProviderSummary, self.summary))
+            self.summary = None
+
+    def lx_segment(self, segno: int, el: list[str]) -> None:
+        self.begin_detail(segno, "LX")
+        self.end_summary()
         env = self.env
         self.lx = el[1] if len(el) > 1 else ""
         if len(self.lx) > LIM.LX01_MAX:
@@ -1022,13 +1108,9 @@ class _Parser:
                 amounts.append((f"{sid}{i:02d}", a))
         summ[11] = tuple(amounts)
 
-    def plb(
-        self, segno: int, el: list[str], comp: str
-    ) -> Iterator[Remittance | ProviderSummary | ProviderAdjustment]:
-        yield from self.begin_detail(segno, "PLB")
-        if self.summary is not None:
-            yield _tn(ProviderSummary, self.summary)
-            self.summary = None
+    def plb(self, segno: int, el: list[str], comp: str) -> None:
+        self.begin_detail(segno, "PLB")
+        self.end_summary()
         env, f = self.env, self.file
         if len(el) < 5:
             raise self.err("needs a provider, a date and at least one reason/amount pair", segno, "PLB")
@@ -1049,32 +1131,30 @@ class _Parser:
                 raise self.err("is required (adjustment amount)", segno, "PLB", f"PLB{i + 1:02d}")
             a = money(el[i + 1], f, segno, "PLB", i + 1)
             self.t_plb += a
-            yield ProviderAdjustment(
-                env.sha256,
-                env.isa13,
-                env.gs06,
-                env.st02,
-                segno,
-                el[1],
-                fiscal,
-                parts[0],
-                parts[1] if len(parts) > 1 else "",
-                a,
+            self.out.append(
+                ProviderAdjustment(
+                    env.sha256,
+                    env.isa13,
+                    env.gs06,
+                    env.st02,
+                    segno,
+                    el[1],
+                    fiscal,
+                    parts[0],
+                    parts[1] if len(parts) > 1 else "",
+                    a,
+                )
             )
 
-    def end_transaction(
-        self, segno: int, el: list[str]
-    ) -> Iterator[Remittance | ProviderSummary | RemittanceTotals]:
-        yield from self.begin_detail(segno, "SE")
-        if self.summary is not None:
-            yield _tn(ProviderSummary, self.summary)
-            self.summary = None
+    def end_transaction(self, segno: int, el: list[str]) -> None:
+        self.begin_detail(segno, "SE")
+        self.end_summary()
         env = self.env
         remit = self.remit
         assert remit is not None
         if not MONEY_MIN <= self.t_paid - self.t_plb <= MONEY_MAX:
             self.sums_error(segno, "SE", "ΣCLP04 − ΣPLB of the transaction set")
-        yield RemittanceTotals(
+        totals = RemittanceTotals(
             env.sha256,
             env.isa13,
             env.gs06,
@@ -1091,6 +1171,7 @@ class _Parser:
             self.bad_claims,
             self.bad_lines,
         )
+        self.out.append(totals)
         self.remit = None
 
     # ---- header (table 1, loops 1000A/1000B) ----------------------------------------------------------
@@ -1214,6 +1295,6 @@ def parse(
     already been yielded, so a caller that stores them must treat the file as one transaction.
     """
     label = source_name(source, name)
-    parser = _Parser(Envelope(label, file_sha256), build=claims, native=native)
+    parser = Parser835(Envelope(label, file_sha256), build=claims, native=native)
     with gc_paused():
         yield from parser.run(iter_batches(source, name=label, chunk_size=chunk_size))
