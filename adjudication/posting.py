@@ -164,189 +164,25 @@ def post_charges(engine: Engine, *, actor: str) -> int:
 
 
 def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, Any]:
+    """One posting run: the steps of the module docstring, in that order, each a function below, all in
+    the caller's transaction. Temporary tables carry the run from step to step (``cf_cp``: the open claim
+    payments being matched; ``cf_post_adj``: their CAS totals; ``cf_post_batch``: the ones that post)."""
     p = {"as_of": as_of, "now": now}
-    # Fresh statistics: the loader may have added most of these rows since autovacuum last looked.
-    q.analyze_if_stale(
-        "claim_payments",
-        "service_line_payments",
-        "adjustments",
-        "submissions",
-        "ledger_entries",
-        "claims",
-        "service_lines",
-        "provider_adjustments",
-    )
+    _refresh_statistics(q)
     charges = _post_charges(q, now)
-    # Work on a private copy of the open claim payments; claim_payments itself is updated once, at the end.
-    never = sql_in(NEVER_MATCHED)
-    q.temp_table(
-        "cf_cp",
-        f"""SELECT cp.id AS id, cp.patient_control_number AS pcn, cp.status_code AS status_code,
-                   cp.payer_claim_number AS payer_claim_number, cp.paid AS paid, cp.charge AS charge,
-                   cp.remittance_id AS remittance_id, COALESCE(cp.claim_id, s.claim_id) AS claim_id,
-                   CASE WHEN cp.claim_id IS NOT NULL THEN COALESCE(cp.match_method, 'preset')
-                        WHEN s.claim_id IS NOT NULL THEN 'pcn' END AS method,
-                   cp.reversal_of_id AS reversal_of_id, cp.correction_of_id AS correction_of_id,
-                   COALESCE(cp.patient_responsibility, 0) AS pr, COALESCE(cp.payer_claim_number, '') AS clp07,
-                   {payer_key("r")} AS payer_key,
-                   cp.duplicate_of_id AS dup_of, CAST(NULL AS VARCHAR(40)) AS hold
-            FROM claim_payments cp
-            JOIN remittances r ON r.id = cp.remittance_id
-            LEFT JOIN submissions s ON s.patient_control_number = cp.patient_control_number
-                                   AND cp.status_code NOT IN {never}
-            WHERE cp.posted_at IS NULL""",
-    )
-    matched = _match_claims(q)
-    reversals_paired = _pair_reversals(q)
-    duplicates = _hold_duplicates(q)
-    fallback_held = _gate_fallback(q, matched)
-    if q.run(
-        """UPDATE cf_cp SET reversal_of_id = NULL
-           WHERE reversal_of_id IN (SELECT id FROM cf_cp WHERE dup_of IS NOT NULL OR hold IS NOT NULL)"""
-    ).rowcount:
-        # A reversal paired with a payment that is now held: pair it again among the payments that post.
-        reversals_paired = _pair_reversals(q)
-
-    postable = sql_in(POSTABLE)
-    # CAS totals per claim payment (and whether any non-PR adjustment carries a denial CARC), in one
-    # pass over the adjustments of the matched open claim payments.
-    q.temp_table(
-        "cf_post_adj",
-        f"""SELECT a.claim_payment_id AS cp_id,
-                   {cas.sum_sql(cas.CONTRACTUAL)} AS co,
-                   {cas.sum_sql(cas.PATIENT_RESPONSIBILITY)} AS pr,
-                   {cas.sum_sql(cas.OTHER)} AS oa,
-                   MAX(CASE WHEN {cas.condition_sql(cas.NOT_PATIENT)} AND a.amount <> 0
-                             AND a.reason_code NOT IN {non_denial_codes_sql()} THEN 1 ELSE 0 END) AS denial,
-                   {cas.sum_sql(cas.CONTRACTUAL, also=L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c"))} AS co23,
-                   {cas.sum_sql(cas.OTHER, also=L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c"))} AS oa23,
-                   MAX(CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="c")} THEN 0
-                            ELSE cp.charge - (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e
-                                              WHERE e.claim_id = c.id AND e.entry_type = {bind(EntryType.COB_TRANSFER)}
-                                                AND e.account = {bind(Account.AR_PAYER)}) END) AS prior
-            FROM cf_cp cp JOIN adjustments a ON a.claim_payment_id = cp.id
-            JOIN claims c ON c.id = cp.claim_id
-            WHERE cp.claim_id IS NOT NULL AND cp.status_code IN {postable} AND cp.dup_of IS NULL
-            GROUP BY a.claim_payment_id""",
-    )
-    # Secondary/tertiary claims: what earlier payers settled is not this claim's (adjudication.ledger).
-    co_post, oa_post = L.cob_adjusted_sql("co", "oa", "co23", "oa23", "prior")
-    q.run(f"UPDATE cf_post_adj SET co = {co_post}, oa = {oa_post} WHERE prior <> 0 OR co23 <> 0 OR oa23 <> 0")
-    batch = q.temp_table(
-        "cf_post_batch",
-        f"""SELECT cp.id AS cp_id, cp.claim_id AS claim_id, c.patient_id AS patient_id,
-                   c.payer_id AS payer_id, cp.status_code AS status_code, cp.paid AS paid,
-                   cp.reversal_of_id AS reversal_of_id, {_EFF} AS eff,
-                   CASE WHEN cp.status_code = '22' THEN 'reversal' ELSE 'payment' END AS kind,
-                   {outcome_sql("cp", denial="COALESCE(a.denial, 0) = 1")} AS outcome
-            FROM cf_cp cp
-            JOIN claims c ON c.id = cp.claim_id
-            JOIN remittances r ON r.id = cp.remittance_id
-            LEFT JOIN cf_post_adj a ON a.cp_id = cp.id
-            WHERE cp.dup_of IS NULL
-              AND (cp.status_code IN {postable} OR (cp.status_code = '22' AND cp.reversal_of_id IS NOT NULL))""",
-        p,
-    )
+    _open_claim_payments(q)
+    matched, reversals_paired, duplicates, fallback_held = _match_and_pair(q)
+    _cas_totals(q)
+    batch = _posting_batch(q, p)
     corrections = _pair_corrections(q)
     lines_matched, lines_unmatched = _match_lines(q)
-
-    cols = (
-        "txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, claim_payment_id, "
-        "effective_date, created_at"
-    )
-    common = "b.claim_id, b.patient_id, b.payer_id, b.cp_id, b.eff, :now"
-    entries = 0
-    # Payer payments.
-    entries += q.run(
-        f"""INSERT INTO ledger_entries ({cols})
-            SELECT {q.key("pay:", "b.cp_id")}, {bind(EntryType.PAYER_PAYMENT)}, {bind(Account.CASH)}, b.paid, {common}
-            FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0
-            UNION ALL
-            SELECT {q.key("pay:", "b.cp_id")}, {bind(EntryType.PAYER_PAYMENT)}, {bind(Account.AR_PAYER)}, -b.paid, {common}
-            FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0""",
-        p,
-    ).rowcount
-    # CAS adjustments, one transaction per claim payment and group family.
-    for prefix, entry_type, debit, column in (
-        ("co:", EntryType.CONTRACTUAL, Account.CONTRACTUAL, "co"),
-        ("oa:", EntryType.OTHER_ADJUSTMENT, Account.ADJUSTMENTS, "oa"),
-        ("pr:", EntryType.PR_TRANSFER, Account.AR_PATIENT, "pr"),
-    ):
-        entries += q.run(
-            f"""INSERT INTO ledger_entries ({cols})
-                SELECT {q.key(prefix, "b.cp_id")}, {bind(entry_type)}, {bind(debit)}, a.{column}, {common}
-                FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0
-                UNION ALL
-                SELECT {q.key(prefix, "b.cp_id")}, {bind(entry_type)}, {bind(Account.AR_PAYER)}, -a.{column}, {common}
-                FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0""",
-            p,
-        ).rowcount
-    # Reversals: the exact negation of every row the original posted (found by its txn_keys), under new
-    # keys. Originals posted in this same batch are already in the ledger (inserted above).
-    reversible = bind_in(L.REVERSIBLE)
-    q.temp_table(
-        "cf_rev_keys",
-        " UNION ALL ".join(
-            f"""SELECT b.cp_id AS cp_id, b.eff AS eff, {q.key(k, "b.reversal_of_id")} AS txn_key
-                FROM cf_post_batch b WHERE b.kind = 'reversal'"""
-            for k in ("pay:", "co:", "oa:", "pr:")
-        ),
-    )
-    entries += q.run(
-        f"""INSERT INTO ledger_entries ({cols})
-            SELECT {q.key("rev:", "k.cp_id")} || ':' || e.txn_key, {bind(EntryType.REVERSAL)}, e.account, -e.amount,
-                   e.claim_id, e.patient_id, e.payer_id, k.cp_id, k.eff, :now
-            FROM cf_rev_keys k
-            JOIN ledger_entries e ON e.txn_key = k.txn_key AND e.entry_type IN {reversible}""",
-        p,
-    ).rowcount
-    # Payments that sat in unapplied cash (unmatched on an earlier run) and now match: clear it.
-    entries += q.run(
-        f"""INSERT INTO ledger_entries ({cols})
-            SELECT {q.key("unm-clear:", "b.cp_id")}, {bind(EntryType.UNAPPLIED)}, {bind(Account.UNAPPLIED_CASH)}, -e.amount, {common}
-            FROM cf_post_batch b JOIN ledger_entries e
-              ON e.txn_key = {q.key("unm:", "b.cp_id")} AND e.account = {bind(Account.UNAPPLIED_CASH)}
-            UNION ALL
-            SELECT {q.key("unm-clear:", "b.cp_id")}, {bind(EntryType.UNAPPLIED)}, {bind(Account.CASH)}, e.amount, {common}
-            FROM cf_post_batch b JOIN ledger_entries e
-              ON e.txn_key = {q.key("unm:", "b.cp_id")} AND e.account = {bind(Account.UNAPPLIED_CASH)}""",
-        p,
-    ).rowcount
-    resolved = q.run(
-        """UPDATE unmatched_payments SET resolved = true
-           WHERE resolved = false AND claim_payment_id IN (SELECT cp_id FROM cf_post_batch)"""
-    ).rowcount
-
+    entries = _post_payer_payments(q, p) + _post_cas(q, p) + _post_reversals(q, p) + _clear_unapplied(q, p)
+    resolved = _resolve_unmatched(q)
     status_changes, status_blocked = _update_claim_status(q, now)
     secondary_due = _count_secondary_due(q)
-    paid_total = q.money(q.scalar("SELECT SUM(paid) FROM cf_post_batch WHERE kind = 'payment'"))
-    reversed_total = q.money(q.scalar("SELECT SUM(paid) FROM cf_post_batch WHERE kind = 'reversal'"))
-    n_reversals = int(q.scalar("SELECT COUNT(*) FROM cf_post_batch WHERE kind = 'reversal'") or 0)
-
-    rev_detail = q.json_object(claim_id="b.claim_id", original_claim_payment_id="b.reversal_of_id")
-    q.run(
-        f"""INSERT INTO audit_log (at, actor, action, object_type, object_id, detail)
-            SELECT :now, :actor, 'reversal', 'claim_payment', CAST(b.cp_id AS TEXT), {rev_detail}
-            FROM cf_post_batch b WHERE b.kind = 'reversal'""",
-        {"now": now, "actor": actor[:120]},
-    )
-    # The one write to claim_payments: matches (also of payments left unposted), pairs, posted_at.
-    q.run(
-        """UPDATE claim_payments SET claim_id = u.claim_id, match_method = u.method,
-                  reversal_of_id = u.reversal_of_id, correction_of_id = u.correction_of_id,
-                  duplicate_of_id = u.dup_of,
-                  posted_at = CASE WHEN u.posted = 1 THEN :now ELSE NULL END
-           FROM (SELECT c.id AS id, c.claim_id AS claim_id, c.method AS method,
-                        c.reversal_of_id AS reversal_of_id, c.correction_of_id AS correction_of_id,
-                        c.dup_of AS dup_of, CASE WHEN b.cp_id IS NULL THEN 0 ELSE 1 END AS posted
-                 FROM cf_cp c LEFT JOIN cf_post_batch b ON b.cp_id = c.id
-                 WHERE b.cp_id IS NOT NULL OR c.claim_id IS NOT NULL OR c.dup_of IS NOT NULL) u
-           WHERE u.id = claim_payments.id""",
-        p,
-    )
-    if q.pg:
-        q.run("ANALYZE claim_payments")
-
+    paid_total, reversed_total, n_reversals = _batch_totals(q)
+    _audit_reversals(q, actor, now)
+    _write_claim_payments(q, p)
     new_unmatched, unmatched_entries = _record_unmatched(q, p)
     entries += unmatched_entries
     plb_linked = _link_plb(q)
@@ -380,6 +216,233 @@ def _post(q: Sql, *, actor: str, as_of: dt.date, now: dt.datetime) -> dict[str, 
         "reversed": f"{reversed_total:.2f}",
         **credits,
     }
+
+
+def _refresh_statistics(q: Sql) -> None:
+    """Fresh statistics: the loader may have added most of these rows since autovacuum last looked."""
+    q.analyze_if_stale(
+        "claim_payments",
+        "service_line_payments",
+        "adjustments",
+        "submissions",
+        "ledger_entries",
+        "claims",
+        "service_lines",
+        "provider_adjustments",
+    )
+
+
+def _open_claim_payments(q: Sql) -> None:
+    """``cf_cp``: a private copy of the open claim payments, exact PCN matches made. Matching and pairing
+    work on it; claim_payments itself is updated once, at the end (:func:`_write_claim_payments`)."""
+    never = sql_in(NEVER_MATCHED)
+    q.temp_table(
+        "cf_cp",
+        f"""SELECT cp.id AS id, cp.patient_control_number AS pcn, cp.status_code AS status_code,
+                   cp.payer_claim_number AS payer_claim_number, cp.paid AS paid, cp.charge AS charge,
+                   cp.remittance_id AS remittance_id, COALESCE(cp.claim_id, s.claim_id) AS claim_id,
+                   CASE WHEN cp.claim_id IS NOT NULL THEN COALESCE(cp.match_method, 'preset')
+                        WHEN s.claim_id IS NOT NULL THEN 'pcn' END AS method,
+                   cp.reversal_of_id AS reversal_of_id, cp.correction_of_id AS correction_of_id,
+                   COALESCE(cp.patient_responsibility, 0) AS pr, COALESCE(cp.payer_claim_number, '') AS clp07,
+                   {payer_key("r")} AS payer_key,
+                   cp.duplicate_of_id AS dup_of, CAST(NULL AS VARCHAR(40)) AS hold
+            FROM claim_payments cp
+            JOIN remittances r ON r.id = cp.remittance_id
+            LEFT JOIN submissions s ON s.patient_control_number = cp.patient_control_number
+                                   AND cp.status_code NOT IN {never}
+            WHERE cp.posted_at IS NULL""",
+    )
+
+
+def _match_and_pair(q: Sql) -> tuple[dict[str, int], int, int, dict[str, int]]:
+    """Steps 2, 3 and 7: match claims, pair reversals, hold repeats and gated fallback matches. Returns
+    (matched by method, reversals paired, duplicates held, fallback matches held by reason)."""
+    matched = _match_claims(q)
+    reversals_paired = _pair_reversals(q)
+    duplicates = _hold_duplicates(q)
+    fallback_held = _gate_fallback(q, matched)
+    if q.run(
+        """UPDATE cf_cp SET reversal_of_id = NULL
+           WHERE reversal_of_id IN (SELECT id FROM cf_cp WHERE dup_of IS NOT NULL OR hold IS NOT NULL)"""
+    ).rowcount:
+        # A reversal paired with a payment that is now held: pair it again among the payments that post.
+        reversals_paired = _pair_reversals(q)
+    return matched, reversals_paired, duplicates, fallback_held
+
+
+def _cas_totals(q: Sql) -> None:
+    """``cf_post_adj``: CAS totals per claim payment (and whether any non-PR adjustment carries a denial
+    CARC), in one pass over the adjustments of the matched open claim payments."""
+    postable = sql_in(POSTABLE)
+    q.temp_table(
+        "cf_post_adj",
+        f"""SELECT a.claim_payment_id AS cp_id,
+                   {cas.sum_sql(cas.CONTRACTUAL)} AS co,
+                   {cas.sum_sql(cas.PATIENT_RESPONSIBILITY)} AS pr,
+                   {cas.sum_sql(cas.OTHER)} AS oa,
+                   MAX(CASE WHEN {cas.condition_sql(cas.NOT_PATIENT)} AND a.amount <> 0
+                             AND a.reason_code NOT IN {non_denial_codes_sql()} THEN 1 ELSE 0 END) AS denial,
+                   {cas.sum_sql(cas.CONTRACTUAL, also=L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c"))} AS co23,
+                   {cas.sum_sql(cas.OTHER, also=L.PRIOR_PAYER_CAS_SQL.format(a="a", c="c"))} AS oa23,
+                   MAX(CASE WHEN NOT {L.FOLLOWS_BILLED_CLAIM_SQL.format(c="c")} THEN 0
+                            ELSE cp.charge - (SELECT COALESCE(SUM(e.amount), 0) FROM ledger_entries e
+                                              WHERE e.claim_id = c.id AND e.entry_type = {bind(EntryType.COB_TRANSFER)}
+                                                AND e.account = {bind(Account.AR_PAYER)}) END) AS prior
+            FROM cf_cp cp JOIN adjustments a ON a.claim_payment_id = cp.id
+            JOIN claims c ON c.id = cp.claim_id
+            WHERE cp.claim_id IS NOT NULL AND cp.status_code IN {postable} AND cp.dup_of IS NULL
+            GROUP BY a.claim_payment_id""",
+    )
+    # Secondary/tertiary claims: what earlier payers settled is not this claim's (adjudication.ledger).
+    co_post, oa_post = L.cob_adjusted_sql("co", "oa", "co23", "oa23", "prior")
+    q.run(f"UPDATE cf_post_adj SET co = {co_post}, oa = {oa_post} WHERE prior <> 0 OR co23 <> 0 OR oa23 <> 0")
+
+
+def _posting_batch(q: Sql, p: dict[str, Any]) -> int:
+    """``cf_post_batch``: the claim payments (and paired reversals) this run posts, each with its effective
+    date and the claim status it leads to. Returns their number."""
+    postable = sql_in(POSTABLE)
+    return q.temp_table(
+        "cf_post_batch",
+        f"""SELECT cp.id AS cp_id, cp.claim_id AS claim_id, c.patient_id AS patient_id,
+                   c.payer_id AS payer_id, cp.status_code AS status_code, cp.paid AS paid,
+                   cp.reversal_of_id AS reversal_of_id, {_EFF} AS eff,
+                   CASE WHEN cp.status_code = '22' THEN 'reversal' ELSE 'payment' END AS kind,
+                   {outcome_sql("cp", denial="COALESCE(a.denial, 0) = 1")} AS outcome
+            FROM cf_cp cp
+            JOIN claims c ON c.id = cp.claim_id
+            JOIN remittances r ON r.id = cp.remittance_id
+            LEFT JOIN cf_post_adj a ON a.cp_id = cp.id
+            WHERE cp.dup_of IS NULL
+              AND (cp.status_code IN {postable} OR (cp.status_code = '22' AND cp.reversal_of_id IS NOT NULL))""",
+        p,
+    )
+
+
+#: Columns of the ledger rows posted from ``cf_post_batch`` (alias ``b``), and their values after txn_key,
+#: entry_type, account and amount.
+_BATCH_COLS = (
+    "txn_key, entry_type, account, amount, claim_id, patient_id, payer_id, claim_payment_id, "
+    "effective_date, created_at"
+)
+_BATCH_COMMON = "b.claim_id, b.patient_id, b.payer_id, b.cp_id, b.eff, :now"
+
+
+def _post_payer_payments(q: Sql, p: dict[str, Any]) -> int:
+    """``pay:`` per payment: cash +paid / ar_payer −paid."""
+    return q.run(
+        f"""INSERT INTO ledger_entries ({_BATCH_COLS})
+            SELECT {q.key("pay:", "b.cp_id")}, {bind(EntryType.PAYER_PAYMENT)}, {bind(Account.CASH)}, b.paid, {_BATCH_COMMON}
+            FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0
+            UNION ALL
+            SELECT {q.key("pay:", "b.cp_id")}, {bind(EntryType.PAYER_PAYMENT)}, {bind(Account.AR_PAYER)}, -b.paid, {_BATCH_COMMON}
+            FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0""",
+        p,
+    ).rowcount
+
+
+def _post_cas(q: Sql, p: dict[str, Any]) -> int:
+    """``co:``/``oa:``/``pr:``: CAS adjustments, one transaction per claim payment and group family."""
+    entries = 0
+    for prefix, entry_type, debit, column in (
+        ("co:", EntryType.CONTRACTUAL, Account.CONTRACTUAL, "co"),
+        ("oa:", EntryType.OTHER_ADJUSTMENT, Account.ADJUSTMENTS, "oa"),
+        ("pr:", EntryType.PR_TRANSFER, Account.AR_PATIENT, "pr"),
+    ):
+        entries += q.run(
+            f"""INSERT INTO ledger_entries ({_BATCH_COLS})
+                SELECT {q.key(prefix, "b.cp_id")}, {bind(entry_type)}, {bind(debit)}, a.{column}, {_BATCH_COMMON}
+                FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0
+                UNION ALL
+                SELECT {q.key(prefix, "b.cp_id")}, {bind(entry_type)}, {bind(Account.AR_PAYER)}, -a.{column}, {_BATCH_COMMON}
+                FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0""",
+            p,
+        ).rowcount
+    return entries
+
+
+def _post_reversals(q: Sql, p: dict[str, Any]) -> int:
+    """``rev:``: the exact negation of every row the original posted (found by its txn_keys), under new
+    keys. Originals posted in this same batch are already in the ledger (inserted before)."""
+    reversible = bind_in(L.REVERSIBLE)
+    q.temp_table(
+        "cf_rev_keys",
+        " UNION ALL ".join(
+            f"""SELECT b.cp_id AS cp_id, b.eff AS eff, {q.key(k, "b.reversal_of_id")} AS txn_key
+                FROM cf_post_batch b WHERE b.kind = 'reversal'"""
+            for k in ("pay:", "co:", "oa:", "pr:")
+        ),
+    )
+    return q.run(
+        f"""INSERT INTO ledger_entries ({_BATCH_COLS})
+            SELECT {q.key("rev:", "k.cp_id")} || ':' || e.txn_key, {bind(EntryType.REVERSAL)}, e.account, -e.amount,
+                   e.claim_id, e.patient_id, e.payer_id, k.cp_id, k.eff, :now
+            FROM cf_rev_keys k
+            JOIN ledger_entries e ON e.txn_key = k.txn_key AND e.entry_type IN {reversible}""",
+        p,
+    ).rowcount
+
+
+def _clear_unapplied(q: Sql, p: dict[str, Any]) -> int:
+    """``unm-clear:``: payments that sat in unapplied cash (unmatched on an earlier run) and now match."""
+    return q.run(
+        f"""INSERT INTO ledger_entries ({_BATCH_COLS})
+            SELECT {q.key("unm-clear:", "b.cp_id")}, {bind(EntryType.UNAPPLIED)}, {bind(Account.UNAPPLIED_CASH)}, -e.amount, {_BATCH_COMMON}
+            FROM cf_post_batch b JOIN ledger_entries e
+              ON e.txn_key = {q.key("unm:", "b.cp_id")} AND e.account = {bind(Account.UNAPPLIED_CASH)}
+            UNION ALL
+            SELECT {q.key("unm-clear:", "b.cp_id")}, {bind(EntryType.UNAPPLIED)}, {bind(Account.CASH)}, e.amount, {_BATCH_COMMON}
+            FROM cf_post_batch b JOIN ledger_entries e
+              ON e.txn_key = {q.key("unm:", "b.cp_id")} AND e.account = {bind(Account.UNAPPLIED_CASH)}""",
+        p,
+    ).rowcount
+
+
+def _resolve_unmatched(q: Sql) -> int:
+    """Unmatched payments that post in this run are resolved."""
+    return q.run(
+        """UPDATE unmatched_payments SET resolved = true
+           WHERE resolved = false AND claim_payment_id IN (SELECT cp_id FROM cf_post_batch)"""
+    ).rowcount
+
+
+def _batch_totals(q: Sql) -> tuple[Decimal, Decimal, int]:
+    """Paid, reversed (money) and the number of reversals of this run."""
+    paid_total = q.money(q.scalar("SELECT SUM(paid) FROM cf_post_batch WHERE kind = 'payment'"))
+    reversed_total = q.money(q.scalar("SELECT SUM(paid) FROM cf_post_batch WHERE kind = 'reversal'"))
+    n_reversals = int(q.scalar("SELECT COUNT(*) FROM cf_post_batch WHERE kind = 'reversal'") or 0)
+    return paid_total, reversed_total, n_reversals
+
+
+def _audit_reversals(q: Sql, actor: str, now: dt.datetime) -> None:
+    """One audit row per posted reversal."""
+    rev_detail = q.json_object(claim_id="b.claim_id", original_claim_payment_id="b.reversal_of_id")
+    q.run(
+        f"""INSERT INTO audit_log (at, actor, action, object_type, object_id, detail)
+            SELECT :now, :actor, 'reversal', 'claim_payment', CAST(b.cp_id AS TEXT), {rev_detail}
+            FROM cf_post_batch b WHERE b.kind = 'reversal'""",
+        {"now": now, "actor": actor[:120]},
+    )
+
+
+def _write_claim_payments(q: Sql, p: dict[str, Any]) -> None:
+    """The one write to claim_payments: matches (also of payments left unposted), pairs, posted_at."""
+    q.run(
+        """UPDATE claim_payments SET claim_id = u.claim_id, match_method = u.method,
+                  reversal_of_id = u.reversal_of_id, correction_of_id = u.correction_of_id,
+                  duplicate_of_id = u.dup_of,
+                  posted_at = CASE WHEN u.posted = 1 THEN :now ELSE NULL END
+           FROM (SELECT c.id AS id, c.claim_id AS claim_id, c.method AS method,
+                        c.reversal_of_id AS reversal_of_id, c.correction_of_id AS correction_of_id,
+                        c.dup_of AS dup_of, CASE WHEN b.cp_id IS NULL THEN 0 ELSE 1 END AS posted
+                 FROM cf_cp c LEFT JOIN cf_post_batch b ON b.cp_id = c.id
+                 WHERE b.cp_id IS NOT NULL OR c.claim_id IS NOT NULL OR c.dup_of IS NOT NULL) u
+           WHERE u.id = claim_payments.id""",
+        p,
+    )
+    if q.pg:
+        q.run("ANALYZE claim_payments")
 
 
 def _post_charges(q: Sql, now: dt.datetime) -> int:
