@@ -112,12 +112,13 @@ def _m(value: Decimal) -> str:
 
 
 _UNSAFE = str.maketrans({c: " " for c in "*:^~\r\n\t"})
+_DELIMITERS = frozenset("*:^~")
 
 
 def _clean(value: str) -> str:
     """Values echoed from the received file may hold characters our delimiters cannot carry (the 837 may
     have used other delimiters): blank them rather than refuse to answer. Non-ASCII becomes ``?``."""
-    if value.isascii() and value.isprintable() and not any(c in value for c in "*:^~"):
+    if value.isascii() and value.isprintable() and _DELIMITERS.isdisjoint(value):  # (called per element)
         return value
     out = value.translate(_UNSAFE)
     return "".join(c if c.isascii() and c.isprintable() else "?" for c in out)
