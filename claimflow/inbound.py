@@ -40,15 +40,10 @@ from __future__ import annotations
 
 import datetime as dt
 import errno
-import fcntl
-import glob
-import hashlib
 import logging
 import mmap
 import os
 import re
-import secrets
-import shutil
 import sqlite3
 import stat
 from collections import defaultdict
@@ -68,6 +63,7 @@ from claimflow.db.session import get_engine
 from claimflow.errors import BadDataError
 from claimflow.settings import Settings, get_settings
 from edi.errors import X12ParseError
+from edi.files import sha256_file, sweep_stale_temps, write_durably
 from eob.cas import breakdown
 
 log = logging.getLogger("claimflow.inbound")
@@ -167,11 +163,9 @@ def _errno_name(exc: OSError) -> str:
 
 
 def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
+    """The file's sha256 (:func:`edi.files.sha256_file`), refusing anything but a regular file first."""
     with os.fdopen(_open_regular(path), "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return sha256_file(f)
 
 
 def archive_path(settings: Settings, sha: str) -> Path:
@@ -182,7 +176,7 @@ def _archive(src: Path, dest: Path, sha: str | None = None) -> None:
     """Copy ``src`` to ``dest`` atomically. An existing ``dest`` is kept when it hashes to ``sha`` (or
     when no hash is given) and rewritten otherwise (a damaged copy is repaired, never trusted)."""
     if dest.parent.is_dir():
-        _sweep_stale_temps(dest)
+        sweep_stale_temps(dest)  # temporary copies of writers that died (their flock went with them)
     if dest.exists():
         if sha is None or sha256_of(dest) == sha:
             return
@@ -190,60 +184,15 @@ def _archive(src: Path, dest: Path, sha: str | None = None) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     for attempt in range(3):
         try:
-            _write_atomically(src, dest)
+            # a private temporary name per writer, flocked while written, fsynced, renamed, folder
+            # fsynced (edi.files): two loaders of the same file never write or rename each other's
+            with os.fdopen(_open_regular(src), "rb") as fin:
+                write_durably(dest, fin)
             break
         except FileNotFoundError:
             # A sweeper took our temporary file in the instant between its creation and its lock: again.
             if attempt == 2 or not src.exists():
                 raise
-    dfd = os.open(dest.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
-def _write_atomically(src: Path, dest: Path) -> None:
-    # A private temporary name per writer: two loaders of the same file never write or rename each other's.
-    # The writer holds an flock on it; a temporary file nobody holds a lock on belongs to a dead writer.
-    tmp = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.tmp")
-    fout = os.fdopen(
-        os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600), "wb"
-    )
-    try:
-        fcntl.flock(fout.fileno(), fcntl.LOCK_EX)
-        with fout, os.fdopen(_open_regular(src), "rb") as fin:
-            shutil.copyfileobj(fin, fout, 1 << 20)
-            fout.flush()
-            os.fsync(fout.fileno())
-            os.replace(tmp, dest)  # still under the lock: no sweeper removes it before the rename
-    except BaseException:
-        fout.close()
-        tmp.unlink(missing_ok=True)  # disk full, a vanished source, a kill signal: never a partial file left
-        raise
-
-
-def _sweep_stale_temps(dest: Path) -> None:
-    """Remove temporary copies of ``dest`` left by a writer that died (``kill -9``, power loss): their
-    flock went with the process. A live writer's file is locked and left alone."""
-    for tmp in dest.parent.glob(f".{glob.escape(dest.name)}.*tmp"):
-        try:
-            fd = os.open(
-                tmp, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
-            )
-        except OSError:
-            continue
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue  # a live writer
-            tmp.unlink(missing_ok=True)
-            log.info("removed a temporary copy of %s… left by an interrupted writer", dest.name[:12])
-        finally:
-            os.close(fd)
 
 
 def receive_file(
@@ -1149,32 +1098,10 @@ def _store_835(
                     "original_reference_number": rec.original_reference_number or None,
                 },
             )
-            for pos, a in enumerate(rec.adjustments, start=1):
-                w.add(
-                    "adjustments",
-                    {
-                        "claim_payment_id": cp_id,
-                        "service_line_payment_id": None,
-                        "segment_no": rec.segment_no,
-                        "position": pos,
-                        "group_code": a.group,
-                        "reason_code": a.reason,
-                        "amount": a.amount,
-                        "quantity": a.quantity,
-                    },
-                )
-            for pos, code in enumerate(rec.remark_codes, start=1):
-                w.add(
-                    "remark_codes",
-                    {
-                        "claim_payment_id": cp_id,
-                        "service_line_payment_id": None,
-                        "segment_no": rec.segment_no,
-                        "position": pos,
-                        "source": "MIA" if rec.inpatient is not None else "MOA",
-                        "code": code,
-                    },
-                )
+            remark_source = "MIA" if rec.inpatient is not None else "MOA"
+            _add_cas_and_remarks(
+                w, cp_id, None, rec.segment_no, rec.adjustments, rec.remark_codes, remark_source
+            )
             for ln in rec.lines:
                 line_id = w.add(
                     "service_line_payments",
@@ -1197,32 +1124,7 @@ def _store_835(
                         "allowed": ln.allowed,
                     },
                 )
-                for pos, a in enumerate(ln.adjustments, start=1):
-                    w.add(
-                        "adjustments",
-                        {
-                            "claim_payment_id": cp_id,
-                            "service_line_payment_id": line_id,
-                            "segment_no": ln.segment_no,
-                            "position": pos,
-                            "group_code": a.group,
-                            "reason_code": a.reason,
-                            "amount": a.amount,
-                            "quantity": a.quantity,
-                        },
-                    )
-                for pos, code in enumerate(ln.remark_codes, start=1):
-                    w.add(
-                        "remark_codes",
-                        {
-                            "claim_payment_id": cp_id,
-                            "service_line_payment_id": line_id,
-                            "segment_no": ln.segment_no,
-                            "position": pos,
-                            "source": "LQ",
-                            "code": code,
-                        },
-                    )
+                _add_cas_and_remarks(w, cp_id, line_id, ln.segment_no, ln.adjustments, ln.remark_codes, "LQ")
             for exc in check_claim(rec):
                 counts["unbalanced"] += 1
                 w.add("balance_exceptions", _exception_row(exc, interchange_id, remittance_id, cp_id))
@@ -1258,6 +1160,45 @@ def _store_835(
                 for exc in problems:
                     w.add("balance_exceptions", _exception_row(exc, interchange_id, remittance_id, None))
     return counts
+
+
+def _add_cas_and_remarks(
+    w: BulkWriter,
+    cp_id: int,
+    line_id: int | None,
+    segment_no: int,
+    adjustments: Iterable[Any],
+    remark_codes: Iterable[str],
+    source: str,
+) -> None:
+    """The ``adjustments`` (CAS) and ``remark_codes`` rows of a claim payment (``line_id`` None: MIA/MOA
+    remarks) or of one of its service lines (LQ): one shape at both levels, numbered from 1 in file order."""
+    for pos, a in enumerate(adjustments, start=1):
+        w.add(
+            "adjustments",
+            {
+                "claim_payment_id": cp_id,
+                "service_line_payment_id": line_id,
+                "segment_no": segment_no,
+                "position": pos,
+                "group_code": a.group,
+                "reason_code": a.reason,
+                "amount": a.amount,
+                "quantity": a.quantity,
+            },
+        )
+    for pos, code in enumerate(remark_codes, start=1):
+        w.add(
+            "remark_codes",
+            {
+                "claim_payment_id": cp_id,
+                "service_line_payment_id": line_id,
+                "segment_no": segment_no,
+                "position": pos,
+                "source": source,
+                "code": code,
+            },
+        )
 
 
 def _exception_row(

@@ -19,7 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import logging
-import os
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -36,6 +35,7 @@ from claimflow.db.session import get_engine
 from claimflow.settings import Settings, get_settings
 from edi import gc_paused
 from edi.claim import Claim, ClaimType, InterchangeParties, Party
+from edi.files import write_durably
 
 if TYPE_CHECKING:
     from edi.scrub import ScrubFinding
@@ -208,22 +208,6 @@ def _batches(
     return out
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
-
-
 def _next_attempts(engine: Engine, claim_ids: list[int]) -> tuple[dict[int, int], dict[int, int]]:
     """Per claim: the next attempt number, and (for claims sent before: a replacement, a void, a
     resubmission after a rejection) the id of the latest earlier submission, which the new one replaces."""
@@ -342,7 +326,7 @@ def _write_chunk(
         payer_id = batch[0].payer.payer_id
         name = f"{partner}-{code}-{payer_id}-{built.isa13:09d}.x12"
         path = out_dir / name
-        _write_atomically(path, data)
+        write_durably(path, data)
         charge = sum((c.total_charge for c in batch), Decimal("0.00"))
         try:
             interchange_id = _register(

@@ -27,6 +27,7 @@ import paramiko
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 
+from edi.files import write_durably
 from sftp.errors import ProfileConfigError
 
 #: key types we accept as a pinned host key (DSA is gone from paramiko and OpenSSH).
@@ -60,15 +61,7 @@ def write_private_file(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` with mode 0600 (created that way, replaced atomically)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(fd, 0o600)  # the umask cannot widen it, but an old tmp file might have other bits
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+    write_durably(path, data, mode=0o600)
 
 
 def generate_ed25519(private_path: Path | str, comment: str = "claimflow") -> KeyPair:

@@ -56,13 +56,14 @@ import string
 import threading
 import time
 from collections.abc import Callable, Generator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol, TypeVar, runtime_checkable
 
 import paramiko
 
+from edi.files import fsync_dir, sha256_file
 from sftp.connect import translate_ssh_error
 from sftp.errors import (
     FileFetchFailed,
@@ -119,16 +120,11 @@ class FetchedFile:
     fetched_at: datetime
 
     def to_json(self) -> dict[str, object]:
-        return {
-            "partner": self.partner,
-            "remote_name": self.remote_name,
-            "remote_path": self.remote_path,
-            "local_path": str(self.local_path),
-            "size": self.size,
-            "mtime": self.mtime,
-            "sha256": self.sha256,
-            "fetched_at": self.fetched_at.isoformat(),
-        }
+        """Every field, in field order (a new field is never forgotten), the path and time as text."""
+        out: dict[str, object] = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["local_path"] = str(self.local_path)
+        out["fetched_at"] = self.fetched_at.isoformat()
+        return out
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,19 +264,6 @@ def _stat_or_none(sftp: paramiko.SFTPClient, path: str) -> paramiko.SFTPAttribut
         if exc.errno == errno.ENOENT:
             return None
         raise
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def sha256_file(path: Path) -> str:
-    with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def _remote_sha256(sftp: paramiko.SFTPClient, path: str, size: int) -> str:
@@ -1092,7 +1075,7 @@ def _commit(
                     fetched_at=datetime.now(UTC),
                 )
             )
-        _fsync_dir(inbox)
+        fsync_dir(inbox)
     except BaseException:
         _discard(keep)
         raise
