@@ -17,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, and_, case, func, or_, select
+from sqlalchemy import Engine, Select, and_, case, func, or_, select
 
 from adjudication import carc
 from claimflow.db import models as m
@@ -182,6 +182,13 @@ def _dec(value: Any) -> Decimal | None:
 # --------------------------------------------------------------------------------------------------
 
 
+def _dicts(engine: Engine, stmt: Select[Any], keys: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Run ``stmt`` and name each row's values with ``keys`` (its columns, in order): pages and their
+    JSON read fields by name, and the names are the console's, not always the column's."""
+    with engine.connect() as conn:
+        return [dict(zip(keys, r, strict=True)) for r in conn.execute(stmt)]
+
+
 def work_items(
     engine: Engine,
     *,
@@ -191,22 +198,23 @@ def work_items(
     limit: int = 200,
 ) -> list[dict[str, Any]]:
     """Work items, most urgent first. ``status``: open (open + in progress), in_progress, closed or None."""
+    columns = {
+        "id": m.WorkItem.id,
+        "queue": m.WorkItem.queue,
+        "claim_id": m.Claim.id,
+        "claim": m.Claim.claim_number,
+        "payer": m.Payer.payer_id,
+        "reason_codes": m.WorkItem.reason_codes,
+        "reason": m.WorkItem.reason,
+        "amount": m.WorkItem.amount,
+        "next_action": m.WorkItem.next_action,
+        "priority": m.WorkItem.priority,
+        "due_date": m.WorkItem.due_date,
+        "status": m.WorkItem.status,
+        "assignee": m.WorkItem.assignee,
+    }
     stmt = (
-        select(
-            m.WorkItem.id,
-            m.WorkItem.queue,
-            m.Claim.id,
-            m.Claim.claim_number,
-            m.Payer.payer_id,
-            m.WorkItem.reason_codes,
-            m.WorkItem.reason,
-            m.WorkItem.amount,
-            m.WorkItem.next_action,
-            m.WorkItem.priority,
-            m.WorkItem.due_date,
-            m.WorkItem.status,
-            m.WorkItem.assignee,
-        )
+        select(*columns.values())
         .join(m.Claim, m.Claim.id == m.WorkItem.claim_id)
         .outerjoin(m.Payer, m.Payer.id == m.WorkItem.payer_id)
     )
@@ -225,23 +233,7 @@ def work_items(
         m.WorkItem.amount.desc(),
         m.WorkItem.id,
     ).limit(limit)
-    keys = (
-        "id",
-        "queue",
-        "claim_id",
-        "claim",
-        "payer",
-        "reason_codes",
-        "reason",
-        "amount",
-        "next_action",
-        "priority",
-        "due_date",
-        "status",
-        "assignee",
-    )
-    with engine.connect() as conn:
-        return [dict(zip(keys, r, strict=True)) for r in conn.execute(stmt)]
+    return _dicts(engine, stmt, tuple(columns))
 
 
 def work_item(engine: Engine, item_id: int) -> dict[str, Any]:
@@ -295,40 +287,32 @@ def payer_codes(engine: Engine) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 
+_INTERCHANGE_LIST = (
+    "id",
+    "direction",
+    "file_name",
+    "transaction_type",
+    "partner",
+    "isa13",
+    "status",
+    "error",
+    "claim_count",
+    "total_charge",
+    "bytes",
+    "created_at",
+)
+"""The ``interchanges`` columns the files page lists, under their own names."""
+
+
 def interchanges(engine: Engine, *, direction: str | None = None, limit: int = 300) -> list[dict[str, Any]]:
-    cols = (
-        m.Interchange.id,
-        m.Interchange.direction,
-        m.Interchange.file_name,
-        m.Interchange.transaction_type,
-        m.Interchange.partner,
-        m.Interchange.isa13,
-        m.Interchange.status,
-        m.Interchange.error,
-        m.Interchange.claim_count,
-        m.Interchange.total_charge,
-        m.Interchange.bytes,
-        m.Interchange.created_at,
+    stmt = (
+        select(*(getattr(m.Interchange, name) for name in _INTERCHANGE_LIST))
+        .order_by(m.Interchange.id.desc())
+        .limit(limit)
     )
-    stmt = select(*cols).order_by(m.Interchange.id.desc()).limit(limit)
     if direction in ("in", "out"):
         stmt = stmt.where(m.Interchange.direction == direction)
-    keys = (
-        "id",
-        "direction",
-        "file_name",
-        "transaction_type",
-        "partner",
-        "isa13",
-        "status",
-        "error",
-        "claim_count",
-        "total_charge",
-        "bytes",
-        "created_at",
-    )
-    with engine.connect() as conn:
-        return [dict(zip(keys, r, strict=True)) for r in conn.execute(stmt)]
+    return _dicts(engine, stmt, _INTERCHANGE_LIST)
 
 
 def interchange(
