@@ -60,6 +60,33 @@ class Relationship(StrEnum):
     OTHER = "G8"
 
 
+class DrugUnit(StrEnum):
+    """CTP05-1 unit or basis for measurement of a drug quantity (loop 2410): the five the 5010 837 allows."""
+
+    INTERNATIONAL_UNIT = "F2"
+    GRAM = "GR"
+    MILLIGRAM = "ME"
+    MILLILITER = "ML"
+    UNIT = "UN"
+
+
+class EntityCode(StrEnum):
+    """NM101 entity identifier code of the provider loops the 837 builders write from a :class:`Provider`."""
+
+    BILLING_PROVIDER = "85"  # 2010AA
+    ATTENDING = "71"  # 837I 2310A
+    RENDERING = "82"  # 837P 2310B, 837I 2310D
+    REFERRING = "DN"  # 837P 2310A, 837I 2310F
+
+
+class ProviderCode(StrEnum):
+    """PRV01 provider code: the role a taxonomy (PRV03) is given for."""
+
+    BILLING = "BI"  # 2000A
+    ATTENDING = "AT"  # 837I 2310A
+    PERFORMING = "PE"  # 837P 2310B
+
+
 @dataclass(slots=True)
 class Address:
     line1: str

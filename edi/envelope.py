@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from enum import StrEnum
 
 from edi.claim import InterchangeParties
 from edi.control_numbers import MAX_CONTROL_NUMBER
@@ -36,7 +37,22 @@ ISA_LENGTH = 106
 VERSION_5010 = "00501"
 """ISA12 interchange control version number for 5010."""
 
-_QUALIFIERS = frozenset({"01", "14", "20", "27", "28", "29", "30", "33", "ZZ"})
+
+class InterchangeIdQualifier(StrEnum):
+    """ISA05 / ISA07 interchange ID qualifier: what kind of identifier ISA06 / ISA08 is."""
+
+    DUNS = "01"
+    DUNS_PLUS_SUFFIX = "14"
+    HEALTH_INDUSTRY_NUMBER = "20"
+    CARRIER_ID = "27"  # assigned by CMS
+    FISCAL_INTERMEDIARY_ID = "28"  # assigned by CMS
+    MEDICARE_PROVIDER_ID = "29"  # Medicare provider and supplier identification number
+    FEDERAL_TAX_ID = "30"
+    NAIC_COMPANY_CODE = "33"
+    MUTUALLY_DEFINED = "ZZ"
+
+
+_QUALIFIERS = frozenset(InterchangeIdQualifier)
 
 
 def check_delimiters(d: Delimiters) -> None:

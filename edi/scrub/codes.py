@@ -10,6 +10,8 @@ import datetime as dt
 import re
 from functools import lru_cache
 
+from edi.claim import DrugUnit
+
 POS_CODES: dict[str, str] = {
     "01": "Pharmacy",
     "02": "Telehealth provided other than in patient's home",
@@ -209,7 +211,8 @@ DRUG_HCPCS = re.compile(r"\AJ\d{4}\Z")
 NDC = re.compile(r"\A\d{11}\Z")
 """National Drug Code in the 11-digit 5-4-2 billing format, without hyphens."""
 
-NDC_UNITS = frozenset({"F2", "GR", "ME", "ML", "UN"})
+NDC_UNITS = frozenset(DrugUnit)
+"""CTP05-1 drug units (:class:`edi.claim.DrugUnit`), the set the 837 builder accepts."""
 
 PREVENTIVE_AGE_BANDS: dict[str, tuple[int, int]] = {
     f"993{kind}{band}": ages

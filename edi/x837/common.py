@@ -39,11 +39,14 @@ from edi.claim import (
     ClaimFilingIndicator,
     ClaimFrequency,
     ClaimType,
+    DrugUnit,
+    EntityCode,
     OtherCoverage,
     Party,
     Payer,
     PayerResponsibility,
     Provider,
+    ProviderCode,
     Relationship,
     ServiceLine,
 )
@@ -178,7 +181,7 @@ def address_labels(loop: str) -> tuple[str, ...]:
     return (f"{loop} N301", f"{loop} N302", f"{loop} N401", f"{loop} N402", f"{loop} N403")
 
 
-def provider_nm1(entity_code: str, p: Provider, *, force_organization: bool = False) -> str:
+def provider_nm1(entity_code: EntityCode, p: Provider, *, force_organization: bool = False) -> str:
     """NM1 for a provider identified by NPI.
 
     ``NM1*82*1*WELBY*MARCUS****XX*1245319599~`` (person), ``NM1*85*2*SUNRISE CLINIC*****XX*1234567893~``.
@@ -188,7 +191,7 @@ def provider_nm1(entity_code: str, p: Provider, *, force_organization: bool = Fa
     return f"NM1*{entity_code}*2*{p.last_name}*****XX*{p.npi}~"
 
 
-def prv_segment(code: str, taxonomy: str) -> str:
+def prv_segment(code: ProviderCode, taxonomy: str) -> str:
     """``PRV*PE*PXC*207Q00000X~`` (PE performing, BI billing, AT attending)."""
     return f"PRV*{code}*PXC*{taxonomy}~"
 
@@ -326,8 +329,8 @@ def loop2000a_body(
         claim,
         delimiters,
     )
-    out = [prv_segment("BI", provider.taxonomy)] if provider.taxonomy else []
-    out.append(provider_nm1("85", provider, force_organization=institutional))
+    out = [prv_segment(ProviderCode.BILLING, provider.taxonomy)] if provider.taxonomy else []
+    out.append(provider_nm1(EntityCode.BILLING_PROVIDER, provider, force_organization=institutional))
     out.extend(address_segments(a))
     out.append(ref_segment("EI", provider.tax_id))
     return out
@@ -473,7 +476,12 @@ def loop2000b(
 
 
 def provider_loop(
-    kind: str, entity_code: str, prv_code: str | None, p: Provider, claim: Claim, ctx: BuildContext
+    kind: str,
+    entity_code: EntityCode,
+    prv_code: ProviderCode | None,
+    p: Provider,
+    claim: Claim,
+    ctx: BuildContext,
 ) -> tuple[str, ...]:
     """A 2310 provider loop, cached per provider object: ``NM1*82*1*WELBY*MARCUS****XX*1245319599~
     PRV*PE*PXC*207Q00000X~``. ``kind`` is the loop id (``"2310B"``)."""
@@ -628,7 +636,7 @@ def loop2430(
 
 # ------------------------------------------------------------------------------------------------ 2410
 
-NDC_UNITS = frozenset({"F2", "GR", "ME", "ML", "UN"})
+NDC_UNITS = frozenset(DrugUnit)
 """CTP05-1 unit or basis for measurement codes the 5010 837 allows for a drug quantity."""
 
 _L_2410 = ("2410 LIN03", "2410 CTP05-1")

@@ -23,7 +23,7 @@ line (HCPCS J-code) may carry loop 2410 with its NDC: ``LIN**N4*00409123401~ CTP
 
 from __future__ import annotations
 
-from edi.claim import Claim, ClaimFrequency
+from edi.claim import Claim, ClaimFrequency, EntityCode, ProviderCode
 from edi.writer import format_amount
 from edi.x837 import common
 from edi.x837.common import (
@@ -197,13 +197,17 @@ def loop2300(
     att = claim.attending_provider
     if att is not None:
         block = ctx.provider_blocks.get(("2310A", id(att)))
-        out += block if block is not None else provider_loop("2310A", "71", "AT", att, claim, ctx)
+        out += (
+            block
+            if block is not None
+            else provider_loop("2310A", EntityCode.ATTENDING, ProviderCode.ATTENDING, att, claim, ctx)
+        )
     rend = claim.rendering_provider
     if rend is not None and (att is None or rend.npi != att.npi):
-        out += provider_loop("2310D", "82", None, rend, claim, ctx)
+        out += provider_loop("2310D", EntityCode.RENDERING, None, rend, claim, ctx)
     ref = claim.referring_provider
     if ref is not None:
-        out += provider_loop("2310F", "DN", None, ref, claim, ctx)
+        out += provider_loop("2310F", EntityCode.REFERRING, None, ref, claim, ctx)
     default_payer, default_date = secondary_loops(out, claim, ctx, values, labels, institutional=True)
     for n, line in enumerate(lines, 1):
         rev = line.revenue_code

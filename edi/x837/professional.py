@@ -19,7 +19,7 @@ adds 2320/2330A/2330B for the primary payer and 2430 ``SVD``/``CAS``/``DTP*573``
 
 from __future__ import annotations
 
-from edi.claim import Claim, ServiceLine
+from edi.claim import Claim, EntityCode, ProviderCode, ServiceLine
 from edi.writer import format_amount, format_quantity
 from edi.x837 import common
 from edi.x837.common import (
@@ -120,11 +120,15 @@ def loop2300(
     labels.append(_L_HI_BY_COUNT[ndx])
     ref = claim.referring_provider
     if ref is not None:
-        out += provider_loop("2310A", "DN", None, ref, claim, ctx)
+        out += provider_loop("2310A", EntityCode.REFERRING, None, ref, claim, ctx)
     rend = claim.rendering_provider
     if rend is not None and rend.npi != claim.billing_provider.npi:
         block = ctx.provider_blocks.get(("2310B", id(rend)))
-        out += block if block is not None else provider_loop("2310B", "82", "PE", rend, claim, ctx)
+        out += (
+            block
+            if block is not None
+            else provider_loop("2310B", EntityCode.RENDERING, ProviderCode.PERFORMING, rend, claim, ctx)
+        )
     default_payer, default_date = secondary_loops(out, claim, ctx, values, labels, institutional=False)
     lines = claim.lines
     if not lines:
