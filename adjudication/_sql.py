@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, CursorResult, text
 
-from claimflow.db.models import ClaimStatus, WorkItemStatus
+from claimflow.db.models import ClaimStatus, WorkItemResolution, WorkItemStatus
 
 from .ledger import Account, EntryType
 
@@ -29,9 +29,10 @@ _CODE_PREFIX: dict[type, str] = {
     EntryType: "etype",
     ClaimStatus: "claim",
     WorkItemStatus: "item",
+    WorkItemResolution: "resolution",
 }
 
-Code = Account | EntryType | ClaimStatus | WorkItemStatus
+Code = Account | EntryType | ClaimStatus | WorkItemStatus | WorkItemResolution
 
 
 def bind(code: Code) -> str:
@@ -41,7 +42,7 @@ def bind(code: Code) -> str:
     return f":{_CODE_PREFIX[type(code)]}_{code.value}"
 
 
-_CODES: tuple[Code, ...] = (*Account, *EntryType, *ClaimStatus, *WorkItemStatus)
+_CODES: tuple[Code, ...] = (*Account, *EntryType, *ClaimStatus, *WorkItemStatus, *WorkItemResolution)
 
 #: Every code value as a bind parameter (``acct_ar_payer`` → ``"ar_payer"``); :meth:`Sql.run` supplies them
 #: to every statement, so SQL text names a code by :func:`bind` instead of quoting its value into the text.

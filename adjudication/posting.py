@@ -618,7 +618,7 @@ def _gate_fallback(q: Sql, matched: dict[str, int]) -> dict[str, int]:
         f"SELECT u.id AS id, u.claim_id AS claim_id, u.payer_key AS payer_key FROM cf_cp u WHERE {open_fb}",
     )
     paid = q.run(
-        f"""UPDATE cf_cp SET hold = '{FALLBACK_ALREADY_PAID}'
+        f"""UPDATE cf_cp SET hold = :already_paid
             WHERE id IN (
                 SELECT f.id FROM cf_fb f
                 JOIN claim_payments o ON o.claim_id = f.claim_id AND o.posted_at IS NOT NULL
@@ -628,16 +628,21 @@ def _gate_fallback(q: Sql, matched: dict[str, int]) -> dict[str, int]:
                 SELECT f.id FROM cf_fb f
                 JOIN cf_cp o ON o.claim_id = f.claim_id AND o.payer_key = f.payer_key
                 WHERE o.status_code IN {postable} AND o.dup_of IS NULL AND o.method NOT IN {fallback}
-                  AND o.id NOT IN (SELECT x.reversal_of_id FROM cf_cp x WHERE x.reversal_of_id IS NOT NULL))"""
+                  AND o.id NOT IN (SELECT x.reversal_of_id FROM cf_cp x WHERE x.reversal_of_id IS NOT NULL))""",
+        {"already_paid": FALLBACK_ALREADY_PAID},
     ).rowcount
     if paid:
-        q.run(f"DELETE FROM cf_fb WHERE id IN (SELECT id FROM cf_cp WHERE hold = '{FALLBACK_ALREADY_PAID}')")
+        q.run(
+            "DELETE FROM cf_fb WHERE id IN (SELECT id FROM cf_cp WHERE hold = :already_paid)",
+            {"already_paid": FALLBACK_ALREADY_PAID},
+        )
     one = q.run(
-        f"""UPDATE cf_cp SET hold = '{FALLBACK_ONE_PER_RUN}'
+        """UPDATE cf_cp SET hold = :one_per_run
             WHERE id IN (
                 SELECT f.id FROM cf_fb f
                 JOIN (SELECT claim_id, MIN(id) AS first_id FROM cf_fb GROUP BY claim_id) g ON g.claim_id = f.claim_id
-                WHERE f.id > g.first_id)"""
+                WHERE f.id > g.first_id)""",
+        {"one_per_run": FALLBACK_ONE_PER_RUN},
     ).rowcount
     q.drop("cf_fb")
     for method, n in q.run("SELECT method, COUNT(*) FROM cf_cp WHERE hold IS NOT NULL GROUP BY method").all():
@@ -841,7 +846,7 @@ def _record_unmatched(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
     new = q.run(
         f"""INSERT INTO unmatched_payments (claim_payment_id, reason, resolved, created_at)
             SELECT cp.id, CASE
-                WHEN cp.dup_of IS NOT NULL THEN '{DUPLICATE}'
+                WHEN cp.dup_of IS NOT NULL THEN :duplicate
                 WHEN cp.hold IS NOT NULL THEN cp.hold
                 WHEN cp.status_code = '23' THEN 'CLP02=23: the payer says this is not our claim (forwarded)'
                 WHEN cp.status_code = '25' THEN 'CLP02=25: predetermination pricing only, nothing to post'
@@ -854,16 +859,17 @@ def _record_unmatched(q: Sql, p: dict[str, Any]) -> tuple[int, int]:
                 END, false, :now
             FROM cf_unm cp
             WHERE NOT EXISTS (SELECT 1 FROM unmatched_payments u WHERE u.claim_payment_id = cp.id)""",
-        p,
+        {**p, "duplicate": DUPLICATE},
     ).rowcount
     # A payment waiting unmatched that is now held (as a repeat, or a fallback match that would stack)
     # says so.
     q.run(
-        f"""UPDATE unmatched_payments SET reason = h.reason
-            FROM (SELECT id, CASE WHEN dup_of IS NOT NULL THEN '{DUPLICATE}' ELSE hold END AS reason
+        """UPDATE unmatched_payments SET reason = h.reason
+            FROM (SELECT id, CASE WHEN dup_of IS NOT NULL THEN :duplicate ELSE hold END AS reason
                   FROM cf_unm WHERE dup_of IS NOT NULL OR hold IS NOT NULL) h
             WHERE unmatched_payments.claim_payment_id = h.id AND unmatched_payments.resolved = false
-              AND unmatched_payments.reason <> h.reason"""
+              AND unmatched_payments.reason <> h.reason""",
+        {"duplicate": DUPLICATE},
     )
     # Money that arrived for an unmatched claim payment is cash we hold, in unapplied cash, until worked.
     sel = f"""SELECT {q.key("unm:", "cp.id")}, {bind(EntryType.UNAPPLIED)}, {{acct}}, {{sign}}cp.paid, r.payer_id, cp.id,

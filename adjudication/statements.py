@@ -896,14 +896,19 @@ def issue_refund(engine: Engine, refund_id: int, *, as_of: dt.date, actor: str) 
             conn.execute(
                 update(m.WorkItem)
                 .where(m.WorkItem.id == wid)
-                .values(status=m.WorkItemStatus.CLOSED, resolution="closed", closed_at=now, updated_at=now)
+                .values(
+                    status=m.WorkItemStatus.CLOSED,
+                    resolution=m.WorkItemResolution.CLOSED,
+                    closed_at=now,
+                    updated_at=now,
+                )
             )
             conn.execute(
                 insert(m.WorkItemEvent).values(
                     work_item_id=wid,
                     actor=actor[:120],
                     kind="closed",
-                    detail={"resolution": "closed", "refund": refund_id},
+                    detail={"resolution": m.WorkItemResolution.CLOSED, "refund": refund_id},
                 )
             )
         audit(

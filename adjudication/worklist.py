@@ -62,6 +62,7 @@ from sqlalchemy import Engine, insert
 
 from claimflow.audit import audit
 from claimflow.db.models import ClaimStatus as S
+from claimflow.db.models import WorkItemResolution
 from claimflow.db.models import WorkItemStatus as W
 
 from ._sql import Sql, bind
@@ -114,8 +115,8 @@ DENIAL_ACTIONS: dict[str, str] = {
 #: Paid lines at one allowed amount before it counts as the payer's rate for a procedure.
 RATE_MIN_LINES = 3
 
-RESOLVED = "resolved"  # closed by the nightly build: the problem is gone
-CLOSED_BY_PERSON = "closed"
+RESOLVED = WorkItemResolution.RESOLVED  # closed by the nightly build: the problem is gone
+CLOSED_BY_PERSON = WorkItemResolution.CLOSED
 
 
 class WorkItemError(AdjudicationError):
@@ -552,7 +553,7 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
         for c in ("payer_id", "reason_codes", "reason", "amount", "next_action", "due_date", "priority")
     )
     q.run(f"""UPDATE cf_wi_new SET action = (SELECT CASE
-                WHEN w.status = {bind(W.CLOSED)} AND w.resolution = '{CLOSED_BY_PERSON}' THEN 'skip'
+                WHEN w.status = {bind(W.CLOSED)} AND w.resolution = {bind(CLOSED_BY_PERSON)} THEN 'skip'
                 WHEN w.status = {bind(W.CLOSED)} THEN 'reopen'
                 WHEN {changed} THEN 'update' ELSE 'touch' END
               FROM work_items w WHERE w.id = cf_wi_new.work_item_id)
@@ -567,12 +568,12 @@ def _apply(q: Sql, d: dt.date, now: dt.datetime, actor: str, cfg: WorklistConfig
         f"w.status IN ({bind(W.OPEN)}, {bind(W.IN_PROGRESS)}) AND w.queue IN {_BUILT_SQL} AND NOT EXISTS "
         "(SELECT 1 FROM cf_wi_new n WHERE n.work_item_id = w.id)"
     )
-    closing = q.json_object(run_date=run_date, resolution=f"'{RESOLVED}'")
+    closing = q.json_object(run_date=run_date, resolution=f"CAST({bind(RESOLVED)} AS TEXT)")
     closed = q.run(
         ev + f"SELECT w.id, :now, :actor, 'closed', {closing} FROM work_items w WHERE {gone}", p
     ).rowcount
     q.run(
-        f"""UPDATE work_items SET status = {bind(W.CLOSED)}, resolution = '{RESOLVED}', closed_at = :now, updated_at = :now
+        f"""UPDATE work_items SET status = {bind(W.CLOSED)}, resolution = {bind(RESOLVED)}, closed_at = :now, updated_at = :now
               WHERE id IN (SELECT w.id FROM work_items w WHERE {gone})""",
         p,
     )
@@ -812,7 +813,7 @@ def close_item(engine: Engine, item_id: int, why: str, *, actor: str) -> None:
             raise WorkItemError(f"work item {item_id} is already closed")
         line = _note_line(now, actor, f"closed: {why}")
         q.run(
-            f"UPDATE work_items SET status = {bind(W.CLOSED)}, resolution = '{CLOSED_BY_PERSON}', closed_at = :now, "
+            f"UPDATE work_items SET status = {bind(W.CLOSED)}, resolution = {bind(CLOSED_BY_PERSON)}, closed_at = :now, "
             "updated_at = :now, notes = :notes WHERE id = :id",
             {"now": now, "id": item_id, "notes": f"{notes}\n{line}" if notes else line},
         )

@@ -783,6 +783,15 @@ class WorkItemStatus(StrEnum):
     CLOSED = "closed"
 
 
+class WorkItemResolution(StrEnum):
+    """Values of ``work_items.resolution``: why a closed item is closed."""
+
+    #: Closed by the nightly build: the problem is gone.
+    RESOLVED = "resolved"
+    #: Closed by a person (``worklist close``, a refund issued).
+    CLOSED = "closed"
+
+
 class PayerRule(Base):
     """Per-payer limits for the work queues; a payer without a row uses the settings defaults."""
 
