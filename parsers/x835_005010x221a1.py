@@ -292,6 +292,13 @@ class Parser835:
     both refuse a file in the same words. With ``build=False`` no claim record is built; every check runs.
     """
 
+    # slots: the handlers read and write these on every segment; slot access is the cheapest attribute
+    __slots__ = (
+        "bad_claims", "bad_lines", "build", "ccas", "claim", "claim_segno", "comp", "env", "fast",
+        "file", "hctx", "lcas", "line", "lines", "lx", "n_claims", "n_lines", "out", "remit", "summary",
+        "svc01_seen", "t_charge", "t_paid", "t_plb", "t_pr",
+    )  # fmt: skip
+
     def __init__(self, env: Envelope, build: bool = True, native: bool = True) -> None:
         self.env = env
         self.fast: Any = _SCAN835 if native else None  # the C accelerator's scan835 (parsers.native)
@@ -311,7 +318,8 @@ class Parser835:
         self.lcas = ZERO
         self.ccas = ZERO
         self.comp = ""  # component separator (ISA16) of the current batch
-        self.svc01_ok: set[str] = set()  # SVC01 composites whose component lengths passed (with comp)
+        # SVC01 composites seen valid (with comp) → (qualifier, code, modifiers, description)
+        self.svc01_seen: dict[str, tuple[str, str, tuple[str, ...], str]] = {}
         self._reset_totals()
 
     def _reset_totals(self) -> None:
@@ -399,7 +407,7 @@ class Parser835:
     def start_batch(self, first: int, comp: str) -> None:
         """A new chunk of segments: its component separator, and the bound on the open claim's length."""
         if comp != self.comp:
-            self.svc01_ok.clear()
+            self.svc01_seen.clear()
             self.comp = comp
         claim = self.claim
         if claim is not None and first - 1 - self.claim_segno > MAX_CLAIM_SEGMENTS:
@@ -553,14 +561,17 @@ class Parser835:
         self.lcas = ZERO
         self.n_lines += 1
         c = self.comp
-        comp = el[1].split(c)
-        if len(comp) < 2 or not comp[1]:
-            raise self.err(
-                f"must be a composite qualifier{c}procedure code (ISA16 component separator)",
-                segno,
-                "SVC",
-                "SVC01",
-            )
+        svc01 = el[1]
+        parts = self.svc01_seen.get(svc01)
+        if parts is None:
+            comp = svc01.split(c)
+            if len(comp) < 2 or not comp[1]:
+                raise self.err(
+                    f"must be a composite qualifier{c}procedure code (ISA16 component separator)",
+                    segno,
+                    "SVC",
+                    "SVC01",
+                )
         file = self.file
         x = el[2]
         a = _cached_amount(x)
@@ -571,14 +582,23 @@ class Parser835:
         if p is None:
             p = money(x, file, segno, "SVC", 3)
         n = len(el)
-        ok = self.svc01_ok
-        if el[1] not in ok or (n > 4 and len(el[4]) > SVC04_MAX):
-            # lengths of SVC01's components, once per distinct SVC01 (procedure codes and modifiers
-            # repeat), and SVC04
+        if parts is None:
+            # SVC01 split and its components' lengths checked once per distinct composite (procedure
+            # codes and modifiers repeat); SVC04 with them
             self.svc_too_long(segno, el, comp)
-            if len(ok) >= SEEN_LIMIT:
-                ok.clear()
-            ok.add(el[1])
+            parts = (
+                comp[0],
+                comp[1],
+                tuple(comp[2:6]) if len(comp) > 2 else (),
+                comp[6] if len(comp) > 6 else "",
+            )
+            seen = self.svc01_seen
+            if len(seen) >= SEEN_LIMIT:
+                seen.clear()
+            seen[svc01] = parts
+        elif n > 4 and len(el[4]) > SVC04_MAX:
+            self.svc_too_long(segno, el, svc01.split(c))
+        qualifier, code, modifiers, description = parts
         units = None
         if n > 5 and el[5]:
             x = el[5]
@@ -594,10 +614,10 @@ class Parser835:
         # field order of ServiceLine (checked by tests/unit/parsers/test_x835.py)
         self.line = [
             segno,
-            comp[0],
-            comp[1],
-            tuple(comp[2:6]) if len(comp) > 2 else (),
-            comp[6] if len(comp) > 6 else "",
+            qualifier,
+            code,
+            modifiers,
+            description,
             a,
             p,
             el[4] if n > 4 else "",
