@@ -27,26 +27,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from edi.claim import (
-    Address,
-    Claim,
-    ClaimFilingIndicator,
-    ClaimFrequency,
-    ClaimType,
-    InterchangeParties,
-    OtherCoverage,
-    OtherPayerLine,
-    Party,
-    Payer,
-    PayerResponsibility,
-    Person,
-    Provider,
-    Relationship,
-    ServiceLine,
-    Subscriber,
-)
+from edi import claim as ec
 from edi.control_numbers import InMemoryControlNumbers
 from edi.x837 import build_interchange, write_interchange
+from tests.support.claims import make_npi
 
 LAST = [
     "SMITH",
@@ -126,45 +110,38 @@ TAXONOMIES = ["207Q00000X", "207R00000X", "208D00000X", "207P00000X", "208000000
 
 
 def npi(base9: int) -> str:
-    s = f"{base9:09d}"
-    total = 0
-    for i, ch in enumerate(reversed("80840" + s)):
-        d = int(ch)
-        if i % 2 == 0:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-    return s + str((10 - total % 10) % 10)
+    return make_npi(f"{base9:09d}")
 
 
-def addr(rng: random.Random) -> Address:
+def addr(rng: random.Random) -> ec.Address:
     city, st, z = rng.choice(CITIES)
-    return Address(f"{rng.randint(1, 9999)} {rng.choice(STREETS)}", city, st, z)
+    return ec.Address(f"{rng.randint(1, 9999)} {rng.choice(STREETS)}", city, st, z)
 
 
-def make_claims(n: int, claim_type: ClaimType, seed: int = 837) -> list[Claim]:
+def make_claims(n: int, claim_type: ec.ClaimType, seed: int = 837) -> list[ec.Claim]:
     rng = random.Random(seed)
     payers = [
-        Payer(
+        ec.Payer(
             f"{60000 + i}",
             f"PAYER {i} HEALTH PLAN",
-            rng.choice(list(ClaimFilingIndicator)),
+            rng.choice(list(ec.ClaimFilingIndicator)),
             addr(rng) if i % 2 else None,
         )
         for i in range(8)
     ]
     billing = [
-        Provider(
+        ec.Provider(
             npi(150000000 + i),
             f"CLINIC {i} MEDICAL GROUP",
             "2",
             taxonomy=rng.choice(TAXONOMIES),
             tax_id=f"{370000000 + i}",
-            address=Address(f"{100 + i} MAIN ST", "SPRINGFIELD", "IL", f"62701{i:04d}"),
+            address=ec.Address(f"{100 + i} MAIN ST", "SPRINGFIELD", "IL", f"62701{i:04d}"),
         )
         for i in range(25)
     ]
     docs = [
-        Provider(
+        ec.Provider(
             npi(160000000 + i),
             rng.choice(LAST),
             "1",
@@ -174,9 +151,9 @@ def make_claims(n: int, claim_type: ClaimType, seed: int = 837) -> list[Claim]:
         for i in range(60)
     ]
     svc = dt.date(2024, 2, 1)
-    out: list[Claim] = []
+    out: list[ec.Claim] = []
     for k in range(n):
-        sub_person = Person(
+        sub_person = ec.Person(
             rng.choice(LAST),
             rng.choice(FIRST),
             dt.date(1950 + k % 50, 1 + k % 12, 1 + k % 28),
@@ -184,10 +161,10 @@ def make_claims(n: int, claim_type: ClaimType, seed: int = 837) -> list[Claim]:
             addr(rng),
             middle_name="A" if k % 3 == 0 else None,
         )
-        sub = Subscriber(f"W{100000000 + k}", sub_person, group_number=f"GRP{k % 40:03d}")
+        sub = ec.Subscriber(f"W{100000000 + k}", sub_person, group_number=f"GRP{k % 40:03d}")
         dependant = k % 5 == 4
         patient = (
-            Person(
+            ec.Person(
                 sub_person.last_name,
                 rng.choice(FIRST),
                 dt.date(2010 + k % 10, 1 + k % 12, 1 + k % 28),
@@ -199,12 +176,12 @@ def make_claims(n: int, claim_type: ClaimType, seed: int = 837) -> list[Claim]:
         )
         dx = rng.sample(DX, rng.randint(1, 4))
         date = svc + dt.timedelta(days=k % 25)
-        lines: list[ServiceLine] = []
-        if claim_type == ClaimType.PROFESSIONAL:
+        lines: list[ec.ServiceLine] = []
+        if claim_type == ec.ClaimType.PROFESSIONAL:
             for i in range(rng.randint(1, 4)):
                 code, charge = rng.choice(PROF)
                 lines.append(
-                    ServiceLine(
+                    ec.ServiceLine(
                         i + 1,
                         charge,
                         Decimal(1),
@@ -219,7 +196,7 @@ def make_claims(n: int, claim_type: ClaimType, seed: int = 837) -> list[Claim]:
             for i in range(rng.randint(1, 4)):
                 rev, code, charge = rng.choice(INST)
                 lines.append(
-                    ServiceLine(
+                    ec.ServiceLine(
                         i + 1,
                         charge,
                         Decimal(1 + i % 2),
@@ -230,7 +207,7 @@ def make_claims(n: int, claim_type: ClaimType, seed: int = 837) -> list[Claim]:
                     )
                 )
         total = sum((ln.charge for ln in lines), Decimal(0))
-        c = Claim(
+        c = ec.Claim(
             claim_id=k + 1,
             claim_type=claim_type,
             patient_control_number=f"C{k + 1:09d}A1",
@@ -241,32 +218,32 @@ def make_claims(n: int, claim_type: ClaimType, seed: int = 837) -> list[Claim]:
             diagnoses=dx,
             lines=lines,
             patient=patient,
-            relationship=Relationship.CHILD if dependant else Relationship.SELF,
-            rendering_provider=docs[k % 60] if claim_type == ClaimType.PROFESSIONAL else None,
-            attending_provider=docs[k % 60] if claim_type == ClaimType.INSTITUTIONAL else None,
+            relationship=ec.Relationship.CHILD if dependant else ec.Relationship.SELF,
+            rendering_provider=docs[k % 60] if claim_type == ec.ClaimType.PROFESSIONAL else None,
+            attending_provider=docs[k % 60] if claim_type == ec.ClaimType.INSTITUTIONAL else None,
             prior_authorization=f"AUTH{k}" if k % 7 == 0 else None,
         )
-        if claim_type == ClaimType.INSTITUTIONAL:
+        if claim_type == ec.ClaimType.INSTITUTIONAL:
             c.bill_type, c.statement_from, c.statement_to = "131", date, date
             c.admission_type, c.admission_source, c.patient_status = "1", "7", "01"
         if k % 20 == 19:
-            c.frequency = ClaimFrequency.REPLACEMENT
+            c.frequency = ec.ClaimFrequency.REPLACEMENT
             c.payer_claim_control_number = f"ICN{k:012d}"
             if c.bill_type:
                 c.bill_type = "137"
         if k % 8 == 7:
             prim = payers[(k + 1) % 8]
-            c.responsibility = PayerResponsibility.SECONDARY
+            c.responsibility = ec.PayerResponsibility.SECONDARY
             for ln in lines:
                 paid = (ln.charge * Decimal("0.6")).quantize(Decimal("0.01"))
-                ln.other_payer = OtherPayerLine(
+                ln.other_payer = ec.OtherPayerLine(
                     paid, (("CO", "45", ln.charge - paid),), date + dt.timedelta(days=20)
                 )
             c.other_coverages = [
-                OtherCoverage(
+                ec.OtherCoverage(
                     prim,
                     sub,
-                    PayerResponsibility.PRIMARY,
+                    ec.PayerResponsibility.PRIMARY,
                     paid=sum((ln.other_payer.paid for ln in lines if ln.other_payer), Decimal(0)),
                     adjudication_date=date + dt.timedelta(days=20),
                 )
@@ -287,14 +264,14 @@ def main() -> int:
     ap.add_argument("--validate", action="store_true", help="validate the result with pyx12 (slow)")
     args = ap.parse_args()
 
-    ctype = ClaimType.PROFESSIONAL if args.type == "P" else ClaimType.INSTITUTIONAL
+    ctype = ec.ClaimType.PROFESSIONAL if args.type == "P" else ec.ClaimType.INSTITUTIONAL
     t0 = time.perf_counter()
     claims = make_claims(args.claims, ctype)
     gen_s = time.perf_counter() - t0
     rss_claims = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    parties = InterchangeParties("ZZ", "CLAIMFLOW", "ZZ", "CLEARINGHOUSE")
-    submitter = Party("CLAIMFLOW BILLING", "CF0001", "EDI DESK", "5555550100")
-    receiver = Party("CLEARINGHOUSE INC", "CH0001")
+    parties = ec.InterchangeParties("ZZ", "CLAIMFLOW", "ZZ", "CLEARINGHOUSE")
+    submitter = ec.Party("CLAIMFLOW BILLING", "CF0001", "EDI DESK", "5555550100")
+    receiver = ec.Party("CLEARINGHOUSE INC", "CH0001")
     created = dt.datetime(2024, 3, 1, 9, 30)
 
     best = best_cpu = float("inf")
@@ -325,7 +302,7 @@ def main() -> int:
             text = ""
             built = None  # type: ignore[assignment]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    kind = "837P" if ctype == ClaimType.PROFESSIONAL else "837I"
+    kind = "837P" if ctype == ec.ClaimType.PROFESSIONAL else "837I"
     mode = f"stream -> {args.stream}" if args.stream else "in memory"
     print(f"{kind} {mode}: {args.claims:,} claims in {n_st} transaction sets, {size / 1e6:.1f} MB of X12")
     print(

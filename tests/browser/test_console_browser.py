@@ -16,21 +16,17 @@ import socket
 import threading
 import time
 import urllib.request
-import uuid
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
-from adjudication.worklist import build_worklist
 from claimflow.db import models as m
 from claimflow.db.session import make_engine
-from tests.integration.test_console import PHI, X837
 from tests.support import databases as dbs
-from tests.unit.adjudication.worklist_builders import RUN, every_source
+from tests.support.console import PHI, seed_console
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -53,25 +49,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
 
     tmp = tmp_path_factory.mktemp("console")
     engine = make_engine(dbs.migrated_sqlite(tmp / "claimflow.db"))
-    sc = every_source(engine)
-    build_worklist(engine, RUN)
-    archive = tmp / "claims.837"
-    archive.write_text(X837)
-    with engine.begin() as conn:
-        file_id = conn.execute(
-            insert(m.Interchange).values(
-                direction="out",
-                sha256=uuid.uuid4().hex,
-                bytes=len(X837),
-                file_name="claims.837",
-                archive_path=str(archive),
-                transaction_type="837P",
-                isa13="000000123",
-                status="uploaded",
-                claim_count=1,
-                total_charge=Decimal("125.00"),
-            )
-        ).inserted_primary_key[0]
+    sc, file_id = seed_console(engine, tmp / "claims.837")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

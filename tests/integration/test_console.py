@@ -6,56 +6,24 @@ Airflow the console answers nobody that Airflow has not signed in."""
 from __future__ import annotations
 
 import re
-import uuid
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, select
 
-from adjudication.worklist import build_worklist
 from claimflow.console.app import CSRF_COOKIE, create_app
 from claimflow.console.queries import denials, interchange, mask_segment, payer_stats
 from claimflow.db import models as m
-from tests.unit.adjudication.worklist_builders import RUN, every_source
-
-PHI = ("ZZTESTLAST", "ZZTESTFIRST", "ZZMEMBER01", "ZZMEMBER02", "ZZTEST ST", "19700102")
-
-# An 837P fragment with the practice's PHI in the places the mask covers (ISA is 106 characters).
-X837 = (
-    "ISA*00*          *00*          *ZZ*CLAIMFLOW01    *ZZ*SANDBOXCH      *261120*2000*^*00501*000000123*0*T*:~"
-    "GS*HC*CLAIMFLOW01*SANDBOXCH*20261120*2000*123*X*005010X222A1~ST*837*0001*005010X222A1~"
-    "NM1*85*2*SUNRISE FAMILY MEDICINE*****XX*1234567893~N3*9 CLINIC RD~N4*SPRINGFIELD*IL*627010000~"
-    "NM1*IL*1*ZZTESTLAST*ZZTESTFIRST****MI*ZZMEMBER01~N3*1 ZZTEST ST~N4*ZZTOWN*IL*62701~"
-    "DMG*D8*19700102*F~REF*SY*ZZMEMBER02~CLM*C0001A1*125.00***11:B:1*Y*A*Y*Y~"
-    "SE*10*0001~GE*1*123~IEA*1*000000123~"
-)
+from tests.support.console import PHI, seed_console
+from tests.unit.adjudication.worklist_builders import RUN
 
 
 @pytest.fixture
 def console(claimflow_env: Engine, tmp_path: Path) -> dict[str, object]:
-    sc = every_source(claimflow_env)
-    build_worklist(claimflow_env, RUN)
-    archive = tmp_path / "archive" / "claims.837"
-    archive.parent.mkdir()
-    archive.write_text(X837)
-    with claimflow_env.begin() as conn:
-        file_id = conn.execute(
-            insert(m.Interchange).values(
-                direction="out",
-                sha256=uuid.uuid4().hex,
-                bytes=len(X837),
-                file_name="claims.837",
-                archive_path=str(archive),
-                transaction_type="837P",
-                isa13="000000123",
-                status="uploaded",
-                claim_count=1,
-                total_charge=Decimal("125.00"),
-            )
-        ).inserted_primary_key[0]
+    sc, file_id = seed_console(claimflow_env, tmp_path / "archive" / "claims.837")
     client = TestClient(create_app(claimflow_env, user="tester", data_dir=tmp_path))
     return {"engine": claimflow_env, "client": client, "file_id": file_id, "sc": sc}
 

@@ -33,6 +33,21 @@ def _traces(path: Path) -> list[str]:
     return [el[2] for _n, el in iter_segments(path) if el[0] == "TRN"]
 
 
+def _from_payer(body: list[str], *, isa13: int, gs01: str, gs06: int, st01: str, version: str) -> bytes:
+    """One transaction set (``body``: BHT to the last segment before SE) enveloped as the sandbox payer
+    sends it back to us."""
+    w = EnvelopeWriter(
+        InterchangeParties("ZZ", "SANDBOXCH", "ZZ", "CLAIMFLOW01"), isa13, dt.datetime(2026, 11, 25, 12)
+    )
+    w.begin_group(gs01, version, gs06)
+    w.begin_transaction(st01, 1, version)
+    w.add("".join(s + "~" for s in body), len(body))
+    w.end_transaction()
+    w.end_group()
+    w.end_interchange()
+    return w.text().encode()
+
+
 def _answer(traces: list[str]) -> bytes:
     """A payer's 271: first trace active with benefits, second inactive, third not found (AAA 75)."""
     body = [
@@ -59,16 +74,7 @@ def _answer(traces: list[str]) -> bytes:
             body += ["DTP*346*D8*20250101", "DTP*347*D8*20251031", "EB*6**30"]
         else:
             body += ["AAA*Y**75*C"]
-    w = EnvelopeWriter(
-        InterchangeParties("ZZ", "SANDBOXCH", "ZZ", "CLAIMFLOW01"), 555, dt.datetime(2026, 11, 25, 12)
-    )
-    w.begin_group("HB", "005010X279A1", 9)
-    w.begin_transaction("271", 1, "005010X279A1")
-    w.add("".join(s + "~" for s in body), len(body))
-    w.end_transaction()
-    w.end_group()
-    w.end_interchange()
-    return w.text().encode()
+    return _from_payer(body, isa13=555, gs01="HB", gs06=9, st01="271", version="005010X279A1")
 
 
 def test_generate_270_load_271(claimflow_env: Engine, tmp_path: Path) -> None:
@@ -173,16 +179,7 @@ def _status_answer(pcns: list[str], categories: list[str]) -> bytes:
             f"STC*{cat}:20*20261120**100.00",
             f"REF*EJ*{pcn}",
         ]
-    w = EnvelopeWriter(
-        InterchangeParties("ZZ", "SANDBOXCH", "ZZ", "CLAIMFLOW01"), 556, dt.datetime(2026, 11, 25, 12)
-    )
-    w.begin_group("HN", "005010X212", 10)
-    w.begin_transaction("277", 1, "005010X212")
-    w.add("".join(s + "~" for s in body), len(body))
-    w.end_transaction()
-    w.end_group()
-    w.end_interchange()
-    return w.text().encode()
+    return _from_payer(body, isa13=556, gs01="HN", gs06=10, st01="277", version="005010X212")
 
 
 def test_generate_276_load_277(claimflow_env: Engine, tmp_path: Path) -> None:

@@ -32,6 +32,7 @@ from claimflow.pipeline import issue_follow_up_claims
 from claimflow.sandbox.payer import EngineConfig, adjudicate_file, release_payments
 from claimflow.sandbox.payer.state import locked_state
 from claimflow.settings import get_settings
+from claimflow.synthetic import luhn_npi
 from edi.validate import validate_x12
 
 SEED = 4242
@@ -46,17 +47,12 @@ TODAY = dt.date.today()
 NIGHT1 = TODAY  # submissions are stamped with the real clock: the nights cannot be in the past
 D = Decimal
 
-
-def luhn_npi(base9: str) -> str:
-    digits = [int(c) for c in "80840" + base9]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return base9 + str((10 - total % 10) % 10)
+# (key, payer id, name, payer type, filing indicator): the sandbox payers the office bills.
+PAYERS = (
+    ("CI", "SBX01", "ZZTEST COMMERCIAL", "commercial", "CI"),
+    ("CI2", "SBX02", "ZZTEST SUPPLEMENT", "commercial", "CI"),
+    ("MB", "SBX03", "ZZTEST MEDICARE", "medicare", "MB"),
+)
 
 
 class Office:
@@ -83,33 +79,16 @@ class Office:
                 "postal_code": "627010001",
             }
             self.payers = {
-                "CI": add(
+                key: add(
                     m.Payer,
-                    payer_id="SBX01",
-                    name="ZZTEST COMMERCIAL",
-                    payer_type="commercial",
-                    filing_indicator="CI",
+                    payer_id=payer_id,
+                    name=name,
+                    payer_type=payer_type,
+                    filing_indicator=filing,
                     partner="sandbox",
                     **addr,
-                ),
-                "CI2": add(
-                    m.Payer,
-                    payer_id="SBX02",
-                    name="ZZTEST SUPPLEMENT",
-                    payer_type="commercial",
-                    filing_indicator="CI",
-                    partner="sandbox",
-                    **addr,
-                ),
-                "MB": add(
-                    m.Payer,
-                    payer_id="SBX03",
-                    name="ZZTEST MEDICARE",
-                    payer_type="medicare",
-                    filing_indicator="MB",
-                    partner="sandbox",
-                    **addr,
-                ),
+                )
+                for key, payer_id, name, payer_type, filing in PAYERS
             }
             self.billing = add(
                 m.Provider,

@@ -89,6 +89,22 @@ def _profile(srv: SandboxServer, key: KeyPair, **kw: object) -> PartnerProfile:
     )
 
 
+def _partner_env(monkeypatch: pytest.MonkeyPatch, p: PartnerProfile, **settings: str) -> None:
+    """Describe the sandbox partner to the ``claimflow sftp`` CLI as an operator would: environment
+    variables ``CLAIMFLOW_PARTNER_SBX_*`` (connection from ``p``, then any extra ``settings``)."""
+    values: dict[str, object] = {
+        "HOST": p.host,
+        "PORT": p.port,
+        "USERNAME": p.username,
+        "HOST_KEY": p.host_key,
+        "PRIVATE_KEY_PATH": p.private_key_path,
+        "ISA_RECEIVER_ID": "SANDBOXCH",
+        **settings,
+    }
+    for field, value in values.items():
+        monkeypatch.setenv(f"CLAIMFLOW_PARTNER_SBX_{field}", str(value))
+
+
 def test_on_upload_fires_once_per_finished_file(
     recording_sandbox: tuple[SandboxServer, list], client_key: KeyPair, tmp_path: Path
 ) -> None:
@@ -296,17 +312,7 @@ def test_cli_put_and_fetch(
     from claimflow.sftp_cli import main
 
     p = sandbox_profile
-    for field, value in {
-        "HOST": p.host,
-        "PORT": p.port,
-        "USERNAME": p.username,
-        "HOST_KEY": p.host_key,
-        "PRIVATE_KEY_PATH": p.private_key_path,
-        "ISA_RECEIVER_ID": "SANDBOXCH",
-        "STABILITY_WAIT": "0.1",
-        "RETRY_MAX_TOTAL": "1",
-    }.items():
-        monkeypatch.setenv(f"CLAIMFLOW_PARTNER_SBX_{field}", str(value))
+    _partner_env(monkeypatch, p, STABILITY_WAIT="0.1", RETRY_MAX_TOTAL="1")
     good = make_interchange(tmp_path / "good.837")
     prod = make_interchange(tmp_path / "prod.837", usage="P")
     assert main(["sftp", "put", str(good), str(prod), "--partner", "sbx", "--json"]) == 1
@@ -469,18 +475,7 @@ def test_cli_put_checks_every_interchange_and_fetch_lists_failures(
     from claimflow.sftp_cli import main
 
     p = sandbox_profile
-    for field, value in {
-        "HOST": p.host,
-        "PORT": p.port,
-        "USERNAME": p.username,
-        "HOST_KEY": p.host_key,
-        "PRIVATE_KEY_PATH": p.private_key_path,
-        "ISA_RECEIVER_ID": "SANDBOXCH",
-        "STABILITY_WAIT": "0",
-        "RETRY_MAX_TOTAL": "1",
-        "MAX_FILE_SIZE": "4096",
-    }.items():
-        monkeypatch.setenv(f"CLAIMFLOW_PARTNER_SBX_{field}", str(value))
+    _partner_env(monkeypatch, p, STABILITY_WAIT="0", RETRY_MAX_TOTAL="1", MAX_FILE_SIZE="4096")
     mixed = tmp_path / "mixed.837"
     mixed.write_bytes(
         make_interchange(tmp_path / "t.x12", control="000000001").read_bytes()
@@ -518,15 +513,7 @@ def test_cli_refuses_a_private_key_readable_by_others(
     p = sandbox_profile
     assert p.private_key_path is not None
     os.chmod(p.private_key_path, 0o644)
-    for field, value in {
-        "HOST": p.host,
-        "PORT": p.port,
-        "USERNAME": p.username,
-        "HOST_KEY": p.host_key,
-        "PRIVATE_KEY_PATH": p.private_key_path,
-        "ISA_RECEIVER_ID": "SANDBOXCH",
-    }.items():
-        monkeypatch.setenv(f"CLAIMFLOW_PARTNER_SBX_{field}", str(value))
+    _partner_env(monkeypatch, p)
     assert main(["sftp", "fetch", "--partner", "sbx", "--inbox", str(tmp_path / "in"), "--no-retry"]) == 1
     err = capsys.readouterr().err
     assert "has mode 0644" in err and "chmod 600" in err

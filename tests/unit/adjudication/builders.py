@@ -22,6 +22,17 @@ ZERO = Decimal("0")
 SHARE = Decimal("0.70")
 PR10 = Decimal("10.00")
 DAY = dt.date(2026, 11, 1)
+# The (invented) patient who is also the subscriber: the same person on both rows.
+PERSON: dict[str, Any] = {
+    "last_name": "ZZTESTLAST",
+    "first_name": "ZZTESTFIRST",
+    "birth_date": dt.date(1970, 1, 2),
+    "gender": "F",
+    "address_line1": "1 ZZTEST ST",
+    "city": "SPRINGFIELD",
+    "state": "IL",
+    "postal_code": "62701",
+}
 
 
 @dataclass
@@ -136,32 +147,8 @@ class Practice:
 
     def patient(self, account: str, *, secondary: bool = False) -> int:
         with self.engine.begin() as conn:
-            pid = self._id(
-                conn,
-                m.Patient,
-                account_number=account,
-                last_name="ZZTESTLAST",
-                first_name="ZZTESTFIRST",
-                birth_date=dt.date(1970, 1, 2),
-                gender="F",
-                address_line1="1 ZZTEST ST",
-                city="SPRINGFIELD",
-                state="IL",
-                postal_code="62701",
-            )
-            sub = self._id(
-                conn,
-                m.Subscriber,
-                patient_id=pid,
-                last_name="ZZTESTLAST",
-                first_name="ZZTESTFIRST",
-                birth_date=dt.date(1970, 1, 2),
-                gender="F",
-                address_line1="1 ZZTEST ST",
-                city="SPRINGFIELD",
-                state="IL",
-                postal_code="62701",
-            )
+            pid = self._id(conn, m.Patient, account_number=account, **PERSON)
+            sub = self._id(conn, m.Subscriber, patient_id=pid, **PERSON)
             cov = self._id(
                 conn,
                 m.Coverage,

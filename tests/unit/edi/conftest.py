@@ -9,7 +9,9 @@ unit tests need.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -32,26 +34,12 @@ from edi.claim import (
     Subscriber,
 )
 from edi.control_numbers import InMemoryControlNumbers
+from edi.x837 import BuiltInterchange, build_interchange
+from tests.support.claims import DR_WELBY, SUBMITTER, emergency_visit, make_npi, overridden
 
+FIXTURES = Path(__file__).resolve().parents[3] / "fixtures"
 CREATED = dt.datetime(2024, 3, 1, 9, 30)
 TODAY = dt.date(2024, 3, 1)
-
-
-def npi_check_digit(base9: str) -> str:
-    """Luhn check digit over ``80840`` + the first nine digits (the NPI standard)."""
-    digits = [int(c) for c in "80840" + base9]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:  # rightmost of the payload is doubled (the check digit goes to its right)
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return str((10 - total % 10) % 10)
-
-
-def make_npi(base9: str) -> str:
-    return base9 + npi_check_digit(base9)
 
 
 CLINIC = Provider(
@@ -70,9 +58,6 @@ HOSPITAL = Provider(
     tax_id="371234999",
     address=Address("900 LAKE SHORE DR", "SPRINGFIELD", "IL", "627040001"),
 )
-DR_WELBY = Provider(
-    npi=make_npi("124531959"), last_name="WELBY", first_name="MARCUS", entity_type="1", taxonomy="207Q00000X"
-)
 DR_KILDARE = Provider(
     npi=make_npi("100300012"), last_name="KILDARE", first_name="JAMES", entity_type="1", taxonomy="207P00000X"
 )
@@ -90,9 +75,6 @@ BLUE = Payer(
 
 PARTIES = InterchangeParties(
     sender_qualifier="ZZ", sender_id="CLAIMFLOW", receiver_qualifier="ZZ", receiver_id="CLEARINGHOUSE"
-)
-SUBMITTER = Party(
-    name="CLAIMFLOW BILLING", identifier="CF0001", contact_name="EDI DESK", contact_phone="5555550100"
 )
 RECEIVER = Party(name="CLEARINGHOUSE INC", identifier="CH0001")
 
@@ -154,9 +136,7 @@ def professional_claim(claim_id: int = 1, **overrides: object) -> Claim:
         rendering_provider=DR_WELBY,
         prior_authorization="AUTH0001",
     )
-    for k, v in overrides.items():
-        setattr(c, k, v)
-    return c
+    return overridden(c, overrides)
 
 
 def dependent_claim(claim_id: int = 2) -> Claim:
@@ -267,18 +247,9 @@ def institutional_claim(claim_id: int = 10, **overrides: object) -> Claim:
             ),
         ],
         place_of_service="23",
-        bill_type="131",
-        statement_from=d,
-        statement_to=d,
-        admission_type="1",
-        admission_source="7",
-        patient_status="01",
-        attending_provider=DR_KILDARE,
-        reason_for_visit=("R0789",),
+        **emergency_visit(d, DR_KILDARE),
     )
-    for k, v in overrides.items():
-        setattr(c, k, v)
-    return c
+    return overridden(c, overrides)
 
 
 def inpatient_claim(claim_id: int = 11) -> Claim:
@@ -379,6 +350,27 @@ def control() -> InMemoryControlNumbers:
 def segments(text: str) -> list[str]:
     """Split builder output (canonical delimiters) into segments without terminators."""
     return [s.strip("\n") for s in text.split("~") if s.strip("\n")]
+
+
+def build_x837(claims: list[Claim], *, isa13: int = 417, **kw: object) -> BuiltInterchange:
+    """The claims in one interchange between the test parties, created at ``CREATED``; control numbers
+    ISA13 = ``isa13``, GS06 = ``isa13 + 1``, ST02 from 1 unless ``control=`` is given. The golden files
+    under fixtures/837p and fixtures/837i were written with these numbers."""
+    control = kw.pop("control", None) or InMemoryControlNumbers(
+        interchange=isa13, group=isa13 + 1, transaction=1
+    )
+    return build_interchange(claims, PARTIES, SUBMITTER, RECEIVER, control, CREATED, **kw)  # type: ignore[arg-type]
+
+
+def assert_golden(relative: str, text: str) -> None:
+    """``fixtures/<relative>`` is exactly what the builder writes now, and pyx12 finds no error in it.
+    ``CLAIMFLOW_REGENERATE_FIXTURES=1`` rewrites the file first (review the diff before committing it)."""
+    path = FIXTURES / relative
+    if os.environ.get("CLAIMFLOW_REGENERATE_FIXTURES") == "1":
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="ascii", newline="\n")
+    assert path.read_text(encoding="ascii") == text
+    assert_pyx12_clean(path.read_bytes())
 
 
 def assert_pyx12_clean(data: str | bytes) -> None:

@@ -2,26 +2,21 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import os
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
 from edi.claim import Claim, ClaimFrequency, ClaimType, Relationship, ServiceLine
-from edi.control_numbers import InMemoryControlNumbers
 from edi.errors import X12WriteError
-from edi.x837 import BuiltInterchange, build_interchange
+from edi.x837 import BuiltInterchange
 
 from .conftest import (
-    CREATED,
     DR_CASEY,
     DR_KILDARE,
     HOSPITAL,
-    PARTIES,
-    RECEIVER,
-    SUBMITTER,
+    assert_golden,
     assert_pyx12_clean,
+    build_x837,
     inpatient_claim,
     institutional_claim,
     make_npi,
@@ -31,12 +26,9 @@ from .conftest import (
     subscriber,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "837i"
-
 
 def build(claims: list[Claim], **kw: object) -> BuiltInterchange:
-    control = InMemoryControlNumbers(interchange=900, group=901, transaction=1)
-    return build_interchange(claims, PARTIES, SUBMITTER, RECEIVER, control, CREATED, **kw)  # type: ignore[arg-type]
+    return build_x837(claims, isa13=900, **kw)
 
 
 def claim_body(text: str) -> list[str]:
@@ -279,10 +271,4 @@ GOLDEN = {
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_fixture_files(name: str) -> None:
     """fixtures/837i/<name>.837 is what the builder writes (CLAIMFLOW_REGENERATE_FIXTURES=1 rewrites)."""
-    path = FIXTURES / f"{name}.837"
-    text = build(GOLDEN[name](), newline=True).text
-    if os.environ.get("CLAIMFLOW_REGENERATE_FIXTURES") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="ascii", newline="\n")
-    assert path.read_text(encoding="ascii") == text
-    assert_pyx12_clean(path.read_bytes())
+    assert_golden(f"837i/{name}.837", build(GOLDEN[name](), newline=True).text)

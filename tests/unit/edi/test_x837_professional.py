@@ -3,17 +3,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
-import os
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 
-from edi.claim import Claim, ClaimFrequency, ClaimType, ServiceLine
+from edi.claim import ClaimFrequency, ClaimType, ServiceLine
 from edi.control_numbers import InMemoryControlNumbers
 from edi.delimiters import Delimiters
 from edi.errors import X12WriteError
-from edi.x837 import BuiltInterchange, build_interchange, write_interchange
+from edi.x837 import write_interchange
 
 from .conftest import (
     CLINIC,
@@ -22,7 +20,9 @@ from .conftest import (
     PARTIES,
     RECEIVER,
     SUBMITTER,
+    assert_golden,
     assert_pyx12_clean,
+    build_x837,
     dependent_claim,
     institutional_claim,
     many_professional_claims,
@@ -32,16 +32,9 @@ from .conftest import (
     segments,
 )
 
-FIXTURES = Path(__file__).resolve().parents[3] / "fixtures" / "837p"
-
-
-def build(claims: list[Claim], **kw: object) -> BuiltInterchange:
-    control = kw.pop("control", None) or InMemoryControlNumbers(interchange=417, group=418, transaction=1)
-    return build_interchange(claims, PARTIES, SUBMITTER, RECEIVER, control, CREATED, **kw)  # type: ignore[arg-type]
-
 
 def test_simple_claim_exact_segments() -> None:
-    b = build([professional_claim(1)])
+    b = build_x837([professional_claim(1)])
     assert segments(b.text) == [
         "ISA*00*          *00*          *ZZ*CLAIMFLOW      *ZZ*CLEARINGHOUSE  *240301*0930*^*00501*000000417*0*T*:",
         "GS*HC*CLAIMFLOW*CLEARINGHOUSE*20240301*0930*418*X*005010X222A1",
@@ -91,7 +84,7 @@ def test_simple_claim_exact_segments() -> None:
 
 
 def test_dependent_patient_gets_2000c() -> None:
-    b = build([dependent_claim(2)])
+    b = build_x837([dependent_claim(2)])
     segs = segments(b.text)
     assert "HL*2*1*22*1" in segs and "HL*3*2*23*0" in segs
     sbr = segs.index("HL*2*1*22*1") + 1
@@ -106,7 +99,7 @@ def test_dependent_patient_gets_2000c() -> None:
 
 
 def test_replacement_carries_ref_f8() -> None:
-    b = build([replacement_claim(3)])
+    b = build_x837([replacement_claim(3)])
     segs = segments(b.text)
     assert "CLM*PCN000003*145.5***11:B:7*Y*A*Y*Y" in segs
     assert segs.index("REF*F8*PAYERCCN0001") == segs.index("REF*G1*AUTH0001") + 1  # guide order: G1 then F8
@@ -116,11 +109,11 @@ def test_replacement_carries_ref_f8() -> None:
 @pytest.mark.parametrize("freq", [ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID])
 def test_replacement_without_payer_claim_number_is_refused(freq: ClaimFrequency) -> None:
     with pytest.raises(X12WriteError, match=r"claim 3 .*REF\*F8"):
-        build([professional_claim(3, frequency=freq)])
+        build_x837([professional_claim(3, frequency=freq)])
 
 
 def test_secondary_claim_has_2320_2330_and_2430() -> None:
-    b = build([secondary_professional_claim(4)])
+    b = build_x837([secondary_professional_claim(4)])
     segs = segments(b.text)
     i = segs.index("SBR*P*18*******MB")  # 2320: the primary payer's responsibility and filing indicator
     assert segs[i + 1 : i + 7] == [
@@ -146,7 +139,7 @@ def test_secondary_without_line_adjudication_dates_2330b() -> None:
     for ln in c.lines:
         ln.other_payer = None
     c.other_coverages[0].adjustments = (("CO", "45", Decimal("30")), ("PR", "1", Decimal("20.50")))
-    b = build([c])
+    b = build_x837([c])
     segs = segments(b.text)
     assert "CAS*CO*45*30" in segs and "CAS*PR*1*20.5" in segs
     i = segs.index("NM1*PR*2*MEDICARE PART B*****PI*00952")
@@ -157,7 +150,7 @@ def test_secondary_without_line_adjudication_dates_2330b() -> None:
 
 def test_many_claims_split_into_transaction_sets_grouped_by_billing_provider() -> None:
     claims = many_professional_claims(11)
-    b = build(claims, max_claims_per_st=4)
+    b = build_x837(claims, max_claims_per_st=4)
     assert b.st02s == ("0001", "0002", "0003")
     assert [len(t.claim_ids) for t in b.transactions] == [4, 4, 3]
     # grouping: every claim of the first clinic, then every claim of the second, original order kept within
@@ -188,7 +181,7 @@ def test_delimiter_in_data_names_segment_and_element_not_value() -> None:
     c = professional_claim(42)
     c.subscriber.person.last_name = "O*BRIEN"
     with pytest.raises(X12WriteError) as ei:
-        build([c])
+        build_x837([c])
     msg = str(ei.value)
     assert "claim 42" in msg and "PCN000042" in msg
     assert "NM103" in msg and "2010BA" in msg
@@ -211,7 +204,7 @@ def test_unsafe_text_anywhere_is_refused(mutate, element: str) -> None:  # type:
     c = professional_claim(7)
     mutate(c)
     with pytest.raises(X12WriteError, match=r"^claim 7 \(patient control number PCN000007\): ") as ei:
-        build([c])
+        build_x837([c])
     assert element in str(ei.value)
 
 
@@ -263,7 +256,7 @@ def test_every_text_field_is_checked(maker) -> None:  # type: ignore[no-untyped-
             oc.payer = dataclasses.replace(oc.payer)
         _set(c, path, marker)
         try:
-            b = build([c])
+            b = build_x837([c])
         except X12WriteError as e:
             assert marker not in str(e), path
             assert "claim 1" in str(e)
@@ -273,9 +266,9 @@ def test_every_text_field_is_checked(maker) -> None:  # type: ignore[no-untyped-
 
 def test_rendering_provider_same_npi_as_billing_is_omitted() -> None:
     c = professional_claim(1, rendering_provider=dataclasses.replace(CLINIC, entity_type="2"))
-    assert not any(s.startswith("NM1*82") for s in segments(build([c]).text))
+    assert not any(s.startswith("NM1*82") for s in segments(build_x837([c]).text))
     c = professional_claim(1, rendering_provider=DR_CASEY, referring_provider=DR_CASEY)
-    segs = segments(build([c]).text)
+    segs = segments(build_x837([c]).text)
     assert segs.index("NM1*DN*1*CASEY*BEN****XX*" + DR_CASEY.npi) < segs.index(
         "NM1*82*1*CASEY*BEN****XX*" + DR_CASEY.npi
     )
@@ -288,17 +281,17 @@ def test_line_place_of_service_and_date_span() -> None:
     c.lines[1].service_date_end = dt.date(2024, 2, 22)
     c.lines[1].units = Decimal("2.5")
     c.onset_date = dt.date(2024, 2, 1)
-    segs = segments(build([c]).text)
+    segs = segments(build_x837([c]).text)
     assert "SV1*HC:99213:25*125*UN*1*22**1:2" in segs
     assert "SV1*HC:36415*20.5*UN*2.5***1" in segs
     assert "DTP*472*RD8*20240220-20240222" in segs
     assert segs[segs.index("CLM*PCN000001*145.5***11:B:1*Y*A*Y*Y") + 1] == "DTP*431*D8*20240201"
-    assert_pyx12_clean(build([c]).text)
+    assert_pyx12_clean(build_x837([c]).text)
 
 
 def test_write_interchange_streams_the_same_text() -> None:
     claims = many_professional_claims(9)
-    expected = build(claims, max_claims_per_st=4).text
+    expected = build_x837(claims, max_claims_per_st=4).text
     sio = io.StringIO()
     m = write_interchange(
         sio,
@@ -329,7 +322,7 @@ def test_write_interchange_streams_the_same_text() -> None:
 def test_skip_invalid_leaves_bad_claims_out() -> None:
     good, bad = professional_claim(1), professional_claim(2)
     bad.subscriber.person.first_name = "JO~E"
-    b = build([good, bad], skip_invalid=True)
+    b = build_x837([good, bad], skip_invalid=True)
     assert b.manifest.claim_ids == (1,)
     assert len(b.rejected) == 1 and b.rejected[0][0] == 2 and "NM104" in b.rejected[0][1]
     assert "JO~E" not in b.rejected[0][1]
@@ -341,19 +334,19 @@ def test_failure_consumes_no_control_numbers() -> None:
     bad.diagnoses = []
     control = InMemoryControlNumbers(interchange=50, group=60, transaction=70)
     with pytest.raises(X12WriteError, match="HI01"):
-        build([bad], control=control)
+        build_x837([bad], control=control)
     with pytest.raises(X12WriteError, match="no claims to send"):
-        build([bad], control=control, skip_invalid=True)
+        build_x837([bad], control=control, skip_invalid=True)
     assert (control.peek("interchange"), control.peek("group"), control.peek("transaction")) == (50, 60, 70)
 
 
 def test_refuses_empty_and_mixed_batches() -> None:
     with pytest.raises(X12WriteError, match="no claims"):
-        build([])
+        build_x837([])
     with pytest.raises(X12WriteError, match="claim 10: one interchange carries one claim type"):
-        build([professional_claim(1), institutional_claim(10)])
+        build_x837([professional_claim(1), institutional_claim(10)])
     with pytest.raises(ValueError):
-        build([professional_claim(1)], max_claims_per_st=0)
+        build_x837([professional_claim(1)], max_claims_per_st=0)
 
 
 @pytest.mark.parametrize(
@@ -373,12 +366,12 @@ def test_guide_limits(mutate, where: str) -> None:  # type: ignore[no-untyped-de
     c.billing_provider = dataclasses.replace(CLINIC)
     mutate(c)
     with pytest.raises(X12WriteError, match=where.replace("(", r"\(")):
-        build([c])
+        build_x837([c])
 
 
 def test_custom_delimiters_and_newlines_validate() -> None:
     d = Delimiters(element="|", component=">", repetition="`", segment="\\")
-    b = build(many_professional_claims(4), delimiters=d, newline=True)
+    b = build_x837(many_professional_claims(4), delimiters=d, newline=True)
     assert b.text.startswith("ISA|00|")
     assert "SV1|HC>99213>25|125|UN|1|||1>2\\\n" in b.text
     assert "*" not in b.text.replace("**", "")  # nothing left in canonical delimiters
@@ -386,12 +379,12 @@ def test_custom_delimiters_and_newlines_validate() -> None:
     with pytest.raises(X12WriteError, match="NM103"):
         c = professional_claim(1)
         c.subscriber.person.last_name = "A|B"
-        build([c], delimiters=d)
+        build_x837([c], delimiters=d)
 
 
 def test_claim_type_is_professional() -> None:
-    assert build([professional_claim(1)]).manifest.claim_type == ClaimType.PROFESSIONAL
-    assert build([professional_claim(1)]).manifest.version == "005010X222A1"
+    assert build_x837([professional_claim(1)]).manifest.claim_type == ClaimType.PROFESSIONAL
+    assert build_x837([professional_claim(1)]).manifest.version == "005010X222A1"
 
 
 # ------------------------------------------------------------------------------------ golden fixtures
@@ -408,19 +401,13 @@ GOLDEN = {
 def golden_text(name: str) -> str:
     claims = GOLDEN[name]()
     kw = {"max_claims_per_st": 4} if name == "batch_multi_st" else {}
-    return build(claims, newline=True, **kw).text
+    return build_x837(claims, newline=True, **kw).text
 
 
 @pytest.mark.parametrize("name", sorted(GOLDEN))
 def test_golden_fixture_files(name: str) -> None:
     """fixtures/837p/<name>.837 is what the builder writes (CLAIMFLOW_REGENERATE_FIXTURES=1 rewrites)."""
-    path = FIXTURES / f"{name}.837"
-    text = golden_text(name)
-    if os.environ.get("CLAIMFLOW_REGENERATE_FIXTURES") == "1":
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="ascii", newline="\n")
-    assert path.read_text(encoding="ascii") == text
-    assert_pyx12_clean(path.read_bytes())
+    assert_golden(f"837p/{name}.837", golden_text(name))
 
 
 def test_many_lines_and_units_of_minutes() -> None:
@@ -438,7 +425,7 @@ def test_many_lines_and_units_of_minutes() -> None:
         for i in range(50)
     ]
     c.total_charge = Decimal("500")
-    b = build([c])
+    b = build_x837([c])
     segs = segments(b.text)
     assert segs.count("SV1*HC:00142*10*MJ*15***1") == 50
     assert "LX*50" in segs
@@ -467,4 +454,4 @@ def test_bad_pointer_values_refused(pointers: tuple[object, ...]) -> None:
     c = professional_claim(1)
     c.lines[0].diagnosis_pointers = pointers  # type: ignore[assignment]
     with pytest.raises(X12WriteError, match="SV107"):
-        build([c])
+        build_x837([c])

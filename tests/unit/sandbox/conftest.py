@@ -18,27 +18,11 @@ from claimflow.sandbox.payer import EngineConfig, adjudicate_file, release_payme
 from claimflow.sandbox.payer.claims837 import Claim837, Interchange837, read_837_segments
 from claimflow.sandbox.payer.engine import PayerSimulator
 from claimflow.sandbox.payer.state import SandboxState
-from edi.claim import (
-    Address,
-    Claim,
-    ClaimFilingIndicator,
-    ClaimFrequency,
-    ClaimType,
-    InterchangeParties,
-    OtherCoverage,
-    OtherPayerLine,
-    Party,
-    Payer,
-    PayerResponsibility,
-    Person,
-    Provider,
-    Relationship,
-    ServiceLine,
-    Subscriber,
-)
+from edi import claim as ec
 from edi.control_numbers import InMemoryControlNumbers
 from edi.reader import iter_segments
 from edi.x837 import build_interchange
+from tests.support.claims import DR_WELBY, SUBMITTER, emergency_visit, make_npi, overridden
 
 SEED = 20250310
 DOS = dt.date(2025, 3, 3)  # date of service
@@ -47,66 +31,48 @@ NEXT_NIGHT = dt.date(2025, 3, 11)
 CREATED = dt.datetime(2025, 3, 10, 18, 0)
 
 
-def make_npi(base9: str) -> str:
-    digits = [int(c) for c in "80840" + base9]
-    total = 0
-    for i, d in enumerate(reversed(digits)):
-        if i % 2 == 0:
-            d *= 2
-            if d > 9:
-                d -= 9
-        total += d
-    return base9 + str((10 - total % 10) % 10)
-
-
 def bad_npi(base9: str) -> str:
     good = make_npi(base9)
     return good[:-1] + str((int(good[-1]) + 1) % 10)
 
 
-CLINIC = Provider(
+CLINIC = ec.Provider(
     npi=make_npi("123456789"),
     last_name="SUNRISE FAMILY CLINIC",
     entity_type="2",
     taxonomy="207Q00000X",
     tax_id="371234567",
-    address=Address("100 MAIN ST", "SPRINGFIELD", "IL", "627011234"),
+    address=ec.Address("100 MAIN ST", "SPRINGFIELD", "IL", "627011234"),
 )
-HOSPITAL = Provider(
+HOSPITAL = ec.Provider(
     npi=make_npi("150000001"),
     last_name="RIVERBEND COMMUNITY HOSPITAL",
     entity_type="2",
     taxonomy="282N00000X",
     tax_id="371234999",
-    address=Address("900 LAKE SHORE DR", "SPRINGFIELD", "IL", "627040001"),
+    address=ec.Address("900 LAKE SHORE DR", "SPRINGFIELD", "IL", "627040001"),
 )
-DR_WELBY = Provider(
-    npi=make_npi("124531959"), last_name="WELBY", first_name="MARCUS", entity_type="1", taxonomy="207Q00000X"
-)
-DR_KILDARE = Provider(
+DR_KILDARE = ec.Provider(
     npi=make_npi("100300012"), last_name="KILDARE", first_name="JAMES", entity_type="1", taxonomy="207R00000X"
 )
 
-ACME = Payer("SBX01", "ACME COMMERCIAL HEALTH", ClaimFilingIndicator.COMMERCIAL)
-BLUE = Payer("SBX02", "BLUE PEAK HEALTH PLAN", ClaimFilingIndicator.BLUE_CROSS)
-MEDICARE = Payer("SBX03", "SANDBOX MEDICARE PART B", ClaimFilingIndicator.MEDICARE_B)
-MEDICAID = Payer("SBX05", "STATE MEDICAID SANDBOX", ClaimFilingIndicator.MEDICAID)
+ACME = ec.Payer("SBX01", "ACME COMMERCIAL HEALTH", ec.ClaimFilingIndicator.COMMERCIAL)
+BLUE = ec.Payer("SBX02", "BLUE PEAK HEALTH PLAN", ec.ClaimFilingIndicator.BLUE_CROSS)
+MEDICARE = ec.Payer("SBX03", "SANDBOX MEDICARE PART B", ec.ClaimFilingIndicator.MEDICARE_B)
+MEDICAID = ec.Payer("SBX05", "STATE MEDICAID SANDBOX", ec.ClaimFilingIndicator.MEDICAID)
 
-SUBMITTER = Party(
-    name="CLAIMFLOW BILLING", identifier="CF0001", contact_name="EDI DESK", contact_phone="5555550100"
-)
-RECEIVER = Party(name="SANDBOX CLEARINGHOUSE", identifier="SANDBOXCH")
+RECEIVER = ec.Party(name="SANDBOX CLEARINGHOUSE", identifier="SANDBOXCH")
 
 
 def person(
     last: str = "DOE", first: str = "JANE", birth: dt.date = dt.date(1980, 4, 12), gender: str = "F"
-) -> Person:
-    return Person(last, first, birth, gender, Address("12 ELM ST", "SPRINGFIELD", "IL", "62701"))
+) -> ec.Person:
+    return ec.Person(last, first, birth, gender, ec.Address("12 ELM ST", "SPRINGFIELD", "IL", "62701"))
 
 
 def line(n: int, code: str, charge: str, *, mods: tuple[str, ...] = (), units: str = "1", dos: dt.date = DOS,
-         rev: str | None = None, lcn: str | None = "") -> ServiceLine:  # fmt: skip
-    return ServiceLine(
+         rev: str | None = None, lcn: str | None = "") -> ec.ServiceLine:  # fmt: skip
+    return ec.ServiceLine(
         line_number=n,
         charge=Decimal(charge),
         units=Decimal(units),
@@ -120,58 +86,58 @@ def line(n: int, code: str, charge: str, *, mods: tuple[str, ...] = (), units: s
 
 def prof(
     pcn: str,
-    lines: list[ServiceLine] | None = None,
+    lines: list[ec.ServiceLine] | None = None,
     *,
-    payer: Payer = ACME,
+    payer: ec.Payer = ACME,
     member: str = "ACM10000001",
-    patient: Person | None = None,
-    dependent: Person | None = None,
-    billing: Provider = CLINIC,
-    rendering: Provider | None = DR_WELBY,
+    patient: ec.Person | None = None,
+    dependent: ec.Person | None = None,
+    billing: ec.Provider = CLINIC,
+    rendering: ec.Provider | None = DR_WELBY,
     **kw: object,
-) -> Claim:
+) -> ec.Claim:
     """A professional claim; ``dependent`` makes the patient a child on the subscriber's plan."""
     lines = lines if lines is not None else [line(1, "99213", "125.00"), line(2, "36415", "18.00")]
     for ln in lines:
         if ln.line_control_number == "LCN-" + str(ln.line_number):
             ln.line_control_number = f"{pcn}-{ln.line_number}"
-    c = Claim(
+    c = ec.Claim(
         claim_id=zlib.crc32(pcn.encode()) % 10_000_000,
-        claim_type=ClaimType.PROFESSIONAL,
+        claim_type=ec.ClaimType.PROFESSIONAL,
         patient_control_number=pcn,
         total_charge=sum((ln.charge for ln in lines), Decimal("0.00")),
         billing_provider=billing,
         payer=payer,
-        subscriber=Subscriber(member, patient or person()),
+        subscriber=ec.Subscriber(member, patient or person()),
         diagnoses=["I10"],
         lines=lines,
         rendering_provider=rendering,
     )
     if dependent is not None:
         c.patient = dependent
-        c.relationship = Relationship.CHILD
-    for k, v in kw.items():
-        setattr(c, k, v)
-    return c
+        c.relationship = ec.Relationship.CHILD
+    return overridden(c, kw)
 
 
-def secondary(pcn: str, *, payer: Payer = BLUE, primary: Payer = ACME, member: str = "BPK20000002") -> Claim:
+def secondary(
+    pcn: str, *, payer: ec.Payer = BLUE, primary: ec.Payer = ACME, member: str = "BPK20000002"
+) -> ec.Claim:
     """Billed to the secondary after the primary paid 100 of 143, with CO-45 and PR amounts per line."""
     c = prof(pcn, payer=payer, member=member)
-    c.responsibility = PayerResponsibility.SECONDARY
+    c.responsibility = ec.PayerResponsibility.SECONDARY
     adj = DOS + dt.timedelta(days=4)
-    c.lines[0].other_payer = OtherPayerLine(
+    c.lines[0].other_payer = ec.OtherPayerLine(
         paid=Decimal("85.00"), adjustments=(("CO", "45", Decimal("15.00")), ("PR", "2", Decimal("25.00"))),
         adjudication_date=adj,
     )  # fmt: skip
-    c.lines[1].other_payer = OtherPayerLine(
+    c.lines[1].other_payer = ec.OtherPayerLine(
         paid=Decimal("15.00"), adjustments=(("CO", "45", Decimal("3.00")),), adjudication_date=adj
     )
     c.other_coverages = [
-        OtherCoverage(
+        ec.OtherCoverage(
             payer=primary,
-            subscriber=Subscriber("ACM10000001", c.subscriber.person),
-            responsibility=PayerResponsibility.PRIMARY,
+            subscriber=ec.Subscriber("ACM10000001", c.subscriber.person),
+            responsibility=ec.PayerResponsibility.PRIMARY,
             paid=Decimal("100.00"),
             adjudication_date=adj,
         )
@@ -179,15 +145,17 @@ def secondary(pcn: str, *, payer: Payer = BLUE, primary: Payer = ACME, member: s
     return c
 
 
-def outpatient(pcn: str, *, payer: Payer = MEDICARE, member: str = "1EG4TE5MK72", **kw: object) -> Claim:
-    c = Claim(
+def outpatient(
+    pcn: str, *, payer: ec.Payer = MEDICARE, member: str = "1EG4TE5MK72", **kw: object
+) -> ec.Claim:
+    c = ec.Claim(
         claim_id=zlib.crc32(pcn.encode()) % 10_000_000,
-        claim_type=ClaimType.INSTITUTIONAL,
+        claim_type=ec.ClaimType.INSTITUTIONAL,
         patient_control_number=pcn,
         total_charge=Decimal("1230.00"),
         billing_provider=HOSPITAL,
         payer=payer,
-        subscriber=Subscriber(member, person("SMITH", "ALEX", dt.date(1950, 11, 3), "M")),
+        subscriber=ec.Subscriber(member, person("SMITH", "ALEX", dt.date(1950, 11, 3), "M")),
         diagnoses=["R0789", "I10"],
         lines=[
             line(1, "99284", "850.00", rev="0450", mods=("25",)),
@@ -195,21 +163,12 @@ def outpatient(pcn: str, *, payer: Payer = MEDICARE, member: str = "1EG4TE5MK72"
             line(3, "", "70.00", rev="0250"),
         ],
         place_of_service="13",
-        bill_type="131",
-        statement_from=DOS,
-        statement_to=DOS,
-        admission_type="1",
-        admission_source="7",
-        patient_status="01",
-        attending_provider=DR_KILDARE,
-        reason_for_visit=("R0789",),
+        **emergency_visit(DOS, DR_KILDARE),
     )
-    for k, v in kw.items():
-        setattr(c, k, v)
-    return c
+    return overridden(c, kw)
 
 
-def inpatient(pcn: str, *, payer: Payer = ACME, member: str = "ACM30000003") -> Claim:
+def inpatient(pcn: str, *, payer: ec.Payer = ACME, member: str = "ACM30000003") -> ec.Claim:
     adm = DOS - dt.timedelta(days=5)
     return outpatient(
         pcn,
@@ -227,7 +186,7 @@ def inpatient(pcn: str, *, payer: Payer = ACME, member: str = "ACM30000003") -> 
         reason_for_visit=(),
         total_charge=Decimal("6650.00"),
         lines=[
-            ServiceLine(
+            ec.ServiceLine(
                 1,
                 Decimal("5400.00"),
                 Decimal("3"),
@@ -237,21 +196,46 @@ def inpatient(pcn: str, *, payer: Payer = ACME, member: str = "ACM30000003") -> 
                 service_date_end=adm + dt.timedelta(days=2),
                 line_control_number=f"{pcn}-1",
             ),
-            ServiceLine(2, Decimal("500.00"), Decimal("4"), adm, revenue_code="0250"),
-            ServiceLine(3, Decimal("750.00"), Decimal("1"), adm, revenue_code="0320", procedure_code="71046"),
+            ec.ServiceLine(2, Decimal("500.00"), Decimal("4"), adm, revenue_code="0250"),
+            ec.ServiceLine(
+                3, Decimal("750.00"), Decimal("1"), adm, revenue_code="0320", procedure_code="71046"
+            ),
         ],
     )
 
 
-def replacement(original: Claim, icn: str, *, void: bool = False) -> Claim:
+def replacement(original: ec.Claim, icn: str, *, void: bool = False) -> ec.Claim:
     c = prof(original.patient_control_number, [line(1, "99214", "185.00")], payer=original.payer)
-    c.frequency = ClaimFrequency.VOID if void else ClaimFrequency.REPLACEMENT
+    c.frequency = ec.ClaimFrequency.VOID if void else ec.ClaimFrequency.REPLACEMENT
     c.payer_claim_control_number = icn
     return c
 
 
-def build_837(claims: list[Claim], *, isa13: int = 100, ack_requested: str = "0") -> str:
-    parties = InterchangeParties(
+def five_patients(second_visit: list[ec.ServiceLine]) -> list[ec.Claim]:
+    """PCN-001..005, one of each kind of patient the payer answers differently: an adult on ACME, the same
+    with ``second_visit``'s lines, a child on a parent's plan, a Medicare and a Medicaid beneficiary."""
+    kid = person("DOE", "JIMMY", dt.date(2016, 5, 1), "M")
+    return [
+        prof("PCN-001"),
+        prof("PCN-002", second_visit),
+        prof("PCN-003", dependent=kid),
+        prof(
+            "PCN-004",
+            payer=MEDICARE,
+            member="1EG4TE5MK73",
+            patient=person("OLD", "OSCAR", dt.date(1948, 1, 2)),
+        ),
+        prof(
+            "PCN-005",
+            payer=MEDICAID,
+            member="MCD55500011",
+            patient=person("YOUNG", "YVES", dt.date(1999, 3, 3)),
+        ),
+    ]
+
+
+def build_837(claims: list[ec.Claim], *, isa13: int = 100, ack_requested: str = "0") -> str:
+    parties = ec.InterchangeParties(
         sender_qualifier="ZZ",
         sender_id="CLAIMFLOW",
         receiver_qualifier="ZZ",
@@ -263,9 +247,9 @@ def build_837(claims: list[Claim], *, isa13: int = 100, ack_requested: str = "0"
     return build_interchange(claims, parties, SUBMITTER, RECEIVER, ctl, CREATED).text
 
 
-def _by_type(claims: list[Claim]) -> list[list[Claim]]:
+def _by_type(claims: list[ec.Claim]) -> list[list[ec.Claim]]:
     """Consecutive runs of one claim type (an interchange carries 837P or 837I, not both)."""
-    out: list[list[Claim]] = []
+    out: list[list[ec.Claim]] = []
     for c in claims:
         if out and out[-1][0].claim_type == c.claim_type:
             out[-1].append(c)
@@ -274,7 +258,7 @@ def _by_type(claims: list[Claim]) -> list[list[Claim]]:
     return out
 
 
-def read_claims(claims: list[Claim]) -> list[Claim837]:
+def read_claims(claims: list[ec.Claim]) -> list[Claim837]:
     """Claims as the sandbox reads them from 837s built by claimflow."""
     return [c for chunk in _by_type(claims) for c in _interchange(build_837(chunk)).claims]
 
@@ -298,7 +282,7 @@ class PayerHarness:
     def payer(self) -> PayerSimulator:
         return PayerSimulator(self.state, self.seed, self.config)
 
-    def submit(self, claims: list[Claim], received: dt.date = RECEIVED) -> list:
+    def submit(self, claims: list[ec.Claim], received: dt.date = RECEIVED) -> list:
         """Front end + adjudication for each claim; returns the acks."""
         from claimflow.sandbox.payer import _route
 
@@ -342,7 +326,12 @@ class Sandbox:
         return self.root / "out"
 
     def send(
-        self, claims: list[Claim], when: dt.date = RECEIVED, *, defer: bool = False, ack_requested: str = "0"
+        self,
+        claims: list[ec.Claim],
+        when: dt.date = RECEIVED,
+        *,
+        defer: bool = False,
+        ack_requested: str = "0",
     ) -> list[Path]:
         self.isa13 += 1
         path = self.root / "in" / f"upload{self.isa13}.837"

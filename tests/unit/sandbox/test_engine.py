@@ -29,7 +29,6 @@ from edi.claim import Claim, OtherPayerLine
 from edi.validate import validate_x12
 from tests.unit.sandbox.conftest import (
     DOS,
-    MEDICAID,
     MEDICARE,
     NEXT_NIGHT,
     RECEIVED,
@@ -37,6 +36,7 @@ from tests.unit.sandbox.conftest import (
     PayerHarness,
     bad_npi,
     build_837,
+    five_patients,
     inpatient,
     line,
     make_npi,
@@ -91,23 +91,8 @@ def assert_remittances_balance(remits: list[Remittance]) -> None:
 
 
 def mixed_claims() -> list:
-    kid = person("DOE", "JIMMY", dt.date(2016, 5, 1), "M")
     return [
-        prof("PCN-001"),
-        prof("PCN-002", [line(1, "99214", "185.00"), line(2, "93000", "65.00"), line(3, "85025", "32.00")]),
-        prof("PCN-003", dependent=kid),
-        prof(
-            "PCN-004",
-            payer=MEDICARE,
-            member="1EG4TE5MK73",
-            patient=person("OLD", "OSCAR", dt.date(1948, 1, 2)),
-        ),
-        prof(
-            "PCN-005",
-            payer=MEDICAID,
-            member="MCD55500011",
-            patient=person("YOUNG", "YVES", dt.date(1999, 3, 3)),
-        ),
+        *five_patients([line(1, "99214", "185.00"), line(2, "93000", "65.00"), line(3, "85025", "32.00")]),
         prof("PCN-006", [line(1, "20610", "140.00", mods=("RT",)), line(2, "99213", "125.00", mods=("25",))]),
         secondary("PCN-007"),
     ]

@@ -31,17 +31,16 @@ from parsers.records import (
 )
 from tests.unit.sandbox.conftest import (
     MEDICAID,
-    MEDICARE,
     NEXT_NIGHT,
     RECEIVED,
     SEED,
     Sandbox,
     bad_npi,
     build_837,
+    five_patients,
     inpatient,
     line,
     outpatient,
-    person,
     prof,
     secondary,
 )
@@ -52,23 +51,8 @@ EVERYTHING = EngineConfig(  # every seeded path at once, to exercise the writers
 
 
 def professional_batch() -> list:
-    kid = person("DOE", "JIMMY", dt.date(2016, 5, 1), "M")
     return [
-        prof("PCN-001"),
-        prof("PCN-002", [line(1, "99215", "250.00"), line(2, "71046", "600.00"), line(3, "85025", "32.00")]),
-        prof("PCN-003", dependent=kid),
-        prof(
-            "PCN-004",
-            payer=MEDICARE,
-            member="1EG4TE5MK73",
-            patient=person("OLD", "OSCAR", dt.date(1948, 1, 2)),
-        ),
-        prof(
-            "PCN-005",
-            payer=MEDICAID,
-            member="MCD55500011",
-            patient=person("YOUNG", "YVES", dt.date(1999, 3, 3)),
-        ),
+        *five_patients([line(1, "99215", "250.00"), line(2, "71046", "600.00"), line(3, "85025", "32.00")]),
         prof("PCN-006", [line(1, "99213", "125.00"), line(2, "11102", "130.00")]),
         prof("PCN-007", rendering=None),
         prof("PCN-008", member="XBAD0000001"),
