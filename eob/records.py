@@ -142,13 +142,17 @@ def build_eob_python(remittance: Remittance, claim: ClaimPayment) -> EOB:
     """
     tn = _tn
     z = ZERO
-    # claim totals: the claim's own CAS first, then each line's sums are added
-    t_ded, t_coi, t_cop, t_oth, t_co, t_oa, t_pi, t_cr = sums(claim.adjustments)
+    # claim totals: the claim's own CAS first, then each line's sums are added (eob.cas.sums: the rule;
+    # no call for an empty CAS list, the usual case at claim level)
+    t_ded = t_coi = t_cop = t_oth = t_co = t_oa = t_pi = t_cr = z
+    if claim.adjustments:
+        t_ded, t_coi, t_cop, t_oth, t_co, t_oa, t_pi, t_cr = sums(claim.adjustments)
     lines = []
     for ln in claim.lines:
         adjs = ln[18]
-        ded, coi, cop, oth, co, oa, pi, cr = sums(adjs)
+        ded = coi = cop = oth = co = oa = pi = cr = z
         if adjs:
+            ded, coi, cop, oth, co, oa, pi, cr = sums(adjs)
             t_co += co
             t_oa += oa
             t_pi += pi
