@@ -12,13 +12,16 @@ Nothing accumulates across claims, so memory stays flat whatever the file size. 
 several GS per ISA and several ST per GS are fine; a TA1 in the interchange is yielded as an
 :class:`~parsers.records.InterchangeAck`.
 
-Speed: one loop over the raw segment strings of each chunk (:func:`edi.reader.iter_batches`), segment IDs
-tested by frequency (DTM, AMT, CAS, REF, SVC, NM1, CLP, LQ first), records built from lists with
-``tuple.__new__`` (no keyword parsing), amounts and dates through the dict caches of
-:mod:`parsers.values`, and the cyclic GC paused. Everything else (header, PLB, envelope) is rare and
-handled in methods. The balancing sums (ΣCAS per line and claim) are kept while parsing, so
+Structure and speed: :meth:`Parser835.run` loops over the raw segment strings of each chunk
+(:func:`edi.reader.iter_batches`) and hands each segment to the handler its ID selects (``on_clp``,
+``on_svc``, ``on_cas`` … — one method per segment, like the C accelerator's handlers); envelope and header
+segments go to ``on_other``. Handlers keep the open claim and line as lists in record field order and
+build records with ``tuple.__new__`` (no keyword parsing); amounts and dates go through the dict caches of
+:mod:`parsers.values`, SVC01 composites are split and checked once per distinct value, and the cyclic GC
+is paused. The balancing sums (ΣCAS per line and claim) are kept while parsing, so
 :class:`RemittanceTotals` carries the counts of unbalanced claims and lines and a summary needs no
 second pass; ``parse(..., claims=False)`` skips building claim records altogether.
+:mod:`parsers.summary835` reuses the handlers for everything outside its own claim loop.
 
 With the C accelerator installed (:mod:`parsers.native`, built from ``native/``), the plain segments of
 the claim payment loops are handled in C and every other segment — and every error — here; the records
@@ -122,7 +125,7 @@ MAX_CLAIM_SEGMENTS = 100_000
 """A claim payment loop longer than this is refused: records are built in memory one claim at a time,
 so this bounds memory on a corrupt or hostile file (the guide allows 999 service lines per claim)."""
 
-# Field positions of the records built as lists in the hot loop. The lists are written out in field
+# Field positions of the records built as lists by the segment handlers. The lists are written out in field
 # order there; tests/unit/parsers/test_x835.py checks every field lands where its name says.
 _C = {f: i for i, f in enumerate(ClaimPayment._fields)}
 _L = {f: i for i, f in enumerate(ServiceLine._fields)}
