@@ -4,7 +4,9 @@ Posting and reconciliation are written as plain set-based SQL (``INSERT … SELE
 that both backends run. Where they differ (dates, null-safe equality, JSON builders) this module hands
 out the right fragment. Money crosses the boundary here too: SQLite stores integer cents, PostgreSQL
 NUMERIC(14,2); SQL arithmetic on either is exact, and :meth:`Sql.money` turns a raw result into
-``Decimal`` (never float).
+``Decimal`` (never float). Code values (ledger accounts and entry types, claim and work-item statuses)
+are never quoted into the SQL text: :func:`bind` names one as a bind parameter and :meth:`Sql.run`
+supplies every code's value.
 """
 
 from __future__ import annotations
