@@ -30,10 +30,9 @@ from edi.x837.common import (
     SAFE_CODES,
     VERSION_837I,
     BuildContext,
-    append_line,
     claim_references,
     fail,
-    line_composite,
+    loop2400,
     provider_loop,
     secondary_loops,
 )
@@ -54,9 +53,6 @@ _L_APR = tuple(f"2300 HI{i:02d}-2 (APR)" for i in range(1, MAX_REASONS_FOR_VISIT
 _L_ABF = tuple(f"2300 HI{(i % 12) + 1:02d}-2 (ABF)" for i in range(MAX_OTHER_DIAGNOSES))
 _L_DX_BY_COUNT = tuple((_L_ABK + _L_ABF)[:n] for n in range(14))
 _L_POA = tuple(f"2300 HI{(i % 12) + 1:02d}-9 (POA)" for i in range(MAX_OTHER_DIAGNOSES + 1))
-_L_SV201 = ("2400 SV201",)
-_L_SV202 = tuple(("2400 SV202-2", *(f"2400 SV202-{3 + k}" for k in range(n))) for n in range(5))
-_L_SV204 = ("2400 SV204",)
 
 
 def clm_segment(claim: Claim, bill_type: str) -> str:
@@ -192,7 +188,9 @@ def loop2300(
         labels.append(_L_CL1)
     freq = bt[2:]
     corrects = freq in ("7", "8") or claim.frequency in (ClaimFrequency.REPLACEMENT, ClaimFrequency.VOID)
-    append(text + claim_references(claim, corrects, values, labels))
+    if corrects or claim.prior_authorization:  # most claims have neither: skip the call
+        text += claim_references(claim, corrects, values, labels)
+    append(text)
     out += hi_segments(claim, values, labels)
     att = claim.attending_provider
     if att is not None:
@@ -208,23 +206,11 @@ def loop2300(
     ref = claim.referring_provider
     if ref is not None:
         out += provider_loop("2310F", EntityCode.REFERRING, None, ref, claim, ctx)
-    default_payer, default_date = secondary_loops(out, claim, ctx, values, labels, institutional=True)
-    for n, line in enumerate(lines, 1):
-        rev = line.revenue_code
-        if not rev:
-            raise fail(claim, "2400 SV201", f"line {n}: revenue code is required on an 837I")
-        values.append(rev)
-        labels.append(_L_SV201)
-        proc = line.procedure_code
-        if proc:
-            mods = line.modifiers
-            comp = line_composite(claim, n, proc, mods, "2400 SV202", values)
-            labels.append(_L_SV202[len(mods)])
-        else:
-            comp = ""
-        append_line(
-            out, claim, n, line, comp, rev, "", _L_SV204, ctx, values, labels, default_payer, default_date
-        )
+    if claim.other_coverages:
+        default_payer, default_date = secondary_loops(out, claim, ctx, values, labels, institutional=True)
+    else:
+        default_payer = default_date = None
+    loop2400(out, claim, ctx, values, labels, default_payer, default_date, institutional=True)
 
 
 def append_claim(out: list[str], claim: Claim, ctx: BuildContext, parent_hl: int, hl: int) -> int:

@@ -27,10 +27,9 @@ from edi.x837.common import (
     SAFE_CODES,
     VERSION_837P,
     BuildContext,
-    append_line,
     claim_references,
     fail,
-    line_composite,
+    loop2400,
     provider_loop,
     secondary_loops,
 )
@@ -38,17 +37,12 @@ from edi.x837.common import (
 VERSION = VERSION_837P
 MAX_DIAGNOSES = 12
 MAX_LINES = 50
-MAX_POINTERS = 4
+MAX_POINTERS = common.MAX_POINTERS
 
 _L_CLM = ("2300 CLM01",)
 _L_CLM_CODES = ("2300 CLM05-1", "2300 CLM06", "2300 CLM07", "2300 CLM08", "2300 CLM09")
 _L_HI = tuple(f"2300 HI{i:02d}-2" for i in range(1, MAX_DIAGNOSES + 1))
 _L_HI_BY_COUNT = tuple(_L_HI[:n] for n in range(MAX_DIAGNOSES + 1))
-_L_SV1 = tuple(
-    ("2400 SV101-2", *(f"2400 SV101-{3 + k}" for k in range(n))) for n in range(5)
-)  # procedure code + n modifiers
-_L_SV103 = ("2400 SV103",)
-_L_SV105 = ("2400 SV105",)
 
 
 def clm_segment(claim: Claim) -> str:
@@ -108,7 +102,9 @@ def loop2300(
         labels.append(_L_CLM_CODES)
     if claim.onset_date is not None:
         clm += f"DTP*431*D8*{d8[claim.onset_date]}~"
-    clm += claim_references(claim, freq in ("7", "8"), values, labels)
+    corrects = freq == "7" or freq == "8"
+    if corrects or claim.prior_authorization:  # most claims have neither: skip the call
+        clm += claim_references(claim, corrects, values, labels)
     dx = claim.diagnoses
     ndx = len(dx)
     if not ndx:
@@ -129,50 +125,16 @@ def loop2300(
             if block is not None
             else provider_loop("2310B", EntityCode.RENDERING, ProviderCode.PERFORMING, rend, claim, ctx)
         )
-    default_payer, default_date = secondary_loops(out, claim, ctx, values, labels, institutional=False)
+    if claim.other_coverages:
+        default_payer, default_date = secondary_loops(out, claim, ctx, values, labels, institutional=False)
+    else:
+        default_payer = default_date = None
     lines = claim.lines
     if not lines:
         raise fail(claim, "2400 LX", "at least one service line is required")
     if len(lines) > MAX_LINES:
         raise fail(claim, "2400 LX", f"at most {MAX_LINES} service lines on an 837P")
-    pointers = ctx.pointers
-    for n, line in enumerate(lines, 1):
-        proc = line.procedure_code
-        if not proc:
-            raise fail(claim, "2400 SV101-2", f"line {n}: procedure code is required on an 837P")
-        mods = line.modifiers
-        ptrs = line.diagnosis_pointers
-        ptr = pointers.get(ptrs)
-        if ptr is None:
-            if not ptrs or len(ptrs) > MAX_POINTERS or not all(type(p) is int and 1 <= p <= 12 for p in ptrs):
-                raise fail(
-                    claim, "2400 SV107", f"line {n}: 1 to {MAX_POINTERS} diagnosis pointers, each 1 to 12"
-                )
-            ptr = ctx.pointer_composite(ptrs)
-        comp = line_composite(claim, n, proc, mods, "2400 SV101", values)
-        labels.append(_L_SV1[len(mods)])
-        lpos = line.place_of_service
-        if lpos and lpos != pos:
-            if lpos not in SAFE_CODES:
-                values.append(lpos)
-                labels.append(_L_SV105)
-        else:
-            lpos = ""
-        append_line(
-            out,
-            claim,
-            n,
-            line,
-            comp,
-            None,
-            f"*{lpos}**{ptr}",
-            _L_SV103,
-            ctx,
-            values,
-            labels,
-            default_payer,
-            default_date,
-        )
+    loop2400(out, claim, ctx, values, labels, default_payer, default_date, institutional=False)
 
 
 def append_claim(out: list[str], claim: Claim, ctx: BuildContext, parent_hl: int, hl: int) -> int:
