@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from enum import StrEnum
 from functools import lru_cache
 
 from edi.claim import DrugUnit
@@ -137,7 +138,32 @@ US_STATES = frozenset(
 )
 """USPS state, territory and military codes (N402)."""
 
-INPATIENT_FACILITY_TYPES = frozenset({"11", "12", "18", "21", "41", "86"})
+
+class FacilityType(StrEnum):
+    """Bill type digits 1-2 (CLM05-1 on the 837I, NUBC type of facility + bill classification): the ones
+    the scrub rules single out."""
+
+    HOSPITAL_INPATIENT = "11"
+    HOSPITAL_INPATIENT_PART_B = "12"  # ancillaries only, no room and board
+    HOSPITAL_OUTPATIENT = "13"
+    HOSPITAL_SWING_BED = "18"
+    SNF_INPATIENT = "21"
+    RELIGIOUS_NONMEDICAL_INPATIENT = "41"
+    FREESTANDING_EMERGENCY = "78"  # clinic: licensed freestanding emergency medical facility
+    CRITICAL_ACCESS_HOSPITAL = "85"
+    RESIDENTIAL_FACILITY = "86"
+
+
+INPATIENT_FACILITY_TYPES = frozenset(
+    {
+        FacilityType.HOSPITAL_INPATIENT,
+        FacilityType.HOSPITAL_INPATIENT_PART_B,
+        FacilityType.HOSPITAL_SWING_BED,
+        FacilityType.SNF_INPATIENT,
+        FacilityType.RELIGIOUS_NONMEDICAL_INPATIENT,
+        FacilityType.RESIDENTIAL_FACILITY,
+    }
+)
 """Bill type digits 1-2 of inpatient claims: DTP*435 admission date and CL101/CL102 are required."""
 
 PROCEDURE_CODE = re.compile(r"\A(?:\d{4}[0-9FTU]|[A-Z]\d{4})\Z")
@@ -186,7 +212,7 @@ def icd10_status(code: str) -> str | None:
     return None
 
 
-ROOM_AND_BOARD_FACILITY_TYPES = INPATIENT_FACILITY_TYPES - {"12"}
+ROOM_AND_BOARD_FACILITY_TYPES = INPATIENT_FACILITY_TYPES - {FacilityType.HOSPITAL_INPATIENT_PART_B}
 """Inpatient bill types that bill accommodation days (12x is inpatient Part B only: ancillaries, no room)."""
 
 ROOM_AND_BOARD = re.compile(r"\A0(?:1\d\d|20\d|21\d)\Z")
@@ -195,7 +221,13 @@ ROOM_AND_BOARD = re.compile(r"\A0(?:1\d\d|20\d|21\d)\Z")
 FINAL_FREQUENCIES = frozenset({"1", "4"})
 """Bill type digit 3 of a final inpatient bill: 1 admit through discharge, 4 last interim claim."""
 
-UNSCHEDULED_VISIT_FACILITY_TYPES = frozenset({"13", "78", "85"})
+UNSCHEDULED_VISIT_FACILITY_TYPES = frozenset(
+    {
+        FacilityType.HOSPITAL_OUTPATIENT,
+        FacilityType.FREESTANDING_EMERGENCY,
+        FacilityType.CRITICAL_ACCESS_HOSPITAL,
+    }
+)
 """Outpatient bill types (hospital outpatient, clinic, critical access) whose unscheduled visits report the
 patient's reason for visit (HI*APR)."""
 
