@@ -96,13 +96,59 @@ def request_eligibility(run_date: str | None, partner: str, connect: Callable[[]
     return {"inquiries": result.inquiries, "skipped_fresh": result.skipped_fresh, "files_sent": sent}
 
 
-def scrub_and_batch(run_id: str | None = None) -> dict[str, Any]:
+def plan_batches() -> list[list[int]]:
+    """The build shards of tonight's ``claims_submission``: ``[[k, n], …]`` for ``n =
+    Settings.outbound_shards``. Orphan 837s of an interrupted run are swept here, once, before any shard
+    writes (a shard must never move another shard's file that is about to be committed)."""
+    from claimflow.outbound import sweep_orphans
+
+    settings = get_settings()
+    moved = sweep_orphans(get_engine(), settings.outbox_dir)
+    if moved:
+        log.warning("%d orphaned 837 files from an interrupted run moved aside", moved)
+    n = max(settings.outbound_shards, 1)
+    return [[k, n] for k in range(n)]
+
+
+def build_batch(shard: list[int] | None = None, run_id: str | None = None) -> dict[str, Any]:
+    """Scrub and write the 837s of one shard (``[k, n]``: claims with id ≡ k mod n; None: every ready
+    claim, orphans swept first). Returns counts and the new files' interchange ids."""
     from claimflow.outbound import generate_batches
 
-    result = generate_batches(run_id=run_id or "airflow:claims_submission")
+    part = (int(shard[0]), int(shard[1])) if shard is not None else None
+    result = generate_batches(run_id=run_id or "airflow:claims_submission", shard=part)
     summary = result.as_dict()
-    # Files written by an earlier run that never got sent (partner outage, a crash between writing and
-    # uploading) go out tonight too; files already sent are not in this list.
+    summary["orphans_moved"] = result.orphans_moved
+    if part is not None and part[1] > 1:
+        log.info(
+            "Shard %d of %d: %d claims ready, %d held back by scrubbing, %d claims in %d files",
+            part[0] + 1,
+            part[1],
+            result.claims_in,
+            result.scrubbed_out,
+            result.claims_batched,
+            len(result.files),
+        )
+    return summary
+
+
+def collect_batches(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One summary for the night from the shards' summaries, plus the files of earlier runs that were
+    written but never sent (partner outage, a crash between writing and uploading): they go out tonight too."""
+    reasons: dict[str, int] = {}
+    for part in parts:
+        for reason, n in part.get("scrub_reasons", {}).items():
+            reasons[reason] = reasons.get(reason, 0) + int(n)
+    written = [i for part in parts for i in part.get("interchange_ids", [])]
+    summary: dict[str, Any] = {
+        "claims_in": sum(int(p.get("claims_in", 0)) for p in parts),
+        "scrubbed_out": sum(int(p.get("scrubbed_out", 0)) for p in parts),
+        "scrub_reasons": dict(sorted(reasons.items())),
+        "claims_batched": sum(int(p.get("claims_batched", 0)) for p in parts),
+        "files_written": len(written),
+        "total_charge": _money(sum((Decimal(str(p.get("total_charge", "0"))) for p in parts), Decimal("0"))),
+        "shards": len(parts),
+    }
     with get_engine().connect() as conn:
         pending = list(
             conn.execute(
@@ -111,22 +157,27 @@ def scrub_and_batch(run_id: str | None = None) -> dict[str, Any]:
                 .order_by(m.Interchange.id)
             ).scalars()
         )
-    written = [f.interchange_id for f in result.files]  # summary["interchange_ids"], typed
-    carried = [i for i in pending if i not in written]
+    carried = [i for i in pending if i not in set(written)]
     if carried:
         log.warning("%d files from earlier runs were not sent yet; they go out tonight", len(carried))
     summary["carried_over"] = len(carried)
     summary["interchange_ids"] = pending
     log.info(
         "Claims submission: %d claims ready, %d held back by scrubbing (%s), %d claims in %d files, charges $%s",
-        result.claims_in,
-        result.scrubbed_out,
-        ", ".join(f"{k} {v}" for k, v in sorted(result.scrub_reasons.items())) or "none",
-        result.claims_batched,
-        len(result.files),
-        f"{result.total_charge:,.2f}",
+        summary["claims_in"],
+        summary["scrubbed_out"],
+        ", ".join(f"{k} {v}" for k, v in reasons.items()) or "none",
+        summary["claims_batched"],
+        summary["files_written"],
+        f"{Decimal(summary['total_charge']):,.2f}",
     )
     return summary
+
+
+def scrub_and_batch(run_id: str | None = None) -> dict[str, Any]:
+    """The whole build in one process (CLI, ``claimflow nightly``, benchmarks): every ready claim, then the
+    night's summary — what ``plan_batches`` → ``build_batch`` × shards → ``collect_batches`` does in the DAG."""
+    return collect_batches([build_batch(None, run_id)])
 
 
 def validate_file(interchange_id: int) -> int:

@@ -54,6 +54,13 @@ class Settings(BaseSettings):
         description="Claims loaded, scrubbed and written at a time by claims_submission: bounds its memory "
         "(a 1,000,000-claim night would otherwise hold every claim object at once).",
     )
+    outbound_shards: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="claims_submission builds its 837s in this many mapped build_batch tasks (claim id modulo "
+        "N), so the build spreads over the workers of a CeleryExecutor deployment; 1 on a single machine.",
+    )
     carc_file: Path | None = Field(default=None, description="Customer-supplied CARC descriptions CSV.")
     patient_key_salt: str | None = Field(
         default=None,

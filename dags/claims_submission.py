@@ -17,15 +17,18 @@ DOC = """
    upcoming) claim that was not verified in the last `CLAIMFLOW_ELIGIBILITY_FRESH_DAYS` (default 30) and not
    already asked about today; uploaded like the 837s. The 271 answers arrive through the clearinghouse inbox.
    A failure here does not stop tonight's claims.
-2. **scrub_and_batch** — every claim in status *ready* is checked (NPI, ICD-10-CM billable, pointers,
+2. **plan_batches → build_batch (one per shard) → scrub_and_batch** — orphaned files of an interrupted run
+   are moved aside once; then `CLAIMFLOW_OUTBOUND_SHARDS` (default 1) mapped `build_batch` tasks each take
+   the claims whose id falls in their shard (claim id modulo N: no claim in two shards), so with the
+   CeleryExecutor the build spreads over the workers; `scrub_and_batch` adds the shards up. Every claim in status *ready* is checked (NPI, ICD-10-CM billable, pointers,
    charges, dates, payer and subscriber fields, POS, codes, units, X12-safe text), and against the payer's
    latest eligibility answer: a claim whose coverage the payer says was not active on the date of service is
    **held** (`coverage_inactive`) instead of sent; coverage not verified yet does not hold a claim.
    Failures are stored in `scrub_results` with a plain-English reason, become `scrub_holds` work items, and
    the claim stays out of the file; the rest go into 837P/837I files (one per payer and claim type, at most
    5,000 claims per transaction set).
-3. **validate_file** (one per file, in parallel) — pyx12 5010 implementation-guide validation; a file with
-   any error is not sent.
+3. **validate_file** (one per file, in parallel) — 5010 implementation-guide validation with the fast
+   validator (pyx12's verdict); a file with any error is not sent.
 4. **upload_file** (one per file; the `sftp_<partner>` pool caps sessions) — temporary name, rename, size check;
    a file already on the server is not sent twice.
 5. **record** — totals for this run.
@@ -55,10 +58,24 @@ def claims_submission() -> None:
         return run(run_date, PARTNER, lambda: partner_sftp(PARTNER))
 
     @task(trigger_rule="all_done")  # eligibility requests are best effort: claims go out regardless
-    def scrub_and_batch() -> dict:
-        from claimflow.pipeline import scrub_and_batch as run
+    def plan_batches() -> list[list[int]]:
+        from claimflow.pipeline import plan_batches as run
 
         return run()
+
+    @task
+    def build_batch(shard: list[int]) -> dict:
+        """Scrub and write the 837s of one shard (claim id modulo CLAIMFLOW_OUTBOUND_SHARDS); the shards run
+        on as many workers as there are (CeleryExecutor) and never share a claim."""
+        from claimflow.pipeline import build_batch as run
+
+        return run(shard)
+
+    @task
+    def scrub_and_batch(parts: list[dict]) -> dict:
+        from claimflow.pipeline import collect_batches as run
+
+        return run(list(parts))
 
     @task
     def file_ids(batch: dict) -> list[int]:
@@ -84,8 +101,9 @@ def claims_submission() -> None:
 
         return record_submission(batch, list(uploads))
 
-    batch = scrub_and_batch()
-    request_eligibility("{{ ds }}") >> batch
+    shards = plan_batches()
+    request_eligibility("{{ ds }}") >> shards
+    batch = scrub_and_batch(build_batch.expand(shard=shards))  # type: ignore[arg-type]  # XComArg at run time
     ids = file_ids(batch)  # type: ignore[arg-type]  # XComArg resolves to the dict at run time
     valid = validate_file.expand(interchange_id=ids)
     uploads = upload_file.expand(interchange_id=valid)

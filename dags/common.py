@@ -140,7 +140,9 @@ def explain_failure(context: dict[str, Any]) -> None:
 
 
 STEP_WORDS = {
-    "scrub_and_batch": "scrub claims and write 837 files",
+    "plan_batches": "plan tonight's 837 build (move aside files of an interrupted run)",
+    "build_batch": "scrub claims and write 837 files (one shard)",
+    "scrub_and_batch": "add up tonight's 837 files",
     "validate_file": "validate an 837 file against the 5010 guide",
     "upload_file": "send an 837 file to the clearinghouse",
     "fetch_new_files": "collect files from the clearinghouse",

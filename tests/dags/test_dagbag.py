@@ -67,9 +67,18 @@ def test_claims_submission_asks_about_eligibility_first(dagbag) -> None:  # type
     """The 270 batch goes out before tonight's claims are scrubbed, and its failure does not stop them."""
     dag = dagbag.dags["claims_submission"]
     order = [t.task_id for t in dag.topological_sort()]
-    assert order[:2] == ["request_eligibility", "scrub_and_batch"]
-    assert dag.get_task("scrub_and_batch").trigger_rule == "all_done"
+    assert order[:4] == ["request_eligibility", "plan_batches", "build_batch", "scrub_and_batch"]
+    assert dag.get_task("plan_batches").trigger_rule == "all_done"
     assert dag.get_task("request_eligibility").upstream_task_ids == set()
+
+
+def test_claims_submission_builds_in_mapped_shards(dagbag) -> None:  # type: ignore[no-untyped-def]
+    """The 837 build fans out (one mapped build_batch per shard) and the shards are summed before validation."""
+    dag = dagbag.dags["claims_submission"]
+    build = dag.get_task("build_batch")
+    assert build.upstream_task_ids == {"plan_batches"}
+    assert dag.get_task("scrub_and_batch").upstream_task_ids == {"build_batch"}
+    assert type(build).__name__.endswith("MappedOperator")
 
 
 def test_nightly_reconciliation_runs_after_the_inbox_and_has_a_deadline(dagbag) -> None:  # type: ignore[no-untyped-def]

@@ -200,3 +200,64 @@ def test_chunked_night_sends_the_same_claims_as_one_pass(tmp_path: Path) -> None
         engine.dispose()
     assert outcome["one"] == outcome["many"]
     assert outcome["many"][0] > 37 * 2  # more claims than two chunks: the night really was chunked
+
+
+def test_sharded_night_on_postgresql_sends_every_claim_once(tmp_path: Path) -> None:
+    """``build_batch`` shards (claim id modulo N) running AT THE SAME TIME on PostgreSQL, as the DAG's mapped
+    tasks do on CeleryExecutor workers, hold and send exactly the claims one pass does, each claim in one
+    file only, with the same charges; every file is valid and has its own ISA13."""
+    import concurrent.futures
+
+    from claimflow.db.migrate import upgrade
+    from claimflow.db.session import make_engine
+    from tests.support.databases import create_pg_database, drop_pg_database, migrated_sqlite, require_pg
+
+    require_pg()
+    url = create_pg_database("cf_shards")
+    try:
+        upgrade(url)
+        outcome = {}
+        for run, make_url in (
+            ("one", lambda: migrated_sqlite(tmp_path / "one.db")),
+            ("sharded", lambda: url),
+        ):
+            engine = make_engine(make_url())
+            seed_practice(engine, patients=80, claims=240, seed=11, as_of=AS_OF)
+            settings = _settings(tmp_path / run, max_claims_per_file=40)
+            if run == "one":
+                results = [generate_batches(engine, settings, run_id="t", today=TODAY, now=NOW)]
+            else:
+                with concurrent.futures.ThreadPoolExecutor(3) as pool:
+                    results = list(
+                        pool.map(
+                            lambda k, e=engine, s=settings: generate_batches(
+                                e, s, run_id="t", today=TODAY, now=NOW, shard=(k, 3)
+                            ),
+                            range(3),
+                        )
+                    )
+                assert all(r.claims_in > 0 for r in results)  # every shard really had claims
+            with engine.connect() as conn:
+                statuses = dict(conn.execute(select(m.Claim.id, m.Claim.status)).all())
+                held = set(conn.execute(select(m.ScrubResult.claim_id, m.ScrubResult.rule)).all())
+            sent: dict[str, tuple[Decimal, int]] = {}
+            isa13 = []
+            for f in (f for r in results for f in r.files):
+                assert validate_x12(Path(f.path)).ok
+                claims = _read_claims(Path(f.path))
+                assert not set(claims) & set(sent), "a claim went out in two files"
+                sent.update(claims)
+                isa13.append(f.isa13)
+            assert len(isa13) == len(set(isa13))
+            outcome[run] = (
+                sum(r.claims_in for r in results),
+                sum(r.scrubbed_out for r in results),
+                statuses,
+                held,
+                sent,
+                sum((r.total_charge for r in results), Decimal("0.00")),
+            )
+            engine.dispose()
+        assert outcome["one"] == outcome["sharded"]
+    finally:
+        drop_pg_database(url)
