@@ -266,6 +266,24 @@ def _load_files(ids: list[int], workers: int) -> list[dict[str, Any]]:
         return list(pool.map(pipeline.load_file, ids))
 
 
+def _build(shards: int) -> dict[str, Any]:
+    """``scrub_and_batch`` as the DAG runs it: one process for ``--shards 1``; else ``plan_batches`` then one
+    ``build_batch`` per shard, each in its own worker process (as the mapped task runs on Celery workers), then
+    ``collect_batches``."""
+    from claimflow import pipeline
+
+    if shards <= 1:
+        return pipeline.scrub_and_batch("bench:claims_submission")
+    os.environ["CLAIMFLOW_OUTBOUND_SHARDS"] = str(shards)
+    from claimflow.settings import reset_settings_cache
+
+    reset_settings_cache()
+    plan = pipeline.plan_batches()
+    with _pool(shards) as pool:
+        parts = list(pool.map(pipeline.build_batch, plan, ["bench:claims_submission"] * len(plan)))
+    return pipeline.collect_batches(parts)
+
+
 def _validate_files(ids: list[int], workers: int) -> list[int]:
     """``validate_file`` (the fast validator, pyx12's verdict) for every generated 837, ``workers`` at a time as
     the DAG's mapped ``validate_file`` task runs them; an invalid file raises, as it fails the task."""
@@ -461,6 +479,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         "database": name,
         "load_start": list(os.getloadavg()),
         "cpus": os.cpu_count(),
+        "shards": args.shards,
     }
     server = None
     try:
@@ -531,8 +550,9 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         print("nightly cycle — night 1, claims_submission:")
         batch = clock(
             "scrub_and_batch",
-            LABEL["scrub_and_batch"],
-            lambda: pipeline.scrub_and_batch("bench:claims_submission"),
+            LABEL["scrub_and_batch"]
+            + (f", {args.shards} shards in {args.shards} processes" if args.shards > 1 else ""),
+            lambda: _build(args.shards),
         )
         ids = list(batch["interchange_ids"])
         print(
@@ -865,6 +885,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--target", type=float, default=0.0, help="seconds; default 120 up to 100k claims, else 900"
     )
+    ap.add_argument(
+        "--shards",
+        type=int,
+        default=1,
+        help="build the 837s in this many shards, one worker process each (CLAIMFLOW_OUTBOUND_SHARDS); 1: one pass",
+    )
     ap.add_argument("--full-validation", action="store_true", help="validate every 837 with pyx12 (slow)")
     ap.add_argument("--sizes", type=int, nargs="+", help="run each size (own process) and fit a + b·N")
     ap.add_argument(
@@ -912,6 +938,7 @@ def main(argv: list[str] | None = None) -> int:
                 cmd += ["--full-validation"] if args.full_validation else []
                 cmd += ["--keep"] if args.keep else []
                 cmd += ["--seed-cache"] if args.seed_cache else []
+                cmd += ["--shards", str(args.shards)]
                 cmd += ["--patients", str(args.patients)] if args.patients else []
                 rc = subprocess.run(cmd, check=False).returncode
                 if rc != 0:
