@@ -6,7 +6,7 @@ Partner (clearinghouse) connection details live in ``sftp.partner`` profiles, lo
 
 At rest, everything under ``data_dir`` is private: :func:`prepare_data_dirs` creates (or tightens) the
 data folder and its outbox, inbox, archive, quarantine and reports folders as 0700, and
-:func:`private_umask` (from :mod:`claimflow.at_rest`) makes every file claimflow writes 0600.
+:func:`private_umask` (from :mod:`claimflow.db.at_rest`) makes every file claimflow writes 0600.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from claimflow.at_rest import ensure_private_dir, private_umask
+from claimflow.db.at_rest import ensure_private_dir, private_umask
 
 __all__ = ["Settings", "get_settings", "prepare_data_dirs", "private_umask", "reset_settings_cache"]
 
@@ -65,7 +65,7 @@ class Settings(BaseSettings):
     patient_key_salt: str | None = Field(
         default=None,
         description="Secret salt of the analysts' patient keys (CLAIMFLOW_PATIENT_KEY_SALT); see "
-        "claimflow.analyst. Unset means the public default, which grant-analyst refuses.",
+        "claimflow.services.analyst. Unset means the public default, which grant-analyst refuses.",
         repr=False,
     )
     timezone: str = "UTC"

@@ -1,1 +1,2 @@
-"""claimflow's database: models, engine/session helpers, migrations entry points."""
+"""Storage: models, engine/session helpers, migrations entry, audit log, control numbers, patient keys,
+file permissions at rest."""

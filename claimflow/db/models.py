@@ -748,7 +748,7 @@ class Kpi(Base):
 
 class PatientKey(Base):
     """The analysts' stable pseudonym of a patient: the first 32 hex digits of
-    sha256(salt || ':' || patient id). Computed once per patient (``claimflow.analyst``) and never
+    sha256(salt || ':' || patient id). Computed once per patient (``claimflow.services.analyst``) and never
     recomputed, so keys stay stable even if the salt setting changes later. Not granted to analysts.
     No foreign key: a key outliving its patient row (re-seeded test data) is harmless."""
 
@@ -872,7 +872,7 @@ class WorkItemEvent(Base):
 
 class Appeal(Base):
     """One appeal letter written for a medical-necessity or authorization denial (migration 0013;
-    ``claimflow.appeals``). ``file_name`` carries our claim number and ``sequence`` only: no PHI."""
+    ``claimflow.followup.appeals``). ``file_name`` carries our claim number and ``sequence`` only: no PHI."""
 
     __tablename__ = "appeals"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -1032,13 +1032,13 @@ class CoverageEligibility(Base):
 
 
 # --------------------------------------------------------------------------------------------------
-# Prior authorizations (migration 0014; see claimflow.authorizations and docs/ELIGIBILITY.md)
+# Prior authorizations (migration 0014; see claimflow.inquiries.authorizations and docs/ELIGIBILITY.md)
 # --------------------------------------------------------------------------------------------------
 
 
 class PriorAuthorization(Base):
     """A payer's authorization number for a patient, service codes, units and date span. ``units_used``
-    and ``status`` are kept current by :func:`claimflow.authorizations.refresh`; the usage rows decide."""
+    and ``status`` are kept current by :func:`claimflow.inquiries.authorizations.refresh`; the usage rows decide."""
 
     __tablename__ = "prior_authorizations"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -1060,7 +1060,7 @@ class PriorAuthorization(Base):
 
 class PriorAuthorizationUsage(Base):
     """Units of one service line counted against an authorization (one row per line: reruns replace it).
-    Lines of held, rejected, voided or not yet sent claims do not count (see claimflow.authorizations)."""
+    Lines of held, rejected, voided or not yet sent claims do not count (see claimflow.inquiries.authorizations)."""
 
     __tablename__ = "prior_authorization_usage"
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,8 +1,8 @@
 """Patient keys: the salted pseudonym analysts see instead of a patient id (``patient_keys`` table).
 
-Why here, in the storage layer, and not in :mod:`claimflow.analyst`: the nightly reconciliation
+Why here, in the storage layer, and not in :mod:`claimflow.services.analyst`: the nightly reconciliation
 (:mod:`adjudication.reconcile`) gives new patients their keys, and adjudication sits below the services
-layer (``tests/quality/test_layers.py``). :mod:`claimflow.analyst` re-exports everything below.
+layer (``tests/quality/test_layers.py``). :mod:`claimflow.services.analyst` re-exports everything below.
 
 A key is the first :data:`KEY_LENGTH` hex digits of ``sha256(salt || ':' || patient id)``, computed once per
 patient — in SQL on PostgreSQL (built-in ``sha256()``), in Python on SQLite (``hashlib``; identical values)

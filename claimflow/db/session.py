@@ -21,7 +21,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
-from claimflow.at_rest import FILE_MODE, tighten_file
+from claimflow.db.at_rest import FILE_MODE, tighten_file
 
 SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
 

@@ -1,7 +1,7 @@
 """The sandbox clearinghouse's real-time endpoint, the way CAQH CORE Phase II connectivity works.
 
 ``POST /core/realtime`` over HTTPS takes one 270 in a CORE envelope — MIME multipart/form-data or a SOAP
-1.2 ``COREEnvelopeRealTimeRequest`` (see :mod:`claimflow.core_envelope`) — and answers in the same form:
+1.2 ``COREEnvelopeRealTimeRequest`` (see :mod:`claimflow.inquiries.core_envelope`) — and answers in the same form:
 
 * ``X12_271_Response_005010X279A1`` with ``ErrorCode`` ``Success``: the sandbox payer's answer
   (:func:`claimflow.sandbox.payer.inquiries.answer_270`, same seed and same state file as the SFTP
@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from claimflow.core_envelope import (
+from claimflow.inquiries.core_envelope import (
     MAX_ENVELOPE_BYTES,
     PAYLOAD_271,
     PAYLOAD_999,

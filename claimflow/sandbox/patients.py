@@ -6,8 +6,8 @@ one run date (the ``statements`` table, or the ``statements.csv`` manifest the r
 patient answer the way a seeded behaviour model says, through the real doors:
 
 * a **payment** is a Stripe-shaped ``payment_intent.succeeded`` event, signed exactly as
-  :func:`claimflow.webhooks.verify` checks it (``Stripe-Signature: t=…,v1=HMAC-SHA256(secret, "{t}.{body}")``)
-  and POSTed over HTTP to the webhook server (:func:`claimflow.webhooks.make_server`) this module starts on
+  :func:`claimflow.services.webhooks.verify` checks it (``Stripe-Signature: t=…,v1=HMAC-SHA256(secret, "{t}.{body}")``)
+  and POSTed over HTTP to the webhook server (:func:`claimflow.services.webhooks.make_server`) this module starts on
   127.0.0.1 (ephemeral port) — or to ``webhook_url`` when one is given;
 * some attempts fail first (``payment_intent.payment_failed``; part of them are retried and succeed), a few
   payments are given back (``charge.refunded``);
@@ -260,7 +260,7 @@ class _Sender:
     retry that did land is a harmless replay)."""
 
     def __init__(self, engine: Engine, url: str, secret: str) -> None:
-        from claimflow.webhooks import PATH
+        from claimflow.services.webhooks import PATH
 
         self.engine = engine
         parts = urlsplit(url)
@@ -271,7 +271,7 @@ class _Sender:
         self.secret = secret
 
     def post(self, event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
-        from claimflow.webhooks import sign
+        from claimflow.services.webhooks import sign
 
         body = json.dumps(event, separators=(",", ":")).encode()
         status, data = 0, {}
@@ -301,9 +301,9 @@ class _Sender:
 
 @contextmanager
 def webhook_server(engine: Engine, secret: str) -> Iterator[str]:
-    """The real webhook server (``claimflow.webhooks.make_server``) on 127.0.0.1, an ephemeral port, in a
+    """The real webhook server (``claimflow.services.webhooks.make_server``) on 127.0.0.1, an ephemeral port, in a
     thread; yields its URL and stops it afterwards."""
-    from claimflow.webhooks import PATH, make_server
+    from claimflow.services.webhooks import PATH, make_server
 
     server = make_server(engine, secret, "127.0.0.1", 0)
     thread = threading.Thread(target=server.serve_forever, name="sim-webhooks", daemon=True)

@@ -38,7 +38,7 @@ from adjudication.statements import (
     hand_off_collections,
     plan_statement_run,
 )
-from claimflow.at_rest import ensure_private_dir
+from claimflow.db.at_rest import ensure_private_dir
 
 log = logging.getLogger("claimflow.statements")
 
@@ -511,7 +511,7 @@ def run_statements(
     """Record and render tonight's statements (see the module docstring). Returns
     ``{"run_date", "statements", "amount_due", "collections", "collections_work_items", "on_plan", "disputed",
     "written_off", "out"}`` (money as strings)."""
-    from claimflow.analyst import patient_key, refresh_patient_keys
+    from claimflow.services.analyst import patient_key, refresh_patient_keys
 
     brand, dunning = load_config(config)
     descriptions = load_descriptions(codes)

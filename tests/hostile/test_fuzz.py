@@ -147,7 +147,7 @@ def test_mutated_fixtures_only_raise_x12_parse_error(case: tuple[str, bytes]) ->
 @FUZZ_SETTINGS
 @given(mutated_fixture())
 def test_cli_on_mutated_fixture_exits_0_or_2_with_one_line(case: tuple[str, bytes]) -> None:
-    from claimflow.parse_cli import main
+    from claimflow.cli.parse import main
 
     name, data = case
     path = _TMP / f"{os.getpid()}-cli-{name}"

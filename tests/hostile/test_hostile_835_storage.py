@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
+from claimflow.cli.parse import main
 from claimflow.db import models as m
-from claimflow.inbound import load_interchange, receive_file
-from claimflow.parse_cli import main
+from claimflow.services.inbound import load_interchange, receive_file
 from claimflow.settings import Settings
 from tests.hostile.corpus import FIXTURES
 

@@ -317,7 +317,7 @@ def _cli(path: object, *args: str) -> tuple[int, str, str]:
     import io
     from contextlib import redirect_stderr, redirect_stdout
 
-    from claimflow.parse_cli import main
+    from claimflow.cli.parse import main
 
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):

@@ -31,7 +31,7 @@ POISON = [
 def test_poison_ack_is_quarantined_by_element(
     claimflow_env: Engine, tmp_path: Path, rel: str, find: str, replace: str, element: str
 ) -> None:
-    from claimflow.inbound import load_files
+    from claimflow.services.inbound import load_files
 
     body = fixture(rel).read_text()
     assert find in body
@@ -56,7 +56,7 @@ def test_poison_ack_is_quarantined_by_element(
 
 @pytest.mark.parametrize("tail", [b"\x1a", b"\x00" * 256 + b"\r\n"], ids=["dos-eof", "nul-padding"])
 def test_padded_acknowledgments_load_whole(claimflow_env: Engine, tmp_path: Path, tail: bytes) -> None:
-    from claimflow.inbound import load_files
+    from claimflow.services.inbound import load_files
 
     paths = []
     for rel in ("999/partially_accepted.999", "277ca/accepted_and_rejected.277", "ta1/accepted.ta1"):
@@ -82,7 +82,7 @@ def test_padded_acknowledgments_load_whole(claimflow_env: Engine, tmp_path: Path
 
 def test_load_counts_999_sets_as_parse_summary_does(claimflow_env: Engine, tmp_path: Path) -> None:
     """An IK5 accepted under a rejecting AK9 is a rejected set for `claimflow load` too."""
-    from claimflow.inbound import load_files
+    from claimflow.services.inbound import load_files
 
     p = tmp_path / "r.999"
     p.write_text(fixture("999/accepted.999").read_text().replace("AK9*A*2*2*2", "AK9*R*2*2*0*4"))

@@ -1,6 +1,6 @@
 """Every hostile file ends in exit 0 (still valid) or exit 2 with ONE line naming the file and segment.
 
-In-process (``claimflow.parse_cli.main`` with captured streams) for the few thousand small cases; a real
+In-process (``claimflow.cli.parse.main`` with captured streams) for the few thousand small cases; a real
 ``claimflow parse`` subprocess for a handful of them and for the big ones (100 MB single segment, millions
 of empty segments), whose time and peak memory are measured with ``RUSAGE_CHILDREN``. The pipeline test
 loads a sample through ``receive_file`` + ``load_interchange``: each is quarantined with the same line,
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow.parse_cli import main
+from claimflow.cli.parse import main
 from tests.hostile.conftest import SMALL_CASES
 from tests.hostile.corpus import ANY, FIXTURES, INVALID, VALID, Case, big_cases
 
@@ -199,7 +199,7 @@ def test_big_hostile_file(case: Case, tmp_path: Path) -> None:
 
 def test_pipeline_quarantines_hostile_files(tmp_path: Path, hostile_dir: Path) -> None:
     from claimflow.db.session import make_engine
-    from claimflow.inbound import load_interchange, receive_file
+    from claimflow.services.inbound import load_interchange, receive_file
     from claimflow.settings import Settings
     from tests.support.databases import migrated_sqlite
 

@@ -17,11 +17,11 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from claimflow import analyst
 from claimflow.cli import main
 from claimflow.db.migrate import upgrade
 from claimflow.db.session import make_engine
-from claimflow.seed import seed_practice
+from claimflow.sandbox.seed import seed_practice
+from claimflow.services import analyst
 from claimflow.settings import reset_settings_cache
 from tests.support import databases as dbs
 

@@ -12,8 +12,8 @@ from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from claimflow.audit import audit
 from claimflow.db import models as m
+from claimflow.db.audit import audit
 from claimflow.db.session import make_engine
 from tests.support import databases as dbs
 

@@ -14,19 +14,19 @@ import pytest
 from sqlalchemy import Engine, func, select, update
 
 from adjudication.worklist import WorklistConfig, build_worklist
-from claimflow.authorizations import (
+from claimflow.cli import main
+from claimflow.db import models as m
+from claimflow.inquiries.authorizations import (
     check_authorizations,
     import_authorizations,
     import_rules,
     list_authorizations,
 )
-from claimflow.claims_loader import ReferenceData, load_claims
-from claimflow.cli import main
-from claimflow.db import models as m
-from claimflow.outbound import generate_batches
-from claimflow.seed import seed_practice
+from claimflow.sandbox.seed import seed_practice
+from claimflow.sandbox.synthetic import generate_practice
+from claimflow.services.claims_loader import ReferenceData, load_claims
+from claimflow.services.outbound import generate_batches
 from claimflow.settings import Settings
-from claimflow.synthetic import generate_practice
 from edi.reader import iter_segments
 from edi.validate import validate_x12
 

@@ -3,7 +3,7 @@
 One night (claims_submission → the sandbox acknowledges and pays → clearinghouse_inbox →
 nightly_reconciliation) runs twice from the same seed against the built-in sandbox clearinghouse:
 
-* on a local Celery cluster (claimflow.scaleout: api-server, scheduler, dag-processor, two workers; Redis
+* on a local Celery cluster (claimflow.sandbox.scaleout: api-server, scheduler, dag-processor, two workers; Redis
   broker, Airflow metadata and claimflow each in a PostgreSQL database of their own). While a mapped per-file
   task (an inbound file's load) is running, the worker running it is SIGKILLed with everything under it; the
   scheduler notices the missing heartbeats and the task's retry runs on the other worker;
@@ -103,7 +103,7 @@ class WorkerKiller:
 
 def _snapshot(url: str) -> dict[str, Any]:
     from claimflow.db.session import make_engine
-    from claimflow.scaleout import table_snapshot
+    from claimflow.sandbox.scaleout import table_snapshot
 
     engine = make_engine(url)
     try:
@@ -115,7 +115,7 @@ def _snapshot(url: str) -> dict[str, Any]:
 def test_night_on_two_celery_workers_with_one_killed_matches_single_process(
     services: str, tmp_path: Path, restore_environ: None
 ) -> None:
-    from claimflow.scaleout import (
+    from claimflow.sandbox.scaleout import (
         SingleProcessRunner,
         cluster_factory,
         recreate_database,
@@ -167,7 +167,7 @@ def test_night_on_two_celery_workers_with_one_killed_matches_single_process(
 
         @contextlib.contextmanager
         def single(workdir: Path, env: dict[str, str]) -> Iterator[SingleProcessRunner]:
-            from claimflow.demo import _airflow_migrate
+            from claimflow.sandbox.demo import _airflow_migrate
 
             _airflow_migrate(env, workdir / "logs" / "airflow-db-migrate.log")
             yield SingleProcessRunner(workdir, env)

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, select
 
-from claimflow.claims_loader import load_claims
 from claimflow.db import models as m
-from claimflow.seed import seed_practice
-from claimflow.synthetic import NDC_BY_HCPCS, generate_practice
+from claimflow.sandbox.seed import seed_practice
+from claimflow.sandbox.synthetic import NDC_BY_HCPCS, generate_practice
+from claimflow.services.claims_loader import load_claims
 from edi.claim import ClaimFilingIndicator, ClaimType, InterchangeParties, Party
 from edi.control_numbers import InMemoryControlNumbers
 from edi.scrub import scrub_claim

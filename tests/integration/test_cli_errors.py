@@ -231,7 +231,7 @@ def test_version_and_help_on_every_option(empty_dir: Path) -> None:
 def test_progress_is_drawn_only_on_a_terminal() -> None:
     import io
 
-    from claimflow.progress import Bar
+    from claimflow.services.progress import Bar
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

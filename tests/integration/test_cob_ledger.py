@@ -132,7 +132,7 @@ def test_crossover_is_not_secondary_due(office: Office) -> None:
 
 
 def test_analyst_views_show_replacement_and_reference_columns(claimflow_env: Engine) -> None:
-    from claimflow.analyst import view_name
+    from claimflow.services.analyst import view_name
 
     with claimflow_env.connect() as conn:
         for view, column in (

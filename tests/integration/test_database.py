@@ -8,10 +8,10 @@ from decimal import Decimal
 
 from sqlalchemy import Engine, func, select
 
-from claimflow.claims_loader import load_claims
-from claimflow.control_numbers import DatabaseControlNumbers
 from claimflow.db import models as m
-from claimflow.seed import SeedRefused, seed_practice
+from claimflow.db.control_numbers import DatabaseControlNumbers
+from claimflow.sandbox.seed import SeedRefused, seed_practice
+from claimflow.services.claims_loader import load_claims
 
 AS_OF = dt.date(2026, 11, 25)
 

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, func, select
 
 from claimflow.cli import main
 from claimflow.db import models as m
-from claimflow.seed import seed_practice
+from claimflow.sandbox.seed import seed_practice
 from edi.claim import InterchangeParties
 from edi.envelope import EnvelopeWriter
 from edi.reader import iter_segments
@@ -187,7 +187,7 @@ def test_generate_276_load_277(claimflow_env: Engine, tmp_path: Path) -> None:
 
     from adjudication.timeline import claim_story
     from adjudication.worklist import build_worklist, list_items
-    from claimflow.outbound import generate_batches
+    from claimflow.services.outbound import generate_batches
     from claimflow.settings import get_settings
 
     engine = claimflow_env
@@ -254,7 +254,7 @@ def test_generate_276_load_277(claimflow_env: Engine, tmp_path: Path) -> None:
 
 
 def test_sandbox_answers_270_and_276(claimflow_env: Engine, tmp_path: Path) -> None:
-    from claimflow.outbound import generate_batches
+    from claimflow.services.outbound import generate_batches
     from claimflow.settings import get_settings
     from parsers import parse_file
     from parsers.records import ClaimStatus, Eligibility

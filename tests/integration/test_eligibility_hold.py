@@ -1,6 +1,6 @@
 """Eligibility before claims go out, and claim status requests at night, on both backends.
 
-* the coverage check held by ``claims_submission`` (claimflow.eligibility_hold) through the real outbound
+* the coverage check held by ``claims_submission`` (claimflow.inquiries.eligibility_hold) through the real outbound
   run: inactive on the date of service → held with a plain-language reason, everything else sent;
 * ``pipeline.request_eligibility`` / ``request_claim_status`` (the DAG tasks' functions): files written and
   uploaded once, nothing asked twice the same day, a file that could not be sent goes out on the next run.
@@ -18,8 +18,8 @@ import pytest
 from sqlalchemy import Engine, func, insert, select, update
 
 from claimflow.db import models as m
-from claimflow.eligibility_hold import RULE, inactive_on
-from claimflow.seed import seed_practice
+from claimflow.inquiries.eligibility_hold import RULE, inactive_on
+from claimflow.sandbox.seed import seed_practice
 from edi.reader import iter_segments
 
 AS_OF = dt.date(2026, 11, 25)
@@ -69,7 +69,7 @@ def _answer(conn: Any, coverage_id: int, status: str, cov_from: Any, cov_to: Any
 
 def _ready_claims(engine: Engine) -> list[Any]:
     """Ready primary claims, one per coverage, that the scrubber itself passes (no deliberate flaw)."""
-    from claimflow.claims_loader import ReferenceData, load_claims
+    from claimflow.services.claims_loader import ReferenceData, load_claims
     from edi.scrub import scrub_claim
 
     with engine.connect() as conn:
@@ -95,7 +95,7 @@ def _ready_claims(engine: Engine) -> list[Any]:
 def test_claims_inactive_on_the_date_of_service_are_held(
     claimflow_env: Engine, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from claimflow.outbound import generate_batches
+    from claimflow.services.outbound import generate_batches
     from claimflow.settings import get_settings
 
     engine = claimflow_env
@@ -141,7 +141,7 @@ def test_claims_inactive_on_the_date_of_service_are_held(
             ).scalar_one()
         )
 
-    with caplog.at_level(logging.INFO, logger="claimflow.eligibility"):
+    with caplog.at_level(logging.INFO, logger="claimflow.inquiries.eligibility"):
         result = generate_batches(engine, get_settings(), run_id="t", today=AS_OF)
     assert result.scrub_reasons[RULE] >= len(held_ids)
 
@@ -208,7 +208,7 @@ def partner(monkeypatch: pytest.MonkeyPatch) -> _Recorder:
 
 
 def test_request_eligibility_asks_once_a_day(claimflow_env: Engine, partner: _Recorder) -> None:
-    from claimflow import pipeline
+    from claimflow.services import pipeline
     from claimflow.settings import get_settings
 
     engine = claimflow_env
@@ -255,9 +255,9 @@ def test_request_eligibility_asks_once_a_day(claimflow_env: Engine, partner: _Re
 def test_request_claim_status_asks_about_silent_claims_once_a_day(
     claimflow_env: Engine, partner: _Recorder, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from claimflow import pipeline
-    from claimflow.claim_status import ASKED
-    from claimflow.outbound import generate_batches
+    from claimflow.inquiries.claim_status import ASKED
+    from claimflow.services import pipeline
+    from claimflow.services.outbound import generate_batches
     from claimflow.settings import get_settings, reset_settings_cache
 
     engine = claimflow_env
@@ -305,13 +305,13 @@ def test_sandbox_mailbox_answers_inquiries_and_pends_claims(claimflow_env: Engin
     """The demo's sandbox payer (InquiringPayer): a 270/276 dropped in the mailbox is answered into the
     partner's outbound folder; 837s still go to the payer; a pended claim is paid one run later, and a 276
     meanwhile says pended (P1)."""
-    from claimflow.claim_status import generate_276
-    from claimflow.eligibility import generate_270
-    from claimflow.outbound import generate_batches
+    from claimflow.inquiries.claim_status import generate_276
+    from claimflow.inquiries.eligibility import generate_270
     from claimflow.sandbox.payer import make_upload_handler
     from claimflow.sandbox.payer.engine import EngineConfig, PayerSimulator
     from claimflow.sandbox.payer.inquiries import InquiringPayer, _h, _not_found, member_inactive
     from claimflow.sandbox.payer.state import SandboxState
+    from claimflow.services.outbound import generate_batches
     from claimflow.settings import get_settings
     from parsers import parse_file
     from parsers.records import ClaimStatus, Eligibility

@@ -20,7 +20,7 @@ from claimflow.cli import main
 from claimflow.db import models as m
 from claimflow.sandbox.core_server import CoreServer
 from claimflow.sandbox.payer.inquiries import _h
-from claimflow.seed import seed_practice
+from claimflow.sandbox.seed import seed_practice
 
 AS_OF = dt.date(2026, 11, 25)
 SEED = 42
@@ -187,7 +187,7 @@ def test_check_bad_input_and_connection_errors(
 
 def test_realtime_answers_match_batch(claimflow_env: Engine, core: CoreServer, tmp_path: Path) -> None:
     """The sandbox answers a member the same way over CORE and in a batch 271 (same payer, same seed)."""
-    from claimflow.eligibility_realtime import check_patient
+    from claimflow.inquiries.eligibility_realtime import check_patient
     from claimflow.sandbox.payer.inquiries import answer_270
     from claimflow.sandbox.payer.state import SandboxState
     from parsers.records import Eligibility
@@ -225,10 +225,10 @@ def test_sandbox_serve_core_port(claimflow_env: Engine, tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from claimflow.eligibility_realtime import CoreConfig, check_patient
+    from claimflow.inquiries.eligibility_realtime import CoreConfig, check_patient
 
     patients = _patients(claimflow_env)
-    cmd = [sys.executable, "-m", "claimflow.sftp_cli", "sandbox", "serve", "--root", str(tmp_path / "sb")]
+    cmd = [sys.executable, "-m", "claimflow.cli.sftp", "sandbox", "serve", "--root", str(tmp_path / "sb")]
     proc = subprocess.Popen(
         [*cmd, "--port", "0", "--payer", "--seed", str(SEED), "--core-port", "0"],
         stdout=subprocess.PIPE,

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from claimflow.db import models as m
-from claimflow.inbound import load_interchange, receive_file
+from claimflow.services.inbound import load_interchange, receive_file
 from claimflow.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import Engine, select, text
 
 from claimflow.db import models as m
-from claimflow.inbound import load_interchange, receive_file
+from claimflow.services.inbound import load_interchange, receive_file
 from claimflow.settings import Settings
 from eob import cas
 

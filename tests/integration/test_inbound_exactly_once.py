@@ -18,9 +18,9 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, func, select
 
-from claimflow import inbound
 from claimflow.db import models as m
-from claimflow.inbound import LoadOutcome, load_interchange, receive_file
+from claimflow.services import inbound
+from claimflow.services.inbound import LoadOutcome, load_interchange, receive_file
 from claimflow.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"

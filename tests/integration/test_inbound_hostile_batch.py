@@ -19,7 +19,7 @@ from pathlib import Path
 from sqlalchemy import Engine, func, select
 
 from claimflow.db import models as m
-from claimflow.inbound import load_files
+from claimflow.services.inbound import load_files
 from parsers import parse_file
 from parsers.records import ClaimPayment, Remittance
 from tests.integration.test_inbound_exactly_once import _edit, bare_st_se, with_isa13

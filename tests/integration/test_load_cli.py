@@ -134,7 +134,7 @@ def test_database_unavailable_for_one_file_is_one_line_and_the_batch_goes_on(
 ) -> None:
     from sqlalchemy.exc import OperationalError
 
-    from claimflow import inbound
+    from claimflow.services import inbound
 
     real = inbound.receive_file
 

@@ -45,7 +45,7 @@ class SshdClearinghouse:
     ``<root>/sandbox/inbound``; the payer's answers are put in ``<root>/sandbox/outbound``."""
 
     def __init__(self, workdir: Path, seed: int) -> None:
-        from claimflow.demo import PEND_PER_MILLE
+        from claimflow.sandbox.demo import PEND_PER_MILLE
         from claimflow.sandbox.payer import default_state_path, make_upload_handler
         from claimflow.sandbox.payer.inquiries import InquiringPayer
         from claimflow.sandbox.server import mailbox
@@ -95,7 +95,7 @@ def two_nights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     if find_sshd() is None:
         dbs.service_missing("OpenSSH sshd (/usr/sbin/sshd)")
     dbs.require_pg()
-    from claimflow.demo import run_two_nights
+    from claimflow.sandbox.demo import run_two_nights
 
     workdir = tmp_path_factory.mktemp("nightly")
     url = dbs.create_pg_database("cf_nightly")
@@ -193,8 +193,8 @@ def test_summary_adds_up(two_nights: dict[str, Any]) -> None:
 def test_eligibility_holds_and_status_inquiries(two_nights: dict[str, Any]) -> None:
     """Eligibility was checked before night 1 and held the claims of inactive members; the claims the
     sandbox pended were asked about with 276s, and the 277 answers reached the claims' history."""
-    from claimflow.claim_status import ASKED
-    from claimflow.eligibility_hold import RULE
+    from claimflow.inquiries.claim_status import ASKED
+    from claimflow.inquiries.eligibility_hold import RULE
 
     s = two_nights["summary"]
     engine = _engine(two_nights)
@@ -319,11 +319,11 @@ SNAPSHOT_TABLES = {
 
 
 def test_rerunning_the_last_night_changes_nothing(two_nights: dict[str, Any]) -> None:
-    from claimflow import pipeline
-    from claimflow.demo import _environment, run_dag
+    from claimflow.sandbox.demo import _environment, run_dag
+    from claimflow.services import pipeline
 
     engine = _engine(two_nights)
-    last_night = dt.date.today() + dt.timedelta(days=1)  # the demo's night 3 (see claimflow.demo)
+    last_night = dt.date.today() + dt.timedelta(days=1)  # the demo's night 3 (see claimflow.sandbox.demo)
     workdir = two_nights["workdir"]
     env = {k: v for k, v in __import__("os").environ.items() if k.startswith(("AIRFLOW", "CLAIMFLOW"))}
     env.update(

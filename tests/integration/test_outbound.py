@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, func, select
 
-from claimflow import outbound
 from claimflow.db import models as m
-from claimflow.outbound import generate_batches
-from claimflow.seed import seed_practice
+from claimflow.sandbox.seed import seed_practice
+from claimflow.services import outbound
+from claimflow.services.outbound import generate_batches
 from claimflow.settings import Settings
 from edi.reader import iter_segments
 from edi.validate import validate_x12
@@ -59,7 +59,7 @@ def test_generate_scrub_batch_and_round_trip(engine: Engine, tmp_path: Path) -> 
     assert statuses[m.ClaimStatus.SUBMITTED] == result.claims_batched
     assert statuses[m.ClaimStatus.SCRUB_FAILED] == scrub_claims == result.scrubbed_out
     assert seeded.deliberately_flawed <= result.scrubbed_out
-    from claimflow.synthetic import generate_practice
+    from claimflow.sandbox.synthetic import generate_practice
 
     flawed = generate_practice(150, 400, 7, AS_OF).flaws
     with engine.connect() as conn:

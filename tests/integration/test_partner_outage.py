@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 
-from claimflow import pipeline
 from claimflow.db import models as m
+from claimflow.sandbox.seed import seed_practice
 from claimflow.sandbox.server import SandboxServer
-from claimflow.seed import seed_practice
+from claimflow.services import pipeline
 from claimflow.settings import get_settings
 from sftp.connect import open_sftp
 from sftp.errors import TransientTransferError

@@ -259,7 +259,7 @@ def test_real_http_signature_and_shares(engine: Engine, tmp_path: Path) -> None:
         )
         assert res.events["posted"] == PATIENTS and res.events["applied"] == PATIENTS
         # a replay of one of them over HTTP: 200, not applied
-        from claimflow.webhooks import sign
+        from claimflow.services.webhooks import sign
 
         with engine.connect() as conn:
             sid = conn.execute(select(m.Statement.statement_id).order_by(m.Statement.id)).scalars().first()
@@ -295,9 +295,9 @@ def test_real_http_signature_and_shares(engine: Engine, tmp_path: Path) -> None:
 
 
 def test_demo_patient_side_pays_and_repeats(engine: Engine, tmp_path: Path) -> None:
-    """The demo's night-3 patient side (claimflow.demo._patient_side): statements, then the simulator, so the
+    """The demo's night-3 patient side (claimflow.sandbox.demo._patient_side): statements, then the simulator, so the
     JSON line's patient_payments_online and payment_plans are not zero — and the same seed repeats them."""
-    from claimflow.demo import _patient_side
+    from claimflow.sandbox.demo import _patient_side
 
     _practice(engine)
     got = _patient_side(engine, D1, tmp_path / "a", lambda _msg: None, seed=11)

@@ -39,7 +39,7 @@ def _env_file_vars(path: Path) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
-    from claimflow.demo import _airflow_migrate
+    from claimflow.sandbox.demo import _airflow_migrate
 
     ui = tmp_path_factory.mktemp("clone") / "claimflow-ui"
     ui.mkdir(mode=0o700)
@@ -118,7 +118,7 @@ def walkthrough(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
 
 
 def _run(dag_id: str, env: dict[str, str], log: Path) -> dict:  # type: ignore[type-arg]
-    from claimflow.demo import run_dag
+    from claimflow.sandbox.demo import run_dag
 
     env_only = {k: v for k, v in env.items() if k.startswith(("CLAIMFLOW", "AIRFLOW", "PYTHON"))}
     with _own_environment():  # run_dag merges os.environ under env

@@ -19,8 +19,8 @@ from sqlalchemy.exc import DBAPIError
 
 from adjudication.posting import post_remittances
 from adjudication.reconcile import reconcile
-from claimflow.analyst import VIEWS, grant_analyst
-from claimflow.audit import audit
+from claimflow.db.audit import audit
+from claimflow.services.analyst import VIEWS, grant_analyst
 from tests.unit.adjudication.builders import D, Practice, standard_pay
 
 pytestmark = pytest.mark.postgres
@@ -103,7 +103,7 @@ def test_analyst_role_reads_views_and_nothing_else(
 
 
 def test_patient_keys_agree_between_sql_and_python(pg_engine: Engine) -> None:
-    from claimflow.analyst import patient_key, refresh_patient_keys
+    from claimflow.services.analyst import patient_key, refresh_patient_keys
 
     pr = Practice(pg_engine)
     pid = pr.patient("A0000001")

@@ -26,13 +26,13 @@ from adjudication.reconcile import reconcile
 from adjudication.worklist import build_worklist
 from claimflow.cli import main
 from claimflow.db import models as m
-from claimflow.inbound import load_files
-from claimflow.outbound import generate_batches
-from claimflow.pipeline import issue_follow_up_claims
 from claimflow.sandbox.payer import EngineConfig, adjudicate_file, release_payments
 from claimflow.sandbox.payer.state import locked_state
+from claimflow.sandbox.synthetic import luhn_npi
+from claimflow.services.inbound import load_files
+from claimflow.services.outbound import generate_batches
+from claimflow.services.pipeline import issue_follow_up_claims
 from claimflow.settings import get_settings
-from claimflow.synthetic import luhn_npi
 from edi.validate import validate_x12
 
 SEED = 4242

@@ -309,7 +309,7 @@ def test_cli_put_and_fetch(
 ) -> None:
     import json
 
-    from claimflow.sftp_cli import main
+    from claimflow.cli.sftp import main
 
     p = sandbox_profile
     _partner_env(monkeypatch, p, STABILITY_WAIT="0.1", RETRY_MAX_TOTAL="1")
@@ -472,7 +472,7 @@ def test_cli_put_checks_every_interchange_and_fetch_lists_failures(
 ) -> None:
     import json
 
-    from claimflow.sftp_cli import main
+    from claimflow.cli.sftp import main
 
     p = sandbox_profile
     _partner_env(monkeypatch, p, STABILITY_WAIT="0", RETRY_MAX_TOTAL="1", MAX_FILE_SIZE="4096")
@@ -508,7 +508,7 @@ def test_cli_refuses_a_private_key_readable_by_others(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from claimflow.sftp_cli import main
+    from claimflow.cli.sftp import main
 
     p = sandbox_profile
     assert p.private_key_path is not None
@@ -526,7 +526,7 @@ def test_sandbox_serve_cli_applies_the_limits(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    cmd = [sys.executable, "-m", "claimflow.sftp_cli", "sandbox", "serve", "--root", str(tmp_path / "sb")]
+    cmd = [sys.executable, "-m", "claimflow.cli.sftp", "sandbox", "serve", "--root", str(tmp_path / "sb")]
     bad = subprocess.run(
         [*cmd, "--port", "0", "--quota-bytes", "0"], capture_output=True, text=True, timeout=60
     )

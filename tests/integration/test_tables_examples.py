@@ -18,7 +18,7 @@ from adjudication.carc import NON_DENIAL, category
 from adjudication.denials import denials
 from adjudication.posting import post_remittances
 from adjudication.reconcile import BUCKETS, reconcile
-from claimflow.seed import seed_practice
+from claimflow.sandbox.seed import seed_practice
 from tests.unit.adjudication.builders import submit_and_pay_seeded
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "TABLES.md"

@@ -19,8 +19,8 @@ from sqlalchemy import Engine, func, select
 from adjudication.posting import post_remittances
 from adjudication.statements import patient_balances
 from claimflow.db import models as m
+from claimflow.services.webhooks import PATH, make_server, sign
 from claimflow.statements import run_statements
-from claimflow.webhooks import PATH, make_server, sign
 from tests.unit.adjudication.builders import D, Line, Pay, Practice
 
 SECRET = "whsec_test_only"

@@ -156,8 +156,8 @@ def test_nightly_task_on_a_seeded_practice(claimflow_env: Engine, caplog: pytest
 
     from adjudication.posting import post_remittances
     from adjudication.reconcile import reconcile
-    from claimflow.pipeline import build_worklist as task
-    from claimflow.seed import seed_practice
+    from claimflow.sandbox.seed import seed_practice
+    from claimflow.services.pipeline import build_worklist as task
     from tests.unit.adjudication.builders import submit_and_pay_seeded
 
     as_of = dt.date(2026, 11, 20)
@@ -167,7 +167,7 @@ def test_nightly_task_on_a_seeded_practice(claimflow_env: Engine, caplog: pytest
     reconcile(claimflow_env, as_of)
     with claimflow_env.connect() as conn:
         denied = conn.execute(select(m.Claim.id).where(m.Claim.status == "denied")).scalars().all()
-    with caplog.at_level(logging.INFO, logger="claimflow.pipeline"):
+    with caplog.at_level(logging.INFO, logger="claimflow.services.pipeline"):
         night = task(as_of.isoformat())
     assert night["opened"] == night["open"] > 0 and night["queues"]["denials"] == len(denied) > 0
     line = next(r.getMessage() for r in caplog.records if "open work items" in r.getMessage())

@@ -1,6 +1,6 @@
 """The package layers hold, module by module (issue #14): X12 syntax (``edi``, with ``sftp`` beside it as
 transport) → transaction parsers (``parsers``) → EOB (``eob``) → storage (``claimflow.db``,
-``claimflow.audit`` and the infrastructure listed in :data:`STORAGE`) → posting/reconciliation
+``claimflow.db.audit`` and the infrastructure listed in :data:`STORAGE`) → posting/reconciliation
 (``adjudication``) → services/CLI (the rest of ``claimflow``) → DAGs (``dags``, ``plugins``).
 
 Why a test and not import-linter: it needs no new dependency (pyproject.toml/uv.lock belong to another
@@ -23,11 +23,18 @@ DOMAIN = ("edi", "sftp", "parsers", "eob", "adjudication")
 
 #: claimflow modules that sit in the storage layer, below adjudication (a prefix covers its submodules).
 STORAGE: dict[str, str] = {
-    "claimflow.db": "ORM models, engine/session helpers, Money type, migration entry, patient keys",
-    "claimflow.audit": "writes audit_log rows inside the caller's transaction",
+    "claimflow.db": "ORM models, engine/session helpers, Money type, migrations entry, patient keys, audit log, "
+    "control numbers, file permissions at rest, analyst views",
     "claimflow.settings": "configuration (database URL, data dir, salt) that storage needs to open",
-    "claimflow.at_rest": "file/dir permission helpers used by settings and the SQLite session",
     "claimflow.errors": "typed base errors with no imports; anything may raise them",
+}
+
+#: claimflow subpackages above the services: the development tools (sandbox clearinghouse, synthetic practice,
+#: demo) drive the services; the CLI and the web console drive everything below them.
+TOOLS: dict[str, str] = {
+    "claimflow.sandbox": "devtools",
+    "claimflow.cli": "cli",
+    "claimflow.console": "cli",
 }
 
 #: Layer rank of each component: a module may import only modules of its own rank or lower.
@@ -39,8 +46,10 @@ RANK: dict[str, int] = {
     "storage": 3,
     "adjudication": 4,
     "services": 5,
-    "dags": 6,
-    "plugins": 6,
+    "devtools": 6,
+    "cli": 7,
+    "dags": 8,
+    "plugins": 8,
 }
 
 #: Known violations waiting for a one-line fix in a file another change owns. Each entry must still
@@ -86,7 +95,7 @@ def _resolve(module: str, is_package: bool, node: ast.ImportFrom) -> str:
 
 def imports(sources: Mapping[str, tuple[str, bool]]) -> Iterator[Import]:
     """Every import of every module, resolved to the most specific module it names: ``from claimflow.db
-    import models`` is ``claimflow.db.models``, ``from claimflow.audit import audit`` is ``claimflow.audit``."""
+    import models`` is ``claimflow.db.models``, ``from claimflow.db.audit import audit`` is ``claimflow.db.audit``."""
     known = set(sources)
     for module, (source, is_package) in sources.items():
         for node in ast.walk(ast.parse(source)):
@@ -118,6 +127,9 @@ def component(module: str) -> str | None:
     if top == "claimflow":
         if any(module == s or module.startswith(s + ".") for s in STORAGE):
             return "storage"
+        for prefix, name in TOOLS.items():
+            if module == prefix or module.startswith(prefix + "."):
+                return name
         return "services"
     return top
 
@@ -231,14 +243,19 @@ def test_checker_reports_each_kind_of_violation() -> None:
     sources = {
         "edi.reader": ("import os\n\ndef f():\n    from airflow.sdk import dag\n", False),
         "adjudication.posting": ("from claimflow.db import models\nfrom . import ledger\n", False),
-        "adjudication.ledger": ("def g():\n    import claimflow.outbound\n", False),
+        "adjudication.ledger": ("def g():\n    import claimflow.services.outbound\n", False),
         "claimflow.db.models": ("", False),
-        "claimflow.outbound": ("import importlib\nimportlib.import_module('adjudication.posting')\n", False),
+        "claimflow.services.outbound": (
+            "import importlib\nimportlib.import_module('adjudication.posting')\n",
+            False,
+        ),
         "claimflow.db": ("", True),
     }
     found = list(imports(sources))
     assert [str(v) for v in airflow_violations(found)] == ["edi.reader → airflow.sdk (4)"]
-    assert [str(v) for v in layer_violations(found)] == ["adjudication.ledger → claimflow.outbound (2)"]
+    assert [str(v) for v in layer_violations(found)] == [
+        "adjudication.ledger → claimflow.services.outbound (2)"
+    ]
     assert Import("adjudication.posting", "claimflow.db.models", 1) in found
     assert Import("adjudication.posting", "adjudication.ledger", 2) in found
     assert component_cycles(found) == [["adjudication", "services"]]

@@ -176,7 +176,7 @@ def run_night(
     from adjudication.posting import post_remittances
     from adjudication.reconcile import balance_proof, data_quality_checks, reconcile
     from claimflow.db.session import make_engine
-    from claimflow.inbound import load_interchange, receive_file
+    from claimflow.services.inbound import load_interchange, receive_file
     from claimflow.settings import Settings
 
     settings = Settings(database_url=db_url, data_dir=data_dir)
@@ -267,7 +267,7 @@ PRELOAD = (
     "adjudication.acks",
     "adjudication.posting",
     "adjudication.reconcile",
-    "claimflow.inbound",
+    "claimflow.services.inbound",
     "claimflow.settings",
     "claimflow.db.session",
     "parsers",

@@ -5,7 +5,7 @@ How it works
 ============
 
 1. **Corpus** (:func:`build_corpus`, once, cached in a folder): a migrated SQLite database with a seeded
-   practice whose ready claims were batched into 837s (``claimflow.outbound.generate_batches``), and the
+   practice whose ready claims were batched into 837s (``claimflow.services.outbound.generate_batches``), and the
    sandbox payer's answers to those 837s (999, 277CA and 835 files, with reversals, corrections and PLB
    adjustments), listed in delivery order in ``manifest.json``. This is the state before "the night".
 2. **Backends**: every trial starts from a byte-identical copy of that state — a copy of the SQLite file,
@@ -115,9 +115,9 @@ def build_corpus(
     the way. A PostgreSQL load costs mostly per file, so this is what keeps a CI run short; the first 4
     files already carry payments, denials, secondary claims, reversals + corrections and PLB L6/WO/FB."""
     from claimflow.db.session import make_engine
-    from claimflow.outbound import generate_batches
     from claimflow.sandbox.payer import adjudicate_file
-    from claimflow.seed import seed_practice
+    from claimflow.sandbox.seed import seed_practice
+    from claimflow.services.outbound import generate_batches
     from claimflow.settings import Settings
     from tests.support.databases import migrated_sqlite
 

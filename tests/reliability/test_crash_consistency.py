@@ -24,7 +24,7 @@ from sqlalchemy import Engine, text, update
 
 from claimflow.db.models import Interchange
 from claimflow.db.session import make_engine
-from claimflow.inbound import load_interchange, receive_file
+from claimflow.services.inbound import load_interchange, receive_file
 from claimflow.settings import Settings
 from tests.reliability.harness import (
     PHASES,
@@ -202,7 +202,7 @@ def test_a_rerun_racing_the_killed_runs_commit_reports_already_loaded(
         thread.join(60)
     assert "error" not in result, (
         f"load_interchange raised {result['error']!r} instead of returning already_loaded "
-        "(claimflow/inbound.py: _lock_for_write raises _AlreadyHandled, which load_interchange never catches)"
+        "(claimflow/services/inbound.py: _lock_for_write raises _AlreadyHandled, which load_interchange never catches)"
     )
     assert result["outcome"].status == "already_loaded"
 

@@ -9,7 +9,7 @@ Revises: 0001
   proof checks references nightly); ``ledger_entries.txn_key`` gets the "C" collation on PostgreSQL.
 * ``claim_balances``: provider_adjustments, insurance_write_off, patient_write_off, secondary_due.
 * ``patient_balances``: refunds_due, write_offs, claims, unapplied_credit.
-* ``patient_keys``: the analysts' salted-hash pseudonym per patient (see ``claimflow.analyst``).
+* ``patient_keys``: the analysts' salted-hash pseudonym per patient (see ``claimflow.services.analyst``).
 * Indexes for posting/matching: claims.payer_claim_number, claim_payments.payer_claim_number,
   claim_payments.reversal_of_id / correction_of_id, a partial index of unposted claim payments,
   provider_adjustments.claim_id, unmatched_payments.resolved; ledger_entries drops its effective_date
@@ -18,7 +18,7 @@ Revises: 0001
 * Analyst views: schema ``analyst`` (PostgreSQL) or ``analyst_<name>`` views (SQLite), created last:
   SQLite batch operations that rebuild a table break views that reference it, so a later migration
   altering one of these tables drops the views first and recreates them at its end
-  (``claimflow.analyst.drop_views`` / ``create_views``).
+  (``claimflow.services.analyst.drop_views`` / ``create_views``).
 """
 
 from __future__ import annotations
@@ -206,14 +206,14 @@ def upgrade() -> None:
         for table, column, type_, nullable, comment in _COMMENTS:
             op.alter_column(table, column, comment=comment, existing_type=type_, existing_nullable=nullable)
 
-    from claimflow.analyst import create_views
+    from claimflow.services.analyst import create_views
 
     create_views(bind)
 
 
 def downgrade() -> None:
     bind = op.get_bind()
-    from claimflow.analyst import drop_views
+    from claimflow.services.analyst import drop_views
 
     drop_views(bind)
     if bind.dialect.name == "postgresql":

@@ -115,14 +115,14 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_work_item_events_work_item_id"), "work_item_events", ["work_item_id"])
 
-    from claimflow.analyst import create_views
+    from claimflow.services.analyst import create_views
 
     create_views(op.get_bind())
 
 
 def downgrade() -> None:
     bind = op.get_bind()
-    from claimflow.analyst import SCHEMA
+    from claimflow.services.analyst import SCHEMA
 
     for name in ("work_item_events", "work_items"):
         full = f"{SCHEMA}.{name}" if bind.dialect.name == "postgresql" else f"{SCHEMA}_{name}"

@@ -10,7 +10,7 @@ Revises: 0008
   remittance's claim payments are matched to; else the one payer whose name is the 835's N1*PR name.
   Rows none of these decide stay NULL.
 * Analyst views ``scrub_reasons``, ``rejection_reasons``, ``days_to_pay``, ``claim_timeline`` and
-  ``denials`` (the one denial definition, claim and line level) (``claimflow.analyst``; no PHI: no scrub
+  ``denials`` (the one denial definition, claim and line level) (``claimflow.services.analyst``; no PHI: no scrub
   finding texts, no 999 bad values, no work-item notes).
 """
 
@@ -49,7 +49,7 @@ def backfill_remittance_payers(bind: object) -> None:
 
 
 def upgrade() -> None:
-    from claimflow.analyst import create_views
+    from claimflow.services.analyst import create_views
 
     bind = op.get_bind()
     backfill_remittance_payers(bind)
@@ -57,7 +57,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from claimflow.analyst import view_name
+    from claimflow.services.analyst import view_name
 
     bind = op.get_bind()
     for name in NEW_VIEWS:

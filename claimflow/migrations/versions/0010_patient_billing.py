@@ -139,7 +139,7 @@ def upgrade() -> None:
         sa.Column("issued_by", sa.String(120), nullable=True),
         _created(),
     )
-    from claimflow.analyst import create_views
+    from claimflow.services.analyst import create_views
 
     create_views(op.get_bind())  # the analyst views over the new tables (no PHI: patient_key only)
 
@@ -148,7 +148,7 @@ NEW_VIEWS = ("statements", "statement_lines", "payment_plans", "payment_events",
 
 
 def downgrade() -> None:
-    from claimflow.analyst import view_name
+    from claimflow.services.analyst import view_name
 
     bind = op.get_bind()
     for view in NEW_VIEWS:

@@ -22,7 +22,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from claimflow.analyst import create_views
+    from claimflow.services.analyst import create_views
 
     create_views(op.get_bind())
 

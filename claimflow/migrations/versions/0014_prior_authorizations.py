@@ -4,7 +4,7 @@ Revision ID: 0014
 Revises: 0013
 
 * ``prior_authorizations``: number, payer, patient, service codes (normalized ranges as text, parsed by
-  ``claimflow.authorizations.parse_codes``), units authorized/used, date span, status.
+  ``claimflow.inquiries.authorizations.parse_codes``), units authorized/used, date span, status.
 * ``prior_authorization_usage``: units of one service line counted against an authorization; unique per
   line, so a rerun replaces rather than adds.
 * ``payer_auth_rules``: the codes (ranges) a payer requires an authorization for.

@@ -436,7 +436,7 @@ def snapshot(engine: Engine, run_date: dt.date) -> dict[str, list[tuple[Any, ...
 def submit_and_pay_seeded(
     engine: Engine, *, payment_date: dt.date, deny_every: int = 9, unpaid_every: int = 5
 ) -> dict[str, int]:
-    """For a database seeded with ``claimflow.seed``: submit every ready claim and store one balanced
+    """For a database seeded with ``claimflow.sandbox.seed``: submit every ready claim and store one balanced
     remittance per payer — most claims paid with CO-45 and PR, every ``deny_every``-th denied (CO-50),
     every ``unpaid_every``-th left without an answer."""
     with engine.begin() as conn:

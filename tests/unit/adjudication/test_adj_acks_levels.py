@@ -172,7 +172,7 @@ def test_claim_rejected_only_on_a_service_line_is_rejected(engine: Engine) -> No
 
 def test_loaded_277ca_rejecting_a_whole_837_applies(claimflow_env: Engine, tmp_path: Path) -> None:
     """End to end through the loader: the 2200B TRN02 and 2100C NM109 are stored and used."""
-    from claimflow.inbound import load_files
+    from claimflow.services.inbound import load_files
 
     engine = claimflow_env
     pr = Practice(engine)

@@ -15,7 +15,7 @@ from adjudication.posting import post_remittances
 from adjudication.reconcile import balance_proof, data_quality_checks, reconcile
 from adjudication.writeoffs import write_off, write_off_small_balances
 from claimflow.db import models as m
-from claimflow.seed import seed_practice
+from claimflow.sandbox.seed import seed_practice
 
 from .builders import (
     D,

@@ -14,8 +14,8 @@ from adjudication.patient_payments import import_payments_csv
 from adjudication.posting import post_remittances
 from adjudication.reconcile import reconcile
 from adjudication.report import render_run_report
-from claimflow import analyst
 from claimflow.db import models as m
+from claimflow.services import analyst
 
 from .builders import D, Line, Pay, Practice, standard_pay
 

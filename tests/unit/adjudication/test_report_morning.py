@@ -176,7 +176,7 @@ def test_denials_claim_and_line_level_agree_with_the_kpis(engine: Engine, tmp_pa
     assert _money(rows["total"][col["denied"]]) == expected == D("495.00")
     assert "CO-50" in page and "Medical necessity" in page  # codes with words
     # the analyst view counts the same rows
-    from claimflow.analyst import read_view
+    from claimflow.services.analyst import read_view
 
     den = read_view(engine, "denials")
     assert den.groupby("category").claim_id.nunique().to_dict() == {
@@ -250,7 +250,7 @@ def test_migration_0009_backfills_remittance_payer(engine: Engine, tmp_path: Pat
 
 
 def test_loader_fills_remittance_payer_id(engine: Engine, tmp_path: Path) -> None:
-    from claimflow.inbound import load_interchange, receive_file
+    from claimflow.services.inbound import load_interchange, receive_file
     from claimflow.settings import Settings
 
     settings = Settings(database_url="sqlite://", data_dir=tmp_path / "data")
@@ -281,7 +281,7 @@ def test_loader_fills_remittance_payer_id(engine: Engine, tmp_path: Path) -> Non
 def test_new_analyst_views(engine: Engine, tmp_path: Path) -> None:
     import uuid
 
-    from claimflow import analyst
+    from claimflow.services import analyst
 
     pr, _ = _night(engine, tmp_path)
     with engine.begin() as conn:

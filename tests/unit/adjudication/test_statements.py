@@ -349,7 +349,7 @@ def test_sample_config_loads(tmp_path: Path) -> None:
 def test_analyst_views_carry_no_phi(engine: Engine, tmp_path: Path) -> None:
     from sqlalchemy import text
 
-    from claimflow.analyst import view_name
+    from claimflow.services.analyst import view_name
 
     _, _pid, _ = _setup(engine)
     _run(engine, tmp_path / "a", RUN)

@@ -2,7 +2,7 @@
 
 Everything here is invented: names, addresses, member ids. NPIs pass the Luhn check (prefix 80840),
 diagnosis codes are billable ICD-10-CM codes, procedure codes are real CPT/HCPCS codes (codes only: no
-AMA descriptions). ``claimflow.synthetic`` generates whole practices; this is the small hand-made set the
+AMA descriptions). ``claimflow.sandbox.synthetic`` generates whole practices; this is the small hand-made set the
 unit tests need.
 """
 

@@ -1,4 +1,4 @@
-"""``claimflow parse FILE [--summary]`` (claimflow/parse_cli.py): output, exit codes, light imports."""
+"""``claimflow parse FILE [--summary]`` (claimflow/cli/parse.py): output, exit codes, light imports."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow.parse_cli import main
+from claimflow.cli.parse import main
 from parsers.values import money_str
 from tests.unit.parsers.conftest import FIXTURES, fixture
 
@@ -171,7 +171,7 @@ def test_money_format() -> None:
 def test_module_entry_point_is_light_and_fast() -> None:
     code = (
         "import sys, runpy; sys.argv = ['x', sys.argv[1], '--summary'];\n"
-        "try:\n    runpy.run_module('claimflow.parse_cli', run_name='__main__')\n"
+        "try:\n    runpy.run_module('claimflow.cli.parse', run_name='__main__')\n"
         "except SystemExit as e:\n    assert e.code == 0, e.code\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('sqlalchemy', 'pandas', 'pydantic', 'airflow', 'pyx12')]\n"
         "assert not heavy, heavy\n"

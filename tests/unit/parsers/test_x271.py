@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow import parse_cli
+from claimflow.cli import parse as parse_cli
 from edi.errors import X12ParseError
 from parsers import parse_file
 from parsers.detect import detect_file

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from claimflow.parse_cli import main
+from claimflow.cli.parse import main
 from edi.errors import X12ParseError
 from edi.reader import iter_batches
 from parsers import values

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.synth_835 import segments
-from claimflow.parse_cli import _summary, run
+from claimflow.cli.parse import _summary, run
 from edi.errors import X12ParseError
 from edi.reader import iter_batches
 from parsers.records import RemittanceTotals

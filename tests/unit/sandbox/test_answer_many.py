@@ -165,7 +165,7 @@ def test_the_demo_clearinghouse_answers_queued_uploads_in_isa13_order_in_one_bat
     file in ISA13 order (what it did before the batch), through the demo's ``InquiringPayer``."""
     import threading
 
-    from claimflow.demo import SandboxClearinghouse
+    from claimflow.sandbox.demo import SandboxClearinghouse
     from claimflow.sandbox.payer.inquiries import InquiringPayer
 
     class IdleServer:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from claimflow.core_envelope import (
+from claimflow.inquiries.core_envelope import (
     FORMS,
     PAYLOAD_270,
     PAYLOAD_271,
@@ -21,7 +21,7 @@ from claimflow.core_envelope import (
     decode_soap,
     encode,
 )
-from claimflow.eligibility_realtime import (
+from claimflow.inquiries.eligibility_realtime import (
     CertificatePinMismatch,
     CoreConfig,
     CoreConnectionError,

@@ -1,0 +1,1 @@
+"""Work after the payer answered: secondary claims (COB), corrected and voided claims, appeals."""
