@@ -30,7 +30,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from claimflow.audit import audit
+from claimflow.db.audit import audit
 from claimflow.db.models import ClaimStatus as S
 
 from ._sql import Sql, bind, bind_in

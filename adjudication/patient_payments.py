@@ -55,8 +55,8 @@ from typing import Any
 from sqlalchemy import Connection, Engine, exists, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from claimflow.audit import audit
 from claimflow.db import models as m
+from claimflow.db.audit import audit
 
 from . import ledger as L
 from .errors import PaymentFileError

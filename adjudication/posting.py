@@ -58,7 +58,7 @@ insurance balance (it shows as a payer credit to be worked), not against the pat
 Secondary coverage: when a primary payment (CLP02 1; 19/20 are crossovers the payer forwarded) leaves patient responsibility and the patient
 has a priority-2 coverage but no secondary claim exists, the claim is counted in ``secondary_due``
 here and flagged ``claim_balances.secondary_due`` by the nightly reconciliation; the secondary claim (with
-its loop 2320/2430 data) is created by :func:`claimflow.secondary.issue_secondary_claims` after posting.
+its loop 2320/2430 data) is created by :func:`claimflow.followup.secondary.issue_secondary_claims` after posting.
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from claimflow.audit import audit
+from claimflow.db.audit import audit
 from claimflow.db.models import ClaimStatus as S
 from eob import cas
 

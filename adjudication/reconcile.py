@@ -63,8 +63,8 @@ from typing import Any
 
 from sqlalchemy import Engine, delete, insert, select, update
 
-from claimflow.audit import audit
 from claimflow.db import models as m
+from claimflow.db.audit import audit
 from claimflow.db.patient_keys import refresh_patient_keys
 from eob import cas
 

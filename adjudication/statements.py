@@ -52,8 +52,8 @@ from sqlalchemy import Connection, Engine, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from claimflow.audit import audit
 from claimflow.db import models as m
+from claimflow.db.audit import audit
 
 from . import ledger as L
 from .errors import AdjudicationError

@@ -30,7 +30,7 @@ Queues and their sources (reason key in brackets)::
                                                                                      [patient_credit]
     authorizations   a prior authorization that ends within ``auth_expiring_days`` with units left, or
                      has no units left while claims of its patient and payer are held for it
-                     (prior_auth_exhausted); on the latest claim that used it (claimflow.authorizations)
+                     (prior_auth_exhausted); on the latest claim that used it (claimflow.inquiries.authorizations)
                                                                                      [auth:<id>:expiring]
                                                                                      [auth:<id>:exhausted]
 
@@ -60,7 +60,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert
 
-from claimflow.audit import audit
+from claimflow.db.audit import audit
 from claimflow.db.models import ClaimStatus as S
 from claimflow.db.models import WorkItemResolution
 from claimflow.db.models import WorkItemStatus as W
@@ -125,7 +125,7 @@ class WorkItemError(AdjudicationError):
 
 @dataclass(frozen=True)
 class WorklistConfig:
-    """Limits of the nightly build (the app fills it from settings; see ``claimflow.worklist_cli``)."""
+    """Limits of the nightly build (the app fills it from settings; see ``claimflow.cli.worklist``)."""
 
     filing_days: dict[str, int] = field(
         default_factory=lambda: {"commercial": 90, "medicaid": 180, "medicare": 365}
@@ -448,7 +448,7 @@ def _collect(q: Sql, d: dt.date, cfg: WorklistConfig) -> None:
     _collect_authorizations(q, d, cfg, cols)
 
 
-#: Usage rows of prior authorizations that count (as ``claimflow.authorizations.COUNTED_SQL``: not the
+#: Usage rows of prior authorizations that count (as ``claimflow.inquiries.authorizations.COUNTED_SQL``: not the
 #: lines of held, rejected or voided claims).
 _AUTH_COUNTED = f"c.status NOT IN ({bind(S.SCRUB_FAILED)}, {bind(S.REJECTED)}) AND c.frequency <> '8'"
 

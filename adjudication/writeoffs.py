@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import Connection, Engine
 
-from claimflow.audit import audit
+from claimflow.db.audit import audit
 from claimflow.db.models import ClaimStatus as S
 
 from . import ledger as L

@@ -5,11 +5,11 @@
     uv run python bench/bench_cycle.py --sizes 20000 100000 --project 1000000
     uv run python bench/bench_cycle.py --prior run-20k.json run-100k.json --project 1000000
 
-Each stage calls the function the Airflow task calls (``claimflow.pipeline``), in the DAGs' order, without
+Each stage calls the function the Airflow task calls (``claimflow.services.pipeline``), in the DAGs' order, without
 Airflow:
 
 1. setup, untimed: a scratch database (admin URL from ``CLAIMFLOW_BENCH_PG_URL``, else
-   ``CLAIMFLOW_TEST_PG_URL``, else the local trust-auth server), Alembic, ``claimflow.seed`` with N claims
+   ``CLAIMFLOW_TEST_PG_URL``, else the local trust-auth server), Alembic, ``claimflow.sandbox.seed`` with N claims
    (serviced up to yesterday, "night 1"), a scratch data directory and the in-process sandbox
    clearinghouse (asyncssh SFTP server, key auth, pinned host key) as in ``claimflow demo``;
 2. ``scrub_and_batch`` — scrub, batch, write the 837 files, register submissions;
@@ -258,7 +258,7 @@ def _pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
 def _load_files(ids: list[int], workers: int) -> list[dict[str, Any]]:
     """``load_file`` for every fetched file; ``workers`` at a time, as the DAG's ``load_file`` mapped task
     (``max_active_tis_per_dagrun=2``) runs them."""
-    from claimflow import pipeline
+    from claimflow.services import pipeline
 
     if workers <= 1 or len(ids) <= 1:
         return [pipeline.load_file(i) for i in ids]
@@ -270,7 +270,7 @@ def _build(shards: int) -> dict[str, Any]:
     """``scrub_and_batch`` as the DAG runs it: one process for ``--shards 1``; else ``plan_batches`` then one
     ``build_batch`` per shard, each in its own worker process (as the mapped task runs on Celery workers), then
     ``collect_batches``."""
-    from claimflow import pipeline
+    from claimflow.services import pipeline
 
     if shards <= 1:
         return pipeline.scrub_and_batch("bench:claims_submission")
@@ -287,7 +287,7 @@ def _build(shards: int) -> dict[str, Any]:
 def _validate_files(ids: list[int], workers: int) -> list[int]:
     """``validate_file`` (the fast validator, pyx12's verdict) for every generated 837, ``workers`` at a time as
     the DAG's mapped ``validate_file`` task runs them; an invalid file raises, as it fails the task."""
-    from claimflow import pipeline
+    from claimflow.services import pipeline
 
     if workers <= 1 or len(ids) <= 1:
         return [pipeline.validate_file(i) for i in ids]
@@ -324,7 +324,7 @@ def validation(engine: Any, ids: list[int], *, sample: int, full: bool, workers:
     out: dict[str, Any] = {"files": len(files), "bytes": total_bytes, "workers": workers}
     if full:
         c0, t0 = _cpu(), time.perf_counter()
-        from claimflow import pipeline
+        from claimflow.services import pipeline
 
         with _pool(workers) as pool:
             list(pool.map(pipeline.validate_file, [f["id"] for f in files]))
@@ -380,7 +380,7 @@ def _seed_child(patients: int, claims: int, as_of: str) -> dict[str, int]:
     import dataclasses
 
     from claimflow.db.session import get_engine
-    from claimflow.seed import seed_practice
+    from claimflow.sandbox.seed import seed_practice
 
     engine = get_engine()
     try:
@@ -483,9 +483,9 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
     }
     server = None
     try:
-        from claimflow import pipeline
         from claimflow.db.migrate import upgrade
         from claimflow.db.session import get_engine
+        from claimflow.services import pipeline
 
         print(
             f"claimflow nightly cycle bench: {claims:,} claims, {patients:,} patients, PostgreSQL database "
@@ -506,7 +506,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
             with _pool(1) as pool:
                 seeded = setup(
                     "seed",
-                    "seed synthetic practice (claimflow.seed, child process)",
+                    "seed synthetic practice (claimflow.sandbox.seed, child process)",
                     lambda: pool.submit(_seed_child, patients, claims, night1.isoformat()).result(),
                 )
             if args.seed_cache:

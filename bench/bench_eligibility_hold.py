@@ -1,4 +1,4 @@
-"""What the coverage check (claimflow.eligibility_hold) adds to a claims_submission night.
+"""What the coverage check (claimflow.inquiries.eligibility_hold) adds to a claims_submission night.
 
     uv run python bench/bench_eligibility_hold.py                       # 100,000 claims on SQLite (temp file)
     uv run python bench/bench_eligibility_hold.py --url postgresql+psycopg://…/db   # an empty PostgreSQL db
@@ -33,8 +33,8 @@ def main() -> int:
     from claimflow.db import models as m
     from claimflow.db.migrate import upgrade
     from claimflow.db.session import make_engine
-    from claimflow.eligibility_hold import check_coverage
-    from claimflow.seed import seed_practice
+    from claimflow.inquiries.eligibility_hold import check_coverage
+    from claimflow.sandbox.seed import seed_practice
 
     tmp = tempfile.TemporaryDirectory()
     url = args.url or f"sqlite:///{Path(tmp.name) / 'bench.db'}"

@@ -4,7 +4,7 @@
 
 1. creates a scratch database (admin URL from ``CLAIMFLOW_BENCH_PG_URL``, else ``CLAIMFLOW_TEST_PG_URL``,
    else the local trust-auth server) and migrates it with Alembic;
-2. seeds the synthetic practice with ``claimflow.seed`` (not timed as part of the nightly cycle);
+2. seeds the synthetic practice with ``claimflow.sandbox.seed`` (not timed as part of the nightly cycle);
 3. synthesizes what the clearinghouse would have sent, with set-based SQL straight into the stored
    response tables: one submission per claim, 835 remittances (≤ 2,000 claims per ST, one payer each)
    with CO-45 / PR-3 / CO-50 denials at line level, unanswered claims, payer-truncated CLP01s,
@@ -39,7 +39,7 @@ from adjudication.reconcile import data_quality_checks, reconcile
 from adjudication.report import render_run_report
 from claimflow.db.migrate import upgrade
 from claimflow.db.session import make_engine
-from claimflow.seed import seed_practice
+from claimflow.sandbox.seed import seed_practice
 
 ADMIN = os.environ.get("CLAIMFLOW_BENCH_PG_URL") or os.environ.get(
     "CLAIMFLOW_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -261,7 +261,7 @@ def main(argv: list[str] | None = None) -> int:
         _timed("migrate (alembic 0001 + 0002)", lambda: upgrade(url), times)
         engine = make_engine(url)
         _timed(
-            "seed synthetic practice (claimflow.seed)",
+            "seed synthetic practice (claimflow.sandbox.seed)",
             lambda: seed_practice(
                 engine, patients=args.patients, claims=args.claims, seed=7, as_of=AS_OF, replace=True
             ),

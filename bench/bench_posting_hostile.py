@@ -26,7 +26,7 @@ from adjudication.posting import post_remittances
 from bench.bench_posting import ADMIN
 from claimflow.db.migrate import upgrade
 from claimflow.db.session import make_engine
-from claimflow.seed import seed_practice
+from claimflow.sandbox.seed import seed_practice
 
 AS_OF = dt.date(2026, 11, 25)
 

@@ -2,7 +2,7 @@
 
     uv run python bench/hostile_corpus.py [OUT_DIR] [--no-big] [--subprocess] [--keep]
 
-Small cases run in process (``claimflow.parse_cli.main``, captured streams) unless ``--subprocess``; the
+Small cases run in process (``claimflow.cli.parse.main``, captured streams) unless ``--subprocess``; the
 big ones (100 MB single segment, millions of empty segments) always run as a real ``claimflow parse``
 child whose peak RSS comes from ``RUSAGE_CHILDREN``. Prints counts per family and outcome, every case
 whose outcome breaks the contract, and the slowest and largest cases.
@@ -53,7 +53,7 @@ def run_subprocess(path: Path) -> tuple[int, str, float, int]:
 
 
 def run_in_process(path: Path) -> tuple[int, str, float, int]:
-    from claimflow.parse_cli import main
+    from claimflow.cli.parse import main
 
     out, err = io.StringIO(), io.StringIO()
     t0 = time.perf_counter()

@@ -52,14 +52,14 @@ batched again; files already uploaded are not sent again. Failures name the file
 def claims_submission() -> None:
     @task(pool=f"sftp_{PARTNER}", pool_slots=1)
     def request_eligibility(run_date: str | None = None) -> dict:
-        from claimflow.pipeline import request_eligibility as run
+        from claimflow.services.pipeline import request_eligibility as run
         from dags.common import partner_sftp
 
         return run(run_date, PARTNER, lambda: partner_sftp(PARTNER))
 
     @task(trigger_rule="all_done")  # eligibility requests are best effort: claims go out regardless
     def plan_batches() -> list[list[int]]:
-        from claimflow.pipeline import plan_batches as run
+        from claimflow.services.pipeline import plan_batches as run
 
         return run()
 
@@ -67,13 +67,13 @@ def claims_submission() -> None:
     def build_batch(shard: list[int]) -> dict:
         """Scrub and write the 837s of one shard (claim id modulo CLAIMFLOW_OUTBOUND_SHARDS); the shards run
         on as many workers as there are (CeleryExecutor) and never share a claim."""
-        from claimflow.pipeline import build_batch as run
+        from claimflow.services.pipeline import build_batch as run
 
         return run(shard)
 
     @task
     def scrub_and_batch(parts: list[dict]) -> dict:
-        from claimflow.pipeline import collect_batches as run
+        from claimflow.services.pipeline import collect_batches as run
 
         return run(list(parts))
 
@@ -83,13 +83,13 @@ def claims_submission() -> None:
 
     @task(max_active_tis_per_dagrun=4)
     def validate_file(interchange_id: int) -> int:
-        from claimflow.pipeline import validate_file as run
+        from claimflow.services.pipeline import validate_file as run
 
         return run(interchange_id)
 
     @task(pool=f"sftp_{PARTNER}", pool_slots=1, max_active_tis_per_dagrun=2)
     def upload_file(interchange_id: int) -> dict:
-        from claimflow.pipeline import upload_file as run
+        from claimflow.services.pipeline import upload_file as run
         from dags.common import partner_sftp
 
         with partner_sftp(PARTNER) as (client, profile):
@@ -97,7 +97,7 @@ def claims_submission() -> None:
 
     @task(outlets=[Asset(SUBMITTED_ASSET_URI)], trigger_rule="all_done")
     def record(batch: dict, uploads: list[dict]) -> dict:
-        from claimflow.pipeline import record_submission
+        from claimflow.services.pipeline import record_submission
 
         return record_submission(batch, list(uploads))
 

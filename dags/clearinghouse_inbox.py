@@ -26,7 +26,7 @@ DOC = """
 @dag(
     dag_id="clearinghouse_inbox",
     schedule=AssetOrTimeSchedule(
-        # CLAIMFLOW_INBOX_CRON: claimflow.scaleout points it at a date that never comes, so a test cluster
+        # CLAIMFLOW_INBOX_CRON: claimflow.sandbox.scaleout points it at a date that never comes, so a test cluster
         # runs only the runs it triggers
         timetable=CronTriggerTimetable(
             os.environ.get("CLAIMFLOW_INBOX_CRON", "*/30 * * * *"), timezone="UTC"
@@ -44,7 +44,7 @@ DOC = """
 def clearinghouse_inbox() -> None:
     @task(pool=f"sftp_{PARTNER}", pool_slots=1)
     def fetch_new_files() -> list[int]:
-        from claimflow.pipeline import fetch_new_files as run
+        from claimflow.services.pipeline import fetch_new_files as run
         from dags.common import partner_sftp
 
         with partner_sftp(PARTNER) as (client, profile):
@@ -52,13 +52,13 @@ def clearinghouse_inbox() -> None:
 
     @task(max_active_tis_per_dagrun=2)
     def load_file(interchange_id: int) -> dict:
-        from claimflow.pipeline import load_file as run
+        from claimflow.services.pipeline import load_file as run
 
         return run(interchange_id)
 
     @task(outlets=[Asset(INBOX_ASSET_URI)], trigger_rule="all_done")
     def summarize(outcomes: list[dict]) -> dict:
-        from claimflow.pipeline import summarize_inbox
+        from claimflow.services.pipeline import summarize_inbox
 
         return summarize_inbox(list(outcomes))
 

@@ -112,7 +112,7 @@ def default_args() -> dict[str, Any]:
 def private_files(context: dict[str, Any]) -> None:
     """Before each task: umask 077 in the task's process, so every file it writes (837s, archived inbound
     files, reports, SQLite) is private; and the data folders exist 0700 (tightened if open)."""
-    from claimflow.at_rest import private_umask
+    from claimflow.db.at_rest import private_umask
     from claimflow.settings import prepare_data_dirs
 
     private_umask()

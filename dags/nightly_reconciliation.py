@@ -72,56 +72,56 @@ A deadline alert fires if the run has not finished within the configured hours o
 def nightly_reconciliation() -> None:
     @task
     def apply_acknowledgments() -> dict:
-        from claimflow.pipeline import apply_acknowledgments as run
+        from claimflow.services.pipeline import apply_acknowledgments as run
 
         return run()
 
     @task
     def post_remittances(run_date: str | None = None) -> dict:
-        from claimflow.pipeline import post_remittances as run
+        from claimflow.services.pipeline import post_remittances as run
 
         return run(run_date)
 
     @task(pool=f"sftp_{PARTNER}", pool_slots=1)
     def request_claim_status(run_date: str | None = None) -> dict:
-        from claimflow.pipeline import request_claim_status as run
+        from claimflow.services.pipeline import request_claim_status as run
         from dags.common import partner_sftp
 
         return run(run_date, PARTNER, lambda: partner_sftp(PARTNER))
 
     @task
     def issue_follow_up_claims(run_date: str | None = None) -> dict:
-        from claimflow.pipeline import issue_follow_up_claims as run
+        from claimflow.services.pipeline import issue_follow_up_claims as run
 
         return run(run_date)
 
     @task
     def reconcile_balances(run_date: str | None = None) -> dict:
-        from claimflow.pipeline import reconcile_balances as run
+        from claimflow.services.pipeline import reconcile_balances as run
 
         return run(run_date)
 
     @task
     def balance_proof(run_date: str | None = None) -> dict:
-        from claimflow.pipeline import balance_proof as run
+        from claimflow.services.pipeline import balance_proof as run
 
         return run(run_date)
 
     @task(retries=0)
     def data_quality(run_date: str | None = None) -> dict:
-        from claimflow.pipeline import data_quality as run
+        from claimflow.services.pipeline import data_quality as run
 
         return run(run_date)
 
     @task(trigger_rule="all_done")
     def build_worklist(run_date: str | None = None) -> dict:
-        from claimflow.pipeline import build_worklist as run
+        from claimflow.services.pipeline import build_worklist as run
 
         return run(run_date)
 
     @task(trigger_rule="all_done")
     def run_report(run_date: str | None = None) -> dict:
-        from claimflow.pipeline import run_report as run
+        from claimflow.services.pipeline import run_report as run
 
         return run(run_date)
 

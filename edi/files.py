@@ -2,7 +2,7 @@
 
 Every file that crosses the wire is kept by its sha256 and written so that a crash (``kill -9``, power
 loss) leaves either the old file or the whole new one, never a torn or world-readable one. The 837 writer
-(:mod:`claimflow.outbound`), the inbound archive (:mod:`claimflow.inbound`), SSH key files
+(:mod:`claimflow.services.outbound`), the inbound archive (:mod:`claimflow.services.inbound`), SSH key files
 (:mod:`sftp.keys`) and the SFTP inbox (:mod:`sftp.transfer`) all use these functions. They live in
 :mod:`edi`, the lowest layer, because both ``sftp`` and ``parsers`` sit on it and neither may import the
 other or the app shell (tests/quality/test_layers.py); they need nothing beyond the standard library.

@@ -2,7 +2,7 @@
 
 An 835 adjustment ``CAS*PR*1*50`` is "patient responsibility, deductible, $50". Every place that sums
 adjustments by meaning uses :data:`RULES`: the EOB builder (:mod:`eob.records`), the loader's
-``claim_payments`` columns (:mod:`claimflow.inbound`) and the posting and reconciliation SQL
+``claim_payments`` columns (:mod:`claimflow.services.inbound`) and the posting and reconciliation SQL
 (:mod:`adjudication.posting`, :mod:`adjudication.reconcile`), which render their conditions from the same
 table with :func:`condition_sql` / :func:`sum_sql`. The C EOB builder (``native/src/claimflow_speedups.c``,
 ``sum_adjustments``) hard-codes the same branches for speed; ``tests/unit/parsers/test_native.py`` keeps it
