@@ -60,11 +60,10 @@ def parser_for(kind: str) -> Callable[..., Iterator[Record]]:
 
 
 def sha256_of(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file, streamed."""
-    import hashlib
+    """Hex SHA-256 of a file, streamed (the one file hash, :func:`edi.files.sha256_file`)."""
+    from edi.files import sha256_file
 
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
+    return sha256_file(path)
 
 
 _UNSUPPORTED = {
