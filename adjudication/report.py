@@ -490,7 +490,9 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
             select(m.Interchange.id, m.Interchange.file_name, m.Interchange.status, m.Interchange.error)
             .where(
                 m.Interchange.direction == "in",
-                m.Interchange.status.in_(["duplicate", "quarantined"]),
+                m.Interchange.status.in_(
+                    [m.InterchangeStatus.DUPLICATE.value, m.InterchangeStatus.QUARANTINED.value]
+                ),
                 m.Interchange.created_at >= start,
                 m.Interchange.created_at < start + dt.timedelta(days=1),
             )

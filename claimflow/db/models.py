@@ -172,6 +172,28 @@ class ClaimStatus(StrEnum):
     CLOSED = "closed"
 
 
+class InterchangeStatus(StrEnum):
+    """Values of ``interchanges.status``. Outbound files go generated → validated → uploaded; inbound files
+    are received (archived and registered), then loaded, duplicate (the same interchange seen before) or
+    quarantined (malformed: the error names file, segment and element)."""
+
+    GENERATED = "generated"
+    VALIDATED = "validated"
+    UPLOADED = "uploaded"
+    RECEIVED = "received"
+    LOADED = "loaded"
+    DUPLICATE = "duplicate"
+    QUARANTINED = "quarantined"
+
+
+class SubmissionStatus(StrEnum):
+    """Values of ``submissions.status``: one claim in one sent file, as the clearinghouse/payer answered it."""
+
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
 class Claim(Base):
     __tablename__ = "claims"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -342,7 +364,7 @@ class Submission(Base):
     st02: Mapped[str | None] = mapped_column(String(9))
     frequency: Mapped[str] = mapped_column(String(1), default="1")
     status: Mapped[str] = mapped_column(
-        String(20), default="submitted", comment="submitted/accepted/rejected"
+        String(20), default=SubmissionStatus.SUBMITTED.value, comment="submitted/accepted/rejected"
     )
     created_at: Mapped[dt.datetime] = _created()
     replaces_submission_id: Mapped[int | None] = mapped_column(

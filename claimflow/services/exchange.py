@@ -101,16 +101,20 @@ def upload_interchange(
     with engine.connect() as conn:
         row = conn.execute(select(m.Interchange).where(m.Interchange.id == interchange_id)).mappings().one()
     base = {"interchange_id": interchange_id, "file": row["file_name"], "claims": row["claim_count"] or 0}
-    if row["status"] == "uploaded":
+    if row["status"] == m.InterchangeStatus.UPLOADED:
         return {**base, "already_present": True}
-    if row["status"] not in ("generated", "validated"):
+    if row["status"] not in (m.InterchangeStatus.GENERATED, m.InterchangeStatus.VALIDATED):
         raise ValueError(f"{row['file_name']}: interchange {interchange_id} is {row['status']}, not sendable")
     result = upload(client, Path(row["archive_path"]), profile)
     with engine.begin() as conn:
         conn.execute(
             update(m.Interchange)
             .where(m.Interchange.id == interchange_id)
-            .values(status="uploaded", uploaded_at=func.current_timestamp(), remote_name=result.remote_path)
+            .values(
+                status=m.InterchangeStatus.UPLOADED.value,
+                uploaded_at=func.current_timestamp(),
+                remote_name=result.remote_path,
+            )
         )
         audit(
             conn,

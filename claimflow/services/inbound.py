@@ -235,7 +235,7 @@ def receive_file(
                 file_name=name,
                 archive_path=str(dest),
                 partner=partner,
-                status="received",
+                status=m.InterchangeStatus.RECEIVED.value,
                 remote_name=remote_name,
             )
             .on_conflict_do_nothing(index_elements=["sha256"])
@@ -349,7 +349,11 @@ def _load_once(engine: Engine, interchange_id: int, actor: str, settings: Settin
     with engine.connect() as conn:
         row = conn.execute(select(m.Interchange).where(m.Interchange.id == interchange_id)).mappings().one()
     name = row["file_name"]
-    if row["status"] in ("loaded", "duplicate", "quarantined"):
+    if row["status"] in (
+        m.InterchangeStatus.LOADED,
+        m.InterchangeStatus.DUPLICATE,
+        m.InterchangeStatus.QUARANTINED,
+    ):
         return LoadOutcome(
             interchange_id,
             name,
@@ -384,12 +388,14 @@ def _load_once(engine: Engine, interchange_id: int, actor: str, settings: Settin
                     f"ISA13 {envelope['isa13']} from sender {envelope['sender_id']} was already loaded "
                     f"from interchange {dup}"
                 )
-                _set_status(conn, interchange_id, "duplicate", kind, envelope, msg)
+                _set_status(conn, interchange_id, m.InterchangeStatus.DUPLICATE.value, kind, envelope, msg)
                 log.warning("%s: duplicate, not stored: %s", name, msg)
                 return LoadOutcome(interchange_id, name, "duplicate", kind, error=msg)
             counts = _store(conn, interchange_id, path, row["sha256"], kind, name, envelope, interchanges)
             try:
-                _set_status(conn, interchange_id, "loaded", kind, envelope, None, counts)
+                _set_status(
+                    conn, interchange_id, m.InterchangeStatus.LOADED.value, kind, envelope, None, counts
+                )
             except sa_exc.IntegrityError as exc:
                 raise _StoreFailed("interchanges", None, None, exc) from exc
             from claimflow.db.audit import audit
@@ -457,7 +463,7 @@ def _mark_duplicate(
     try:
         with engine.begin() as conn:
             _lock_for_write(conn, interchange_id)
-            _set_status(conn, interchange_id, "duplicate", kind, envelope, msg)
+            _set_status(conn, interchange_id, m.InterchangeStatus.DUPLICATE.value, kind, envelope, msg)
             audit(
                 conn,
                 actor=actor,
@@ -500,8 +506,10 @@ def _quarantine(
     with engine.begin() as conn:
         changed = conn.execute(
             update(m.Interchange)
-            .where(m.Interchange.id == interchange_id, m.Interchange.status == "received")
-            .values(status="quarantined", error=error)
+            .where(
+                m.Interchange.id == interchange_id, m.Interchange.status == m.InterchangeStatus.RECEIVED.value
+            )
+            .values(status=m.InterchangeStatus.QUARANTINED.value, error=error)
         ).rowcount
         if not changed:  # another loader decided first: report what it did
             status = conn.execute(
@@ -580,7 +588,7 @@ def _lock_for_write(conn: Connection, interchange_id: int) -> None:
             .values(status=m.Interchange.status)
         )
     status = conn.execute(stmt).scalar_one()
-    if status != "received":
+    if status != m.InterchangeStatus.RECEIVED:
         raise _AlreadyHandled(status)
 
 
@@ -596,7 +604,7 @@ def _duplicate_of(conn: Connection, interchange_id: int, env: dict[str, str | No
             m.Interchange.direction == "in",
             m.Interchange.sender_id == env["sender_id"],
             m.Interchange.isa13 == env["isa13"],
-            m.Interchange.status == "loaded",
+            m.Interchange.status == m.InterchangeStatus.LOADED.value,
             m.Interchange.id != interchange_id,
         )
     ).scalar()

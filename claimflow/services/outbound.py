@@ -377,7 +377,7 @@ def _register(
                 receiver_id=parties.receiver_id,
                 isa13=f"{built.isa13:09d}",
                 usage=parties.usage,
-                status="generated",
+                status=m.InterchangeStatus.GENERATED.value,
                 claim_count=len(batch),
                 total_charge=charge,
             )

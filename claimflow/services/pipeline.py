@@ -153,7 +153,12 @@ def collect_batches(parts: list[dict[str, Any]]) -> dict[str, Any]:
         pending = list(
             conn.execute(
                 select(m.Interchange.id)
-                .where(m.Interchange.direction == "out", m.Interchange.status.in_(["generated", "validated"]))
+                .where(
+                    m.Interchange.direction == "out",
+                    m.Interchange.status.in_(
+                        [m.InterchangeStatus.GENERATED.value, m.InterchangeStatus.VALIDATED.value]
+                    ),
+                )
                 .order_by(m.Interchange.id)
             ).scalars()
         )
@@ -190,15 +195,18 @@ def validate_file(interchange_id: int) -> int:
     engine = get_engine()
     with engine.connect() as conn:
         row = conn.execute(select(m.Interchange).where(m.Interchange.id == interchange_id)).mappings().one()
-    if row["status"] in ("validated", "uploaded"):
+    if row["status"] in (m.InterchangeStatus.VALIDATED, m.InterchangeStatus.UPLOADED):
         return interchange_id
     report = validate_x12(Path(row["archive_path"]), engine="fast")
     if report.ok:
         with engine.begin() as conn:
             conn.execute(
                 update(m.Interchange)
-                .where(m.Interchange.id == interchange_id, m.Interchange.status == "generated")
-                .values(status="validated")
+                .where(
+                    m.Interchange.id == interchange_id,
+                    m.Interchange.status == m.InterchangeStatus.GENERATED.value,
+                )
+                .values(status=m.InterchangeStatus.VALIDATED.value)
             )
         log.info("%s passed 5010 validation (%s claims)", row["file_name"], row["claim_count"])
         return interchange_id
@@ -300,7 +308,10 @@ def fetch_new_files(client: Any, profile: Any) -> list[int]:
         return list(
             conn.execute(
                 select(m.Interchange.id)
-                .where(m.Interchange.direction == "in", m.Interchange.status == "received")
+                .where(
+                    m.Interchange.direction == "in",
+                    m.Interchange.status == m.InterchangeStatus.RECEIVED.value,
+                )
                 .order_by(m.Interchange.id)
             ).scalars()
         )
