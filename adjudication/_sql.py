@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, CursorResult, text
 
 from claimflow.db.models import ClaimStatus, WorkItemResolution, WorkItemStatus
+from claimflow.settings import get_settings
 
 from .ledger import Account, EntryType
 
@@ -63,6 +64,18 @@ class Sql:
         self.conn = conn
         self.sqlite = conn.dialect.name == "sqlite"
         self.pg = conn.dialect.name == "postgresql"
+
+    def for_batch(self) -> Sql:
+        """Size this transaction for a night's set-based statements. PostgreSQL: ``work_mem`` =
+        :attr:`Settings.pg_batch_work_mem` until the transaction ends (``set_config(…, true)`` is ``SET
+        LOCAL``), so the hash joins, aggregates and sorts over a 1,000,000-claim night stay in memory
+        instead of spilling at the server default; other connections keep the server's value. SQLite: nothing."""
+        if self.pg:
+            self.run(
+                "SELECT set_config('work_mem', :work_mem, true)",
+                {"work_mem": get_settings().pg_batch_work_mem},
+            )
+        return self
 
     # ---- fragments -----------------------------------------------------------------------------
 

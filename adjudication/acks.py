@@ -48,7 +48,7 @@ def apply_acknowledgments(engine: Engine, *, actor: str) -> dict[str, Any]:
     ``levels_unmatched``: rejecting 2200B/2200C rows that named no 837 of ours)."""
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     with engine.begin() as conn:
-        q = Sql(conn)
+        q = Sql(conn).for_batch()
         result = _apply(q, now)
         if any(result.values()):
             audit(

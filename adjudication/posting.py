@@ -128,7 +128,7 @@ def post_remittances(engine: Engine, *, actor: str, as_of: dt.date | None = None
     carries neither BPR16 nor DTM*405. Returns counts (JSON-able)."""
     as_of = as_of or dt.date.today()
     with engine.begin() as conn:
-        q = Sql(conn)
+        q = Sql(conn).for_batch()
         if q.pg:
             q.run("SELECT pg_advisory_xact_lock(hashtext('claimflow.post_remittances'))")
         result = _post(q, actor=actor, as_of=as_of, now=_utcnow())

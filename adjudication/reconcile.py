@@ -113,7 +113,7 @@ def reconcile(engine: Engine, run_date: dt.date, *, actor: str = "claimflow:reco
     started = _utcnow()
     try:
         with engine.begin() as conn:
-            q = Sql(conn)
+            q = Sql(conn).for_batch()
             if q.pg:
                 q.run("SELECT pg_advisory_xact_lock(hashtext('claimflow.reconcile'))")
             refresh_patient_keys(conn)
@@ -168,7 +168,7 @@ def balance_proof(engine: Engine, run_date: dt.date) -> dict[str, Any]:
     """Recompute only the balance proof for ``run_date`` (needs that date's claim and patient balances,
     i.e. a :func:`reconcile` first). Idempotent. Returns counts by kind and the unexplained total."""
     with engine.begin() as conn:
-        return _balance_proof(Sql(conn), run_date)
+        return _balance_proof(Sql(conn).for_batch(), run_date)
 
 
 def data_quality_checks(
@@ -183,7 +183,7 @@ def data_quality_checks(
     from a remittance without TRN02)."""
     problems: list[str] = []
     with engine.connect() as conn:
-        q = Sql(conn)
+        q = Sql(conn).for_batch()
         run = q.run("SELECT status FROM reconciliation_runs WHERE run_date = :d", {"d": run_date}).first()
         if run is None or run[0] != "done":
             problems.append(f"no completed reconciliation for {run_date.isoformat()}")

@@ -370,7 +370,7 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
     path.parent.mkdir(parents=True, exist_ok=True)
     _chart_ids["n"] = 0
     with engine.connect() as conn:
-        q = Sql(conn)
+        q = Sql(conn).for_batch()
         d = {"d": run_date}
         run = conn.execute(
             select(m.ReconciliationRun.summary, m.ReconciliationRun.status).where(

@@ -61,6 +61,27 @@ class Settings(BaseSettings):
         description="claims_submission builds its 837s in this many mapped build_batch tasks (claim id modulo "
         "N), so the build spreads over the workers of a CeleryExecutor deployment; 1 on a single machine.",
     )
+    pg_batch_work_mem: str = Field(
+        default="256MB",
+        pattern=r"^[1-9][0-9]*(kB|MB|GB)$",
+        description="PostgreSQL work_mem for the nightly set-based transactions (acknowledgments, posting, "
+        "reconciliation, proof, data quality, run report), set for that transaction only: at 1,000,000 claims "
+        "their hash joins, aggregates and sorts spill to disk at the server default (4MB). They run one at a "
+        "time (advisory locks), each holding a few such nodes; size it so a few of them fit in memory.",
+    )
+    pg_jit: bool = Field(
+        default=False,
+        description="Let PostgreSQL JIT-compile claimflow's statements (its jit setting, per connection). Off: "
+        "the nightly statements cross jit_above_cost at 1,000,000 claims and each paid seconds of compilation "
+        "for no faster execution (measured in docs/PERFORMANCE.md).",
+    )
+    pg_temp_buffers: str = Field(
+        default="256MB",
+        pattern=r"^[1-9][0-9]*(kB|MB|GB)$",
+        description="PostgreSQL temp_buffers per connection (set when it opens; a ceiling, allocated as used): "
+        "posting and acknowledgments stage a night's rows in temporary tables, which the server default "
+        "(8MB) pushes through disk at 1,000,000 claims.",
+    )
     carc_file: Path | None = Field(default=None, description="Customer-supplied CARC descriptions CSV.")
     patient_key_salt: str | None = Field(
         default=None,

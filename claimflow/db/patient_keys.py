@@ -52,7 +52,11 @@ def refresh_patient_keys(conn: Connection, salt: str | None = None) -> int:
                 "INSERT INTO patient_keys (patient_id, patient_key) "
                 f"SELECT p.id, substr(encode(sha256(convert_to(:salt || ':' || CAST(p.id AS TEXT), 'UTF8')), "
                 f"'hex'), 1, {KEY_LENGTH}) FROM patients p "
-                "WHERE NOT EXISTS (SELECT 1 FROM patient_keys k WHERE k.patient_id = p.id)"
+                # Not an anti-join: planned while patient_keys looks empty (a new database, or before
+                # autovacuum's first look) PostgreSQL re-scans the table it is filling once per patient —
+                # quadratic: 4.4 s at 20,000 patients, minutes at 200,000. The primary-key probe of ON
+                # CONFLICT is one index lookup per patient whatever the statistics say.
+                "ON CONFLICT (patient_id) DO NOTHING"
             ),
             {"salt": salt},
         ).rowcount
