@@ -437,6 +437,30 @@ def _database_exists(admin: Any, name: str) -> bool:
         )
 
 
+#: Server settings that decide how the SQL stages scale (printed with every run, so a figure says what
+#: server it was measured on).
+SERVER_SETTINGS = ("server_version", "shared_buffers", "max_wal_size", "checkpoint_timeout", "work_mem")
+
+
+def _server_settings(settings: Any) -> dict[str, str]:
+    """The server's sizing as this run's claimflow connections see it (jit and temp_buffers are ours)."""
+    from sqlalchemy import text
+
+    from claimflow.db.session import make_engine
+
+    engine = make_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            out = {
+                n: str(conn.execute(text(f"SHOW {n}")).scalar())
+                for n in (*SERVER_SETTINGS, "jit", "temp_buffers")
+            }
+    finally:
+        engine.dispose()
+    out["batch_work_mem"] = settings.pg_batch_work_mem
+    return out
+
+
 def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import text
     from sqlalchemy.engine import make_url
@@ -490,6 +514,13 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         print(
             f"claimflow nightly cycle bench: {claims:,} claims, {patients:,} patients, PostgreSQL database "
             f"{name}, data {workdir}; {os.cpu_count()} CPUs, load average {_load()}",
+            flush=True,
+        )
+        result["postgres"] = _server_settings(settings)
+        print(
+            "PostgreSQL "
+            + ", ".join(f"{k}={v}" for k, v in result["postgres"].items() if k != "batch_work_mem")
+            + f"; nightly transactions work_mem={result['postgres']['batch_work_mem']}",
             flush=True,
         )
         print("setup (not timed as part of the cycle):")
