@@ -252,7 +252,9 @@ class ClaimDiagnosis(Base):
 class ServiceLine(Base):
     __tablename__ = "service_lines"
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(
+        ForeignKey("claims.id")
+    )  # indexed by the unique constraint it leads (0015)
     line_number: Mapped[int] = mapped_column(Integer)
     line_control_number: Mapped[str] = mapped_column(String(30), unique=True, comment="REF*6R, echoed in 835")
     procedure_code: Mapped[str | None] = mapped_column(String(5))
@@ -356,7 +358,9 @@ class Submission(Base):
 
     __tablename__ = "submissions"
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"), index=True)
+    claim_id: Mapped[int] = mapped_column(
+        ForeignKey("claims.id")
+    )  # indexed by the unique constraint it leads (0015)
     attempt: Mapped[int] = mapped_column(Integer)
     patient_control_number: Mapped[str] = mapped_column(String(38), unique=True)
     interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"), index=True)
@@ -378,7 +382,9 @@ class Acknowledgment(Base):
 
     __tablename__ = "acknowledgments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"), index=True)
+    interchange_id: Mapped[int] = mapped_column(
+        ForeignKey("interchanges.id")
+    )  # indexed by the unique constraint it leads (0015)
     kind: Mapped[str] = mapped_column(String(12), comment="TA1, 999_set, 999_group")
     segment_no: Mapped[int] = mapped_column(Integer)
     acked_isa13: Mapped[str | None] = mapped_column(String(9))
@@ -414,7 +420,9 @@ class ClaimStatusRecord(Base):
 
     __tablename__ = "claim_statuses"
     id: Mapped[int] = mapped_column(primary_key=True)
-    interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"), index=True)
+    interchange_id: Mapped[int] = mapped_column(
+        ForeignKey("interchanges.id")
+    )  # indexed by the unique constraint it leads (0015)
     st02: Mapped[str] = mapped_column(String(9))
     segment_no: Mapped[int] = mapped_column(Integer)
     level: Mapped[str] = mapped_column(String(8), comment="claim, provider, batch")
@@ -444,7 +452,9 @@ class Remittance(Base):
 
     __tablename__ = "remittances"
     id: Mapped[int] = mapped_column(primary_key=True)
-    interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"), index=True)
+    interchange_id: Mapped[int] = mapped_column(
+        ForeignKey("interchanges.id")
+    )  # indexed by the unique constraint it leads (0015)
     isa13: Mapped[str | None] = mapped_column(String(9))
     gs06: Mapped[str | None] = mapped_column(String(9))
     st02: Mapped[str] = mapped_column(String(9))
@@ -476,7 +486,9 @@ class ClaimPayment(Base):
 
     __tablename__ = "claim_payments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)
+    remittance_id: Mapped[int] = mapped_column(
+        ForeignKey("remittances.id")
+    )  # indexed by the unique constraint it leads (0015)
     segment_no: Mapped[int] = mapped_column(Integer)
     patient_control_number: Mapped[str] = mapped_column(String(38), index=True, comment="CLP01")
     status_code: Mapped[str] = mapped_column(String(2), comment="CLP02: 1,2,3,4,19,20,21,22,23,25")
@@ -527,7 +539,9 @@ class ClaimPayment(Base):
 class ServiceLinePayment(Base):
     __tablename__ = "service_line_payments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"), index=True)
+    claim_payment_id: Mapped[int] = mapped_column(
+        ForeignKey("claim_payments.id")
+    )  # indexed by the unique constraint it leads (0015)
     segment_no: Mapped[int] = mapped_column(Integer)
     procedure_qualifier: Mapped[str | None] = mapped_column(String(2), comment="HC, NU, AD, …")
     procedure_code: Mapped[str | None] = mapped_column(String(48))
@@ -549,7 +563,9 @@ class Adjustment(Base):
 
     __tablename__ = "adjustments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"), index=True)
+    claim_payment_id: Mapped[int] = mapped_column(
+        ForeignKey("claim_payments.id")
+    )  # indexed by the unique constraint it leads (0015)
     service_line_payment_id: Mapped[int | None] = mapped_column(
         ForeignKey("service_line_payments.id"), index=True
     )
@@ -565,7 +581,9 @@ class Adjustment(Base):
 class RemarkCode(Base):
     __tablename__ = "remark_codes"
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"), index=True)
+    claim_payment_id: Mapped[int] = mapped_column(
+        ForeignKey("claim_payments.id")
+    )  # indexed by the unique constraint it leads (0015)
     service_line_payment_id: Mapped[int | None] = mapped_column(ForeignKey("service_line_payments.id"))
     segment_no: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=1)
@@ -579,7 +597,9 @@ class ProviderAdjustment(Base):
 
     __tablename__ = "provider_adjustments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"), index=True)
+    remittance_id: Mapped[int] = mapped_column(
+        ForeignKey("remittances.id")
+    )  # indexed by the unique constraint it leads (0015)
     segment_no: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer)
     provider_identifier: Mapped[str] = mapped_column(String(50), comment="PLB01")
