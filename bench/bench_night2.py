@@ -113,6 +113,15 @@ def main(argv: list[str] | None = None) -> int:
     from claimflow.settings import reset_settings_cache
 
     reset_settings_cache()
+    from claimflow.db.migrate import current_revision, upgrade
+
+    # The copy is brought to this checkout's schema first, as a deployment migrates before its next night
+    # (a source stopped by an older checkout lacks later migrations, e.g. 0015's index changes).
+    before = current_revision(url)
+    upgrade(url)
+    after = current_revision(url)
+    if after != before:
+        print(f"migrated the copy {before} -> {after} (not timed)", flush=True)
     from adjudication.patient_payments import import_payments_csv
     from claimflow.db.session import get_engine
     from claimflow.services import pipeline
