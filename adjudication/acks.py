@@ -173,7 +173,8 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
             FROM claim_statuses cs
             JOIN submissions s ON s.patient_control_number = cs.patient_control_number
             WHERE cs.level = 'claim' AND cs.applied_at IS NULL
-            GROUP BY s.id, s.claim_id""",
+            GROUP BY s.id, s.claim_id
+            ORDER BY s.id""",
     )
     verdict = "CASE WHEN v.rej = 1 THEN 'rejected' WHEN v.acc = 1 THEN 'accepted' END"
     accepted = int(q.scalar("SELECT COUNT(*) FROM cf_ack_277 v WHERE v.rej = 0 AND v.acc = 1") or 0)
@@ -224,7 +225,8 @@ def _apply(q: Sql, now: dt.datetime) -> dict[str, Any]:
                   FROM submissions s
                   WHERE s.id IN {touched} AND s.status IN ('rejected', 'accepted') AND {latest}) x
             JOIN claims c ON c.id = x.claim_id
-            GROUP BY c.id, c.status""",
+            GROUP BY c.id, c.status
+            ORDER BY c.id""",
     )
     claims_rejected = int(
         q.scalar(f"SELECT COUNT(*) FROM cf_ack_claim WHERE new_status = {bind(S.REJECTED)}") or 0

@@ -69,33 +69,41 @@ def _scope(first_only: bool) -> str:
 
 def denials(q: Sql, start: dt.date, end: dt.date, *, first_only: bool = False) -> Denials:
     """Denials on claim payments effective from ``start`` to ``end`` (inclusive). ``first_only``: only
-    each claim's first adjudication (the initial denial rate's population)."""
+    each claim's first adjudication (the initial denial rate's population).
+
+    The denial adjustments in scope are joined once into a temporary table and the five breakdowns
+    aggregate that: at 1,000,000 claims each breakdown re-joining claim payments to 4.6 million
+    adjustments cost 5-13 s, five times per call."""
     p = {"s": start, "d": end}
     scope = _scope(first_only)
     level = "CASE WHEN a.service_line_payment_id IS NULL THEN 'claim' ELSE 'line' END"
     out = Denials()
-    base = f"FROM ({scope}) s JOIN adjustments a ON a.claim_payment_id = s.cp_id WHERE {denial_adjustment_sql('a')}"
-    for cat, lvl, amount in q.run(
-        f"SELECT {category_sql('a.reason_code')}, {level}, SUM(a.amount) {base} "
-        f"GROUP BY {category_sql('a.reason_code')}, {level}",
+    q.temp_table(
+        "cf_denial_adj",
+        f"""SELECT s.cp_id AS cp_id, s.claim_id AS claim_id, a.group_code AS group_code,
+                   a.reason_code AS reason_code, {category_sql("a.reason_code")} AS category, {level} AS level,
+                   a.amount AS amount
+            FROM ({scope}) s JOIN adjustments a ON a.claim_payment_id = s.cp_id
+            WHERE {denial_adjustment_sql("a")}""",
         p,
-    ).all():
+    )
+    base = "FROM cf_denial_adj d"
+    for cat, lvl, amount in q.run(
+        f"SELECT d.category, d.level, SUM(d.amount) {base} GROUP BY d.category, d.level"
+    ):
         c = out.by_category.setdefault(str(cat), DenialCount())
         if lvl == "claim":
             c.claim_level += q.money(amount)
         else:
             c.line_level += q.money(amount)
     for cat, claims, cps in q.run(
-        f"SELECT {category_sql('a.reason_code')}, COUNT(DISTINCT s.claim_id), COUNT(DISTINCT s.cp_id) {base} "
-        f"GROUP BY {category_sql('a.reason_code')}",
-        p,
+        f"SELECT d.category, COUNT(DISTINCT d.claim_id), COUNT(DISTINCT d.cp_id) {base} GROUP BY d.category"
     ).all():
         c = out.by_category.setdefault(str(cat), DenialCount())
         c.claims, c.claim_payments = int(claims), int(cps)
     for grp, code, lvl, amount in q.run(
-        f"SELECT a.group_code, a.reason_code, {level}, SUM(a.amount) {base} "
-        f"GROUP BY a.group_code, a.reason_code, {level}",
-        p,
+        f"SELECT d.group_code, d.reason_code, d.level, SUM(d.amount) {base} "
+        "GROUP BY d.group_code, d.reason_code, d.level"
     ).all():
         c = out.by_code.setdefault((str(grp), str(code)), DenialCount())
         if lvl == "claim":
@@ -103,11 +111,11 @@ def denials(q: Sql, start: dt.date, end: dt.date, *, first_only: bool = False) -
         else:
             c.line_level += q.money(amount)
     for grp, code, claims, cps in q.run(
-        f"SELECT a.group_code, a.reason_code, COUNT(DISTINCT s.claim_id), COUNT(DISTINCT s.cp_id) {base} "
-        "GROUP BY a.group_code, a.reason_code",
-        p,
+        f"SELECT d.group_code, d.reason_code, COUNT(DISTINCT d.claim_id), COUNT(DISTINCT d.cp_id) {base} "
+        "GROUP BY d.group_code, d.reason_code"
     ).all():
         c = out.by_code.setdefault((str(grp), str(code)), DenialCount())
         c.claims, c.claim_payments = int(claims), int(cps)
-    out.claims = int(q.scalar(f"SELECT COUNT(DISTINCT s.claim_id) {base}", p) or 0)
+    out.claims = int(q.scalar(f"SELECT COUNT(DISTINCT d.claim_id) {base}") or 0)
+    q.drop("cf_denial_adj")
     return out

@@ -315,10 +315,17 @@ def _posting_batch(q: Sql, p: dict[str, Any]) -> int:
             JOIN remittances r ON r.id = cp.remittance_id
             LEFT JOIN cf_post_adj a ON a.cp_id = cp.id
             WHERE cp.dup_of IS NULL
-              AND (cp.status_code IN {postable} OR (cp.status_code = '22' AND cp.reversal_of_id IS NOT NULL))""",
+              AND (cp.status_code IN {postable} OR (cp.status_code = '22' AND cp.reversal_of_id IS NOT NULL))
+            ORDER BY cp.id""",
         p,
     )
 
+
+#: Appended to a night's bulk ledger INSERT … SELECT: rows go in in (txn_key, account) order, the unique
+#: index's order. At 1,000,000 claims the unordered inserts (hash-join order) touched the ledger's B-trees
+#: at random and each entry cost more than its share of a sort; the night's driving temporary tables are
+#: kept in id order for the same reason (a 959,901-claim UPDATE: 55 s in random order, 40 s in id order).
+_IN_KEY_ORDER = " ORDER BY 1, 3"
 
 #: Columns of the ledger rows posted from ``cf_post_batch`` (alias ``b``), and their values after txn_key,
 #: entry_type, account and amount.
@@ -337,7 +344,7 @@ def _post_payer_payments(q: Sql, p: dict[str, Any]) -> int:
             FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0
             UNION ALL
             SELECT {q.key("pay:", "b.cp_id")}, {bind(EntryType.PAYER_PAYMENT)}, {bind(Account.AR_PAYER)}, -b.paid, {_BATCH_COMMON}
-            FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0""",
+            FROM cf_post_batch b WHERE b.kind = 'payment' AND b.paid <> 0{_IN_KEY_ORDER}""",
         p,
     ).rowcount
 
@@ -356,7 +363,7 @@ def _post_cas(q: Sql, p: dict[str, Any]) -> int:
                 FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0
                 UNION ALL
                 SELECT {q.key(prefix, "b.cp_id")}, {bind(entry_type)}, {bind(Account.AR_PAYER)}, -a.{column}, {_BATCH_COMMON}
-                FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0""",
+                FROM cf_post_batch b JOIN cf_post_adj a ON a.cp_id = b.cp_id WHERE a.{column} <> 0{_IN_KEY_ORDER}""",
             p,
         ).rowcount
     return entries
@@ -457,7 +464,8 @@ def _post_charges(q: Sql, now: dt.datetime) -> int:
         f"INSERT INTO ledger_entries ({cols}) "
         + sel.format(acct=bind(Account.AR_PAYER), sign="")
         + " UNION ALL "
-        + sel.format(acct=bind(Account.REVENUE), sign="-"),
+        + sel.format(acct=bind(Account.REVENUE), sign="-")
+        + _IN_KEY_ORDER,
         {"now": now},
     ).rowcount
     return n // 2 + _post_cob(q, now)
@@ -785,7 +793,8 @@ def _update_claim_status(q: Sql, now: dt.datetime) -> tuple[dict[str, int], int]
         "cf_post_latest",
         """SELECT b.claim_id AS claim_id, b.outcome AS outcome FROM cf_post_batch b
            JOIN (SELECT claim_id, MAX(cp_id) AS cp_id FROM cf_post_batch GROUP BY claim_id) m
-             ON m.cp_id = b.cp_id""",
+             ON m.cp_id = b.cp_id
+           ORDER BY b.claim_id""",
     )
     # A reversal that arrives after the replacement's payment (frequency 7) takes back the original only:
     # the claim keeps the outcome of its payment that is still live.
