@@ -72,8 +72,9 @@ class Settings(BaseSettings):
     pg_jit: bool = Field(
         default=False,
         description="Let PostgreSQL JIT-compile claimflow's statements (its jit setting, per connection). Off: "
-        "the nightly statements cross jit_above_cost at 1,000,000 claims and each paid seconds of compilation "
-        "for no faster execution (measured in docs/PERFORMANCE.md).",
+        "the nightly statements cross jit_above_cost at 1,000,000 claims and would pay compilation up front "
+        "while their time goes to index maintenance and I/O, which JIT does not speed up (its share alone is "
+        "not measured; docs/PERFORMANCE.md measures the session sizing as a whole).",
     )
     pg_temp_buffers: str = Field(
         default="256MB",
