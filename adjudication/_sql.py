@@ -69,7 +69,8 @@ class Sql:
         """Size this transaction for a night's set-based statements. PostgreSQL: ``work_mem`` =
         :attr:`Settings.pg_batch_work_mem` until the transaction ends (``set_config(…, true)`` is ``SET
         LOCAL``), so the hash joins, aggregates and sorts over a 1,000,000-claim night stay in memory
-        instead of spilling at the server default; other connections keep the server's value. SQLite: nothing."""
+        instead of spilling at the server default; other connections keep the server's value.
+        SQLite: nothing to size."""
         if self.pg:
             self.run(
                 "SELECT set_config('work_mem', :work_mem, true)",

@@ -252,9 +252,8 @@ class ClaimDiagnosis(Base):
 class ServiceLine(Base):
     __tablename__ = "service_lines"
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_id: Mapped[int] = mapped_column(
-        ForeignKey("claims.id")
-    )  # indexed by the unique constraint it leads (0015)
+    # no index of its own: the unique constraint it leads serves lookups (migration 0015)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
     line_number: Mapped[int] = mapped_column(Integer)
     line_control_number: Mapped[str] = mapped_column(String(30), unique=True, comment="REF*6R, echoed in 835")
     procedure_code: Mapped[str | None] = mapped_column(String(5))
@@ -358,9 +357,8 @@ class Submission(Base):
 
     __tablename__ = "submissions"
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_id: Mapped[int] = mapped_column(
-        ForeignKey("claims.id")
-    )  # indexed by the unique constraint it leads (0015)
+    # no index of its own: the unique constraint it leads serves lookups (migration 0015)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id"))
     attempt: Mapped[int] = mapped_column(Integer)
     patient_control_number: Mapped[str] = mapped_column(String(38), unique=True)
     interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"), index=True)
@@ -382,9 +380,8 @@ class Acknowledgment(Base):
 
     __tablename__ = "acknowledgments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    interchange_id: Mapped[int] = mapped_column(
-        ForeignKey("interchanges.id")
-    )  # indexed by the unique constraint it leads (0015)
+    # no index of its own: the unique constraint it leads serves lookups (migration 0015)
+    interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"))
     kind: Mapped[str] = mapped_column(String(12), comment="TA1, 999_set, 999_group")
     segment_no: Mapped[int] = mapped_column(Integer)
     acked_isa13: Mapped[str | None] = mapped_column(String(9))
@@ -420,9 +417,8 @@ class ClaimStatusRecord(Base):
 
     __tablename__ = "claim_statuses"
     id: Mapped[int] = mapped_column(primary_key=True)
-    interchange_id: Mapped[int] = mapped_column(
-        ForeignKey("interchanges.id")
-    )  # indexed by the unique constraint it leads (0015)
+    # no index of its own: the unique constraint it leads serves lookups (migration 0015)
+    interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"))
     st02: Mapped[str] = mapped_column(String(9))
     segment_no: Mapped[int] = mapped_column(Integer)
     level: Mapped[str] = mapped_column(String(8), comment="claim, provider, batch")
@@ -452,9 +448,8 @@ class Remittance(Base):
 
     __tablename__ = "remittances"
     id: Mapped[int] = mapped_column(primary_key=True)
-    interchange_id: Mapped[int] = mapped_column(
-        ForeignKey("interchanges.id")
-    )  # indexed by the unique constraint it leads (0015)
+    # no index of its own: the unique constraint it leads serves lookups (migration 0015)
+    interchange_id: Mapped[int] = mapped_column(ForeignKey("interchanges.id"))
     isa13: Mapped[str | None] = mapped_column(String(9))
     gs06: Mapped[str | None] = mapped_column(String(9))
     st02: Mapped[str] = mapped_column(String(9))
@@ -486,9 +481,8 @@ class ClaimPayment(Base):
 
     __tablename__ = "claim_payments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    remittance_id: Mapped[int] = mapped_column(
-        ForeignKey("remittances.id")
-    )  # indexed by the unique constraint it leads (0015)
+    # no index of its own: the unique constraint it leads serves lookups (migration 0015)
+    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"))
     segment_no: Mapped[int] = mapped_column(Integer)
     patient_control_number: Mapped[str] = mapped_column(String(38), index=True, comment="CLP01")
     status_code: Mapped[str] = mapped_column(String(2), comment="CLP02: 1,2,3,4,19,20,21,22,23,25")
@@ -539,9 +533,8 @@ class ClaimPayment(Base):
 class ServiceLinePayment(Base):
     __tablename__ = "service_line_payments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_payment_id: Mapped[int] = mapped_column(
-        ForeignKey("claim_payments.id")
-    )  # indexed by the unique constraint it leads (0015)
+    # no index of its own: the unique constraint it leads serves lookups (migration 0015)
+    claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"))
     segment_no: Mapped[int] = mapped_column(Integer)
     procedure_qualifier: Mapped[str | None] = mapped_column(String(2), comment="HC, NU, AD, …")
     procedure_code: Mapped[str | None] = mapped_column(String(48))
@@ -563,9 +556,8 @@ class Adjustment(Base):
 
     __tablename__ = "adjustments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_payment_id: Mapped[int] = mapped_column(
-        ForeignKey("claim_payments.id")
-    )  # indexed by the unique constraint it leads (0015)
+    # no index of its own: the unique constraint it leads serves lookups (migration 0015)
+    claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"))
     service_line_payment_id: Mapped[int | None] = mapped_column(
         ForeignKey("service_line_payments.id"), index=True
     )
@@ -581,9 +573,8 @@ class Adjustment(Base):
 class RemarkCode(Base):
     __tablename__ = "remark_codes"
     id: Mapped[int] = mapped_column(primary_key=True)
-    claim_payment_id: Mapped[int] = mapped_column(
-        ForeignKey("claim_payments.id")
-    )  # indexed by the unique constraint it leads (0015)
+    # no index of its own: the unique constraint it leads serves lookups (migration 0015)
+    claim_payment_id: Mapped[int] = mapped_column(ForeignKey("claim_payments.id"))
     service_line_payment_id: Mapped[int | None] = mapped_column(ForeignKey("service_line_payments.id"))
     segment_no: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer, default=1)
@@ -597,9 +588,8 @@ class ProviderAdjustment(Base):
 
     __tablename__ = "provider_adjustments"
     id: Mapped[int] = mapped_column(primary_key=True)
-    remittance_id: Mapped[int] = mapped_column(
-        ForeignKey("remittances.id")
-    )  # indexed by the unique constraint it leads (0015)
+    # no index of its own: the unique constraint it leads serves lookups (migration 0015)
+    remittance_id: Mapped[int] = mapped_column(ForeignKey("remittances.id"))
     segment_no: Mapped[int] = mapped_column(Integer)
     position: Mapped[int] = mapped_column(Integer)
     provider_identifier: Mapped[str] = mapped_column(String(50), comment="PLB01")

@@ -93,23 +93,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 def _pg_session_options(url: str, connect_args: dict[str, Any]) -> dict[str, Any]:
     """libpq ``options`` for every PostgreSQL connection claimflow opens: ``jit`` and ``temp_buffers``
     from the settings (:attr:`Settings.pg_jit`, :attr:`Settings.pg_temp_buffers`). Options already
-    given (``PGOPTIONS``, the URL's ``?options=…``, the caller's) are kept and go after ours: PostgreSQL
-    applies the last ``-c`` of a name, so an operator's explicit choice wins. temp_buffers can only be set before a session
-    touches a temporary table, hence at connect time, not per transaction."""
+    given (``PGOPTIONS``, the URL's ``?options=…``, the caller's) are kept and go after ours:
+    PostgreSQL applies the last ``-c`` of a name, so an operator's explicit choice wins. temp_buffers can
+    only be set before a session touches a temporary table, hence at connect time, not per transaction."""
     from claimflow.settings import get_settings
 
     settings = get_settings()
     ours = f"-c jit={'on' if settings.pg_jit else 'off'} -c temp_buffers={settings.pg_temp_buffers}"
     # libpq takes PGOPTIONS only when no options parameter is given: pass the environment's on too.
-    theirs = " ".join(
-        str(o)
-        for o in (
-            os.environ.get("PGOPTIONS"),
-            make_url(url).query.get("options"),
-            connect_args.get("options"),
-        )
-        if o
-    )
+    given = (os.environ.get("PGOPTIONS"), make_url(url).query.get("options"), connect_args.get("options"))
+    theirs = " ".join(str(o) for o in given if o)
     connect_args["options"] = f"{ours} {theirs}".strip()
     return connect_args
 
