@@ -23,6 +23,11 @@ from claimflow.db.at_rest import ensure_private_dir, private_umask
 __all__ = ["Settings", "get_settings", "prepare_data_dirs", "private_umask", "reset_settings_cache"]
 
 
+#: A PostgreSQL memory setting as claimflow accepts it (validated here because it is passed to the server as a
+#: connection option or a set_config value).
+PG_MEMORY_SIZE = r"^[1-9][0-9]*(kB|MB|GB)$"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="CLAIMFLOW_", env_file=".env", extra="ignore")
 
@@ -63,11 +68,12 @@ class Settings(BaseSettings):
     )
     pg_batch_work_mem: str = Field(
         default="256MB",
-        pattern=r"^[1-9][0-9]*(kB|MB|GB)$",
+        pattern=PG_MEMORY_SIZE,
         description="PostgreSQL work_mem for the nightly set-based transactions (acknowledgments, posting, "
         "reconciliation, proof, data quality, run report), set for that transaction only: at 1,000,000 claims "
-        "their hash joins, aggregates and sorts spill to disk at the server default (4MB). They run one at a "
-        "time (advisory locks), each holding a few such nodes; size it so a few of them fit in memory.",
+        "their hash joins, aggregates and sorts spill to disk at the server default (4MB). The nightly DAG runs "
+        "them one after another (posting and reconciliation also hold advisory locks), each holding a few such "
+        "nodes; size it so a few of them fit in memory.",
     )
     pg_jit: bool = Field(
         default=False,
@@ -78,7 +84,7 @@ class Settings(BaseSettings):
     )
     pg_temp_buffers: str = Field(
         default="256MB",
-        pattern=r"^[1-9][0-9]*(kB|MB|GB)$",
+        pattern=PG_MEMORY_SIZE,
         description="PostgreSQL temp_buffers per connection (set when it opens; a ceiling, allocated as used): "
         "posting and acknowledgments stage a night's rows in temporary tables, which the server default "
         "(8MB) pushes through disk at 1,000,000 claims.",
