@@ -509,11 +509,14 @@ def render_run_report(engine: Engine, run_date: dt.date, path: Path | str) -> Pa
         "Patients appear only as hashed keys.</p>",
     ]
     unexplained = int(summary.get("balance_exceptions", 0) or 0)
-    verdict = (
-        "<span class='ok'>balanced</span>"
-        if unexplained == 0
-        else f"<span class='bad'>{unexplained} unexplained exception(s)</span>"
-    )
+    if summary.get("balance_proof") == "pending":
+        verdict = (
+            "<span class='bad'>not proven: the balance proof has not run since the reconciliation</span>"
+        )
+    elif unexplained == 0:
+        verdict = "<span class='ok'>balanced</span>"
+    else:
+        verdict = f"<span class='bad'>{unexplained} unexplained exception(s)</span>"
 
     # ---- summary: two equations that add up, then the counts
     parts.append("<h2>Summary</h2>")

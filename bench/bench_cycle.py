@@ -717,8 +717,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
         print(f"    posting: {posted}")
         print(
             f"    reconcile: claims {recon.get('claims')}, paid ${recon.get('total_paid')}, patient balance "
-            f"${recon.get('patient_balance_total')}, unexplained balance exceptions "
-            f"{recon.get('balance_exceptions')}; balance proof {proof}; data quality {quality}"
+            f"${recon.get('patient_balance_total')}; balance proof {proof}; data quality {quality}"
         )
 
         with engine.connect() as conn:
@@ -795,7 +794,7 @@ def run_cycle(args: argparse.Namespace) -> dict[str, Any]:
                 "inbox": inbox["loaded"],
                 "patient_payments": n_pay,
                 "posting": {k: v for k, v in posted.items() if isinstance(v, (int, str))},
-                "balance_exceptions": recon.get("balance_exceptions"),
+                "balance_exceptions": proof.get("unexplained"),
                 "data_quality": quality,
                 "load_end": list(os.getloadavg()),
             }

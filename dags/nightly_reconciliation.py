@@ -45,8 +45,10 @@ whole DAG or any single task leaves every table unchanged.
    responsibility, and the patient has another active coverage; Medicare crossovers are not billed again) are
    created for the next `claims_submission`, which also sends the replacement and void claims the billing office
    queued (`claimflow claim correct / void / resubmit`); voids the payer answered are settled.
-4. **reconcile_balances** — claim and patient balances, aging (0–30 … 120+) and KPIs as of the run date.
-5. **balance_proof** — remittance, claim, line and ledger-level proofs into `balance_exceptions`.
+4. **reconcile_balances** — claim and patient balances, aging (0–30 … 120+) and KPIs as of the run date
+   (the proof is left to the next task, not done twice).
+5. **balance_proof** — remittance, claim, line and ledger-level proofs into `balance_exceptions`; the run's
+   stored summary says "pending" until this task has run.
 6. **data_quality** — fails the run when an exception is unexplained (the report says which).
 7. **build_worklist** — every open problem becomes one work item (scrub holds, rejections, denials,
    underpayments, claims without a 277CA or 835, secondary due, credit balances), updated on later nights and

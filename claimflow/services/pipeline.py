@@ -412,8 +412,9 @@ def request_claim_status(run_date: str | None, partner: str, connect: Callable[[
 def reconcile_balances(run_date: str | None) -> dict[str, Any]:
     from adjudication.reconcile import reconcile
 
-    result = reconcile(get_engine(), _run_date(run_date))
-    log.info("Balances reconciled as of %s: %s", run_date, result)
+    # The balance proof is the next step (balance_proof): proving here too would do it twice a night.
+    result = reconcile(get_engine(), _run_date(run_date), prove=False)
+    log.info("Balances reconciled as of %s (balance proof: next step): %s", run_date, result)
     return result
 
 

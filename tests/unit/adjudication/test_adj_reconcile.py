@@ -372,3 +372,37 @@ def test_seeded_practice_end_to_end(db: Engine, tmp_path: Path) -> None:
             )
         ).scalar_one()
     assert aged == Decimal(s["insurance_balance_total"])
+
+
+def test_proof_left_to_its_own_step_is_pending_until_it_runs(db: Engine, tmp_path: Path) -> None:
+    """The nightly DAG reconciles with ``prove=False`` and proves in the next task: in between the summary,
+    the data-quality check and the run report say the balances are not proven; after it, the stored
+    summary carries the same proof as a reconciliation that proved in place."""
+    from adjudication.report import render_run_report
+
+    pr = Practice(db)
+    c = pr.claim(pr.patient("A0000001"), [("99213", D("100.00"))])
+    bad = standard_pay(c)
+    bad.lines[0].adjustments[0] = ("CO", "45", D("29.00"))  # CLP03 − CLP04 ≠ Σ CAS by 1.00
+    pr.remittance([bad])
+    post_remittances(db, actor="test", as_of=RUN)
+    proved_in_place = reconcile(db, RUN)
+    assert proved_in_place["balance_proof"] == "done" and proved_in_place["balance_exceptions"] == 2
+
+    pending = reconcile(db, RUN, prove=False)
+    assert pending["balance_proof"] == "pending"
+    assert pending["balance_exceptions"] is None and pending["balance_exceptions_by_kind"] is None
+    assert any("balance proof has not run" in p for p in data_quality_checks(db, RUN))
+    html = render_run_report(db, RUN, tmp_path / "run.html").read_text(encoding="utf-8")
+    assert "not proven" in html
+
+    proof = balance_proof(db, RUN)
+    assert proof["unexplained"] == 2
+    with db.connect() as conn:
+        stored = conn.execute(
+            select(m.ReconciliationRun.summary).where(m.ReconciliationRun.run_date == RUN)
+        ).scalar_one()
+    assert stored == {**proved_in_place, "run_date": RUN.isoformat()}
+    assert not any("balance proof has not run" in p for p in data_quality_checks(db, RUN))
+    html = render_run_report(db, RUN, tmp_path / "run.html").read_text(encoding="utf-8")
+    assert "not proven" not in html and "2 unexplained exception(s)" in html
