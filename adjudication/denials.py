@@ -55,15 +55,20 @@ def claim_payment_scope_sql(cp: str = "cp") -> str:
 
 
 def _scope(first_only: bool) -> str:
+    # Each claim's first adjudication as a join to the per-claim MIN(id), not ``cp.id IN (…)``: PostgreSQL
+    # cannot estimate how many distinct MIN(id)s the IN de-duplicates (it guesses 200), so it probed
+    # claim_payments' primary key once per claim (950,142 probes, 9.0 of the run report's 21 s at
+    # 1,000,000 claims); the join is planned as one hash join. The MIN(id)s are distinct, so the join
+    # adds no rows.
     first = ""
     if first_only:
         first = (
-            f"AND cp.id IN (SELECT MIN(f.id) FROM claim_payments f WHERE f.claim_id IS NOT NULL "
-            f"AND f.posted_at IS NOT NULL AND f.status_code IN {sql_in(POSTABLE)} GROUP BY f.claim_id)"
+            f"JOIN (SELECT MIN(f.id) AS id FROM claim_payments f WHERE {claim_payment_scope_sql('f')} "
+            "GROUP BY f.claim_id) first_cp ON first_cp.id = cp.id"
         )
     return f"""SELECT cp.id AS cp_id, cp.claim_id AS claim_id FROM claim_payments cp
-               JOIN remittances r ON r.id = cp.remittance_id
-               WHERE {claim_payment_scope_sql("cp")} {first}
+               JOIN remittances r ON r.id = cp.remittance_id {first}
+               WHERE {claim_payment_scope_sql("cp")}
                  AND {EFFECTIVE_SQL} BETWEEN :s AND :d"""
 
 
