@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -119,15 +119,26 @@ def _item(engine: Engine, queue: str = "credit_balances") -> int:
         return int(conn.execute(select(m.WorkItem.id).where(m.WorkItem.queue == queue)).scalar_one())
 
 
-def _submit(driver: Any, button_id: str) -> None:
-    """Click a form's button and wait until the next page has replaced this one (no reading the old DOM)."""
-    from selenium.webdriver.support import expected_conditions as ec
+def _navigate(driver: Any, action: Callable[[], object]) -> None:
+    """Do `action` and wait until a new document has replaced this one and finished loading.
+
+    The old document is marked by a script property that a fresh document cannot have. Waiting for an
+    element to go stale instead asks chromedriver about a node mid-navigation, which now and then fails
+    with "Node with given id does not belong to the document" (seen in CI) rather than reporting staleness.
+    """
+    from selenium.common.exceptions import WebDriverException
     from selenium.webdriver.support.ui import WebDriverWait
 
-    button = driver.find_element("id", button_id)
-    button.click()
-    WebDriverWait(driver, 15).until(ec.staleness_of(button))
-    WebDriverWait(driver, 15).until(lambda d: d.execute_script("return document.readyState") == "complete")
+    driver.execute_script("document.__claimflowOld = true")
+    action()
+    WebDriverWait(driver, 15, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script("return !document.__claimflowOld && document.readyState === 'complete'")
+    )
+
+
+def _submit(driver: Any, button_id: str) -> None:
+    """Click a form's button and wait for the page it leads to (no reading the old DOM)."""
+    _navigate(driver, driver.find_element("id", button_id).click)
 
 
 def _scheme(driver: Any, scheme: str) -> None:
@@ -194,18 +205,14 @@ def test_work_item_assigned_noted_and_closed_through_the_ui(site: dict[str, Any]
     item = _item(engine, "denials")
     browser.set_window_size(1280, 1000)
     browser.get(site["base"] + "/work")
-    from selenium.webdriver.support import expected_conditions as ec
-    from selenium.webdriver.support.ui import Select, WebDriverWait
+    from selenium.webdriver.support.ui import Select
 
-    queue = browser.find_element("id", "f-queue")
-    Select(queue).select_by_value("denials")  # auto-submits (console.js)
-    WebDriverWait(browser, 15).until(ec.staleness_of(queue))
+    queue = Select(browser.find_element("id", "f-queue"))
+    _navigate(browser, lambda: queue.select_by_value("denials"))  # auto-submits (console.js)
     assert "queue=denials" in browser.current_url
     links = browser.find_elements("css selector", "table.list tbody th a")
     assert [a.text for a in links] == [f"#{item}"]
-    first = links[0]
-    first.click()
-    WebDriverWait(browser, 15).until(ec.staleness_of(first))
+    _navigate(browser, links[0].click)
 
     to = browser.find_element("id", "a-to")
     assert to.get_attribute("value") == USER
